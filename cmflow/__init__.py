@@ -1,0 +1,3 @@
+"""cmflow: content-as-code for community managers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from cmflow.cli import main
+
+main()

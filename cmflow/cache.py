@@ -1,0 +1,79 @@
+"""A cache of per-file validation results, so a second run over an unchanged queue is fast.
+
+Entries are keyed by the file's content hash (a stat shortcut skips re-reading files whose
+size and mtime are unchanged, as git's index does), invalidated whole when channels.yaml or
+cmflow changes, and checked against the media files they looked at. Stored under
+`.cmflow-cache/` (git-ignored); a cache that cannot be read or written is simply ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cmflow import __version__
+from cmflow.model import Finding, Post
+
+CACHE_DIR = ".cmflow-cache"
+FORMAT = 1
+
+MediaStamp = tuple[str, int, int]  # (relative path, size or -1, mtime_ns)
+
+
+@dataclass
+class Entry:
+    stat: tuple[int, int]  # (size, mtime_ns) of the post file
+    sha: str
+    post: Post
+    findings: list[Finding]
+    media: tuple[MediaStamp, ...] = ()
+
+
+@dataclass
+class Cache:
+    path: Path
+    key: str
+    entries: dict[str, Entry] = field(default_factory=dict)
+    dirty: bool = False
+
+    @classmethod
+    def open(cls, root: Path, config_digest: str) -> Cache:
+        path = root / CACHE_DIR / "validate.pickle"
+        key = f"{FORMAT}:{__version__}:{config_digest}"
+        try:
+            with path.open("rb") as fh:
+                stored_key, entries = pickle.load(fh)
+            if stored_key == key and isinstance(entries, dict):
+                return cls(path, key, entries)
+        except (OSError, pickle.PickleError, EOFError, ValueError, TypeError, AttributeError):
+            pass
+        return cls(path, key, dirty=True)
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            gitignore = self.path.parent / ".gitignore"
+            if not gitignore.exists():
+                gitignore.write_text("*\n", encoding="utf-8")
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".validate-")
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump((self.key, self.entries), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+
+
+def media_stamps(root: Path, paths: list[str]) -> tuple[MediaStamp, ...]:
+    out: list[MediaStamp] = []
+    for rel in paths:
+        try:
+            st = (root / rel).stat()
+            out.append((rel, st.st_size, st.st_mtime_ns))
+        except (OSError, ValueError):
+            out.append((rel, -1, 0))
+    return tuple(out)

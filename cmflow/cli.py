@@ -1,0 +1,242 @@
+"""The `cmflow` command: thin commands over the library. Heavy imports stay inside commands
+so that `cmflow --help` starts fast."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from cmflow import __version__
+from cmflow.errors import CmflowError, ExitCode
+
+if TYPE_CHECKING:
+    from cmflow.config import Config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def root_option(f: F) -> F:
+    return click.option(
+        "--root",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Content repository (default: the nearest folder with channels.yaml).",
+    )(f)
+
+
+def format_option(f: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json", "github"]),
+        default=None,
+        help="Output format (default: github under GitHub Actions, else text).",
+    )(f)
+
+
+def at_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--at", "at", metavar="TIME", default=None, help=help_text)
+
+
+def resolve_format(fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+
+
+def load_config(root: Path | None) -> Config:
+    from cmflow import config as config_mod
+    from cmflow.rules import BY_ID
+
+    folder = root.resolve() if root else config_mod.find_root(Path.cwd())
+    if root and not (folder / config_mod.CONFIG_NAME).is_file():
+        raise CmflowError(f"{folder} has no {config_mod.CONFIG_NAME}: pass the repository root")
+    return config_mod.load(folder, set(BY_ID))
+
+
+def parse_at(value: str | None, cfg: Config) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    from cmflow.timeutil import DateProblem, parse_datetime
+
+    try:
+        return parse_datetime(value, cfg.timezone)
+    except DateProblem as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="cmflow")
+def cli() -> None:
+    """Content-as-code for community managers.
+
+    Posts are Markdown files in content/, the editorial line is channels.yaml. cmflow checks
+    every post against that line, previews it per network, and publishes due posts exactly once.
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@root_option
+@format_option
+@at_option("Check the schedule as of TIME (default: now), e.g. 2026-11-24 09:00.")
+@click.option(
+    "--changed-since",
+    metavar="REF",
+    help="Report only files changed since a git ref (the whole queue is still checked).",
+)
+@click.option("--no-cache", is_flag=True, help="Ignore the cache in .cmflow-cache/.")
+def validate(
+    paths: tuple[Path, ...],
+    root: Path | None,
+    fmt: str | None,
+    at: str | None,
+    changed_since: str | None,
+    no_cache: bool,
+) -> None:
+    """Check posts against the editorial line and the whole queue.
+
+    With PATHS (files or folders), only findings in those files are reported; the rest of the
+    queue is still read, because caps, gaps and the content mix depend on every post.
+    Exit 1 when an error-level finding is reported.
+    """
+    from cmflow import output
+    from cmflow.validation import validate as run
+
+    cfg = load_config(root)
+    now = parse_at(at, cfg)
+    only: set[str] | None = None
+    if paths:
+        only = set()
+        for p in paths:
+            only |= _relative_posts(cfg, p)
+    if changed_since:
+        from cmflow import gitops
+
+        changed = gitops.changed_files(cfg.root, changed_since)
+        only = changed if only is None else only & changed
+    report = run(cfg, now=now, only=only, use_cache=not no_cache)
+    kind = resolve_format(fmt)
+    click.echo(output.FORMATTERS[kind](report.findings, report.files))
+    if kind == "github":
+        output.step_summary(report.findings, report.files)
+    sys.exit(ExitCode.FINDINGS if report.errors else ExitCode.OK)
+
+
+def _relative_posts(cfg: Config, path: Path) -> set[str]:
+    from cmflow import content
+
+    target = path.resolve()
+    root = cfg.root.resolve()
+    if not target.exists():
+        raise click.BadParameter(f"{path} does not exist", param_hint="PATHS")
+    if not target.is_relative_to(root):
+        raise click.BadParameter(f"{path} is outside the repository {root}", param_hint="PATHS")
+    rel = target.relative_to(root).as_posix()
+    if target.is_file():
+        return {rel}
+    return {
+        r
+        for r in content.discover(cfg.root, cfg.content_dir)
+        if rel in (".", "") or r.startswith(rel + "/")
+    }
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
+)
+@root_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format."
+)
+def preview(path: Path, channels: tuple[str, ...], root: Path | None, fmt: str) -> None:
+    """Show exactly what each channel will receive, with its length against the limit."""
+    from cmflow import preview as preview_mod
+
+    cfg = load_config(root)
+    rel = next(iter(_relative_posts(cfg, path)))
+    result = preview_mod.preview(cfg, rel, list(channels))
+    click.echo(preview_mod.as_json(result) if fmt == "json" else preview_mod.as_text(result))
+    sys.exit(ExitCode.FINDINGS if result.errors else ExitCode.OK)
+
+
+@cli.command()
+@root_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+def rules(root: Path | None, fmt: str) -> None:
+    """The rule catalogue: ids, levels (as set in channels.yaml when found) and what fires them."""
+    import json
+
+    from cmflow.rules import RULES
+
+    levels: dict[str, str] = {}
+    try:
+        levels = dict(load_config(root).levels)
+    except CmflowError:
+        if root is not None:
+            raise
+    rows = [(r.id, levels.get(r.id, r.level), r.summary) for r in RULES]
+    if fmt == "json":
+        click.echo(
+            json.dumps([{"id": i, "level": lv, "fires_when": s} for i, lv, s in rows], indent=2)
+        )
+    elif fmt == "markdown":
+        click.echo("| id | level | fires when |\n|---|---|---|")
+        for i, lv, s in rows:
+            click.echo(f"| `{i}` | {lv} | {s} |")
+    else:
+        width = max(len(i) for i, _, _ in rows)
+        for i, lv, s in rows:
+            click.echo(f"{i:<{width}}  {lv:<7}  {s}")
+
+
+@cli.command()
+@click.argument("which", type=click.Choice(["channels", "post"]))
+def schema(which: str) -> None:
+    """JSON Schema of channels.yaml or of a post's front-matter, for editors."""
+    import json
+
+    from cmflow import schema as schema_mod
+
+    if which == "channels":
+        data = schema_mod.json_schema(schema_mod.CONFIG_KEYS, "cmflow channels.yaml")
+    else:
+        data = schema_mod.json_schema(schema_mod.FRONTMATTER_KEYS, "cmflow post front-matter")
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def main() -> None:
+    """Entry point: map every outcome to one exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # usage errors and CmflowError
+        exc.show()
+        sys.exit(ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code)
+    except SystemExit:
+        raise
+    except BrokenPipeError:
+        sys.exit(ExitCode.OK)
+    except Exception as exc:  # a bug: say so plainly, details on demand
+        if os.environ.get("CMFLOW_DEBUG"):
+            raise
+        click.echo(
+            f"cmflow: internal error ({type(exc).__name__}: {exc}). This is a bug in cmflow; "
+            "rerun with CMFLOW_DEBUG=1 for the traceback and report it.",
+            err=True,
+        )
+        sys.exit(ExitCode.INTERNAL)

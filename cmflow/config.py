@@ -1,0 +1,396 @@
+"""channels.yaml: load it, check it whole, and resolve each channel's effective rules."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cmflow import schema
+from cmflow.errors import ConfigError
+from cmflow.model import KeyPath, Level, Mark
+from cmflow.platforms.base import PlatformSpec
+from cmflow.platforms.specs import SPECS
+from cmflow.timeutil import Window, parse_duration, parse_window
+from cmflow.yamlload import YamlSyntaxError, parse
+
+CONFIG_NAME = "channels.yaml"
+DEFAULT_CATCH_UP = timedelta(hours=48)
+
+
+@dataclass(frozen=True)
+class Mix:
+    max_share: Mapping[str, float]
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class LinkTracking:
+    domains: tuple[str, ...]
+    params: Mapping[str, str]  # utm_source -> "{channel}", ...
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A channel's effective rules: platform defaults < editorial_line < channel rules."""
+
+    pillars: tuple[str, ...] = ()
+    require_pillar: bool = False
+    forbidden_terms: tuple[str, ...] = ()
+    required_hashtags: tuple[str, ...] = ()
+    max_hashtags: int | None = None
+    require_alt_text: bool = False
+    mix: Mix | None = None
+    link_tracking: LinkTracking | None = None
+    max_length: int | None = None
+    max_caption_length: int | None = None
+    posting_windows: tuple[Window, ...] = ()
+    max_per_day: int | None = None
+    min_gap: timedelta | None = None
+    max_media: int | None = None
+    media_types: tuple[str, ...] = ()
+    max_media_bytes: int | None = None
+    require_media: bool = False
+    catch_up: timedelta | None = None
+    max_title_length: int | None = None
+    max_tags: int | None = None
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    platform: str
+    spec: PlatformSpec
+    settings: Mapping[str, Any]  # connection keys as written (never secret values)
+    rules: Rules
+    mark: Mark
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        return self.settings.get(key, default)
+
+    @property
+    def base_url(self) -> str | None:
+        url = self.settings.get("base_url") or self.spec.default_base_url
+        return str(url).rstrip("/") if url else None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.settings.get("enabled", True))
+
+    def missing_secrets(self, env: Mapping[str, str] | None = None) -> list[str]:
+        """Names of the environment variables this channel needs and that are not set."""
+        env = os.environ if env is None else env
+        names = [str(self.settings[k]) for k in self.spec.secrets if k in self.settings]
+        return [n for n in names if not env.get(n)]
+
+    def secrets(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        env = os.environ if env is None else env
+        return {
+            k: env[str(v)]
+            for k, v in self.settings.items()
+            if k.endswith("_env") and env.get(str(v))
+        }
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    path: Path
+    timezone: ZoneInfo
+    language: str | None
+    catch_up: timedelta
+    content_dir: str
+    data_dir: str
+    pillars: tuple[str, ...]
+    channels: Mapping[str, Channel]
+    levels: Mapping[str, Level]
+    digest: str  # hash of channels.yaml, part of cache keys
+    marks: Mapping[KeyPath, Mark] = field(default_factory=dict)
+
+    def secret_values(self, env: Mapping[str, str] | None = None) -> list[str]:
+        """Every secret value any channel reads, for redaction."""
+        return [v for ch in self.channels.values() for v in ch.secrets(env).values()]
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding channels.yaml."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    raise ConfigError(
+        [f"no {CONFIG_NAME} found in {here} or its parents: run `cmflow init` or pass --root"]
+    )
+
+
+def load(root: Path, known_rules: set[str] | None = None) -> Config:
+    """Load and check root/channels.yaml; raise ConfigError listing every problem."""
+    path = root / CONFIG_NAME
+    name = CONFIG_NAME
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{name}: cannot read it ({exc.strerror})"]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [f"{name}: not UTF-8 text (byte {exc.start}): save it as UTF-8"]
+        ) from None
+    try:
+        data, marks, _ = parse(text)
+    except YamlSyntaxError as exc:
+        m = exc.mark
+        raise ConfigError([f"{name}:{m.line}:{m.column}: invalid YAML: {exc.message}"]) from None
+    if data is None:
+        data = {}
+    problems = [_at(name, p.mark, p.message) for p in schema.check(data, schema.CONFIG_KEYS, marks)]
+    if not isinstance(data, dict):
+        raise ConfigError(problems)
+    b = _Builder(name, data, marks, problems, known_rules)
+    config = b.build(root, path, hashlib.sha256(raw).hexdigest())
+    if problems:
+        raise ConfigError(sorted(set(problems), key=_problem_order))
+    return config
+
+
+def _problem_order(text: str) -> tuple[int, int, str]:
+    parts = text.split(":", 3)
+    try:
+        return (int(parts[1]), int(parts[2]), text)
+    except (IndexError, ValueError):
+        return (0, 0, text)
+
+
+def _at(name: str, mark: Mark, message: str) -> str:
+    return f"{name}:{mark.line}:{mark.column}: {message}"
+
+
+class _Builder:
+    """Turns checked YAML into a Config, adding semantic problems (zones, windows, ...)."""
+
+    def __init__(
+        self,
+        name: str,
+        data: dict[str, Any],
+        marks: Mapping[KeyPath, Mark],
+        problems: list[str],
+        known_rules: set[str] | None,
+    ) -> None:
+        self.name, self.data, self.marks, self.problems = name, data, marks, problems
+        self.known_rules = known_rules
+
+    def error(self, path: KeyPath, message: str) -> None:
+        mark = Mark(1, 1)
+        for i in range(len(path), -1, -1):
+            if path[:i] in self.marks:
+                mark = self.marks[path[:i]]
+                break
+        self.problems.append(_at(self.name, mark, message))
+
+    def build(self, root: Path, path: Path, digest: str) -> Config:
+        d = self.data
+        tz_name = d.get("timezone", "UTC")
+        try:
+            tz = ZoneInfo(str(tz_name))
+        except (ZoneInfoNotFoundError, ValueError):
+            self.error(
+                ("timezone",),
+                f"unknown timezone {tz_name!r}: use an IANA name such as Europe/Paris",
+            )
+            tz = ZoneInfo("UTC")
+        catch_up = self.duration(("catch_up",), d.get("catch_up")) or DEFAULT_CATCH_UP
+        editorial = d.get("editorial_line") if isinstance(d.get("editorial_line"), dict) else {}
+        assert isinstance(editorial, dict)
+        pillars = tuple(str(p) for p in editorial.get("pillars") or () if isinstance(p, str))
+        channels: dict[str, Channel] = {}
+        raw_channels = d.get("channels")
+        if not raw_channels:
+            self.error(
+                ("channels",) if "channels" in d else (),
+                "define at least one channel under `channels:`",
+            )
+        elif isinstance(raw_channels, dict):
+            for cname, raw in raw_channels.items():
+                if isinstance(raw, dict):
+                    ch = self.channel(str(cname), raw, editorial, pillars)
+                    if ch is not None:
+                        channels[ch.name] = ch
+        levels: dict[str, Level] = {}
+        for rule_id, level in (
+            (d.get("levels") or {}).items() if isinstance(d.get("levels"), dict) else ()
+        ):
+            if self.known_rules is not None and rule_id not in self.known_rules:
+                hint = schema.did_you_mean(str(rule_id), sorted(self.known_rules))
+                self.error(
+                    ("levels", rule_id),
+                    f"unknown rule {rule_id!r}{hint}: `cmflow rules` lists them",
+                )
+            elif level in ("error", "warning", "off"):
+                levels[str(rule_id)] = level
+        return Config(
+            root=root,
+            path=path,
+            timezone=tz,
+            language=d.get("language") if isinstance(d.get("language"), str) else None,
+            catch_up=catch_up,
+            content_dir=str(d.get("content_dir", "content")),
+            data_dir=str(d.get("data_dir", "data")),
+            pillars=pillars,
+            channels=channels,
+            levels=levels,
+            digest=digest,
+            marks=dict(self.marks),
+        )
+
+    def duration(self, path: KeyPath, value: Any) -> timedelta | None:
+        if value is None or isinstance(value, bool):
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.error(path, str(exc))
+            return None
+
+    def channel(
+        self, name: str, raw: dict[str, Any], editorial: dict[str, Any], pillars: tuple[str, ...]
+    ) -> Channel | None:
+        base: KeyPath = ("channels", name)
+        platform = raw.get("platform")
+        if not isinstance(platform, str):
+            return None
+        spec = SPECS.get(platform)
+        if spec is None:
+            hint = schema.did_you_mean(platform, tuple(SPECS))
+            known = ", ".join(sorted(SPECS))
+            self.error((*base, "platform"), f"unknown platform {platform!r}{hint}; known: {known}")
+            return None
+        allowed = {
+            "platform",
+            "base_url",
+            "rules",
+            "enabled",
+            *spec.required,
+            *spec.optional,
+            *spec.secrets,
+        }
+        for key in raw:
+            if key not in allowed and key in schema.CHANNEL_KEYS:
+                self.error(
+                    (*base, key),
+                    f"{key!r} does not apply to {spec.label} channels (it takes: "
+                    f"{', '.join(sorted(allowed - {'platform', 'rules', 'enabled'}))})",
+                )
+        for key in spec.required:
+            if key not in raw and not (key == "base_url" and spec.default_base_url):
+                self.error(base, f"channel {name!r} ({spec.label}) needs `{key}`")
+        for key in spec.secrets:
+            value = raw.get(key)
+            if isinstance(value, str) and not _looks_like_env_name(value):
+                self.error(
+                    (*base, key),
+                    f"{key} names an environment variable (like CMFLOW_{name.upper()}_TOKEN), "
+                    "not the secret itself: move the secret to a repository secret",
+                )
+        url = raw.get("base_url")
+        if isinstance(url, str) and not url.startswith(("http://", "https://")):
+            self.error((*base, "base_url"), f"base_url must start with https:// (got {url!r})")
+        merged: dict[str, Any] = dict(spec.defaults)
+        merged.update({k: v for k, v in editorial.items() if v is not None})
+        chan_rules = raw.get("rules") if isinstance(raw.get("rules"), dict) else {}
+        assert isinstance(chan_rules, dict)
+        merged.update({k: v for k, v in chan_rules.items() if v is not None})
+
+        def where(key: str) -> KeyPath:
+            return (*base, "rules", key) if key in chan_rules else ("editorial_line", key)
+
+        rules = self.rules(merged, where, pillars)
+        settings = {k: v for k, v in raw.items() if k != "rules"}
+        return Channel(name, platform, spec, settings, rules, self.marks.get(base, Mark(1, 1)))
+
+    def rules(self, r: dict[str, Any], where: Any, pillars: tuple[str, ...]) -> Rules:
+        windows: list[Window] = []
+        for i, text in enumerate(r.get("posting_windows") or ()):
+            try:
+                windows.append(parse_window(str(text)))
+            except ValueError as exc:
+                self.error((*where("posting_windows"), i), str(exc))
+        mix = None
+        raw_mix = r.get("mix")
+        if isinstance(raw_mix, dict):
+            window = self.duration((*where("mix"), "window"), raw_mix.get("window", "14d"))
+            shares = raw_mix.get("max_share") or {}
+            for pillar, share in shares.items() if isinstance(shares, dict) else ():
+                if pillars and pillar not in pillars:
+                    hint = schema.did_you_mean(str(pillar), pillars)
+                    self.error(
+                        (*where("mix"), "max_share", pillar),
+                        f"mix names pillar {pillar!r}, not in pillars{hint}",
+                    )
+                if isinstance(share, int | float) and not 0 <= share <= 1:
+                    self.error(
+                        (*where("mix"), "max_share", pillar),
+                        f"a share is between 0 and 1 (0.3 = 30%), got {share}",
+                    )
+            mix = Mix(
+                {str(k): float(v) for k, v in shares.items() if isinstance(v, int | float)},
+                window or timedelta(days=14),
+            )
+        tracking = None
+        raw_lt = r.get("link_tracking")
+        if isinstance(raw_lt, dict):
+            params = {k: str(v) for k, v in raw_lt.items() if k.startswith("utm_")}
+            tracking = LinkTracking(
+                tuple(str(x).lower() for x in raw_lt.get("domains") or ()), params
+            )
+        for key in ("max_length", "max_hashtags", "max_per_day", "max_media", "max_media_bytes"):
+            v = r.get(key)
+            if isinstance(v, int) and not isinstance(v, bool) and v < 0:
+                self.error(where(key), f"{key} cannot be negative")
+
+        def ints(key: str) -> int | None:
+            v = r.get(key)
+            return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+        def strs(key: str) -> tuple[str, ...]:
+            v = r.get(key)
+            return tuple(str(x) for x in v) if isinstance(v, list) else ()
+
+        return Rules(
+            pillars=pillars,
+            require_pillar=bool(r.get("require_pillar", False)),
+            forbidden_terms=strs("forbidden_terms"),
+            required_hashtags=tuple(
+                h if h.startswith("#") else f"#{h}" for h in strs("required_hashtags")
+            ),
+            max_hashtags=ints("max_hashtags"),
+            require_alt_text=bool(r.get("require_alt_text", False)),
+            mix=mix,
+            link_tracking=tracking,
+            max_length=ints("max_length"),
+            max_caption_length=ints("max_caption_length"),
+            posting_windows=tuple(windows),
+            max_per_day=ints("max_per_day"),
+            min_gap=self.duration(where("min_gap"), r.get("min_gap")),
+            max_media=ints("max_media"),
+            media_types=strs("media_types"),
+            max_media_bytes=ints("max_media_bytes"),
+            require_media=bool(r.get("require_media", False)),
+            catch_up=self.duration(where("catch_up"), r.get("catch_up")),
+            max_title_length=ints("max_title_length"),
+            max_tags=ints("max_tags"),
+        )
+
+
+def _looks_like_env_name(value: str) -> bool:
+    return (
+        bool(value)
+        and value.replace("_", "").isalnum()
+        and value.upper() == value
+        and not value[0].isdigit()
+    )

@@ -1,0 +1,269 @@
+"""Post files: find them, read them safely, parse front-matter and body with positions.
+
+Bad files never stop a run: every problem becomes a `Finding` on the post, and the post is
+still returned (with what could be understood) so the rest of the queue is checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from cmflow import schema
+from cmflow.model import Finding, Mark, Post
+from cmflow.timeutil import DateProblem, parse_datetime
+from cmflow.yamlload import YamlSyntaxError, parse
+
+MAX_BYTES = 1_000_000
+SUFFIXES = (".md", ".markdown")
+
+
+def discover(root: Path, content_dir: str) -> list[str]:
+    """Every post file under root/content_dir, as sorted posix paths relative to root."""
+    base = root / content_dir
+    found: list[str] = []
+    for folder, dirs, files in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel = Path(folder).relative_to(root).as_posix()
+        found.extend(f"{rel}/{f}" for f in files if f.endswith(SUFFIXES) and not f.startswith("."))
+    return sorted(found)
+
+
+def read_bytes(root: Path, rel: str) -> bytes | Finding:
+    """The file's bytes, or a finding saying why it cannot be a post (symlink out, size)."""
+    path = root / rel
+    try:
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(root.resolve()):
+                return _file_finding(
+                    rel,
+                    "is a symbolic link leading outside the repository: "
+                    "copy the file into the repository instead",
+                )
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            return _file_finding(
+                rel,
+                f"is {size:,} bytes, over the {MAX_BYTES:,}-byte limit for "
+                "a post: is it really a post? Move large media to media/",
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        return _file_finding(rel, f"cannot be read ({exc.strerror})")
+
+
+_TOP = Mark(1, 1)
+
+
+def _file_finding(rel: str, message: str, mark: Mark = _TOP) -> Finding:
+    return Finding(rel, mark.line, mark.column, "error", "content.file", f"this file {message}")
+
+
+def parse_post(
+    rel: str, raw: bytes, tz: tzinfo, channels: Mapping[str, object] | None = None
+) -> Post:
+    """Parse one post. Load-time problems (frontmatter.*, content.file) land in `post.problems`."""
+    stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    post = Post(path=rel, id=stem, meta={}, body="", body_line=1)
+    if b"\x00" in raw[:8192]:
+        post.problems.append(
+            _file_finding(rel, "is binary, not a Markdown post: move it to media/")
+        )
+        return post
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        post.problems.append(
+            _file_finding(
+                rel,
+                f"is not UTF-8 (byte 0x{raw[exc.start]:02x}): save it as UTF-8",
+                Mark(line, col),
+            )
+        )
+        return post
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    post.content_hash = ""
+    meta_text, body, body_line = split_front_matter(text)
+    if meta_text is None:
+        post.body, post.body_line = body, body_line
+        post.problems.append(
+            Finding(
+                rel,
+                1,
+                1,
+                "error",
+                "frontmatter.required",
+                "no front-matter: start the file with a line `---`, then `date:` and "
+                "`channels:`, then `---`",
+            )
+        )
+        _finish(post, tz, channels)
+        return post
+    post.body, post.body_line = body, body_line
+    try:
+        meta, marks, _ = parse(meta_text, line_offset=1)
+    except YamlSyntaxError as exc:
+        post.problems.append(
+            Finding(
+                rel,
+                exc.mark.line,
+                exc.mark.column,
+                "error",
+                "frontmatter.syntax",
+                f"front-matter is not valid YAML: {exc.message}",
+            )
+        )
+        return post
+    post.marks = marks
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        kind = "a list" if isinstance(meta, list) else f"a single value ({meta!r:.40})"
+        post.problems.append(
+            Finding(
+                rel,
+                2,
+                1,
+                "error",
+                "frontmatter.syntax",
+                f"front-matter must be a mapping of `key: value` lines, not {kind}",
+            )
+        )
+        return post
+    post.meta = meta
+    for p in schema.check(meta, schema.FRONTMATTER_KEYS, marks):
+        top = p.path[0] if p.path else ""
+        rule = (
+            "frontmatter.unknown-field"
+            if p.unknown_key
+            else "frontmatter.status"
+            if top == "status" and len(p.path) == 1
+            else "frontmatter.date"
+            if top == "date"
+            else "frontmatter.type"
+        )
+        post.problems.append(Finding(rel, p.mark.line, p.mark.column, "error", rule, p.message))
+    _finish(post, tz, channels)
+    return post
+
+
+def split_front_matter(text: str) -> tuple[str | None, str, int]:
+    """(front-matter text or None, body, 1-based line where the body starts)."""
+    if not text.startswith("---"):
+        return None, text, 1
+    first_nl = text.find("\n")
+    if first_nl == -1 or text[:first_nl].rstrip() != "---":
+        return None, text, 1
+    pos = first_nl + 1
+    line = 2
+    while pos <= len(text):
+        nl = text.find("\n", pos)
+        end = len(text) if nl == -1 else nl
+        if text[pos:end].rstrip() in ("---", "..."):
+            body = text[end + 1 :] if nl != -1 else ""
+            return text[first_nl + 1 : pos], body, line + 1
+        if nl == -1:
+            break
+        pos = nl + 1
+        line += 1
+    return None, text, 1  # no closing line: treat the whole file as body
+
+
+def _finish(post: Post, tz: tzinfo, channels: Mapping[str, object] | None) -> None:
+    meta = post.meta
+    rel = post.path
+
+    def problem(rule: str, mark: Mark, message: str) -> None:
+        post.problems.append(Finding(rel, mark.line, mark.column, "error", rule, message))
+
+    missing = [k for k in ("date",) if k not in meta]
+    if "channels" not in meta and "channel" not in meta:
+        missing.append("channels")
+    if missing and post.meta:
+        problem(
+            "frontmatter.required",
+            Mark(1, 1),
+            f"missing {' and '.join(missing)}: add `date: 2026-11-24 09:30` and "
+            "`channels: [mastodon, linkedin]`",
+        )
+    if "id" in meta and isinstance(meta["id"], str | int) and str(meta["id"]).strip():
+        post.id = str(meta["id"]).strip()
+    status = meta.get("status", "ready")
+    post.status = status if status in ("draft", "ready") else "invalid"
+    if "date" in meta and meta["date"] is not None:
+        try:
+            post.date = parse_datetime(meta["date"], tz)
+        except DateProblem as exc:
+            if not any(f.rule == "frontmatter.date" for f in post.problems):
+                problem("frontmatter.date", post.mark("date"), str(exc))
+    raw = meta.get("channels", meta.get("channel"))
+    names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    key = "channels" if "channels" in meta else "channel"
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or name in seen:
+            continue
+        seen.add(name)
+        if channels is not None and name not in channels:
+            hint = schema.did_you_mean(name, tuple(channels))
+            problem(
+                "frontmatter.unknown-channel",
+                post.mark(key, i) if isinstance(raw, list) else post.mark(key),
+                f"channel {name!r} is not defined in channels.yaml{hint}",
+            )
+            continue
+        post.channels.append(name)
+    variants = meta.get("variants")
+    if isinstance(variants, dict) and channels is not None:
+        for name in variants:
+            if name not in channels:
+                hint = schema.did_you_mean(str(name), tuple(channels))
+                problem(
+                    "frontmatter.unknown-channel",
+                    post.mark("variants", name),
+                    f"variant for {name!r}, which is not defined in channels.yaml{hint}",
+                )
+            elif name not in seen:
+                post.problems.append(
+                    Finding(
+                        rel,
+                        *_lc(post.mark("variants", name)),
+                        "warning",
+                        "frontmatter.unknown-channel",
+                        f"variant for {name!r}, but the post does not go there: add it to channels",
+                    )
+                )
+    post.content_hash = content_hash(post.meta, post.body)
+
+
+def _lc(mark: Mark) -> tuple[int, int]:
+    return mark.line, mark.column
+
+
+def content_hash(meta: Mapping[str, Any], body: str) -> str:
+    """What identifies a post's content: body and the fields that change what is sent."""
+    keep = {k: v for k, v in meta.items() if k not in ("date", "status", "id")}
+    blob = json.dumps(keep, sort_keys=True, default=str, ensure_ascii=False) + "\n" + body.strip()
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def load_all(
+    root: Path, rels: list[str], tz: tzinfo, channels: Mapping[str, object]
+) -> Iterator[tuple[str, bytes | None, Post]]:
+    for rel in rels:
+        raw = read_bytes(root, rel)
+        if isinstance(raw, Finding):
+            stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            post = Post(path=rel, id=stem, meta={}, body="", body_line=1, problems=[raw])
+            yield rel, None, post
+        else:
+            yield rel, raw, parse_post(rel, raw, tz, channels)

@@ -1,0 +1,285 @@
+"""Length counting rules for each social network.
+
+Every platform measures "characters" differently. This module turns a post's plain text
+into the number the platform compares with its limit. All functions are pure and work on
+``str`` (Unicode code points); none of them talks to the network.
+
+Sources of the rules (also collected in the project notes, PLATFORMS.md):
+
+* X: docs.x.com/fundamentals/counting-characters and twitter-text ``config/v3.json``
+  (NFC, weighted code points, URLs 23, emoji 2).
+* Mastodon: mastodon/mastodon ``app/validators/status_length_validator.rb``
+  (``each_grapheme_cluster``, ``URL_PLACEHOLDER_CHARS = 23``, remote mentions shortened).
+* Bluesky: ``lexicons/app/bsky/feed/post.json`` (``maxGraphemes: 300``).
+* Threads: developers.facebook.com/documentation/threads/posts
+  ("Emojis are counted as the number of UTF-8 bytes").
+* Telegram: Bot API limits are in UTF-16 code units.
+* LinkedIn, Facebook, Instagram, Discord, Slack, dev.to: plain characters (code points).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from typing import Final
+
+import regex  # type: ignore[import-untyped, unused-ignore]
+
+__all__ = [
+    "COUNTERS",
+    "COUNTER_LABELS",
+    "URL_LENGTH",
+    "count_chars",
+    "count_graphemes",
+    "count_mastodon",
+    "count_threads",
+    "count_utf16",
+    "count_x",
+    "find_urls",
+    "graphemes",
+    "is_emoji_grapheme",
+]
+
+URL_LENGTH: Final = 23
+"""Length charged for any link on X (t.co) and, by default, on Mastodon."""
+
+# --- Patterns ---------------------------------------------------------------------------
+
+_GRAPHEME = regex.compile(r"\X")
+
+# A URL starts with http:// or https:// (any case) not glued to a preceding letter/digit,
+# then a host that begins with a letter, digit or "[" (IPv6), then any run of characters
+# that are not whitespace, control/format characters, "<", ">", '"', or emoji parts (an
+# emoji right after a link is not part of it). Trailing punctuation is trimmed afterwards.
+_URL_STOP = r"\s\p{Cc}\p{Cf}<>\"\p{Extended_Pictographic}\p{Emoji_Presentation}\p{RI}\uFE0F"
+_URL = regex.compile(
+    rf"(?<![\p{{L}}\p{{N}}_])https?://[\p{{L}}\p{{N}}\[][^{_URL_STOP}]*",
+    regex.IGNORECASE,
+)
+# Always trimmed from the end of a URL (sentence punctuation, closing quotes).
+_TRAILING: Final = frozenset(".,;:!?»\"'’”›…。、，！？：；")
+# Trimmed only when they close a bracket that was not opened inside the URL.
+_CLOSERS: Final = {")": "(", "]": "[", "}": "{"}
+
+# Mastodon's Account::MENTION_RE, remote form only ("@user@domain"): local mentions are
+# counted as written anyway. Not preceded by "=", "/" or a word character, and (like the
+# extractor's end_mention_match check, made after a greedy match: hence the atomic group)
+# not followed by "@" or "://".
+_REMOTE_MENTION = regex.compile(
+    r"(?<![=/\w])(?>@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)@\w+(?:[.-]+\w+)*)(?![@＠]|://)",
+    regex.IGNORECASE,
+)
+
+# Emoji grapheme: flags (regional indicators), keycaps, anything whose first code point has
+# default emoji presentation, or a text-default pictograph turned into an emoji by VS16, a
+# skin-tone modifier or a ZWJ sequence. "©", "❤" or "1" alone stay text.
+_EMOJI_START = regex.compile(
+    r"\p{RI}"
+    r"|[0-9#*]\uFE0F?\u20E3"
+    r"|\p{Emoji_Presentation}"
+    r"|\p{Extended_Pictographic}[\uFE0F\u200D\p{Emoji_Modifier}]"
+)
+# Quick pre-filter: a grapheme without any of these characters cannot be an emoji.
+_EMOJI_HINT = regex.compile(r"[\p{RI}\u20E3\p{Emoji_Presentation}\p{Extended_Pictographic}]")
+
+# X (twitter-text v3 config): code points in these ranges weigh 1, all others weigh 2.
+_X_LIGHT = regex.compile(r"[\u0000-\u10FF\u2000-\u200D\u2010-\u201F\u2032-\u2037]")
+
+
+# --- Generic helpers --------------------------------------------------------------------
+
+
+def _ends_with_junk(url: str) -> bool:
+    """Whether the last character of a URL candidate is punctuation that follows it."""
+    last = url[-1]
+    if last in _TRAILING:
+        return True
+    opener = _CLOSERS.get(last)
+    return opener is not None and url.count(last) > url.count(opener)
+
+
+def find_urls(text: str) -> list[tuple[int, int, str]]:
+    """Return ``(start, end, url)`` for each http(s) URL in plain ``text``.
+
+    Indices are ``str`` indices, so ``text[start:end] == url``. Bare domains
+    ("example.com") are not URLs here. Trailing sentence punctuation (``. , ; : ! ?``,
+    closing quotes and guillemets, ellipsis, CJK full stops) is not part of the URL, and a
+    closing ``)``/``]``/``}`` is kept only when balanced by an opener inside the URL, so
+    ``(voir https://example.fr/a)`` yields ``https://example.fr/a`` while
+    ``https://en.wikipedia.org/wiki/Foo_(bar)`` stays whole.
+    """
+    found: list[tuple[int, int, str]] = []
+    for match in _URL.finditer(text):
+        start: int = match.start()
+        url: str = match.group()
+        while _ends_with_junk(url):
+            url = url[:-1]
+        found.append((start, start + len(url), url))
+    return found
+
+
+def graphemes(text: str) -> int:
+    """Number of extended grapheme clusters (Unicode UAX #29, ``regex`` ``\\X``)."""
+    if text.isascii():
+        # In ASCII only CR LF forms a multi-character cluster.
+        return len(text) - text.count("\r\n")
+    return sum(1 for _ in _GRAPHEME.finditer(text))
+
+
+def is_emoji_grapheme(g: str) -> bool:
+    """Whether the grapheme cluster ``g`` is displayed as an emoji.
+
+    True for default-emoji pictographs (😀), text-default pictographs with VS16 (❤️, ©️),
+    skin-tone and ZWJ sequences (👍🏽, 👨‍👩‍👧), flags (🇫🇷) and keycaps (#️⃣). False for
+    plain digits, "#", and text-presentation symbols such as "©" or "❤" without VS16.
+    ``g`` is expected to be a single cluster as produced by ``\\X``.
+    """
+    if g.isascii():
+        return False
+    return _EMOJI_START.match(g) is not None
+
+
+def _emoji_graphemes(text: str) -> list[str]:
+    """The emoji grapheme clusters of ``text``, in order."""
+    if text.isascii() or _EMOJI_HINT.search(text) is None:
+        return []
+    clusters: list[str] = _GRAPHEME.findall(text)
+    return [g for g in clusters if is_emoji_grapheme(g)]
+
+
+# --- X ------------------------------------------------------------------------------------
+
+
+def _x_code_point_weight(text: str) -> int:
+    """Sum of per-code-point X weights: 1 inside the light ranges, 2 elsewhere."""
+    if text.isascii():
+        return len(text)
+    return 2 * len(text) - len(_X_LIGHT.findall(text))
+
+
+def _x_weight(text: str) -> int:
+    """Weighted length of URL-free text: emoji clusters 2, other code points 1 or 2."""
+    total = _x_code_point_weight(text)
+    for g in _emoji_graphemes(text):
+        total += 2 - _x_code_point_weight(g)
+    return total
+
+
+def count_x(text: str) -> int:
+    """X (Twitter) weighted length, as compared with the 280 limit.
+
+    Rules from docs.x.com/fundamentals/counting-characters and twitter-text ``v3.json``:
+    the text is NFC-normalised; every http(s) URL counts ``URL_LENGTH`` (23, t.co); every
+    emoji grapheme (ZWJ sequences, flags, keycaps, skin tones included) counts 2; other
+    code points weigh 1 in the ranges 0-4351, 8192-8205, 8208-8223 and 8242-8247 and 2
+    elsewhere (CJK, etc.).
+
+    Unlike twitter-text, bare domains ("example.com") are not treated as links.
+    """
+    text = unicodedata.normalize("NFC", text)
+    total = 0
+    pos = 0
+    for start, end, _url in find_urls(text):
+        total += _x_weight(text[pos:start]) + URL_LENGTH
+        pos = end
+    return total + _x_weight(text[pos:])
+
+
+# --- Mastodon -----------------------------------------------------------------------------
+
+
+def count_mastodon(text: str, url_length: int = URL_LENGTH) -> int:
+    """Mastodon status length (mastodon ``app/validators/status_length_validator.rb``).
+
+    Grapheme clusters of the text after rewriting: each http(s) URL becomes a placeholder
+    of ``url_length`` characters (the instance's ``characters_reserved_per_url``, 23 by
+    default) and a remote mention ``@user@domain.tld`` becomes ``@user``. When a URL and a
+    mention overlap, the one that starts first wins.
+    """
+    entities: list[tuple[int, int, str]] = [
+        (start, end, "x" * url_length) for start, end, _url in find_urls(text)
+    ]
+    if "@" in text:
+        for match in _REMOTE_MENTION.finditer(text):
+            entities.append((match.start(), match.end(), "@" + match.group(1)))
+    if not entities:
+        return graphemes(text)
+    entities.sort(key=lambda entity: entity[0])
+    parts: list[str] = []
+    pos = 0
+    for start, end, replacement in entities:
+        if start < pos:  # overlaps an earlier entity
+            continue
+        parts.append(text[pos:start])
+        parts.append(replacement)
+        pos = end
+    parts.append(text[pos:])
+    return graphemes("".join(parts))
+
+
+# --- Other platforms ------------------------------------------------------------------------
+
+
+def count_graphemes(text: str, url_length: int | None = None) -> int:
+    """Bluesky length: grapheme clusters of the text as sent (``post.json`` ``maxGraphemes``).
+
+    URLs count in full, so ``url_length`` is ignored; shorten long links in the text and
+    carry the full URL in a link facet instead.
+    """
+    return graphemes(text)
+
+
+def count_threads(text: str, url_length: int | None = None) -> int:
+    """Threads (Meta) length: code points, except each emoji counts its UTF-8 byte length.
+
+    developers.facebook.com/documentation/threads/posts: "Emojis are counted as the number
+    of UTF-8 bytes". ``url_length`` is ignored (no link shortening is documented).
+    """
+    total = len(text)
+    for g in _emoji_graphemes(text):
+        total += len(g.encode("utf-8")) - len(g)
+    return total
+
+
+def count_utf16(text: str, url_length: int | None = None) -> int:
+    """Telegram length: UTF-16 code units (astral code points count 2)."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def count_chars(text: str, url_length: int | None = None) -> int:
+    """Plain length in Unicode code points (LinkedIn, Facebook, Instagram, Discord, Slack,
+    dev.to)."""
+    return len(text)
+
+
+def _count_x_any(text: str, url_length: int | None = None) -> int:
+    """``count_x`` with the common counter signature (X always charges 23 per URL)."""
+    return count_x(text)
+
+
+def _count_mastodon_any(text: str, url_length: int | None = None) -> int:
+    """``count_mastodon`` with the common counter signature (``None`` means 23)."""
+    return count_mastodon(text, URL_LENGTH if url_length is None else url_length)
+
+
+COUNTERS: Final[dict[str, Callable[[str, int | None], int]]] = {
+    "x": _count_x_any,
+    "mastodon": _count_mastodon_any,
+    "graphemes": count_graphemes,
+    "threads": count_threads,
+    "utf16": count_utf16,
+    "chars": count_chars,
+}
+"""Counter name (as used in channel configuration) -> ``f(text, url_length)``."""
+
+COUNTER_LABELS: Final[dict[str, str]] = {
+    "x": "weighted characters (URLs 23, emoji and CJK 2)",
+    "mastodon": "grapheme clusters (URLs 23 by default, @user@domain as @user)",
+    "graphemes": "grapheme clusters (URLs in full)",
+    "threads": "characters (emoji as their UTF-8 bytes)",
+    "utf16": "UTF-16 code units",
+    "chars": "characters (Unicode code points)",
+}
+"""Human description of each counter's unit, for messages such as "312/280 ..."."""

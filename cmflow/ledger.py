@@ -1,0 +1,203 @@
+"""The publish record: one JSON file per (post, channel) under data/record/.
+
+One file per pair means two runs that commit at once never touch the same file unless they
+race for the same pair, which the claim push (see `cmflow.gitops`) settles. Every write goes
+to a temporary file first and is renamed into place, so a killed process leaves either the
+old state or the new one, never half a file. The record never holds a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cmflow.model import Post
+from cmflow.rules.base import Sent
+
+RECORD_DIR = "record"
+
+# States of a (post, channel) pair. See RELIABILITY.md §5.1.
+CLAIMED = "claimed"  # a run took it and may be sending it right now
+PUBLISHED = "published"
+FAILED = "failed"  # the platform refused it: fix the post and it goes again
+UNKNOWN = "unknown"  # it may have landed: reconcile before any resend
+NEEDS_HUMAN = "needs_human"  # reconciliation could not tell: check the account by hand
+MISSED = "missed"  # later than the catch-up window: not sent
+TERMINAL = frozenset({PUBLISHED, MISSED})
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class PartRecord:
+    id: str
+    url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Entry:
+    post: str  # post id
+    channel: str
+    platform: str
+    path: str  # the post's file when last touched (informative; identity is `post`)
+    state: str
+    content_hash: str = ""  # fingerprint of what was (or is being) sent
+    source_hash: str = ""  # the post's content hash, to recognise a renamed file
+    generation: int = 1  # bumps when a failed pair is sent again
+    key: str = ""  # stable idempotency seed for this generation
+    handles: dict[str, Any] = field(default_factory=dict)
+    parts: list[PartRecord] = field(default_factory=list)
+    in_flight: int | None = None  # index of the part being sent, outcome not yet known
+    in_flight_since: str | None = None
+    run_id: str | None = None
+    claimed_at: str | None = None
+    published_at: str | None = None
+    scheduled_for: str | None = None
+    updated_at: str | None = None
+    reason: str | None = None
+    not_before: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def remote_id(self) -> str | None:
+        return self.parts[0].id if self.parts else None
+
+    @property
+    def url(self) -> str | None:
+        return self.parts[0].url if self.parts else None
+
+    def note(self, event: str, reason: str | None = None) -> None:
+        item: dict[str, Any] = {"at": _now(), "event": event}
+        if reason:
+            item["reason"] = reason
+        self.history.append(item)
+        self.history = self.history[-20:]
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data = {k: v for k, v in data.items() if v not in (None, [], {})}
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Entry:
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in data.items() if k in known}
+        values["parts"] = [PartRecord(**p) for p in data.get("parts", [])]
+        return cls(**values)
+
+
+class Ledger:
+    def __init__(self, root: Path, data_dir: str = "data") -> None:
+        self.root = root
+        self.dir = root / data_dir / RECORD_DIR
+
+    def rel(self, post_id: str, channel: str) -> str:
+        """The entry's path relative to the repository root (posix)."""
+        path = self.path(post_id, channel)
+        return path.relative_to(self.root).as_posix()
+
+    def path(self, post_id: str, channel: str) -> Path:
+        return self.dir / _SAFE.sub("_", post_id) / f"{_SAFE.sub('_', channel)}.json"
+
+    def get(self, post_id: str, channel: str) -> Entry | None:
+        try:
+            return Entry.from_dict(json.loads(self.path(post_id, channel).read_text("utf-8")))
+        except FileNotFoundError:
+            return None
+
+    def all(self) -> list[Entry]:
+        out: list[Entry] = []
+        if not self.dir.is_dir():
+            return out
+        for folder in sorted(self.dir.iterdir()):
+            if not folder.is_dir():
+                continue
+            for file in sorted(folder.glob("*.json")):
+                try:
+                    out.append(Entry.from_dict(json.loads(file.read_text("utf-8"))))
+                except (OSError, ValueError, TypeError) as exc:
+                    raise RecordError(
+                        f"{file.relative_to(self.root)}: unreadable record ({exc})"
+                    ) from None
+        return out
+
+    def write(self, entry: Entry) -> Path:
+        """Write atomically: a temporary file in the same folder, fsync, then rename."""
+        entry.updated_at = _now()
+        path = self.path(entry.post, entry.channel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(entry.to_json())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+class RecordError(Exception):
+    """Raised when a record file cannot be read (hand-edited, merge markers...)."""
+
+
+@dataclass
+class Index:
+    """Record entries found for current posts: by id, else by content (renamed files)."""
+
+    by_key: dict[tuple[str, str], Entry]
+    by_source: dict[tuple[str, str], Entry]
+
+    @classmethod
+    def build(cls, entries: Iterable[Entry]) -> Index:
+        by_key: dict[tuple[str, str], Entry] = {}
+        by_source: dict[tuple[str, str], Entry] = {}
+        for e in entries:
+            by_key[(e.post, e.channel)] = e
+            if e.source_hash:
+                by_source.setdefault((e.source_hash, e.channel), e)
+        return cls(by_key, by_source)
+
+    def find(self, post: Post, channel: str) -> Entry | None:
+        entry = self.by_key.get((post.id, channel))
+        if entry is None and post.content_hash:
+            entry = self.by_source.get((post.content_hash, channel))
+        return entry
+
+
+def sent_index(root: Path, data_dir: str, posts: Iterable[Post]) -> dict[tuple[str, str], Sent]:
+    """For the validator: which current (post id, channel) pairs the record already holds."""
+    ledger = Ledger(root, data_dir)
+    try:
+        index = Index.build(ledger.all())
+    except RecordError:
+        return {}
+    out: dict[tuple[str, str], Sent] = {}
+    for post in posts:
+        for channel in post.channels:
+            e = index.find(post, channel)
+            if e is None or e.state == FAILED:
+                continue
+            published = (
+                datetime.fromisoformat(e.published_at.replace("Z", "+00:00"))
+                if e.published_at
+                else None
+            )
+            out[(post.id, channel)] = Sent(
+                e.content_hash if e.state == PUBLISHED else "", published
+            )
+    return out

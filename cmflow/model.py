@@ -1,0 +1,140 @@
+"""Plain data shared by every layer: posts, media, rendered parts, findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Level = Literal["error", "warning", "off"]
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A 1-based position in a file."""
+
+    line: int
+    column: int = 1
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in a file: what `cmflow validate` prints."""
+
+    path: str  # relative to the repository root, posix separators
+    line: int
+    column: int
+    level: Level
+    rule: str
+    message: str
+    channel: str | None = None
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.path, self.line, self.column, self.rule, self.channel or "")
+
+
+@dataclass(frozen=True)
+class Media:
+    path: str  # relative to the repository root, as written in the post
+    alt: str | None = None
+
+
+@dataclass
+class Post:
+    """A post file, parsed. `meta` is the front-matter mapping as written."""
+
+    path: str  # relative to the repository root, posix
+    id: str
+    meta: dict[str, Any]
+    body: str
+    body_line: int  # 1-based line of the file where the body starts
+    marks: dict[KeyPath, Mark] = field(default_factory=dict)
+    date: datetime | None = None  # aware; None when missing or invalid
+    channels: list[str] = field(default_factory=list)
+    status: str = "ready"
+    content_hash: str = ""  # sha256 of front-matter + body as published (not of whitespace)
+    problems: list[Finding] = field(default_factory=list)  # found while loading
+
+    def mark(self, *key: str | int) -> Mark:
+        """Where `key` is written (a front-matter key path), else the closest parent, else line 1."""
+        k: KeyPath = tuple(key)
+        while k:
+            if k in self.marks:
+                return self.marks[k]
+            k = k[:-1]
+        return Mark(1, 1)
+
+    def field(self, name: str, channel: str | None = None) -> Any:
+        """A front-matter field, with the channel's variant applied when it overrides it."""
+        if channel is not None:
+            variants = self.meta.get("variants")
+            if isinstance(variants, dict):
+                v = variants.get(channel)
+                if isinstance(v, dict) and name in v:
+                    return v[name]
+        return self.meta.get(name)
+
+    def field_mark(self, name: str, channel: str | None = None) -> Mark:
+        if channel is not None and ("variants", channel, name) in self.marks:
+            return self.marks[("variants", channel, name)]
+        return self.mark(name)
+
+    def media(self, channel: str | None = None) -> list[Media]:
+        raw = self.field("media", channel)
+        out: list[Media] = []
+        if isinstance(raw, list):
+            for item in raw:
+                if isinstance(item, str):
+                    out.append(Media(item))
+                elif isinstance(item, dict) and isinstance(item.get("path"), str):
+                    alt = item.get("alt")
+                    out.append(Media(item["path"], alt if isinstance(alt, str) else None))
+        return out
+
+    def body_for(self, channel: str | None = None) -> str:
+        b = self.field("body", channel)
+        return b if isinstance(b, str) and channel is not None else self.body
+
+    @property
+    def publishable(self) -> bool:
+        return (
+            self.status == "ready"
+            and self.date is not None
+            and not any(f.level == "error" for f in self.problems)
+        )
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link in rendered text: `text[start:end]` shows it (maybe shortened), `url` is the target."""
+
+    start: int  # str index in Part.text
+    end: int
+    url: str
+
+
+@dataclass
+class Part:
+    """One message as a channel receives it (a thread has several)."""
+
+    text: str
+    media: list[Media] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    length: int = 0  # counted the platform's way
+
+
+@dataclass
+class Rendered:
+    """Exactly what one channel receives for one post."""
+
+    post_id: str
+    channel: str
+    platform: str
+    parts: list[Part]
+    title: str | None = None
+    html: str | None = None  # feed-like channels
+    tags: list[str] = field(default_factory=list)
+    language: str | None = None
+    limit: int | None = None  # per part
+    counter: str = "characters"  # how `Part.length` was counted, for humans

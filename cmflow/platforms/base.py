@@ -1,0 +1,132 @@
+"""What every platform supplies: its defaults (`PlatformSpec`) and, to publish, an `Adapter`.
+
+Publishing contract (see DESIGN.md §6 and RELIABILITY.md): the publisher records an intent
+(a *claim*) before any call, including the handles `Adapter.prepare` chooses (e.g. Bluesky
+record keys, Mastodon idempotency keys); the adapter then sends the parts of the post in
+order, reporting each part's remote id through `Progress.part_done` the moment the platform
+answers, so that a crash mid-thread resumes after the last recorded part. Every outcome is
+sorted into published / failed (definite) / retry (definitely not sent, safe later) /
+unknown (may have landed: reconcile before any resend).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from cmflow.config import Channel
+    from cmflow.http import Http
+    from cmflow.model import Rendered
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """One platform's facts and defaults (PLATFORMS.md); channels.yaml `rules` override them."""
+
+    name: str
+    label: str
+    counter: str  # a key of cmflow.counting.COUNTERS
+    defaults: Mapping[str, Any]  # rule defaults: max_length, max_media, media_types, ...
+    required: tuple[str, ...] = ()  # connection keys a channel must set (besides platform)
+    optional: tuple[str, ...] = ()  # other connection keys it may set
+    secrets: tuple[str, ...] = ()  # keys naming environment variables (token_env, ...)
+    default_base_url: str | None = None
+    threads: bool = False  # supports replies chained into a thread
+    titles: bool = False  # uses the post title
+    html: bool = False  # receives HTML rather than plain text
+    alt_text: bool = False  # accepts alt text on images
+    max_alt_length: int | None = None
+    shorten_links: int | None = None  # display links shortened to this many characters
+    url_length: int | None = None  # how much a URL counts, when the counter uses it
+    max_tags: int | None = None
+    source: str = ""  # where the limits come from
+
+
+class Outcome(StrEnum):
+    PUBLISHED = "published"
+    FAILED = "failed"  # the platform definitely refused: fix the post and it goes again
+    RETRY = "retry"  # definitely not published (rate limited, unreachable): next run
+    UNKNOWN = "unknown"  # may have landed: reconcile before any resend
+    ABSENT = "absent"  # reconciliation proved the attempt did not land
+
+
+@dataclass
+class PartResult:
+    id: str
+    url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. Bluesky cid for reply refs
+
+
+@dataclass
+class Result:
+    outcome: Outcome
+    parts: list[PartResult] = field(default_factory=list)
+    reason: str | None = None  # for humans; must never contain a secret
+    retry_after: float | None = None  # seconds, when the platform said when to come back
+    needs_reauth: bool = False  # the credential was refused (401/403/404 webhook)
+
+    @property
+    def remote_id(self) -> str | None:
+        return self.parts[0].id if self.parts else None
+
+    @property
+    def url(self) -> str | None:
+        return self.parts[0].url if self.parts else None
+
+
+class Progress(Protocol):
+    """The publisher's side of one (post, channel) attempt, backed by the record."""
+
+    @property
+    def handles(self) -> Mapping[str, Any]:
+        """What `Adapter.prepare` chose for this attempt, as recorded in the claim."""
+
+    @property
+    def done(self) -> list[PartResult]:
+        """Parts already published (recorded), in order: resume after them."""
+
+    @property
+    def started_at(self) -> datetime | None:
+        """When the part in flight (index `len(done)`) was started, if it was."""
+
+    def part_started(self, index: int) -> None:
+        """Record that part `index` is about to be sent (its outcome is unknown until done)."""
+
+    def part_done(self, index: int, result: PartResult) -> None:
+        """Record part `index` as published, atomically, before the next part is sent."""
+
+
+@dataclass
+class Context:
+    """What an adapter may use: its channel, the repository root, the run's HTTP client."""
+
+    channel: Channel
+    root: Path
+    http: Http
+    secrets: Mapping[str, str]  # key (e.g. "token_env") -> value read from the environment
+
+
+class Adapter(Protocol):
+    """A platform that can publish. One instance per channel per run, built from a `Context`."""
+
+    def prepare(self, rendered: Rendered, key: str) -> dict[str, Any]:
+        """Handles chosen before any call and recorded in the claim (record keys, idempotency
+        keys), derived from `key`, which is stable for this (post, channel, generation)."""
+
+    def publish(self, rendered: Rendered, progress: Progress) -> Result:
+        """Send the parts not in `progress.done`, in order; never raise for platform errors."""
+
+    def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
+        """Find out whether the part started but not recorded landed.
+
+        PUBLISHED (with that part's result) when found, ABSENT when proven absent (safe to
+        send again), UNKNOWN when it cannot tell (a human must check)."""
+
+
+class AdapterFactory(Protocol):
+    def __call__(self, ctx: Context) -> Adapter: ...

@@ -1,0 +1,113 @@
+"""`cmflow preview`: exactly what each channel receives, with its count against its limit."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from cmflow import content
+from cmflow.config import Config
+from cmflow.errors import CmflowError
+from cmflow.model import Finding, Rendered
+from cmflow.platforms.specs import SPECS
+from cmflow.render import render
+from cmflow.validation import validate
+
+TITLED = {name for name, spec in SPECS.items() if spec.titles}
+
+
+@dataclass
+class Preview:
+    path: str
+    post_id: str
+    rendered: list[Rendered]
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.level == "error")
+
+
+def preview(config: Config, rel: str, channels: list[str]) -> Preview:
+    raw = content.read_bytes(config.root, rel)
+    if isinstance(raw, Finding):
+        raise CmflowError(f"{rel}: {raw.message}")
+    post = content.parse_post(rel, raw, config.timezone, config.channels)
+    unknown = [c for c in channels if c not in config.channels]
+    if unknown:
+        raise CmflowError(
+            f"unknown channel {unknown[0]!r}: channels.yaml defines {', '.join(config.channels)}"
+        )
+    wanted = [c for c in post.channels if not channels or c in channels]
+    if channels and not wanted:
+        raise CmflowError(
+            f"{rel} is not published on {', '.join(channels)} (it goes to {', '.join(post.channels) or 'no channel'})"
+        )
+    from datetime import UTC, datetime
+
+    findings = validate(config, now=datetime.now(UTC), only=[rel]).findings
+    if channels:
+        findings = [
+            f
+            for f in findings
+            if f.channel is None or any(c in f.channel.split(", ") for c in channels)
+        ]
+    rendered = [render(post, config.channels[c], html=True) for c in wanted]
+    return Preview(rel, post.id, rendered, findings)
+
+
+def as_text(p: Preview) -> str:
+    out = [f"{p.path}  (id: {p.post_id})"]
+    for r in p.rendered:
+        n = len(r.parts)
+        worst = max((part.length for part in r.parts), default=0)
+        ok = r.limit is None or worst <= r.limit
+        limit = f"{worst}/{r.limit}" if r.limit is not None else f"{worst}"
+        head = f"── {r.channel} ({r.platform}) · {limit} {r.counter}"
+        head += f" · thread of {n}" if n > 1 else ""
+        head += "  ✓" if ok else "  ✗ too long"
+        out += ["", head]
+        if r.title and r.platform in TITLED:
+            out.append(f"title: {r.title}")
+        for i, part in enumerate(r.parts, 1):
+            if n > 1:
+                out.append(f"[{i}/{n}] {part.length}{'/' + str(r.limit) if r.limit else ''}")
+            out.append(part.text)
+            for m in part.media:
+                out.append(f"  🖼  {m.path} — alt: {m.alt or '(none)'}")
+    if p.findings:
+        out.append("")
+        for f in p.findings:
+            where = f"{f.channel}: " if f.channel else ""
+            out.append(f"{f.path}:{f.line}:{f.column}: {f.level} {f.rule}  {where}{f.message}")
+    return "\n".join(out)
+
+
+def as_json(p: Preview) -> str:
+    data = {
+        "path": p.path,
+        "id": p.post_id,
+        "channels": [
+            {
+                "channel": r.channel,
+                "platform": r.platform,
+                "title": r.title,
+                "limit": r.limit,
+                "counted_as": r.counter,
+                "parts": [
+                    {
+                        "text": part.text,
+                        "length": part.length,
+                        "media": [{"path": m.path, "alt": m.alt} for m in part.media],
+                        "links": [
+                            {"start": lk.start, "end": lk.end, "url": lk.url} for lk in part.links
+                        ],
+                    }
+                    for part in r.parts
+                ],
+            }
+            for r in p.rendered
+        ],
+        "findings": [f.__dict__ for f in p.findings],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2)

@@ -1,0 +1,208 @@
+"""What each channel receives: the body rendered for the network, variants, UTM, threads,
+and each part's length counted the network's way."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from cmflow import counting, markup
+from cmflow.config import Channel, LinkTracking
+from cmflow.model import Link, Part, Post, Rendered
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
+    """Render `post` for `channel`. With `html`, feed-like channels also get `Rendered.html`."""
+    spec = channel.spec
+    name = channel.name
+    body = post.body_for(name)
+    tracking = channel.rules.link_tracking
+    campaign = post.field("campaign", name)
+    params = {
+        "channel": name,
+        "platform": channel.platform,
+        "campaign": str(campaign) if campaign else "",
+        "id": post.id,
+    }
+    chunks = markup.split_thread(body) if spec.threads else [body]
+    texts = [markup.to_plain(c) for c in chunks] if not spec.html else [markup.to_plain(body)]
+    if tracking is not None:
+        texts = [tag_links(t, tracking, params) for t in texts]
+    texts = [t for t in texts if t] or [""]
+    media = post.media(name)
+    limit = channel.rules.max_length
+    if media and channel.rules.max_caption_length is not None:
+        limit = min(limit or channel.rules.max_caption_length, channel.rules.max_caption_length)
+    count = counting.COUNTERS[spec.counter]
+    url_length = spec.url_length
+    if spec.threads and post.field("thread", name) == "auto" and limit:
+        texts = [
+            p
+            for t in texts
+            for p in split_auto(t, limit, spec.counter, url_length, spec.shorten_links)
+        ]
+        texts = number_parts(texts) if len(texts) > 1 else texts
+    parts: list[Part] = []
+    for i, text in enumerate(texts):
+        shown, links = (
+            shorten_links(text, spec.shorten_links) if spec.shorten_links else (text, _links(text))
+        )
+        parts.append(Part(shown, media if i == 0 else [], links, count(shown, url_length)))
+    title = post.field("title", name)
+    tags = post.field("tags", name)
+    language = post.field("language", name) or channel.setting("language")
+    rendered = Rendered(
+        post_id=post.id,
+        channel=name,
+        platform=channel.platform,
+        parts=parts,
+        title=str(title) if title is not None else None,
+        tags=[str(t) for t in tags] if isinstance(tags, list) else [],
+        language=str(language) if language else None,
+        limit=limit,
+        counter=counting.COUNTER_LABELS[spec.counter],
+    )
+    if html and spec.html:
+        source = tag_links(body, tracking, params) if tracking is not None else body
+        rendered.html = markup.to_html(source)
+    return rendered
+
+
+def _links(text: str) -> list[Link]:
+    return [Link(s, e, u) for s, e, u in counting.find_urls(text)]
+
+
+def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
+    """Add UTM parameters to links to the tracked domains (existing parameters win)."""
+    if not tracking.domains or not tracking.params:
+        return text
+    out: list[str] = []
+    last = 0
+    for start, end, url in counting.find_urls(text):
+        out.append(text[last:start])
+        out.append(utm(url, tracking, params))
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def utm(url: str, tracking: LinkTracking, params: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not any(host == d or host.endswith("." + d) for d in tracking.domains):
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    present = {k for k, _ in query}
+    for key, template in tracking.params.items():
+        value = template.format_map(_Default(params))
+        if key not in present and value:
+            query.append((key, value))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class _Default(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def shorten_links(text: str, width: int) -> tuple[str, list[Link]]:
+    """Show long links shortened (scheme dropped, cut at `width` with …), as Bluesky clients do;
+    the full URL stays in the returned links (Bluesky: a link facet)."""
+    out: list[str] = []
+    links: list[Link] = []
+    last = 0
+    pos = 0
+    for start, end, url in counting.find_urls(text):
+        out.append(text[last:start])
+        pos += start - last
+        shown = url.split("://", 1)[1]
+        if len(shown) > width:
+            shown = shown[: width - 1] + "…"
+        out.append(shown)
+        links.append(Link(pos, pos + len(shown), url))
+        pos += len(shown)
+        last = end
+    out.append(text[last:])
+    return "".join(out), links
+
+
+def split_auto(
+    text: str, limit: int, counter: str, url_length: int | None, shorten: int | None
+) -> list[str]:
+    """Split `text` into parts that fit `limit` once numbered (` 1/3`), at paragraph, then
+    sentence, then word boundaries."""
+    count = counting.COUNTERS[counter]
+
+    def measure(t: str) -> int:
+        return count(shorten_links(t, shorten)[0] if shorten else t, url_length)
+
+    if measure(text) <= limit:
+        return [text]
+    n = 2
+    for _ in range(5):
+        room = limit - len(f" {n}/{n}")
+        parts = _greedy(text, room, measure)
+        if len(parts) <= n:
+            return parts
+        n = len(parts)
+    return parts
+
+
+def _greedy(text: str, room: int, measure: Callable[[str], int]) -> list[str]:
+    # Pieces that each fit, with the separator that joined them to the previous piece.
+    pieces: list[tuple[str, str]] = []
+    for para in text.split("\n\n"):
+        sep = "\n\n"
+        sentences = [para] if measure(para) <= room else _SENTENCE_END.split(para)
+        for sentence in sentences:
+            if measure(sentence) <= room:
+                pieces.append((sentence, sep))
+                sep = " "
+                continue
+            cur = ""
+            for word in sentence.split(" "):
+                cand = f"{cur} {word}" if cur else word
+                if measure(cand) <= room or not cur:
+                    cur = cand
+                else:
+                    pieces.append((cur, sep))
+                    sep = " "
+                    cur = word
+            if cur:
+                pieces.append((cur, sep))
+                sep = " "
+    parts: list[str] = []
+    cur = ""
+    for piece, sep in pieces:
+        cand = f"{cur}{sep}{piece}" if cur else piece
+        if measure(cand) <= room:
+            cur = cand
+        else:
+            if cur:
+                parts.append(cur)
+            cur = piece
+    if cur:
+        parts.append(cur)
+    return parts
+
+
+def number_parts(parts: list[str]) -> list[str]:
+    n = len(parts)
+    return [f"{p} {i}/{n}" for i, p in enumerate(parts, 1)]
+
+
+def fingerprint(rendered: Rendered) -> str:
+    """A hash of what the channel receives: recorded at publish time, compared later to spot
+    posts edited after publishing."""
+    h = hashlib.sha256()
+    for value in (rendered.title or "", rendered.html or "", *rendered.tags):
+        h.update(value.encode("utf-8") + b"\x00")
+    for part in rendered.parts:
+        h.update(part.text.encode("utf-8") + b"\x01")
+        for m in part.media:
+            h.update(f"{m.path}\x02{m.alt or ''}\x03".encode())
+    return h.hexdigest()[:32]

@@ -1,0 +1,19 @@
+"""The rule catalogue: an explicit tuple per area, ids stable (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+from cmflow.rules import channel, editorial, frontmatter, schedule, security
+from cmflow.rules.base import PostContext, QueueContext, Rule
+
+RULES: tuple[Rule, ...] = (
+    *frontmatter.RULES,
+    *channel.RULES,
+    *editorial.RULES,
+    *schedule.RULES,
+    *security.RULES,
+)
+BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
+POST_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.post is not None)
+QUEUE_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.queue is not None)
+
+__all__ = ["BY_ID", "POST_RULES", "QUEUE_RULES", "RULES", "PostContext", "QueueContext", "Rule"]

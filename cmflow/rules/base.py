@@ -1,0 +1,71 @@
+"""What a rule is: a stable id, a default level, a description, and a check function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from cmflow.config import Channel, Config
+from cmflow.model import Finding, Level, Mark, Post, Rendered
+
+
+@dataclass
+class PostContext:
+    """One post on one channel, rendered."""
+
+    post: Post
+    channel: Channel
+    rendered: Rendered
+    config: Config
+    root: Path
+
+    def finding(self, rule: str, mark: Mark, message: str, level: Level = "error") -> Finding:
+        return Finding(
+            self.post.path, mark.line, mark.column, level, rule, message, self.channel.name
+        )
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the publish record says went out for one (post id, channel)."""
+
+    content_hash: str
+    published_at: datetime | None = None
+
+
+@dataclass
+class QueueContext:
+    """The whole queue: every post, the record, and the time the check is made for."""
+
+    posts: list[Post]
+    config: Config
+    now: datetime
+    record: Mapping[tuple[str, str], Sent] = field(default_factory=dict)
+    rendered_hash: Callable[[Post, Channel], str] | None = None
+
+
+PostCheck = Callable[[PostContext], Iterable[Finding]]
+QueueCheck = Callable[[QueueContext], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    level: Level
+    summary: str  # fires when ...
+    post: PostCheck | None = None  # run for every (post, channel)
+    queue: QueueCheck | None = None  # run once over the whole queue
+    # Neither: raised while loading a file (frontmatter.*, content.file)
+
+
+def body_mark(post: Post, channel: str | None, index: int) -> Mark:
+    """Where character `index` of the body used for `channel` is written in the file."""
+    if channel is not None and ("variants", channel, "body") in post.marks:
+        variant = post.field("body", channel)
+        if isinstance(variant, str):
+            return post.marks[("variants", channel, "body")]
+    line = post.body.count("\n", 0, index)
+    col = index - (post.body.rfind("\n", 0, index) + 1) + 1
+    return Mark(post.body_line + line, col)

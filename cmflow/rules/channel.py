@@ -1,0 +1,189 @@
+"""channel.*: what each network accepts (length counted its way, hashtags, media)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from cmflow import markup
+from cmflow import media as media_files
+from cmflow.model import Finding, Mark
+from cmflow.rules.base import PostContext, Rule, body_mark
+from cmflow.rules.text import hashtags
+
+
+def _part_mark(ctx: PostContext, index: int) -> Mark:
+    post, name = ctx.post, ctx.channel.name
+    body = post.body_for(name)
+    if index == 0 or not ctx.channel.spec.threads:
+        stripped = len(body) - len(body.lstrip())
+        return body_mark(post, name, stripped)
+    seen = 0
+    pos = 0
+    for line in body.splitlines(keepends=True):
+        pos += len(line)
+        if markup.THREAD_BREAK.match(line.rstrip("\n")):
+            seen += 1
+            if seen == index:
+                return body_mark(post, name, pos)
+    return body_mark(post, name, 0)
+
+
+def max_length(ctx: PostContext) -> Iterator[Finding]:
+    r = ctx.rendered
+    n = len(r.parts)
+    if r.limit is not None:
+        for i, part in enumerate(r.parts):
+            if part.length > r.limit:
+                which = f"part {i + 1}/{n} " if n > 1 else ""
+                caption = (
+                    " (caption with media)"
+                    if part.media and r.limit == ctx.channel.rules.max_caption_length
+                    else ""
+                )
+                hint = (
+                    " — shorten it, add a variant, or split it with <!-- thread -->"
+                    if ctx.channel.spec.threads
+                    else " — shorten it or add a variant for this channel"
+                )
+                yield ctx.finding(
+                    "channel.max-length",
+                    _part_mark(ctx, i),
+                    f"{which}{part.length}/{r.limit} {r.counter}{caption}{hint}",
+                )
+    limit = ctx.channel.rules.max_title_length
+    if limit is not None and r.title is not None and len(r.title) > limit:
+        yield ctx.finding(
+            "channel.max-length",
+            ctx.post.field_mark("title", ctx.channel.name),
+            f"title is {len(r.title)}/{limit} characters",
+        )
+
+
+def max_hashtags(ctx: PostContext) -> Iterator[Finding]:
+    rules = ctx.channel.rules
+    if rules.max_hashtags is not None:
+        found = [t for part in ctx.rendered.parts for t in hashtags(part.text)]
+        if len(found) > rules.max_hashtags:
+            yield ctx.finding(
+                "channel.max-hashtags",
+                _part_mark(ctx, 0),
+                f"{len(found)} hashtags, at most {rules.max_hashtags} ({' '.join(found)})",
+            )
+    if rules.max_tags is not None and len(ctx.rendered.tags) > rules.max_tags:
+        yield ctx.finding(
+            "channel.max-hashtags",
+            ctx.post.field_mark("tags", ctx.channel.name),
+            f"{len(ctx.rendered.tags)} tags, {ctx.channel.spec.label} takes at most {rules.max_tags}",
+        )
+
+
+def _media_key(ctx: PostContext, i: int) -> Mark:
+    name = ctx.channel.name
+    if ("variants", name, "media", i) in ctx.post.marks:
+        return ctx.post.marks[("variants", name, "media", i)]
+    return ctx.post.mark("media", i)
+
+
+def media_missing(ctx: PostContext) -> Iterator[Finding]:
+    for i, m in enumerate(ctx.post.media(ctx.channel.name)):
+        info = media_files.inspect(ctx.root, m.path)
+        if info.problem:
+            yield ctx.finding(
+                "channel.media-missing", _media_key(ctx, i), f"{m.path} {info.problem}"
+            )
+
+
+def media_alt(ctx: PostContext) -> Iterator[Finding]:
+    rules, spec = ctx.channel.rules, ctx.channel.spec
+    for i, m in enumerate(ctx.post.media(ctx.channel.name)):
+        if rules.require_alt_text and not (m.alt or "").strip():
+            yield ctx.finding(
+                "channel.media-alt",
+                _media_key(ctx, i),
+                f"{m.path} has no alt text: add `alt:` describing the image for screen readers",
+            )
+        elif m.alt and spec.max_alt_length and len(m.alt) > spec.max_alt_length:
+            yield ctx.finding(
+                "channel.media-alt",
+                _media_key(ctx, i),
+                f"{m.path}: alt text is {len(m.alt)}/{spec.max_alt_length} characters on {spec.label}",
+            )
+
+
+def media_count(ctx: PostContext) -> Iterator[Finding]:
+    limit = ctx.channel.rules.max_media
+    items = ctx.post.media(ctx.channel.name)
+    if limit is not None and len(items) > limit:
+        yield ctx.finding(
+            "channel.media-count",
+            _media_key(ctx, limit),
+            f"{len(items)} media, {ctx.channel.spec.label} takes at most {limit}",
+        )
+
+
+def media_required(ctx: PostContext) -> Iterator[Finding]:
+    if ctx.channel.rules.require_media and not ctx.post.media(ctx.channel.name):
+        yield ctx.finding(
+            "channel.media-required",
+            ctx.post.mark("channels"),
+            f"{ctx.channel.spec.label} needs an image or a video: add `media:` (or a variant)",
+        )
+
+
+def media_format(ctx: PostContext) -> Iterator[Finding]:
+    rules = ctx.channel.rules
+    for i, m in enumerate(ctx.post.media(ctx.channel.name)):
+        info = media_files.inspect(ctx.root, m.path)
+        if info.problem:
+            continue
+        if rules.media_types and info.mime not in rules.media_types:
+            accepted = ", ".join(rules.media_types)
+            yield ctx.finding(
+                "channel.media-format",
+                _media_key(ctx, i),
+                f"{m.path} is {info.mime or 'of an unknown type'}; {ctx.channel.spec.label} accepts {accepted}",
+            )
+        if rules.max_media_bytes is not None and info.size > rules.max_media_bytes:
+            yield ctx.finding(
+                "channel.media-format",
+                _media_key(ctx, i),
+                f"{m.path} is {info.size:,} bytes; {ctx.channel.spec.label} takes at most {rules.max_media_bytes:,}",
+            )
+
+
+RULES = (
+    Rule(
+        "channel.max-length",
+        "error",
+        "rendered text longer than the channel allows, counted the platform's way",
+        post=max_length,
+    ),
+    Rule(
+        "channel.max-hashtags", "error", "more hashtags (or tags) than allowed", post=max_hashtags
+    ),
+    Rule(
+        "channel.media-missing",
+        "error",
+        "a media path that does not exist or leaves the repository",
+        post=media_missing,
+    ),
+    Rule(
+        "channel.media-alt",
+        "error",
+        "media without alt text where alt text is required (or alt text too long)",
+        post=media_alt,
+    ),
+    Rule("channel.media-count", "error", "more media than the platform takes", post=media_count),
+    Rule(
+        "channel.media-required",
+        "error",
+        "the channel needs media (Instagram) and the post has none",
+        post=media_required,
+    ),
+    Rule(
+        "channel.media-format",
+        "error",
+        "media type or size the platform refuses",
+        post=media_format,
+    ),
+)

@@ -1,0 +1,144 @@
+"""editorial.*: the brand's line (forbidden terms, required hashtags, pillars, content mix)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+
+from cmflow import schema
+from cmflow.model import Finding, Mark, Post
+from cmflow.rules.base import PostContext, QueueContext, Rule, body_mark
+from cmflow.rules.text import fold, hashtags, term_pattern
+
+
+def _sources(ctx: PostContext) -> Iterator[tuple[str, Mark | None, str]]:
+    """(text, mark or None for the body, label) of everything the channel sends."""
+    post, name = ctx.post, ctx.channel.name
+    for field in ("title", "summary"):
+        value = post.field(field, name)
+        if isinstance(value, str):
+            yield value, post.field_mark(field, name), field
+    yield post.body_for(name), None, "body"
+    for i, m in enumerate(post.media(name)):
+        if m.alt:
+            yield m.alt, post.mark("media", i), "alt text"
+
+
+def forbidden_term(ctx: PostContext) -> Iterator[Finding]:
+    terms = ctx.channel.rules.forbidden_terms
+    if not terms:
+        return
+    for text, mark, label in _sources(ctx):
+        folded, index = fold(text)
+        for term in terms:
+            m = term_pattern(term).search(folded)
+            if m:
+                at = mark or body_mark(ctx.post, ctx.channel.name, index[m.start()])
+                found = text[index[m.start()] : index[m.end() - 1] + 1]
+                yield ctx.finding(
+                    "editorial.forbidden-term",
+                    at,
+                    f"forbidden term {term!r} in the {label} ({found!r}): rephrase it",
+                )
+
+
+def required_hashtag(ctx: PostContext) -> Iterator[Finding]:
+    required = ctx.channel.rules.required_hashtags
+    if not required:
+        return
+    present = {t.casefold() for part in ctx.rendered.parts for t in hashtags(part.text)}
+    for tag in required:
+        if tag.casefold() not in present:
+            yield ctx.finding(
+                "editorial.required-hashtag",
+                body_mark(ctx.post, ctx.channel.name, 0),
+                f"missing required hashtag {tag}",
+            )
+
+
+def pillar(ctx: PostContext) -> Iterator[Finding]:
+    rules = ctx.channel.rules
+    value = ctx.post.field("pillar", ctx.channel.name)
+    if value is None:
+        if rules.require_pillar:
+            options = ", ".join(rules.pillars) or "see editorial_line.pillars"
+            yield ctx.finding(
+                "editorial.pillar", Mark(1, 1), f"no pillar: add `pillar:` ({options})"
+            )
+    elif rules.pillars and value not in rules.pillars:
+        hint = schema.did_you_mean(str(value), rules.pillars)
+        yield ctx.finding(
+            "editorial.pillar",
+            ctx.post.field_mark("pillar", ctx.channel.name),
+            f"pillar {value!r} is not one of {', '.join(rules.pillars)}{hint}",
+        )
+
+
+def mix(ctx: QueueContext) -> Iterator[Finding]:
+    """For each channel and capped pillar: in every rolling window that ends at a post and
+    holds at least 1/max_share posts, the pillar's share must not exceed max_share."""
+    for channel in ctx.config.channels.values():
+        rules = channel.rules
+        if rules.mix is None or not rules.mix.max_share:
+            continue
+        posts = sorted(
+            (p for p in ctx.posts if channel.name in p.channels and p.status == "ready" and p.date),
+            key=lambda p: (p.date, p.path),
+        )
+        reported: dict[str, int] = defaultdict(lambda: -1)
+        start = 0
+        for end, post in enumerate(posts):
+            assert post.date is not None
+            while posts[start].date < post.date - rules.mix.window:  # type: ignore[operator]
+                start += 1
+            window = posts[start : end + 1]
+            for name, share in rules.mix.max_share.items():
+                minimum = math.ceil(1 / share) if share > 0 else 1
+                if len(window) < minimum or post.field("pillar", channel.name) != name:
+                    continue
+                count = sum(1 for p in window if p.field("pillar", channel.name) == name)
+                if count / len(window) > share and reported[name] < start:
+                    reported[name] = end
+                    yield _mix_finding(
+                        post, channel.name, name, count, len(window), share, rules.mix.window.days
+                    )
+
+
+def _mix_finding(
+    post: Post, channel: str, name: str, count: int, total: int, share: float, days: int
+) -> Finding:
+    mark = post.field_mark("pillar", channel)
+    return Finding(
+        post.path,
+        mark.line,
+        mark.column,
+        "warning",
+        "editorial.mix",
+        f"{name} is {count}/{total} posts ({count / total:.0%}) over the {days} days up to this one, "
+        f"above its {share:.0%} share: move it or balance with other pillars",
+        channel,
+    )
+
+
+RULES = (
+    Rule(
+        "editorial.forbidden-term",
+        "error",
+        "a forbidden term appears (case and accents folded)",
+        post=forbidden_term,
+    ),
+    Rule(
+        "editorial.required-hashtag",
+        "error",
+        "a required hashtag is missing",
+        post=required_hashtag,
+    ),
+    Rule(
+        "editorial.pillar",
+        "error",
+        "pillar missing (when required) or not in the list",
+        post=pillar,
+    ),
+    Rule("editorial.mix", "warning", "a pillar exceeds its share of the rolling window", queue=mix),
+)

@@ -1,0 +1,58 @@
+"""frontmatter.* and content.file: problems found while reading a post (see cmflow.content),
+plus duplicate ids, which only the whole queue reveals."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from cmflow.model import Finding, Post
+from cmflow.rules.base import QueueContext, Rule
+
+
+def duplicate_id(ctx: QueueContext) -> Iterator[Finding]:
+    by_id: dict[str, list[Post]] = defaultdict(list)
+    for post in ctx.posts:
+        by_id[post.id].append(post)
+    for post_id, posts in by_id.items():
+        if len(posts) < 2:
+            continue
+        for post in posts:
+            others = ", ".join(p.path for p in posts if p is not post)
+            mark = post.mark("id")
+            how = "its `id:`" if "id" in post.meta else "its file name"
+            yield Finding(
+                post.path,
+                mark.line,
+                mark.column,
+                "error",
+                "frontmatter.duplicate-id",
+                f"id {post_id!r} (from {how}) is also used by {others}: give each post its own `id:`",
+            )
+
+
+RULES = (
+    Rule(
+        "content.file",
+        "error",
+        "the file cannot be read as a post (not UTF-8, binary, over 1 MB, symlink leaving the repository)",
+    ),
+    Rule("frontmatter.syntax", "error", "front-matter is not valid YAML, or not a mapping"),
+    Rule("frontmatter.required", "error", "`date` or `channels` missing"),
+    Rule("frontmatter.unknown-field", "error", "unknown key (with a did-you-mean)"),
+    Rule(
+        "frontmatter.type",
+        "error",
+        "a field has the wrong kind of value (e.g. a list where text is expected)",
+    ),
+    Rule(
+        "frontmatter.date",
+        "error",
+        "unparsable date; local time that does not exist or is ambiguous at a DST change",
+    ),
+    Rule("frontmatter.status", "error", "status is not draft or ready"),
+    Rule(
+        "frontmatter.unknown-channel", "error", "channel (or variant) not defined in channels.yaml"
+    ),
+    Rule("frontmatter.duplicate-id", "error", "two posts share an id", queue=duplicate_id),
+)

@@ -1,0 +1,157 @@
+"""schedule.*: when posts go out, across the whole queue."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import timedelta
+from itertools import pairwise
+
+from cmflow.model import Finding, Level, Post
+from cmflow.rules.base import PostContext, QueueContext, Rule
+from cmflow.timeutil import format_duration
+
+
+def window(ctx: PostContext) -> Iterator[Finding]:
+    windows = ctx.channel.rules.posting_windows
+    date = ctx.post.date
+    if not windows or date is None:
+        return
+    local = date.astimezone(ctx.config.timezone)
+    if not any(w.contains(local) for w in windows):
+        allowed = "; ".join(w.text for w in windows)
+        yield ctx.finding(
+            "schedule.window",
+            ctx.post.mark("date"),
+            f"{local:%a %d %b %H:%M} is outside the posting windows ({allowed})",
+        )
+
+
+def _queue(ctx: QueueContext, channel: str) -> list[Post]:
+    return sorted(
+        (p for p in ctx.posts if channel in p.channels and p.status == "ready" and p.date),
+        key=lambda p: (p.date, p.path),
+    )
+
+
+def _finding(post: Post, rule: str, channel: str, message: str, level: Level = "error") -> Finding:
+    mark = post.mark("date")
+    return Finding(post.path, mark.line, mark.column, level, rule, message, channel)
+
+
+def daily_cap(ctx: QueueContext) -> Iterator[Finding]:
+    tz = ctx.config.timezone
+    for ch in ctx.config.channels.values():
+        cap = ch.rules.max_per_day
+        if cap is None:
+            continue
+        days: dict[object, list[Post]] = defaultdict(list)
+        for p in _queue(ctx, ch.name):
+            assert p.date is not None
+            days[p.date.astimezone(tz).date()].append(p)
+        for day, posts in days.items():
+            for p in posts[cap:]:
+                others = ", ".join(o.path for o in posts if o is not p)
+                yield _finding(
+                    p,
+                    "schedule.daily-cap",
+                    ch.name,
+                    f"{len(posts)} posts on {day}, at most {cap} a day (also: {others})",
+                )
+
+
+def min_gap(ctx: QueueContext) -> Iterator[Finding]:
+    for ch in ctx.config.channels.values():
+        gap = ch.rules.min_gap
+        if gap is None:
+            continue
+        posts = _queue(ctx, ch.name)
+        for before, after in pairwise(posts):
+            assert before.date is not None and after.date is not None
+            delta = after.date - before.date
+            if delta < gap:
+                yield _finding(
+                    after,
+                    "schedule.min-gap",
+                    ch.name,
+                    f"{format_duration(delta)} after {before.path}, "
+                    f"the minimum gap is {format_duration(gap)}",
+                )
+
+
+def past(ctx: QueueContext) -> Iterator[Finding]:
+    for p in ctx.posts:
+        if p.status != "ready" or p.date is None or p.date > ctx.now:
+            continue
+        for name in p.channels:
+            if (p.id, name) in ctx.record:
+                continue
+            ch = ctx.config.channels.get(name)
+            if ch is None or not ch.enabled:
+                continue
+            catch_up = ch.rules.catch_up or ctx.config.catch_up
+            late = ctx.now - p.date
+            fate = (
+                "the next publish run will still send it"
+                if late <= catch_up
+                else f"it is past the {format_duration(catch_up)} catch-up window and will be reported as missed"
+            )
+            yield _finding(
+                p,
+                "schedule.past",
+                name,
+                f"scheduled {humanize(late)} ago and not published: {fate}",
+                "warning",
+            )
+
+
+def humanize(d: timedelta) -> str:
+    minutes = int(d.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h"
+    return f"{hours // 24} days"
+
+
+def edited_after_publish(ctx: QueueContext) -> Iterator[Finding]:
+    if ctx.rendered_hash is None:
+        return
+    for p in ctx.posts:
+        for name in p.channels:
+            sent = ctx.record.get((p.id, name))
+            ch = ctx.config.channels.get(name)
+            if sent is None or ch is None or not sent.content_hash:
+                continue
+            if ctx.rendered_hash(p, ch) != sent.content_hash:
+                when = f" on {sent.published_at:%Y-%m-%d %H:%M}" if sent.published_at else ""
+                yield _finding(
+                    p,
+                    "schedule.edited-after-publish",
+                    name,
+                    f"changed since it was published{when}: the change will not be "
+                    "sent (edit the post on the network by hand if needed)",
+                    "warning",
+                )
+
+
+RULES = (
+    Rule(
+        "schedule.window", "error", "scheduled outside the channel's posting windows", post=window
+    ),
+    Rule(
+        "schedule.daily-cap",
+        "error",
+        "more posts on a channel that day than max_per_day",
+        queue=daily_cap,
+    ),
+    Rule("schedule.min-gap", "error", "two posts on a channel closer than min_gap", queue=min_gap),
+    Rule("schedule.past", "warning", "a ready, unpublished post whose date has passed", queue=past),
+    Rule(
+        "schedule.edited-after-publish",
+        "warning",
+        "a published post's content changed since publishing",
+        queue=edited_after_publish,
+    ),
+)

@@ -1,0 +1,90 @@
+"""security.*: credentials must never be published."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+from cmflow.model import Finding, Mark, Post
+from cmflow.rules.base import QueueContext, Rule, body_mark
+
+# Shapes of credentials that have no business in a post. Each names what it looks like.
+PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    (
+        "a GitHub token",
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})\b"),
+    ),
+    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+    (
+        "a Slack webhook URL",
+        re.compile(r"hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+"),
+    ),
+    ("a Discord webhook URL", re.compile(r"discord(?:app)?\.com/api/webhooks/\d+/[\w-]{20,}")),
+    ("a Telegram bot token", re.compile(r"\b\d{8,10}:[A-Za-z0-9_-]{35}\b")),
+    ("an AWS access key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")),
+    (
+        "a JSON web token",
+        re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
+    ),
+    ("a Bluesky app password", re.compile(r"\b[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}\b")),
+    ("an OpenAI-style API key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}")),
+    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    (
+        "a credential assignment",
+        re.compile(
+            r"(?i)\b(?:api[_-]?key|access[_-]?token|secret|password|mot de passe)\s*[:=]\s*[\"']?"
+            r"(?=[A-Za-z0-9_\-/+=]*\d)(?=[A-Za-z0-9_\-/+=]*[A-Za-z])[A-Za-z0-9_\-/+=]{12,}"
+        ),
+    ),
+)
+
+
+def _texts(post: Post) -> Iterator[tuple[str, Mark | None]]:
+    """The post's raw text pieces: the body (None: positions inside it), then each value's key."""
+    yield post.body, None
+    for key, value in _strings(post.meta, ()):
+        yield value, post.mark(*key)
+
+
+def _strings(
+    value: object, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, (*path, str(k)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, (*path, i))
+
+
+def secret(ctx: QueueContext) -> Iterator[Finding]:
+    live = [v for v in ctx.config.secret_values(os.environ) if len(v) >= 8]
+    for post in ctx.posts:
+        for text, mark in _texts(post):
+            hits = [(m.start(), what) for what, pat in PATTERNS for m in pat.finditer(text)]
+            hits += [
+                (text.find(v), "the value of one of this repository's secrets")
+                for v in live
+                if v in text
+            ]
+            for index, what in sorted(hits)[:3]:
+                at = mark or body_mark(post, None, index)
+                yield Finding(
+                    post.path,
+                    at.line,
+                    at.column,
+                    "error",
+                    "security.secret",
+                    f"this looks like {what}: remove it from the post and rotate it if it was ever pushed",
+                )
+
+
+RULES = (
+    Rule(
+        "security.secret", "error", "something that looks like a credential in a post", queue=secret
+    ),
+)

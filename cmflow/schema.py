@@ -1,0 +1,306 @@
+"""The two file formats, defined once as data: channels.yaml and a post's front-matter.
+
+`check` walks parsed YAML against these definitions and reports every problem with its
+position; `json_schema` exports the same definitions for editors (`cmflow schema`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cmflow.model import KeyPath, Mark
+
+# Value kinds: str, int, number, bool, duration, date, list (of `item`), map (fixed `keys`),
+# dict (free keys, each `item`), any.
+
+
+@dataclass(frozen=True)
+class Key:
+    kind: str
+    doc: str
+    keys: Mapping[str, Key] = field(default_factory=dict)  # map: its keys
+    item: Key | None = None  # list items / dict values
+    choices: tuple[str, ...] = ()
+    required: bool = False
+    alt_kinds: tuple[str, ...] = ()  # other accepted kinds (e.g. a list OR a str)
+    example: str = ""
+
+
+def _k(kind: str, doc: str, **kw: Any) -> Key:
+    return Key(kind, doc, **kw)
+
+
+STR = _k("str", "")
+STR_LIST = _k("list", "a list of strings", item=STR)
+
+RULE_KEYS: dict[str, Key] = {
+    "pillars": _k("list", "content pillars every post belongs to", item=STR),
+    "require_pillar": _k("bool", "every post must name a pillar"),
+    "forbidden_terms": _k("list", "terms never allowed (case and accents folded)", item=STR),
+    "required_hashtags": _k("list", "hashtags every post must carry", item=STR),
+    "max_hashtags": _k("int", "most hashtags a post may carry"),
+    "require_alt_text": _k("bool", "every image needs alt text"),
+    "mix": _k(
+        "map",
+        "content mix per rolling window",
+        keys={
+            "max_share": _k("dict", "pillar -> highest share (0-1)", item=_k("number", "")),
+            "window": _k("duration", "rolling window, e.g. 14d"),
+        },
+    ),
+    "link_tracking": _k(
+        "map",
+        "UTM parameters added to links to these domains",
+        keys={
+            "domains": _k("list", "domains whose links get UTM parameters", item=STR),
+            "utm_source": _k("str", "placeholders: {channel} {platform} {campaign} {id}"),
+            "utm_medium": _k("str", "e.g. social"),
+            "utm_campaign": _k("str", "e.g. {campaign}"),
+            "utm_content": _k("str", "optional"),
+        },
+    ),
+    "max_length": _k("int", "longest text, counted the platform's way"),
+    "posting_windows": _k("list", "allowed times, e.g. 'Tue-Thu 08:00-10:00'", item=STR),
+    "max_per_day": _k("int", "most posts per day on the channel"),
+    "min_gap": _k("duration", "shortest time between two posts on the channel, e.g. 20h"),
+    "max_caption_length": _k("int", "longest text when the post carries media (Telegram)"),
+    "max_media": _k("int", "most media per post"),
+    "media_types": _k("list", "accepted media types, e.g. image/jpeg", item=STR),
+    "max_media_bytes": _k("int", "largest media file in bytes"),
+    "require_media": _k("bool", "every post needs media"),
+    "catch_up": _k("duration", "how late a due post may still go out"),
+    "max_title_length": _k("int", "longest title"),
+    "max_tags": _k("int", "most tags (dev.to: 4)"),
+}
+
+CHANNEL_KEYS: dict[str, Key] = {
+    "platform": _k("str", "which network", required=True),
+    "base_url": _k("str", "API root (tests point it at a loopback server)"),
+    "token_env": _k("str", "environment variable holding the access token"),
+    "password_env": _k("str", "environment variable holding the (app) password"),
+    "webhook_env": _k("str", "environment variable holding the webhook URL"),
+    "handle": _k("str", "account handle (Bluesky)"),
+    "author": _k("str", "urn:li:organization:... or urn:li:person:... (LinkedIn)"),
+    "api_version": _k("str", "LinkedIn-Version, YYYYMM"),
+    "page_id": _k("str", "Facebook Page id", alt_kinds=("int",)),
+    "user_id": _k("str", "account id (Instagram, Threads)", alt_kinds=("int",)),
+    "media_base_url": _k("str", "public URL where media/ is served (Instagram, Threads)"),
+    "chat_id": _k("str", "chat id or @channelname (Telegram)", alt_kinds=("int",)),
+    "output_dir": _k("str", "where the feed and pages are written (feed)"),
+    "site_url": _k("str", "public URL of output_dir (feed)"),
+    "title": _k("str", "feed or site title (feed)"),
+    "visibility": _k(
+        "str", "Mastodon visibility", choices=("public", "unlisted", "private", "direct")
+    ),
+    "language": _k("str", "language of this channel's posts (ISO 639-1)"),
+    "enabled": _k("bool", "false: validate but never publish"),
+    "rules": _k("map", "rules for this channel (override editorial_line)", keys=RULE_KEYS),
+}
+
+CONFIG_KEYS: dict[str, Key] = {
+    "timezone": _k("str", "IANA zone for naive dates, e.g. Europe/Paris"),
+    "language": _k("str", "default post language (ISO 639-1)"),
+    "catch_up": _k("duration", "how late a due post may still go out (default 48h)"),
+    "content_dir": _k("str", "where posts live (default content)"),
+    "data_dir": _k("str", "where cmflow writes the record and metrics (default data)"),
+    "editorial_line": _k("map", "defaults for every channel", keys=RULE_KEYS),
+    "channels": _k("dict", "the brand's channels", item=_k("map", "", keys=CHANNEL_KEYS)),
+    "levels": _k(
+        "dict",
+        "rule id -> error, warning or off",
+        item=_k("str", "", choices=("error", "warning", "off")),
+    ),
+}
+
+_MEDIA = _k(
+    "map",
+    "a media file",
+    keys={
+        "path": _k("str", "relative to the repository root", required=True),
+        "alt": _k("str", "alt text describing the image"),
+    },
+)
+
+_POST_FIELDS: dict[str, Key] = {
+    "date": _k("date", "when to publish; naive times are in channels.yaml timezone"),
+    "channels": _k("list", "where to publish", item=STR, alt_kinds=("str",)),
+    "channel": _k("str", "one channel (instead of channels)"),
+    "title": _k("str", "title, for channels that have titles (feed, dev.to)"),
+    "status": _k("str", "draft or ready (default ready)", choices=("draft", "ready")),
+    "id": _k("str", "stable identity (default: the file name)", alt_kinds=("int",)),
+    "pillar": _k("str", "one of editorial_line.pillars"),
+    "campaign": _k("str", "campaign, for UTM and reports"),
+    "tags": _k("list", "tags (feed categories, dev.to tags)", item=STR),
+    "media": _k("list", "images or videos", item=_MEDIA),
+    "thread": _k("str", "auto: split long text into numbered parts", choices=("auto", "off")),
+    "language": _k("str", "language of the post (ISO 639-1)"),
+    "summary": _k("str", "short description (feed, dev.to)"),
+}
+
+VARIANT_KEYS: dict[str, Key] = {
+    **{k: v for k, v in _POST_FIELDS.items() if k not in ("date", "channels", "channel", "id")},
+    "body": _k("str", "the body for this channel (Markdown)"),
+}
+
+FRONTMATTER_KEYS: dict[str, Key] = {
+    **_POST_FIELDS,
+    "variants": _k("dict", "per-channel overrides", item=_k("map", "overrides", keys=VARIANT_KEYS)),
+}
+
+_KIND_NAMES = {
+    "str": "a string",
+    "int": "a whole number",
+    "number": "a number",
+    "bool": "true or false",
+    "duration": "a duration like 48h",
+    "date": "a date like 2026-11-24 09:30",
+    "list": "a list",
+    "map": "a mapping",
+    "dict": "a mapping",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: KeyPath
+    mark: Mark
+    message: str
+    unknown_key: bool = False
+
+
+def _fits(kind: str, value: Any) -> bool:
+    if kind == "any":
+        return True
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "duration":
+        return isinstance(value, str | int | float) and not isinstance(value, bool)
+    if kind == "date":
+        return isinstance(value, str | date)
+    if kind == "list":
+        return isinstance(value, list)
+    return isinstance(value, dict)
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check(
+    value: Any, keys: Mapping[str, Key], marks: Mapping[KeyPath, Mark], path: KeyPath = ()
+) -> list[Problem]:
+    """Every problem of a mapping against its key definitions, in file order."""
+    problems: list[Problem] = []
+    here = marks.get(path, Mark(1, 1))
+    if not isinstance(value, dict):
+        return [Problem(path, here, f"expected a mapping, got {_describe(value)}")]
+    for name, key in keys.items():
+        if key.required and name not in value:
+            problems.append(Problem(path, here, f"missing required key {_dotted((*path, name))}"))
+    for name, sub in value.items():
+        p = (*path, str(name))
+        mark = marks.get(p, here)
+        key = keys.get(str(name))
+        if key is None:
+            hint = did_you_mean(str(name), tuple(keys))
+            where = f" in {_dotted(path)}" if path else ""
+            problems.append(Problem(p, mark, f"unknown key {name!r}{where}{hint}", True))
+            continue
+        problems.extend(_check_value(sub, key, marks, p, mark))
+    return problems
+
+
+def _check_value(
+    value: Any, key: Key, marks: Mapping[KeyPath, Mark], path: KeyPath, mark: Mark
+) -> list[Problem]:
+    if value is None and not key.required:
+        return [Problem(path, mark, f"{_dotted(path)} is empty: give a value or remove the key")]
+    if not any(_fits(k, value) for k in (key.kind, *key.alt_kinds)):
+        want = " or ".join(_KIND_NAMES.get(k, k) for k in (key.kind, *key.alt_kinds))
+        return [Problem(path, mark, f"{_dotted(path)} must be {want}, got {_describe(value)}")]
+    if key.choices and isinstance(value, str) and value not in key.choices:
+        options = ", ".join(key.choices)
+        hint = did_you_mean(value, key.choices)
+        return [Problem(path, mark, f"{_dotted(path)} is {value!r}: use one of {options}{hint}")]
+    if key.kind == "map" and isinstance(value, dict):
+        return check(value, key.keys, marks, path)
+    out: list[Problem] = []
+    if key.kind == "list" and isinstance(value, list) and key.item is not None:
+        for i, item in enumerate(value):
+            out.extend(_check_value(item, key.item, marks, (*path, i), marks.get((*path, i), mark)))
+    if key.kind == "dict" and isinstance(value, dict) and key.item is not None:
+        for name, item in value.items():
+            p = (*path, str(name))
+            out.extend(_check_value(item, key.item, marks, p, marks.get(p, mark)))
+    return out
+
+
+def _dotted(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "the document"
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"{type(value).__name__} {value!r}"
+
+
+def json_schema(keys: Mapping[str, Key], title: str) -> dict[str, Any]:
+    """A JSON Schema (draft 2020-12) of a mapping, for editors and `cmflow schema`."""
+    schema = _key_schema(Key("map", title, keys=keys))
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title, **schema}
+
+
+def _key_schema(key: Key) -> dict[str, Any]:
+    kinds = (key.kind, *key.alt_kinds)
+    alts = [_one(k, key) for k in kinds]
+    out: dict[str, Any] = alts[0] if len(alts) == 1 else {"anyOf": alts}
+    if key.doc:
+        out["description"] = key.doc
+    return out
+
+
+def _one(kind: str, key: Key) -> dict[str, Any]:
+    if kind == "map":
+        props = {name: _key_schema(k) for name, k in key.keys.items()}
+        out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+        req = [name for name, k in key.keys.items() if k.required]
+        if req:
+            out["required"] = req
+        return out
+    if kind == "dict":
+        return {"type": "object", "additionalProperties": _key_schema(key.item or Key("any", ""))}
+    if kind == "list":
+        return {"type": "array", "items": _key_schema(key.item or Key("any", ""))}
+    if kind == "str" and key.choices:
+        return {"type": "string", "enum": list(key.choices)}
+    simple = {
+        "str": {"type": "string"},
+        "int": {"type": "integer"},
+        "number": {"type": "number"},
+        "bool": {"type": "boolean"},
+        "duration": {"type": ["string", "number"], "pattern": r"^\d+(\.\d+)?\s*(s|m|min|h|d|w)$"},
+        "date": {"type": "string"},
+        "any": {},
+    }
+    return dict(simple[kind])

@@ -1,0 +1,145 @@
+"""Dates, durations and posting windows: pure parsing, no clock reads."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FRENCH_DAYS = {"lun": 0, "mar": 1, "mer": 2, "jeu": 3, "ven": 4, "sam": 5, "dim": 6}
+_LOCAL = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+def parse_duration(value: object) -> timedelta:
+    """`48h`, `90m`, `2d`, `1w`, `30s`, or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 48h, 90m or 2d, got {value!r}")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
+    raise ValueError(f"expected a duration like 48h, 90m or 2d, got {value!r}")
+
+
+def format_duration(d: timedelta) -> str:
+    s = int(d.total_seconds())
+    if s % 86400 == 0:
+        return f"{s // 86400}d"
+    if s % 3600 == 0:
+        return f"{s // 3600}h"
+    if s % 60 == 0:
+        return f"{s // 60}m"
+    return f"{s}s"
+
+
+class DateProblem(ValueError):
+    """A date that cannot be placed on the timeline (unparsable, DST gap or overlap)."""
+
+
+def resolve_local(naive: datetime, tz: tzinfo) -> datetime:
+    """Attach `tz` to a naive wall time, refusing times a DST change skips or repeats."""
+    early = naive.replace(tzinfo=tz, fold=0)
+    late = naive.replace(tzinfo=tz, fold=1)
+    if early.utcoffset() == late.utcoffset():
+        return early
+    back = early.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+    when = naive.strftime("%Y-%m-%d %H:%M")
+    if back != naive:
+        raise DateProblem(
+            f"{when} does not exist in {tz} (clocks go forward): "
+            "pick another time or write an explicit offset such as +02:00"
+        )
+    e, la = early.strftime("%z"), late.strftime("%z")
+    raise DateProblem(
+        f"{when} happens twice in {tz} (clocks go back): write the offset, "
+        f"{when}{e[:3]}:{e[3:]} or {when}{la[:3]}:{la[3:]}"
+    )
+
+
+def parse_datetime(value: object, tz: tzinfo) -> datetime:
+    """A post date as YAML hands it over (string, date or datetime), made timezone-aware.
+
+    Naive times are wall times in `tz`; an explicit offset or `Z` wins."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else resolve_local(value, tz)
+    if isinstance(value, date):
+        return resolve_local(datetime.combine(value, time(0, 0)), tz)
+    if not isinstance(value, str):
+        raise DateProblem(f"expected a date like 2026-11-24 09:30, got {value!r}")
+    text = value.strip()
+    m = _LOCAL.match(text)
+    if m:
+        y, mo, d, hh, mm, ss = m.groups()
+        try:
+            naive = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0))
+        except ValueError as exc:
+            raise DateProblem(f"{text!r} is not a valid date: {exc}") from None
+        return resolve_local(naive, tz)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        raise DateProblem(
+            f"{text!r} is not a date: write 2026-11-24 09:30 (in the brand's timezone) "
+            "or 2026-11-24T09:30:00+01:00"
+        ) from None
+    return parsed if parsed.tzinfo is not None else resolve_local(parsed, tz)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A weekly posting window such as `Tue-Thu 08:00-10:00` (local time, end excluded)."""
+
+    days: frozenset[int]  # 0 = Monday
+    start: time
+    end: time
+    text: str
+
+    def contains(self, local: datetime) -> bool:
+        t = local.time().replace(tzinfo=None)
+        return local.weekday() in self.days and self.start <= t < self.end
+
+
+def _day(name: str) -> int:
+    key = name.strip().lower()[:3]
+    if key in DAYS:
+        return DAYS.index(key)
+    if key in _FRENCH_DAYS:
+        return _FRENCH_DAYS[key]
+    raise ValueError(f"unknown day {name!r}: use Mon, Tue, Wed, Thu, Fri, Sat, Sun")
+
+
+def _clock(text: str) -> time:
+    hh, _, mm = text.strip().partition(":")
+    if hh == "24" and mm in ("", "00"):
+        return time.max
+    return time(int(hh), int(mm or 0))
+
+
+def parse_window(text: str) -> Window:
+    """`Tue-Thu 08:00-10:00`, `Mon,Wed 12:00-14:00`, `Sat 10:00-12:00`, `08:00-10:00` (daily)."""
+    spec = text.strip()
+    days_part, _, hours = spec.rpartition(" ")
+    days: set[int] = set()
+    try:
+        if not days_part:
+            days = set(range(7))
+        for chunk in days_part.split(","):
+            if not chunk.strip():
+                continue
+            if "-" in chunk:
+                a, b = (_day(x) for x in chunk.split("-", 1))
+                days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+            else:
+                days.add(_day(chunk))
+        start_s, _, end_s = hours.partition("-")
+        start, end = _clock(start_s), _clock(end_s)
+    except ValueError as exc:
+        raise ValueError(
+            f"posting window {text!r}: {exc}; write e.g. 'Tue-Thu 08:00-10:00'"
+        ) from None
+    if not end_s or start >= end:
+        raise ValueError(f"posting window {text!r}: write the hours as start-end, e.g. 08:00-10:00")
+    return Window(frozenset(days), start, end, spec)
