@@ -169,6 +169,168 @@ def preview(path: Path, channels: tuple[str, ...], root: Path | None, fmt: str) 
 
 @cli.command()
 @root_option
+@at_option("Plan as of TIME (default: now).")
+@click.option(
+    "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
+)
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Also list pairs with nothing to do (done, not due, skipped).",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def plan(
+    root: Path | None, at: str | None, channels: tuple[str, ...], show_all: bool, fmt: str
+) -> None:
+    """What the next publish run would do, per post and channel (nothing is sent)."""
+    from cmflow import publisher, runview
+
+    cfg = load_config(root)
+    _check_channels(cfg, channels)
+    now = parse_at(at, cfg)
+    actions = publisher.prepare(cfg, now, channels=list(channels) or None).actions
+    if fmt == "json":
+        click.echo(runview.plan_json(actions, now))
+        return
+    shown = (
+        actions
+        if show_all
+        else [
+            a
+            for a in actions
+            if a.kind not in ("done", "wait") and not (a.kind == "skip" and a.reason == "draft")
+        ]
+    )
+    click.echo(runview.plan_text(shown, cfg.timezone, now))
+    hidden = len(actions) - len(shown)
+    if hidden:
+        click.echo(f"({hidden} more with nothing to do: --all lists them)")
+
+
+def _check_channels(cfg: Config, channels: tuple[str, ...]) -> None:
+    from cmflow.schema import did_you_mean
+
+    for c in channels:
+        if c not in cfg.channels:
+            raise click.BadParameter(
+                f"unknown channel {c!r}{did_you_mean(c, tuple(cfg.channels))}",
+                param_hint="--channel",
+            )
+
+
+@cli.command()
+@root_option
+@at_option("Publish what is due at TIME (default: now).")
+@click.option(
+    "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would be published; send and record nothing."
+)
+@click.option(
+    "--commit",
+    is_flag=True,
+    help="Commit and push the record (CI): the claim is pushed before sending.",
+)
+@click.option("--remote", default="origin", show_default=True, help="Git remote for --commit.")
+@click.option(
+    "--budget",
+    type=float,
+    default=600,
+    show_default=True,
+    help="Seconds this run may spend (rate-limit waits beyond it defer to the next run).",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def publish(
+    root: Path | None,
+    at: str | None,
+    channels: tuple[str, ...],
+    dry_run: bool,
+    commit: bool,
+    remote: str,
+    budget: float,
+    fmt: str,
+) -> None:
+    """Publish every due post exactly once and record the outcome in data/.
+
+    Exit 1 when anything failed, stays unknown, or the record could not be pushed."""
+    from cmflow import publisher, runview
+    from cmflow.redact import Redactor
+
+    cfg = load_config(root)
+    _check_channels(cfg, channels)
+    redact = Redactor(cfg.secret_values())
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in redact.github_masks():
+            click.echo(line)
+    now = parse_at(at, cfg)
+
+    def log(line: str) -> None:
+        if fmt == "text":
+            click.echo(redact.text(line), err=True)
+
+    report = publisher.publish(
+        cfg,
+        now,
+        channels=list(channels) or None,
+        dry_run=dry_run,
+        commit=commit,
+        remote=remote,
+        budget=budget,
+        log=log,
+    )
+    if dry_run:
+        out = (
+            runview.plan_json(report.actions, now)
+            if fmt == "json"
+            else runview.plan_text([a for a in report.actions if a.acts], cfg.timezone, now)
+        )
+    else:
+        out = runview.run_json(report) if fmt == "json" else runview.run_text(report, cfg.timezone)
+    click.echo(redact.text(out))
+    sys.exit(ExitCode.OK if report.ok else ExitCode.FINDINGS)
+
+
+@cli.command()
+@click.argument("post_id")
+@click.argument("channel")
+@click.option(
+    "--published", "url", metavar="URL_OR_ID", help="It is on the network: record this URL or id."
+)
+@click.option("--absent", is_flag=True, help="It is not on the network: let the next run send it.")
+@root_option
+def resolve(post_id: str, channel: str, url: str | None, absent: bool, root: Path | None) -> None:
+    """Settle a post whose outcome cmflow could not prove (needs_human / unknown)."""
+    from cmflow import ledger
+
+    if bool(url) == absent:
+        raise click.UsageError("say either --published URL_OR_ID or --absent")
+    cfg = load_config(root)
+    book = ledger.Ledger(cfg.root, cfg.data_dir)
+    entry = book.get(post_id, channel)
+    if entry is None:
+        raise CmflowError(f"no record for post {post_id!r} on {channel!r} (see data/record/)")
+    if url:
+        entry.state = ledger.PUBLISHED
+        is_url = url.startswith(("http://", "https://"))
+        part = ledger.PartRecord(
+            url if not is_url else url.rstrip("/").rsplit("/", 1)[-1], url if is_url else None
+        )
+        entry.parts.append(part)
+        entry.published_at = entry.published_at or entry.claimed_at
+        entry.note("resolved", "published, confirmed by hand")
+    else:
+        entry.state = ledger.DEFERRED
+        entry.note("resolved", "absent, confirmed by hand: send it again")
+    entry.in_flight = entry.in_flight_since = None
+    entry.reason = None
+    path = book.write(entry)
+    click.echo(f"{path.relative_to(cfg.root)}: {entry.state}")
+
+
+@cli.command()
+@root_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
 def rules(root: Path | None, fmt: str) -> None:
     """The rule catalogue: ids, levels (as set in channels.yaml when found) and what fires them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from cmflow.errors import CmflowError
@@ -36,3 +37,157 @@ def changed_files(root: Path, ref: str) -> set[str]:
         if full.is_relative_to(root.resolve()):
             out.add(full.relative_to(root.resolve()).as_posix())
     return out
+
+
+class PushFailed(CmflowError):
+    """Raised when the record could not be pushed after every retry."""
+
+    exit_code = 1
+
+
+class RecordRepo:
+    """Commits record files and pushes them, retrying when the remote moved.
+
+    A push is also the lock between two runs: whoever pushes a claim first owns the pair.
+    When a push is rejected (`fetch first`, `non-fast-forward`, `cannot lock ref`), the
+    branch is moved onto the remote's tip and the files the remote changed meanwhile are
+    taken from it; `on_conflict` decides what to do with our files the remote also changed
+    (drop a claim, or rewrite a result), then the commit is made again and pushed.
+    """
+
+    def __init__(self, root: Path, remote: str = "origin", branch: str | None = None) -> None:
+        import git
+
+        self.root = root
+        self.repo = _repo(root)
+        self.top = Path(self.repo.working_tree_dir or root).resolve()
+        self.remote = remote
+        try:
+            self.branch = branch or self.repo.active_branch.name
+        except TypeError:
+            raise CmflowError("--commit needs a branch checked out (HEAD is detached)") from None
+        if remote not in [r.name for r in self.repo.remotes]:
+            raise CmflowError(f"--commit: this repository has no remote named {remote!r}")
+        self._git = git
+        try:
+            self.repo.git.config("user.email")
+        except git.GitCommandError:  # CI runners have no identity: commit as cmflow
+            self.repo.git.update_environment(
+                GIT_AUTHOR_NAME="cmflow",
+                GIT_AUTHOR_EMAIL="cmflow@users.noreply.github.com",
+                GIT_COMMITTER_NAME="cmflow",
+                GIT_COMMITTER_EMAIL="cmflow@users.noreply.github.com",
+            )
+
+    def _rel(self, path: str) -> str:
+        """A root-relative path as a path relative to the git top folder."""
+        return (self.root.resolve() / path).relative_to(self.top).as_posix()
+
+    def ensure_clean(self, allowed: list[str]) -> None:
+        """Refuse to run when files other than cmflow's outputs have uncommitted changes."""
+        keep = [self._rel(a).rstrip("/") + "/" for a in allowed]
+        dirty = [
+            line[3:]
+            for line in self.repo.git.status("--porcelain", "--untracked-files=no").splitlines()
+            if not any(line[3:].startswith(k) for k in keep)
+        ]
+        if dirty:
+            raise CmflowError(
+                "--commit needs a clean checkout, but these files have uncommitted changes: "
+                + ", ".join(dirty[:5])
+                + ": commit or stash them first"
+            )
+
+    def sync(self) -> None:
+        """Fast-forward to the remote branch, to plan against the latest record."""
+        try:
+            self.repo.git.fetch(self.remote, self.branch)
+        except self._git.GitCommandError as exc:
+            raise CmflowError(
+                f"git fetch {self.remote} {self.branch} failed: {_git_reason(exc)}"
+            ) from None
+        ahead = self.repo.git.rev_list("--count", f"{self.remote}/{self.branch}..HEAD")
+        if ahead.strip() != "0":
+            raise CmflowError(
+                f"the local branch has {ahead.strip()} commit(s) not on {self.remote}/{self.branch}: push them first"
+            )
+        self.repo.git.merge("--ff-only", f"{self.remote}/{self.branch}")
+
+    def commit_and_push(
+        self,
+        files: list[str],
+        message: str,
+        on_conflict: Callable[[set[str]], list[str]],
+        attempts: int = 6,
+    ) -> set[str]:
+        """Commit `files` (root-relative) and push. Returns the files dropped by `on_conflict`."""
+        import random
+        import time
+
+        dropped: set[str] = set()
+        files = list(dict.fromkeys(files))
+        for attempt in range(attempts):
+            base = self.repo.head.commit.hexsha
+            if files:
+                self.repo.git.add("--", *[self._rel(f) for f in files])
+            if self.repo.git.diff("--cached", "--name-only").strip():
+                self.repo.git.commit("-m", message, "--no-verify")
+            elif self.repo.head.commit.hexsha == base and not self._ahead():
+                return dropped
+            try:
+                self.repo.git.push(self.remote, f"HEAD:refs/heads/{self.branch}")
+                return dropped
+            except self._git.GitCommandError as exc:
+                last = _git_reason(exc)
+            time.sleep(min(2.0, 0.1 * (2**attempt)) * (0.5 + random.random()))
+            try:
+                self.repo.git.fetch(self.remote, self.branch)
+            except self._git.GitCommandError as exc:
+                last = _git_reason(exc)
+                continue
+            remote_ref = f"{self.remote}/{self.branch}"
+            merge_base = self.repo.git.merge_base("HEAD", remote_ref).strip()
+            theirs = set(self.repo.git.diff("--name-only", merge_base, remote_ref).splitlines())
+            ours_top = {self._rel(f): f for f in files}
+            # Move onto the remote tip, keeping our files in the work tree.
+            self.repo.git.reset("--mixed", remote_ref)
+            if theirs:
+                existing = [t for t in theirs if self._exists(remote_ref, t)]
+                gone = [t for t in theirs if t not in existing]
+                if existing:
+                    self.repo.git.checkout(remote_ref, "--", *existing)
+                for t in gone:
+                    (self.top / t).unlink(missing_ok=True)
+            clashes = {ours_top[t] for t in theirs if t in ours_top}
+            if clashes:
+                keep = on_conflict(clashes)
+                dropped |= clashes - set(keep)
+            files = [f for f in files if f not in dropped]
+        raise PushFailed(
+            f"could not push the record to {self.remote}/{self.branch} after {attempts} attempts ({last}). "
+            "Nothing published is lost: the next run reconciles instead of reposting."
+        )
+
+    def _ahead(self) -> bool:
+        try:
+            out = self.repo.git.rev_list("--count", f"{self.remote}/{self.branch}..HEAD")
+        except self._git.GitCommandError:
+            return True
+        return out.strip() != "0"
+
+    def _exists(self, ref: str, path: str) -> bool:
+        try:
+            self.repo.git.cat_file("-e", f"{ref}:{path}")
+            return True
+        except self._git.GitCommandError:
+            return False
+
+
+def _git_reason(exc: Exception) -> str:
+    stderr = str(getattr(exc, "stderr", "") or exc)
+    lines = [ln.strip(" '\"") for ln in stderr.splitlines() if ln.strip(" '\"")]
+    picked = [
+        ln for ln in lines if any(w in ln for w in ("rejected", "error", "fatal", "lock", "denied"))
+    ]
+    text = "; ".join(picked[:3] or lines[-2:])
+    return text.replace("stderr: ", "")[:300]

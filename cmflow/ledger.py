@@ -30,9 +30,19 @@ FAILED = "failed"  # the platform refused it: fix the post and it goes again
 UNKNOWN = "unknown"  # it may have landed: reconcile before any resend
 NEEDS_HUMAN = "needs_human"  # reconciliation could not tell: check the account by hand
 MISSED = "missed"  # later than the catch-up window: not sent
+DEFERRED = "deferred"  # not sent (rate limit, refused credential): goes again, after not_before
 TERMINAL = frozenset({PUBLISHED, MISSED})
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _now() -> str:

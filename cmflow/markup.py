@@ -10,11 +10,13 @@ round-trip. It works in two passes:
    links, autolinks, raw HTML, bare URLs, emphasis and entities.
 
 What must come out verbatim (code, URLs, escaped characters) is swapped for a
-placeholder, ``\\x00<n>\\x01``, while the other rules run, and put back at the end; so
-an underscore or an asterisk inside a URL is never taken for emphasis. ``\\x02`` marks
-where markup was removed, so that a line holding nothing else (an image, a comment)
-disappears instead of leaving a blank line behind. These three control characters are
-deleted from the input first.
+placeholder while the other rules run, and put back at the end; so an underscore or an
+asterisk inside a URL is never taken for emphasis. Placeholders are ``\\x00<n>\\x01``
+(numbered), or, for the frequent inline links and bare URLs, one sentinel character
+per kind (``\\x03``, ``\\x04``, ``\\x05``) matched to a list in text order. ``\\x02``
+marks where markup was removed, so that a line holding nothing else (an image, a
+comment) disappears instead of leaving a blank line behind. Control characters
+``\\x00``-``\\x05`` are deleted from the input first.
 
 Speed notes: every inline pattern starts with a literal character, which lets the
 regex engine jump from candidate to candidate instead of trying every position, and
@@ -48,7 +50,7 @@ _BULLET = re.compile(r"[-*+][ \t]+(\S.*)")
 _ORDERED = re.compile(r"(\d{1,9}[.)])[ \t]+(\S.*)")
 _TASK = re.compile(r"\[([ xX])\][ \t]+(\S.*)")
 _REF_DEF = re.compile(
-    r"\[([^\]\n]+)\]:[ \t]*<?([^\s<>]+)>?"
+    r"\[([^\]\n]+)\]:[ \t]*<?([^\s<>\x02]+)>?"
     r"(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*$"
 )
 _TABLE_SEP = re.compile(r"[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?[ \t]*)?$")
@@ -66,24 +68,30 @@ _IMAGE = re.compile(
 )
 _LINK = re.compile(
     r"\[(" + _BRACKETED + r")\]\([ \t]*"
-    r"(?:<([^<>\n]*)>|([^\s()]*(?:\([^\s()]*\)[^\s()]*)*))"
+    r"(?:<([^<>\n\x02-\x05]*)>|([^\s()\x02-\x05]*(?:\([^\s()\x02-\x05]*\)[^\s()\x02-\x05]*)*))"
     r"(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*\)"
 )
 _REF_LINK = re.compile(r"\[(" + _BRACKETED + r")\](?:\[([^\]\n]*)\])?")
 _AUTOLINK = re.compile(
-    r"<([a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>]*|[^\s<>@\x00\x01]+@[^\s<>@\x00\x01]+\.[a-zA-Z]{2,})>"
+    r"<([a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>\x00-\x05]*"
+    r"|[^\s<>@\x00-\x05]+@[^\s<>@\x00-\x05]+\.[a-zA-Z]{2,})>"
 )
-_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]*)?/?>")
-_HTTP_URL = re.compile(r"https?://[^\s<>\x00\x01]+")
-_WWW_URL = re.compile(r"www\.(?<![\w./]www\.)[^\s<>\x00\x01]+")
+_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>\x00-\x05]*)?/?>")
+# A bare URL does not end with punctuation, nor with an emphasis delimiter: in
+# "(voir https://x.fr/a_b)." or "**https://x.fr**", what follows the URL is the sentence's.
+_URL_TAIL = r"[^\s<>\x00-\x05]*(?:\([^\s<>()\x00-\x05]*\)|[^\s<>()\x00-\x05.,;:!?'\"»*_~])"
+_HTTP_URL = re.compile(r"(https?://" + _URL_TAIL + ")")
+_WWW_URL = re.compile(r"(www\.(?<![\w./]www\.)" + _URL_TAIL + ")")
 _STAR = re.compile(r"\*(\*{0,2})(?![\s*])(.+?)(?<![\s*])\*\1(?!\*)")
 _UNDERSCORE = re.compile(r"_(?<![\w\\]_)(_{0,2})(?![\s_])(.+?)(?<![\s_])_\1(?!\w)")
 _TILDE = re.compile(r"~~(?<![~\\]~~)(?![\s~])(.+?)(?<![\s~])~~(?!~)")
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://|mailto:")
 
-_CONTROL = {0: None, 1: None, 2: None}
-_URL_TRAILING = ".,;:!?'\"»"
-_EMPHASIS = "*_~"
+_LINK_MARK = "\x03"
+_URL_MARK = "\x04"
+_WWW_MARK = "\x05"
+_CONTROL_CHARS = re.compile(r"[\x00-\x05]")
+_CONTROL_LIST = tuple(chr(code) for code in range(6))
 
 # --- to_html ------------------------------------------------------------------------------
 
@@ -149,8 +157,8 @@ def to_plain(markdown: str) -> str:
     emphasis and markup are removed, links become "text url", images disappear (media
     are attached separately), bullets become "•" and task boxes "☐"/"☑".
     """
-    if "\x00" in markdown or "\x01" in markdown or "\x02" in markdown:
-        markdown = markdown.translate(_CONTROL)
+    if any(char in markdown for char in _CONTROL_LIST):  # faster than a regex search
+        markdown = _CONTROL_CHARS.sub("", markdown)
     verbatim: list[str] = []  # what the placeholders stand for, by number
     refs: dict[str, str] = {}  # reference definitions: normalized label -> url
     text = _inline(_blocks(markdown, verbatim, refs), verbatim, refs)
@@ -326,8 +334,10 @@ def _blocks(markdown: str, verbatim: list[str], refs: dict[str, str]) -> str:
                 if definition:
                     refs.setdefault(_label(definition[1]), definition[2])
                     continue
-            elif first in "-*_=" and (
-                _RULE.match(stripped) or (prev == "para" and _SETEXT.match(stripped))
+            elif (
+                first in "-*_="
+                and stripped[-1] == first  # rules and underlines end as they start
+                and (_RULE.match(stripped) or (prev == "para" and _SETEXT.match(stripped)))
             ):
                 prev = "other"  # a rule, or the underline of a heading already written
                 continue
@@ -382,7 +392,13 @@ def _blocks(markdown: str, verbatim: list[str], refs: dict[str, str]) -> str:
 
 
 def _inline(text: str, verbatim: list[str], refs: dict[str, str]) -> str:
-    """The inline pass, over the whole text the block pass produced."""
+    """The inline pass, over the whole text the block pass produced.
+
+    Inline links and bare URLs are the frequent cases, so they are held without a
+    number: each kind gets its own sentinel character and a list in text order, and is
+    put back by splitting on the sentinel (see `_put_back`). Nothing removes a sentinel
+    of theirs before that, so the orders match.
+    """
 
     def hold(value: str) -> str:
         verbatim.append(value)
@@ -392,6 +408,7 @@ def _inline(text: str, verbatim: list[str], refs: dict[str, str]) -> str:
         text = _CODE_SPAN.sub(lambda m: hold(_code_content(m[2])), text)
     if "\\" in text:
         text = _ESCAPE.sub(lambda m: hold(m[1]), text)
+    links: list[str] = []
     if "[" in text:
         if "![" in text:
 
@@ -405,23 +422,30 @@ def _inline(text: str, verbatim: list[str], refs: dict[str, str]) -> str:
 
             def inline_link(match: re.Match[str]) -> str:
                 url = match[2] if match[2] is not None else match[3]
-                return _link(match[1], url, verbatim)
+                links.append(url)
+                return _link(match[1], url, _LINK_MARK, verbatim)
 
             text = _LINK.sub(inline_link, text)
         if refs:
 
             def reference(match: re.Match[str]) -> str:
                 url = refs.get(_label(match[2] or match[1]))
-                return match[0] if url is None else _link(match[1], url, verbatim)
+                return match[0] if url is None else _link(match[1], url, hold(url), verbatim)
 
             text = _REF_LINK.sub(reference, text)
     if "<" in text:
         text = _AUTOLINK.sub(lambda m: hold(m[1]), text)
         text = _TAG.sub("\x02", text)
+    urls: list[str] = []
     if "http" in text:
-        text = _HTTP_URL.sub(lambda m: _bare_url(m, verbatim), text)
+        parts = _HTTP_URL.split(text)
+        urls = parts[1::2]
+        text = _URL_MARK.join(parts[0::2])
+    wwws: list[str] = []
     if "www." in text:
-        text = _WWW_URL.sub(lambda m: _bare_url(m, verbatim), text)
+        parts = _WWW_URL.split(text)
+        wwws = parts[1::2]
+        text = _WWW_MARK.join(parts[0::2])
     if "*" in text:
         text = _unwrap(_STAR, text, "*", 2)
     if "_" in text:
@@ -430,7 +454,22 @@ def _inline(text: str, verbatim: list[str], refs: dict[str, str]) -> str:
         text = _unwrap(_TILDE, text, "~~", 1)
     if "&" in text:
         text = html.unescape(text)
+    if wwws:
+        text = _put_back(text, _WWW_MARK, wwws)
+    if urls:
+        text = _put_back(text, _URL_MARK, urls)
+    if links:
+        text = _put_back(text, _LINK_MARK, links)
     return text
+
+
+def _put_back(text: str, mark: str, values: list[str]) -> str:
+    """Replace the n-th `mark` in `text` with the n-th value."""
+    pieces = text.split(mark)
+    merged = [""] * (2 * len(pieces) - 1)
+    merged[0::2] = pieces
+    merged[1::2] = values  # a length mismatch raises: it would be a bug here
+    return "".join(merged)
 
 
 def _code_content(content: str) -> str:
@@ -447,10 +486,12 @@ def _restored(value: str, verbatim: list[str]) -> str:
     return value
 
 
-def _link(label: str, url: str, verbatim: list[str]) -> str:
-    """A link as plain text: "label url", or the url alone when the label only repeats it."""
+def _link(label: str, url: str, held: str, verbatim: list[str]) -> str:
+    """A link as plain text: "label url", or the url alone when the label only repeats it.
+
+    `held` is what stands for the url in the text.
+    """
     label = label.strip()
-    held = _hold(verbatim, url)
     if not label:
         return held
     if "." not in label and ":" not in label:
@@ -461,23 +502,6 @@ def _link(label: str, url: str, verbatim: list[str]) -> str:
     if plain_label in (plain_url, bare) or (bare[:4] == "www." and plain_label == bare[4:]):
         return held
     return f"{label} {held}"
-
-
-def _bare_url(match: re.Match[str], verbatim: list[str]) -> str:
-    """Hold a bare URL verbatim and give back the punctuation that only follows it."""
-    url = match[0]
-    start = match.start()
-    before = match.string[start - 1] if start else ""
-    end = len(url)
-    while end:
-        last = url[end - 1]
-        unbalanced = last == ")" and url.count("(", 0, end) < url.count(")", 0, end)
-        # "**https://x.fr**": the stars after the URL close the emphasis before it
-        closing = last in _EMPHASIS and before != "" and before in _EMPHASIS
-        if not (last in _URL_TRAILING or unbalanced or closing):
-            break
-        end -= 1
-    return _hold(verbatim, url[:end]) + url[end:]
 
 
 def _unwrap(pattern: re.Pattern[str], text: str, delimiter: str, group: int) -> str:

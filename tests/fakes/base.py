@@ -208,9 +208,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def json_response(
-    code: int, obj: Any, headers: Mapping[str, str] | None = None
-) -> Response:
+def json_response(code: int, obj: Any, headers: Mapping[str, str] | None = None) -> Response:
     """A JSON response."""
     hdrs = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
     return Response(code, json.dumps(obj).encode(), hdrs)
@@ -230,7 +228,9 @@ class _BadRequest(Exception):
     """The request could not even be read (malformed framing)."""
 
 
-def _parse_multipart(body: bytes, boundary: str) -> tuple[list[tuple[str, str]], list[UploadedFile]]:
+def _parse_multipart(
+    body: bytes, boundary: str
+) -> tuple[list[tuple[str, str]], list[UploadedFile]]:
     """Split a multipart/form-data body into text fields and file parts (RFC 7578)."""
     fields: list[tuple[str, str]] = []
     files: list[UploadedFile] = []
@@ -612,7 +612,7 @@ class LoopbackServer:
 
 
 _F = TypeVar("_F", bound=Callable[..., Response])
-RouteHandler = Callable[[Recorded, "re.Match[str]"], Response]
+RouteHandler = Callable[[Recorded, re.Match[str]], Response]
 
 
 def route(method: str, pattern: str) -> Callable[[_F], _F]:
@@ -779,7 +779,8 @@ class FakeServer(LoopbackServer):
         response = super().fault_response(req, fault)
         if self.echo_secrets and not fault.body and fault.code >= 400:
             response = json_response(
-                fault.code, {"error": "injected fault", "request": self.secret_dump(req)},
+                fault.code,
+                {"error": "injected fault", "request": self.secret_dump(req)},
                 dict(fault.headers),
             )
         return response

@@ -103,8 +103,11 @@ class FakeDiscord(FakeServer):
         }
         if is_global:
             headers["X-RateLimit-Global"] = "true"
-        body = {"message": "You are being rate limited.", "retry_after": retry_after,
-                "global": is_global}
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": retry_after,
+            "global": is_global,
+        }
         return Fault.status(429, body, headers)
 
     # -- plumbing -------------------------------------------------------------------------
@@ -180,8 +183,11 @@ class FakeDiscord(FakeServer):
             return self._error(
                 req,
                 429,
-                {"message": "You are being rate limited.", "retry_after": retry_after,
-                 "global": False},
+                {
+                    "message": "You are being rate limited.",
+                    "retry_after": retry_after,
+                    "global": False,
+                },
                 **headers,
             )
         response = self._execute(req, hook)

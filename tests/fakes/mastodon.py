@@ -333,8 +333,7 @@ class FakeMastodon(FakeServer):
             return self._error(
                 req,
                 422,
-                "Cannot attach files that have not finished processing. "
-                "Try again in a moment!",
+                "Cannot attach files that have not finished processing. Try again in a moment!",
             )
         if not text.strip() and not attachments and not params.get("poll"):
             return self._error(req, 422, "Validation failed: Text can't be blank")
@@ -346,7 +345,9 @@ class FakeMastodon(FakeServer):
                 f"Validation failed: Text character limit of {self.max_characters} exceeded",
             )
         if visibility not in ("public", "unlisted", "private", "direct"):
-            return self._error(req, 422, "Validation failed: Visibility is not included in the list")
+            return self._error(
+                req, 422, "Validation failed: Visibility is not included in the list"
+            )
         parent: dict[str, Any] | None = None
         if in_reply_to_id is not None:
             parent = self._statuses.get(str(in_reply_to_id))

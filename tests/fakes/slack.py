@@ -77,7 +77,9 @@ class FakeSlack(FakeServer):
             return self._error(req, 403, "invalid_token")
         state = self.take_rate(f"hook:{match['team']}/{match['bot']}")
         if state is not None and state.exceeded:
-            return self._error(req, 429, "rate_limited", **{"Retry-After": str(state.retry_after_int)})
+            return self._error(
+                req, 429, "rate_limited", **{"Retry-After": str(state.retry_after_int)}
+            )
         if hook["archived"]:
             return self._error(req, 410, "channel_is_archived")
         payload: Any
@@ -100,8 +102,10 @@ class FakeSlack(FakeServer):
         ):
             return self._error(req, 400, "invalid_blocks")
         text = payload.get("text")
-        if not (isinstance(text, str) and text.strip()) and not blocks and not payload.get(
-            "attachments"
+        if (
+            not (isinstance(text, str) and text.strip())
+            and not blocks
+            and not payload.get("attachments")
         ):
             return self._error(req, 400, "no_text")
         self.record_post({**payload, "webhook": f"{match['team']}/{match['bot']}"})

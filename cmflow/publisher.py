@@ -1,0 +1,461 @@
+"""`cmflow publish` as a library call: claim, send, record — exactly once.
+
+For every due (post, channel) the run (1) writes a claim with the handles the adapter chose
+(record keys, idempotency keys) and, with `commit`, pushes it — the push is the lock between
+concurrent runs; (2) sends the parts, recording each part's id the moment the platform
+answers; (3) records the outcome and, with `commit`, pushes it. A claim found without an
+outcome means an earlier run died mid-send: the adapter reconciles before anything is resent.
+Channels run concurrently (a bounded pool); the parts of one channel go in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cmflow import ledger as L
+from cmflow.config import Channel, Config
+from cmflow.errors import MissingSecret
+from cmflow.http import Http
+from cmflow.ledger import Entry, Index, Ledger, PartRecord
+from cmflow.model import Post, Rendered
+from cmflow.platforms import ADAPTERS, adapter_for
+from cmflow.platforms.base import Adapter, Context, Outcome, PartResult, Result
+from cmflow.redact import Redactor
+from cmflow.render import fingerprint, render
+from cmflow.scheduler import Action, Kind, plan
+from cmflow.validation import validate
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class PairResult:
+    action: Action
+    state: str  # a ledger state, or the action kind when nothing was done
+    message: str
+    entry: Entry | None = None
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    now: datetime
+    actions: list[Action]
+    results: list[PairResult] = field(default_factory=list)
+    push_error: str | None = None
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        bad = {L.FAILED, L.UNKNOWN, L.NEEDS_HUMAN}
+        return self.push_error is None and not any(r.state in bad for r in self.results)
+
+    def count(self, state: str) -> int:
+        return sum(1 for r in self.results if r.state == state)
+
+
+class LedgerProgress:
+    """`Progress` backed by the record: every step is written before the next call."""
+
+    def __init__(
+        self, ledger: Ledger, entry: Entry, lock: threading.Lock, redact: Redactor
+    ) -> None:
+        self.ledger, self.entry, self.lock, self.redact = ledger, entry, lock, redact
+
+    @property
+    def handles(self) -> Mapping[str, Any]:
+        return self.entry.handles
+
+    @property
+    def done(self) -> list[PartResult]:
+        return [PartResult(p.id, p.url, dict(p.extra)) for p in self.entry.parts]
+
+    @property
+    def started_at(self) -> datetime | None:
+        # Claims are pushed before sending, part starts are only local: when the run died in
+        # CI, the claim time is all the next run knows, so it counts as the part's start.
+        return L.parse_time(self.entry.in_flight_since or self.entry.claimed_at)
+
+    def part_started(self, index: int) -> None:
+        self.entry.in_flight = index
+        self.entry.in_flight_since = _iso(datetime.now(UTC))
+        self._write()
+
+    def part_done(self, index: int, result: PartResult) -> None:
+        if index < len(self.entry.parts):
+            return
+        self.entry.parts.append(PartRecord(result.id, result.url, dict(result.extra)))
+        self.entry.in_flight = None
+        self.entry.in_flight_since = None
+        self._write()
+
+    def _write(self) -> None:
+        with self.lock:
+            self.ledger.write(self.entry)
+
+
+@dataclass
+class Prepared:
+    """Everything a run knows before touching the network."""
+
+    config: Config
+    posts: list[Post]
+    actions: list[Action]
+    rendered: dict[tuple[str, str], Rendered]
+    index: Index
+
+
+def prepare(
+    config: Config,
+    now: datetime,
+    *,
+    channels: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Prepared:
+    env = os.environ if env is None else env
+    report = validate(config, now=now)
+    invalid: dict[str, int] = {}
+    for f in report.findings:
+        if f.level == "error":
+            invalid[f.path] = invalid.get(f.path, 0) + 1
+    posts = report.posts
+    ledger = Ledger(config.root, config.data_dir)
+    index = Index.build(ledger.all())
+    rendered: dict[tuple[str, str], Rendered] = {}
+    fps: dict[tuple[str, str], str] = {}
+    for post in posts:
+        if not post.meta:
+            continue
+        for name in post.channels:
+            r = render(post, config.channels[name], html=True)
+            rendered[(post.id, name)] = r
+            fps[(post.id, name)] = fingerprint(r)
+    missing = {name: ch.missing_secrets(env) for name, ch in config.channels.items()}
+    actions = plan(
+        posts,
+        config,
+        index,
+        now,
+        fingerprints=fps,
+        invalid=invalid,
+        missing_secrets=missing,
+        publishable=set(ADAPTERS),
+        channels=set(channels) if channels else None,
+    )
+    return Prepared(config, posts, actions, rendered, index)
+
+
+def publish(
+    config: Config,
+    now: datetime,
+    *,
+    channels: list[str] | None = None,
+    dry_run: bool = False,
+    commit: bool = False,
+    remote: str = "origin",
+    env: Mapping[str, str] | None = None,
+    budget: float = 600.0,
+    workers: int = 4,
+    read_timeout: float = 30.0,
+    log: Callable[[str], None] = lambda _: None,
+) -> RunReport:
+    env = os.environ if env is None else env
+    run_id = f"{now:%Y%m%dT%H%M}-{uuid.uuid4().hex[:8]}"
+    redact = Redactor(config.secret_values(env))
+    repo = None
+    if commit and not dry_run:
+        from cmflow.gitops import RecordRepo
+
+        repo = RecordRepo(config.root, remote)
+        outputs = [config.data_dir] + [
+            str(ch.setting("output_dir", "public"))
+            for ch in config.channels.values()
+            if ch.platform == "feed"
+        ]
+        repo.ensure_clean(outputs)
+        repo.sync()
+    prep = prepare(config, now, channels=channels, env=env)
+    report = RunReport(run_id, now, prep.actions, dry_run=dry_run)
+    if dry_run:
+        return report
+    ledger = Ledger(config.root, config.data_dir)
+    lock = threading.Lock()
+    todo: list[tuple[Action, Entry]] = []
+    for action in prep.actions:
+        if not action.acts:
+            report.results.append(PairResult(action, str(action.kind), action.reason, action.entry))
+            continue
+        entry = _claim(action, prep, run_id, now)
+        ledger.write(entry)
+        todo.append((action, entry))
+    if repo is not None and todo:
+        files = [ledger.rel(e.post, e.channel) for _, e in todo]
+
+        def drop_claims(clashes: set[str]) -> list[str]:
+            return []  # the remote changed these pairs meanwhile: another run owns them
+
+        lost = repo.commit_and_push(
+            files, f"cmflow: claim {len(files)} post(s) [{run_id}]", drop_claims
+        )
+        if lost:
+            for action, _entry in [t for t in todo if ledger.rel(t[1].post, t[1].channel) in lost]:
+                report.results.append(
+                    PairResult(action, "wait", "claimed by another run at the same time", None)
+                )
+            todo = [t for t in todo if ledger.rel(t[1].post, t[1].channel) not in lost]
+    by_channel: dict[str, list[tuple[Action, Entry]]] = {}
+    for item in todo:
+        by_channel.setdefault(item[0].channel, []).append(item)
+    written: list[Path] = []
+    with Http(budget=budget, read_timeout=read_timeout) as http:
+
+        def run_channel(name: str) -> list[PairResult]:
+            return _run_channel(
+                config,
+                config.channels[name],
+                by_channel[name],
+                prep,
+                ledger,
+                lock,
+                http,
+                env,
+                redact,
+                now,
+                log,
+                written,
+            )
+
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(by_channel) or 1))) as pool:
+            for results in pool.map(run_channel, sorted(by_channel)):
+                report.results.extend(results)
+    if repo is not None and todo:
+        files = [ledger.rel(e.post, e.channel) for _, e in todo]
+        files += [p.resolve().relative_to(config.root.resolve()).as_posix() for p in written]
+        entries = {ledger.rel(e.post, e.channel): e for _, e in todo}
+
+        def keep_ours(clashes: set[str]) -> list[str]:
+            for rel in clashes:  # we sent these: our outcome is the truth
+                if rel in entries:
+                    ledger.write(entries[rel])
+            return [c for c in clashes if c in entries]
+
+        from cmflow.gitops import PushFailed
+
+        summary = ", ".join(
+            f"{n} {s}" for s in (L.PUBLISHED, L.FAILED, L.UNKNOWN) if (n := report.count(s))
+        )
+        try:
+            repo.commit_and_push(
+                files, f"cmflow: publish record ({summary or 'no change'}) [{run_id}]", keep_ours
+            )
+        except PushFailed as exc:
+            report.push_error = redact.text(str(exc))
+    return report
+
+
+def _claim(action: Action, prep: Prepared, run_id: str, now: datetime) -> Entry:
+    post, name = action.post, action.channel
+    channel = prep.config.channels[name]
+    rendered = prep.rendered[(post.id, name)]
+    fp = fingerprint(rendered)
+    old = action.entry
+    real_now = _iso(datetime.now(UTC))
+    if action.kind == Kind.RECONCILE and old is not None:
+        old.run_id, old.claimed_at = run_id, real_now
+        old.note("reconcile", None)
+        return old
+    if action.kind == Kind.MISSED:
+        entry = Entry(
+            post.id,
+            name,
+            channel.platform,
+            post.path,
+            L.MISSED,
+            content_hash=fp,
+            source_hash=post.content_hash,
+            run_id=run_id,
+            reason=action.reason,
+            scheduled_for=post.date.isoformat() if post.date else None,
+        )
+        entry.note("missed", action.reason)
+        return entry
+    generation = (
+        old.generation + 1
+        if old is not None and old.state == L.FAILED
+        else (old.generation if old else 1)
+    )
+    key = hashlib.sha256(
+        f"{post.id}|{name}|{generation}|{post.date.isoformat() if post.date else ''}".encode()
+    ).hexdigest()[:32]
+    entry = Entry(
+        post.id,
+        name,
+        channel.platform,
+        post.path,
+        L.CLAIMED,
+        content_hash=fp,
+        source_hash=post.content_hash,
+        generation=generation,
+        key=key,
+        run_id=run_id,
+        claimed_at=real_now,
+        scheduled_for=post.date.isoformat() if post.date else None,
+        history=list(old.history) if old else [],
+    )
+    entry.note("claimed")
+    return entry
+
+
+def _run_channel(
+    config: Config,
+    channel: Channel,
+    items: list[tuple[Action, Entry]],
+    prep: Prepared,
+    ledger: Ledger,
+    lock: threading.Lock,
+    http: Http,
+    env: Mapping[str, str],
+    redact: Redactor,
+    now: datetime,
+    log: Callable[[str], None],
+    written: list[Path],
+) -> list[PairResult]:
+    results: list[PairResult] = []
+    adapter: Adapter | None = None
+    stop: str | None = None  # once a channel is rate limited or its credential refused
+    for action, entry in items:
+        if action.kind == Kind.MISSED:
+            with lock:
+                ledger.write(entry)
+            results.append(PairResult(action, L.MISSED, action.reason, entry))
+            continue
+        if stop is not None:
+            _release(entry, action, ledger, lock, stop)
+            results.append(PairResult(action, "wait", stop, entry))
+            continue
+        rendered = prep.rendered[(action.post.id, action.channel)]
+        if adapter is None:
+            try:
+                adapter = adapter_for(Context(channel, config.root, http, channel.secrets(env)))
+            except MissingSecret as exc:
+                stop = str(exc)
+                _release(entry, action, ledger, lock, stop)
+                results.append(PairResult(action, "skip", stop, entry))
+                continue
+        if action.kind == Kind.PUBLISH and not entry.handles:
+            entry.handles = adapter.prepare(rendered, entry.key)
+            if action.post.date is not None:
+                entry.handles.setdefault("date", action.post.date.isoformat())
+            with lock:
+                ledger.write(entry)
+        progress = LedgerProgress(ledger, entry, lock, redact)
+        try:
+            result = _send(adapter, rendered, progress, action.kind == Kind.RECONCILE)
+        except Exception as exc:  # an adapter bug must not lose the record
+            result = Result(
+                Outcome.UNKNOWN,
+                reason=f"internal error in the {channel.platform} adapter: {type(exc).__name__}: {exc}",
+            )
+        res = _record(action, entry, result, progress, ledger, lock, redact, now)
+        log(f"{res.state:<9} {action.channel:<10} {action.post.path}  {res.message}")
+        results.append(res)
+        if result.needs_reauth or result.outcome == Outcome.RETRY:
+            stop = f"not tried: {channel.name} stopped earlier in this run ({res.message})"
+    written.extend(getattr(adapter, "written", []) or [])
+    return results
+
+
+def _send(
+    adapter: Adapter, rendered: Rendered, progress: LedgerProgress, reconcile: bool
+) -> Result:
+    total = len(rendered.parts)
+    if reconcile:
+        while len(progress.done) < total:
+            r = adapter.reconcile(rendered, progress)
+            if r.outcome == Outcome.PUBLISHED and r.parts:
+                progress.part_done(len(progress.done), r.parts[0])
+                continue
+            if r.outcome == Outcome.ABSENT:
+                break
+            return Result(
+                Outcome.UNKNOWN,
+                progress.done,
+                reason=r.reason or "cannot tell whether it was published",
+                needs_reauth=r.needs_reauth,
+            )
+        if len(progress.done) >= total:
+            return Result(Outcome.PUBLISHED, progress.done)
+    return adapter.publish(rendered, progress)
+
+
+def _release(
+    entry: Entry, action: Action, ledger: Ledger, lock: threading.Lock, reason: str
+) -> None:
+    """Give back a claim that was not attempted: nothing was sent for it in this run."""
+    if action.kind == Kind.RECONCILE:
+        return  # keep the earlier outcome to reconcile
+    entry.state = L.DEFERRED
+    entry.reason = reason
+    with lock:
+        ledger.write(entry)
+
+
+def _record(
+    action: Action,
+    entry: Entry,
+    result: Result,
+    progress: LedgerProgress,
+    ledger: Ledger,
+    lock: threading.Lock,
+    redact: Redactor,
+    now: datetime,
+) -> PairResult:
+    reason = redact(result.reason)
+    for i, part in enumerate(result.parts):
+        if i >= len(entry.parts):
+            entry.parts.append(PartRecord(part.id, part.url, dict(part.extra)))
+    if result.outcome == Outcome.PUBLISHED:
+        entry.state = L.PUBLISHED
+        entry.published_at = _iso(datetime.now(UTC))
+        entry.in_flight = entry.in_flight_since = entry.reason = entry.not_before = None
+        message = entry.url or entry.remote_id or "published"
+    elif result.needs_reauth:
+        entry.state = L.DEFERRED
+        entry.reason = f"credential refused: renew it ({reason})"
+        message = entry.reason
+    elif result.outcome == Outcome.FAILED:
+        entry.state = L.FAILED
+        entry.reason = reason
+        message = f"refused: {reason}"
+    elif result.outcome == Outcome.RETRY:
+        entry.state = L.DEFERRED
+        wait = result.retry_after or 0
+        entry.not_before = (
+            _iso(max(now, datetime.now(UTC)) + timedelta(seconds=wait)) if wait else None
+        )
+        entry.reason = reason or "not sent"
+        message = f"deferred to a later run: {entry.reason}"
+    else:
+        reconciled = action.kind == Kind.RECONCILE
+        entry.state = L.NEEDS_HUMAN if reconciled else L.UNKNOWN
+        entry.reason = reason or "no answer from the platform"
+        message = (
+            "outcome still unknown after reconciliation: check the account by hand, then `cmflow resolve`"
+            if reconciled
+            else f"outcome unknown ({entry.reason}): the next run reconciles before any resend"
+        )
+    entry.note(entry.state, entry.reason)
+    with lock:
+        ledger.write(entry)
+    return PairResult(action, entry.state, redact.text(message), entry)

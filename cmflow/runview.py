@@ -1,0 +1,126 @@
+"""How `cmflow plan` and `cmflow publish` show a run: a table for people, JSON for tools."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from cmflow.publisher import RunReport
+from cmflow.scheduler import Action
+
+SYMBOLS = {
+    "publish": "+",
+    "reconcile": "?",
+    "done": "=",
+    "wait": "…",
+    "skip": "-",
+    "missed": "!",
+    "blocked": "✋",
+    "published": "✓",
+    "failed": "✗",
+    "unknown": "?",
+    "needs_human": "✋",
+    "deferred": "↻",
+}
+
+
+def _when(action: Action, tz: ZoneInfo) -> str:
+    return f"{action.post.date.astimezone(tz):%Y-%m-%d %H:%M}" if action.post.date else "—"
+
+
+def plan_text(actions: list[Action], tz: ZoneInfo, now: datetime) -> str:
+    lines = [f"Plan at {now.astimezone(tz):%Y-%m-%d %H:%M %Z}:"]
+    for a in actions:
+        lines.append(
+            f"  {SYMBOLS.get(str(a.kind), ' ')} {a.kind:<9} {_when(a, tz)}  {a.channel:<10} {a.post.path}  {a.reason}"
+        )
+    counts = Counter(str(a.kind) for a in actions)
+    order = ["publish", "reconcile", "missed", "blocked", "done", "wait", "skip"]
+    lines.append(
+        "Summary: " + ", ".join(f"{counts[k]} {k}" for k in order if counts[k])
+        if actions
+        else "Nothing to do: no post goes to these channels."
+    )
+    return "\n".join(lines)
+
+
+def plan_json(actions: list[Action], now: datetime) -> str:
+    return json.dumps(
+        {
+            "at": now.isoformat(),
+            "actions": [
+                {
+                    "post": a.post.id,
+                    "path": a.post.path,
+                    "channel": a.channel,
+                    "date": a.post.date.isoformat() if a.post.date else None,
+                    "action": str(a.kind),
+                    "reason": a.reason,
+                    "state": a.entry.state if a.entry else None,
+                }
+                for a in actions
+            ],
+            "summary": dict(Counter(str(a.kind) for a in actions)),
+        },
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+def run_text(report: RunReport, tz: ZoneInfo) -> str:
+    lines = []
+    acted = [r for r in report.results if r.state not in ("done", "wait", "skip")]
+    for r in acted:
+        lines.append(
+            f"  {SYMBOLS.get(r.state, ' ')} {r.state:<11} {r.action.channel:<10} {r.action.post.path}  {r.message}"
+        )
+    counts = Counter(r.state for r in report.results)
+    order = [
+        "published",
+        "failed",
+        "unknown",
+        "needs_human",
+        "deferred",
+        "missed",
+        "done",
+        "wait",
+        "skip",
+        "blocked",
+    ]
+    head = f"Run {report.run_id}: " + (
+        ", ".join(f"{counts[k]} {k}" for k in order if counts[k]) or "nothing to do"
+    )
+    if not acted:
+        head += " — nothing new to publish"
+    out = [head, *lines]
+    if report.push_error:
+        out.append(f"push failed: {report.push_error}")
+    return "\n".join(out)
+
+
+def run_json(report: RunReport) -> str:
+    return json.dumps(
+        {
+            "run_id": report.run_id,
+            "at": report.now.isoformat(),
+            "ok": report.ok,
+            "push_error": report.push_error,
+            "results": [
+                {
+                    "post": r.action.post.id,
+                    "path": r.action.post.path,
+                    "channel": r.action.channel,
+                    "state": r.state,
+                    "message": r.message,
+                    "remote_id": r.entry.remote_id if r.entry else None,
+                    "url": r.entry.url if r.entry else None,
+                }
+                for r in report.results
+            ],
+            "summary": dict(Counter(r.state for r in report.results)),
+        },
+        ensure_ascii=False,
+        indent=2,
+    )
