@@ -177,15 +177,14 @@ def _decide(
     not_before = parse_time(entry.not_before) if entry is not None else None
     if not_before is not None and not_before > now:
         return act(Kind.WAIT, f"rate limited until {entry.not_before if entry else ''}")
+    if missing.get(name):
+        return act(Kind.SKIP, f"missing credentials: set {', '.join(missing[name])}")
     late = now - post.date
     catch_up = channel.rules.catch_up or config.catch_up
     if late > catch_up:
         return act(
             Kind.MISSED,
-            f"due {_ago(late)} ago, beyond the {_ago(catch_up)} catch-up window: not sent (change its date to send it)",
+            f"due {_ago(late)} ago, beyond the {_ago(catch_up)} catch-up window: "
+            "not sent (change its date to send it)",
         )
-    if missing.get(name):
-        return act(Kind.SKIP, f"missing credentials: set {', '.join(missing[name])}")
-    return act(
-        Kind.PUBLISH, f"due since {_ago(late)}" if late >= timedelta(minutes=1) else "due now"
-    )
+    return act(Kind.PUBLISH, f"due {_ago(late)} ago" if late >= timedelta(minutes=1) else "due now")
