@@ -18,7 +18,7 @@ from cmflow import __version__
 from cmflow.model import Finding, Post
 
 CACHE_DIR = ".cmflow-cache"
-FORMAT = 1
+FORMAT = 2
 
 MediaStamp = tuple[str, int, int]  # (relative path, size or -1, mtime_ns)
 
@@ -30,6 +30,7 @@ class Entry:
     post: Post
     findings: list[Finding]
     media: tuple[MediaStamp, ...] = ()
+    fingerprints: dict[str, str] = field(default_factory=dict)  # channel -> rendered hash
 
 
 @dataclass

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Final
 
 import regex  # type: ignore[import-untyped, unused-ignore]
@@ -46,6 +47,9 @@ URL_LENGTH: Final = 23
 # --- Patterns ---------------------------------------------------------------------------
 
 _GRAPHEME = regex.compile(r"\X")
+# Text made only of these (Latin with precomposed accents, common punctuation, currency)
+# has one grapheme per code point: no combining marks, joiners, emoji or Hangul jamo.
+_SIMPLE = regex.compile(r"[\x00-\u02ff\u2010-\u2027\u2030-\u205e\u20a0-\u20cf]*")
 
 # A URL starts with http:// or https:// (any case) not glued to a preceding letter/digit,
 # then a host that begins with a letter, digit or "[" (IPv6), then any run of characters
@@ -99,6 +103,11 @@ def _ends_with_junk(url: str) -> bool:
 
 
 def find_urls(text: str) -> list[tuple[int, int, str]]:
+    return list(_find_urls(text))
+
+
+@lru_cache(maxsize=2048)
+def _find_urls(text: str) -> tuple[tuple[int, int, str], ...]:
     """Return ``(start, end, url)`` for each http(s) URL in plain ``text``.
 
     Indices are ``str`` indices, so ``text[start:end] == url``. Bare domains
@@ -115,15 +124,15 @@ def find_urls(text: str) -> list[tuple[int, int, str]]:
         while _ends_with_junk(url):
             url = url[:-1]
         found.append((start, start + len(url), url))
-    return found
+    return tuple(found)
 
 
 def graphemes(text: str) -> int:
     """Number of extended grapheme clusters (Unicode UAX #29, ``regex`` ``\\X``)."""
-    if text.isascii():
-        # In ASCII only CR LF forms a multi-character cluster.
+    if text.isascii() or _SIMPLE.fullmatch(text):
+        # Here only CR LF forms a multi-character cluster.
         return len(text) - text.count("\r\n")
-    return sum(1 for _ in _GRAPHEME.finditer(text))
+    return len(_GRAPHEME.findall(text))
 
 
 def is_emoji_grapheme(g: str) -> bool:

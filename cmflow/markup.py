@@ -55,7 +55,7 @@ _REF_DEF = re.compile(
 )
 _TABLE_SEP = re.compile(r"[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?[ \t]*)?$")
 _PIPE = re.compile(r"(?<!\\)\|")
-_COMMENT_OR_CODE = re.compile(r"(`+)(?:.+?)(?<!`)\1(?!`)|<!--(.*?-->|.*)")
+_COMMENT_OR_CODE = re.compile(r"`(?<![`\\]`)(`*)(?!`).+?(?<!`)`\1(?!`)|<!--(.*?-->|.*)")
 _BLOCK_START = "#>-*+_=`~[0123456789"  # first characters worth a closer look
 
 # --- inline level -------------------------------------------------------------------------
@@ -76,27 +76,30 @@ _AUTOLINK = re.compile(
     r"<([a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>\x00-\x05]*"
     r"|[^\s<>@\x00-\x05]+@[^\s<>@\x00-\x05]+\.[a-zA-Z]{2,})>"
 )
+_BREAK_TAG = re.compile(r"<[bB][rR][ \t]*/?>[ \t]*")
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>\x00-\x05]*)?/?>")
 # A bare URL does not end with punctuation, nor with an emphasis delimiter: in
 # "(voir https://x.fr/a_b)." or "**https://x.fr**", what follows the URL is the sentence's.
 _URL_TAIL = r"[^\s<>\x00-\x05]*(?:\([^\s<>()\x00-\x05]*\)|[^\s<>()\x00-\x05.,;:!?'\"»*_~])"
 _HTTP_URL = re.compile(r"(https?://" + _URL_TAIL + ")")
 _WWW_URL = re.compile(r"(www\.(?<![\w./]www\.)" + _URL_TAIL + ")")
-_STAR = re.compile(r"\*(\*{0,2})(?![\s*])(.+?)(?<![\s*])\*\1(?!\*)")
-_UNDERSCORE = re.compile(r"_(?<![\w\\]_)(_{0,2})(?![\s_])(.+?)(?<![\s_])_\1(?!\w)")
-_TILDE = re.compile(r"~~(?<![~\\]~~)(?![\s~])(.+?)(?<![\s~])~~(?!~)")
+# Emphasis may go on over one line break, never over a blank line.
+_SPAN = r"(.+?(?:\n.+?)??)"
+_STAR = re.compile(r"\*(\*{0,2})(?![\s*])" + _SPAN + r"(?<![\s*])\*\1(?!\*)")
+_UNDERSCORE = re.compile(r"_(?<![\w\\]_)(_{0,2})(?![\s_])" + _SPAN + r"(?<![\s_])_\1(?!\w)")
+_TILDE = re.compile(r"~~(?<![~\\]~~)(?![\s~])" + _SPAN + r"(?<![\s~])~~(?!~)")
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://|mailto:")
 
 _LINK_MARK = "\x03"
 _URL_MARK = "\x04"
 _WWW_MARK = "\x05"
 _CONTROL_CHARS = re.compile(r"[\x00-\x05]")
-_CONTROL_LIST = tuple(chr(code) for code in range(6))
 
 # --- to_html ------------------------------------------------------------------------------
 
-_HTML_COMMENT = re.compile(r"[ \t]*<!--.*?-->", re.DOTALL)
-_HTML_BLANK_LINES = re.compile(r"\n\s*\n")
+# A comment alone on its lines goes with its line breaks; one inside text, with the spaces
+# before it.
+_HTML_COMMENT = re.compile(r"^<!--.*?-->[ \t]*\n*|[ \t]*<!--.*?-->", re.DOTALL | re.MULTILINE)
 
 
 def body_line_of(body: str, needle_index: int) -> int:
@@ -145,8 +148,7 @@ def to_html(markdown: str) -> str:
     rendered = markdown_lib.markdown(markdown, extensions=["extra", "sane_lists"])
     if "<!--" in rendered:
         # Comments inside code were escaped (&lt;!--): only real comments match here.
-        rendered = _HTML_COMMENT.sub("", rendered)
-        rendered = _HTML_BLANK_LINES.sub("\n", rendered).strip()
+        rendered = _HTML_COMMENT.sub("", rendered).strip()
     return rendered
 
 
@@ -157,7 +159,14 @@ def to_plain(markdown: str) -> str:
     emphasis and markup are removed, links become "text url", images disappear (media
     are attached separately), bullets become "•" and task boxes "☐"/"☑".
     """
-    if any(char in markdown for char in _CONTROL_LIST):  # faster than a regex search
+    if (  # six scans beat one regex search here
+        "\x00" in markdown
+        or "\x01" in markdown
+        or "\x02" in markdown
+        or "\x03" in markdown
+        or "\x04" in markdown
+        or "\x05" in markdown
+    ):
         markdown = _CONTROL_CHARS.sub("", markdown)
     verbatim: list[str] = []  # what the placeholders stand for, by number
     refs: dict[str, str] = {}  # reference definitions: normalized label -> url
@@ -190,7 +199,7 @@ def _strip_comments(line: str) -> tuple[str, bool]:
 
     def replace(match: re.Match[str]) -> str:
         nonlocal still_open
-        if match[1] is not None:  # a code span: keep it
+        if match[2] is None:  # a code span: keep it
             return match[0]
         if not match[2].endswith("-->"):
             still_open = True
@@ -215,7 +224,9 @@ def _table_row(line: str) -> str:
 
 def _blocks(markdown: str, verbatim: list[str], refs: dict[str, str]) -> str:
     """The block pass: one output line per meaningful input line, code held verbatim."""
-    lines = markdown.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if "\r" in markdown:
+        markdown = markdown.replace("\r\n", "\n").replace("\r", "\n")
+    lines = markdown.split("\n")
     out: list[str] = []
     prev = "blank"  # what the last line written was: blank, para, list or other
     mode = ""  # "", "fence", "code" (indented), "comment", "skip" (a table's separator)
@@ -225,6 +236,11 @@ def _blocks(markdown: str, verbatim: list[str], refs: dict[str, str]) -> str:
     fence_indent = 0
     fence_quoted = False
     in_table = False
+    # Looked up once for the whole body: most bodies have none of these.
+    has_comment = "<!--" in markdown
+    has_pipe = "|" in markdown
+    has_backslash = "\\" in markdown
+    append = out.append
 
     def flush_code() -> None:
         while code and not code[-1].strip():
@@ -268,19 +284,19 @@ def _blocks(markdown: str, verbatim: list[str], refs: dict[str, str]) -> str:
                 blank_after = bool(code) and not code[-1]
                 flush_code()
                 if blank_after:
-                    out.append("")
+                    append("")
                 prev = "blank" if blank_after else "other"
 
         line = raw.rstrip()
         if not line:
             if out and out[-1]:
-                out.append("")
+                append("")
             prev = "blank"
             in_table = False
             continue
 
         first = line[0]
-        if first == " " or first == "\t":
+        if first in " \t":
             stripped = line.lstrip(" \t")
             lead = line[: len(line) - len(stripped)]
             indent = len(lead.expandtabs(4)) if "\t" in lead else len(lead)
@@ -293,7 +309,7 @@ def _blocks(markdown: str, verbatim: list[str], refs: dict[str, str]) -> str:
             stripped = line
             indent = 0
 
-        if "<!--" in stripped:
+        if has_comment and "<!--" in stripped:
             stripped, still_open = _strip_comments(stripped)
             if still_open:
                 mode = "comment"
@@ -301,7 +317,11 @@ def _blocks(markdown: str, verbatim: list[str], refs: dict[str, str]) -> str:
                 continue
             first = stripped[0]
 
-        if stripped[-1] == "\\" and (len(stripped) - len(stripped.rstrip("\\"))) % 2:
+        if (
+            has_backslash
+            and stripped[-1] == "\\"
+            and (len(stripped) - len(stripped.rstrip("\\"))) % 2
+        ):
             stripped = stripped[:-1].rstrip()  # a hard line break: the newline says it
 
         if first in _BLOCK_START and (indent <= 3 or list_indents):
@@ -309,7 +329,7 @@ def _blocks(markdown: str, verbatim: list[str], refs: dict[str, str]) -> str:
                 stripped = _unquote(stripped).strip()
                 if not stripped:
                     if out and out[-1]:
-                        out.append("")
+                        append("")
                     prev = "blank"
                     continue
                 first = stripped[0]
@@ -326,7 +346,7 @@ def _blocks(markdown: str, verbatim: list[str], refs: dict[str, str]) -> str:
                 if heading:
                     list_indents.clear()
                     if heading[2]:
-                        out.append(heading[2])
+                        append(heading[2])
                         prev = "other"
                     continue
             elif first == "[":
@@ -359,31 +379,31 @@ def _blocks(markdown: str, verbatim: list[str], refs: dict[str, str]) -> str:
                             box = "☐ " if task[1] == " " else "☑ "
                             marker = (marker if ordered else "") + box
                             content = task[2]
-                    out.append("  " * (len(list_indents) - 1) + marker + content)
+                    append("  " * (len(list_indents) - 1) + marker + content)
                     prev = "list"
                     continue
 
-        if "|" in stripped:
-            if not in_table and number + 1 < len(lines) and "|" in lines[number + 1]:
+        if has_pipe:
+            if "|" not in stripped:
+                in_table = False
+            elif not in_table and number + 1 < len(lines) and "|" in lines[number + 1]:
                 in_table = bool(_TABLE_SEP.match(lines[number + 1]))
                 if in_table:
                     mode = "skip"
             if in_table:
-                out.append(_table_row(stripped))
+                append(_table_row(stripped))
                 prev = "other"
                 continue
-        else:
-            in_table = False
 
         if list_indents:
             if indent == 0 and prev == "blank":
                 list_indents.clear()
             elif indent > 0:
                 level = sum(1 for list_indent in list_indents if list_indent < indent)
-                out.append("  " * max(level, 1) + stripped)
+                append("  " * max(level, 1) + stripped)
                 prev = "list"
                 continue
-        out.append(stripped)
+        append(stripped)
         prev = "para"
 
     if code:
@@ -405,7 +425,7 @@ def _inline(text: str, verbatim: list[str], refs: dict[str, str]) -> str:
         return f"\x00{len(verbatim) - 1}\x01"
 
     if "`" in text:
-        text = _CODE_SPAN.sub(lambda m: hold(_code_content(m[2])), text)
+        text = _CODE_SPAN.sub(lambda m: hold(_code_content(m[2]).replace("\x02", "")), text)
     if "\\" in text:
         text = _ESCAPE.sub(lambda m: hold(m[1]), text)
     links: list[str] = []
@@ -422,6 +442,8 @@ def _inline(text: str, verbatim: list[str], refs: dict[str, str]) -> str:
 
             def inline_link(match: re.Match[str]) -> str:
                 url = match[2] if match[2] is not None else match[3]
+                if not url:
+                    return match[1].strip()  # "[text]()": a link to nowhere
                 links.append(url)
                 return _link(match[1], url, _LINK_MARK, verbatim)
 
@@ -435,6 +457,8 @@ def _inline(text: str, verbatim: list[str], refs: dict[str, str]) -> str:
             text = _REF_LINK.sub(reference, text)
     if "<" in text:
         text = _AUTOLINK.sub(lambda m: hold(m[1]), text)
+        if "<b" in text or "<B" in text:
+            text = _BREAK_TAG.sub("\x02\n", text)  # <br>: the author's line break
         text = _TAG.sub("\x02", text)
     urls: list[str] = []
     if "http" in text:

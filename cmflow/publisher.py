@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cmflow import content
 from cmflow import ledger as L
 from cmflow.config import Channel, Config
 from cmflow.errors import MissingSecret
@@ -129,7 +130,10 @@ def prepare(
     for f in report.findings:
         if f.level == "error":
             invalid[f.path] = invalid.get(f.path, 0) + 1
-    posts = report.posts
+    rels = content.discover(config.root, config.content_dir)
+    posts = [
+        post for _, _, post in content.load_all(config.root, rels, config.timezone, config.channels)
+    ]
     ledger = Ledger(config.root, config.data_dir)
     index = Index.build(ledger.all())
     rendered: dict[tuple[str, str], Rendered] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cmflow import counting, markup
@@ -28,8 +29,7 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
         "campaign": str(campaign) if campaign else "",
         "id": post.id,
     }
-    chunks = markup.split_thread(body) if spec.threads else [body]
-    texts = [markup.to_plain(c) for c in chunks] if not spec.html else [markup.to_plain(body)]
+    texts = list(_plain_parts(body, spec.threads and not spec.html))
     if tracking is not None:
         texts = [tag_links(t, tracking, params) for t in texts]
     texts = [t for t in texts if t] or [""]
@@ -72,6 +72,14 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
     return rendered
 
 
+@lru_cache(maxsize=256)
+def _plain_parts(body: str, threads: bool) -> tuple[str, ...]:
+    """The body as plain text, split at thread breaks when the channel has threads.
+    Cached: most channels of a post share its body."""
+    chunks = markup.split_thread(body) if threads else [body]
+    return tuple(markup.to_plain(c) for c in chunks)
+
+
 def _links(text: str) -> list[Link]:
     return [Link(s, e, u) for s, e, u in counting.find_urls(text)]
 
@@ -91,13 +99,26 @@ def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
 
 
 def utm(url: str, tracking: LinkTracking, params: dict[str, str]) -> str:
+    return _utm(
+        url, tracking.domains, tuple(tracking.params.items()), tuple(sorted(params.items()))
+    )
+
+
+@lru_cache(maxsize=4096)
+def _utm(
+    url: str,
+    domains: tuple[str, ...],
+    templates: tuple[tuple[str, str], ...],
+    items: tuple[tuple[str, str], ...],
+) -> str:
+    params = dict(items)
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if not any(host == d or host.endswith("." + d) for d in tracking.domains):
+    if not any(host == d or host.endswith("." + d) for d in domains):
         return url
     query = parse_qsl(parts.query, keep_blank_values=True)
     present = {k for k, _ in query}
-    for key, template in tracking.params.items():
+    for key, template in templates:
         value = template.format_map(_Default(params))
         if key not in present and value:
             query.append((key, value))
@@ -199,7 +220,8 @@ def fingerprint(rendered: Rendered) -> str:
     """A hash of what the channel receives: recorded at publish time, compared later to spot
     posts edited after publishing."""
     h = hashlib.sha256()
-    for value in (rendered.title or "", rendered.html or "", *rendered.tags):
+    # Not the HTML: it is derived from the same body, and validation renders no HTML.
+    for value in (rendered.title or "", *rendered.tags):
         h.update(value.encode("utf-8") + b"\x00")
     for part in rendered.parts:
         h.update(part.text.encode("utf-8") + b"\x01")

@@ -8,21 +8,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cmflow import content, ledger
 from cmflow.cache import Cache, Entry, media_stamps
 from cmflow.config import Channel, Config
-from cmflow.model import Finding, Post
-from cmflow.render import fingerprint, render
-from cmflow.rules import BY_ID, POST_RULES, QUEUE_RULES, PostContext, QueueContext
+from cmflow.model import Finding, KeyPath, Mark, Post
+from cmflow.rules import BY_ID, FILE_RULES, POST_RULES, QUEUE_RULES, PostContext, QueueContext
 from cmflow.rules.base import Sent
+
+PARALLEL_FROM = 400  # files; below this, starting worker processes costs more than it saves
 
 
 @dataclass
 class Report:
     findings: list[Finding]
     files: int
-    posts: list[Post]
+    posts: list[Post]  # slim: what queue rules need (see `slim`), not bodies
 
     @property
     def errors(self) -> int:
@@ -33,45 +35,134 @@ class Report:
         return sum(1 for f in self.findings if f.level == "warning")
 
 
-def check_post(post: Post, config: Config) -> list[Finding]:
-    """Findings of the per-post rules on every channel of `post` (levels not applied yet)."""
+def check_post(post: Post, config: Config) -> tuple[list[Finding], dict[str, str]]:
+    """Per-post rule findings on every channel of `post` (levels not applied yet), and the
+    fingerprint of what each channel would receive."""
+    from cmflow.render import fingerprint, render
+
     out: list[Finding] = list(post.problems)
+    fps: dict[str, str] = {}
     if not post.meta:
-        return out
+        return out, fps
+    for frule in FILE_RULES:
+        assert frule.file is not None
+        out.extend(frule.file(post))
     for name in post.channels:
         channel = config.channels[name]
-        ctx = PostContext(post, channel, render(post, channel), config, config.root)
+        rendered = render(post, channel)
+        fps[name] = fingerprint(rendered)
+        ctx = PostContext(post, channel, rendered, config, config.root)
         for rule in POST_RULES:
             assert rule.post is not None
             out.extend(rule.post(ctx))
-    return out
+    return out, fps
 
 
-def load_posts(
-    config: Config, *, use_cache: bool = True
-) -> tuple[list[Post], dict[str, list[Finding]]]:
-    """Every post under content_dir with its per-post findings, from the cache when unchanged."""
+_SLIM_KEYS = ("date", "id", "pillar", "channels", "channel")
+
+
+def slim(post: Post) -> Post:
+    """What queue rules read of a post, small enough to cache 10,000 of them cheaply."""
+    meta: dict[str, Any] = {k: post.meta[k] for k in ("id", "pillar") if k in post.meta}
+    variants = post.meta.get("variants")
+    if isinstance(variants, dict):
+        pv = {
+            c: {"pillar": v["pillar"]}
+            for c, v in variants.items()
+            if isinstance(v, dict) and "pillar" in v
+        }
+        if pv:
+            meta["variants"] = pv
+    marks: dict[KeyPath, Mark] = {
+        k: m
+        for k, m in post.marks.items()
+        if (k[0] in _SLIM_KEYS and len(k) == 1) or (k[0] == "variants" and k[-1] == "pillar")
+    }
+    return Post(
+        path=post.path,
+        id=post.id,
+        meta=meta,
+        body="",
+        body_line=post.body_line,
+        marks=marks,
+        date=post.date,
+        channels=post.channels,
+        status=post.status,
+        content_hash=post.content_hash,
+    )
+
+
+def _compute(root: Path, rel: str, config: Config) -> Entry:
+    raw = content.read_bytes(root, rel)
+    try:
+        st = os.stat(root / rel)
+        stat = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        stat = (-1, 0)
+    if isinstance(raw, Finding):
+        stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        return Entry(stat, "", Post(path=rel, id=stem, meta={}, body="", body_line=1), [raw])
+    post = content.parse_post(rel, raw, config.timezone, config.channels)
+    findings, fps = check_post(post, config)
+    media = sorted({m.path for name in [None, *post.channels] for m in post.media(name)})
+    return Entry(
+        stat, hashlib.sha256(raw).hexdigest(), slim(post), findings, media_stamps(root, media), fps
+    )
+
+
+_WORKER_CONFIG: Config | None = None
+
+
+def _compute_many(rels: list[str]) -> list[Entry]:
+    assert _WORKER_CONFIG is not None
+    return [_compute(_WORKER_CONFIG.root, rel, _WORKER_CONFIG) for rel in rels]
+
+
+def _compute_all(config: Config, rels: list[str]) -> list[Entry]:
+    """Parse and check `rels`, on every core when there are many (fork start: Linux)."""
+    import multiprocessing
+
+    cores = os.cpu_count() or 1
+    if (
+        len(rels) < PARALLEL_FROM
+        or cores < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return [_compute(config.root, rel, config) for rel in rels]
+    global _WORKER_CONFIG
+    _WORKER_CONFIG = config
+    chunks = [rels[i :: cores * 2] for i in range(cores * 2)]
+    try:
+        with multiprocessing.get_context("fork").Pool(cores) as pool:
+            parts = pool.map(_compute_many, chunks)
+    finally:
+        _WORKER_CONFIG = None
+    by_rel = {e.post.path: e for part in parts for e in part}
+    return [by_rel[r] for r in rels]
+
+
+def load_entries(config: Config, *, use_cache: bool = True) -> dict[str, Entry]:
+    """Every post file under content_dir with its per-post findings, cached when unchanged."""
     root = config.root
     cache = Cache.open(root, config.digest) if use_cache else None
     rels = content.discover(root, config.content_dir)
-    posts: list[Post] = []
-    per_file: dict[str, list[Finding]] = {}
     fresh: dict[str, Entry] = {}
+    todo: list[str] = []
     for rel in rels:
         entry = _cached(cache, root, rel) if cache else None
         if entry is None:
-            entry = _compute(root, rel, config)
-            if cache is not None:
-                cache.dirty = True
-        fresh[rel] = entry
-        posts.append(entry.post)
-        per_file[rel] = entry.findings
+            todo.append(rel)
+        else:
+            fresh[rel] = entry
+    for entry in _compute_all(config, todo):
+        fresh[entry.post.path] = entry
+    fresh = {rel: fresh[rel] for rel in rels}
     if cache is not None:
-        if set(cache.entries) != set(fresh):
+        if todo or set(cache.entries) != set(fresh):
             cache.dirty = True
         cache.entries = fresh
         cache.save()
-    return posts, per_file
+    return fresh
 
 
 def _cached(cache: Cache, root: Path, rel: str) -> Entry | None:
@@ -96,27 +187,6 @@ def _cached(cache: Cache, root: Path, rel: str) -> Entry | None:
     return entry
 
 
-def _compute(root: Path, rel: str, config: Config) -> Entry:
-    raw = content.read_bytes(root, rel)
-    try:
-        st = os.stat(root / rel)
-        stat = (st.st_size, st.st_mtime_ns)
-    except OSError:
-        stat = (-1, 0)
-    if isinstance(raw, Finding):
-        stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        post = Post(path=rel, id=stem, meta={}, body="", body_line=1, problems=[raw])
-        return Entry(stat, "", post, [raw])
-    post = content.parse_post(rel, raw, config.timezone, config.channels)
-    findings = check_post(post, config)
-    media = sorted({m.path for name in [None, *post.channels] for m in post.media(name)})
-    return Entry(stat, hashlib.sha256(raw).hexdigest(), post, findings, media_stamps(root, media))
-
-
-def rendered_hash(post: Post, channel: Channel) -> str:
-    return fingerprint(render(post, channel))
-
-
 def validate(
     config: Config,
     *,
@@ -126,10 +196,16 @@ def validate(
     use_cache: bool = True,
 ) -> Report:
     """Check the whole queue; report findings for `only` (relative paths) or every file."""
-    posts, per_file = load_posts(config, use_cache=use_cache)
-    findings = [f for fs in per_file.values() for f in fs]
+    entries = load_entries(config, use_cache=use_cache)
+    posts = [e.post for e in entries.values()]
+    findings = [f for e in entries.values() for f in e.findings]
     if record is None:
         record = ledger.sent_index(config.root, config.data_dir, posts)
+    fps = {(e.post.id, name): fp for e in entries.values() for name, fp in e.fingerprints.items()}
+
+    def rendered_hash(post: Post, channel: Channel) -> str:
+        return fps.get((post.id, channel.name), "")
+
     qctx = QueueContext(posts, config, now, record, rendered_hash)
     for rule in QUEUE_RULES:
         assert rule.queue is not None
@@ -137,7 +213,7 @@ def validate(
     wanted = set(only) if only is not None else None
     if wanted is not None:
         findings = [f for f in findings if f.path in wanted]
-    files = len(wanted & set(per_file)) if wanted is not None else len(per_file)
+    files = len(wanted & set(entries)) if wanted is not None else len(entries)
     return Report(merge(apply_levels(findings, config.levels)), files, posts)
 
 

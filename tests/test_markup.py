@@ -126,6 +126,8 @@ def test_blank_lines_collapse_and_the_result_is_stripped() -> None:
         ("du **gras** et de l'*italique*", "du gras et de l'italique"),
         ("**gras avec *italique* dedans**", "gras avec italique dedans"),
         ("~~barré avec **gras**~~", "barré avec gras"),
+        ("**gras sur\ndeux lignes** fin", "gras sur\ndeux lignes fin"),
+        ("*pas sur\n\ndeux paragraphes*", "*pas sur\n\ndeux paragraphes*"),
     ],
 )
 def test_emphasis_is_removed(markdown: str, plain: str) -> None:
@@ -186,6 +188,12 @@ def test_a_link_whose_text_is_its_url_gives_the_url_once() -> None:
     assert to_plain("[exemple.fr](https://www.exemple.fr/)") == "https://www.exemple.fr/"
 
 
+def test_a_link_without_text_gives_the_url_and_one_without_url_the_text() -> None:
+    assert to_plain("voir [](https://exemple.fr) et [rien]() fin") == (
+        "voir https://exemple.fr et rien fin"
+    )
+
+
 def test_a_link_title_is_dropped() -> None:
     assert to_plain('[le site](https://exemple.fr "Titre du site")') == "le site https://exemple.fr"
     assert to_plain("[le site](<https://exemple.fr/a b> 'titre')") == (
@@ -226,7 +234,7 @@ def test_reference_links_are_resolved_and_definitions_removed() -> None:
 
 def test_images_are_removed() -> None:
     assert to_plain("Avant ![une photo](photo.jpg) après") == "Avant après"
-    assert to_plain("Texte\n\n![photo](img/photo_1.jpg \"Titre\")\n\nSuite") == "Texte\n\nSuite"
+    assert to_plain('Texte\n\n![photo](img/photo_1.jpg "Titre")\n\nSuite') == "Texte\n\nSuite"
     assert to_plain("Texte\n![photo](photo.jpg)\nSuite") == "Texte\nSuite"
     assert to_plain("[![logo](logo.png)](https://exemple.fr)") == "https://exemple.fr"
 
@@ -334,8 +342,15 @@ def test_a_thread_break_disappears_from_plain_text() -> None:
 
 
 def test_inline_html_tags_are_removed_and_their_text_kept() -> None:
-    assert to_plain('Du <b>gras</b>, un <a href="https://x.fr">lien</a><br/>et <3') == (
-        "Du gras, un lienet <3"
+    assert to_plain('Du <b>gras</b>, un <a href="https://x.fr">lien</a> et <3, a < b > c') == (
+        "Du gras, un lien et <3, a < b > c"
+    )
+    assert to_plain("<div>\nbloc\n</div>\n\nsuite <span>ici</span>") == "bloc\n\nsuite ici"
+
+
+def test_a_br_tag_is_a_line_break() -> None:
+    assert to_plain("ligne un<br>ligne deux <br/> ligne trois") == (
+        "ligne un\nligne deux\nligne trois"
     )
 
 
@@ -435,12 +450,14 @@ def test_to_html_renders_emphasis_links_and_lists() -> None:
 
 def test_to_html_drops_comments_but_not_code() -> None:
     rendered = to_html(
-        "un <!-- note --> deux\n\n<!-- thread -->\n\ntrois\n\n```\n<!-- gardé -->\n```\n"
+        "un <!-- note --> deux\n\n<!-- thread -->\n\ntrois\n\n"
+        "```\n<!-- gardé -->\n\n\nfin du code\n```\n\n<!-- sur\ndeux lignes -->\n"
     )
     assert "<!--" not in rendered
-    assert "<p>un deux</p>" in rendered
-    assert "<p>trois</p>" in rendered
-    assert "&lt;!-- gardé --&gt;" in rendered
+    assert rendered == (
+        "<p>un deux</p>\n<p>trois</p>\n"
+        "<pre><code>&lt;!-- gardé --&gt;\n\n\nfin du code\n</code></pre>"
+    )
 
 
 def test_to_html_uses_the_extra_extensions() -> None:

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.peers.bluesky_pds import PdsServer, pds_available
-from tests.peers.fixtures import BlueskyPeer, bluesky_pds  # noqa: F401
+from tests.peers.bluesky_pds import PdsServer
+from tests.peers.fixtures import BlueskyPeer, bluesky_pds, skip_unless_pds  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable
@@ -177,7 +177,9 @@ def test_create_record_with_client_rkey_then_get_it(
     assert got.json()["cid"] == created.json()["cid"]
     assert got.json()["value"]["text"] == "Hello from cmflow 👋"
 
-    # The same rkey cannot be created twice: what makes publishing idempotent.
+    # The same rkey cannot be created twice (what makes publishing exactly-once possible),
+    # but the real PDS answers a 500, not a 4xx: its log says "There is already a value at
+    # key: app.bsky.feed.post/<rkey>". A client must look the rkey up (getRecord) to know.
     again = xrpc(
         bluesky_pds,
         "com.atproto.repo.createRecord",
@@ -189,7 +191,14 @@ def test_create_record_with_client_rkey_then_get_it(
             "record": record,
         },
     )
-    assert again.status_code == 400, again.text
+    assert again.status_code == 500, again.text
+    assert again.json()["error"] == "InternalServerError"
+    unchanged = xrpc(
+        bluesky_pds,
+        "com.atproto.repo.getRecord",
+        params={"repo": bluesky_pds.did, "collection": "app.bsky.feed.post", "rkey": rkey},
+    )
+    assert unchanged.json()["cid"] == created.json()["cid"]
 
 
 def test_get_record_for_unused_rkey_is_record_not_found(
@@ -276,9 +285,7 @@ def test_upload_blob_then_post_with_image_and_alt_text(
 # -- the helper and the fixture's skip/fail contract ------------------------------------
 @pytest.fixture
 def extra_server() -> Iterator[PdsServer]:
-    reason = pds_available()
-    if reason is not None:
-        pytest.skip(reason)
+    skip_unless_pds()
     with PdsServer({"PDS_RATE_LIMITS_ENABLED": "true"}) as server:
         yield server
 

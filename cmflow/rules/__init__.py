@@ -14,6 +14,16 @@ RULES: tuple[Rule, ...] = (
 )
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 POST_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.post is not None)
+FILE_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.file is not None)
 QUEUE_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.queue is not None)
 
-__all__ = ["BY_ID", "POST_RULES", "QUEUE_RULES", "RULES", "PostContext", "QueueContext", "Rule"]
+__all__ = [
+    "BY_ID",
+    "FILE_RULES",
+    "POST_RULES",
+    "QUEUE_RULES",
+    "RULES",
+    "PostContext",
+    "QueueContext",
+    "Rule",
+]

@@ -47,6 +47,7 @@ class QueueContext:
 
 
 PostCheck = Callable[[PostContext], Iterable[Finding]]
+FileCheck = Callable[[Post], Iterable[Finding]]
 QueueCheck = Callable[[QueueContext], Iterable[Finding]]
 
 
@@ -56,6 +57,7 @@ class Rule:
     level: Level
     summary: str  # fires when ...
     post: PostCheck | None = None  # run for every (post, channel)
+    file: FileCheck | None = None  # run once per post file, whatever its channels
     queue: QueueCheck | None = None  # run once over the whole queue
     # Neither: raised while loading a file (frontmatter.*, content.file)
 

@@ -24,7 +24,8 @@ def _part_mark(ctx: PostContext, index: int) -> Mark:
         if markup.THREAD_BREAK.match(line.rstrip("\n")):
             seen += 1
             if seen == index:
-                return body_mark(post, name, pos)
+                rest = body[pos:]
+                return body_mark(post, name, pos + len(rest) - len(rest.lstrip()))
     return body_mark(post, name, 0)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from cmflow import schema
 from cmflow.model import Finding, Mark, Post
 from cmflow.rules.base import PostContext, QueueContext, Rule, body_mark
-from cmflow.rules.text import fold, hashtags, term_pattern
+from cmflow.rules.text import hashtags, term_hits
 
 
 def _sources(ctx: PostContext) -> Iterator[tuple[str, Mark | None, str]]:
@@ -30,17 +30,13 @@ def forbidden_term(ctx: PostContext) -> Iterator[Finding]:
     if not terms:
         return
     for text, mark, label in _sources(ctx):
-        folded, index = fold(text)
-        for term in terms:
-            m = term_pattern(term).search(folded)
-            if m:
-                at = mark or body_mark(ctx.post, ctx.channel.name, index[m.start()])
-                found = text[index[m.start()] : index[m.end() - 1] + 1]
-                yield ctx.finding(
-                    "editorial.forbidden-term",
-                    at,
-                    f"forbidden term {term!r} in the {label} ({found!r}): rephrase it",
-                )
+        for term, start, end in term_hits(text, terms):
+            at = mark or body_mark(ctx.post, ctx.channel.name, start)
+            yield ctx.finding(
+                "editorial.forbidden-term",
+                at,
+                f"forbidden term {term!r} in the {label} ({text[start:end]!r}): rephrase it",
+            )
 
 
 def required_hashtag(ctx: PostContext) -> Iterator[Finding]:

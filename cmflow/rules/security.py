@@ -34,7 +34,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "a credential assignment",
         re.compile(
-            r"(?i)\b(?:api[_-]?key|access[_-]?token|secret|password|mot de passe)\s*[:=]\s*[\"']?"
+            r"\b(?i:api[_-]?key|access[_-]?token|secret|password|mot de passe)\s*[:=]\s*[\"']?"
             r"(?=[A-Za-z0-9_\-/+=]*\d)(?=[A-Za-z0-9_\-/+=]*[A-Za-z])[A-Za-z0-9_\-/+=]{12,}"
         ),
     ),
@@ -61,30 +61,55 @@ def _strings(
             yield from _strings(v, (*path, i))
 
 
-def secret(ctx: QueueContext) -> Iterator[Finding]:
+_ANY = re.compile("|".join(f"(?P<p{i}>{pat.pattern})" for i, (_, pat) in enumerate(PATTERNS)))
+_NAMES = {f"p{i}": what for i, (what, _) in enumerate(PATTERNS)}
+
+
+def _finding(post: Post, at: Mark, what: str) -> Finding:
+    return Finding(
+        post.path,
+        at.line,
+        at.column,
+        "error",
+        "security.secret",
+        f"this looks like {what}: remove it from the post and rotate it if it was ever pushed",
+    )
+
+
+def secret(post: Post) -> Iterator[Finding]:
+    """Credential shapes anywhere in the post (cached with it: depends on nothing else)."""
+    for text, mark in _texts(post):
+        for m in list(_ANY.finditer(text))[:3]:
+            what = _NAMES[m.lastgroup or ""]
+            yield _finding(post, mark or body_mark(post, None, m.start()), what)
+
+
+def live_secret(ctx: QueueContext) -> Iterator[Finding]:
+    """The actual value of a secret this run can read (in CI) written in a post file."""
     live = [v for v in ctx.config.secret_values(os.environ) if len(v) >= 8]
+    if not live:
+        return
     for post in ctx.posts:
-        for text, mark in _texts(post):
-            hits = [(m.start(), what) for what, pat in PATTERNS for m in pat.finditer(text)]
-            hits += [
-                (text.find(v), "the value of one of this repository's secrets")
-                for v in live
-                if v in text
-            ]
-            for index, what in sorted(hits)[:3]:
-                at = mark or body_mark(post, None, index)
-                yield Finding(
-                    post.path,
-                    at.line,
-                    at.column,
-                    "error",
-                    "security.secret",
-                    f"this looks like {what}: remove it from the post and rotate it if it was ever pushed",
+        try:
+            text = (ctx.config.root / post.path).read_text("utf-8", errors="replace")
+        except OSError:
+            continue
+        for v in live:
+            index = text.find(v)
+            if index >= 0:
+                line = text.count("\n", 0, index) + 1
+                col = index - (text.rfind("\n", 0, index) + 1) + 1
+                yield _finding(
+                    post, Mark(line, col), "the value of one of this repository's secrets"
                 )
 
 
 RULES = (
     Rule(
-        "security.secret", "error", "something that looks like a credential in a post", queue=secret
+        "security.secret",
+        "error",
+        "something that looks like a credential in a post",
+        file=secret,
+        queue=live_secret,
     ),
 )

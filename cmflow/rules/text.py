@@ -11,16 +11,36 @@ from cmflow import counting
 HASHTAG = re.compile(r"(?<![\w#&/])#(\w[\w-]*)")
 
 
-def fold(text: str) -> tuple[str, list[int]]:
-    """Casefold and strip accents; return the folded text and, per folded char, its index."""
+def _table() -> dict[int, str]:
+    """Lower-case and strip accents from Latin letters, one character for one."""
+    table: dict[int, str] = {}
+    for code in range(0xC0, 0x250):
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", chr(code)) if not unicodedata.combining(c)
+        )
+        low = base.lower()
+        if len(low) == 1:
+            table[code] = low
+    for code in range(0x41, 0x5B):
+        table[code] = chr(code + 32)
+    return table
+
+
+_FOLD = _table()
+
+
+@lru_cache(maxsize=512)
+def fold(text: str) -> tuple[str, list[int] | None]:
+    """Casefold and strip accents. Returns the folded text and, when lengths differ, the index
+    in `text` of each folded character (None: same positions)."""
+    fast = text.translate(_FOLD)
+    if fast.isascii() or not any(
+        unicodedata.combining(c) or c.upper() != c for c in fast if not c.isascii()
+    ):
+        return fast, None
     out: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
-        if ch.isascii():
-            low = ch.lower()
-            out.append(low)
-            index.append(i)
-            continue
         for c in _fold_char(ch):
             out.append(c)
             index.append(i)
@@ -44,6 +64,25 @@ def hashtags(text: str) -> list[str]:
     """Hashtags in plain text, links excluded (a URL's #fragment is not a hashtag)."""
     if "#" not in text:
         return []
+    return list(_hashtags(text))
+
+
+@lru_cache(maxsize=1024)
+def _hashtags(text: str) -> tuple[str, ...]:
     for start, end, _ in reversed(counting.find_urls(text)):
         text = text[:start] + " " + text[end:]
-    return ["#" + m.group(1) for m in HASHTAG.finditer(text) if not m.group(1).isdigit()]
+    return tuple("#" + m.group(1) for m in HASHTAG.finditer(text) if not m.group(1).isdigit())
+
+
+@lru_cache(maxsize=1024)
+def term_hits(text: str, terms: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
+    """(term, start, end) of the first match of each term in `text`, case and accents folded."""
+    folded, index = fold(text)
+    hits: list[tuple[str, int, int]] = []
+    for term in terms:
+        m = term_pattern(term).search(folded)
+        if m:
+            start = index[m.start()] if index else m.start()
+            end = index[m.end() - 1] + 1 if index else m.end()
+            hits.append((term, start, end))
+    return tuple(hits)

@@ -102,15 +102,23 @@ def _stop_shared() -> None:
 atexit.register(_stop_shared)  # safety net if the session ends abnormally
 
 
-@pytest.fixture(scope="session")
-def bluesky_pds() -> Iterator[BlueskyPeer]:
-    """A real PDS on 127.0.0.1 with the account ``marque.test`` and an app password."""
+def skip_unless_pds() -> None:
+    """Skip the current test/fixture when the PDS tier cannot run here.
+
+    With ``CMFLOW_REQUIRE_PDS=1`` (CI machines that installed the tier) it fails instead.
+    """
     reason = pds_available()
     if reason is not None:
         message = f"Bluesky PDS tier unavailable: {reason}"
         if require_pds():
             pytest.fail(f"{message} (CMFLOW_REQUIRE_PDS=1)", pytrace=False)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def bluesky_pds() -> Iterator[BlueskyPeer]:
+    """A real PDS on 127.0.0.1 with the account ``marque.test`` and an app password."""
+    skip_unless_pds()
     peer = _acquire()
     try:
         yield peer

@@ -44,6 +44,8 @@ if [ -z "${npm_config_nodedir:-}" ]; then
     fi
 fi
 
+export JOBS="${JOBS:-max}" # node-gyp: compile with every core
+
 echo "bluesky PDS tier: npm ci in $here (compiles better-sqlite3, takes a few minutes)"
 start=$SECONDS
 rm -f "$hash_file"

@@ -1,0 +1,636 @@
+"""Bluesky: records written to the account's repository over XRPC (AT Protocol).
+
+One app-password session per adapter instance (`com.atproto.server.createSession` is
+limited to 30 per 5 minutes and 300 per day per handle: docs.bsky.app/docs/advanced-guides/
+rate-limits), reused for every call; a refused or failed login is remembered, so a run makes
+at most one login attempt per channel.
+
+Exactly once: `prepare` chooses each part's record key (a TID) before any call, and the
+publisher records it in the claim. `createRecord` at a key that already holds a record fails
+(today with HTTP 500, not a clean error: bluesky-social/atproto#3718), so an unclear answer
+is never blindly resent: `getRecord` at that key says whether it landed, and only a proven
+absence (`RecordNotFound`) allows one resend at the same key, which can never make a second
+record. Lexicons: bluesky-social/atproto `lexicons/app/bsky/feed/post.json`,
+`app/bsky/richtext/facet.json`, `app/bsky/embed/images.json`, `com/atproto/repo/*.json`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
+
+import regex  # type: ignore[import-untyped, unused-ignore]
+
+from cmflow import counting
+from cmflow.errors import MissingSecret
+from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
+from cmflow.media import inspect
+from cmflow.model import Link
+from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+
+if TYPE_CHECKING:
+    import requests
+
+    from cmflow.model import Part, Rendered
+
+POST = "app.bsky.feed.post"
+MAX_IMAGES = 4  # app.bsky.embed.images: images maxLength 4
+MAX_TAG_GRAPHEMES = 64  # app.bsky.richtext.facet#tag: maxGraphemes 64
+MAX_REASON = 300
+
+TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable (atproto TID spec)
+_TID = regex.compile(r"^[234567a-j][234567a-z]{12}$")
+
+# A hashtag as the official client detects it (bluesky-social/atproto
+# packages/api/src/rich-text/detection.ts, util.ts): '#' or fullwidth '＃' at the start of the text or
+# after whitespace, not the keycap emoji (#+U+FE0F), then a run of characters other than
+# whitespace and invisible joiners; trailing punctuation is not part of the tag, and a tag of
+# digits and punctuation only is not one.
+_INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
+_TAG = regex.compile(rf"(?<!\S)[#＃](?!\ufe0f)([^\s{_INVISIBLE}]+)")
+_TRAILING_PUNCT = regex.compile(r"\p{P}+$")
+_TAG_WORDY = regex.compile(r"[^\d\s\p{P}]")
+# A mention: '@' at the start, after whitespace or '(', then a handle (a domain name whose
+# top-level label starts with a letter: atproto.com/specs/handle).
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+_MENTION = regex.compile(rf"(?:(?<!\S)|(?<=\())@({_LABEL}(?:\.{_LABEL})+)(?![a-zA-Z0-9-])")
+
+
+def make_tid(micros: int, clock_id: int) -> str:
+    """An atproto TID (atproto.com/specs/tid): 64 bits, top bit 0, then a 53-bit microsecond
+    timestamp and a 10-bit clock id, as 13 base32-sortable characters."""
+    value = ((micros & ((1 << 53) - 1)) << 10) | (clock_id & 0x3FF)
+    return "".join(TID_ALPHABET[(value >> (5 * i)) & 31] for i in range(12, -1, -1))
+
+
+def clock_id_for(key: str) -> int:
+    """The 10-bit TID clock id for an attempt key: stable, so keys of one claim are related."""
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:2], "big") & 0x3FF
+
+
+def now_iso() -> str:
+    """`createdAt`: ISO 8601 in UTC with a Z (lexicon format `datetime`)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def post_url(handle: str, rkey: str) -> str:
+    return f"https://bsky.app/profile/{handle}/post/{rkey}"
+
+
+def rkey_of(uri: str) -> str:
+    """The record key of an `at://did/collection/rkey` URI."""
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _byte_offsets(text: str) -> list[int]:
+    """offsets[i] = UTF-8 byte offset of str index i (facets index bytes, not characters:
+    lexicons/app/bsky/richtext/facet.json `byteSlice`)."""
+    offsets = [0]
+    for ch in text:
+        offsets.append(offsets[-1] + len(ch.encode("utf-8")))
+    return offsets
+
+
+def link_spans(part: Part) -> list[Link]:
+    """The part's links: `Part.links` from the renderer, or the bare URLs in the text."""
+    if part.links:
+        return [lk for lk in part.links if 0 <= lk.start < lk.end <= len(part.text)]
+    return [Link(s, e, u) for s, e, u in counting.find_urls(part.text)]
+
+
+def find_tags(text: str) -> list[tuple[int, int, str]]:
+    """Hashtags as (str start of '#', str end, tag without '#')."""
+    found: list[tuple[int, int, str]] = []
+    for m in _TAG.finditer(text):
+        tag = _TRAILING_PUNCT.sub("", m.group(1))
+        if not tag or not _TAG_WORDY.search(tag) or counting.graphemes(tag) > MAX_TAG_GRAPHEMES:
+            continue
+        found.append((m.start(), m.start(1) + len(tag), tag))
+    return found
+
+
+def find_mentions(text: str) -> list[tuple[int, int, str]]:
+    """Mentions as (str start of '@', str end, handle in lower case)."""
+    found: list[tuple[int, int, str]] = []
+    for m in _MENTION.finditer(text):
+        handle = m.group(1)
+        if len(handle) > 253 or not handle.rsplit(".", 1)[-1][:1].isalpha():
+            continue
+        found.append((m.start(), m.end(1), handle.lower()))
+    return found
+
+
+@dataclass(frozen=True)
+class _Session:
+    did: str
+    handle: str
+    access_jwt: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """A strong ref (com.atproto.repo.strongRef): what a reply points to."""
+
+    uri: str
+    cid: str
+
+    def json(self) -> dict[str, str]:
+        return {"uri": self.uri, "cid": self.cid}
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """What `getRecord` at one record key proved."""
+
+    found: PartResult | None = None
+    absent: bool = False
+    reason: str = ""
+
+
+class _Halt(Exception):
+    """Stop publishing with this outcome (the parts done so far are added by the caller)."""
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        needs_reauth: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+        self.retry_after = retry_after
+        self.needs_reauth = needs_reauth
+
+    def result(self, parts: list[PartResult]) -> Result:
+        return Result(
+            self.outcome,
+            parts=list(parts),
+            reason=self.reason,
+            retry_after=self.retry_after,
+            needs_reauth=self.needs_reauth,
+        )
+
+
+# Errors that say the session or the credential was refused (an invalid or expired access
+# token is a 400 on the PDS, not a 401: checked against @atproto/pds 0.4).
+_AUTH_ERRORS = frozenset(
+    {
+        "AuthenticationRequired",
+        "AuthFactorTokenRequired",
+        "AccountTakedown",
+        "AccountDeactivated",
+        "InvalidToken",
+        "ExpiredToken",
+    }
+)
+
+
+class Adapter:
+    """Publishes a post (or a thread) as `app.bsky.feed.post` records."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.base_url = ctx.channel.base_url or "https://bsky.social"
+        self.handle = str(ctx.channel.setting("handle") or "")
+        self._session: _Session | None = None
+        self._login_failure: _Halt | None = None
+        self._secrets: list[str] = [v for v in ctx.secrets.values() if v]
+        self._dids: dict[str, str | None] = {}  # mention handle -> did (None: does not resolve)
+
+    # -- the contract ---------------------------------------------------------------------
+
+    def prepare(self, rendered: Rendered, key: str) -> dict[str, Any]:
+        """One TID record key per part, from the current time (+ part index, so they sort in
+        thread order) and a clock id derived from `key`: chosen and recorded before any call."""
+        micros = time.time_ns() // 1000
+        clock = clock_id_for(key)
+        return {"rkeys": [make_tid(micros + i, clock) for i in range(len(rendered.parts))]}
+
+    def publish(self, rendered: Rendered, progress: Progress) -> Result:
+        done = list(progress.done)
+        try:
+            rkeys = self._rkeys(rendered, progress)
+            if len(done) >= len(rendered.parts):
+                return Result(Outcome.PUBLISHED, parts=done)
+            self._check_media(rendered, len(done))
+            session = self._login()
+            root = self._ref(session, done[0]) if done else None
+            parent = self._ref(session, done[-1]) if len(done) > 1 else root
+            for i in range(len(done), len(rendered.parts)):
+                record = self._record(session, rendered, i, root, parent)
+                progress.part_started(i)
+                result = self._create(session, rkeys[i], record, i)
+                progress.part_done(i, result)
+                done.append(result)
+                parent = _Ref(result.id, str(result.extra["cid"]))
+                root = root or parent
+        except _Halt as halt:
+            return halt.result(done)
+        return Result(Outcome.PUBLISHED, parts=done)
+
+    def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
+        index = len(progress.done)
+        if index >= len(rendered.parts):
+            return Result(Outcome.ABSENT, reason="no part of this post is in flight")
+        try:
+            rkey = self._rkeys(rendered, progress)[index]
+            session = self._login()
+        except _Halt as halt:
+            return Result(
+                Outcome.UNKNOWN,
+                reason=f"cannot check part {index + 1}: {halt.reason}",
+                retry_after=halt.retry_after,
+                needs_reauth=halt.needs_reauth,
+            )
+        look = self._lookup(session, rkey)
+        if look.found is not None:
+            return Result(Outcome.PUBLISHED, parts=[look.found])
+        if look.absent:
+            return Result(Outcome.ABSENT, reason=f"no record at key {rkey}")
+        return Result(Outcome.UNKNOWN, reason=f"cannot check part {index + 1}: {look.reason}")
+
+    # -- handles and media ----------------------------------------------------------------
+
+    def _rkeys(self, rendered: Rendered, progress: Progress) -> list[str]:
+        rkeys = progress.handles.get("rkeys")
+        if (
+            not isinstance(rkeys, list)
+            or len(rkeys) < len(rendered.parts)
+            or not all(isinstance(k, str) and _TID.match(k) for k in rkeys)
+        ):
+            raise _Halt(
+                Outcome.FAILED,
+                f"the claim holds no valid record key for each of the {len(rendered.parts)} "
+                "part(s): it was made for another version of this post",
+            )
+        return [str(k) for k in rkeys]
+
+    def _check_media(self, rendered: Rendered, start: int) -> None:
+        """Refuse, before any call, media that Bluesky cannot take (images only, at most 4)."""
+        for i, part in enumerate(rendered.parts[start:], start):
+            if len(part.media) > MAX_IMAGES:
+                raise _Halt(
+                    Outcome.FAILED,
+                    f"part {i + 1} has {len(part.media)} images: Bluesky takes at most {MAX_IMAGES}",
+                )
+            for media in part.media:
+                info = inspect(self.ctx.root, media.path)
+                if info.problem is not None:
+                    raise _Halt(Outcome.FAILED, f"media {media.path} {info.problem}")
+                if not (info.mime or "").startswith("image/"):
+                    raise _Halt(
+                        Outcome.FAILED,
+                        f"media {media.path} is {info.mime or 'of an unknown type'}: "
+                        "cmflow posts only images to Bluesky",
+                    )
+
+    # -- session --------------------------------------------------------------------------
+
+    def _login(self) -> _Session:
+        """The run's session: created once; a failure is remembered, never retried in-run."""
+        if self._session is not None:
+            return self._session
+        if self._login_failure is not None:
+            raise self._login_failure
+        password = self.ctx.secrets.get("password_env")
+        if not password:
+            variable = str(self.ctx.channel.setting("password_env") or "password_env")
+            raise MissingSecret(self.ctx.channel.name, variable)
+        try:
+            self._session = self._create_session(password)
+        except _Halt as halt:
+            self._login_failure = halt
+            raise
+        return self._session
+
+    def _create_session(self, password: str) -> _Session:
+        what = f"login as {self.handle}"
+        try:
+            resp = self._call(
+                "POST",
+                "com.atproto.server.createSession",
+                json={"identifier": self.handle, "password": password},
+            )
+        except (NotSent, MaybeSent, RateLimited) as exc:
+            # No post was attempted: whatever happened to the login, nothing was published.
+            raise self._transport_halt(what, exc, Outcome.RETRY) from None
+        if resp.status_code == 200:
+            data = self._json(resp)
+            jwt, did = data.get("accessJwt"), data.get("did")
+            if isinstance(jwt, str) and jwt and isinstance(did, str) and did:
+                self._secrets.append(jwt)
+                refresh = data.get("refreshJwt")
+                if isinstance(refresh, str) and refresh:
+                    self._secrets.append(refresh)
+                handle = data.get("handle")
+                return _Session(did, handle if isinstance(handle, str) else self.handle, jwt)
+            raise _Halt(Outcome.RETRY, f"{what}: the server answered without a session")
+        if resp.status_code == 429:
+            raise self._rate_limited(what, resp)
+        if resp.status_code in (400, 401, 403):
+            raise _Halt(
+                Outcome.FAILED,
+                f"{what} refused: {self._describe(resp)} (use an app password in the "
+                "variable named by password_env)",
+                needs_reauth=True,
+            )
+        raise _Halt(Outcome.RETRY, f"{what} failed: {self._describe(resp)}")
+
+    # -- building a record ----------------------------------------------------------------
+
+    def _record(
+        self,
+        session: _Session,
+        rendered: Rendered,
+        index: int,
+        root: _Ref | None,
+        parent: _Ref | None,
+    ) -> dict[str, Any]:
+        part = rendered.parts[index]
+        record: dict[str, Any] = {"$type": POST, "text": part.text, "createdAt": now_iso()}
+        if rendered.language:
+            record["langs"] = [rendered.language]
+        facets = self._facets(part)
+        if facets:
+            record["facets"] = facets
+        if part.media:
+            images = [
+                {"image": self._upload(session, m.path, index), "alt": m.alt or ""}
+                for m in part.media
+            ]
+            record["embed"] = {"$type": "app.bsky.embed.images", "images": images}
+        if root is not None and parent is not None:
+            record["reply"] = {"root": root.json(), "parent": parent.json()}
+        return record
+
+    def _facets(self, part: Part) -> list[dict[str, Any]]:
+        """Links (full URL behind the shown text), hashtags and resolvable mentions, indexed
+        in UTF-8 bytes. The PDS does not check these ranges: they must be right here."""
+        text = part.text
+        at = _byte_offsets(text)
+        taken: list[tuple[int, int]] = []
+        facets: list[dict[str, Any]] = []
+
+        def add(start: int, end: int, feature: dict[str, Any]) -> None:
+            if any(start < e and s < end for s, e in taken):
+                return  # never inside (or across) a link or another facet
+            taken.append((start, end))
+            facets.append(
+                {
+                    "$type": "app.bsky.richtext.facet",
+                    "index": {"byteStart": at[start], "byteEnd": at[end]},
+                    "features": [feature],
+                }
+            )
+
+        for link in link_spans(part):
+            add(link.start, link.end, {"$type": "app.bsky.richtext.facet#link", "uri": link.url})
+        for start, end, tag in find_tags(text):
+            add(start, end, {"$type": "app.bsky.richtext.facet#tag", "tag": tag})
+        for start, end, handle in find_mentions(text):
+            did = self._resolve(handle)
+            if did is not None:
+                add(start, end, {"$type": "app.bsky.richtext.facet#mention", "did": did})
+        facets.sort(key=lambda f: int(f["index"]["byteStart"]))
+        return facets
+
+    def _resolve(self, handle: str) -> str | None:
+        """The DID of a mentioned handle; None (no facet) when it does not resolve or the
+        lookup fails: a mention is decoration, never a reason not to publish."""
+        if handle not in self._dids:
+            did: str | None = None
+            try:
+                resp = self._call(
+                    "GET",
+                    "com.atproto.identity.resolveHandle",
+                    params={"handle": handle},
+                    auth=False,
+                )
+                value = self._json(resp).get("did") if resp.status_code == 200 else None
+                did = value if isinstance(value, str) and value.startswith("did:") else None
+            except (NotSent, MaybeSent, RateLimited):
+                did = None
+            self._dids[handle] = did
+        return self._dids[handle]
+
+    def _upload(self, session: _Session, path: str, index: int) -> dict[str, Any]:
+        """`uploadBlob` the raw bytes; the blob is content-addressed, so a resend is harmless
+        (and nothing is visible until a record references it)."""
+        info = inspect(self.ctx.root, path)
+        if info.path is None or info.mime is None:
+            raise _Halt(Outcome.FAILED, f"media {path} {info.problem or 'has an unknown type'}")
+        what = f"upload of {path} (part {index + 1})"
+        try:
+            data = info.path.read_bytes()
+        except OSError as exc:
+            raise _Halt(Outcome.FAILED, f"media {path} cannot be read ({exc.strerror})") from None
+        try:
+            resp = self._call(
+                "POST",
+                "com.atproto.repo.uploadBlob",
+                session=session,
+                data=data,
+                headers={"Content-Type": info.mime},
+                idempotent=True,
+            )
+        except (NotSent, MaybeSent, RateLimited) as exc:
+            raise self._transport_halt(what, exc, Outcome.RETRY) from None
+        if resp.status_code == 200:
+            blob = self._json(resp).get("blob")
+            if isinstance(blob, dict) and blob.get("ref"):
+                return blob
+            raise _Halt(Outcome.RETRY, f"{what}: the server answered without a blob")
+        raise self._refusal(what, resp, unclear=Outcome.RETRY)
+
+    # -- writing and checking a record ----------------------------------------------------
+
+    def _create(
+        self, session: _Session, rkey: str, record: dict[str, Any], index: int
+    ) -> PartResult:
+        """createRecord at the claimed key; on an unclear answer, check, then resend once."""
+        body = {"repo": session.did, "collection": POST, "rkey": rkey, "record": record}
+        what = f"part {index + 1}"
+        made, problem = self._send(session, body, what)
+        if made is not None:
+            return made
+        # Maybe sent (5xx, dropped connection, timeout): look before any resend, since a
+        # second createRecord at a taken key is a 500 today (bluesky-social/atproto#3718).
+        look = self._lookup(session, rkey)
+        if look.found is not None:
+            return look.found
+        if not look.absent:
+            raise _Halt(Outcome.UNKNOWN, f"{what}: {problem}; then {look.reason}")
+        try:
+            made, problem = self._send(session, body, what)
+        except _Halt as halt:
+            if halt.outcome is not Outcome.FAILED or halt.needs_reauth:
+                raise
+            # A refusal of the resend may just mean the first attempt landed meanwhile.
+            look = self._lookup(session, rkey)
+            if look.found is not None:
+                return look.found
+            raise
+        if made is not None:
+            return made
+        look = self._lookup(session, rkey)
+        if look.found is not None:
+            return look.found
+        raise _Halt(Outcome.UNKNOWN, f"{what}: {problem} twice; then {look.reason}")
+
+    def _send(
+        self, session: _Session, body: dict[str, Any], what: str
+    ) -> tuple[PartResult | None, str]:
+        """One createRecord: the part, or None and why the outcome is unclear; raises _Halt
+        when the answer is definite (refused, rate limited, not sent)."""
+        try:
+            resp = self._call("POST", "com.atproto.repo.createRecord", session=session, json=body)
+        except (NotSent, RateLimited) as exc:
+            raise self._transport_halt(what, exc, Outcome.RETRY) from None
+        except MaybeSent as exc:
+            return None, f"no answer ({exc})"
+        if resp.status_code == 200:
+            data = self._json(resp)
+            uri, cid = data.get("uri"), data.get("cid")
+            if isinstance(uri, str) and isinstance(cid, str):
+                return self._part(session, uri, cid), ""
+            return None, "HTTP 200 without a uri and cid"
+        if resp.status_code == 408 or resp.status_code >= 500:
+            return None, self._describe(resp)
+        raise self._refusal(what, resp, unclear=Outcome.UNKNOWN)
+
+    def _lookup(self, session: _Session, rkey: str) -> _Lookup:
+        """`getRecord` at `rkey`: found, proven absent (`RecordNotFound`), or unclear."""
+        try:
+            resp = self._call(
+                "GET",
+                "com.atproto.repo.getRecord",
+                session=session,
+                params={"repo": session.did, "collection": POST, "rkey": rkey},
+            )
+        except (NotSent, MaybeSent, RateLimited) as exc:
+            return _Lookup(reason=f"getRecord failed ({exc})")
+        if resp.status_code == 200:
+            data = self._json(resp)
+            uri, cid = data.get("uri"), data.get("cid")
+            if isinstance(uri, str) and isinstance(cid, str):
+                return _Lookup(found=self._part(session, uri, cid))
+            return _Lookup(reason="getRecord answered HTTP 200 without a uri and cid")
+        # A missing record is HTTP 400 `RecordNotFound` (checked against @atproto/pds 0.4).
+        if resp.status_code in (400, 404) and self._error(resp)[0] == "RecordNotFound":
+            return _Lookup(absent=True)
+        return _Lookup(reason=f"getRecord failed: {self._describe(resp)}")
+
+    def _ref(self, session: _Session, done: PartResult) -> _Ref:
+        """A strong ref to an already published part: its cid is recorded in `extra`; an
+        older record without it is completed with `getRecord`."""
+        cid = done.extra.get("cid")
+        if isinstance(cid, str) and cid:
+            return _Ref(done.id, cid)
+        look = self._lookup(session, rkey_of(done.id))
+        if look.found is not None and look.found.id == done.id:
+            return _Ref(done.id, str(look.found.extra["cid"]))
+        raise _Halt(
+            Outcome.RETRY,
+            f"cannot reply to {done.id}: its cid is not recorded and "
+            + (look.reason or "the record is gone"),
+        )
+
+    def _part(self, session: _Session, uri: str, cid: str) -> PartResult:
+        return PartResult(uri, post_url(session.handle, rkey_of(uri)), {"cid": cid})
+
+    # -- HTTP and errors ------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        nsid: str,
+        *,
+        session: _Session | None = None,
+        auth: bool = True,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        hdrs = dict(headers or {})
+        if session is not None and auth:
+            hdrs["Authorization"] = f"Bearer {session.access_jwt}"
+        return self.ctx.http.request(method, f"{self.base_url}/xrpc/{nsid}", headers=hdrs, **kwargs)
+
+    @staticmethod
+    def _json(resp: requests.Response) -> dict[str, Any]:
+        try:
+            data = resp.json()
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _error(self, resp: requests.Response) -> tuple[str, str]:
+        """The XRPC error name and message (lexicon error body: {error, message})."""
+        data = self._json(resp)
+        name, message = data.get("error"), data.get("message")
+        return (
+            self.scrub(name) if isinstance(name, str) else "",
+            self.scrub(message) if isinstance(message, str) else "",
+        )
+
+    def _describe(self, resp: requests.Response) -> str:
+        name, message = self._error(resp)
+        text = ": ".join(x for x in (name, message) if x) or (resp.reason or "no details")
+        text = self.scrub(text)
+        if len(text) > MAX_REASON:
+            text = text[: MAX_REASON - 1] + "…"
+        return f"HTTP {resp.status_code} {text}"
+
+    def _refusal(self, what: str, resp: requests.Response, *, unclear: Outcome) -> _Halt:
+        """Sort a non-200 answer: credentials refused, rate limited, refused, or unclear."""
+        code = resp.status_code
+        name, _ = self._error(resp)
+        if code == 429:
+            return self._rate_limited(what, resp)
+        if code in (401, 403) or (code == 400 and name in _AUTH_ERRORS):
+            return _Halt(
+                Outcome.FAILED,
+                f"{what}: the session was refused: {self._describe(resp)}",
+                needs_reauth=True,
+            )
+        if 400 <= code < 500 and code != 408:
+            return _Halt(Outcome.FAILED, f"{what} refused by Bluesky: {self._describe(resp)}")
+        return _Halt(unclear, f"{what} failed: {self._describe(resp)}")
+
+    def _rate_limited(self, what: str, resp: requests.Response) -> _Halt:
+        wait = retry_after_seconds(resp.headers)
+        when = f" for {wait:.0f} s" if wait is not None else ""
+        return _Halt(
+            Outcome.RETRY,
+            f"{what}: rate limited{when} ({self._describe(resp)})",
+            retry_after=wait,
+        )
+
+    @staticmethod
+    def _transport_halt(what: str, exc: Exception, outcome: Outcome) -> _Halt:
+        if isinstance(exc, RateLimited):
+            return _Halt(Outcome.RETRY, f"{what}: {exc}", retry_after=exc.retry_after)
+        if isinstance(exc, NotSent):
+            return _Halt(Outcome.RETRY, f"{what}: not sent ({exc})")
+        return _Halt(outcome, f"{what}: no answer ({exc})")
+
+    def scrub(self, text: str) -> str:
+        """Remove every secret this adapter holds (password, session tokens), raw, URL-encoded
+        or base64-encoded, from text copied out of a response."""
+        for secret in self._secrets:
+            forms = {
+                secret,
+                quote(secret, safe=""),
+                quote_plus(secret),
+                base64.b64encode(secret.encode()).decode(),
+            }
+            for form in sorted(forms, key=len, reverse=True):
+                text = text.replace(form, "[redacted]")
+        return text

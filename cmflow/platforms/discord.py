@@ -1,0 +1,293 @@
+"""Discord, through a channel webhook (discord/discord-api-docs: developers/resources/webhook.mdx).
+
+The webhook URL (`https://discord.com/api/webhooks/{id}/{token}`) is the credential: it is
+read from the environment variable named by the channel's `webhook_env`, and neither it nor
+its token may ever reach a reason, an exception or a record (Discord echoes nothing of it,
+but proxies and fakes may: every text copied from a response is scrubbed).
+
+Shape of the calls:
+
+- `POST <webhook>?wait=true`: without `wait`, "a message that is not saved does not return
+  an error" and no message comes back; with it Discord answers with the message object, whose
+  `id` is the part's id (webhook.mdx, Execute Webhook).
+- Text goes in `content` (2,000 characters, checked by the validator). Images go as
+  multipart `files[n]` with `payload_json` holding `attachments: [{id: n, description: alt,
+  filename}]`: the attachment `description` is Discord's alt text.
+- A webhook cannot reply to a message, so the parts of a thread are sent as consecutive
+  messages, in order, each recorded before the next is sent.
+- No message URL: `https://discord.com/channels/{guild}/{channel}/{message}` needs the guild
+  id, which the execute answer does not carry, so `PartResult.url` is None.
+
+Outcomes: 404 Unknown Webhook means the webhook was deleted, and Discord asks clients to
+stop using a webhook that returns 404 (developers/topics/rate-limits.mdx, "Invalid Request
+Limit": 401, 403 and 429 answers count towards 10,000 per 10 minutes before an IP ban), so
+after a 401/403/404 this adapter sends nothing more through that webhook for the rest of the
+run, and after a 429 nothing before `retry_after` has passed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+
+import requests
+
+from cmflow import media as media_files
+from cmflow.errors import MissingSecret
+from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
+from cmflow.model import Part, Rendered
+from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+
+_SECRET_KEY = "webhook_env"
+_LABEL = "Discord"
+
+
+def _secret_forms(secrets: Iterable[str]) -> list[str]:
+    """Each secret as it may appear in echoed text: raw and percent-encoded, longest first."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            forms.update({secret, quote(secret, safe=""), quote(secret), quote_plus(secret)})
+    return sorted(forms, key=len, reverse=True)
+
+
+def _scrub(text: str, forms: list[str]) -> str:
+    """`text` with every form of every secret replaced (case-insensitively, since
+    percent-encodings may use either case of hex digits)."""
+    for form in forms:
+        text = re.sub(re.escape(form), "***", text, flags=re.IGNORECASE)
+    return text
+
+
+def _flatten_errors(errors: Any, path: str = "") -> list[str]:
+    """Discord's nested form errors (`{"content": {"_errors": [{"code", "message"}]}}`,
+    developers/reference.mdx "Error Messages") as "content: Must be 2000 or fewer..." lines."""
+    out: list[str] = []
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            if key == "_errors" and isinstance(value, list):
+                for item in value:
+                    if isinstance(item, dict) and item.get("message"):
+                        where = f"{path}: " if path else ""
+                        out.append(f"{where}{item['message']}")
+            else:
+                out.extend(_flatten_errors(value, f"{path}.{key}" if path else str(key)))
+    return out
+
+
+class _MediaError(Exception):
+    """A media file of the part cannot be read: nothing was sent."""
+
+
+class Adapter:
+    """Publish to a Discord channel through its webhook."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.channel = ctx.channel
+        self.variable = str(ctx.channel.setting(_SECRET_KEY) or _SECRET_KEY)
+        url = (ctx.secrets.get(_SECRET_KEY) or "").strip()
+        if not url:
+            raise MissingSecret(ctx.channel.name, self.variable)
+        self._webhook = url
+        parts = urlsplit(url)
+        token = parts.path.rstrip("/").rsplit("/", 1)[-1] if parts.path.strip("/") else ""
+        self._forms = _secret_forms([url, token])
+        # Set once the webhook is refused (401/403/404): Discord says to stop using it.
+        self._refused: str | None = None
+        # monotonic time before which a 429 told us not to come back.
+        self._retry_at = 0.0
+
+    # -- the contract -----------------------------------------------------------------------
+
+    def prepare(self, rendered: Rendered, key: str) -> dict[str, Any]:
+        """No handle: a webhook takes no idempotency key (`nonce` + `enforce_nonce` exist on
+        the bot Create Message endpoint only, developers/resources/message.mdx)."""
+        return {}
+
+    def publish(self, rendered: Rendered, progress: Progress) -> Result:
+        done = list(progress.done)
+        total = len(rendered.parts)
+        if len(done) >= total:
+            return Result(Outcome.PUBLISHED, parts=done)
+        if self._refused is not None:
+            return Result(Outcome.FAILED, parts=done, reason=self._refused, needs_reauth=True)
+        wait = self._retry_at - time.monotonic()
+        if wait > 0:
+            return Result(
+                Outcome.RETRY,
+                parts=done,
+                reason=f"{_LABEL} asked to wait {wait:.0f} s before sending again",
+                retry_after=wait,
+            )
+        url = self._execute_url()
+        if url is None:
+            return Result(
+                Outcome.FAILED,
+                parts=done,
+                reason=f"{self.variable} does not hold a Discord webhook URL "
+                "(https://discord.com/api/webhooks/<id>/<token>): copy it again from the "
+                "channel's Integrations settings",
+                needs_reauth=True,
+            )
+        for index in range(len(done), total):
+            part = rendered.parts[index]
+            where = f"part {index + 1} of {total}: " if total > 1 else ""
+            try:
+                kwargs = self._body(part)
+            except _MediaError as exc:
+                return Result(Outcome.FAILED, parts=done, reason=f"{where}{exc}")
+            progress.part_started(index)
+            answer = self._send(url, kwargs)
+            if isinstance(answer, Result):
+                answer.parts = done
+                if answer.reason:
+                    answer.reason = _scrub(where + answer.reason, self._forms)
+                return answer
+            progress.part_done(index, answer)
+            done.append(answer)
+        return Result(Outcome.PUBLISHED, parts=done)
+
+    def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
+        """Always UNKNOWN: a webhook can fetch one of its messages by id
+        (`GET /webhooks/{id}/{token}/messages/{message_id}`) but cannot list the channel,
+        and the id of a message whose answer was lost is exactly what we do not have;
+        webhooks take no nonce either. A human must look at the channel."""
+        return Result(
+            Outcome.UNKNOWN,
+            parts=[],
+            reason="Discord webhooks cannot list the channel's messages, so cmflow cannot "
+            "tell whether the interrupted message was posted: check the channel, then mark "
+            "the post published or retry it",
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _execute_url(self) -> str | None:
+        """The webhook URL with `wait=true` added to its query (kept: e.g. `thread_id`)."""
+        parts = urlsplit(self._webhook)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or "/webhooks/" not in (parts.path)
+        ):
+            return None
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "wait"]
+        query.append(("wait", "true"))
+        return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
+
+    def _body(self, part: Part) -> dict[str, Any]:
+        """`requests` arguments for one message: JSON, or multipart when it carries media."""
+        if not part.media:
+            return {"json": {"content": part.text}}
+        files: list[tuple[str, tuple[str, bytes, str]]] = []
+        attachments: list[dict[str, Any]] = []
+        for n, item in enumerate(part.media):
+            info = media_files.inspect(self.ctx.root, item.path)
+            if info.path is None:
+                raise _MediaError(f"media {item.path} {info.problem}")
+            try:
+                data = info.path.read_bytes()
+            except OSError as exc:
+                raise _MediaError(f"media {item.path} cannot be read ({exc.strerror})") from None
+            name = PurePosixPath(item.path).name
+            files.append((f"files[{n}]", (name, data, info.mime or "application/octet-stream")))
+            attachment: dict[str, Any] = {"id": n, "filename": name}
+            if item.alt:
+                attachment["description"] = item.alt
+            attachments.append(attachment)
+        payload = {"content": part.text, "attachments": attachments}
+        return {"data": {"payload_json": json.dumps(payload)}, "files": files}
+
+    def _send(self, url: str, kwargs: dict[str, Any]) -> PartResult | Result:
+        try:
+            response = self.ctx.http.request("POST", url, **kwargs)
+        except RateLimited as exc:
+            self._retry_at = time.monotonic() + exc.retry_after
+            return Result(
+                Outcome.RETRY,
+                reason=f"Discord is rate limited for {exc.retry_after:.0f} s more: not sent",
+                retry_after=exc.retry_after,
+            )
+        except NotSent:
+            return Result(Outcome.RETRY, reason="could not reach Discord: not sent")
+        except MaybeSent:
+            return Result(
+                Outcome.UNKNOWN,
+                reason="Discord did not answer after the message was sent: it may have been posted",
+            )
+        except requests.RequestException as exc:  # its text may hold the URL: type only
+            return Result(
+                Outcome.UNKNOWN,
+                reason=f"the request to Discord failed ({type(exc).__name__}): the message may "
+                "have been posted",
+            )
+        return self._classify(response)
+
+    def _classify(self, response: requests.Response) -> PartResult | Result:
+        status = response.status_code
+        body: Any = None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = {}
+        if 200 <= status < 300:
+            message_id = body.get("id")
+            if not message_id:
+                return Result(
+                    Outcome.UNKNOWN,
+                    reason=f"Discord accepted the message ({status}) but returned no message "
+                    "id: check the channel",
+                )
+            extra = {"channel_id": str(body["channel_id"])} if body.get("channel_id") else {}
+            return PartResult(id=str(message_id), url=None, extra=extra)
+        message = str(body.get("message") or response.reason or "").strip()
+        details = "; ".join(_flatten_errors(body.get("errors")))
+        said = _scrub(message + (f": {details}" if details else ""), self._forms)
+        code = f" (code {body['code']})" if isinstance(body.get("code"), int) else ""
+        if status == 429:
+            retry_after = _retry_after(body, response)
+            self._retry_at = time.monotonic() + (retry_after or 0.0)
+            return Result(
+                Outcome.RETRY,
+                reason="Discord rate limit reached"
+                + (f": retry after {retry_after:.1f} s" if retry_after is not None else ""),
+                retry_after=retry_after,
+            )
+        if status in (401, 403, 404):
+            if status == 404:
+                what = "the webhook no longer exists (deleted or moved)"
+            else:
+                what = "the webhook was refused"
+            self._refused = (
+                f"Discord: {what}{': ' + said if said else ''}{code} ({status}). Create a "
+                f"new webhook and update {self.variable}; cmflow stops using this one."
+            )
+            return Result(Outcome.FAILED, reason=self._refused, needs_reauth=True)
+        if status == 408:
+            return Result(Outcome.RETRY, reason="Discord timed out reading the request: not sent")
+        if 400 <= status < 500:
+            return Result(
+                Outcome.FAILED,
+                reason=f"Discord refused the message ({status}){code}: {said or 'no reason given'}",
+            )
+        return Result(
+            Outcome.UNKNOWN,
+            reason=f"Discord answered {status} after the message was sent: it may have been posted",
+        )
+
+
+def _retry_after(body: dict[str, Any], response: requests.Response) -> float | None:
+    """Seconds to wait: the JSON `retry_after` float, else the headers (`Retry-After`,
+    `X-RateLimit-Reset-After`), as developers/topics/rate-limits.mdx describes."""
+    value = body.get("retry_after")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return retry_after_seconds(response.headers)
