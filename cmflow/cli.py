@@ -266,10 +266,6 @@ def publish(
             click.echo(line)
     now = parse_at(at, cfg)
 
-    def log(line: str) -> None:
-        if fmt == "text":
-            click.echo(redact.text(line), err=True)
-
     report = publisher.publish(
         cfg,
         now,
@@ -278,7 +274,6 @@ def publish(
         commit=commit,
         remote=remote,
         budget=budget,
-        log=log,
     )
     if dry_run:
         out = (

@@ -141,11 +141,17 @@ def split_thread(body: str) -> list[str]:
     return [part for part in parts if part]
 
 
+_HASHTAG_LINE = re.compile(r"^(#)(?=[^\s#])", re.MULTILINE)
+
+
 def to_html(markdown: str) -> str:
     """Render Markdown as HTML (python-markdown, "extra" and "sane_lists"), without comments."""
     import markdown as markdown_lib  # lazy: only feeds and web pages need it
 
-    rendered = markdown_lib.markdown(markdown, extensions=["extra", "sane_lists"])
+    # A hashtag at the start of a line is not a heading (python-markdown would make one of
+    # "#communitymanagement", CommonMark would not): escape it.
+    source = _HASHTAG_LINE.sub(r"\\\1", markdown) if "#" in markdown else markdown
+    rendered = markdown_lib.markdown(source, extensions=["extra", "sane_lists"])
     if "<!--" in rendered:
         # Comments inside code were escaped (&lt;!--): only real comments match here.
         rendered = _HTML_COMMENT.sub("", rendered).strip()

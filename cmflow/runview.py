@@ -95,6 +95,10 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
     if not acted:
         head += " — nothing new to publish"
     out = [head, *lines]
+    skipped = Counter(r.message for r in report.results if r.state in ("skip", "blocked"))
+    for message, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
+        if message != "draft":
+            out.append(f"  - {n} skipped: {message}")
     if report.push_error:
         out.append(f"push failed: {report.push_error}")
     return "\n".join(out)
