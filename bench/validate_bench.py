@@ -41,16 +41,51 @@ CHANNELS = textwrap.dedent(
     """
 )
 
-WORDS = (
-    "communauté atelier ligne éditoriale calendrier engagement portrait coulisses équipe "
-    "modération abonnés publication réseau format vidéo carrousel question sondage astuce "
-    "newsletter lancement bilan semaine rendez-vous formation outil méthode"
-).split()
+WORDS = [
+    "communauté",
+    "atelier",
+    "ligne",
+    "éditoriale",
+    "calendrier",
+    "engagement",
+    "portrait",
+    "coulisses",
+    "équipe",
+    "modération",
+    "abonnés",
+    "publication",
+    "réseau",
+    "format",
+    "vidéo",
+    "carrousel",
+    "question",
+    "sondage",
+    "astuce",
+    "newsletter",
+    "lancement",
+    "bilan",
+    "semaine",
+    "rendez-vous",
+    "formation",
+    "outil",
+    "méthode",
+]
 
 
 def make_post(i: int, rng: random.Random, start: datetime) -> str:
     date = start + timedelta(hours=3 * i)
-    pillar = rng.choice(["education", "community", "behind-the-scenes", "education", "community", "product", "education", "community"])
+    pillar = rng.choice(
+        [
+            "education",
+            "community",
+            "behind-the-scenes",
+            "education",
+            "community",
+            "product",
+            "education",
+            "community",
+        ]
+    )
     channels = rng.sample(["site", "mastodon", "bluesky", "linkedin", "x"], k=rng.randint(2, 4))
     body_words = [rng.choice(WORDS) for _ in range(rng.randint(12, 28))]
     body = " ".join(body_words).capitalize()
@@ -112,7 +147,9 @@ def main() -> None:
         helptime = timed([py, "-m", "cmflow", "--help"], root, runs=5)
         print(f"posts: {n:,}")
         print(f"baseline (read + PyYAML C loader): {baseline:6.2f} s")
-        print(f"cmflow validate, cold:            {cold:6.2f} s  ({cold / baseline:.2f}x baseline; target <= 1.5x)")
+        print(
+            f"cmflow validate, cold:            {cold:6.2f} s  ({cold / baseline:.2f}x baseline; target <= 1.5x)"
+        )
         print(f"cmflow validate, unchanged:       {warm:6.2f} s  (target <= 0.30 s)")
         print(f"cmflow --help:                    {helptime * 1000:6.0f} ms (target <= 150 ms)")
 

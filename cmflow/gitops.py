@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cmflow.errors import CmflowError
+from cmflow.errors import CmflowError, ExitCode
 
 
 def _repo(root: Path):  # type: ignore[no-untyped-def]
@@ -42,7 +42,7 @@ def changed_files(root: Path, ref: str) -> set[str]:
 class PushFailed(CmflowError):
     """Raised when the record could not be pushed after every retry."""
 
-    exit_code = 1
+    exit_code = ExitCode.FINDINGS
 
 
 class RecordRepo:
@@ -173,7 +173,7 @@ class RecordRepo:
             out = self.repo.git.rev_list("--count", f"{self.remote}/{self.branch}..HEAD")
         except self._git.GitCommandError:
             return True
-        return out.strip() != "0"
+        return str(out).strip() != "0"
 
     def _exists(self, ref: str, path: str) -> bool:
         try:

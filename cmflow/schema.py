@@ -211,13 +211,13 @@ def check(
     for name, sub in value.items():
         p = (*path, str(name))
         mark = marks.get(p, here)
-        key = keys.get(str(name))
-        if key is None:
+        found = keys.get(str(name))
+        if found is None:
             hint = did_you_mean(str(name), tuple(keys))
             where = f" in {_dotted(path)}" if path else ""
             problems.append(Problem(p, mark, f"unknown key {name!r}{where}{hint}", True))
             continue
-        problems.extend(_check_value(sub, key, marks, p, mark))
+        problems.extend(_check_value(sub, found, marks, p, mark))
     return problems
 
 
@@ -294,7 +294,7 @@ def _one(kind: str, key: Key) -> dict[str, Any]:
         return {"type": "array", "items": _key_schema(key.item or Key("any", ""))}
     if kind == "str" and key.choices:
         return {"type": "string", "enum": list(key.choices)}
-    simple = {
+    simple: dict[str, dict[str, Any]] = {
         "str": {"type": "string"},
         "int": {"type": "integer"},
         "number": {"type": "number"},

@@ -131,7 +131,7 @@ def test_the_real_entry_point_exits_2_and_prints_every_problem(make_repo: MakeRe
             "channels.yaml:16:3: channel 'bluesky' (Bluesky) needs `handle`",
         ),
         (
-            "    chat_id: \"@marque\"\n",
+            '    chat_id: "@marque"\n',
             "",
             "channels.yaml:37:3: channel 'telegram' (Telegram) needs `chat_id`",
         ),
@@ -359,7 +359,9 @@ def test_config_level_values(cfg: config_mod.Config) -> None:
 
 def test_channel_rule_override_is_what_validate_applies(make_repo: MakeRepo) -> None:
     # 281 characters: fine on Mastodon (500), over the 280 Bluesky is given here.
-    text = post("date: 2026-11-24 09:30\nchannels: [mastodon, bluesky]\npillar: education", "a" * 281)
+    text = post(
+        "date: 2026-11-24 09:30\nchannels: [mastodon, bluesky]\npillar: education", "a" * 281
+    )
     root = make_repo({"a.md": text}, config=EFFECTIVE)
     result = run_cli(["validate", "--at", BEFORE_ALL], root)
     assert result.exit_code == 1

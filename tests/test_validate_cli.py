@@ -197,7 +197,9 @@ def test_github_format_is_automatic_in_actions_with_a_job_summary(
 
 
 def test_explicit_format_wins_over_github_actions(three: Path) -> None:
-    result = run_cli(["validate", "--format", "text", "--at", AT], three, env={"GITHUB_ACTIONS": "true"})
+    result = run_cli(
+        ["validate", "--format", "text", "--at", AT], three, env={"GITHUB_ACTIONS": "true"}
+    )
     assert result.stdout == TEXT_REPORT
 
 
@@ -259,7 +261,9 @@ def test_changed_since_reports_only_changed_files(make_repo: MakeRepo) -> None:
     _git(root, "commit", "-q", "-m", "evening post")
     (root / "content/d.md").write_text(A, encoding="utf-8")
 
-    result = run_cli(["validate", "--at", BEFORE_ALL, "--format", "json", "--changed-since", "base"], root)
+    result = run_cli(
+        ["validate", "--at", BEFORE_ALL, "--format", "json", "--changed-since", "base"], root
+    )
     data = json.loads(result.stdout)
     # a.md and c.md are unchanged: their errors are not reported. b.md's cap is measured
     # against the unchanged 2026/a.md.
@@ -359,7 +363,9 @@ def test_cache_picks_up_an_edited_post(make_repo: MakeRepo) -> None:
     # The same size, only the content changes: "educaton" -> "community".
     path = root / "content/a.md"
     path.write_text(A.replace("educaton", "communit"), encoding="utf-8")
-    assert _validate(root)[1].startswith("content/a.md:4:1: error editorial.pillar  mastodon, x: pillar 'communit'")
+    assert _validate(root)[1].startswith(
+        "content/a.md:4:1: error editorial.pillar  mastodon, x: pillar 'communit'"
+    )
     path.write_text(A.replace("educaton", "education"), encoding="utf-8")
     assert _validate(root) == (0, "ok: 0 errors, 0 warnings in 2 files\n")
 
@@ -440,7 +446,10 @@ def test_schema_is_json_schema(which: str, tmp_path: Path) -> None:
     assert data["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert data["type"] == "object"
     assert data["additionalProperties"] is False
-    expected = {"channels": {"timezone", "editorial_line", "channels", "levels"}, "post": {"date", "channels", "channel", "media", "variants", "status", "pillar"}}
+    expected = {
+        "channels": {"timezone", "editorial_line", "channels", "levels"},
+        "post": {"date", "channels", "channel", "media", "variants", "status", "pillar"},
+    }
     assert expected[which] <= set(data["properties"])
 
 
@@ -533,7 +542,9 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         assert result.exit_code == 0, name
         assert result.stdout.startswith(f"Usage: cli {name}")
         # The first words of the command's docstring (click wraps the rest).
-        assert command.help and " ".join(command.help.split()[:5]) in " ".join(result.stdout.split())
+        assert command.help and " ".join(command.help.split()[:5]) in " ".join(
+            result.stdout.split()
+        )
 
 
 def test_help_through_the_entry_point(tmp_path: Path) -> None:

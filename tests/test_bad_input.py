@@ -1,0 +1,327 @@
+"""Bad post files never crash `cmflow validate`: each yields a finding with its location,
+and every other post is still checked.
+
+Each scenario is a repository holding the bad file next to `content/witness.md`, a good
+post with one known problem (a pillar typo on line 4): seeing that finding too proves the
+bad file did not stop the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BEFORE_ALL, Found, only, post, run_cli, run_main, validate_json
+
+MakeRepo = Callable[..., Path]
+
+WITNESS = post("date: 2026-11-24 09:30\nchannels: [mastodon]\npillar: educaton")
+WITNESS_FINDING = Found(
+    "content/witness.md",
+    4,
+    1,
+    "error",
+    "editorial.pillar",
+    "mastodon",
+    "pillar 'educaton' is not one of education, community, product (did you mean 'education'?)",
+)
+GOOD = post("date: 2026-11-24 09:30\nchannels: [mastodon]\npillar: education")
+LATIN1 = "---\ndate: 2026-11-24 09:30\nchannels: [mastodon]\npillar: education\ntitle: Café\n---\nx\n"
+
+
+def findings_with_witness(make_repo: MakeRepo, bad: str | bytes) -> list[Found]:
+    """Validate a repository holding content/bad.md and the witness; return bad.md's findings."""
+    root = make_repo({"bad.md": bad, "witness.md": WITNESS})
+    found, summary = validate_json(root)
+    assert WITNESS_FINDING in found
+    assert summary["files"] == 2
+    return [f for f in found if f.path == "content/bad.md"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        pytest.param(
+            LATIN1.encode("latin-1"),
+            # Line 5 is "title: Café": "title: Caf" is 10 characters, the é byte is column 11.
+            ("content.file", 5, 11, "this file is not UTF-8 (byte 0xe9): save it as UTF-8"),
+            id="not-utf8",
+        ),
+        pytest.param(
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            ("content.file", 1, 1, "this file is binary, not a Markdown post: move it to media/"),
+            id="binary",
+        ),
+        pytest.param(
+            "",
+            (
+                "frontmatter.required",
+                1,
+                1,
+                "no front-matter: start the file with a line `---`, then `date:` and "
+                "`channels:`, then `---`",
+            ),
+            id="empty",
+        ),
+        pytest.param(
+            "Juste un texte, sans front-matter.\n",
+            (
+                "frontmatter.required",
+                1,
+                1,
+                "no front-matter: start the file with a line `---`, then `date:` and "
+                "`channels:`, then `---`",
+            ),
+            id="no-front-matter",
+        ),
+        pytest.param(
+            "---\n- date\n- channels\n---\nx\n",
+            (
+                "frontmatter.syntax",
+                2,
+                1,
+                "front-matter must be a mapping of `key: value` lines, not a list",
+            ),
+            id="front-matter-list",
+        ),
+        pytest.param(
+            "---\njuste du texte\n---\nx\n",
+            (
+                "frontmatter.syntax",
+                2,
+                1,
+                "front-matter must be a mapping of `key: value` lines, not a single value "
+                "('juste du texte')",
+            ),
+            id="front-matter-scalar",
+        ),
+        pytest.param(
+            # Line 3: `title: Bonjour: le monde`: the second ":" (column 15) is refused.
+            "---\ndate: 2026-11-24 09:30\ntitle: Bonjour: le monde\nchannels: [mastodon]\n---\nx\n",
+            (
+                "frontmatter.syntax",
+                3,
+                15,
+                "front-matter is not valid YAML: mapping values are not allowed in this context",
+            ),
+            id="yaml-syntax",
+        ),
+        pytest.param(
+            "---\ndate: 2026-11-24 09:30\nchannels: [mastodon\npillar: education\n---\nx\n",
+            (
+                "frontmatter.syntax",
+                4,
+                7,
+                "front-matter is not valid YAML: did not find expected ',' or ']' "
+                "(while parsing a flow sequence)",
+            ),
+            id="yaml-unclosed-list",
+        ),
+        pytest.param(
+            "---\ndate: 2026-11-24 09:30\n\tchannels: [mastodon]\n---\nx\n",
+            (
+                "frontmatter.syntax",
+                3,
+                1,
+                "front-matter is not valid YAML: found a tab character that violates "
+                "indentation (while scanning a plain scalar)",
+            ),
+            id="yaml-tab",
+        ),
+        pytest.param(
+            post("date: 2026-11-24 09:30\nchannels: [mastodon]\npillar: education\npilar: x"),
+            (
+                "frontmatter.unknown-field",
+                5,
+                1,
+                "unknown key 'pilar' (did you mean 'pillar'?)",
+            ),
+            id="unknown-field",
+        ),
+        pytest.param(
+            post("date:\nchannels: [mastodon]\npillar: education"),
+            ("frontmatter.date", 2, 1, "date is empty: give a value or remove the key"),
+            id="empty-date",
+        ),
+        pytest.param(
+            post("date: 2026-11-24 09:30\nchannel: sitee\npillar: education"),
+            (
+                "frontmatter.unknown-channel",
+                3,
+                1,
+                "channel 'sitee' is not defined in channels.yaml (did you mean 'site'?)",
+            ),
+            id="channel-singular-typo",
+        ),
+    ],
+)
+def test_bad_post_yields_one_finding_and_the_rest_is_checked(
+    make_repo: MakeRepo, bad: str | bytes, expected: tuple[str, int, int, str]
+) -> None:
+    rule, line, column, message = expected
+    found = findings_with_witness(make_repo, bad)
+    assert found == [Found("content/bad.md", line, column, "error", rule, None, message)]
+
+
+def test_utf8_bom_is_accepted_and_lines_stay_right(make_repo: MakeRepo) -> None:
+    found = findings_with_witness(make_repo, "\ufeff" + WITNESS)
+    assert [(f.rule, f.line, f.column) for f in found] == [("editorial.pillar", 4, 1)]
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"], ids=["crlf", "cr"])
+def test_windows_line_endings_keep_line_numbers_right(make_repo: MakeRepo, newline: str) -> None:
+    # Body on line 6, a blank line 7, the forbidden term on line 8 at column 7.
+    text = (WITNESS + "\n\nLigne GRATUIT A VIE\n").replace("\n", newline)
+    found = findings_with_witness(make_repo, text)
+    assert [(f.rule, f.line, f.column) for f in found] == [
+        ("editorial.pillar", 4, 1),
+        ("editorial.forbidden-term", 8, 7),
+    ]
+
+
+def test_a_file_over_1_mb_is_refused_but_1_mb_is_accepted(make_repo: MakeRepo) -> None:
+    head = post("date: 2026-11-24 09:30\nchannels: [site]\npillar: education", "")
+    exactly = head + "a" * (1_000_000 - len(head.encode()))
+    root = make_repo({"big.md": exactly + "a", "ok.md": exactly, "witness.md": WITNESS})
+    found, _ = validate_json(root)
+    assert found == [
+        Found(
+            "content/big.md",
+            1,
+            1,
+            "error",
+            "content.file",
+            None,
+            "this file is 1,000,001 bytes, over the 1,000,000-byte limit for a post: "
+            "is it really a post? Move large media to media/",
+        ),
+        WITNESS_FINDING,
+    ]
+
+
+def test_a_symlink_leaving_the_repository_is_refused(make_repo: MakeRepo, tmp_path: Path) -> None:
+    outside = tmp_path / "secret.md"
+    outside.write_text(GOOD, encoding="utf-8")
+    root = make_repo({"witness.md": WITNESS, "inside.md": GOOD})
+    (root / "content/link.md").symlink_to(outside)
+    # A link to another file of the repository is fine (it is also a duplicate id, though).
+    (root / "content/sub").mkdir()
+    (root / "content/sub/inside-link.md").symlink_to(root / "content/inside.md")
+    found, _ = validate_json(root)
+    assert Found(
+        "content/link.md",
+        1,
+        1,
+        "error",
+        "content.file",
+        None,
+        "this file is a symbolic link leading outside the repository: copy the file into the "
+        "repository instead",
+    ) in found
+    assert WITNESS_FINDING in found
+    assert only(found, "content.file") == [f for f in found if f.path == "content/link.md"]
+
+
+def test_a_broken_symlink_is_reported(make_repo: MakeRepo, tmp_path: Path) -> None:
+    root = make_repo({"witness.md": WITNESS})
+    (root / "content/gone.md").symlink_to(root / "content/nowhere.md")
+    found, _ = validate_json(root)
+    gone = [f for f in found if f.path == "content/gone.md"]
+    assert [(f.rule, f.line, f.column) for f in gone] == [("content.file", 1, 1)]
+    assert WITNESS_FINDING in found
+
+
+def test_channel_singular_form_is_accepted(make_repo: MakeRepo) -> None:
+    text = post("date: 2026-11-24 09:30\nchannel: site\npillar: education")
+    assert findings_with_witness(make_repo, text) == []
+
+
+def test_unclosed_front_matter_is_reported_at_the_top(make_repo: MakeRepo) -> None:
+    text = "---\ndate: 2026-11-24 09:30\nchannels: [mastodon]\npillar: education\n\nCorps\n"
+    found = findings_with_witness(make_repo, text)
+    assert [(f.rule, f.line, f.column, f.level) for f in found] == [
+        ("frontmatter.required", 1, 1, "error")
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an unclosed front-matter is reported as 'no front-matter: start the file "
+    "with a line ---' although the file starts with ---; say the closing --- is missing "
+    "(content.py parse_post / split_front_matter)",
+)
+def test_unclosed_front_matter_says_the_closing_line_is_missing(make_repo: MakeRepo) -> None:
+    text = "---\ndate: 2026-11-24 09:30\nchannels: [mastodon]\npillar: education\n\nCorps\n"
+    [f] = findings_with_witness(make_repo, text)
+    assert "closing" in f.message or "not closed" in f.message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an empty front-matter (`---` then `---`) yields no finding at all and the "
+    "post is silently skipped (content.py _finish: `if missing and post.meta`)",
+)
+@pytest.mark.parametrize("front", ["---\n---\n", "---\n# à compléter\n---\n"])
+def test_empty_front_matter_is_reported(make_repo: MakeRepo, front: str) -> None:
+    found = findings_with_witness(make_repo, front + "Un texte.\n")
+    assert [(f.rule, f.line, f.column) for f in found] == [("frontmatter.required", 1, 1)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: YAML aliases in front-matter are expanded without limit (billion laughs): "
+    "each level multiplies validate's time by ~9 (6 levels: 3 s; 9 levels: hours). "
+    "Refuse aliases in posts (content.py / yamlload.py)",
+)
+def test_yaml_alias_bomb_is_refused(make_repo: MakeRepo) -> None:
+    # 5 levels of 9 aliases: 59,049 strings from a 300-byte front-matter.
+    lines = ['tags: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"summary{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 5)]
+    text = post("date: 2026-11-24 09:30\nchannels: [mastodon]\npillar: education\n" + "\n".join(lines))
+    found = findings_with_witness(make_repo, text)
+    assert "frontmatter.syntax" in {f.rule for f in found}
+
+
+def test_hidden_and_non_markdown_files_are_not_posts(make_repo: MakeRepo) -> None:
+    root = make_repo(
+        {".brouillon.md": b"\x00", "notes.txt": b"\x00", "witness.md": WITNESS, ".git/x.md": b"\x00"}
+    )
+    found, summary = validate_json(root)
+    assert found == [WITNESS_FINDING]
+    assert summary["files"] == 1
+
+
+def test_every_bad_file_at_once_through_the_entry_point(make_repo: MakeRepo, tmp_path: Path) -> None:
+    # One run over all of them: exit 1 (findings), never 3 (internal error).
+    outside = tmp_path / "outside.md"
+    outside.write_text(GOOD, encoding="utf-8")
+    root = make_repo(
+        {
+            "latin1.md": LATIN1.encode("latin-1"),
+            "binary.md": b"\x00\x01",
+            "empty.md": "",
+            "list.md": "---\n- a\n---\n",
+            "scalar.md": "---\n42\n---\n",
+            "unclosed.md": "---\ndate: 2026-11-24 09:30\n",
+            "yaml.md": "---\ndate: [\n---\n",
+            "big.md": "a" * 1_000_001,
+            "crlf.md": GOOD.replace("\n", "\r\n"),
+            "bom.md": "\ufeff" + GOOD.replace("mastodon", "x"),
+            "witness.md": WITNESS,
+        }
+    )
+    os.symlink(outside, root / "content/link.md")
+    proc = run_main(["validate", "--at", BEFORE_ALL, "--format", "json"], root)
+    assert proc.returncode == 1, proc.stderr
+    assert "internal error" not in proc.stderr
+    assert '"path": "content/witness.md"' in proc.stdout
+
+
+def test_preview_of_a_bad_file_is_a_clear_error(make_repo: MakeRepo) -> None:
+    root = make_repo({"binary.md": b"\x00\x01", "big.md": "a" * 1_000_001})
+    result = run_cli(["preview", "content/big.md"], root)
+    assert result.exit_code == 2
+    assert "content/big.md: this file is 1,000,001 bytes" in result.stderr
