@@ -139,8 +139,10 @@ def load(root: Path, known_rules: set[str] | None = None) -> Config:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise ConfigError(
-            [f"{name}: not UTF-8 text (byte {exc.start}): save it as UTF-8"]
+            [f"{name}:{line}:{col}: not UTF-8 text (byte 0x{raw[exc.start]:02x}): save it as UTF-8"]
         ) from None
     try:
         data, marks, _ = parse(text)
@@ -231,7 +233,9 @@ class _Builder:
                     ("levels", rule_id),
                     f"unknown rule {rule_id!r}{hint}: `cmflow rules` lists them",
                 )
-            elif level in ("error", "warning", "off"):
+            elif level is False or level == "off":
+                levels[str(rule_id)] = "off"
+            elif level in ("error", "warning"):
                 levels[str(rule_id)] = level
         return Config(
             root=root,

@@ -102,15 +102,17 @@ def parse_post(
                 1,
                 "error",
                 "frontmatter.required",
-                "no front-matter: start the file with a line `---`, then `date:` and "
+                "front-matter has no closing `---` line: add one after the last key"
+                if text.startswith("---\n")
+                else "no front-matter: start the file with a line `---`, then `date:` and "
                 "`channels:`, then `---`",
             )
         )
-        _finish(post, tz, channels)
+        _finish(post, tz, channels, had_front_matter=False)
         return post
     post.body, post.body_line = body, body_line
     try:
-        meta, marks, _ = parse(meta_text, line_offset=1)
+        meta, marks, _ = parse(meta_text, line_offset=1, aliases=False)
     except YamlSyntaxError as exc:
         post.problems.append(
             Finding(
@@ -178,7 +180,12 @@ def split_front_matter(text: str) -> tuple[str | None, str, int]:
     return None, text, 1  # no closing line: treat the whole file as body
 
 
-def _finish(post: Post, tz: tzinfo, channels: Mapping[str, object] | None) -> None:
+def _finish(
+    post: Post,
+    tz: tzinfo,
+    channels: Mapping[str, object] | None,
+    had_front_matter: bool = True,
+) -> None:
     meta = post.meta
     rel = post.path
 
@@ -188,7 +195,7 @@ def _finish(post: Post, tz: tzinfo, channels: Mapping[str, object] | None) -> No
     missing = [k for k in ("date",) if k not in meta]
     if "channels" not in meta and "channel" not in meta:
         missing.append("channels")
-    if missing and post.meta:
+    if missing and had_front_matter:
         problem(
             "frontmatter.required",
             Mark(1, 1),

@@ -112,7 +112,8 @@ CONFIG_KEYS: dict[str, Key] = {
     "levels": _k(
         "dict",
         "rule id -> error, warning or off",
-        item=_k("str", "", choices=("error", "warning", "off")),
+        # YAML 1.1 reads a bare `off` as false: accept it as "off".
+        item=_k("str", "", choices=("error", "warning", "off"), alt_kinds=("bool",)),
     ),
 }
 

@@ -102,17 +102,35 @@ class Window:
         return local.weekday() in self.days and self.start <= t < self.end
 
 
+_FULL_DAYS = {
+    **{
+        d: i
+        for i, d in enumerate(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        )
+    },
+    **{
+        d: i
+        for i, d in enumerate(
+            ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+        )
+    },
+}
+
+
 def _day(name: str) -> int:
-    key = name.strip().lower()[:3]
-    if key in DAYS:
-        return DAYS.index(key)
-    if key in _FRENCH_DAYS:
-        return _FRENCH_DAYS[key]
+    word = name.strip().lower()
+    if word in DAYS or word in _FRENCH_DAYS:
+        return DAYS.index(word) if word in DAYS else _FRENCH_DAYS[word]
+    if word in _FULL_DAYS:
+        return _FULL_DAYS[word]
     raise ValueError(f"unknown day {name!r}: use Mon, Tue, Wed, Thu, Fri, Sat, Sun")
 
 
 def _clock(text: str) -> time:
     hh, _, mm = text.strip().partition(":")
+    if not (hh.isdigit() and (mm.isdigit() or mm == "")):
+        raise ValueError(f"{text.strip()!r} is not a time: write hours as 08:00 or 17:30")
     if hh == "24" and mm in ("", "00"):
         return time.max
     return time(int(hh), int(mm or 0))

@@ -42,11 +42,11 @@ def check_post(post: Post, config: Config) -> tuple[list[Finding], dict[str, str
 
     out: list[Finding] = list(post.problems)
     fps: dict[str, str] = {}
-    if not post.meta:
-        return out, fps
     for frule in FILE_RULES:
         assert frule.file is not None
         out.extend(frule.file(post))
+    if not post.meta:
+        return out, fps
     for name in post.channels:
         channel = config.channels[name]
         rendered = render(post, channel)

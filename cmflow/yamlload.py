@@ -23,13 +23,20 @@ class YamlSyntaxError(ValueError):
         self.mark = mark
 
 
-def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], yaml.Node | None]:
+def parse(
+    text: str, line_offset: int = 0, *, aliases: bool = True
+) -> tuple[Any, dict[KeyPath, Mark], yaml.Node | None]:
     """Parse one YAML document. Returns (value, marks of every key and list item, root node).
 
-    `line_offset` is added to every line (front-matter starts below the `---` line)."""
+    `line_offset` is added to every line (front-matter starts below the `---` line). A key
+    written twice in one mapping is an error (PyYAML would silently keep the last one).
+    With `aliases=False`, anchors/aliases are refused: nested aliases expand exponentially
+    (a few hundred bytes can take hours), and posts have no use for them."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_structure(node, line_offset, aliases)
         value = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         m = exc.problem_mark or exc.context_mark
@@ -61,3 +68,37 @@ def _walk(node: yaml.Node, path: KeyPath, marks: dict[KeyPath, Mark], off: int) 
             marks[sub] = Mark(item.start_mark.line + 1 + off, item.start_mark.column + 1)
             if not isinstance(item, yaml.ScalarNode):
                 _walk(item, sub, marks, off)
+
+
+def _check_structure(root: yaml.Node, off: int, aliases: bool) -> None:
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        if id(node) in seen:
+            if not aliases:
+                m = node.start_mark
+                raise YamlSyntaxError(
+                    "anchors and aliases (&name / *name) are not allowed here: write the values out",
+                    Mark(m.line + 1 + off, m.column + 1),
+                )
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: dict[str, yaml.Node] = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    if key_node.value in keys and key_node.tag != "tag:yaml.org,2002:merge":
+                        first = keys[key_node.value].start_mark.line + 1 + off
+                        m = key_node.start_mark
+                        raise YamlSyntaxError(
+                            f"key {key_node.value!r} is written twice (first on line {first}): "
+                            "keep one",
+                            Mark(m.line + 1 + off, m.column + 1),
+                        )
+                    keys[key_node.value] = key_node
+                stack.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)

@@ -60,6 +60,11 @@ def later(**delta: float) -> datetime:
     return NOW + timedelta(**delta)
 
 
+def from_now(**delta: float) -> datetime:
+    """The real clock plus `delta` (for `--at` past a claim lease, which runs on it)."""
+    return datetime.now(UTC) + timedelta(**delta)
+
+
 # -- posts and channels -------------------------------------------------------------------------
 
 
@@ -157,9 +162,21 @@ def start_fakes() -> Fakes:
     return Fakes(mastodon, discord, telegram)
 
 
+def own_text(entity: Mapping[str, Any]) -> str:
+    """The text a created post shows itself (not the message it replies to): Mastodon and
+    Discord `content`, Telegram `text` / `caption` (an album: every caption)."""
+    if isinstance(entity.get("messages"), list):
+        return "\n".join(own_text(m) for m in entity["messages"])
+    for key in ("content", "text", "caption"):
+        value = entity.get(key)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
 def created(fake: FakeServer, marker: str) -> int:
-    """How many posts the fake created whose content holds `marker` (the oracle)."""
-    return sum(1 for p in fake.posts if marker in json.dumps(p, ensure_ascii=False))
+    """How many posts the fake created whose own text holds `marker` (the oracle)."""
+    return sum(1 for p in fake.posts if marker in own_text(p))
 
 
 def requests_with(fake: FakeServer, marker: str, method: str = "POST") -> int:
@@ -199,7 +216,8 @@ def init_remote(path: Path) -> Path:
 
 def clone(remote: Path, dest: Path) -> Path:
     git(remote.parent, "clone", "--quiet", str(remote), str(dest))
-    git(dest, "checkout", "--quiet", "-B", "main")
+    if not git(remote, "rev-parse", "--verify", "--quiet", "main", check=False).strip():
+        git(dest, "symbolic-ref", "HEAD", "refs/heads/main")  # an empty remote
     return dest
 
 
@@ -285,7 +303,9 @@ class Site:
 
     # -- commands --
 
-    def _cmd(self, args: Sequence[str], at: datetime | str | None) -> tuple[list[str], dict[str, str]]:
+    def _cmd(
+        self, args: Sequence[str], at: datetime | str | None
+    ) -> tuple[list[str], dict[str, str]]:
         argv = [str(a) for a in args]
         if at is not None:
             argv += ["--at", at if isinstance(at, str) else iso(at)]
@@ -402,6 +422,26 @@ class Running:
         return self.wait()
 
 
+def pushed_site(
+    remote: Path,
+    dest: Path,
+    channels: Mapping[str, Mapping[str, Any]],
+    posts: Mapping[str, str],
+    **kwargs: Any,
+) -> Site:
+    """A clone of `remote` (empty) holding a new content repository, committed and pushed."""
+    clone(remote, dest)
+    s = site(dest, channels, posts, **kwargs)
+    commit_all(dest, "Contenu de la marque")
+    return s
+
+
+def another_clone(s: Site, remote: Path, dest: Path) -> Site:
+    """A second checkout of the same content, with the same job environment."""
+    clone(remote, dest)
+    return Site(dest, dict(s.env), list(s.secrets))
+
+
 def site(
     root: Path,
     channels: Mapping[str, Mapping[str, Any]],
@@ -435,7 +475,9 @@ def assert_no_secret(texts: Iterable[str], secrets: Iterable[str]) -> None:
     forms = {f: s for s in secrets for f in secret_forms(s)}
     for text in texts:
         for form, secret in forms.items():
-            assert form not in text, f"secret {secret[:6]}… leaked as {form[:12]}… in:\n{text[:2000]}"
+            assert form not in text, (
+                f"secret {secret[:6]}… leaked as {form[:12]}… in:\n{text[:2000]}"
+            )
 
 
 def assert_states(site: Site, pairs: Iterable[tuple[str, str]]) -> None:

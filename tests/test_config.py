@@ -266,11 +266,6 @@ def test_non_utf8_file_is_refused(make_repo: MakeRepo) -> None:
     assert "not UTF-8" in found and "save it as UTF-8" in found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the not-UTF-8 error of channels.yaml gives a byte offset, not "
-    "channels.yaml:line:col (config.py load; content.py already computes line/col)",
-)
 def test_non_utf8_file_error_names_line_and_column(make_repo: MakeRepo) -> None:
     config = "timezone: Europe/Paris\n# café\n".encode("latin-1") + CHANNELS_YAML.encode()
     [found] = problems(make_repo, config)
@@ -284,11 +279,6 @@ def test_utf8_bom_is_accepted(make_repo: MakeRepo) -> None:
     assert result.stdout == "ok: 0 errors, 0 warnings in 0 files\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a channel defined twice in channels.yaml silently replaces the first "
-    "(PyYAML keeps the last duplicate key; yamlload.parse should refuse duplicates)",
-)
 def test_a_channel_defined_twice_is_an_error(make_repo: MakeRepo) -> None:
     config = CHANNELS_YAML + "  mastodon:\n    platform: x\n    token_env: CMFLOW_X2_TOKEN\n"
     found = problems(make_repo, config)

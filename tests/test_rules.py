@@ -274,6 +274,31 @@ def test_frontmatter_unknown_channel_in_variants(make_repo: MakeRepo) -> None:
     assert "'mastodn'" in f.message and "did you mean 'mastodon'" in f.message
 
 
+def test_frontmatter_unknown_channel_warns_about_a_variant_never_used(make_repo: MakeRepo) -> None:
+    # A variant for a defined channel the post does not go to: probably a forgotten channel.
+    text = post(
+        """
+        date: 2026-11-24 09:30
+        channels: [mastodon]
+        pillar: education
+        variants:
+          bluesky:
+            body: Bonjour
+        """
+    )
+    assert run(make_repo, {"a.md": text}) == [
+        Found(
+            "content/a.md",
+            6,
+            3,
+            "warning",
+            "frontmatter.unknown-channel",
+            None,
+            "variant for 'bluesky', but the post does not go there: add it to channels",
+        )
+    ]
+
+
 def test_frontmatter_duplicate_id_across_two_files(make_repo: MakeRepo) -> None:
     a = post("date: 2026-11-24 09:30\nchannels: [mastodon]\npillar: education\nid: atelier")
     b = post("date: 2026-11-25 09:30\nchannels: [mastodon]\npillar: education\nid: atelier")
@@ -424,11 +449,6 @@ def test_max_length_names_the_thread_part(make_repo: MakeRepo) -> None:
     assert f.message.startswith("part 2/2 501/500 grapheme clusters")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: channel.max-length for thread part N>1 points at the blank line after "
-    "<!-- thread --> instead of the part's first line (rules/channel.py _part_mark)",
-)
 def test_max_length_of_a_thread_part_points_at_its_first_line(make_repo: MakeRepo) -> None:
     body = "Premier message.\n\n<!-- thread -->\n\n" + "a" * 501 + "\n"
     f = one(run(make_repo, {"a.md": _one_channel("mastodon", body)}), "channel.max-length")
@@ -995,12 +1015,6 @@ def test_edited_after_publish_fires_after_editing_a_published_post(make_repo: Ma
     assert only(found, "schedule.past") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: validation fingerprints render(post, ch) while publish records "
-    "render(post, ch, html=True): every published feed post is reported as edited "
-    "(validation.py rendered_hash)",
-)
 def test_edited_after_publish_silent_right_after_publishing(make_repo: MakeRepo) -> None:
     root = _publish_on_site(make_repo)
     found, _ = validate_json(root, at="2026-11-24 10:05")
@@ -1042,6 +1056,21 @@ def test_secret_fires_in_a_front_matter_value(make_repo: MakeRepo) -> None:
     )
     f = one(run(make_repo, {"a.md": text}), "security.secret")
     assert (f.line, f.column) == (5, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (f"---\ndate: [\n---\nJeton {GITHUB_TOKEN}\n", 4),  # broken YAML, body on line 4
+        (f"Jeton {GITHUB_TOKEN}\n", 1),  # no front-matter at all
+    ],
+    ids=["broken-front-matter", "no-front-matter"],
+)
+def test_secret_fires_even_when_the_front_matter_is_broken(
+    make_repo: MakeRepo, text: str, line: int
+) -> None:
+    f = one(run(make_repo, {"a.md": text}), "security.secret")
+    assert (f.line, f.column) == (line, 7)
 
 
 def test_secret_silent_on_ordinary_text(make_repo: MakeRepo) -> None:

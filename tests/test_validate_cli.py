@@ -286,6 +286,19 @@ def test_changed_since_an_unknown_ref_is_a_usage_error(make_repo: MakeRepo) -> N
     assert "'origin/main' is not a git ref here" in result.stderr
 
 
+def test_changed_since_outside_a_git_repository_is_a_usage_error(make_repo: MakeRepo) -> None:
+    root = make_repo({"a.md": B})
+    proc = run_main(["validate", "--changed-since", "main"], root)
+    assert proc.returncode == 2
+    assert "is not inside a git repository" in proc.stderr
+
+
+def test_a_path_that_does_not_exist_is_a_usage_error(three: Path) -> None:
+    result = run_cli(["validate", "content/absent.md"], three)
+    assert result.exit_code == 2
+    assert "content/absent.md does not exist" in result.stderr
+
+
 # --- levels: in channels.yaml --------------------------------------------------------------------
 
 
@@ -300,11 +313,6 @@ def test_level_off_silences_a_rule(make_repo: MakeRepo) -> None:
     assert rules == ["editorial.pillar"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: YAML 1.1 reads an unquoted `off` as false, so DESIGN's own example "
-    "`levels: {schedule.past: off}` is refused (config.py / schema.py levels)",
-)
 def test_level_off_unquoted_as_in_the_design(make_repo: MakeRepo) -> None:
     root = make_repo({"b.md": B}, config=_with_levels("{editorial.mix: error, schedule.past: off}"))
     result = run_cli(["validate", "--at", AT], root)
