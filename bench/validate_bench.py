@@ -87,7 +87,7 @@ def make_post(i: int, rng: random.Random, start: datetime) -> str:
         ]
     )
     channels = rng.sample(["site", "mastodon", "bluesky", "linkedin", "x"], k=rng.randint(2, 4))
-    body_words = [rng.choice(WORDS) for _ in range(rng.randint(12, 28))]
+    body_words = [rng.choice(WORDS) for _ in range(rng.randint(10, 22))]
     body = " ".join(body_words).capitalize()
     return (
         "---\n"

@@ -13,9 +13,10 @@ import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cmflow import __version__
-from cmflow.model import Finding, Post
+from cmflow.model import Finding, Mark, Post
 
 CACHE_DIR = ".cmflow-cache"
 FORMAT = 2
@@ -46,10 +47,18 @@ class Cache:
         key = f"{FORMAT}:{__version__}:{config_digest}"
         try:
             with path.open("rb") as fh:
-                stored_key, entries = pickle.load(fh)
-            if stored_key == key and isinstance(entries, dict):
-                return cls(path, key, entries)
-        except (OSError, pickle.PickleError, EOFError, ValueError, TypeError, AttributeError):
+                stored_key, rows = pickle.load(fh)
+            if stored_key == key and isinstance(rows, dict):
+                return cls(path, key, {rel: _entry(rel, row) for rel, row in rows.items()})
+        except (
+            OSError,
+            pickle.PickleError,
+            EOFError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            IndexError,
+        ):
             pass
         return cls(path, key, dirty=True)
 
@@ -63,7 +72,8 @@ class Cache:
                 gitignore.write_text("*\n", encoding="utf-8")
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".validate-")
             with os.fdopen(fd, "wb") as fh:
-                pickle.dump((self.key, self.entries), fh, protocol=pickle.HIGHEST_PROTOCOL)
+                rows = {rel: _row(e) for rel, e in self.entries.items()}
+                pickle.dump((self.key, rows), fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, self.path)
         except OSError:
             pass
@@ -78,3 +88,34 @@ def media_stamps(root: Path, paths: list[str]) -> tuple[MediaStamp, ...]:
         except (OSError, ValueError):
             out.append((rel, -1, 0))
     return tuple(out)
+
+
+# Entries are stored as plain tuples: unpickling 10,000 dataclass instances costs several
+# times more than unpickling tuples and rebuilding them.
+
+
+def _row(e: Entry) -> tuple[Any, ...]:
+    p = e.post
+    marks = {k: (m.line, m.column) for k, m in p.marks.items()}
+    post = (p.id, p.meta, p.body_line, marks, p.date, p.channels, p.status, p.content_hash)
+    findings = [(f.line, f.column, f.level, f.rule, f.message, f.channel) for f in e.findings]
+    return (e.stat, e.sha, e.media, e.fingerprints, findings, post)
+
+
+def _entry(rel: str, row: tuple[Any, ...]) -> Entry:
+    stat, sha, media, fps, findings, post = row
+    pid, meta, body_line, marks, date, channels, status, chash = post
+    p = Post(
+        path=rel,
+        id=pid,
+        meta=meta,
+        body="",
+        body_line=body_line,
+        marks={k: Mark(*v) for k, v in marks.items()},
+        date=date,
+        channels=channels,
+        status=status,
+        content_hash=chash,
+    )
+    fs = [Finding(rel, *f) for f in findings]
+    return Entry(stat, sha, p, fs, media, fps)

@@ -197,6 +197,8 @@ def sent_index(root: Path, data_dir: str, posts: Iterable[Post]) -> dict[tuple[s
     except RecordError:
         return {}
     out: dict[tuple[str, str], Sent] = {}
+    if not index.by_key:
+        return out
     for post in posts:
         for channel in post.channels:
             e = index.find(post, channel)

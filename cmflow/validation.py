@@ -170,7 +170,7 @@ def _cached(cache: Cache, root: Path, rel: str) -> Entry | None:
     if entry is None:
         return None
     try:
-        st = os.stat(root / rel)
+        st = os.stat(f"{root}/{rel}")  # a str path: Path objects cost more than the stat
     except OSError:
         return None
     if (st.st_size, st.st_mtime_ns) != entry.stat:

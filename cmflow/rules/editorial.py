@@ -73,32 +73,38 @@ def pillar(ctx: PostContext) -> Iterator[Finding]:
 
 def mix(ctx: QueueContext) -> Iterator[Finding]:
     """For each channel and capped pillar: in every rolling window that ends at a post and
-    holds at least 1/max_share posts, the pillar's share must not exceed max_share."""
+    holds at least 1/max_share posts, the pillar's share must not exceed max_share.
+    One pass with a sliding window and running counts."""
     for channel in ctx.config.channels.values():
         rules = channel.rules
         if rules.mix is None or not rules.mix.max_share:
             continue
+        name = channel.name
+        window = rules.mix.window
         posts = sorted(
-            (p for p in ctx.posts if channel.name in p.channels and p.status == "ready" and p.date),
+            (p for p in ctx.posts if name in p.channels and p.status == "ready" and p.date),
             key=lambda p: (p.date, p.path),
         )
+        pillars = [p.field("pillar", name) for p in posts]
+        counts: dict[object, int] = defaultdict(int)
         reported: dict[str, int] = defaultdict(lambda: -1)
         start = 0
         for end, post in enumerate(posts):
             assert post.date is not None
-            while posts[start].date < post.date - rules.mix.window:  # type: ignore[operator]
+            counts[pillars[end]] += 1
+            while posts[start].date < post.date - window:  # type: ignore[operator]
+                counts[pillars[start]] -= 1
                 start += 1
-            window = posts[start : end + 1]
-            for name, share in rules.mix.max_share.items():
-                minimum = math.ceil(1 / share) if share > 0 else 1
-                if len(window) < minimum or post.field("pillar", channel.name) != name:
-                    continue
-                count = sum(1 for p in window if p.field("pillar", channel.name) == name)
-                if count / len(window) > share and reported[name] < start:
-                    reported[name] = end
-                    yield _mix_finding(
-                        post, channel.name, name, count, len(window), share, rules.mix.window.days
-                    )
+            size = end + 1 - start
+            pillar_here = pillars[end]
+            share = rules.mix.max_share.get(pillar_here) if isinstance(pillar_here, str) else None
+            if share is None:
+                continue
+            minimum = math.ceil(1 / share) if share > 0 else 1
+            count = counts[pillar_here]
+            if size >= minimum and count / size > share and reported[pillar_here] < start:
+                reported[pillar_here] = end
+                yield _mix_finding(post, name, pillar_here, count, size, share, window.days)
 
 
 def _mix_finding(
