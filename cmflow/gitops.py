@@ -98,6 +98,26 @@ class RecordRepo:
                 + ": commit or stash them first"
             )
 
+    def changed(self, paths: list[str]) -> list[str]:
+        """Uncommitted (modified or new) files under `paths`, relative to the root."""
+        rels = [self._rel(p) for p in paths if (self.root / p).exists()]
+        if not rels:
+            return []
+        out = self.repo.git.status("--porcelain", "--untracked-files=all", "--", *rels)
+        root = self.root.resolve()
+        files = []
+        for line in out.splitlines():
+            name = line[3:].split(" -> ")[-1].strip('"')
+            full = (self.top / name).resolve()
+            if full.is_relative_to(root) and full.exists():
+                files.append(full.relative_to(root).as_posix())
+        return files
+
+    def undo_last_commit(self) -> None:
+        """Drop the last local commit if it was not pushed (its files stay in the work tree)."""
+        if self._ahead():
+            self.repo.git.reset("--mixed", "HEAD~1")
+
     def sync(self) -> None:
         """Fast-forward to the remote branch, to plan against the latest record."""
         try:

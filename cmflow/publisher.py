@@ -170,7 +170,7 @@ def publish(
     remote: str = "origin",
     env: Mapping[str, str] | None = None,
     budget: float = 600.0,
-    workers: int = 4,
+    workers: int = 16,
     read_timeout: float = 30.0,
     log: Callable[[str], None] = lambda _: None,
 ) -> RunReport:
@@ -178,6 +178,7 @@ def publish(
     run_id = f"{now:%Y%m%dT%H%M}-{uuid.uuid4().hex[:8]}"
     redact = Redactor(config.secret_values(env))
     repo = None
+    leftovers: list[str] = []
     if commit and not dry_run:
         from cmflow.gitops import RecordRepo
 
@@ -188,6 +189,8 @@ def publish(
             if ch.platform == "feed"
         ]
         repo.ensure_clean(outputs)
+        # Record files an earlier run in this checkout could not push go with our claims.
+        leftovers = repo.changed(outputs)
         repo.sync()
     prep = prepare(config, now, channels=channels, env=env)
     report = RunReport(run_id, now, prep.actions, dry_run=dry_run)
@@ -195,54 +198,74 @@ def publish(
         return report
     ledger = Ledger(config.root, config.data_dir)
     lock = threading.Lock()
-    todo: list[tuple[Action, Entry]] = []
-    for action in prep.actions:
-        if not action.acts:
-            report.results.append(PairResult(action, str(action.kind), action.reason, action.entry))
-            continue
-        entry = _claim(action, prep, run_id, now)
-        ledger.write(entry)
-        todo.append((action, entry))
-    if repo is not None and todo:
-        files = [ledger.rel(e.post, e.channel) for _, e in todo]
-
-        def drop_claims(clashes: set[str]) -> list[str]:
-            return []  # the remote changed these pairs meanwhile: another run owns them
-
-        lost = repo.commit_and_push(
-            files, f"cmflow: claim {len(files)} post(s) [{run_id}]", drop_claims
-        )
-        if lost:
-            for action, _entry in [t for t in todo if ledger.rel(t[1].post, t[1].channel) in lost]:
-                report.results.append(
-                    PairResult(action, "wait", "claimed by another run at the same time", None)
-                )
-            todo = [t for t in todo if ledger.rel(t[1].post, t[1].channel) not in lost]
-    by_channel: dict[str, list[tuple[Action, Entry]]] = {}
-    for item in todo:
-        by_channel.setdefault(item[0].channel, []).append(item)
-    written: list[Path] = []
     with Http(budget=budget, read_timeout=read_timeout) as http:
+        adapters = _Adapters(config, http, env)
+        todo: list[tuple[Action, Entry]] = []
+        before: dict[str, Entry | None] = {}
+        for action in prep.actions:
+            if not action.acts:
+                report.results.append(
+                    PairResult(action, str(action.kind), action.reason, action.entry)
+                )
+                continue
+            rel = ledger.rel(action.post.id, action.channel)
+            before[rel] = ledger.get(action.post.id, action.channel)
+            entry = _claim(action, prep, run_id, adapters)
+            ledger.write(entry)
+            todo.append((action, entry))
+        if repo is not None and (todo or leftovers):
+            from cmflow.gitops import PushFailed
+
+            files = leftovers + [ledger.rel(e.post, e.channel) for _, e in todo]
+
+            def drop_claims(clashes: set[str]) -> list[str]:
+                return []  # the remote changed these pairs meanwhile: another run owns them
+
+            try:
+                lost = repo.commit_and_push(
+                    files, f"cmflow: claim {len(todo)} post(s) [{run_id}]", drop_claims
+                )
+            except PushFailed as exc:
+                # Nothing was sent: give the claims back so no later run waits on them.
+                repo.undo_last_commit()
+                for rel, old in before.items():
+                    if old is None:
+                        (config.root / rel).unlink(missing_ok=True)
+                    else:
+                        ledger.write(old)
+                report.push_error = redact.text(str(exc))
+                for action, _ in todo:
+                    report.results.append(PairResult(action, "wait", "not claimed: push failed"))
+                return report
+            if lost:
+                for action, entry in todo:
+                    if ledger.rel(entry.post, entry.channel) in lost:
+                        report.results.append(
+                            PairResult(action, "wait", "claimed by another run at the same time")
+                        )
+                todo = [t for t in todo if ledger.rel(t[1].post, t[1].channel) not in lost]
+        by_channel: dict[str, list[tuple[Action, Entry]]] = {}
+        for item in todo:
+            by_channel.setdefault(item[0].channel, []).append(item)
+        written: list[Path] = []
 
         def run_channel(name: str) -> list[PairResult]:
             return _run_channel(
-                config,
                 config.channels[name],
                 by_channel[name],
                 prep,
                 ledger,
                 lock,
-                http,
-                env,
+                adapters,
                 redact,
                 now,
                 log,
-                written,
             )
 
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(by_channel) or 1))) as pool:
             for results in pool.map(run_channel, sorted(by_channel)):
                 report.results.extend(results)
+        written = adapters.written()
     if repo is not None and todo:
         files = [ledger.rel(e.post, e.channel) for _, e in todo]
         files += [p.resolve().relative_to(config.root.resolve()).as_posix() for p in written]
@@ -268,13 +291,45 @@ def publish(
     return report
 
 
-def _claim(action: Action, prep: Prepared, run_id: str, now: datetime) -> Entry:
+class _Adapters:
+    """One adapter per channel for the run, built on first use (thread-safe)."""
+
+    def __init__(self, config: Config, http: Http, env: Mapping[str, str]) -> None:
+        self.config, self.http, self.env = config, http, env
+        self._made: dict[str, Adapter | MissingSecret] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Adapter:
+        """The channel's adapter; raises MissingSecret when its credential is not set."""
+        with self._lock:
+            if name not in self._made:
+                ch = self.config.channels[name]
+                try:
+                    self._made[name] = adapter_for(
+                        Context(ch, self.config.root, self.http, ch.secrets(self.env))
+                    )
+                except MissingSecret as exc:
+                    self._made[name] = exc
+            made = self._made[name]
+        if isinstance(made, MissingSecret):
+            raise made
+        return made
+
+    def written(self) -> list[Path]:
+        return [p for a in self._made.values() for p in (getattr(a, "written", None) or [])]
+
+
+def _claim(action: Action, prep: Prepared, run_id: str, adapters: _Adapters) -> Entry:
+    """The entry recorded (and, with --commit, pushed) before anything is sent. It carries the
+    handles the adapter chose (record keys, idempotency keys), so that a run that dies after
+    sending can be reconciled from a fresh checkout."""
     post, name = action.post, action.channel
     channel = prep.config.channels[name]
     rendered = prep.rendered[(post.id, name)]
     fp = fingerprint(rendered)
     old = action.entry
     real_now = _iso(datetime.now(UTC))
+    scheduled = post.date.isoformat() if post.date else None
     if action.kind == Kind.RECONCILE and old is not None:
         old.run_id, old.claimed_at = run_id, real_now
         old.note("reconcile", None)
@@ -290,18 +345,24 @@ def _claim(action: Action, prep: Prepared, run_id: str, now: datetime) -> Entry:
             source_hash=post.content_hash,
             run_id=run_id,
             reason=action.reason,
-            scheduled_for=post.date.isoformat() if post.date else None,
+            scheduled_for=scheduled,
         )
         entry.note("missed", action.reason)
         return entry
+    if old is not None and old.parts:
+        # Some parts of a thread are out: resume after them with the same handles.
+        old.state, old.run_id, old.claimed_at = L.CLAIMED, run_id, real_now
+        old.content_hash, old.path, old.reason, old.not_before = fp, post.path, None, None
+        old.note("claimed", f"resuming after part {len(old.parts)}")
+        return old
     generation = (
         old.generation + 1
         if old is not None and old.state == L.FAILED
         else (old.generation if old else 1)
     )
-    key = hashlib.sha256(
-        f"{post.id}|{name}|{generation}|{post.date.isoformat() if post.date else ''}".encode()
-    ).hexdigest()[:32]
+    key = hashlib.sha256(f"{post.id}|{name}|{generation}|{scheduled or ''}".encode()).hexdigest()[
+        :32
+    ]
     entry = Entry(
         post.id,
         name,
@@ -314,30 +375,33 @@ def _claim(action: Action, prep: Prepared, run_id: str, now: datetime) -> Entry:
         key=key,
         run_id=run_id,
         claimed_at=real_now,
-        scheduled_for=post.date.isoformat() if post.date else None,
+        scheduled_for=scheduled,
         history=list(old.history) if old else [],
     )
+    try:
+        entry.handles = adapters.get(name).prepare(rendered, key)
+    except MissingSecret:
+        entry.handles = {}
+    if scheduled:
+        entry.handles.setdefault("date", scheduled)
     entry.note("claimed")
     return entry
 
 
 def _run_channel(
-    config: Config,
     channel: Channel,
     items: list[tuple[Action, Entry]],
     prep: Prepared,
     ledger: Ledger,
     lock: threading.Lock,
-    http: Http,
-    env: Mapping[str, str],
+    adapters: _Adapters,
     redact: Redactor,
     now: datetime,
     log: Callable[[str], None],
-    written: list[Path],
 ) -> list[PairResult]:
     results: list[PairResult] = []
-    adapter: Adapter | None = None
     stop: str | None = None  # once a channel is rate limited or its credential refused
+    stop_until: datetime | None = None
     for action, entry in items:
         if action.kind == Kind.MISSED:
             with lock:
@@ -345,24 +409,17 @@ def _run_channel(
             results.append(PairResult(action, L.MISSED, action.reason, entry))
             continue
         if stop is not None:
-            _release(entry, action, ledger, lock, stop)
+            _release(entry, action, ledger, lock, stop, stop_until)
             results.append(PairResult(action, "wait", stop, entry))
             continue
         rendered = prep.rendered[(action.post.id, action.channel)]
-        if adapter is None:
-            try:
-                adapter = adapter_for(Context(channel, config.root, http, channel.secrets(env)))
-            except MissingSecret as exc:
-                stop = str(exc)
-                _release(entry, action, ledger, lock, stop)
-                results.append(PairResult(action, "skip", stop, entry))
-                continue
-        if action.kind == Kind.PUBLISH and not entry.handles:
-            entry.handles = adapter.prepare(rendered, entry.key)
-            if action.post.date is not None:
-                entry.handles.setdefault("date", action.post.date.isoformat())
-            with lock:
-                ledger.write(entry)
+        try:
+            adapter = adapters.get(channel.name)
+        except MissingSecret as exc:
+            stop = str(exc)
+            _release(entry, action, ledger, lock, stop, None)
+            results.append(PairResult(action, "skip", stop, entry))
+            continue
         progress = LedgerProgress(ledger, entry, lock, redact)
         try:
             result = _send(adapter, rendered, progress, action.kind == Kind.RECONCILE)
@@ -376,7 +433,7 @@ def _run_channel(
         results.append(res)
         if result.needs_reauth or result.outcome == Outcome.RETRY:
             stop = f"not tried: {channel.name} stopped earlier in this run ({res.message})"
-    written.extend(getattr(adapter, "written", []) or [])
+            stop_until = L.parse_time(entry.not_before)
     return results
 
 
@@ -404,13 +461,19 @@ def _send(
 
 
 def _release(
-    entry: Entry, action: Action, ledger: Ledger, lock: threading.Lock, reason: str
+    entry: Entry,
+    action: Action,
+    ledger: Ledger,
+    lock: threading.Lock,
+    reason: str,
+    not_before: datetime | None,
 ) -> None:
     """Give back a claim that was not attempted: nothing was sent for it in this run."""
     if action.kind == Kind.RECONCILE:
         return  # keep the earlier outcome to reconcile
     entry.state = L.DEFERRED
     entry.reason = reason
+    entry.not_before = _iso(not_before) if not_before else None
     with lock:
         ledger.write(entry)
 
