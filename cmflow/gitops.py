@@ -55,13 +55,16 @@ class RecordRepo:
     (drop a claim, or rewrite a result), then the commit is made again and pushed.
     """
 
-    def __init__(self, root: Path, remote: str = "origin", branch: str | None = None) -> None:
+    def __init__(
+        self, root: Path, remote: str = "origin", branch: str | None = None, backoff: float = 0.1
+    ) -> None:
         import git
 
         self.root = root
         self.repo = _repo(root)
         self.top = Path(self.repo.working_tree_dir or root).resolve()
         self.remote = remote
+        self.backoff = backoff  # seconds before the first retry, doubling, with jitter
         try:
             self.branch = branch or self.repo.active_branch.name
         except TypeError:
@@ -159,7 +162,7 @@ class RecordRepo:
                 return dropped
             except self._git.GitCommandError as exc:
                 last = _git_reason(exc)
-            time.sleep(min(2.0, 0.1 * (2**attempt)) * (0.5 + random.random()))
+            time.sleep(min(2.0, self.backoff * (2**attempt)) * (0.5 + random.random()))
             try:
                 self.repo.git.fetch(self.remote, self.branch)
             except self._git.GitCommandError as exc:

@@ -172,6 +172,7 @@ def publish(
     budget: float = 600.0,
     workers: int = 16,
     read_timeout: float = 30.0,
+    push_backoff: float = 0.1,
     log: Callable[[str], None] = lambda _: None,
 ) -> RunReport:
     env = os.environ if env is None else env
@@ -182,7 +183,7 @@ def publish(
     if commit and not dry_run:
         from cmflow.gitops import RecordRepo
 
-        repo = RecordRepo(config.root, remote)
+        repo = RecordRepo(config.root, remote, backoff=push_backoff)
         outputs = [config.data_dir] + [
             str(ch.setting("output_dir", "public"))
             for ch in config.channels.values()

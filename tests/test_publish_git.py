@@ -8,7 +8,6 @@ repository; the remote's history (`git log -p`) is part of what must never hold 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -286,12 +285,6 @@ def test_refused_claim_push_sends_nothing(tmp_path: Path, fakes: Fakes, remote: 
 # skipped: the subprocess tests above already pay for the real backoff.
 
 
-@pytest.fixture
-def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(time, "sleep", lambda _seconds: None)
-
-
-@pytest.mark.usefixtures("no_pauses")
 def test_record_left_behind_by_a_refused_push_reaches_the_remote_on_the_next_run(
     tmp_path: Path, fakes: Fakes, remote: Path
 ) -> None:
@@ -304,7 +297,7 @@ def test_record_left_behind_by_a_refused_push_reaches_the_remote_on_the_next_run
         secrets=fakes.secrets(),
     )
     hook(remote, REFUSE_AFTER_ONE, allow_once=True)
-    report = publish_in_process(s, later(minutes=1), commit=True)
+    report = publish_in_process(s, later(minutes=1), commit=True, push_backoff=0)
     assert report.push_error and report.count("published") == 2
     hook(remote, None)
     s.publish("--commit", at=later(minutes=5))
@@ -314,7 +307,6 @@ def test_record_left_behind_by_a_refused_push_reaches_the_remote_on_the_next_run
         assert entry is not None and entry["state"] == "published", (channel, entry)
 
 
-@pytest.mark.usefixtures("no_pauses")
 def test_after_a_refused_claim_push_the_next_run_publishes(
     tmp_path: Path, fakes: Fakes, remote: Path
 ) -> None:
@@ -327,7 +319,7 @@ def test_after_a_refused_claim_push_the_next_run_publishes(
         secrets=fakes.secrets(),
     )
     hook(remote, REFUSE_ALL)
-    report = publish_in_process(s, later(minutes=1), commit=True)
+    report = publish_in_process(s, later(minutes=1), commit=True, push_backoff=0)
     assert report.push_error and "could not push" in report.push_error
     assert not report.ok
     assert fakes.mastodon.created == fakes.discord.created == 0
