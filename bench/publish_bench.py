@@ -49,13 +49,19 @@ def main() -> None:
         channels: list[str] = []
         lines = ["timezone: Europe/Paris", "channels:"]
         for i in range(PER_PLATFORM):
-            lines.append(f"  masto{i}: {{platform: mastodon, base_url: '{masto.url}', token_env: BENCH_MASTO}}")
+            lines.append(
+                f"  masto{i}: {{platform: mastodon, base_url: '{masto.url}', token_env: BENCH_MASTO}}"
+            )
             discord.add_webhook(f"90{i}", f"tok{i}")
             env[f"BENCH_DISCORD{i}"] = discord.webhook_url_for(f"90{i}")
             lines.append(f"  discord{i}: {{platform: discord, webhook_env: BENCH_DISCORD{i}}}")
             telegram.add_chat(-100 - i)
-            lines.append(f"  tg{i}: {{platform: telegram, base_url: '{telegram.url}', chat_id: '{-100 - i}', token_env: BENCH_TG}}")
-            env[f"BENCH_SLACK{i}"] = f"{slack.url}/services/{slack.add_webhook(f'T{i}', f'B{i}', f'S{i}')}"
+            lines.append(
+                f"  tg{i}: {{platform: telegram, base_url: '{telegram.url}', chat_id: '{-100 - i}', token_env: BENCH_TG}}"
+            )
+            env[f"BENCH_SLACK{i}"] = (
+                f"{slack.url}/services/{slack.add_webhook(f'T{i}', f'B{i}', f'S{i}')}"
+            )
             lines.append(f"  slack{i}: {{platform: slack, webhook_env: BENCH_SLACK{i}}}")
             channels += [f"masto{i}", f"discord{i}", f"tg{i}", f"slack{i}"]
         env["BENCH_MASTO"] = "bench-token"
@@ -74,8 +80,12 @@ def main() -> None:
         wall = time.perf_counter() - t0
         published = report.count("published")
         pairs = len(channels) * POSTS
-        print(f"pairs published: {published}/{pairs} (others: {sorted({r.state for r in report.results} - {'published'})})")
-        print(f"wall time: {wall:.2f} s   serial time at {LATENCY * 1000:.0f} ms/request: {pairs * LATENCY:.1f} s")
+        print(
+            f"pairs published: {published}/{pairs} (others: {sorted({r.state for r in report.results} - {'published'})})"
+        )
+        print(
+            f"wall time: {wall:.2f} s   serial time at {LATENCY * 1000:.0f} ms/request: {pairs * LATENCY:.1f} s"
+        )
         print(f"= {wall / LATENCY:.1f}x one request's latency (target <= 10x)")
 
 
