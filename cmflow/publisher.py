@@ -35,6 +35,8 @@ from cmflow.render import fingerprint, render
 from cmflow.scheduler import Action, Kind, plan
 from cmflow.validation import validate
 
+NEEDS_REAUTH = "needs_reauth"  # a run result (the record says deferred): the credential was refused
+
 
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -59,7 +61,7 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        bad = {L.FAILED, L.UNKNOWN, L.NEEDS_HUMAN}
+        bad = {L.FAILED, L.UNKNOWN, L.NEEDS_HUMAN, NEEDS_REAUTH}
         return self.push_error is None and not any(r.state in bad for r in self.results)
 
     def count(self, state: str) -> int:
@@ -526,4 +528,5 @@ def _record(
     entry.note(entry.state, entry.reason)
     with lock:
         ledger.write(entry)
-    return PairResult(action, entry.state, redact.text(message), entry)
+    state = NEEDS_REAUTH if result.needs_reauth else entry.state
+    return PairResult(action, state, redact.text(message), entry)

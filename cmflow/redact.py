@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
@@ -26,20 +27,18 @@ class Redactor:
                 if len(tail) >= 8:
                     forms.add(tail)
         self.forms = sorted(forms, key=len, reverse=True)
+        # Case-insensitive: percent-encodings may use either case of hex digits.
+        self._pattern = (
+            re.compile("|".join(re.escape(f) for f in self.forms), re.IGNORECASE)
+            if self.forms
+            else None
+        )
 
     def __call__(self, text: str | None) -> str | None:
-        if not text:
-            return text
-        for form in self.forms:
-            if form in text:
-                text = text.replace(form, MASK)
-        return text
+        return self.text(text) if text else text
 
     def text(self, text: str) -> str:
-        for form in self.forms:
-            if form in text:
-                text = text.replace(form, MASK)
-        return text
+        return self._pattern.sub(MASK, text) if self._pattern is not None else text
 
     def github_masks(self) -> list[str]:
         """`::add-mask::` lines, one per secret form, printed before anything else."""

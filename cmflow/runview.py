@@ -23,6 +23,7 @@ SYMBOLS = {
     "unknown": "?",
     "needs_human": "✋",
     "deferred": "↻",
+    "needs_reauth": "🔑",
 }
 
 
@@ -80,6 +81,7 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
     order = [
         "published",
         "failed",
+        "needs_reauth",
         "unknown",
         "needs_human",
         "deferred",

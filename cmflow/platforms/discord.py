@@ -28,40 +28,22 @@ run, and after a 429 nothing before `retry_after` has passed.
 from __future__ import annotations
 
 import json
-import re
-import time
-from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
 from cmflow import media as media_files
 from cmflow.errors import MissingSecret
-from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
+from cmflow.http import retry_after_seconds
 from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+from cmflow.platforms.webhook import Gate, post
+from cmflow.redact import Redactor
 
 _SECRET_KEY = "webhook_env"
 _LABEL = "Discord"
-
-
-def _secret_forms(secrets: Iterable[str]) -> list[str]:
-    """Each secret as it may appear in echoed text: raw and percent-encoded, longest first."""
-    forms: set[str] = set()
-    for secret in secrets:
-        if secret:
-            forms.update({secret, quote(secret, safe=""), quote(secret), quote_plus(secret)})
-    return sorted(forms, key=len, reverse=True)
-
-
-def _scrub(text: str, forms: list[str]) -> str:
-    """`text` with every form of every secret replaced (case-insensitively, since
-    percent-encodings may use either case of hex digits)."""
-    for form in forms:
-        text = re.sub(re.escape(form), "***", text, flags=re.IGNORECASE)
-    return text
 
 
 def _flatten_errors(errors: Any, path: str = "") -> list[str]:
@@ -97,11 +79,9 @@ class Adapter:
         self._webhook = url
         parts = urlsplit(url)
         token = parts.path.rstrip("/").rsplit("/", 1)[-1] if parts.path.strip("/") else ""
-        self._forms = _secret_forms([url, token])
+        self._forms = Redactor([url, token])
         # Set once the webhook is refused (401/403/404): Discord says to stop using it.
-        self._refused: str | None = None
-        # monotonic time before which a 429 told us not to come back.
-        self._retry_at = 0.0
+        self._gate = Gate(_LABEL)
 
     # -- the contract -----------------------------------------------------------------------
 
@@ -115,16 +95,8 @@ class Adapter:
         total = len(rendered.parts)
         if len(done) >= total:
             return Result(Outcome.PUBLISHED, parts=done)
-        if self._refused is not None:
-            return Result(Outcome.FAILED, parts=done, reason=self._refused, needs_reauth=True)
-        wait = self._retry_at - time.monotonic()
-        if wait > 0:
-            return Result(
-                Outcome.RETRY,
-                parts=done,
-                reason=f"{_LABEL} asked to wait {wait:.0f} s before sending again",
-                retry_after=wait,
-            )
+        if (blocked := self._gate.blocked(done)) is not None:
+            return blocked
         url = self._execute_url()
         if url is None:
             return Result(
@@ -147,7 +119,7 @@ class Adapter:
             if isinstance(answer, Result):
                 answer.parts = done
                 if answer.reason:
-                    answer.reason = _scrub(where + answer.reason, self._forms)
+                    answer.reason = self._forms.text(where + answer.reason)
                 return answer
             progress.part_done(index, answer)
             done.append(answer)
@@ -205,28 +177,9 @@ class Adapter:
         return {"data": {"payload_json": json.dumps(payload)}, "files": files}
 
     def _send(self, url: str, kwargs: dict[str, Any]) -> PartResult | Result:
-        try:
-            response = self.ctx.http.request("POST", url, **kwargs)
-        except RateLimited as exc:
-            self._retry_at = time.monotonic() + exc.retry_after
-            return Result(
-                Outcome.RETRY,
-                reason=f"Discord is rate limited for {exc.retry_after:.0f} s more: not sent",
-                retry_after=exc.retry_after,
-            )
-        except NotSent:
-            return Result(Outcome.RETRY, reason="could not reach Discord: not sent")
-        except MaybeSent:
-            return Result(
-                Outcome.UNKNOWN,
-                reason="Discord did not answer after the message was sent: it may have been posted",
-            )
-        except requests.RequestException as exc:  # its text may hold the URL: type only
-            return Result(
-                Outcome.UNKNOWN,
-                reason=f"the request to Discord failed ({type(exc).__name__}): the message may "
-                "have been posted",
-            )
+        response = post(self.ctx.http, url, self._gate, **kwargs)
+        if isinstance(response, Result):
+            return response
         return self._classify(response)
 
     def _classify(self, response: requests.Response) -> PartResult | Result:
@@ -250,11 +203,11 @@ class Adapter:
             return PartResult(id=str(message_id), url=None, extra=extra)
         message = str(body.get("message") or response.reason or "").strip()
         details = "; ".join(_flatten_errors(body.get("errors")))
-        said = _scrub(message + (f": {details}" if details else ""), self._forms)
+        said = self._forms.text(message + (f": {details}" if details else ""))
         code = f" (code {body['code']})" if isinstance(body.get("code"), int) else ""
         if status == 429:
             retry_after = _retry_after(body, response)
-            self._retry_at = time.monotonic() + (retry_after or 0.0)
+            self._gate.wait(retry_after)
             return Result(
                 Outcome.RETRY,
                 reason="Discord rate limit reached"
@@ -266,11 +219,10 @@ class Adapter:
                 what = "the webhook no longer exists (deleted or moved)"
             else:
                 what = "the webhook was refused"
-            self._refused = (
+            return self._gate.refuse(
                 f"Discord: {what}{': ' + said if said else ''}{code} ({status}). Create a "
                 f"new webhook and update {self.variable}; cmflow stops using this one."
             )
-            return Result(Outcome.FAILED, reason=self._refused, needs_reauth=True)
         if status == 408:
             return Result(Outcome.RETRY, reason="Discord timed out reading the request: not sent")
         if 400 <= status < 500:

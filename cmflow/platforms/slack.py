@@ -32,18 +32,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
-from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
-
-import requests
+from urllib.parse import quote, urlsplit
 
 from cmflow.errors import MissingSecret
-from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
+from cmflow.http import retry_after_seconds
 from cmflow.model import Media, Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+from cmflow.platforms.webhook import Gate, post
+from cmflow.redact import Redactor
 
 _SECRET_KEY = "webhook_env"
 SECTION_LIMIT = 3000  # Block Kit: a section's text is at most 3,000 characters
@@ -104,21 +102,6 @@ def _chunks(text: str, limit: int) -> list[str]:
     return [c for c in out if c.strip()] or [""]
 
 
-def _secret_forms(secrets: Iterable[str]) -> list[str]:
-    """Each secret as it may appear in echoed text: raw and percent-encoded, longest first."""
-    forms: set[str] = set()
-    for secret in secrets:
-        if secret:
-            forms.update({secret, quote(secret, safe=""), quote(secret), quote_plus(secret)})
-    return sorted(forms, key=len, reverse=True)
-
-
-def _scrub(text: str, forms: list[str]) -> str:
-    for form in forms:
-        text = re.sub(re.escape(form), "***", text, flags=re.IGNORECASE)
-    return text
-
-
 class Adapter:
     """Publish to a Slack channel through an incoming webhook."""
 
@@ -131,11 +114,10 @@ class Adapter:
             raise MissingSecret(ctx.channel.name, self.variable)
         self._webhook = url
         path = urlsplit(url).path.strip("/")
-        self._forms = _secret_forms([url, path, path.rsplit("/", 1)[-1] if path else ""])
+        self._forms = Redactor([url, path, path.rsplit("/", 1)[-1] if path else ""])
         base = ctx.channel.setting("media_base_url")
         self.media_base_url = str(base).rstrip("/") if base else None
-        self._refused: str | None = None  # the webhook is gone: do not call it again this run
-        self._retry_at = 0.0  # monotonic time before which Slack asked us not to come back
+        self._gate = Gate("Slack")
 
     # -- the contract -----------------------------------------------------------------------
 
@@ -148,16 +130,8 @@ class Adapter:
         total = len(rendered.parts)
         if len(done) >= total:
             return Result(Outcome.PUBLISHED, parts=done)
-        if self._refused is not None:
-            return Result(Outcome.FAILED, parts=done, reason=self._refused, needs_reauth=True)
-        wait = self._retry_at - time.monotonic()
-        if wait > 0:
-            return Result(
-                Outcome.RETRY,
-                parts=done,
-                reason=f"Slack asked to wait {wait:.0f} s before sending again",
-                retry_after=wait,
-            )
+        if (blocked := self._gate.blocked(done)) is not None:
+            return blocked
         parts = urlsplit(self._webhook)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             return Result(
@@ -175,7 +149,7 @@ class Adapter:
             if isinstance(answer, Result):
                 answer.parts = done
                 if answer.reason:
-                    answer.reason = _scrub(where + answer.reason, self._forms)
+                    answer.reason = self._forms.text(where + answer.reason)
                 return answer
             progress.part_done(index, answer)
             done.append(answer)
@@ -219,28 +193,9 @@ class Adapter:
         }
 
     def _send(self, payload: dict[str, Any], text: str) -> PartResult | Result:
-        try:
-            response = self.ctx.http.request("POST", self._webhook, json=payload)
-        except RateLimited as exc:
-            self._retry_at = time.monotonic() + exc.retry_after
-            return Result(
-                Outcome.RETRY,
-                reason=f"Slack is rate limited for {exc.retry_after:.0f} s more: not sent",
-                retry_after=exc.retry_after,
-            )
-        except NotSent:
-            return Result(Outcome.RETRY, reason="could not reach Slack: not sent")
-        except MaybeSent:
-            return Result(
-                Outcome.UNKNOWN,
-                reason="Slack did not answer after the message was sent: it may have been posted",
-            )
-        except requests.RequestException as exc:  # its text may hold the URL: type only
-            return Result(
-                Outcome.UNKNOWN,
-                reason=f"the request to Slack failed ({type(exc).__name__}): the message may "
-                "have been posted",
-            )
+        response = post(self.ctx.http, self._webhook, self._gate, json=payload)
+        if isinstance(response, Result):
+            return response
         status = response.status_code
         if 200 <= status < 300:
             return PartResult(id=message_id(text))
@@ -248,7 +203,7 @@ class Adapter:
         shown = f"`{code}`" if code else "no error code"
         if status == 429:
             retry_after = retry_after_seconds(response.headers)
-            self._retry_at = time.monotonic() + (retry_after or 0.0)
+            self._gate.wait(retry_after)
             return Result(
                 Outcome.RETRY,
                 reason="Slack rate limit reached (about one message per second)"
@@ -257,11 +212,10 @@ class Adapter:
             )
         if code in _REAUTH_CODES or status in (401, 403, 404):
             what = _REAUTH_CODES.get(code or "", "the webhook was refused")
-            self._refused = (
+            return self._gate.refuse(
                 f"Slack: {what} ({status} {shown}). Create a new incoming webhook and update "
                 f"{self.variable}."
             )
-            return Result(Outcome.FAILED, reason=self._refused, needs_reauth=True)
         if status == 408:
             return Result(Outcome.RETRY, reason="Slack timed out reading the request: not sent")
         if 400 <= status < 500:

@@ -33,19 +33,19 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import requests
 
 from cmflow import media as media_files
 from cmflow.errors import MissingSecret
-from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
+from cmflow.http import retry_after_seconds
 from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+from cmflow.platforms.webhook import Gate, post
+from cmflow.redact import Redactor
 
 _SECRET_KEY = "token_env"
 DEFAULT_BASE_URL = "https://api.telegram.org"
@@ -54,29 +54,6 @@ MAX_ALBUM = 10  # sendMediaGroup: 2-10 items
 
 class _MediaError(Exception):
     """A media file of the part cannot be read or sent: nothing was sent."""
-
-
-def _secret_forms(secrets: Iterable[str]) -> list[str]:
-    """Each secret as it may appear in echoed text: raw and percent-encoded, longest first."""
-    forms: set[str] = set()
-    for secret in secrets:
-        if secret:
-            forms.update(
-                {
-                    secret,
-                    quote(secret, safe=""),
-                    quote(secret, safe=":"),
-                    quote(secret),
-                    quote_plus(secret),
-                }
-            )
-    return sorted(forms, key=len, reverse=True)
-
-
-def _scrub(text: str, forms: list[str]) -> str:
-    for form in forms:
-        text = re.sub(re.escape(form), "***", text, flags=re.IGNORECASE)
-    return text
 
 
 class Adapter:
@@ -92,10 +69,9 @@ class Adapter:
         self._token = token
         self.base_url = ctx.channel.base_url or DEFAULT_BASE_URL
         # "123456:ABC-DEF": the part after the colon is the secret half; scrub both.
-        self._forms = _secret_forms([token, token.partition(":")[2]])
+        self._forms = Redactor([token, token.partition(":")[2]])
         self.chat_id = str(ctx.channel.setting("chat_id") or "").strip()
-        self._refused: str | None = None  # token or chat refused: do not call again this run
-        self._retry_at = 0.0  # monotonic time before which Telegram asked us not to come back
+        self._gate = Gate("Telegram")
 
     # -- the contract -----------------------------------------------------------------------
 
@@ -109,16 +85,8 @@ class Adapter:
         total = len(rendered.parts)
         if len(done) >= total:
             return Result(Outcome.PUBLISHED, parts=done)
-        if self._refused is not None:
-            return Result(Outcome.FAILED, parts=done, reason=self._refused, needs_reauth=True)
-        wait = self._retry_at - time.monotonic()
-        if wait > 0:
-            return Result(
-                Outcome.RETRY,
-                parts=done,
-                reason=f"Telegram asked to wait {wait:.0f} s before sending again",
-                retry_after=wait,
-            )
+        if (blocked := self._gate.blocked(done)) is not None:
+            return blocked
         if not self.chat_id:
             return Result(Outcome.FAILED, parts=done, reason="the channel sets no chat_id")
         for index in range(len(done), total):
@@ -134,7 +102,7 @@ class Adapter:
             if isinstance(answer, Result):
                 answer.parts = done
                 if answer.reason:
-                    answer.reason = _scrub(where + answer.reason, self._forms)
+                    answer.reason = self._forms.text(where + answer.reason)
                 return answer
             progress.part_done(index, answer)
             done.append(answer)
@@ -206,29 +174,9 @@ class Adapter:
     def _send(self, method: str, kwargs: dict[str, Any]) -> PartResult | Result:
         # Secret: never shown. Quoted so that a mistyped token cannot change the path.
         url = f"{self.base_url}/bot{quote(self._token, safe=':')}/{method}"
-        try:
-            response = self.ctx.http.request("POST", url, **kwargs)
-        except RateLimited as exc:
-            self._retry_at = time.monotonic() + exc.retry_after
-            return Result(
-                Outcome.RETRY,
-                reason=f"Telegram is rate limited for {exc.retry_after:.0f} s more: not sent",
-                retry_after=exc.retry_after,
-            )
-        except NotSent:
-            return Result(Outcome.RETRY, reason="could not reach Telegram: not sent")
-        except MaybeSent:
-            return Result(
-                Outcome.UNKNOWN,
-                reason="Telegram did not answer after the message was sent: it may have been "
-                "posted",
-            )
-        except requests.RequestException as exc:  # its text holds the URL: type only
-            return Result(
-                Outcome.UNKNOWN,
-                reason=f"the request to Telegram failed ({type(exc).__name__}): the message "
-                "may have been posted",
-            )
+        response = post(self.ctx.http, url, self._gate, **kwargs)
+        if isinstance(response, Result):
+            return response
         return self._classify(method, response)
 
     def _classify(self, method: str, response: requests.Response) -> PartResult | Result:
@@ -247,7 +195,7 @@ class Adapter:
                 reason=f"Telegram answered {status} to {method} without a message: check the chat",
             )
         code = body.get("error_code") if isinstance(body.get("error_code"), int) else status
-        description = _scrub(str(body.get("description") or response.reason or ""), self._forms)
+        description = self._forms.text(str(body.get("description") or response.reason or ""))
         params = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
         said = f"{description} ({code})" if description else f"error {code}"
         if code == 429 or status == 429:
@@ -257,7 +205,7 @@ class Adapter:
                 if isinstance(retry_after, int | float) and not isinstance(retry_after, bool)
                 else retry_after_seconds(response.headers)
             )
-            self._retry_at = time.monotonic() + (wait or 0.0)
+            self._gate.wait(wait)
             return Result(
                 Outcome.RETRY,
                 reason=f"Telegram rate limit reached: {said}",
@@ -268,8 +216,9 @@ class Adapter:
                 fix = f"add the bot back to {self.chat_id} with the right to post"
             else:
                 fix = f"create a new token with @BotFather and update {self.variable}"
-            self._refused = f"Telegram refused the bot: {said}. {fix[:1].upper()}{fix[1:]}."
-            return Result(Outcome.FAILED, reason=self._refused, needs_reauth=True)
+            return self._gate.refuse(
+                f"Telegram refused the bot: {said}. {fix[:1].upper()}{fix[1:]}."
+            )
         if code == 408 or status == 408:
             return Result(Outcome.RETRY, reason="Telegram timed out reading the request: not sent")
         if 400 <= status < 500:

@@ -1,0 +1,79 @@
+"""What the write-only adapters (Discord and Slack webhooks, Telegram's Bot API) share: a
+gate that stops calling a channel within the run once it refused the credential or asked
+to wait, and one POST whose transport errors are sorted by what they prove."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from cmflow.http import MaybeSent, NotSent, RateLimited
+from cmflow.platforms.base import Outcome, PartResult, Result
+
+if TYPE_CHECKING:
+    import requests
+
+    from cmflow.http import Http
+
+
+class Gate:
+    """Stop signs for one channel within one run. Discord: "stop using a webhook that
+    returns 404" and fewer than 10 invalid requests per 10 min (rate-limits.mdx)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.refused: str | None = None  # the credential was refused: never call again
+        self.retry_at = 0.0  # monotonic time before which the platform asked us not to call
+
+    def blocked(self, done: list[PartResult]) -> Result | None:
+        """A result to return at once, without any request, or None to go on."""
+        if self.refused is not None:
+            return Result(Outcome.FAILED, parts=done, reason=self.refused, needs_reauth=True)
+        wait = self.retry_at - time.monotonic()
+        if wait > 0:
+            return Result(
+                Outcome.RETRY,
+                parts=done,
+                reason=f"{self.label} asked to wait {wait:.0f} s before sending again",
+                retry_after=wait,
+            )
+        return None
+
+    def wait(self, seconds: float | None) -> None:
+        self.retry_at = time.monotonic() + (seconds or 0.0)
+
+    def refuse(self, reason: str) -> Result:
+        self.refused = reason
+        return Result(Outcome.FAILED, reason=reason, needs_reauth=True)
+
+
+def post(http: Http, url: str, gate: Gate, **kwargs: Any) -> requests.Response | Result:
+    """POST once (writes are never retried), or the Result its transport error proves.
+
+    Error texts from `requests` may hold the URL, which is the secret here: only the
+    exception's type is ever reported."""
+    import requests
+
+    label = gate.label
+    try:
+        return http.request("POST", url, **kwargs)
+    except RateLimited as exc:
+        gate.wait(exc.retry_after)
+        return Result(
+            Outcome.RETRY,
+            reason=f"{label} is rate limited for {exc.retry_after:.0f} s more: not sent",
+            retry_after=exc.retry_after,
+        )
+    except NotSent:
+        return Result(Outcome.RETRY, reason=f"could not reach {label}: not sent")
+    except MaybeSent:
+        return Result(
+            Outcome.UNKNOWN,
+            reason=f"{label} did not answer after the message was sent: it may have been posted",
+        )
+    except requests.RequestException as exc:
+        return Result(
+            Outcome.UNKNOWN,
+            reason=f"the request to {label} failed ({type(exc).__name__}): the message may "
+            "have been posted",
+        )
