@@ -35,11 +35,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 
 from cmflow import media as media_files
-from cmflow.errors import MissingSecret
 from cmflow.http import retry_after_seconds
 from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
-from cmflow.platforms.webhook import Gate, post
+from cmflow.platforms.webhook import Gate, credential, post
 from cmflow.redact import Redactor
 
 _SECRET_KEY = "webhook_env"
@@ -72,10 +71,7 @@ class Adapter:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.channel = ctx.channel
-        self.variable = str(ctx.channel.setting(_SECRET_KEY) or _SECRET_KEY)
-        url = (ctx.secrets.get(_SECRET_KEY) or "").strip()
-        if not url:
-            raise MissingSecret(ctx.channel.name, self.variable)
+        self.variable, url = credential(ctx, _SECRET_KEY)
         self._webhook = url
         parts = urlsplit(url)
         token = parts.path.rstrip("/").rsplit("/", 1)[-1] if parts.path.strip("/") else ""

@@ -36,11 +36,10 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from cmflow.errors import MissingSecret
 from cmflow.http import retry_after_seconds
 from cmflow.model import Media, Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
-from cmflow.platforms.webhook import Gate, post
+from cmflow.platforms.webhook import Gate, credential, post
 from cmflow.redact import Redactor
 
 _SECRET_KEY = "webhook_env"
@@ -108,10 +107,7 @@ class Adapter:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.channel = ctx.channel
-        self.variable = str(ctx.channel.setting(_SECRET_KEY) or _SECRET_KEY)
-        url = (ctx.secrets.get(_SECRET_KEY) or "").strip()
-        if not url:
-            raise MissingSecret(ctx.channel.name, self.variable)
+        self.variable, url = credential(ctx, _SECRET_KEY)
         self._webhook = url
         path = urlsplit(url).path.strip("/")
         self._forms = Redactor([url, path, path.rsplit("/", 1)[-1] if path else ""])

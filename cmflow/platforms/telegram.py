@@ -40,11 +40,10 @@ from urllib.parse import quote
 import requests
 
 from cmflow import media as media_files
-from cmflow.errors import MissingSecret
 from cmflow.http import retry_after_seconds
 from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
-from cmflow.platforms.webhook import Gate, post
+from cmflow.platforms.webhook import Gate, credential, post
 from cmflow.redact import Redactor
 
 _SECRET_KEY = "token_env"
@@ -62,10 +61,7 @@ class Adapter:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.channel = ctx.channel
-        self.variable = str(ctx.channel.setting(_SECRET_KEY) or _SECRET_KEY)
-        token = (ctx.secrets.get(_SECRET_KEY) or "").strip()
-        if not token:
-            raise MissingSecret(ctx.channel.name, self.variable)
+        self.variable, token = credential(ctx, _SECRET_KEY)
         self._token = token
         self.base_url = ctx.channel.base_url or DEFAULT_BASE_URL
         # "123456:ABC-DEF": the part after the colon is the secret half; scrub both.

@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from cmflow.errors import MissingSecret
 from cmflow.http import MaybeSent, NotSent, RateLimited
-from cmflow.platforms.base import Outcome, PartResult, Result
+from cmflow.platforms.base import Context, Outcome, PartResult, Result
 
 if TYPE_CHECKING:
     import requests
@@ -77,3 +78,14 @@ def post(http: Http, url: str, gate: Gate, **kwargs: Any) -> requests.Response |
             reason=f"the request to {label} failed ({type(exc).__name__}): the message may "
             "have been posted",
         )
+
+
+def credential(ctx: Context, key: str) -> tuple[str, str]:
+    """(variable name, value) of the channel's credential `key` ("webhook_env", "token_env").
+
+    Raises MissingSecret, naming the variable to set, when it is empty or unset."""
+    variable = str(ctx.channel.setting(key) or key)
+    value = (ctx.secrets.get(key) or "").strip()
+    if not value:
+        raise MissingSecret(ctx.channel.name, variable)
+    return variable, value
