@@ -19,7 +19,7 @@ from cmflow import __version__
 from cmflow.model import Finding, Mark, Post
 
 CACHE_DIR = ".cmflow-cache"
-FORMAT = 2
+FORMAT = 3
 
 MediaStamp = tuple[str, int, int]  # (relative path, size or -1, mtime_ns)
 
@@ -40,6 +40,9 @@ class Cache:
     key: str
     entries: dict[str, Entry] = field(default_factory=dict)
     dirty: bool = False
+    # Findings of the queue rules that depend on the posts and channels.yaml only (caps,
+    # gaps, mix, duplicate ids), valid while no entry changes.
+    queue_findings: list[Finding] | None = None
 
     @classmethod
     def open(cls, root: Path, config_digest: str) -> Cache:
@@ -47,9 +50,11 @@ class Cache:
         key = f"{FORMAT}:{__version__}:{config_digest}"
         try:
             with path.open("rb") as fh:
-                stored_key, rows = pickle.load(fh)
+                stored_key, rows, queue = pickle.load(fh)
             if stored_key == key and isinstance(rows, dict):
-                return cls(path, key, {rel: _entry(rel, row) for rel, row in rows.items()})
+                entries = {rel: _entry(rel, row) for rel, row in rows.items()}
+                findings = [Finding(*f) for f in queue] if queue is not None else None
+                return cls(path, key, entries, queue_findings=findings)
         except (
             OSError,
             pickle.PickleError,
@@ -73,7 +78,12 @@ class Cache:
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".validate-")
             with os.fdopen(fd, "wb") as fh:
                 rows = {rel: _row(e) for rel, e in self.entries.items()}
-                pickle.dump((self.key, rows), fh, protocol=pickle.HIGHEST_PROTOCOL)
+                queue = (
+                    [tuple(vars(f).values()) for f in self.queue_findings]
+                    if self.queue_findings is not None
+                    else None
+                )
+                pickle.dump((self.key, rows, queue), fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, self.path)
         except OSError:
             pass

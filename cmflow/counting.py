@@ -50,6 +50,7 @@ _GRAPHEME = regex.compile(r"\X")
 # Text made only of these (Latin with precomposed accents, common punctuation, currency)
 # has one grapheme per code point: no combining marks, joiners, emoji or Hangul jamo.
 _SIMPLE = regex.compile(r"[\x00-\u02ff\u2010-\u2027\u2030-\u205e\u20a0-\u20cf]*")
+_COMPLEX_RUN = regex.compile(r"[^\x00-\u02ff\u2010-\u2027\u2030-\u205e\u20a0-\u20cf]+")
 
 # A URL starts with http:// or https:// (any case) not glued to a preceding letter/digit,
 # then a host that begins with a letter, digit or "[" (IPv6), then any run of characters
@@ -117,6 +118,8 @@ def _find_urls(text: str) -> tuple[tuple[int, int, str], ...]:
     ``(voir https://example.fr/a)`` yields ``https://example.fr/a`` while
     ``https://en.wikipedia.org/wiki/Foo_(bar)`` stays whole.
     """
+    if "://" not in text:  # most texts: skip the Unicode-class regex entirely
+        return ()
     found: list[tuple[int, int, str]] = []
     for match in _URL.finditer(text):
         start: int = match.start()
@@ -132,7 +135,16 @@ def graphemes(text: str) -> int:
     if text.isascii() or _SIMPLE.fullmatch(text):
         # Here only CR LF forms a multi-character cluster.
         return len(text) - text.count("\r\n")
-    return len(_GRAPHEME.findall(text))
+    # Segment only the complex runs (emoji, combining marks...), each with the character
+    # before it, which a mark or joiner may attach to; simple characters count one each.
+    total = 0
+    last = 0
+    for m in _COMPLEX_RUN.finditer(text):
+        start = max(m.start() - 1, last)
+        total += start - last - text.count("\r\n", last, start)
+        total += len(_GRAPHEME.findall(text, start, m.end()))
+        last = m.end()
+    return total + len(text) - last - text.count("\r\n", last)
 
 
 def is_emoji_grapheme(g: str) -> bool:

@@ -7,7 +7,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote_plus
 
 from cmflow import counting, markup
 from cmflow.config import Channel, LinkTracking
@@ -104,6 +104,9 @@ def utm(url: str, tracking: LinkTracking, params: dict[str, str]) -> str:
     )
 
 
+_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)")
+
+
 @lru_cache(maxsize=4096)
 def _utm(
     url: str,
@@ -111,18 +114,23 @@ def _utm(
     templates: tuple[tuple[str, str], ...],
     items: tuple[tuple[str, str], ...],
 ) -> str:
-    params = dict(items)
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    m = _HOST.match(url)
+    host = m.group(1).lower() if m else ""
     if not any(host == d or host.endswith("." + d) for d in domains):
         return url
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    present = {k for k, _ in query}
+    params = dict(items)
+    base, hash_mark, fragment = url.partition("#")
+    path, _, query = base.partition("?")
+    present = {pair.split("=", 1)[0] for pair in query.split("&") if pair}
+    added = []
     for key, template in templates:
         value = template.format_map(_Default(params))
         if key not in present and value:
-            query.append((key, value))
-    return urlunsplit(parts._replace(query=urlencode(query)))
+            added.append(f"{key}={quote_plus(value)}")
+    if not added:
+        return url
+    # The query as written stays untouched (re-encoding it could alter the URL); ours follow.
+    return f"{path}?{'&'.join([query, *added] if query else added)}{hash_mark}{fragment}"
 
 
 class _Default(dict[str, str]):

@@ -143,6 +143,13 @@ def _compute_all(config: Config, rels: list[str]) -> list[Entry]:
 
 def load_entries(config: Config, *, use_cache: bool = True) -> dict[str, Entry]:
     """Every post file under content_dir with its per-post findings, cached when unchanged."""
+    entries, cache = _load(config, use_cache)
+    if cache is not None:
+        cache.save()
+    return entries
+
+
+def _load(config: Config, use_cache: bool) -> tuple[dict[str, Entry], Cache | None]:
     root = config.root
     cache = Cache.open(root, config.digest) if use_cache else None
     rels = content.discover(root, config.content_dir)
@@ -160,9 +167,9 @@ def load_entries(config: Config, *, use_cache: bool = True) -> dict[str, Entry]:
     if cache is not None:
         if todo or set(cache.entries) != set(fresh):
             cache.dirty = True
+            cache.queue_findings = None  # the queue changed
         cache.entries = fresh
-        cache.save()
-    return fresh
+    return fresh, cache
 
 
 def _cached(cache: Cache, root: Path, rel: str) -> Entry | None:
@@ -196,20 +203,29 @@ def validate(
     use_cache: bool = True,
 ) -> Report:
     """Check the whole queue; report findings for `only` (relative paths) or every file."""
-    entries = load_entries(config, use_cache=use_cache)
+    entries, cache = _load(config, use_cache)
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
     if record is None:
         record = ledger.sent_index(config.root, config.data_dir, posts)
-    fps = {(e.post.id, name): fp for e in entries.values() for name, fp in e.fingerprints.items()}
+    by_path = entries
 
     def rendered_hash(post: Post, channel: Channel) -> str:
-        return fps.get((post.id, channel.name), "")
+        entry = by_path.get(post.path)
+        return entry.fingerprints.get(channel.name, "") if entry is not None else ""
 
     qctx = QueueContext(posts, config, now, record, rendered_hash)
+    stable = cache.queue_findings if cache is not None else None
+    if stable is None:
+        stable = [f for rule in QUEUE_RULES if rule.stable and rule.queue for f in rule.queue(qctx)]
+        if cache is not None:
+            cache.queue_findings, cache.dirty = stable, True
+    findings.extend(stable)
     for rule in QUEUE_RULES:
-        assert rule.queue is not None
-        findings.extend(rule.queue(qctx))
+        if not rule.stable and rule.queue is not None:
+            findings.extend(rule.queue(qctx))
+    if cache is not None:
+        cache.save()
     wanted = set(only) if only is not None else None
     if wanted is not None:
         findings = [f for f in findings if f.path in wanted]

@@ -1097,3 +1097,28 @@ def test_every_rule_id_appears_in_a_test_of_this_file() -> None:
     # Each rule id must appear as a string literal inside a test (its body or decorators).
     missing = [r.id for r in RULES if not any(r.id == s or f"'{r.id}'" in s for s in named)]
     assert missing == []
+
+
+def test_secret_needles_cover_every_pattern() -> None:
+    """Each credential pattern has substrings that any match must contain (a prefilter)."""
+    from cmflow.rules.security import _NEEDLES, PATTERNS
+
+    samples = {
+        "a private key": "-----BEGIN RSA PRIVATE KEY-----",
+        "a GitHub token": "ghp_" + "a" * 36,
+        "a Slack token": "xoxb-1234567890-abc",
+        "a Slack webhook URL": "hooks.slack.com/services/T00/B00/abc",
+        "a Discord webhook URL": "discord.com/api/webhooks/123/" + "a" * 24,
+        "a Telegram bot token": "123456789:" + "A" * 35,
+        "an AWS access key": "AKIA" + "A" * 16,
+        "a JSON web token": "eyJ" + "a" * 10 + ".eyJ" + "a" * 10 + "." + "a" * 10,
+        "a Bluesky app password": "abcd-efgh-ijkl-mnop",
+        "an OpenAI-style API key": "sk-" + "a" * 20,
+        "a Google API key": "AIza" + "a" * 35,
+        "a credential assignment": "password: abcdefgh12345",
+    }
+    assert set(_NEEDLES) == {what for what, _ in PATTERNS} == set(samples)
+    for what, pattern in PATTERNS:
+        sample = samples[what]
+        assert pattern.search(sample), what
+        assert any(n in sample.lower() for n in _NEEDLES[what]), what

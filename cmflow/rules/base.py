@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 from cmflow.config import Channel, Config
-from cmflow.model import Finding, Level, Mark, Post, Rendered
+from cmflow.model import Finding, Level, Mark, Media, Post, Rendered
 
 
 @dataclass
@@ -20,6 +21,11 @@ class PostContext:
     rendered: Rendered
     config: Config
     root: Path
+
+    @cached_property
+    def media(self) -> list[Media]:
+        """The media this channel receives (variant applied), computed once."""
+        return self.post.media(self.channel.name)
 
     def finding(self, rule: str, mark: Mark, message: str, level: Level = "error") -> Finding:
         return Finding(
@@ -59,6 +65,9 @@ class Rule:
     post: PostCheck | None = None  # run for every (post, channel)
     file: FileCheck | None = None  # run once per post file, whatever its channels
     queue: QueueCheck | None = None  # run once over the whole queue
+    # The queue check reads only posts and channels.yaml (not the time, record or
+    # environment): its findings are cached until a post changes.
+    stable: bool = False
     # Neither: raised while loading a file (frontmatter.*, content.file)
 
 

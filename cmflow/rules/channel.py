@@ -86,7 +86,7 @@ def _media_key(ctx: PostContext, i: int) -> Mark:
 
 
 def media_missing(ctx: PostContext) -> Iterator[Finding]:
-    for i, m in enumerate(ctx.post.media(ctx.channel.name)):
+    for i, m in enumerate(ctx.media):
         info = media_files.inspect(ctx.root, m.path)
         if info.problem:
             yield ctx.finding(
@@ -96,7 +96,7 @@ def media_missing(ctx: PostContext) -> Iterator[Finding]:
 
 def media_alt(ctx: PostContext) -> Iterator[Finding]:
     rules, spec = ctx.channel.rules, ctx.channel.spec
-    for i, m in enumerate(ctx.post.media(ctx.channel.name)):
+    for i, m in enumerate(ctx.media):
         if rules.require_alt_text and not (m.alt or "").strip():
             yield ctx.finding(
                 "channel.media-alt",
@@ -113,7 +113,7 @@ def media_alt(ctx: PostContext) -> Iterator[Finding]:
 
 def media_count(ctx: PostContext) -> Iterator[Finding]:
     limit = ctx.channel.rules.max_media
-    items = ctx.post.media(ctx.channel.name)
+    items = ctx.media
     if limit is not None and len(items) > limit:
         yield ctx.finding(
             "channel.media-count",
@@ -123,7 +123,7 @@ def media_count(ctx: PostContext) -> Iterator[Finding]:
 
 
 def media_required(ctx: PostContext) -> Iterator[Finding]:
-    if ctx.channel.rules.require_media and not ctx.post.media(ctx.channel.name):
+    if ctx.channel.rules.require_media and not ctx.media:
         yield ctx.finding(
             "channel.media-required",
             ctx.post.mark("channels"),
@@ -133,7 +133,7 @@ def media_required(ctx: PostContext) -> Iterator[Finding]:
 
 def media_format(ctx: PostContext) -> Iterator[Finding]:
     rules = ctx.channel.rules
-    for i, m in enumerate(ctx.post.media(ctx.channel.name)):
+    for i, m in enumerate(ctx.media):
         info = media_files.inspect(ctx.root, m.path)
         if info.problem:
             continue

@@ -54,5 +54,11 @@ RULES = (
     Rule(
         "frontmatter.unknown-channel", "error", "channel (or variant) not defined in channels.yaml"
     ),
-    Rule("frontmatter.duplicate-id", "error", "two posts share an id", queue=duplicate_id),
+    Rule(
+        "frontmatter.duplicate-id",
+        "error",
+        "two posts share an id",
+        queue=duplicate_id,
+        stable=True,
+    ),
 )

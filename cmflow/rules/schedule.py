@@ -116,7 +116,7 @@ def humanize(d: timedelta) -> str:
 
 
 def edited_after_publish(ctx: QueueContext) -> Iterator[Finding]:
-    if ctx.rendered_hash is None:
+    if ctx.rendered_hash is None or not ctx.record:
         return
     for p in ctx.posts:
         for name in p.channels:
@@ -145,8 +145,15 @@ RULES = (
         "error",
         "more posts on a channel that day than max_per_day",
         queue=daily_cap,
+        stable=True,
     ),
-    Rule("schedule.min-gap", "error", "two posts on a channel closer than min_gap", queue=min_gap),
+    Rule(
+        "schedule.min-gap",
+        "error",
+        "two posts on a channel closer than min_gap",
+        queue=min_gap,
+        stable=True,
+    ),
     Rule("schedule.past", "warning", "a ready, unpublished post whose date has passed", queue=past),
     Rule(
         "schedule.edited-after-publish",

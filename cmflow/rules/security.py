@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 
 from cmflow.model import Finding, Mark, Post
@@ -61,8 +62,22 @@ def _strings(
             yield from _strings(v, (*path, i))
 
 
-_ANY = re.compile("|".join(f"(?P<p{i}>{pat.pattern})" for i, (_, pat) in enumerate(PATTERNS)))
-_NAMES = {f"p{i}": what for i, (what, _) in enumerate(PATTERNS)}
+# A substring each pattern cannot match without (lower-cased text): most posts hold none
+# of them, so most patterns never run. Checked by tests/test_rules.py.
+_NEEDLES: dict[str, tuple[str, ...]] = {
+    "a private key": ("-----begin",),
+    "a GitHub token": ("gh", "github_pat_"),
+    "a Slack token": ("xox",),
+    "a Slack webhook URL": ("hooks.slack.com",),
+    "a Discord webhook URL": ("/api/webhooks/",),
+    "a Telegram bot token": (":",),
+    "an AWS access key": ("akia", "asia"),
+    "a JSON web token": ("eyj",),
+    "a Bluesky app password": ("-",),
+    "an OpenAI-style API key": ("sk-",),
+    "a Google API key": ("aiza",),
+    "a credential assignment": ("key", "token", "secret", "password", "mot de passe"),
+}
 
 
 def _finding(post: Post, at: Mark, what: str) -> Finding:
@@ -77,11 +92,30 @@ def _finding(post: Post, at: Mark, what: str) -> Finding:
 
 
 def secret(post: Post) -> Iterator[Finding]:
-    """Credential shapes anywhere in the post (cached with it: depends on nothing else)."""
-    for text, mark in _texts(post):
-        for m in list(_ANY.finditer(text))[:3]:
-            what = _NAMES[m.lastgroup or ""]
-            yield _finding(post, mark or body_mark(post, None, m.start()), what)
+    """Credential shapes anywhere in the post (cached with it: depends on nothing else).
+    All its texts are scanned as one, each pattern only if its needle is there."""
+    pieces = list(_texts(post))
+    joined = "\n".join(text for text, _ in pieces)
+    low = joined.lower()
+    hits: list[tuple[int, str]] = []
+    for what, pattern in PATTERNS:
+        if any(n in low for n in _NEEDLES[what]):
+            hits.extend((m.start(), what) for m in pattern.finditer(joined))
+    if not hits:
+        return
+    starts = []
+    pos = 0
+    for text, _ in pieces:
+        starts.append(pos)
+        pos += len(text) + 1
+    seen: dict[int, int] = {}
+    for index, what in sorted(hits):
+        piece = bisect_right(starts, index) - 1
+        if seen.get(piece, 0) >= 3:
+            continue
+        seen[piece] = seen.get(piece, 0) + 1
+        text, mark = pieces[piece]
+        yield _finding(post, mark or body_mark(post, None, index - starts[piece]), what)
 
 
 def live_secret(ctx: QueueContext) -> Iterator[Finding]:

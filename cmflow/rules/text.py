@@ -29,14 +29,22 @@ def _table() -> dict[int, str]:
 _FOLD = _table()
 
 
+@lru_cache(maxsize=4096)
+def _plain(c: str) -> bool:
+    """A character folding leaves as it is (no accent to strip, no case to fold)."""
+    return (
+        not unicodedata.combining(c)
+        and c.casefold() == c
+        and len(unicodedata.normalize("NFKD", c)) == 1
+    )
+
+
 @lru_cache(maxsize=512)
 def fold(text: str) -> tuple[str, list[int] | None]:
     """Casefold and strip accents. Returns the folded text and, when lengths differ, the index
     in `text` of each folded character (None: same positions)."""
     fast = text.translate(_FOLD)
-    if fast.isascii() or not any(
-        unicodedata.combining(c) or c.upper() != c for c in fast if not c.isascii()
-    ):
+    if fast.isascii() or all(c.isascii() or _plain(c) for c in set(fast)):
         return fast, None
     out: list[str] = []
     index: list[int] = []
