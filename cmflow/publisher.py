@@ -274,11 +274,28 @@ def publish(
         files += [p.resolve().relative_to(config.root.resolve()).as_posix() for p in written]
         entries = {ledger.rel(e.post, e.channel): e for _, e in todo}
 
+        feed_dirs = {
+            name: str(ch.setting("output_dir", "public")).strip("/") + "/"
+            for name, ch in config.channels.items()
+            if ch.platform == "feed"
+        }
+
         def keep_ours(clashes: set[str]) -> list[str]:
             for rel in clashes:  # we sent these: our outcome is the truth
                 if rel in entries:
                     ledger.write(entries[rel])
-            return [c for c in clashes if c in entries]
+            keep = [c for c in clashes if c in entries]
+            # Another run rewrote a feed's shared files (feed.xml, index.html): put our
+            # posts back into its version.
+            for name, folder in feed_dirs.items():
+                if not any(c.startswith(folder) for c in clashes):
+                    continue
+                restore = getattr(adapters.get(name), "restore", None)
+                for action, entry in todo:
+                    if action.channel == name and entry.state == L.PUBLISHED and restore:
+                        restore(prep.rendered[(action.post.id, name)], entry.handles)
+                keep += [c for c in clashes if c.startswith(folder)]
+            return keep
 
         from cmflow.gitops import PushFailed
 

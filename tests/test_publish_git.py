@@ -114,6 +114,46 @@ def test_commit_pushes_claim_then_record_and_feed(
     assert_clean_history(remote, s)
 
 
+def test_two_runs_publishing_different_posts_to_the_feed_keep_both(
+    tmp_path: Path, fakes: Fakes, remote: Path
+) -> None:
+    """Run A publishes post one (its Mastodon call is slow), run B publishes post two
+    meanwhile and pushes its feed first: A's result push meets B's feed.xml and manifest,
+    and puts its own post back into them instead of dropping it."""
+    channels = ("site", "mastodon")
+    a = pushed_site(
+        remote,
+        tmp_path / "ci-a",
+        fakes.channels(*channels),
+        {
+            "un.md": post(list(channels), "Flux t5f-un", title="Un"),
+            "deux.md": post(list(channels), "Flux t5f-deux", title="Deux", date=later(minutes=20)),
+        },
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    b = another_clone(a, remote, tmp_path / "ci-b")
+    fakes.mastodon.inject("POST", STATUSES, Fault.stall_after_commit(3), times=1)
+    run_a = a.start("publish", "--commit", at=later(minutes=1))
+    wait_until(lambda: created(fakes.mastodon, "t5f-un") == 1, what="run A's status")
+    # Within the claim lease (30 min), A's claims hold "un": B sends "deux" only.
+    result_b = b.publish("--commit", at=later(minutes=25))
+    assert result_b.code == 0, result_b
+    assert commits(remote, "cmflow: claim 2 post(s)") and not commits(remote, "claim 4")
+    result_a = run_a.wait()
+    assert result_a.code == 0, result_a
+    manifest = json.loads(git(remote, "show", "main:public/.cmflow-feed.json"))
+    feed = git(remote, "show", "main:public/feed.xml")
+    ids = set(manifest["entries"]) if "entries" in manifest else set(manifest)
+    assert {"un", "deux"} <= ids, manifest
+    assert "<title>Un</title>" in feed and "<title>Deux</title>" in feed, feed
+    assert created(fakes.mastodon, "t5f-un") == created(fakes.mastodon, "t5f-deux") == 1
+    for p in ("un", "deux"):
+        for c in channels:
+            entry = remote_record(remote, p, c)
+            assert entry is not None and entry["state"] == "published", (p, c, entry)
+
+
 # -- T5: two runs at once ---------------------------------------------------------------------------
 
 

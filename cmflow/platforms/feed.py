@@ -252,6 +252,16 @@ class Adapter:
         progress.part_done(0, result)
         return Result(Outcome.PUBLISHED, parts=[result])
 
+    def restore(self, rendered: Rendered, handles: Mapping[str, Any]) -> None:
+        """Put a published post back after the site files were replaced by another run's
+        version (a concurrent run pushed first): the manifest on disk is theirs, ours is
+        added to it and the site rewritten."""
+        entry = self._entry(rendered, handles)
+        manifest = self._load_manifest()
+        entry.media = self._copy_media(rendered)
+        manifest[rendered.post_id] = entry
+        self._write_site(manifest)
+
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
         """PUBLISHED when the manifest holds this post with the id this channel gives it (the
         manifest is written last, so its entry proves the page and feed were written too),
