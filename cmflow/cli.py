@@ -109,6 +109,11 @@ def validate(
     from cmflow.validation import validate as run
 
     cfg = load_config(root)
+    if not (cfg.root / cfg.content_dir).is_dir():
+        raise CmflowError(
+            f"the content folder {cfg.content_dir!r} does not exist in {cfg.root}: "
+            "create it, or set content_dir in channels.yaml"
+        )
     now = parse_at(at, cfg)
     only: set[str] | None = None
     if paths:
@@ -140,6 +145,13 @@ def _relative_posts(cfg: Config, path: Path) -> set[str]:
     rel = target.relative_to(root).as_posix()
     if target.is_file():
         return {rel}
+    if (
+        rel not in (".", "")
+        and not rel.startswith(cfg.content_dir.rstrip("/") + "/")
+        and rel != cfg.content_dir
+    ):
+        # A folder of media (or anything else): the posts using those files are reported.
+        return {p.relative_to(root).as_posix() for p in target.rglob("*") if p.is_file()}
     return {
         r
         for r in content.discover(cfg.root, cfg.content_dir)
@@ -162,6 +174,10 @@ def preview(path: Path, channels: tuple[str, ...], root: Path | None, fmt: str) 
 
     cfg = load_config(root)
     rel = next(iter(_relative_posts(cfg, path)))
+    if not rel.endswith((".md", ".markdown")):
+        raise click.BadParameter(
+            f"{path} is not a post (a .md file in {cfg.content_dir}/)", param_hint="PATH"
+        )
     result = preview_mod.preview(cfg, rel, list(channels))
     click.echo(preview_mod.as_json(result) if fmt == "json" else preview_mod.as_text(result))
     sys.exit(ExitCode.FINDINGS if result.errors else ExitCode.OK)
@@ -262,8 +278,10 @@ def publish(
     _check_channels(cfg, channels)
     redact = Redactor(cfg.secret_values())
     if os.environ.get("GITHUB_ACTIONS") == "true":
+        # Before anything else is printed; on stderr with --format json, so stdout stays JSON
+        # (the runner reads workflow commands from both streams).
         for line in redact.github_masks():
-            click.echo(line)
+            click.echo(line, err=fmt == "json")
     now = parse_at(at, cfg)
 
     report = publisher.publish(
@@ -294,8 +312,11 @@ def publish(
     "--published", "url", metavar="URL_OR_ID", help="It is on the network: record this URL or id."
 )
 @click.option("--absent", is_flag=True, help="It is not on the network: let the next run send it.")
+@click.option("--force", is_flag=True, help="Also overwrite an outcome cmflow did prove.")
 @root_option
-def resolve(post_id: str, channel: str, url: str | None, absent: bool, root: Path | None) -> None:
+def resolve(
+    post_id: str, channel: str, url: str | None, absent: bool, force: bool, root: Path | None
+) -> None:
     """Settle a post whose outcome cmflow could not prove (needs_human / unknown)."""
     from cmflow import ledger
 
@@ -306,20 +327,7 @@ def resolve(post_id: str, channel: str, url: str | None, absent: bool, root: Pat
     entry = book.get(post_id, channel)
     if entry is None:
         raise CmflowError(f"no record for post {post_id!r} on {channel!r} (see data/record/)")
-    if url:
-        entry.state = ledger.PUBLISHED
-        is_url = url.startswith(("http://", "https://"))
-        part = ledger.PartRecord(
-            url if not is_url else url.rstrip("/").rsplit("/", 1)[-1], url if is_url else None
-        )
-        entry.parts.append(part)
-        entry.published_at = entry.published_at or entry.claimed_at
-        entry.note("resolved", "published, confirmed by hand")
-    else:
-        entry.state = ledger.DEFERRED
-        entry.note("resolved", "absent, confirmed by hand: send it again")
-    entry.in_flight = entry.in_flight_since = None
-    entry.reason = None
+    ledger.resolve(entry, url, force=force)
     path = book.write(entry)
     click.echo(f"{path.relative_to(cfg.root)}: {entry.state}")
 

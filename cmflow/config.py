@@ -86,14 +86,16 @@ class Channel:
         """Names of the environment variables this channel needs and that are not set."""
         env = os.environ if env is None else env
         names = [str(self.settings[k]) for k in self.spec.secrets if k in self.settings]
-        return [n for n in names if not env.get(n)]
+        return [n for n in names if not env.get(n, "").strip()]
 
     def secrets(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
         env = os.environ if env is None else env
+        # Stripped: a secret pasted with a trailing newline would otherwise end up in a header
+        # error message, which no redaction of the exact value would catch.
         return {
-            k: env[str(v)]
+            k: env[str(v)].strip()
             for k, v in self.settings.items()
-            if k.endswith("_env") and env.get(str(v))
+            if k in self.spec.secrets and env.get(str(v), "").strip()
         }
 
 
@@ -111,6 +113,10 @@ class Config:
     levels: Mapping[str, Level]
     digest: str  # hash of channels.yaml, part of cache keys
     marks: Mapping[KeyPath, Mark] = field(default_factory=dict)
+
+    def catch_up_for(self, channel: Channel) -> timedelta:
+        """How late a due post may still go out on `channel` (its rules, else the brand's)."""
+        return channel.rules.catch_up if channel.rules.catch_up is not None else self.catch_up
 
     def secret_values(self, env: Mapping[str, str] | None = None) -> list[str]:
         """Every secret value any channel reads, for redaction."""
@@ -206,7 +212,8 @@ class _Builder:
                 f"unknown timezone {tz_name!r}: use an IANA name such as Europe/Paris",
             )
             tz = ZoneInfo("UTC")
-        catch_up = self.duration(("catch_up",), d.get("catch_up")) or DEFAULT_CATCH_UP
+        catch_up = self.duration(("catch_up",), d.get("catch_up"))
+        catch_up = DEFAULT_CATCH_UP if catch_up is None else catch_up
         editorial = d.get("editorial_line") if isinstance(d.get("editorial_line"), dict) else {}
         assert isinstance(editorial, dict)
         pillars = tuple(str(p) for p in editorial.get("pillars") or () if isinstance(p, str))
@@ -237,6 +244,11 @@ class _Builder:
                 levels[str(rule_id)] = "off"
             elif level in ("error", "warning"):
                 levels[str(rule_id)] = level
+        for key in ("content_dir", "data_dir"):
+            self.inside(root, (key,), d.get(key))
+        for cname, ch in channels.items():
+            if ch.platform == "feed":
+                self.inside(root, ("channels", cname, "output_dir"), ch.setting("output_dir"))
         return Config(
             root=root,
             path=path,
@@ -251,6 +263,11 @@ class _Builder:
             digest=digest,
             marks=dict(self.marks),
         )
+
+    def inside(self, root: Path, path: KeyPath, value: Any) -> None:
+        """Folders cmflow reads or writes must stay inside the repository."""
+        if isinstance(value, str) and not (root / value).resolve().is_relative_to(root.resolve()):
+            self.error(path, f"{path[-1]} {value!r} leaves the repository: use a folder inside it")
 
     def duration(self, path: KeyPath, value: Any) -> timedelta | None:
         if value is None or isinstance(value, bool):
@@ -319,7 +336,8 @@ class _Builder:
 
     def rules(self, r: dict[str, Any], where: Any, pillars: tuple[str, ...]) -> Rules:
         windows: list[Window] = []
-        for i, text in enumerate(r.get("posting_windows") or ()):
+        raw_windows = r.get("posting_windows")
+        for i, text in enumerate(raw_windows if isinstance(raw_windows, list) else ()):
             try:
                 windows.append(parse_window(str(text)))
             except ValueError as exc:

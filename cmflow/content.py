@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cmflow import schema
-from cmflow.model import Finding, Mark, Post
+from cmflow.model import SAFE_ID, Finding, Mark, Post
 from cmflow.timeutil import DateProblem, parse_datetime
 from cmflow.yamlload import YamlSyntaxError, parse
 
@@ -195,6 +195,11 @@ def _finish(
     missing = [k for k in ("date",) if k not in meta]
     if "channels" not in meta and "channel" not in meta:
         missing.append("channels")
+    elif meta.get("channels", meta.get("channel")) in ([], "", None):
+        key = "channels" if "channels" in meta else "channel"
+        problem(
+            "frontmatter.required", post.mark(key), f"`{key}` is empty: name at least one channel"
+        )
     if missing and had_front_matter:
         problem(
             "frontmatter.required",
@@ -204,6 +209,13 @@ def _finish(
         )
     if "id" in meta and isinstance(meta["id"], str | int) and str(meta["id"]).strip():
         post.id = str(meta["id"]).strip()
+        if not SAFE_ID.match(post.id):
+            problem(
+                "frontmatter.type",
+                post.mark("id"),
+                f"id {post.id!r}: use letters, digits, '-', '_' and '.', starting with a letter "
+                "or digit (it names the post's publish record)",
+            )
     status = meta.get("status", "ready")
     post.status = status if status in ("draft", "ready") else "invalid"
     if "date" in meta and meta["date"] is not None:
@@ -222,6 +234,8 @@ def _finish(
         seen.add(name)
         if channels is not None and name not in channels:
             hint = schema.did_you_mean(name, tuple(channels))
+            if "," in name:
+                hint = f": write a list, channels: [{name}]"
             problem(
                 "frontmatter.unknown-channel",
                 post.mark(key, i) if isinstance(raw, list) else post.mark(key),

@@ -134,7 +134,13 @@ class RecordRepo:
             raise CmflowError(
                 f"the local branch has {ahead.strip()} commit(s) not on {self.remote}/{self.branch}: push them first"
             )
-        self.repo.git.merge("--ff-only", f"{self.remote}/{self.branch}")
+        try:
+            self.repo.git.merge("--ff-only", f"{self.remote}/{self.branch}")
+        except self._git.GitCommandError as exc:
+            raise CmflowError(
+                f"cannot fast-forward to {self.remote}/{self.branch} ({_git_reason(exc)}): "
+                "uncommitted record files clash with the remote's; commit or discard them"
+            ) from None
 
     def commit_and_push(
         self,

@@ -8,6 +8,7 @@ old state or the new one, never half a file. The record never holds a secret.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -18,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cmflow.model import Post
+from cmflow.errors import CmflowError
+from cmflow.model import SAFE_ID, Post
 from cmflow.rules.base import Sent
 
 RECORD_DIR = "record"
@@ -31,9 +33,18 @@ UNKNOWN = "unknown"  # it may have landed: reconcile before any resend
 NEEDS_HUMAN = "needs_human"  # reconciliation could not tell: check the account by hand
 MISSED = "missed"  # later than the catch-up window: not sent
 DEFERRED = "deferred"  # not sent (rate limit, refused credential): goes again, after not_before
-TERMINAL = frozenset({PUBLISHED, MISSED})
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def file_name(name: str) -> str:
+    """A file name for an id: the id itself when it is plain, else a cleaned form plus a hash
+    of the id, so that two ids never share a file ("a b" and "a_b") and none leaves the
+    record folder ("..")."""
+    if SAFE_ID.match(name):
+        return name
+    cleaned = _SAFE.sub("_", name).strip("._") or "post"
+    return f"{cleaned}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -72,7 +83,9 @@ class Entry:
     in_flight: int | None = None  # index of the part being sent, outcome not yet known
     in_flight_since: str | None = None
     run_id: str | None = None
-    claimed_at: str | None = None
+    claimed_at: str | None = None  # when the pair was first claimed for this attempt
+    leased_at: str | None = None  # when the run now holding it took it (the lease)
+    reconcile_attempts: int = 0
     published_at: str | None = None
     scheduled_for: str | None = None
     updated_at: str | None = None
@@ -119,13 +132,24 @@ class Ledger:
         return path.relative_to(self.root).as_posix()
 
     def path(self, post_id: str, channel: str) -> Path:
-        return self.dir / _SAFE.sub("_", post_id) / f"{_SAFE.sub('_', channel)}.json"
+        return self.dir / file_name(post_id) / f"{file_name(channel)}.json"
 
     def get(self, post_id: str, channel: str) -> Entry | None:
-        try:
-            return Entry.from_dict(json.loads(self.path(post_id, channel).read_text("utf-8")))
-        except FileNotFoundError:
+        path = self.path(post_id, channel)
+        if not path.exists():
             return None
+        return self._read(path)
+
+    def _read(self, path: Path) -> Entry:
+        try:
+            return Entry.from_dict(json.loads(path.read_text("utf-8")))
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            rel = path.relative_to(self.root).as_posix()
+            raise RecordError(
+                f"{rel}: this publish record cannot be read ({type(exc).__name__}: {exc}). "
+                f"If a merge left conflict markers in it, take the remote's version "
+                f"(git checkout --theirs -- {rel}) or restore it (git checkout origin/main -- {rel})"
+            ) from None
 
     def all(self) -> list[Entry]:
         out: list[Entry] = []
@@ -135,12 +159,7 @@ class Ledger:
             if not folder.is_dir():
                 continue
             for file in sorted(folder.glob("*.json")):
-                try:
-                    out.append(Entry.from_dict(json.loads(file.read_text("utf-8"))))
-                except (OSError, ValueError, TypeError) as exc:
-                    raise RecordError(
-                        f"{file.relative_to(self.root)}: unreadable record ({exc})"
-                    ) from None
+                out.append(self._read(file))
         return out
 
     def write(self, entry: Entry) -> Path:
@@ -161,55 +180,79 @@ class Ledger:
         return path
 
 
-class RecordError(Exception):
-    """Raised when a record file cannot be read (hand-edited, merge markers...)."""
+UNSETTLED = frozenset({CLAIMED, UNKNOWN, NEEDS_HUMAN, DEFERRED})
+
+
+def resolve(entry: Entry, published: str | None, *, force: bool = False) -> None:
+    """A human's answer for an outcome cmflow could not prove: `published` (a URL or id)
+    records it as out; None says it is not on the network, so the next run sends it."""
+    if entry.state not in UNSETTLED and not force:
+        raise CmflowError(
+            f"{entry.post} on {entry.channel} is {entry.state}, which cmflow proved: "
+            "nothing to resolve (--force overrides)"
+        )
+    if published:
+        is_url = published.startswith(("http://", "https://"))
+        remote_id = published.rstrip("/").rsplit("/", 1)[-1] if is_url else published
+        entry.parts.append(PartRecord(remote_id, published if is_url else None))
+        entry.state = PUBLISHED
+        entry.published_at = entry.published_at or entry.claimed_at
+        entry.note("resolved", "published, confirmed by hand")
+    else:
+        entry.state = DEFERRED
+        entry.note("resolved", "absent, confirmed by hand: send it again")
+    entry.in_flight = entry.in_flight_since = None
+    entry.reason = None
+    entry.reconcile_attempts = 0
+
+
+class RecordError(CmflowError):
+    """Raised by `Ledger` when a record file cannot be read (hand-edited, merge markers...)."""
 
 
 @dataclass
 class Index:
-    """Record entries found for current posts: by id, else by content (renamed files)."""
+    """Record entries found for current posts: by id, else, for a renamed or moved file whose
+    id came from its name, by content (same text and same date, old id no longer in use)."""
 
     by_key: dict[tuple[str, str], Entry]
     by_source: dict[tuple[str, str], Entry]
+    current_ids: frozenset[str] = frozenset()
 
     @classmethod
-    def build(cls, entries: Iterable[Entry]) -> Index:
+    def build(cls, entries: Iterable[Entry], current_ids: Iterable[str] = ()) -> Index:
         by_key: dict[tuple[str, str], Entry] = {}
         by_source: dict[tuple[str, str], Entry] = {}
         for e in entries:
             by_key[(e.post, e.channel)] = e
             if e.source_hash:
                 by_source.setdefault((e.source_hash, e.channel), e)
-        return cls(by_key, by_source)
+        return cls(by_key, by_source, frozenset(current_ids))
 
     def find(self, post: Post, channel: str) -> Entry | None:
         entry = self.by_key.get((post.id, channel))
-        if entry is None and post.content_hash:
-            entry = self.by_source.get((post.content_hash, channel))
-        return entry
+        if entry is not None or not post.content_hash:
+            return entry
+        old = self.by_source.get((post.content_hash, channel))
+        if old is None or old.post in self.current_ids:
+            return None  # a copy of a post that still exists is a new post
+        same_date = post.date is not None and old.scheduled_for == post.date.isoformat()
+        return old if same_date else None
 
 
 def sent_index(root: Path, data_dir: str, posts: Iterable[Post]) -> dict[tuple[str, str], Sent]:
     """For the validator: which current (post id, channel) pairs the record already holds."""
-    ledger = Ledger(root, data_dir)
-    try:
-        index = Index.build(ledger.all())
-    except RecordError:
-        return {}
+    posts = list(posts)
+    entries = Ledger(root, data_dir).all()
     out: dict[tuple[str, str], Sent] = {}
-    if not index.by_key:
+    if not entries:
         return out
+    index = Index.build(entries, (p.id for p in posts))
     for post in posts:
         for channel in post.channels:
             e = index.find(post, channel)
             if e is None or e.state == FAILED:
                 continue
-            published = (
-                datetime.fromisoformat(e.published_at.replace("Z", "+00:00"))
-                if e.published_at
-                else None
-            )
-            out[(post.id, channel)] = Sent(
-                e.content_hash if e.state == PUBLISHED else "", published
-            )
+            sent = e.content_hash if e.state == PUBLISHED else ""
+            out[(post.id, channel)] = Sent(sent, parse_time(e.published_at))
     return out

@@ -155,7 +155,9 @@ def to_html(markdown: str) -> str:
     if "<!--" in rendered:
         # Comments inside code were escaped (&lt;!--): only real comments match here.
         rendered = _HTML_COMMENT.sub("", rendered).strip()
-    return rendered
+    from cmflow.sanitize import clean_html
+
+    return clean_html(rendered)
 
 
 def to_plain(markdown: str) -> str:

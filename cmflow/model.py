@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 Level = Literal["error", "warning", "off"]
+# What a post id may be: it names files (the publish record, the feed page).
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 KeyPath = tuple[str | int, ...]
 
 

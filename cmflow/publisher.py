@@ -29,12 +29,13 @@ from cmflow.http import Http
 from cmflow.ledger import Entry, Index, Ledger, PartRecord
 from cmflow.model import Post, Rendered
 from cmflow.platforms import ADAPTERS, adapter_for
-from cmflow.platforms.base import Adapter, Context, Outcome, PartResult, Result
+from cmflow.platforms.base import Adapter, Context, Outcome, PartResult, PlatformSpec, Result
 from cmflow.redact import Redactor
 from cmflow.render import fingerprint, render
 from cmflow.scheduler import Action, Kind, plan
 from cmflow.validation import validate
 
+MAX_RECONCILE = 3  # runs that may try to find out, before a human is asked
 NEEDS_REAUTH = "needs_reauth"  # a run result (the record says deferred): the credential was refused
 
 
@@ -58,11 +59,16 @@ class RunReport:
     results: list[PairResult] = field(default_factory=list)
     push_error: str | None = None
     dry_run: bool = False
+    unreadable: list[str] = field(default_factory=list)  # post files with no usable channels
 
     @property
     def ok(self) -> bool:
-        bad = {L.FAILED, L.UNKNOWN, L.NEEDS_HUMAN, NEEDS_REAUTH}
-        return self.push_error is None and not any(r.state in bad for r in self.results)
+        bad = {L.FAILED, L.UNKNOWN, L.NEEDS_HUMAN, NEEDS_REAUTH, "invalid", "blocked"}
+        return (
+            self.push_error is None
+            and not self.unreadable
+            and not any(r.state in bad for r in self.results)
+        )
 
     def count(self, state: str) -> int:
         return sum(1 for r in self.results if r.state == state)
@@ -117,6 +123,7 @@ class Prepared:
     actions: list[Action]
     rendered: dict[tuple[str, str], Rendered]
     index: Index
+    unreadable: list[str]
 
 
 def prepare(
@@ -137,7 +144,10 @@ def prepare(
         post for _, _, post in content.load_all(config.root, rels, config.timezone, config.channels)
     ]
     ledger = Ledger(config.root, config.data_dir)
-    index = Index.build(ledger.all())
+    index = Index.build(ledger.all(), (p.id for p in posts))
+    # A post that could not be read has no channels: no action can name it, so the run
+    # lists it, and fails, rather than leave it silently absent.
+    unreadable = sorted(p.path for p in posts if not p.channels and invalid.get(p.path))
     rendered: dict[tuple[str, str], Rendered] = {}
     fps: dict[tuple[str, str], str] = {}
     for post in posts:
@@ -159,7 +169,7 @@ def prepare(
         publishable=set(ADAPTERS),
         channels=set(channels) if channels else None,
     )
-    return Prepared(config, posts, actions, rendered, index)
+    return Prepared(config, posts, actions, rendered, index, unreadable)
 
 
 def publish(
@@ -196,7 +206,7 @@ def publish(
         leftovers = repo.changed(outputs)
         repo.sync()
     prep = prepare(config, now, channels=channels, env=env)
-    report = RunReport(run_id, now, prep.actions, dry_run=dry_run)
+    report = RunReport(run_id, now, prep.actions, dry_run=dry_run, unreadable=prep.unreadable)
     if dry_run:
         return report
     ledger = Ledger(config.root, config.data_dir)
@@ -351,7 +361,9 @@ def _claim(action: Action, prep: Prepared, run_id: str, adapters: _Adapters) -> 
     real_now = _iso(datetime.now(UTC))
     scheduled = post.date.isoformat() if post.date else None
     if action.kind == Kind.RECONCILE and old is not None:
-        old.run_id, old.claimed_at = run_id, real_now
+        # claimed_at stays: it is when the first attempt may have been sent, which the
+        # adapter needs (Mastodon's idempotency keys last one hour). Only the lease moves.
+        old.run_id, old.leased_at = run_id, real_now
         old.note("reconcile", None)
         return old
     if action.kind == Kind.MISSED:
@@ -369,11 +381,13 @@ def _claim(action: Action, prep: Prepared, run_id: str, adapters: _Adapters) -> 
         )
         entry.note("missed", action.reason)
         return entry
-    if old is not None and old.parts:
-        # Some parts of a thread are out: resume after them with the same handles.
-        old.state, old.run_id, old.claimed_at = L.CLAIMED, run_id, real_now
+    if old is not None and (old.parts or (old.state == L.DEFERRED and old.handles)):
+        # Some parts of a thread are out, or nothing was sent (deferred): go on with the same
+        # key and handles, after the parts already recorded.
+        old.state, old.run_id, old.claimed_at, old.leased_at = L.CLAIMED, run_id, real_now, real_now
         old.content_hash, old.path, old.reason, old.not_before = fp, post.path, None, None
-        old.note("claimed", f"resuming after part {len(old.parts)}")
+        old.in_flight = old.in_flight_since = None
+        old.note("claimed", f"resuming after part {len(old.parts)}" if old.parts else "again")
         return old
     generation = (
         old.generation + 1
@@ -395,6 +409,7 @@ def _claim(action: Action, prep: Prepared, run_id: str, adapters: _Adapters) -> 
         key=key,
         run_id=run_id,
         claimed_at=real_now,
+        leased_at=real_now,
         scheduled_for=scheduled,
         history=list(old.history) if old else [],
     )
@@ -446,9 +461,11 @@ def _run_channel(
         except Exception as exc:  # an adapter bug must not lose the record
             result = Result(
                 Outcome.UNKNOWN,
-                reason=f"internal error in the {channel.platform} adapter: {type(exc).__name__}: {exc}",
+                # The type only: an exception's text may quote a request, secrets included.
+                reason=f"internal error in the {channel.platform} adapter ({type(exc).__name__}): "
+                "please report it",
             )
-        res = _record(action, entry, result, progress, ledger, lock, redact, now)
+        res = _record(action, channel.spec, entry, result, progress, ledger, lock, redact, now)
         log(f"{res.state:<9} {action.channel:<10} {action.post.path}  {res.message}")
         results.append(res)
         if result.needs_reauth or result.outcome == Outcome.RETRY:
@@ -500,6 +517,7 @@ def _release(
 
 def _record(
     action: Action,
+    spec: PlatformSpec,
     entry: Entry,
     result: Result,
     progress: LedgerProgress,
@@ -517,15 +535,35 @@ def _record(
         entry.published_at = _iso(datetime.now(UTC))
         entry.in_flight = entry.in_flight_since = entry.reason = entry.not_before = None
         message = entry.url or entry.remote_id or "published"
-    elif result.needs_reauth:
-        entry.state = L.DEFERRED
+    elif result.outcome in (Outcome.UNKNOWN, Outcome.ABSENT):
+        # May have landed: whatever else the platform said, never treat it as not sent.
+        entry.reason = reason or "no answer from the platform"
+        if result.needs_reauth:
+            entry.reason += " (and the credential was refused: renew it)"
+        reconciled = action.kind == Kind.RECONCILE
+        if reconciled:
+            entry.reconcile_attempts += 1
+        # A platform that can look (Mastodon, Bluesky) is asked again next run, three times;
+        # a webhook cannot look back at all.
+        give_up = reconciled and (
+            not spec.reconcilable or entry.reconcile_attempts >= MAX_RECONCILE
+        )
+        entry.state = L.NEEDS_HUMAN if give_up else L.UNKNOWN
+        message = (
+            f"outcome still unknown ({entry.reason}): check the account, then "
+            f"`cmflow resolve {entry.post} {entry.channel} --published URL` or `... --absent`"
+            if give_up
+            else f"outcome unknown ({entry.reason}): the next run checks before any resend"
+        )
+    elif result.outcome == Outcome.FAILED and result.needs_reauth:
+        entry.state = L.DEFERRED  # refused before anything was sent: goes again once renewed
         entry.reason = f"credential refused: renew it ({reason})"
         message = entry.reason
     elif result.outcome == Outcome.FAILED:
         entry.state = L.FAILED
         entry.reason = reason
         message = f"refused: {reason}"
-    elif result.outcome == Outcome.RETRY:
+    else:  # RETRY: definitely not sent
         entry.state = L.DEFERRED
         wait = result.retry_after or 0
         entry.not_before = (
@@ -533,17 +571,8 @@ def _record(
         )
         entry.reason = reason or "not sent"
         message = f"deferred to a later run: {entry.reason}"
-    else:
-        reconciled = action.kind == Kind.RECONCILE
-        entry.state = L.NEEDS_HUMAN if reconciled else L.UNKNOWN
-        entry.reason = reason or "no answer from the platform"
-        message = (
-            "outcome still unknown after reconciliation: check the account by hand, then `cmflow resolve`"
-            if reconciled
-            else f"outcome unknown ({entry.reason}): the next run reconciles before any resend"
-        )
     entry.note(entry.state, entry.reason)
     with lock:
         ledger.write(entry)
-    state = NEEDS_REAUTH if result.needs_reauth else entry.state
+    state = NEEDS_REAUTH if result.needs_reauth and entry.state == L.DEFERRED else entry.state
     return PairResult(action, state, redact.text(message), entry)

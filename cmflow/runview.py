@@ -18,6 +18,7 @@ SYMBOLS = {
     "skip": "-",
     "missed": "!",
     "blocked": "✋",
+    "invalid": "✗",
     "published": "✓",
     "failed": "✗",
     "unknown": "?",
@@ -38,7 +39,7 @@ def plan_text(actions: list[Action], tz: ZoneInfo, now: datetime) -> str:
             f"  {SYMBOLS.get(str(a.kind), ' ')} {a.kind:<9} {_when(a, tz)}  {a.channel:<10} {a.post.path}  {a.reason}"
         )
     counts = Counter(str(a.kind) for a in actions)
-    order = ["publish", "reconcile", "missed", "blocked", "done", "wait", "skip"]
+    order = ["publish", "reconcile", "invalid", "missed", "blocked", "done", "wait", "skip"]
     lines.append(
         "Summary: " + ", ".join(f"{counts[k]} {k}" for k in order if counts[k])
         if actions
@@ -90,6 +91,7 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
         "wait",
         "skip",
         "blocked",
+        "invalid",
     ]
     head = f"Run {report.run_id}: " + (
         ", ".join(f"{counts[k]} {k}" for k in order if counts[k]) or "nothing to do"
@@ -101,6 +103,8 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
     for message, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
         if message != "draft":
             out.append(f"  - {n} skipped: {message}")
+    for path in report.unreadable:
+        out.append(f"  ✗ unreadable  {path}  cannot be read as a post: run cmflow validate {path}")
     if report.push_error:
         out.append(f"push failed: {report.push_error}")
     return "\n".join(out)
@@ -113,6 +117,7 @@ def run_json(report: RunReport) -> str:
             "at": report.now.isoformat(),
             "ok": report.ok,
             "push_error": report.push_error,
+            "unreadable": report.unreadable,
             "results": [
                 {
                     "post": r.action.post.id,

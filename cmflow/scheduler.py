@@ -33,7 +33,8 @@ class Kind(StrEnum):
     RECONCILE = "reconcile"  # an earlier attempt may have landed: find out first
     DONE = "done"  # already published
     WAIT = "wait"  # not due yet, deferred by a rate limit, or in progress elsewhere
-    SKIP = "skip"  # draft, invalid, no credentials, no adapter, disabled, failed
+    SKIP = "skip"  # draft, no credentials, no adapter, disabled, failed
+    INVALID = "invalid"  # due but has error findings: fails the run until fixed
     MISSED = "missed"  # later than the catch-up window: not sent
     BLOCKED = "blocked"  # needs a human decision
 
@@ -136,18 +137,29 @@ def _decide(
     if entry is not None and entry.state == NEEDS_HUMAN:
         return act(
             Kind.BLOCKED,
-            f"needs a human: {entry.reason or 'outcome unknown'}; check the account, then run `cmflow resolve`",
+            f"needs a human: {entry.reason or 'outcome unknown'}. Check the account, then run "
+            f"`cmflow resolve {post.id} {name} --published URL` or `... --absent`",
         )
-    if post.status == "draft":
+    if post.field("status", name) == "draft" or post.status == "draft":
         return act(Kind.SKIP, "draft")
     if not enabled:
         return act(Kind.SKIP, "channel disabled (enabled: false)")
     if channel.platform not in publishable:
         return act(Kind.SKIP, f"cmflow cannot publish to {channel.spec.label} yet (validated only)")
     if entry is not None and entry.state in (CLAIMED, UNKNOWN):
-        since = parse_time(entry.in_flight_since or entry.claimed_at)
+        since = parse_time(entry.leased_at or entry.claimed_at)
         if entry.state == CLAIMED and since is not None and now - since < lease:
-            return act(Kind.WAIT, f"in progress in run {entry.run_id} since {entry.claimed_at}")
+            return act(
+                Kind.WAIT,
+                f"in progress in run {entry.run_id} since {entry.leased_at or entry.claimed_at}",
+            )
+        if fp and entry.content_hash and fp != entry.content_hash:
+            # Reconciling would look for the new text and miss the old one (RELIABILITY T9).
+            return act(
+                Kind.BLOCKED,
+                "edited while the outcome of the last attempt is unknown: check the account, "
+                f"then `cmflow resolve {post.id} {name} --published URL` or `... --absent`",
+            )
         if missing.get(name):
             return act(
                 Kind.SKIP,
@@ -162,9 +174,10 @@ def _decide(
     errors = invalid.get(post.path, 0)
     if errors or post.date is None:
         n = errors or 1
-        return act(
-            Kind.SKIP, f"invalid: {n} error{'s' if n > 1 else ''} (run cmflow validate {post.path})"
-        )
+        what = f"invalid: {n} error{'s' if n > 1 else ''} (run cmflow validate {post.path})"
+        if post.date is not None and post.date > now:
+            return act(Kind.SKIP, f"{what}, due in {_ago(post.date - now)}")
+        return act(Kind.INVALID, what)
     if post.date > now:
         return act(Kind.WAIT, f"not due: scheduled in {_ago(post.date - now)}")
     if entry is not None and entry.state == FAILED and (not fp or fp == entry.content_hash):
@@ -180,7 +193,7 @@ def _decide(
     if missing.get(name):
         return act(Kind.SKIP, f"missing credentials: set {', '.join(missing[name])}")
     late = now - post.date
-    catch_up = channel.rules.catch_up or config.catch_up
+    catch_up = config.catch_up_for(channel)
     if late > catch_up:
         return act(
             Kind.MISSED,

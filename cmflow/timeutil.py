@@ -26,6 +26,8 @@ def parse_duration(value: object) -> timedelta:
 
 def format_duration(d: timedelta) -> str:
     s = int(d.total_seconds())
+    if s == 0:
+        return "0s"
     if s % 86400 == 0:
         return f"{s // 86400}d"
     if s % 3600 == 0:

@@ -12,7 +12,7 @@ from typing import Any
 
 from cmflow import content, ledger
 from cmflow.cache import Cache, Entry, media_stamps
-from cmflow.config import Channel, Config
+from cmflow.config import CONFIG_NAME, Channel, Config
 from cmflow.model import Finding, KeyPath, Mark, Post
 from cmflow.rules import BY_ID, FILE_RULES, POST_RULES, QUEUE_RULES, PostContext, QueueContext
 from cmflow.rules.base import Sent
@@ -226,11 +226,22 @@ def validate(
             findings.extend(rule.queue(qctx))
     if cache is not None:
         cache.save()
-    wanted = set(only) if only is not None else None
+    wanted = _affected(set(only), entries) if only is not None else None
     if wanted is not None:
         findings = [f for f in findings if f.path in wanted]
     files = len(wanted & set(entries)) if wanted is not None else len(entries)
     return Report(merge(apply_levels(findings, config.levels)), files, posts)
+
+
+def _affected(paths: set[str], entries: Mapping[str, Entry]) -> set[str] | None:
+    """The post files a change to `paths` can affect: channels.yaml affects every post (None),
+    a media file the posts that use it."""
+    if CONFIG_NAME in paths:
+        return None
+    others = paths - set(entries)
+    if others:
+        paths |= {rel for rel, e in entries.items() if any(m[0] in others for m in e.media)}
+    return paths
 
 
 def apply_levels(findings: Iterable[Finding], levels: Mapping[str, str]) -> list[Finding]:

@@ -1112,7 +1112,7 @@ def test_secret_needles_cover_every_pattern() -> None:
         "a Telegram bot token": "123456789:" + "A" * 35,
         "an AWS access key": "AKIA" + "A" * 16,
         "a JSON web token": "eyJ" + "a" * 10 + ".eyJ" + "a" * 10 + "." + "a" * 10,
-        "a Bluesky app password": "abcd-efgh-ijkl-mnop",
+        "a Bluesky app password": "abcd-ef2h-ijkl-mnop",
         "an OpenAI-style API key": "sk-" + "a" * 20,
         "a Google API key": "AIza" + "a" * 35,
         "a credential assignment": "password: abcdefgh12345",

@@ -37,6 +37,7 @@ class PlatformSpec:
     secrets: tuple[str, ...] = ()  # keys naming environment variables (token_env, ...)
     default_base_url: str | None = None
     threads: bool = False  # supports replies chained into a thread
+    reconcilable: bool = True  # can find out whether an unknown attempt landed
     titles: bool = False  # uses the post title
     html: bool = False  # receives HTML rather than plain text
     alt_text: bool = False  # accepts alt text on images

@@ -159,6 +159,7 @@ DISCORD = PlatformSpec(
     required=("webhook_env",),
     secrets=("webhook_env",),
     alt_text=True,
+    reconcilable=False,  # write-only: cannot list what was posted
     source="discord-api-docs developers/resources/webhook.mdx",
 )
 
@@ -171,6 +172,7 @@ SLACK = PlatformSpec(
     optional=("media_base_url",),
     secrets=("webhook_env",),
     alt_text=True,
+    reconcilable=False,  # write-only: cannot list what was posted
     source="humanwhocodes/crosspost src/strategies/slack.js (4,000)",
 )
 
@@ -189,6 +191,7 @@ TELEGRAM = PlatformSpec(
     secrets=("token_env",),
     default_base_url="https://api.telegram.org",
     threads=True,
+    reconcilable=False,  # write-only: cannot list what was posted
     source="Bot API sendMessage (4,096) / sendPhoto caption (1,024), UTF-16 units",
 )
 

@@ -85,7 +85,8 @@ def mix(ctx: QueueContext) -> Iterator[Finding]:
             (p for p in ctx.posts if name in p.channels and p.status == "ready" and p.date),
             key=lambda p: (p.date, p.path),
         )
-        pillars = [p.field("pillar", name) for p in posts]
+        # Only text pillars count (a list is reported by frontmatter.type, not crashed on).
+        pillars = [v if isinstance(v := p.field("pillar", name), str) else None for p in posts]
         counts: dict[object, int] = defaultdict(int)
         reported: dict[str, int] = defaultdict(lambda: -1)
         start = 0
@@ -97,8 +98,7 @@ def mix(ctx: QueueContext) -> Iterator[Finding]:
                 start += 1
             size = end + 1 - start
             pillar_here = pillars[end]
-            share = rules.mix.max_share.get(pillar_here) if isinstance(pillar_here, str) else None
-            if share is None:
+            if pillar_here is None or (share := rules.mix.max_share.get(pillar_here)) is None:
                 continue
             minimum = math.ceil(1 / share) if share > 0 else 1
             count = counts[pillar_here]

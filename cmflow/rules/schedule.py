@@ -8,6 +8,7 @@ from datetime import timedelta
 from itertools import pairwise
 
 from cmflow.model import Finding, Level, Post
+from cmflow.platforms import ADAPTERS
 from cmflow.rules.base import PostContext, QueueContext, Rule
 from cmflow.timeutil import format_duration
 
@@ -87,9 +88,9 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
             if (p.id, name) in ctx.record:
                 continue
             ch = ctx.config.channels.get(name)
-            if ch is None or not ch.enabled:
-                continue
-            catch_up = ch.rules.catch_up or ctx.config.catch_up
+            if ch is None or not ch.enabled or ch.platform not in ADAPTERS:
+                continue  # nothing will be sent there: no point warning that it is late
+            catch_up = ctx.config.catch_up_for(ch)
             late = ctx.now - p.date
             fate = (
                 "the next publish run will still send it"

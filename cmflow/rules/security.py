@@ -29,7 +29,11 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "a JSON web token",
         re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
     ),
-    ("a Bluesky app password", re.compile(r"\b[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}\b")),
+    # Needs a digit: app passwords are random over a-z2-7; URL slugs of words are not.
+    (
+        "a Bluesky app password",
+        re.compile(r"\b(?=[a-z-]{0,18}[2-7])[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}\b"),
+    ),
     ("an OpenAI-style API key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}")),
     ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
     (
@@ -73,7 +77,7 @@ _NEEDLES: dict[str, tuple[str, ...]] = {
     "a Telegram bot token": (":",),
     "an AWS access key": ("akia", "asia"),
     "a JSON web token": ("eyj",),
-    "a Bluesky app password": ("-",),
+    "a Bluesky app password": ("-",),  # and a digit 2-7 (checked by the pattern)
     "an OpenAI-style API key": ("sk-",),
     "a Google API key": ("aiza",),
     "a credential assignment": ("key", "token", "secret", "password", "mot de passe"),
