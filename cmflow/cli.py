@@ -3,6 +3,7 @@ so that `cmflow --help` starts fast."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -301,6 +302,10 @@ def publish(
         )
     else:
         out = runview.run_json(report) if fmt == "json" else runview.run_text(report, cfg.timezone)
+        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_file:
+            with contextlib.suppress(OSError), open(summary_file, "a", encoding="utf-8") as fh:
+                fh.write(redact.text(runview.run_summary_markdown(report)))
     click.echo(redact.text(out))
     sys.exit(ExitCode.OK if report.ok else ExitCode.FINDINGS)
 

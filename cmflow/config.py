@@ -315,8 +315,9 @@ class _Builder:
             if isinstance(value, str) and not _looks_like_env_name(value):
                 self.error(
                     (*base, key),
-                    f"{key} names an environment variable (like CMFLOW_{name.upper()}_TOKEN), "
-                    "not the secret itself: move the secret to a repository secret",
+                    f"{key} names an environment variable (like {_example_env(name, key)}), "
+                    "not the secret itself: store the value as a repository secret under that "
+                    "name, and since it is now in git history, revoke it and create a new one",
                 )
         url = raw.get("base_url")
         if isinstance(url, str) and not url.startswith(("http://", "https://")):
@@ -407,6 +408,12 @@ class _Builder:
             max_title_length=ints("max_title_length"),
             max_tags=ints("max_tags"),
         )
+
+
+def _example_env(channel: str, key: str) -> str:
+    suffix = {"webhook_env": "WEBHOOK_URL", "password_env": "APP_PASSWORD"}.get(key, "TOKEN")
+    stem = "".join(c if c.isalnum() else "_" for c in channel.upper())
+    return f"CMFLOW_{stem}_{suffix}"
 
 
 def _looks_like_env_name(value: str) -> bool:

@@ -44,9 +44,3 @@ class MissingSecret(CmflowError):
         )
         self.channel = channel
         self.variable = variable
-
-
-class GitError(CmflowError):
-    """Raised by `cmflow.gitops` when the record cannot be committed or pushed."""
-
-    exit_code = ExitCode.FINDINGS

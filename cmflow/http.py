@@ -121,14 +121,6 @@ class Http:
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
-    def wait_for(self, host: str, seconds: float) -> None:
-        """Wait `seconds` before the next request to `host`, or raise `RateLimited`."""
-        with self._lock:
-            self._not_before[host] = max(
-                self._not_before.get(host, 0.0), time.monotonic() + seconds
-            )
-        self._pause(host)
-
     def _pause(self, host: str) -> None:
         with self._lock:
             until = self._not_before.get(host, 0.0)

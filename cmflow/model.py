@@ -99,14 +99,6 @@ class Post:
         b = self.field("body", channel)
         return b if isinstance(b, str) and channel is not None else self.body
 
-    @property
-    def publishable(self) -> bool:
-        return (
-            self.status == "ready"
-            and self.date is not None
-            and not any(f.level == "error" for f in self.problems)
-        )
-
 
 @dataclass(frozen=True)
 class Link:

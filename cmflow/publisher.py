@@ -77,10 +77,8 @@ class RunReport:
 class LedgerProgress:
     """`Progress` backed by the record: every step is written before the next call."""
 
-    def __init__(
-        self, ledger: Ledger, entry: Entry, lock: threading.Lock, redact: Redactor
-    ) -> None:
-        self.ledger, self.entry, self.lock, self.redact = ledger, entry, lock, redact
+    def __init__(self, ledger: Ledger, entry: Entry, lock: threading.Lock) -> None:
+        self.ledger, self.entry, self.lock = ledger, entry, lock
 
     @property
     def handles(self) -> Mapping[str, Any]:
@@ -260,7 +258,6 @@ def publish(
         by_channel: dict[str, list[tuple[Action, Entry]]] = {}
         for item in todo:
             by_channel.setdefault(item[0].channel, []).append(item)
-        written: list[Path] = []
 
         def run_channel(name: str) -> list[PairResult]:
             return _run_channel(
@@ -455,7 +452,7 @@ def _run_channel(
             _release(entry, action, ledger, lock, stop, None)
             results.append(PairResult(action, "skip", stop, entry))
             continue
-        progress = LedgerProgress(ledger, entry, lock, redact)
+        progress = LedgerProgress(ledger, entry, lock)
         try:
             result = _send(adapter, rendered, progress, action.kind == Kind.RECONCILE)
         except Exception as exc:  # an adapter bug must not lose the record

@@ -135,3 +135,24 @@ def run_json(report: RunReport) -> str:
         ensure_ascii=False,
         indent=2,
     )
+
+
+def run_summary_markdown(report: RunReport) -> str:
+    """The run for the GitHub job summary: what went out, what failed, what waits on a human."""
+    counts = Counter(r.state for r in report.results)
+    lines = [f"### cmflow publish — run {report.run_id}", ""]
+    lines.append(", ".join(f"{n} {k}" for k, n in counts.most_common()) or "nothing to do")
+    acted = [r for r in report.results if r.state not in ("done", "wait", "skip")]
+    if acted or report.unreadable or report.push_error:
+        lines += ["", "| | state | channel | post | details |", "|---|---|---|---|---|"]
+        for r in acted:
+            msg = r.message.replace("|", "\\|")
+            icon = SYMBOLS.get(r.state, "")
+            lines.append(
+                f"| {icon} | {r.state} | {r.action.channel} | `{r.action.post.path}` | {msg} |"
+            )
+        for path in report.unreadable:
+            lines.append(f"| ✗ | unreadable | | `{path}` | run `cmflow validate {path}` |")
+    if report.push_error:
+        lines += ["", f"**The record could not be pushed:** {report.push_error}"]
+    return "\n".join(lines) + "\n"

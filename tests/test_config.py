@@ -83,7 +83,7 @@ def test_every_problem_is_reported_at_once_with_its_position(make_repo: MakeRepo
         "threads, x",
         "channels.yaml:17:3: channel 'linkedin' (LinkedIn) needs `author`",
         "channels.yaml:19:5: token_env names an environment variable (like "
-        "CMFLOW_LINKEDIN_TOKEN), not the secret itself: move the secret to a repository secret",
+        "CMFLOW_LINKEDIN_TOKEN), not the secret itself: store the value as a repository secret under that name, and since it is now in git history, revoke it and create a new one",
         # Line 21: the second window's opening quote is at column 48.
         "channels.yaml:21:48: posting window 'Tue 10:00-08:00': write the hours as start-end, "
         "e.g. 08:00-10:00",
@@ -139,13 +139,13 @@ def test_the_real_entry_point_exits_2_and_prints_every_problem(make_repo: MakeRe
             "    token_env: CMFLOW_MASTODON_TOKEN",
             "    token_env: glpat-abcdefghijklmnop",
             "channels.yaml:15:5: token_env names an environment variable (like "
-            "CMFLOW_MASTODON_TOKEN), not the secret itself: move the secret to a repository secret",
+            "CMFLOW_MASTODON_TOKEN), not the secret itself: store the value as a repository secret under that name, and since it is now in git history, revoke it and create a new one",
         ),
         (
             "    password_env: CMFLOW_BLUESKY_APP_PASSWORD",
             "    password_env: abcd-efgh-ijkl-mnop",
             "channels.yaml:19:5: password_env names an environment variable (like "
-            "CMFLOW_BLUESKY_TOKEN), not the secret itself: move the secret to a repository secret",
+            "CMFLOW_BLUESKY_APP_PASSWORD), not the secret itself: store the value as a repository secret under that name, and since it is now in git history, revoke it and create a new one",
         ),
         (
             "timezone: Europe/Paris",

@@ -248,3 +248,29 @@ def test_json_output_stays_json_under_github_actions(tmp_path: Path, fakes: Fake
     assert done.returncode == 0, done.stderr
     json.loads(done.stdout)
     assert "::add-mask::" in done.stderr
+
+
+def test_the_run_is_summarised_for_the_github_job(tmp_path: Path, fakes: Fakes) -> None:
+    s = site(
+        tmp_path / "repo",
+        fakes.channels("mastodon", "discord"),
+        {"a.md": post(["mastodon", "discord"], "Résumé sm-a")},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    fakes.discord.inject("POST", r"^/api/webhooks/", Fault.status(500), times=1)
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, **s.env, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    done = subprocess.run(
+        [sys.executable, "-m", "cmflow", "publish"],
+        cwd=s.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    text = summary.read_text("utf-8")
+    assert "| ✓ | published | mastodon | `content/a.md` |" in text
+    assert "| ? | unknown | discord | `content/a.md` |" in text
+    s.assert_no_secret(text)

@@ -22,14 +22,10 @@ ADAPTERS: dict[str, str] = {
 }
 
 
-def can_publish(platform: str) -> bool:
-    return platform in ADAPTERS
-
-
 def adapter_for(ctx: Context) -> Adapter:
     module = importlib.import_module(ADAPTERS[ctx.channel.platform])
     adapter: Adapter = module.Adapter(ctx)
     return adapter
 
 
-__all__ = ["ADAPTERS", "SPECS", "adapter_for", "can_publish"]
+__all__ = ["ADAPTERS", "SPECS", "adapter_for"]

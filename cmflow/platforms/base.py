@@ -127,7 +127,3 @@ class Adapter(Protocol):
 
         PUBLISHED (with that part's result) when found, ABSENT when proven absent (safe to
         send again), UNKNOWN when it cannot tell (a human must check)."""
-
-
-class AdapterFactory(Protocol):
-    def __call__(self, ctx: Context) -> Adapter: ...
