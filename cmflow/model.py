@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Level = Literal["error", "warning", "off"]
 # What a post id may be: it names files (the publish record, the feed page).
@@ -13,9 +13,8 @@ SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 KeyPath = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class Mark:
-    """A 1-based position in a file."""
+class Mark(NamedTuple):
+    """A 1-based position in a file. (A named tuple: tens of thousands are cached.)"""
 
     line: int
     column: int = 1

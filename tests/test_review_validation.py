@@ -151,3 +151,20 @@ def test_feed_html_keeps_markup_and_drops_scripts() -> None:
 def test_validate_still_runs_the_cli_in_process(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"a.md": post(MASTODON_POST)})
     assert run_cli(["validate", "--at", "2026-01-01 00:00"], root).exit_code == 0
+
+
+def test_cached_posts_are_rebuilt_with_every_field(make_repo: Callable[..., Path]) -> None:
+    from dataclasses import fields
+
+    from cmflow import config as config_mod
+    from cmflow.cache import Cache
+    from cmflow.model import Post
+    from cmflow.rules import BY_ID
+    from cmflow.validation import load_entries
+
+    root = make_repo({"a.md": post(MASTODON_POST)})
+    cfg = config_mod.load(root, set(BY_ID))
+    load_entries(cfg)
+    cached = Cache.open(root, cfg.digest).entries["content/a.md"].post
+    assert set(vars(cached)) == {f.name for f in fields(Post)}
+    assert cached.mark("date").line == 2

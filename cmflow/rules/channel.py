@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cmflow import markup
 from cmflow import media as media_files
 from cmflow.model import Finding, Mark
 from cmflow.rules.base import PostContext, Rule, body_mark
@@ -12,6 +11,8 @@ from cmflow.rules.text import hashtags
 
 
 def _part_mark(ctx: PostContext, index: int) -> Mark:
+    from cmflow import markup  # lazy: a cached `validate` never renders
+
     post, name = ctx.post, ctx.channel.name
     body = post.body_for(name)
     if index == 0 or not ctx.channel.spec.threads:

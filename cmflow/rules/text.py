@@ -6,8 +6,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from cmflow import counting
-
 HASHTAG = re.compile(r"(?<![\w#&/])#(\w[\w-]*)")
 
 
@@ -77,6 +75,8 @@ def hashtags(text: str) -> list[str]:
 
 @lru_cache(maxsize=1024)
 def _hashtags(text: str) -> tuple[str, ...]:
+    from cmflow import counting  # lazy: the `regex` module costs start-up time
+
     for start, end, _ in reversed(counting.find_urls(text)):
         text = text[:start] + " " + text[end:]
     return tuple("#" + m.group(1) for m in HASHTAG.finditer(text) if not m.group(1).isdigit())
