@@ -69,6 +69,7 @@ class Channel:
     settings: Mapping[str, Any]  # connection keys as written (never secret values)
     rules: Rules
     mark: Mark
+    language: str | None = None  # the channel's `language`, else the brand's
 
     def setting(self, key: str, default: Any = None) -> Any:
         return self.settings.get(key, default)
@@ -333,7 +334,16 @@ class _Builder:
 
         rules = self.rules(merged, where, pillars)
         settings = {k: v for k, v in raw.items() if k != "rules"}
-        return Channel(name, platform, spec, settings, rules, self.marks.get(base, Mark(1, 1)))
+        language = raw.get("language") or self.data.get("language")
+        return Channel(
+            name,
+            platform,
+            spec,
+            settings,
+            rules,
+            self.marks.get(base, Mark(1, 1)),
+            str(language) if isinstance(language, str) else None,
+        )
 
     def rules(self, r: dict[str, Any], where: Any, pillars: tuple[str, ...]) -> Rules:
         windows: list[Window] = []

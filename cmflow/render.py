@@ -54,7 +54,7 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
         parts.append(Part(shown, media if i == 0 else [], links, count(shown, url_length)))
     title = post.field("title", name)
     tags = post.field("tags", name)
-    language = post.field("language", name) or channel.setting("language")
+    language = post.field("language", name) or channel.language
     rendered = Rendered(
         post_id=post.id,
         channel=name,
