@@ -38,7 +38,7 @@ from cmflow import media as media_files
 from cmflow.http import retry_after_seconds
 from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
-from cmflow.platforms.webhook import Gate, credential, post
+from cmflow.platforms.webhook import Gate, MediaError, credential, post, send_parts
 from cmflow.redact import Redactor
 
 _SECRET_KEY = "webhook_env"
@@ -59,10 +59,6 @@ def _flatten_errors(errors: Any, path: str = "") -> list[str]:
             else:
                 out.extend(_flatten_errors(value, f"{path}.{key}" if path else str(key)))
     return out
-
-
-class _MediaError(Exception):
-    """A media file of the part cannot be read: nothing was sent."""
 
 
 class Adapter:
@@ -103,23 +99,13 @@ class Adapter:
                 "channel's Integrations settings",
                 needs_reauth=True,
             )
-        for index in range(len(done), total):
-            part = rendered.parts[index]
-            where = f"part {index + 1} of {total}: " if total > 1 else ""
-            try:
-                kwargs = self._body(part)
-            except _MediaError as exc:
-                return Result(Outcome.FAILED, parts=done, reason=f"{where}{exc}")
-            progress.part_started(index)
-            answer = self._send(url, kwargs)
-            if isinstance(answer, Result):
-                answer.parts = done
-                if answer.reason:
-                    answer.reason = self._forms.text(where + answer.reason)
-                return answer
-            progress.part_done(index, answer)
-            done.append(answer)
-        return Result(Outcome.PUBLISHED, parts=done)
+        return send_parts(
+            rendered,
+            progress,
+            self._forms,
+            lambda _i, part, _done: self._body(part),
+            lambda body: self._send(url, body),
+        )
 
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
         """Always UNKNOWN: a webhook can fetch one of its messages by id
@@ -158,11 +144,11 @@ class Adapter:
         for n, item in enumerate(part.media):
             info = media_files.inspect(self.ctx.root, item.path)
             if info.path is None:
-                raise _MediaError(f"media {item.path} {info.problem}")
+                raise MediaError(f"media {item.path} {info.problem}")
             try:
                 data = info.path.read_bytes()
             except OSError as exc:
-                raise _MediaError(f"media {item.path} cannot be read ({exc.strerror})") from None
+                raise MediaError(f"media {item.path} cannot be read ({exc.strerror})") from None
             name = PurePosixPath(item.path).name
             files.append((f"files[{n}]", (name, data, info.mime or "application/octet-stream")))
             attachment: dict[str, Any] = {"id": n, "filename": name}

@@ -39,7 +39,7 @@ from urllib.parse import quote, urlsplit
 from cmflow.http import retry_after_seconds
 from cmflow.model import Media, Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
-from cmflow.platforms.webhook import Gate, credential, post
+from cmflow.platforms.webhook import Gate, credential, post, send_parts
 from cmflow.redact import Redactor
 
 _SECRET_KEY = "webhook_env"
@@ -137,19 +137,13 @@ class Adapter:
                 "(https://hooks.slack.com/services/...): copy it again from the Slack app",
                 needs_reauth=True,
             )
-        for index in range(len(done), total):
-            part = rendered.parts[index]
-            where = f"part {index + 1} of {total}: " if total > 1 else ""
-            progress.part_started(index)
-            answer = self._send(self.payload(part), part.text)
-            if isinstance(answer, Result):
-                answer.parts = done
-                if answer.reason:
-                    answer.reason = self._forms.text(where + answer.reason)
-                return answer
-            progress.part_done(index, answer)
-            done.append(answer)
-        return Result(Outcome.PUBLISHED, parts=done)
+        return send_parts(
+            rendered,
+            progress,
+            self._forms,
+            lambda _i, part, _done: (self.payload(part), part.text),
+            lambda request: self._send(*request),
+        )
 
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
         """Always UNKNOWN: incoming webhooks are write-only (no read API, no message `ts` in

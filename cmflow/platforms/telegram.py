@@ -43,16 +43,12 @@ from cmflow import media as media_files
 from cmflow.http import retry_after_seconds
 from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
-from cmflow.platforms.webhook import Gate, credential, post
+from cmflow.platforms.webhook import Gate, MediaError, credential, post, send_parts
 from cmflow.redact import Redactor
 
 _SECRET_KEY = "token_env"
 DEFAULT_BASE_URL = "https://api.telegram.org"
 MAX_ALBUM = 10  # sendMediaGroup: 2-10 items
-
-
-class _MediaError(Exception):
-    """A media file of the part cannot be read or sent: nothing was sent."""
 
 
 class Adapter:
@@ -85,24 +81,13 @@ class Adapter:
             return blocked
         if not self.chat_id:
             return Result(Outcome.FAILED, parts=done, reason="the channel sets no chat_id")
-        for index in range(len(done), total):
-            part = rendered.parts[index]
-            where = f"part {index + 1} of {total}: " if total > 1 else ""
-            reply_to = done[-1].id if index > 0 and done else None
-            try:
-                method, kwargs = self._call(part, reply_to)
-            except _MediaError as exc:
-                return Result(Outcome.FAILED, parts=done, reason=f"{where}{exc}")
-            progress.part_started(index)
-            answer = self._send(method, kwargs)
-            if isinstance(answer, Result):
-                answer.parts = done
-                if answer.reason:
-                    answer.reason = self._forms.text(where + answer.reason)
-                return answer
-            progress.part_done(index, answer)
-            done.append(answer)
-        return Result(Outcome.PUBLISHED, parts=done)
+        return send_parts(
+            rendered,
+            progress,
+            self._forms,
+            lambda i, part, done_: self._call(part, done_[-1].id if i > 0 and done_ else None),
+            lambda call: self._send(*call),
+        )
 
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
         """Always UNKNOWN: bots cannot read a chat's history (no getHistory in the Bot API;
@@ -134,7 +119,7 @@ class Adapter:
                 body["reply_parameters"] = reply
             return "sendMessage", {"json": body}
         if len(part.media) > MAX_ALBUM:
-            raise _MediaError(
+            raise MediaError(
                 f"{len(part.media)} images: a Telegram album holds at most {MAX_ALBUM}"
             )
         files = [self._file(m.path) for m in part.media]
@@ -160,11 +145,11 @@ class Adapter:
     def _file(self, rel: str) -> tuple[str, bytes, str]:
         info = media_files.inspect(self.ctx.root, rel)
         if info.path is None:
-            raise _MediaError(f"media {rel} {info.problem}")
+            raise MediaError(f"media {rel} {info.problem}")
         try:
             data = info.path.read_bytes()
         except OSError as exc:
-            raise _MediaError(f"media {rel} cannot be read ({exc.strerror})") from None
+            raise MediaError(f"media {rel} cannot be read ({exc.strerror})") from None
         return PurePosixPath(rel).name, data, info.mime or "application/octet-stream"
 
     def _send(self, method: str, kwargs: dict[str, Any]) -> PartResult | Result:

@@ -5,16 +5,19 @@ to wait, and one POST whose transport errors are sorted by what they prove."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cmflow.errors import MissingSecret
 from cmflow.http import MaybeSent, NotSent, RateLimited
-from cmflow.platforms.base import Context, Outcome, PartResult, Result
+from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 
 if TYPE_CHECKING:
     import requests
 
     from cmflow.http import Http
+    from cmflow.model import Part, Rendered
+    from cmflow.redact import Redactor
 
 
 class Gate:
@@ -89,3 +92,38 @@ def credential(ctx: Context, key: str) -> tuple[str, str]:
     if not value:
         raise MissingSecret(ctx.channel.name, variable)
     return variable, value
+
+
+class MediaError(Exception):
+    """A media file of a part cannot be used: nothing was sent for that part."""
+
+
+def send_parts(
+    rendered: Rendered,
+    progress: Progress,
+    redactor: Redactor,
+    build: Callable[[int, Part, list[PartResult]], Any],
+    send: Callable[[Any], PartResult | Result],
+) -> Result:
+    """Send the parts not yet recorded, in order: `build` makes a part's request (it may raise
+    MediaError before anything is sent), `send` sends it. Each part is recorded as started
+    just before it goes and as done the moment it is answered; the first failure stops the
+    thread, with the parts done so far."""
+    done = list(progress.done)
+    total = len(rendered.parts)
+    for index in range(len(done), total):
+        where = f"part {index + 1} of {total}: " if total > 1 else ""
+        try:
+            request = build(index, rendered.parts[index], done)
+        except MediaError as exc:
+            return Result(Outcome.FAILED, parts=done, reason=f"{where}{exc}")
+        progress.part_started(index)
+        answer = send(request)
+        if isinstance(answer, Result):
+            answer.parts = done
+            if answer.reason:
+                answer.reason = redactor.text(where + answer.reason)
+            return answer
+        progress.part_done(index, answer)
+        done.append(answer)
+    return Result(Outcome.PUBLISHED, parts=done)
