@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -210,19 +210,7 @@ def plan(
     if fmt == "json":
         click.echo(runview.plan_json(actions, now))
         return
-    shown = (
-        actions
-        if show_all
-        else [
-            a
-            for a in actions
-            if a.kind not in ("done", "wait") and not (a.kind == "skip" and a.reason == "draft")
-        ]
-    )
-    click.echo(runview.plan_text(shown, cfg.timezone, now))
-    hidden = len(actions) - len(shown)
-    if hidden:
-        click.echo(f"({hidden} more with nothing to do: --all lists them)")
+    click.echo(runview.plan_text(actions, cfg.timezone, now, show_all=show_all))
 
 
 def _check_channels(cfg: Config, channels: tuple[str, ...]) -> None:
@@ -284,6 +272,12 @@ def publish(
         for line in redact.github_masks():
             click.echo(line, err=fmt == "json")
     now = parse_at(at, cfg)
+    if not dry_run and now - datetime.now(UTC) > timedelta(minutes=5):
+        click.echo(
+            f"note: publishing as of {at}, which is in the future: posts scheduled up to then "
+            "go out now (use --dry-run or `cmflow plan --at` to look ahead)",
+            err=True,
+        )
 
     report = publisher.publish(
         cfg,

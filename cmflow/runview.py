@@ -32,19 +32,29 @@ def _when(action: Action, tz: ZoneInfo) -> str:
     return f"{action.post.date.astimezone(tz):%Y-%m-%d %H:%M}" if action.post.date else "—"
 
 
-def plan_text(actions: list[Action], tz: ZoneInfo, now: datetime) -> str:
+def plan_text(actions: list[Action], tz: ZoneInfo, now: datetime, *, show_all: bool = True) -> str:
+    """One line per pair that the run acts on (every pair with `show_all`), then the skipped
+    ones grouped by reason and the counts."""
     lines = [f"Plan at {now.astimezone(tz):%Y-%m-%d %H:%M %Z}:"]
+    quiet = ("done", "wait", "skip")
     for a in actions:
-        lines.append(
-            f"  {SYMBOLS.get(str(a.kind), ' ')} {a.kind:<9} {_when(a, tz)}  {a.channel:<10} {a.post.path}  {a.reason}"
-        )
+        if show_all or a.kind not in quiet:
+            lines.append(
+                f"  {SYMBOLS.get(str(a.kind), ' ')} {a.kind:<9} {_when(a, tz)}  {a.channel:<10} "
+                f"{a.post.path}  {a.reason}"
+            )
+    if not show_all:
+        skipped = Counter(a.reason for a in actions if a.kind == "skip" and a.reason != "draft")
+        for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  - {n} skipped: {reason}")
     counts = Counter(str(a.kind) for a in actions)
     order = ["publish", "reconcile", "invalid", "missed", "blocked", "done", "wait", "skip"]
-    lines.append(
-        "Summary: " + ", ".join(f"{counts[k]} {k}" for k in order if counts[k])
-        if actions
-        else "Nothing to do: no post goes to these channels."
-    )
+    if not actions:
+        lines.append("Nothing to do: no post goes to these channels.")
+    else:
+        lines.append("Summary: " + ", ".join(f"{counts[k]} {k}" for k in order if counts[k]))
+        if not show_all and any(a.kind in quiet for a in actions):
+            lines.append("(--all lists every pair, including done and not yet due)")
     return "\n".join(lines)
 
 

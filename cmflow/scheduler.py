@@ -144,8 +144,6 @@ def _decide(
         return act(Kind.SKIP, "draft")
     if not enabled:
         return act(Kind.SKIP, "channel disabled (enabled: false)")
-    if channel.platform not in publishable:
-        return act(Kind.SKIP, f"cmflow cannot publish to {channel.spec.label} yet (validated only)")
     if entry is not None and entry.state in (CLAIMED, UNKNOWN):
         since = parse_time(entry.leased_at or entry.claimed_at)
         if entry.state == CLAIMED and since is not None and now - since < lease:
@@ -180,6 +178,8 @@ def _decide(
         return act(Kind.INVALID, what)
     if post.date > now:
         return act(Kind.WAIT, f"not due: scheduled in {_ago(post.date - now)}")
+    if channel.platform not in publishable:
+        return act(Kind.SKIP, f"cmflow cannot publish to {channel.spec.label} yet (validated only)")
     if entry is not None and entry.state == FAILED and (not fp or fp == entry.content_hash):
         return act(
             Kind.SKIP,
