@@ -179,7 +179,7 @@ def preview(path: Path, channels: tuple[str, ...], root: Path | None, fmt: str) 
         raise click.BadParameter(
             f"{path} is not a post (a .md file in {cfg.content_dir}/)", param_hint="PATH"
         )
-    result = preview_mod.preview(cfg, rel, list(channels))
+    result = preview_mod.preview(cfg, rel, list(channels), datetime.now(UTC))
     click.echo(preview_mod.as_json(result) if fmt == "json" else preview_mod.as_text(result))
     sys.exit(ExitCode.FINDINGS if result.errors else ExitCode.OK)
 

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cmflow.errors import CmflowError
-from cmflow.model import SAFE_ID, Post
-from cmflow.rules.base import Sent
+from cmflow.model import SAFE_ID, Post, Sent
 
 RECORD_DIR = "record"
 

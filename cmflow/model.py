@@ -132,3 +132,11 @@ class Rendered:
     language: str | None = None
     limit: int | None = None  # per part
     counter: str = "characters"  # how `Part.length` was counted, for humans
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the publish record says went out for one (post id, channel)."""
+
+    content_hash: str
+    published_at: datetime | None = None

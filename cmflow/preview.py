@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from cmflow import content
 from cmflow.config import Config
@@ -28,7 +29,7 @@ class Preview:
         return sum(1 for f in self.findings if f.level == "error")
 
 
-def preview(config: Config, rel: str, channels: list[str]) -> Preview:
+def preview(config: Config, rel: str, channels: list[str], now: datetime) -> Preview:
     raw = content.read_bytes(config.root, rel)
     if isinstance(raw, Finding):
         raise CmflowError(f"{rel}: {raw.message}")
@@ -43,9 +44,7 @@ def preview(config: Config, rel: str, channels: list[str]) -> Preview:
         raise CmflowError(
             f"{rel} is not published on {', '.join(channels)} (it goes to {', '.join(post.channels) or 'no channel'})"
         )
-    from datetime import UTC, datetime
-
-    findings = validate(config, now=datetime.now(UTC), only=[rel]).findings
+    findings = validate(config, now=now, only=[rel]).findings
     if channels:
         findings = [
             f

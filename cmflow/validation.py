@@ -13,9 +13,8 @@ from typing import Any
 from cmflow import content, ledger
 from cmflow.cache import Cache, Entry, media_stamps
 from cmflow.config import CONFIG_NAME, Channel, Config
-from cmflow.model import Finding, KeyPath, Mark, Post
+from cmflow.model import Finding, KeyPath, Mark, Post, Sent
 from cmflow.rules import BY_ID, FILE_RULES, POST_RULES, QUEUE_RULES, PostContext, QueueContext
-from cmflow.rules.base import Sent
 
 PARALLEL_FROM = 400  # files; below this, starting worker processes costs more than it saves
 

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 from cmflow.config import Channel, Config
-from cmflow.model import Finding, Level, Mark, Media, Post, Rendered
+from cmflow.model import Finding, Level, Mark, Media, Post, Rendered, Sent
 
 
 @dataclass
@@ -31,14 +31,6 @@ class PostContext:
         return Finding(
             self.post.path, mark.line, mark.column, level, rule, message, self.channel.name
         )
-
-
-@dataclass(frozen=True)
-class Sent:
-    """What the publish record says went out for one (post id, channel)."""
-
-    content_hash: str
-    published_at: datetime | None = None
 
 
 @dataclass
