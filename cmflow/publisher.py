@@ -233,9 +233,12 @@ def publish(
                 return []  # the remote changed these pairs meanwhile: another run owns them
 
             try:
-                lost = repo.commit_and_push(
-                    files, f"cmflow: claim {len(todo)} post(s) [{run_id}]", drop_claims
+                message = (
+                    f"cmflow: claim {len(todo)} post(s) [{run_id}]"
+                    if todo
+                    else f"cmflow: record an earlier run could not push [{run_id}]"
                 )
+                lost = repo.commit_and_push(files, message, drop_claims)
             except PushFailed as exc:
                 # Nothing was sent: give the claims back so no later run waits on them.
                 repo.undo_last_commit()
