@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cmflow import content
 from cmflow import ledger as L
@@ -34,6 +34,9 @@ from cmflow.redact import Redactor
 from cmflow.render import fingerprint, render
 from cmflow.scheduler import Action, Kind, plan
 from cmflow.validation import validate
+
+if TYPE_CHECKING:
+    from cmflow.gitops import RecordRepo
 
 MAX_RECONCILE = 3  # runs that may try to find out, before a human is asked
 NEEDS_REAUTH = "needs_reauth"  # a run result (the record says deferred): the credential was refused
@@ -185,6 +188,7 @@ def publish(
     push_backoff: float = 0.1,
     log: Callable[[str], None] = lambda _: None,
 ) -> RunReport:
+    """One publish run: (sync), plan, claim (and push the claims), send, record (and push)."""
     env = os.environ if env is None else env
     run_id = f"{now:%Y%m%dT%H%M}-{uuid.uuid4().hex[:8]}"
     redact = Redactor(config.secret_values(env))
@@ -207,83 +211,118 @@ def publish(
     report = RunReport(run_id, now, prep.actions, dry_run=dry_run, unreadable=prep.unreadable)
     if dry_run:
         return report
-    ledger = Ledger(config.root, config.data_dir)
-    lock = threading.Lock()
+    run = _Run(prep, Ledger(config.root, config.data_dir), redact, report, now, log)
     with Http(budget=budget, read_timeout=read_timeout) as http:
-        adapters = _Adapters(config, http, env)
-        todo: list[tuple[Action, Entry]] = []
-        before: dict[str, Entry | None] = {}
-        for action in prep.actions:
+        run.adapters = _Adapters(config, http, env)
+        run.claim_all()
+        if repo is not None and (run.todo or leftovers) and not run.push_claims(repo, leftovers):
+            return report
+        run.send_all(workers)
+    if repo is not None and run.todo:
+        run.push_results(repo)
+    return report
+
+
+@dataclass
+class _Run:
+    """The state of one publish run between its phases."""
+
+    prep: Prepared
+    ledger: Ledger
+    redact: Redactor
+    report: RunReport
+    now: datetime
+    log: Callable[[str], None]
+    adapters: _Adapters = field(init=False)
+    todo: list[tuple[Action, Entry]] = field(default_factory=list)
+    before: dict[str, Entry | None] = field(default_factory=dict)  # entries as they were
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def rel(self, entry: Entry) -> str:
+        return self.ledger.rel(entry.post, entry.channel)
+
+    def claim_all(self) -> None:
+        """Write a claim for every pair the run acts on; note the others in the report."""
+        for action in self.prep.actions:
             if not action.acts:
-                report.results.append(
+                self.report.results.append(
                     PairResult(action, str(action.kind), action.reason, action.entry)
                 )
                 continue
-            rel = ledger.rel(action.post.id, action.channel)
-            before[rel] = ledger.get(action.post.id, action.channel)
-            entry = _claim(action, prep, run_id, adapters)
-            ledger.write(entry)
-            todo.append((action, entry))
-        if repo is not None and (todo or leftovers):
-            from cmflow.gitops import PushFailed
+            rel = self.ledger.rel(action.post.id, action.channel)
+            self.before[rel] = self.ledger.get(action.post.id, action.channel)
+            entry = _claim(action, self.prep, self.report.run_id, self.adapters)
+            self.ledger.write(entry)
+            self.todo.append((action, entry))
 
-            files = leftovers + [ledger.rel(e.post, e.channel) for _, e in todo]
+    def push_claims(self, repo: RecordRepo, leftovers: list[str]) -> bool:
+        """Push the claims: the lock between runs. False when the push failed (the claims
+        are given back: nothing was sent)."""
+        from cmflow.gitops import PushFailed
 
-            def drop_claims(clashes: set[str]) -> list[str]:
-                return []  # the remote changed these pairs meanwhile: another run owns them
-
-            try:
-                message = (
-                    f"cmflow: claim {len(todo)} post(s) [{run_id}]"
-                    if todo
-                    else f"cmflow: record an earlier run could not push [{run_id}]"
+        run_id = self.report.run_id
+        files = leftovers + [self.rel(e) for _, e in self.todo]
+        message = (
+            f"cmflow: claim {len(self.todo)} post(s) [{run_id}]"
+            if self.todo
+            else f"cmflow: record an earlier run could not push [{run_id}]"
+        )
+        try:
+            # A claim file the remote changed meanwhile belongs to another run: drop ours.
+            lost = repo.commit_and_push(files, message, lambda clashes: [])
+        except PushFailed as exc:
+            repo.undo_last_commit()
+            for rel, old in self.before.items():
+                if old is None:
+                    (self.ledger.root / rel).unlink(missing_ok=True)
+                else:
+                    self.ledger.write(old)
+            self.report.push_error = self.redact.text(str(exc))
+            for action, _ in self.todo:
+                self.report.results.append(PairResult(action, "wait", "not claimed: push failed"))
+            return False
+        for action, entry in self.todo:
+            if self.rel(entry) in lost:
+                self.report.results.append(
+                    PairResult(action, "wait", "claimed by another run at the same time")
                 )
-                lost = repo.commit_and_push(files, message, drop_claims)
-            except PushFailed as exc:
-                # Nothing was sent: give the claims back so no later run waits on them.
-                repo.undo_last_commit()
-                for rel, old in before.items():
-                    if old is None:
-                        (config.root / rel).unlink(missing_ok=True)
-                    else:
-                        ledger.write(old)
-                report.push_error = redact.text(str(exc))
-                for action, _ in todo:
-                    report.results.append(PairResult(action, "wait", "not claimed: push failed"))
-                return report
-            if lost:
-                for action, entry in todo:
-                    if ledger.rel(entry.post, entry.channel) in lost:
-                        report.results.append(
-                            PairResult(action, "wait", "claimed by another run at the same time")
-                        )
-                todo = [t for t in todo if ledger.rel(t[1].post, t[1].channel) not in lost]
+        self.todo = [t for t in self.todo if self.rel(t[1]) not in lost]
+        return True
+
+    def send_all(self, workers: int) -> None:
+        """Channels concurrently (a bounded pool), the pairs of one channel in order."""
         by_channel: dict[str, list[tuple[Action, Entry]]] = {}
-        for item in todo:
+        for item in self.todo:
             by_channel.setdefault(item[0].channel, []).append(item)
+        channels = self.prep.config.channels
 
         def run_channel(name: str) -> list[PairResult]:
             return _run_channel(
-                config.channels[name],
+                channels[name],
                 by_channel[name],
-                prep,
-                ledger,
-                lock,
-                adapters,
-                redact,
-                now,
-                log,
+                self.prep,
+                self.ledger,
+                self.lock,
+                self.adapters,
+                self.redact,
+                self.now,
+                self.log,
             )
 
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(by_channel) or 1))) as pool:
             for results in pool.map(run_channel, sorted(by_channel)):
-                report.results.extend(results)
-        written = adapters.written()
-    if repo is not None and todo:
-        files = [ledger.rel(e.post, e.channel) for _, e in todo]
-        files += [p.resolve().relative_to(config.root.resolve()).as_posix() for p in written]
-        entries = {ledger.rel(e.post, e.channel): e for _, e in todo}
+                self.report.results.extend(results)
 
+    def push_results(self, repo: RecordRepo) -> None:
+        """Push the outcomes and the files adapters wrote (the feed). Our outcome wins over
+        a concurrent change to the same pair: we are the ones who sent it."""
+        from cmflow.gitops import PushFailed
+
+        config = self.prep.config
+        root = config.root.resolve()
+        files = [self.rel(e) for _, e in self.todo]
+        files += [p.resolve().relative_to(root).as_posix() for p in self.adapters.written()]
+        entries = {self.rel(e): e for _, e in self.todo}
         feed_dirs = {
             name: str(ch.setting("output_dir", "public")).strip("/") + "/"
             for name, ch in config.channels.items()
@@ -291,34 +330,31 @@ def publish(
         }
 
         def keep_ours(clashes: set[str]) -> list[str]:
-            for rel in clashes:  # we sent these: our outcome is the truth
+            for rel in clashes:
                 if rel in entries:
-                    ledger.write(entries[rel])
+                    self.ledger.write(entries[rel])
             keep = [c for c in clashes if c in entries]
             # Another run rewrote a feed's shared files (feed.xml, index.html): put our
             # posts back into its version.
             for name, folder in feed_dirs.items():
                 if not any(c.startswith(folder) for c in clashes):
                     continue
-                restore = getattr(adapters.get(name), "restore", None)
-                for action, entry in todo:
+                restore = getattr(self.adapters.get(name), "restore", None)
+                for action, entry in self.todo:
                     if action.channel == name and entry.state == L.PUBLISHED and restore:
-                        restore(prep.rendered[(action.post.id, name)], entry.handles)
+                        restore(self.prep.rendered[(action.post.id, name)], entry.handles)
                 keep += [c for c in clashes if c.startswith(folder)]
             return keep
 
-        from cmflow.gitops import PushFailed
-
+        report = self.report
         summary = ", ".join(
             f"{n} {s}" for s in (L.PUBLISHED, L.FAILED, L.UNKNOWN) if (n := report.count(s))
         )
+        message = f"cmflow: publish record ({summary or 'no change'}) [{report.run_id}]"
         try:
-            repo.commit_and_push(
-                files, f"cmflow: publish record ({summary or 'no change'}) [{run_id}]", keep_ours
-            )
+            repo.commit_and_push(files, message, keep_ours)
         except PushFailed as exc:
-            report.push_error = redact.text(str(exc))
-    return report
+            report.push_error = self.redact.text(str(exc))
 
 
 class _Adapters:
