@@ -14,15 +14,18 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from cmflow.cli import cli
+
+if TYPE_CHECKING:
+    from tests.publishing import Fakes
 
 # The smallest valid files of each kind, by their magic bytes (cmflow sniffs the bytes).
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64
@@ -205,3 +208,19 @@ def validate_json(
 
 def only(found: list[Found], rule: str) -> list[Found]:
     return [f for f in found if f.rule == rule]
+
+
+@pytest.fixture
+def fakes() -> Iterator[Fakes]:
+    """The loopback platforms of a publishing test (tests/publishing.py); fails the test if
+    a fake itself went wrong."""
+    from tests.publishing import start_fakes
+
+    f = start_fakes()
+    try:
+        yield f
+    finally:
+        for server in f.all():
+            server.stop()
+    for server in f.all():
+        assert not server.errors, server.errors  # a bug in the fake, not in cmflow

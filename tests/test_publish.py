@@ -44,24 +44,11 @@ from tests.publishing import (
     pushed_site,
     remote_history,
     site,
-    start_fakes,
     telegram_channel,
 )
 
 STATUSES = r"^/api/v1/statuses$"
 THREAD_BREAK = "\n\n<!-- thread -->\n\n"
-
-
-@pytest.fixture
-def fakes() -> Iterator[Fakes]:
-    f = start_fakes()
-    try:
-        yield f
-    finally:
-        for server in f.all():
-            server.stop()
-    for server in f.all():
-        assert not server.errors, server.errors  # a bug in the fake, not in cmflow
 
 
 def webhook_posts(fakes: Fakes) -> int:

@@ -8,7 +8,6 @@ repository; the remote's history (`git log -p`) is part of what must never hold 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,6 @@ from tests.publishing import (
     remote_history,
     remote_record,
     remote_record_files,
-    start_fakes,
     wait_until,
 )
 
@@ -45,18 +43,6 @@ REFUSE_AFTER_ONE = (
     "echo 'protected branch: pushes are refused here' >&2\n"
     "exit 1\n"
 )
-
-
-@pytest.fixture
-def fakes() -> Iterator[Fakes]:
-    f = start_fakes()
-    try:
-        yield f
-    finally:
-        for server in f.all():
-            server.stop()
-    for server in f.all():
-        assert not server.errors, server.errors
 
 
 @pytest.fixture

@@ -6,11 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from tests.fakes import Fault
 from tests.publishing import (
@@ -27,21 +24,10 @@ from tests.publishing import (
     post,
     pushed_site,
     site,
-    start_fakes,
     wait_until,
 )
 
 STATUSES = r"^/api/v1/statuses$"
-
-
-@pytest.fixture
-def fakes() -> Iterator[Fakes]:
-    f = start_fakes()
-    try:
-        yield f
-    finally:
-        for server in f.all():
-            server.stop()
 
 
 def _age_record(s: Site, post_id: str, channel: str, hours: float, *keys: str) -> None:

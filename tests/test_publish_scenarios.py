@@ -9,11 +9,8 @@ runs; every due pair ends in a known state; nothing secret is printed or recorde
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from cmflow.ledger import parse_time
 from tests.fakes import Fault, FaultProxy
@@ -29,25 +26,12 @@ from tests.publishing import (
     later,
     post,
     site,
-    start_fakes,
     wait_until,
 )
 
 STATUSES = r"^/api/v1/statuses$"
 WEBHOOK = r"^/api/webhooks/"
 CREATE_RECORD = r"/xrpc/com\.atproto\.repo\.createRecord$"
-
-
-@pytest.fixture
-def fakes() -> Iterator[Fakes]:
-    f = start_fakes()
-    try:
-        yield f
-    finally:
-        for server in f.all():
-            server.stop()
-    for server in f.all():
-        assert not server.errors, server.errors
 
 
 def three_channels(tmp_path: Path, fakes: Fakes, *bodies: str) -> Site:
