@@ -36,6 +36,7 @@ from tests.publishing import (
     ago,
     assert_states,
     created,
+    from_now,
     git,
     init_remote,
     later,
@@ -568,7 +569,8 @@ def test_rate_limited_thread_resumes_at_the_deferred_part(tmp_path: Path, fakes:
     assert [p["id"] for p in entry["parts"]] == ["1", "2"]
 
     fakes.telegram.rate_limit(None)
-    again = s.publish(at=later(minutes=3))
+    # not_before is on the real clock (the platform said "in N seconds" from now).
+    again = s.publish(at=from_now(minutes=3))
     assert again.code == 0, again
     for n in (1, 2, 3):
         assert created(fakes.telegram, f"tg15-{n}") == 1, fakes.telegram.messages
