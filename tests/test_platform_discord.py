@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -28,31 +26,11 @@ from cmflow.platforms.base import Context, Outcome, PartResult, Result
 from cmflow.platforms.discord import Adapter
 from cmflow.render import render
 from tests.fakes import FakeDiscord, Fault
+from tests.progress import MemProgress
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
 POST_PATH = r"^/api/webhooks/"
-
-
-@dataclass
-class MemProgress:
-    """The publisher's side, in memory; notes how many requests the server had seen when
-    each part was recorded (to prove part i is recorded before part i+1 is sent)."""
-
-    server: FakeDiscord
-    handles: dict[str, Any] = field(default_factory=dict)
-    done: list[PartResult] = field(default_factory=list)
-    started_at: datetime | None = None
-    events: list[tuple[str, int, int]] = field(default_factory=list)
-
-    def part_started(self, index: int) -> None:
-        self.started_at = datetime.now(UTC)
-        self.events.append(("started", index, len(self.server.requests)))
-
-    def part_done(self, index: int, result: PartResult) -> None:
-        assert index == len(self.done)
-        self.done.append(result)
-        self.events.append(("done", index, len(self.server.requests)))
 
 
 @pytest.fixture

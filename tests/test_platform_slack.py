@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -25,28 +22,9 @@ from cmflow.model import Media, Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Result
 from cmflow.platforms.slack import Adapter
 from tests.fakes import FakeSlack, Fault
+from tests.progress import MemProgress
 
 POST_PATH = r"^/services/"
-
-
-@dataclass
-class MemProgress:
-    """The publisher's side, in memory, noting the server's request count at each step."""
-
-    server: FakeSlack
-    handles: dict[str, Any] = field(default_factory=dict)
-    done: list[PartResult] = field(default_factory=list)
-    started_at: datetime | None = None
-    events: list[tuple[str, int, int]] = field(default_factory=list)
-
-    def part_started(self, index: int) -> None:
-        self.started_at = datetime.now(UTC)
-        self.events.append(("started", index, len(self.server.requests)))
-
-    def part_done(self, index: int, result: PartResult) -> None:
-        assert index == len(self.done)
-        self.done.append(result)
-        self.events.append(("done", index, len(self.server.requests)))
 
 
 @pytest.fixture

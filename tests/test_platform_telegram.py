@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -23,35 +21,16 @@ from cmflow.content import parse_post
 from cmflow.errors import MissingSecret
 from cmflow.http import Http
 from cmflow.model import Link, Media, Part, Rendered
-from cmflow.platforms.base import Context, Outcome, PartResult, Result
+from cmflow.platforms.base import Context, Outcome, Result
 from cmflow.platforms.telegram import Adapter
 from cmflow.render import render
 from tests.fakes import FakeTelegram, Fault
+from tests.progress import MemProgress
 
 TOKEN = "123456:ABC-DEF_s3cr3tTok-0123456789abcdefghij"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
 CHAT = -1001234567890
-
-
-@dataclass
-class MemProgress:
-    """The publisher's side, in memory, noting the server's request count at each step."""
-
-    server: FakeTelegram
-    handles: dict[str, Any] = field(default_factory=dict)
-    done: list[PartResult] = field(default_factory=list)
-    started_at: datetime | None = None
-    events: list[tuple[str, int, int]] = field(default_factory=list)
-
-    def part_started(self, index: int) -> None:
-        self.started_at = datetime.now(UTC)
-        self.events.append(("started", index, len(self.server.requests)))
-
-    def part_done(self, index: int, result: PartResult) -> None:
-        assert index == len(self.done)
-        self.done.append(result)
-        self.events.append(("done", index, len(self.server.requests)))
 
 
 @pytest.fixture
