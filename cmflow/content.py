@@ -14,7 +14,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from cmflow import schema
+from cmflow import safefs, schema
 from cmflow.model import SAFE_ID, Finding, Mark, Post
 from cmflow.timeutil import DateProblem, parse_datetime
 from cmflow.yamlload import YamlSyntaxError, parse
@@ -24,38 +24,48 @@ SUFFIXES = (".md", ".markdown")
 
 
 def discover(root: Path, content_dir: str) -> list[str]:
-    """Every post file under root/content_dir, as sorted posix paths relative to root."""
+    """Every post file under root/content_dir, as sorted posix paths relative to root.
+
+    Links to folders are not followed (a loop cannot hang the walk). A `*.md` that is not
+    a file (a folder, a link to one) is listed anyway, so that `read_bytes` reports it.
+    """
     base = root / content_dir
     found: list[str] = []
     for folder, dirs, files in os.walk(base):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         rel = Path(folder).relative_to(root).as_posix()
+        found.extend(f"{rel}/{d}" for d in dirs if d.endswith(SUFFIXES) and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.endswith(SUFFIXES))
         found.extend(f"{rel}/{f}" for f in files if f.endswith(SUFFIXES) and not f.startswith("."))
     return sorted(found)
 
 
 def read_bytes(root: Path, rel: str) -> bytes | Finding:
-    """The file's bytes, or a finding saying why it cannot be a post (symlink out, size)."""
-    path = root / rel
+    """The file's bytes, or a finding saying why it cannot be a post: a link leaving the
+    repository or into .git, not a regular file (a FIFO is never opened for a blocking
+    read), over the size limit."""
     try:
-        if path.is_symlink():
-            target = path.resolve()
-            if not target.is_relative_to(root.resolve()):
-                return _file_finding(
-                    rel,
-                    "is a symbolic link leading outside the repository: "
-                    "copy the file into the repository instead",
-                )
-        size = path.stat().st_size
+        fd = safefs.open_regular(root, rel)
+    except safefs.Outside:
+        return _file_finding(
+            rel,
+            "is a symbolic link leading outside the repository: "
+            "copy the file into the repository instead",
+        )
+    except safefs.UnsafePath as exc:
+        return _file_finding(rel, str(exc))
+    try:
+        size = os.fstat(fd).st_size
         if size > MAX_BYTES:
             return _file_finding(
                 rel,
                 f"is {size:,} bytes, over the {MAX_BYTES:,}-byte limit for "
                 "a post: is it really a post? Move large media to media/",
             )
-        return path.read_bytes()
+        return safefs.read_fd(fd, MAX_BYTES)
     except OSError as exc:
         return _file_finding(rel, f"cannot be read ({exc.strerror})")
+    finally:
+        os.close(fd)
 
 
 _TOP = Mark(1, 1)

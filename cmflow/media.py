@@ -1,10 +1,27 @@
-"""Media files: where they are, what they are (by their bytes, not their name), how big."""
+"""Media files: where they are, what they are (by their bytes, never their name), how big.
+
+A media path comes from a post, so from whoever can get a pull request merged: it must lead
+to a regular file inside the repository and outside `.git` (links are followed and their
+target checked; see `safefs`). Its type is read from its first bytes; bytes cmflow does not
+recognise are refused rather than guessed from the file's extension (a `.jpg` name on
+`.git/config` must not make it an image).
+"""
 
 from __future__ import annotations
 
-import mimetypes
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from cmflow import safefs
+
+HEAD_BYTES = 512  # enough for an ISO-BMFF `ftyp` box and its compatible brands
+SVG = "image/svg+xml"
+KNOWN = "JPEG, PNG, GIF, WebP, AVIF, HEIC, MP4 or MOV"
+UNRECOGNISED = (
+    f"is not a format cmflow recognises from its content ({KNOWN}): "
+    "export it again as JPEG or PNG (or MP4 for a video)"
+)
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -13,52 +30,144 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"GIF89a", "image/gif"),
 )
 
+# ISO base media file format (ISO/IEC 14496-12 §4.3): the `ftyp` box names a major brand and
+# compatible brands. HEIF/AVIF images and MP4/QuickTime videos share the container, so the
+# brand, not the box, tells them apart (brands registered at mp4ra.org).
+_HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_GENERIC_IMAGE_BRANDS = frozenset({b"mif1", b"msf1", b"miaf"})
+_MP4_BRANDS = frozenset(
+    {
+        b"isom",
+        b"iso2",
+        b"iso3",
+        b"iso4",
+        b"iso5",
+        b"iso6",
+        b"iso7",
+        b"iso8",
+        b"iso9",
+        b"mp41",
+        b"mp42",
+        b"avc1",
+        b"dash",
+        b"M4V ",
+        b"M4VH",
+        b"M4VP",
+        b"mmp4",
+        b"MSNV",
+        b"f4v ",
+    }
+)
+_AUDIO_BRANDS = frozenset({b"M4A ", b"M4B "})
+
 
 @dataclass(frozen=True)
 class MediaFile:
+    """What `inspect` found. `problem` (path, kind of file) makes it unusable; a usable file
+    whose `mime` is None has bytes cmflow does not recognise, which is refused too."""
+
     rel: str
-    path: Path | None  # None when missing or outside the repository
+    path: Path | None  # the resolved file; None when it cannot be used
     problem: str | None  # why it cannot be used
     mime: str | None = None
     size: int = 0
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A media file's bytes as they were read for publishing, with the type of those bytes."""
+
+    rel: str
+    name: str  # the file name to upload it under
+    data: bytes
+    mime: str
+
+
+class MediaProblem(Exception):
+    """A media file that cannot be published; `str()` names it and says why."""
+
+
 def sniff(head: bytes) -> str | None:
-    """The media type from a file's first bytes."""
+    """The media type from a file's first bytes, or None when unrecognised."""
     for magic, mime in _MAGIC:
         if head.startswith(magic):
             return mime
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
     if head[4:8] == b"ftyp":
-        return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
+        return _iso_bmff(head)
     stripped = head.lstrip()
-    if stripped.startswith(b"<svg") or (stripped.startswith(b"<?xml") and b"<svg" in head):
-        return "image/svg+xml"
+    if stripped.startswith(b"<svg") or (
+        stripped.startswith((b"<?xml", b"<!--", b"<!DOCTYPE")) and b"<svg" in head
+    ):
+        return SVG
+    return None
+
+
+def _iso_bmff(head: bytes) -> str | None:
+    size = int.from_bytes(head[:4], "big")
+    if size < 16 or size % 4:
+        return None
+    major = head[8:12]
+    compatible = {head[i : i + 4] for i in range(16, min(size, len(head)) - 3, 4)}
+    if major in _GENERIC_IMAGE_BRANDS:
+        if compatible & _AVIF_BRANDS:
+            return "image/avif"
+        if compatible & _HEIC_BRANDS:
+            return "image/heic"
+        return "image/heif"
+    if major in _HEIC_BRANDS:
+        return "image/heic"
+    if major in _AVIF_BRANDS:
+        return "image/avif"
+    if major == b"qt  ":
+        return "video/quicktime"
+    if major in _MP4_BRANDS:
+        return "video/mp4"
+    if major in _AUDIO_BRANDS:
+        return "audio/mp4"
+    return None
+
+
+def _where(rel: str) -> str | None:
+    """Why a path as written cannot be a media path at all, before touching the disk."""
+    if not rel or rel.startswith(("/", "\\", "~")) or "://" in rel or rel[1:3] == ":\\":
+        return "must be a path relative to the repository root, like media/photo.jpg"
     return None
 
 
 def inspect(root: Path, rel: str) -> MediaFile:
-    """Resolve a media path written in a post, refusing anything outside the repository."""
-    if not rel or rel.startswith(("/", "\\")) or "://" in rel:
-        return MediaFile(
-            rel, None, "must be a path relative to the repository root, like media/photo.jpg"
-        )
-    base = root.resolve()
-    path = (root / rel).resolve()
-    if not path.is_relative_to(base):
-        return MediaFile(
-            rel, None, "leaves the repository: media must live inside it (e.g. media/)"
-        )
+    """Resolve a media path written in a post and read its type from its first bytes."""
+    problem = _where(rel)
+    if problem:
+        return MediaFile(rel, None, problem)
     try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            head = fh.read(64)
-    except FileNotFoundError:
-        return MediaFile(rel, None, "does not exist")
+        fd = safefs.open_regular(root, rel)
+    except safefs.UnsafePath as exc:
+        return MediaFile(rel, None, str(exc))
+    try:
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, HEAD_BYTES, 0)
     except OSError as exc:
         return MediaFile(rel, None, f"cannot be read ({exc.strerror})")
-    if path.is_dir():
-        return MediaFile(rel, None, "is a folder, not a file")
-    mime = sniff(head) or mimetypes.guess_type(rel)[0]
-    return MediaFile(rel, path, None, mime, size)
+    finally:
+        os.close(fd)
+    _, parts = safefs.inside_parts(root, rel)
+    return MediaFile(rel, Path(os.path.realpath(root)).joinpath(*parts), None, sniff(head), size)
+
+
+def load(root: Path, rel: str) -> Loaded:
+    """The bytes to publish, read now with every check of `inspect` made again on the file
+    actually opened (it may have changed since `validate`); raises MediaProblem."""
+    problem = _where(rel)
+    try:
+        if problem:
+            raise safefs.UnsafePath(problem)
+        data = safefs.read_regular(root, rel)
+    except safefs.UnsafePath as exc:
+        raise MediaProblem(f"media {rel} {exc}") from None
+    mime = sniff(data[:HEAD_BYTES])
+    if mime is None:
+        raise MediaProblem(f"media {rel} {UNRECOGNISED}")
+    return Loaded(rel, rel.replace("\\", "/").rsplit("/", 1)[-1], data, mime)

@@ -471,11 +471,12 @@ def test_read_only_output_dir_fails(repo: Repo) -> None:
 def test_missing_media_or_media_outside_the_repository_fail(repo: Repo) -> None:
     _, _, _, result = repo.publish("a", POST_IMAGE.replace("media/atelier.jpg", "media/nope.jpg"))
     assert result.outcome == Outcome.FAILED
-    assert result.reason == "media 'media/nope.jpg' not found in the repository"
+    assert result.reason is not None
+    assert result.reason.startswith("media media/nope.jpg does not exist")
     (repo.root.parent / "outside.jpg").write_bytes(JPEG)
     _, _, _, result = repo.publish("b", POST_IMAGE.replace("media/atelier.jpg", "../outside.jpg"))
     assert result.outcome == Outcome.FAILED
-    assert result.reason is not None and "outside the repository" in result.reason
+    assert result.reason is not None and "leaves the repository" in result.reason
     assert not (repo.root / "public" / "media" / "outside.jpg").exists()
 
 

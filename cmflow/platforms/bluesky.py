@@ -29,7 +29,7 @@ import regex  # type: ignore[import-untyped, unused-ignore]
 from cmflow import counting
 from cmflow.errors import MissingSecret
 from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
-from cmflow.media import inspect
+from cmflow.media import SVG, MediaProblem, inspect, load
 from cmflow.model import Link
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 
@@ -285,7 +285,7 @@ class Adapter:
                 info = inspect(self.ctx.root, media.path)
                 if info.problem is not None:
                     raise _Halt(Outcome.FAILED, f"media {media.path} {info.problem}")
-                if not (info.mime or "").startswith("image/"):
+                if not (info.mime or "").startswith("image/") or info.mime == SVG:
                     raise _Halt(
                         Outcome.FAILED,
                         f"media {media.path} is {info.mime or 'of an unknown type'}: "
@@ -424,21 +424,24 @@ class Adapter:
     def _upload(self, session: _Session, path: str, index: int) -> dict[str, Any]:
         """`uploadBlob` the raw bytes; the blob is content-addressed, so a resend is harmless
         (and nothing is visible until a record references it)."""
-        info = inspect(self.ctx.root, path)
-        if info.path is None or info.mime is None:
-            raise _Halt(Outcome.FAILED, f"media {path} {info.problem or 'has an unknown type'}")
-        what = f"upload of {path} (part {index + 1})"
         try:
-            data = info.path.read_bytes()
-        except OSError as exc:
-            raise _Halt(Outcome.FAILED, f"media {path} cannot be read ({exc.strerror})") from None
+            # Read and checked now: the file may have changed since `validate`.
+            loaded = load(self.ctx.root, path)
+        except MediaProblem as exc:
+            raise _Halt(Outcome.FAILED, str(exc)) from None
+        if not loaded.mime.startswith("image/") or loaded.mime == SVG:
+            raise _Halt(
+                Outcome.FAILED, f"media {path} is {loaded.mime}: cmflow posts only images to Bluesky"
+            )
+        what = f"upload of {path} (part {index + 1})"
+        data = loaded.data
         try:
             resp = self._call(
                 "POST",
                 "com.atproto.repo.uploadBlob",
                 session=session,
                 data=data,
-                headers={"Content-Type": info.mime},
+                headers={"Content-Type": loaded.mime},
                 idempotent=True,
             )
         except (NotSent, MaybeSent, RateLimited) as exc:

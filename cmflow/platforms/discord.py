@@ -142,15 +142,13 @@ class Adapter:
         files: list[tuple[str, tuple[str, bytes, str]]] = []
         attachments: list[dict[str, Any]] = []
         for n, item in enumerate(part.media):
-            info = media_files.inspect(self.ctx.root, item.path)
-            if info.path is None:
-                raise MediaError(f"media {item.path} {info.problem}")
             try:
-                data = info.path.read_bytes()
-            except OSError as exc:
-                raise MediaError(f"media {item.path} cannot be read ({exc.strerror})") from None
+                # Read and checked now: the file may have changed since `validate`.
+                loaded = media_files.load(self.ctx.root, item.path)
+            except media_files.MediaProblem as exc:
+                raise MediaError(str(exc)) from None
             name = PurePosixPath(item.path).name
-            files.append((f"files[{n}]", (name, data, info.mime or "application/octet-stream")))
+            files.append((f"files[{n}]", (name, loaded.data, loaded.mime)))
             attachment: dict[str, Any] = {"id": n, "filename": name}
             if item.alt:
                 attachment["description"] = item.alt

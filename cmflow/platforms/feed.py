@@ -23,8 +23,13 @@ which the publisher passes in the claim handles as `handles["date"]` (an ISO 860
 Sorting is by date, then post id. So publishing the same post twice leaves every file
 byte-identical, and files whose bytes do not change are not rewritten at all.
 
-Every write is atomic (a temporary file in the same folder, then `os.replace`), so a crash
-never leaves a half-written feed behind.
+Every write is atomic (a temporary file in the same folder, then a rename), so a crash
+never leaves a half-written feed behind, and goes through `safefs.write_atomic`: a symbolic
+link anywhere below the repository on the way to a file (`public`, `public/media`, a page,
+`feed.xml`) fails the channel instead of being written through. Media are read with
+`media.load`, which checks them again when they are copied (regular files inside the
+repository, outside `.git`, of a type recognised from their bytes); SVG is refused because
+the site serves it as is and a browser runs the scripts an SVG holds.
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
@@ -45,6 +49,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from cmflow import media as media_files
+from cmflow import safefs
 from cmflow.model import Media, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 
@@ -336,13 +342,14 @@ class Adapter:
     def _load_manifest(self) -> dict[str, _Entry]:
         path = self.output_dir / MANIFEST_NAME
         try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return {}
-        except NotADirectoryError:
-            return {}  # output_dir is a file: writing will fail with a clear reason
+            # None also when output_dir is a file: writing will fail with a clear reason.
+            raw = safefs.read_file(self.ctx.root, self._rel(path))
+        except safefs.UnsafePath as exc:
+            raise FeedError(self._unsafe_reason(exc)) from None
         except OSError as exc:
             raise FeedError(self._os_reason(exc)) from None
+        if raw is None:
+            return {}
         shown = self._shown(path)
         try:
             data = json.loads(raw.decode("utf-8"))
@@ -362,19 +369,13 @@ class Adapter:
         """Copy the post's media to `<output_dir>/media/`, keeping their folders below the
         repository's `media/` ("media/a/b.jpg" -> "media/a/b.jpg"); bytes are only written
         when they differ from what is already there."""
-        root = self.ctx.root.resolve()
         copied: list[_Media] = []
         seen: set[str] = set()
         for media in _all_media(rendered):
-            source = (self.ctx.root / media.path).resolve()
-            if not source.is_relative_to(root):
-                raise FeedError(f"media {media.path!r} is outside the repository: move it inside")
-            if not source.is_file():
-                raise FeedError(f"media {media.path!r} not found in the repository")
             rel = _media_target(media.path)
             if rel not in seen:
                 seen.add(rel)
-                self._write(self.output_dir / rel, source.read_bytes())
+                self._write(self.output_dir / rel, _site_media(self.ctx.root, media.path))
             alt = _xml_text(media.alt) if media.alt is not None else None
             copied.append(_Media(rel, alt))
         return copied
@@ -395,30 +396,25 @@ class Adapter:
         self._write(self.output_dir / MANIFEST_NAME, text.encode("utf-8"))
 
     def _write(self, path: Path, data: bytes) -> None:
-        """Write `data` to `path` atomically, and only when its bytes differ."""
+        """Write `data` to `path` atomically, only when its bytes differ, and never through a
+        symbolic link (see `safefs.write_atomic`)."""
         try:
-            unchanged = path.read_bytes() == data
-        except (FileNotFoundError, NotADirectoryError):
-            unchanged = False
-        if not unchanged:
-            self._replace(path, data)
+            safefs.write_atomic(self.ctx.root, self._rel(path), data)
+        except safefs.UnsafePath as exc:
+            raise FeedError(self._unsafe_reason(exc)) from None
         if path not in self.written:
             self.written.append(path)
 
-    @staticmethod
-    def _replace(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    def _rel(self, path: Path) -> PurePosixPath:
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes it 0600; web servers must read it
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            return PurePosixPath(path.relative_to(self.ctx.root).as_posix())
+        except ValueError:
+            raise FeedError(
+                f"output_dir {self._shown(self.output_dir)} is not inside the repository"
+            ) from None
+
+    def _unsafe_reason(self, exc: safefs.UnsafePath) -> str:
+        return f"cannot write the site to {self._shown(self.output_dir)}: {exc}"
 
     def _shown(self, path: Path) -> str:
         try:
@@ -647,6 +643,20 @@ def _media_target(path: str) -> str:
         parts = parts[1:]
     safe = [re.sub(r"[^A-Za-z0-9._-]+", "-", p).lstrip(".") or "_" for p in parts]
     return "/".join([MEDIA_DIR, *safe])
+
+
+def _site_media(root: Path, path: str) -> bytes:
+    """The bytes of a post's media, checked now for the site (see the module docstring)."""
+    try:
+        loaded = media_files.load(root, path)
+    except media_files.MediaProblem as exc:
+        raise FeedError(str(exc)) from None
+    if loaded.mime == media_files.SVG:
+        raise FeedError(
+            f"media {path} is an SVG image, which can carry scripts that would run on the "
+            "site: export it as PNG, JPEG or WebP"
+        )
+    return loaded.data
 
 
 def _check_output_relative(path: str) -> None:

@@ -306,19 +306,13 @@ class Adapter:
 
     def _upload(self, rel: str, alt: str | None, where: str) -> str:
         """Upload one file with its alt text; wait for asynchronous processing (202/206)."""
-        info = media_files.inspect(self.ctx.root, rel)
-        if info.path is None:
-            raise _MediaError(Result(Outcome.FAILED, reason=f"{where}: media {rel} {info.problem}"))
         try:
-            data = info.path.read_bytes()
-        except OSError as exc:
-            raise _MediaError(
-                Result(
-                    Outcome.FAILED, reason=f"{where}: media {rel} cannot be read ({exc.strerror})"
-                )
-            ) from None
+            # Read and checked now: the file may have changed since `validate`.
+            loaded = media_files.load(self.ctx.root, rel)
+        except media_files.MediaProblem as exc:
+            raise _MediaError(Result(Outcome.FAILED, reason=f"{where}: {exc}")) from None
         fields = {"description": alt} if alt else None
-        files = {"file": (info.path.name, data, info.mime or "application/octet-stream")}
+        files = {"file": (loaded.name, loaded.data, loaded.mime)}
         label = f"{where}: uploading {rel}"
         try:
             # Repeating an upload creates no post, so transport retries are allowed.

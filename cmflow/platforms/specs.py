@@ -199,7 +199,8 @@ FEED = PlatformSpec(
     name="feed",
     label="Atom feed + site",
     counter="chars",
-    defaults={"media_types": [*IMAGES, "image/svg+xml", "video/mp4"]},
+    # No SVG: the site serves media as is, and an SVG opened in a browser runs its scripts.
+    defaults={"media_types": [*IMAGES, "image/avif", "video/mp4"]},
     optional=("output_dir", "site_url", "title", "language"),
     titles=True,
     html=True,

@@ -143,14 +143,12 @@ class Adapter:
         }
 
     def _file(self, rel: str) -> tuple[str, bytes, str]:
-        info = media_files.inspect(self.ctx.root, rel)
-        if info.path is None:
-            raise MediaError(f"media {rel} {info.problem}")
         try:
-            data = info.path.read_bytes()
-        except OSError as exc:
-            raise MediaError(f"media {rel} cannot be read ({exc.strerror})") from None
-        return PurePosixPath(rel).name, data, info.mime or "application/octet-stream"
+            # Read and checked now: the file may have changed since `validate`.
+            loaded = media_files.load(self.ctx.root, rel)
+        except media_files.MediaProblem as exc:
+            raise MediaError(str(exc)) from None
+        return PurePosixPath(rel).name, loaded.data, loaded.mime
 
     def _send(self, method: str, kwargs: dict[str, Any]) -> PartResult | Result:
         # Secret: never shown. Quoted so that a mistyped token cannot change the path.

@@ -133,23 +133,37 @@ def media_required(ctx: PostContext) -> Iterator[Finding]:
 
 
 def media_format(ctx: PostContext) -> Iterator[Finding]:
-    rules = ctx.channel.rules
+    rules, label = ctx.channel.rules, ctx.channel.spec.label
     for i, m in enumerate(ctx.media):
         info = media_files.inspect(ctx.root, m.path)
         if info.problem:
             continue
-        if rules.media_types and info.mime not in rules.media_types:
+        if info.mime is None:
+            yield ctx.finding(
+                "channel.media-format", _media_key(ctx, i), f"{m.path} {media_files.UNRECOGNISED}"
+            )
+            continue
+        if info.mime == media_files.SVG and ctx.channel.spec.name == "feed":
+            # Whatever `media_types` says: the site serves the file as is, and a browser
+            # opening an SVG runs the scripts it holds, on the brand's own site.
+            yield ctx.finding(
+                "channel.media-format",
+                _media_key(ctx, i),
+                f"{m.path} is an SVG image, which can carry scripts that would run on the site: "
+                "export it as PNG, JPEG or WebP",
+            )
+        elif rules.media_types and info.mime not in rules.media_types:
             accepted = ", ".join(rules.media_types)
             yield ctx.finding(
                 "channel.media-format",
                 _media_key(ctx, i),
-                f"{m.path} is {info.mime or 'of an unknown type'}; {ctx.channel.spec.label} accepts {accepted}",
+                f"{m.path} is {info.mime}; {label} accepts {accepted}",
             )
         if rules.max_media_bytes is not None and info.size > rules.max_media_bytes:
             yield ctx.finding(
                 "channel.media-format",
                 _media_key(ctx, i),
-                f"{m.path} is {info.size:,} bytes; {ctx.channel.spec.label} takes at most {rules.max_media_bytes:,}",
+                f"{m.path} is {info.size:,} bytes; {label} takes at most {rules.max_media_bytes:,}",
             )
 
 

@@ -1,0 +1,293 @@
+"""Files inside the repository, read and written without ever following a link out of it.
+
+A repository is written by whoever gets a pull request merged, and the publish job runs with
+every channel's secrets: a post or a media file that is a symbolic link to `.git/config`
+(where `actions/checkout` keeps the job's token), a named pipe that blocks a read forever, or
+an output folder that is a link to somewhere else must never be read, published or written
+through. So:
+
+- `open_regular` resolves a path (links included), requires the result to be inside the
+  repository and outside any `.git`, then opens it again component by component from the
+  repository's folder with `O_NOFOLLOW`, so that a link swapped in after the check fails
+  instead of being followed; the opened file must be a regular file (checked with `lstat`
+  before opening and `fstat` after, and opened `O_NONBLOCK` so a FIFO never blocks).
+- `write_atomic` writes below the repository only through real folders: every component is
+  opened `O_NOFOLLOW | O_DIRECTORY`, the file is written to a fresh temporary file
+  (`O_CREAT | O_EXCL | O_NOFOLLOW`) and renamed over the target.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import stat
+from pathlib import Path, PurePosixPath
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class UnsafePath(Exception):
+    """A path cmflow refuses to read or write; `str()` says why and what to do, without the
+    path (callers name it their own way: a finding's location, a channel's output folder)."""
+
+
+class Outside(UnsafePath):
+    """The path resolves outside the repository."""
+
+
+class UnsafeWrite(UnsafePath):
+    """A write refused because a component of the target is a link or not a folder;
+    `shown` is that component, relative to the repository."""
+
+    def __init__(self, shown: str, message: str) -> None:
+        super().__init__(f"{shown} {message}")
+        self.shown = shown
+
+
+def is_git_name(name: str) -> bool:
+    """`.git` in any case (case-insensitive file systems open `.GIT` as `.git`)."""
+    return name.casefold() == ".git"
+
+
+def kind(mode: int) -> str:
+    """What a non-regular file is, in plain words."""
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    if stat.S_ISFIFO(mode):
+        return "is a named pipe (FIFO), not a file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a file"
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link"
+    return "is not a regular file"
+
+
+def inside_parts(root: Path, rel: str) -> tuple[str, tuple[str, ...]]:
+    """(the repository's real path, the components of `rel`'s real path below it).
+
+    Raises UnsafePath when `rel` resolves outside the repository or into a `.git`.
+    """
+    if "\x00" in rel:
+        raise UnsafePath("contains a NUL character: write the file name without it")
+    real_root = os.path.realpath(root)
+    try:
+        real = os.path.realpath(os.path.join(real_root, rel))
+    except (OSError, ValueError) as exc:  # a name too long, say
+        raise UnsafePath(f"cannot be resolved ({exc})") from None
+    if real != real_root and os.path.commonpath([real_root, real]) != real_root:
+        raise Outside(
+            "leaves the repository (through a symbolic link or `..`): "
+            "copy the file into the repository instead"
+        )
+    parts = PurePosixPath(real).relative_to(real_root).parts if real != real_root else ()
+    if any(is_git_name(p) for p in parts):
+        raise UnsafePath(
+            "leads into git's own folder (.git), which holds the job's credentials: "
+            "point to a file of the repository instead"
+        )
+    return real_root, parts
+
+
+def open_regular(root: Path, rel: str) -> int:
+    """A read-only descriptor on the regular file `rel` of the repository (see the module
+    docstring). The caller closes it. Raises UnsafePath with the reason."""
+    real_root, parts = inside_parts(root, rel)
+    if not parts:
+        raise UnsafePath("is the repository's folder, not a file")
+    dfd = os.open(real_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for name in parts[:-1]:
+            nfd = os.open(name, _DIR_FLAGS, dir_fd=dfd)
+            os.close(dfd)
+            dfd = nfd
+        before = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
+        if not stat.S_ISREG(before.st_mode):
+            raise UnsafePath(_unusable(before.st_mode))
+        fd = os.open(parts[-1], _READ_FLAGS, dir_fd=dfd)
+    except FileNotFoundError:
+        raise UnsafePath("does not exist") from None
+    except OSError as exc:
+        raise UnsafePath(_open_reason(exc)) from None
+    finally:
+        os.close(dfd)
+    after = os.fstat(fd)
+    if not stat.S_ISREG(after.st_mode):  # replaced between the lstat and the open
+        os.close(fd)
+        raise UnsafePath(_unusable(after.st_mode))
+    return fd
+
+
+def read_regular(root: Path, rel: str, limit: int | None = None) -> bytes:
+    """The bytes of the regular file `rel` (at most `limit` + 1 when a limit is given, so a
+    caller can tell "over the limit"). Raises UnsafePath."""
+    fd = open_regular(root, rel)
+    try:
+        return read_fd(fd, limit)
+    except OSError as exc:
+        raise UnsafePath(f"cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+
+
+def read_fd(fd: int, limit: int | None) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while limit is None or total <= limit:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def _unusable(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "changed while being read (it became a symbolic link): run again"
+    return f"{kind(mode)}: replace it with a real file"
+
+
+def _open_reason(exc: OSError) -> str:
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        return (
+            "is a symbolic link that cannot be resolved (a loop, or it changed while being "
+            "read): replace it with a real file"
+        )
+    return f"cannot be read ({exc.strerror})"
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def _plain_parts(rel: PurePosixPath) -> tuple[str, ...]:
+    parts = rel.parts
+    if rel.is_absolute() or not parts or any(p in ("", ".", "..") for p in parts):
+        raise UnsafePath(f"{rel} is not a plain path below the repository")
+    return parts
+
+
+def _open_dir(dfd: int, name: str, shown: str, create: bool) -> int:
+    """Open (or create) the real folder `name` in `dfd`; never through a link."""
+    for _ in range(2):
+        try:
+            return os.open(name, _DIR_FLAGS, dir_fd=dfd)
+        except FileNotFoundError:
+            if not create:
+                raise
+            try:
+                os.mkdir(name, 0o755, dir_fd=dfd)
+            except FileExistsError:
+                pass  # made by someone else meanwhile: open it (and check it) again
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafeWrite(
+                    shown,
+                    "is a symbolic link: cmflow never writes through links; "
+                    "replace it with a real folder",
+                ) from None
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), shown) from None
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), shown)
+
+
+def _open_parent(root: Path, parts: tuple[str, ...], create: bool) -> int:
+    dfd = os.open(os.path.realpath(root), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for i, name in enumerate(parts[:-1]):
+            shown = "/".join(parts[: i + 1])
+            try:
+                nfd = _open_dir(dfd, name, shown, create)
+            except UnsafePath:
+                raise
+            except OSError as exc:
+                raise type(exc)(exc.errno, exc.strerror, str(root / shown)) from None
+            os.close(dfd)
+            dfd = nfd
+    except BaseException:
+        os.close(dfd)
+        raise
+    return dfd
+
+
+def read_file(root: Path, rel: PurePosixPath) -> bytes | None:
+    """The bytes of `rel` below the repository, reached through real folders only; None when
+    it (or a folder on the way) does not exist or a folder on the way is a file.
+    Raises UnsafeWrite on a link, OSError otherwise."""
+    parts = _plain_parts(rel)
+    try:
+        dfd = _open_parent(root, parts, create=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        return _read_existing(dfd, parts[-1], rel.as_posix())
+    finally:
+        os.close(dfd)
+
+
+def _read_existing(dfd: int, name: str, shown: str) -> bytes | None:
+    try:
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafeWrite(
+            shown, "is a symbolic link: cmflow never writes through links; remove it"
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafeWrite(shown, f"{kind(st.st_mode)}: remove it")
+    fd = os.open(name, _READ_FLAGS, dir_fd=dfd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafeWrite(shown, "changed while being read: run again")
+        return read_fd(fd, None)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(root: Path, rel: PurePosixPath, data: bytes, mode: int = 0o644) -> bool:
+    """Write `data` to `rel` below the repository (folders created as needed), atomically,
+    and only when the bytes differ; True when the file was (re)written.
+
+    Raises UnsafeWrite when a component is a link (or the target is not a regular file), and
+    OSError (with the repository-relative path as its filename) when the system refuses.
+    """
+    parts = _plain_parts(rel)
+    shown = rel.as_posix()
+    dfd = _open_parent(root, parts, create=True)
+    name = parts[-1]
+    try:
+        if _read_existing(dfd, name, shown) == data:
+            return False
+        tmp = f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, _TEMP_FLAGS, mode, dir_fd=dfd)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(root.joinpath(*parts[:-1]))) from None
+        try:
+            try:
+                os.fchmod(fd, mode)  # whatever the umask: web servers must read it
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException as exc:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except OSError:
+                pass
+            if isinstance(exc, OSError) and not isinstance(exc, UnsafePath):
+                raise OSError(exc.errno, exc.strerror, str(root / shown)) from None
+            raise
+        return True
+    finally:
+        os.close(dfd)
