@@ -146,18 +146,23 @@ def read_fd(fd: int, limit: int | None) -> bytes:
     return b"".join(chunks)
 
 
+_UNRESOLVED = (
+    "is a symbolic link that cannot be resolved (a loop, or it changed while being read): "
+    "replace it with a real file"
+)
+
+
 def _unusable(mode: int) -> str:
-    if stat.S_ISLNK(mode):
-        return "changed while being read (it became a symbolic link): run again"
+    if stat.S_ISLNK(mode):  # realpath leaves a link in place only when it loops
+        return _UNRESOLVED
     return f"{kind(mode)}: replace it with a real file"
 
 
 def _open_reason(exc: OSError) -> str:
-    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-        return (
-            "is a symbolic link that cannot be resolved (a loop, or it changed while being "
-            "read): replace it with a real file"
-        )
+    if exc.errno == errno.ELOOP:
+        return _UNRESOLVED
+    if exc.errno == errno.ENOTDIR:
+        return "does not exist (a folder on its way is a file)"
     return f"cannot be read ({exc.strerror})"
 
 
