@@ -18,6 +18,7 @@ through. So:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -184,10 +185,9 @@ def _open_dir(dfd: int, name: str, shown: str, create: bool) -> int:
         except FileNotFoundError:
             if not create:
                 raise
-            try:
+            # Made by someone else meanwhile: open it (and check it) again.
+            with contextlib.suppress(FileExistsError):
                 os.mkdir(name, 0o755, dir_fd=dfd)
-            except FileExistsError:
-                pass  # made by someone else meanwhile: open it (and check it) again
         except OSError as exc:
             if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
                 raise
@@ -242,9 +242,7 @@ def _read_existing(dfd: int, name: str, shown: str) -> bytes | None:
     except FileNotFoundError:
         return None
     if stat.S_ISLNK(st.st_mode):
-        raise UnsafeWrite(
-            shown, "is a symbolic link: cmflow never writes through links; remove it"
-        )
+        raise UnsafeWrite(shown, "is a symbolic link: cmflow never writes through links; remove it")
     if not stat.S_ISREG(st.st_mode):
         raise UnsafeWrite(shown, f"{kind(st.st_mode)}: remove it")
     fd = os.open(name, _READ_FLAGS, dir_fd=dfd)
@@ -286,10 +284,8 @@ def write_atomic(root: Path, rel: PurePosixPath, data: bytes, mode: int = 0o644)
                 os.close(fd)
             os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
         except BaseException as exc:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=dfd)
-            except OSError:
-                pass
             if isinstance(exc, OSError) and not isinstance(exc, UnsafePath):
                 raise OSError(exc.errno, exc.strerror, str(root / shown)) from None
             raise

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.media_samples import JPEG, PNG, SVG
 from tests.publishing import (
     Site,
     commit_all,
@@ -26,7 +27,6 @@ from tests.publishing import (
     remote_history,
     remote_record,
 )
-from tests.test_media import JPEG, PNG, SVG
 
 # What actions/checkout leaves in .git/config: a token in an http extraheader.
 CANARY = "eC1hY2Nlc3MtdG9rZW46Z2hzX2NhbmFyeQ"
@@ -63,7 +63,14 @@ def remote_of(s: Site) -> Path:
 def test_a_media_linked_to_git_config_is_refused_and_never_pushed(tmp_path: Path) -> None:
     s = job(
         tmp_path,
-        {"a.md": post(["site"], "Notre atelier", title="Atelier", media=[{"path": "media/photo.jpg", "alt": "Photo"}])},
+        {
+            "a.md": post(
+                ["site"],
+                "Notre atelier",
+                title="Atelier",
+                media=[{"path": "media/photo.jpg", "alt": "Photo"}],
+            )
+        },
     )
     (s.root / "media").mkdir()
     (s.root / "media/photo.jpg").symlink_to("../.git/config")
@@ -89,7 +96,9 @@ def test_a_media_with_unknown_bytes_is_an_error_whatever_its_name(tmp_path: Path
     )
     found = s.run("validate", "--format", "json", timeout=30)
     assert found.code == 1, found
-    messages = [f["message"] for f in found.json()["findings"] if f["rule"] == "channel.media-format"]
+    messages = [
+        f["message"] for f in found.json()["findings"] if f["rule"] == "channel.media-format"
+    ]
     assert messages and "not a format cmflow recognises" in messages[0], found
 
 
@@ -118,7 +127,9 @@ def test_svg_is_refused_for_the_site_even_when_media_types_allow_it(tmp_path: Pa
 
 # -- 3. writing through links in the output folder ---------------------------------------------
 
-POST_WITH_PHOTO = post(["site"], "Bonjour", title="Bonjour", media=[{"path": "media/p.png", "alt": "P"}])
+POST_WITH_PHOTO = post(
+    ["site"], "Bonjour", title="Bonjour", media=[{"path": "media/p.png", "alt": "P"}]
+)
 
 
 def _link_public(root: Path, outside: Path) -> str:
@@ -231,9 +242,7 @@ def test_fifos_folders_and_loops_in_content_are_findings_not_hangs(tmp_path: Pat
     assert any("cannot be resolved" in m for m in by_path["content/boucle.md"])
     assert any(".git" in m for m in by_path["content/secret.md"])
     assert any("outside the repository" in m for m in by_path["content/dehors.md"])
-    assert any(
-        "channel.media-missing" in m and "named pipe" in m for m in by_path["content/ok.md"]
-    )
+    assert any("channel.media-missing" in m and "named pipe" in m for m in by_path["content/ok.md"])
     result = s.run("publish", "--commit", timeout=60)
     assert result.code == 1, result
     assert CANARY not in remote_history(remote_of(s))

@@ -549,3 +549,56 @@ def test_slugs_are_safe_stable_and_distinct() -> None:
     assert slug_for("media").startswith("media-")  # the media folder is reserved
     assert slug_for("../../etc").startswith("etc-")
     assert slug_for("日本").startswith("post-")
+
+
+# -- media checked again when copied, files never written through a link -----------------------
+
+
+def test_media_swapped_for_a_link_to_git_config_after_validate_is_not_copied(repo: Repo) -> None:
+    (repo.root / ".git").mkdir()
+    (repo.root / ".git" / "config").write_bytes(b"[http]\n\textraheader = AUTHORIZATION: basic x\n")
+    photo = repo.root / "media" / "atelier.jpg"
+    photo.unlink()
+    photo.symlink_to("../.git/config")
+    _, _, progress, result = repo.publish("atelier", POST_IMAGE)
+    assert result.outcome == Outcome.FAILED
+    assert result.reason is not None and ".git" in result.reason
+    assert progress.done == []
+    assert not (repo.root / "public" / "media" / "atelier.jpg").exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "SVG"),
+        (b"<html><script>alert(1)</script></html>", "not a format cmflow recognises"),
+    ],
+)
+def test_the_site_never_serves_svg_or_unknown_bytes(repo: Repo, data: bytes, why: str) -> None:
+    (repo.root / "media" / "atelier.jpg").write_bytes(data)
+    _, _, _, result = repo.publish("atelier", POST_IMAGE)
+    assert result.outcome == Outcome.FAILED
+    assert result.reason is not None and why in result.reason
+    assert not (repo.root / "public" / "media").exists()
+
+
+@pytest.mark.parametrize(
+    "link", ["public", "public/media", "public/atelier-dans-la-ville", "public/feed.xml"]
+)
+def test_no_file_is_written_through_a_link(repo: Repo, tmp_path: Path, link: str) -> None:
+    outside = tmp_path.parent / f"{tmp_path.name}-dehors"
+    outside.mkdir()
+    (outside / "feed.xml").write_text("à garder\n", encoding="utf-8")
+    path = repo.root / link
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if link == "public/atelier-dans-la-ville":
+        link = f"public/{slug_for('atelier')}"
+        path = repo.root / link
+    path.symlink_to(outside / "feed.xml" if link.endswith(".xml") else outside)
+    _, _, progress, result = repo.publish("atelier", POST_IMAGE)
+    assert result.outcome == Outcome.FAILED
+    assert result.reason is not None
+    assert f"{link} is a symbolic link" in result.reason, result.reason
+    assert progress.done == []
+    assert sorted(p.name for p in outside.iterdir()) == ["feed.xml"]
+    assert (outside / "feed.xml").read_text(encoding="utf-8") == "à garder\n"

@@ -431,7 +431,8 @@ class Adapter:
             raise _Halt(Outcome.FAILED, str(exc)) from None
         if not loaded.mime.startswith("image/") or loaded.mime == SVG:
             raise _Halt(
-                Outcome.FAILED, f"media {path} is {loaded.mime}: cmflow posts only images to Bluesky"
+                Outcome.FAILED,
+                f"media {path} is {loaded.mime}: cmflow posts only images to Bluesky",
             )
         what = f"upload of {path} (part {index + 1})"
         data = loaded.data

@@ -38,7 +38,6 @@ import hashlib
 import html
 import io
 import json
-import os
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
