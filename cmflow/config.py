@@ -267,7 +267,14 @@ class _Builder:
 
     def inside(self, root: Path, path: KeyPath, value: Any) -> None:
         """Folders cmflow reads or writes must stay inside the repository."""
-        if isinstance(value, str) and not (root / value).resolve().is_relative_to(root.resolve()):
+        if not isinstance(value, str):
+            return
+        # realpath, not Path.resolve: a link loop is refused when written, not a crash here.
+        try:
+            inside = Path(os.path.realpath(root / value)).is_relative_to(os.path.realpath(root))
+        except ValueError:  # a NUL character
+            inside = False
+        if not inside:
             self.error(path, f"{path[-1]} {value!r} leaves the repository: use a folder inside it")
 
     def duration(self, path: KeyPath, value: Any) -> timedelta | None:

@@ -180,10 +180,10 @@ def _cached(cache: Cache, root: Path, rel: str) -> Entry | None:
     except OSError:
         return None
     if (st.st_size, st.st_mtime_ns) != entry.stat:
-        try:
-            sha = hashlib.sha256((root / rel).read_bytes()).hexdigest()
-        except OSError:
+        raw = content.read_bytes(root, rel)  # never a blocking read of a FIFO
+        if isinstance(raw, Finding):
             return None
+        sha = hashlib.sha256(raw).hexdigest()
         if sha != entry.sha:
             return None
         entry.stat = (st.st_size, st.st_mtime_ns)

@@ -143,6 +143,11 @@ def _link_public_into_git(root: Path, outside: Path) -> str:
     return "public"
 
 
+def _link_public_loop(root: Path, outside: Path) -> str:
+    (root / "public").symlink_to("public")
+    return "public"
+
+
 def _link_media(root: Path, outside: Path) -> str:
     (root / "public").mkdir()
     (root / "public/media").symlink_to(outside, target_is_directory=True)
@@ -178,6 +183,7 @@ def _link_manifest(root: Path, outside: Path) -> str:
     [
         _link_public,
         _link_public_into_git,
+        _link_public_loop,
         _link_media,
         _link_page_folder,
         _link_page,
@@ -246,3 +252,17 @@ def test_fifos_folders_and_loops_in_content_are_findings_not_hangs(tmp_path: Pat
     result = s.run("publish", "--commit", timeout=60)
     assert result.code == 1, result
     assert CANARY not in remote_history(remote_of(s))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_cached_post_replaced_by_a_fifo_is_not_read(tmp_path: Path) -> None:
+    s = job(tmp_path, {"a.md": post(["site"], "Bonjour"), "b.md": post(["site"], "Témoin")})
+    first = s.run("validate", timeout=30)
+    assert first.code in (0, 1), first
+    (s.root / "content/a.md").unlink()
+    os.mkfifo(s.root / "content/a.md")
+    again = s.run("validate", "--format", "json", timeout=30)
+    assert again.code == 1, again
+    assert [f["rule"] for f in again.json()["findings"] if f["path"] == "content/a.md"] == [
+        "content.file"
+    ]
