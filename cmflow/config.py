@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cmflow import schema
+from cmflow import safefs, schema
 from cmflow.errors import ConfigError
 from cmflow.model import KeyPath, Level, Mark
 from cmflow.platforms.base import PlatformSpec
@@ -140,9 +140,11 @@ def load(root: Path, known_rules: set[str] | None = None) -> Config:
     path = root / CONFIG_NAME
     name = CONFIG_NAME
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError([f"{name}: cannot read it ({exc.strerror})"]) from None
+        # A regular file of the repository only: never a FIFO (a read would block) nor a
+        # link into .git (where the CI keeps its token).
+        raw = safefs.read_regular(path.parent, path.name)
+    except safefs.UnsafePath as exc:
+        raise ConfigError([f"{name}: cannot read it: it {exc}"]) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

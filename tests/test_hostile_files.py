@@ -266,3 +266,20 @@ def test_a_cached_post_replaced_by_a_fifo_is_not_read(tmp_path: Path) -> None:
     assert [f["rule"] for f in again.json()["findings"] if f["path"] == "content/a.md"] == [
         "content.file"
     ]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize("kind", ["fifo", "git-link"])
+def test_channels_yaml_must_be_a_regular_file_of_the_repository(tmp_path: Path, kind: str) -> None:
+    s = job(tmp_path, {"a.md": post(["site"], "Bonjour")})
+    config = s.root / "channels.yaml"
+    config.unlink()
+    if kind == "fifo":
+        os.mkfifo(config)
+    else:
+        config.symlink_to(".git/config")
+    result = s.run("validate", "--root", str(s.root), timeout=30)
+    assert result.code == 2, result
+    assert CANARY not in result.output
+    if kind == "git-link":
+        assert "channels.yaml: cannot read it: it leads into git's own folder" in result.stderr
