@@ -122,7 +122,7 @@ def parse_post(
         return post
     post.body, post.body_line = body, body_line
     try:
-        meta, marks, _ = parse(meta_text, line_offset=1, aliases=False)
+        meta, marks, _ = parse(meta_text, line_offset=1)
     except YamlSyntaxError as exc:
         post.problems.append(
             Finding(

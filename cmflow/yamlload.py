@@ -1,4 +1,20 @@
-"""YAML parsing that keeps where every key was written (for path:line:col messages)."""
+"""YAML parsing that keeps where every key was written (for path:line:col messages).
+
+Every file cmflow reads (channels.yaml, posts) may come from a pull request, so the YAML
+subset is narrowed to what configuration and front-matter need, and each refusal is an
+error at its position rather than a crash or a stall:
+
+- anchors and aliases (`&name`, `*name`) are refused: nested aliases expand exponentially
+  (the "billion laughs": a few hundred bytes can take minutes and gigabytes);
+- explicit tags other than `!!str` (`!!int "abc"`, `!!python/object`, `!!binary`, `!foo`)
+  are refused: they only serve to build values no field accepts, and a bad one raises;
+- nesting deeper than `MAX_DEPTH` is refused (deep trees exhaust Python's recursion);
+- mapping keys are kept as the text written (`1:`, `true:`, `2026-01-01:` are the keys
+  "1", "true", "2026-01-01"): every key cmflow knows is a name, and a non-text key would
+  break sorting and hashing downstream; a list or mapping used as a key is refused;
+- a scalar that looks like a number or a date but is not one (`2026-02-30`, `0x_`, a
+  5,000-digit number) stays the text written, for the field's own check to report.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +25,20 @@ import yaml
 from cmflow.model import KeyPath, Mark
 
 try:  # libyaml is several times faster; PyYAML wheels ship it
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+MAX_DEPTH = 100  # nesting levels; real files use 4 or 5
+_YAML_TAG = "tag:yaml.org,2002:"
+# Explicit tags that change nothing a field can see: `!!str 0123` and `! 0123` keep text.
+_ALLOWED_TAGS = {"!", f"{_YAML_TAG}str", f"{_YAML_TAG}seq", f"{_YAML_TAG}map"}
+# Any of these characters is needed to write an anchor, an alias or a tag; without them
+# (most posts) the event scan is skipped, which keeps parsing at the C loader's speed.
+_SCAN_TRIGGERS = ("&", "*", "!")
+# Each nesting level opens with one of these characters (`[`, `{`, a block entry's `-`, a
+# key's `:` or `?`), so their count bounds the depth: fewer than MAX_DEPTH, no scan needed.
+_OPENERS = ("[", "{", "-", ":", "?")
 
 
 class YamlSyntaxError(ValueError):
@@ -23,82 +50,176 @@ class YamlSyntaxError(ValueError):
         self.mark = mark
 
 
-def parse(
-    text: str, line_offset: int = 0, *, aliases: bool = True
-) -> tuple[Any, dict[KeyPath, Mark], yaml.Node | None]:
+class _Loader(_BaseLoader):
+    """The safe loader, with keys kept as text and malformed numbers/dates kept as text."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a mapping, found {node.id}", node.start_mark
+            )
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    "a key must be a name, not a list or a mapping",
+                    key_node.start_mark,
+                )
+            mapping[key_node.value] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def _or_text(self, node: yaml.ScalarNode, build: Any) -> Any:
+        try:
+            return build(self, node)
+        except (ValueError, OverflowError):
+            return node.value
+
+
+def _keep_text(name: str) -> None:
+    build = getattr(yaml.constructor.SafeConstructor, f"construct_yaml_{name}")
+
+    def construct(loader: _Loader, node: yaml.ScalarNode) -> Any:
+        return loader._or_text(node, build)
+
+    _Loader.add_constructor(f"{_YAML_TAG}{name}", construct)
+
+
+for _name in ("int", "float", "timestamp"):
+    _keep_text(_name)
+
+
+def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], yaml.Node | None]:
     """Parse one YAML document. Returns (value, marks of every key and list item, root node).
 
     `line_offset` is added to every line (front-matter starts below the `---` line). A key
-    written twice in one mapping is an error (PyYAML would silently keep the last one).
-    With `aliases=False`, anchors/aliases are refused: nested aliases expand exponentially
-    (a few hundred bytes can take hours), and posts have no use for them."""
+    written twice in one mapping is an error (PyYAML would silently keep the last one)."""
+
+    def at(m: yaml.Mark | None) -> Mark:
+        return Mark(m.line + 1 + line_offset, m.column + 1) if m else Mark(1 + line_offset, 1)
+
+    if any(c in text for c in _SCAN_TRIGGERS) or sum(map(text.count, _OPENERS)) >= MAX_DEPTH:
+        _scan_events(text, at)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is not None:
-            _check_structure(node, line_offset, aliases)
+            _check_structure(node, at)
         value = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        m = exc.problem_mark or exc.context_mark
-        mark = Mark(m.line + 1 + line_offset, m.column + 1) if m else Mark(1 + line_offset, 1)
         problem = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
+        mark = at(exc.problem_mark or exc.context_mark)
         raise YamlSyntaxError(f"{problem}{context}", mark) from None
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(str(exc).splitlines()[0], Mark(1 + line_offset, 1)) from None
+        raise YamlSyntaxError(str(exc).splitlines()[0], at(None)) from None
     finally:
         loader.dispose()
     marks: dict[KeyPath, Mark] = {}
     if node is not None:
-        _walk(node, (), marks, line_offset)
+        _walk(node, marks, at)
     return value, marks, node
 
 
-def _walk(node: yaml.Node, path: KeyPath, marks: dict[KeyPath, Mark], off: int) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-            sub = (*path, key)
-            marks[sub] = Mark(key_node.start_mark.line + 1 + off, key_node.start_mark.column + 1)
-            if not isinstance(value_node, yaml.ScalarNode):
-                _walk(value_node, sub, marks, off)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            sub = (*path, i)
-            marks[sub] = Mark(item.start_mark.line + 1 + off, item.start_mark.column + 1)
-            if not isinstance(item, yaml.ScalarNode):
-                _walk(item, sub, marks, off)
+def _scan_events(text: str, at: Any) -> None:
+    """Refuse anchors, aliases, explicit tags and deep nesting, at their position.
+
+    Runs on the event stream, before any tree is built: libyaml's parser keeps its own
+    stack, so a hostile file cannot exhaust recursion or memory here."""
+    loader = _BaseLoader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                raise YamlSyntaxError(
+                    f"alias *{event.anchor} is not allowed: write the value out in full "
+                    "(anchors and aliases are refused, nested ones can expand without limit)",
+                    at(event.start_mark),
+                )
+            if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+                raise YamlSyntaxError(
+                    f"anchor &{event.anchor} is not allowed: remove it and write the value out "
+                    "wherever it is needed (anchors and aliases are refused)",
+                    at(event.start_mark),
+                )
+            tag = getattr(event, "tag", None)
+            if tag is not None and tag not in _ALLOWED_TAGS:
+                shown = "!!" + tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else tag
+                raise YamlSyntaxError(
+                    f"the tag {shown} is not supported: remove it and write the value plainly "
+                    '(in quotes, "...", to keep it as text)',
+                    at(event.start_mark),
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise YamlSyntaxError(
+                        f"nested more than {MAX_DEPTH} levels deep: flatten the structure",
+                        at(event.start_mark),
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError:
+        return  # a plain syntax error: reported with its position by the real parse
+    finally:
+        loader.dispose()
 
 
-def _check_structure(root: yaml.Node, off: int, aliases: bool) -> None:
-    seen: set[int] = set()
-    stack = [root]
+def _walk(root: yaml.Node, marks: dict[KeyPath, Mark], at: Any) -> None:
+    stack: list[tuple[yaml.Node, KeyPath]] = [(root, ())]
     while stack:
-        node = stack.pop()
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                sub = (*path, str(key_node.value))
+                marks[sub] = at(key_node.start_mark)
+                if not isinstance(value_node, yaml.ScalarNode):
+                    stack.append((value_node, sub))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                sub = (*path, i)
+                marks[sub] = at(item.start_mark)
+                if not isinstance(item, yaml.ScalarNode):
+                    stack.append((item, sub))
+
+
+def _check_structure(root: yaml.Node, at: Any) -> None:
+    """Keys written twice, and (should the event scan have been skipped) no shared nodes
+    and no deep nesting: a node reached twice is an alias."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
         if isinstance(node, yaml.ScalarNode):
             continue
         if id(node) in seen:
-            if not aliases:
-                m = node.start_mark
-                raise YamlSyntaxError(
-                    "anchors and aliases (&name / *name) are not allowed here: write the values out",
-                    Mark(m.line + 1 + off, m.column + 1),
-                )
-            continue
+            raise YamlSyntaxError(
+                "anchors and aliases (&name / *name) are not allowed: write the values out",
+                at(node.start_mark),
+            )
+        if depth > MAX_DEPTH:
+            raise YamlSyntaxError(
+                f"nested more than {MAX_DEPTH} levels deep: flatten the structure",
+                at(node.start_mark),
+            )
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             keys: dict[str, yaml.Node] = {}
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode):
-                    if key_node.value in keys and key_node.tag != "tag:yaml.org,2002:merge":
-                        first = keys[key_node.value].start_mark.line + 1 + off
-                        m = key_node.start_mark
+                    if key_node.value in keys and key_node.tag != f"{_YAML_TAG}merge":
+                        first = at(keys[key_node.value].start_mark).line
                         raise YamlSyntaxError(
                             f"key {key_node.value!r} is written twice (first on line {first}): "
                             "keep one",
-                            Mark(m.line + 1 + off, m.column + 1),
+                            at(key_node.start_mark),
                         )
                     keys[key_node.value] = key_node
-                stack.append(value_node)
+                else:
+                    stack.append((key_node, depth + 1))
+                stack.append((value_node, depth + 1))
         elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
+            stack.extend((item, depth + 1) for item in node.value)
