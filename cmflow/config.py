@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cmflow import safefs, schema
@@ -207,14 +209,15 @@ class _Builder:
     def build(self, root: Path, path: Path, digest: str) -> Config:
         d = self.data
         tz_name = d.get("timezone", "UTC")
-        try:
-            tz = ZoneInfo(str(tz_name))
-        except (ZoneInfoNotFoundError, ValueError):
-            self.error(
-                ("timezone",),
-                f"unknown timezone {tz_name!r}: use an IANA name such as Europe/Paris",
-            )
-            tz = ZoneInfo("UTC")
+        tz = ZoneInfo("UTC")
+        if isinstance(tz_name, str):  # another type is already reported by the schema
+            try:
+                tz = ZoneInfo(tz_name)
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                self.error(
+                    ("timezone",),
+                    f"unknown timezone {tz_name!r}: use an IANA name such as Europe/Paris",
+                )
         catch_up = self.duration(("catch_up",), d.get("catch_up"))
         catch_up = DEFAULT_CATCH_UP if catch_up is None else catch_up
         editorial = d.get("editorial_line") if isinstance(d.get("editorial_line"), dict) else {}
@@ -280,8 +283,8 @@ class _Builder:
             self.error(path, f"{path[-1]} {value!r} leaves the repository: use a folder inside it")
 
     def duration(self, path: KeyPath, value: Any) -> timedelta | None:
-        if value is None or isinstance(value, bool):
-            return None
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            return None  # nothing written, or a type the schema already reports
         try:
             return parse_duration(value)
         except ValueError as exc:
@@ -320,18 +323,16 @@ class _Builder:
         for key in spec.required:
             if key not in raw and not (key == "base_url" and spec.default_base_url):
                 self.error(base, f"channel {name!r} ({spec.label}) needs `{key}`")
-        for key in spec.secrets:
-            value = raw.get(key)
-            if isinstance(value, str) and not _looks_like_env_name(value):
-                self.error(
-                    (*base, key),
-                    f"{key} names an environment variable (like {_example_env(name, key)}), "
-                    "not the secret itself: store the value as a repository secret under that "
-                    "name, and since it is now in git history, revoke it and create a new one",
-                )
-        url = raw.get("base_url")
-        if isinstance(url, str) and not url.startswith(("http://", "https://")):
-            self.error((*base, "base_url"), f"base_url must start with https:// (got {url!r})")
+        for key, value in raw.items():
+            if key.endswith("_env") and isinstance(value, str):
+                problem = _env_name_problem(key, value, _example_env(name, key))
+                if problem:
+                    self.error((*base, key), problem)
+        for key in ("base_url", "site_url", "media_base_url"):
+            url = raw.get(key)
+            problem = _url_problem(key, url) if isinstance(url, str) else None
+            if problem:
+                self.error((*base, key), problem)
         merged: dict[str, Any] = dict(spec.defaults)
         merged.update({k: v for k, v in editorial.items() if v is not None})
         chan_rules = raw.get("rules") if isinstance(raw.get("rules"), dict) else {}
@@ -358,37 +359,52 @@ class _Builder:
         windows: list[Window] = []
         raw_windows = r.get("posting_windows")
         for i, text in enumerate(raw_windows if isinstance(raw_windows, list) else ()):
+            if not isinstance(text, str):
+                continue  # reported by the schema
             try:
-                windows.append(parse_window(str(text)))
+                windows.append(parse_window(text))
             except ValueError as exc:
                 self.error((*where("posting_windows"), i), str(exc))
         mix = None
         raw_mix = r.get("mix")
         if isinstance(raw_mix, dict):
             window = self.duration((*where("mix"), "window"), raw_mix.get("window", "14d"))
-            shares = raw_mix.get("max_share") or {}
-            for pillar, share in shares.items() if isinstance(shares, dict) else ():
+            shares = raw_mix.get("max_share")
+            shares = shares if isinstance(shares, dict) else {}
+            for pillar, share in shares.items():
                 if pillars and pillar not in pillars:
                     hint = schema.did_you_mean(str(pillar), pillars)
                     self.error(
                         (*where("mix"), "max_share", pillar),
                         f"mix names pillar {pillar!r}, not in pillars{hint}",
                     )
-                if isinstance(share, int | float) and not 0 <= share <= 1:
+                if (
+                    isinstance(share, int | float)
+                    and not isinstance(share, bool)
+                    and not (0 <= share <= 1)
+                ):
                     self.error(
                         (*where("mix"), "max_share", pillar),
                         f"a share is between 0 and 1 (0.3 = 30%), got {share}",
                     )
             mix = Mix(
-                {str(k): float(v) for k, v in shares.items() if isinstance(v, int | float)},
+                {
+                    str(k): float(v)
+                    for k, v in shares.items()
+                    if isinstance(v, int | float) and not isinstance(v, bool)
+                },
                 window or timedelta(days=14),
             )
         tracking = None
         raw_lt = r.get("link_tracking")
         if isinstance(raw_lt, dict):
             params = {k: str(v) for k, v in raw_lt.items() if k.startswith("utm_")}
+            domains = raw_lt.get("domains")
             tracking = LinkTracking(
-                tuple(str(x).lower() for x in raw_lt.get("domains") or ()), params
+                tuple(x.lower() for x in domains if isinstance(x, str))
+                if isinstance(domains, list)
+                else (),
+                params,
             )
         for key in ("max_length", "max_hashtags", "max_per_day", "max_media", "max_media_bytes"):
             v = r.get(key)
@@ -401,7 +417,7 @@ class _Builder:
 
         def strs(key: str) -> tuple[str, ...]:
             v = r.get(key)
-            return tuple(str(x) for x in v) if isinstance(v, list) else ()
+            return tuple(x for x in v if isinstance(x, str)) if isinstance(v, list) else ()
 
         return Rules(
             pillars=pillars,
@@ -435,10 +451,56 @@ def _example_env(channel: str, key: str) -> str:
     return f"CMFLOW_{stem}_{suffix}"
 
 
-def _looks_like_env_name(value: str) -> bool:
-    return (
-        bool(value)
-        and value.replace("_", "").isalnum()
-        and value.upper() == value
-        and not value[0].isdigit()
-    )
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*\Z")
+# Variables the system, the shell or the CI runner sets. A channel naming one would send its
+# value to a platform (or into an error message): a pull request could otherwise exfiltrate
+# the runner's own token (GITHUB_TOKEN, ACTIONS_RUNTIME_TOKEN, ...). A credential lives in a
+# variable of its own, set from a repository secret.
+_SYSTEM_ENV = frozenset(
+    {
+        "BASH_ENV", "CDPATH", "CI", "COLORTERM", "DISPLAY", "EDITOR", "ENV", "EUID", "GH_TOKEN",
+        "GH_ENTERPRISE_TOKEN", "HOME", "HOSTNAME", "HOSTTYPE", "IFS", "LANG", "LANGUAGE",
+        "LOGNAME", "MACHTYPE", "MAIL", "OLDPWD", "OSTYPE", "PAGER", "PATH", "PPID",
+        "PROMPT_COMMAND", "PS1", "PS2", "PS4", "PWD", "SHELL", "SHELLOPTS", "SHLVL", "TEMP",
+        "TERM", "TMP", "TMPDIR", "TZ", "UID", "USER", "USERNAME", "VISUAL",
+    }
+)  # fmt: skip
+_SYSTEM_ENV_PREFIXES = (
+    "ACTIONS_", "BASH_", "DYLD_", "GITHUB_", "GIT_", "LC_", "LD_", "PYTHON", "RUNNER_",
+    "SSH_", "SUDO_", "XDG_",
+)  # fmt: skip
+
+
+def _env_name_problem(key: str, value: str, example: str) -> str | None:
+    """Why `value` cannot be the environment variable named by `key`, or None."""
+    if not _ENV_NAME.match(value):
+        if value and _ENV_NAME.match(value.upper()) and value == value.lower():
+            return (
+                f"{key} {value!r}: write environment variable names in capitals, "
+                f"e.g. {value.upper()}"
+            )
+        return (
+            f"{key} names an environment variable (like {example}), "
+            "not the secret itself: store the value as a repository secret under that "
+            "name, and since it is now in git history, revoke it and create a new one"
+        )
+    if value in _SYSTEM_ENV or value.startswith(_SYSTEM_ENV_PREFIXES):
+        return (
+            f"{key} {value} is a variable the system or the CI runner sets, not this "
+            f"channel's credential: name a variable of its own, like {example}, and set it "
+            "from a repository secret"
+        )
+    return None
+
+
+def _url_problem(key: str, url: str) -> str | None:
+    """Why `url` is not an absolute http(s) URL, or None."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https"):
+        return f"{key} must start with https:// (got {url!r})"
+    if not parts.hostname or any(c.isspace() or ord(c) < 32 for c in url):
+        return f"{key} {url!r} is not a web address: write it like https://example.fr/path"
+    return None

@@ -13,15 +13,30 @@ _FRENCH_DAYS = {"lun": 0, "mar": 1, "mer": 2, "jeu": 3, "ven": 4, "sam": 5, "dim
 _LOCAL = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 
 
-def parse_duration(value: object) -> timedelta:
-    """`48h`, `90m`, `2d`, `1w`, `30s`, or a number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 48h, 90m or 2d, got {value!r}")
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
-    raise ValueError(f"expected a duration like 48h, 90m or 2d, got {value!r}")
+MAX_DURATION = timedelta(days=3650)  # ten years: anything longer is a typo
+
+
+def parse_duration(value: object, maximum: timedelta = MAX_DURATION) -> timedelta:
+    """`48h`, `90m`, `2d`, `1w`, `30s`, or a number of seconds; between 0 and `maximum`."""
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    if seconds is None:
+        raise ValueError(f"expected a duration like 48h, 90m or 2d, got {_short(value)}")
+    # Also refuses NaN and infinity (`.nan`, `.inf`, `1e999`), which timedelta cannot hold.
+    if not 0 <= seconds <= maximum.total_seconds():
+        raise ValueError(
+            f"{_short(value)} is out of range: write a duration between 0 and "
+            f"{format_duration(maximum)}"
+        )
+    return timedelta(seconds=seconds)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def format_duration(d: timedelta) -> str:
