@@ -19,7 +19,7 @@ from cmflow.model import KeyPath, Level, Mark
 from cmflow.platforms.base import PlatformSpec
 from cmflow.platforms.specs import SPECS
 from cmflow.timeutil import Window, parse_duration, parse_window
-from cmflow.yamlload import YamlSyntaxError, parse
+from cmflow.yamlload import YamlSyntaxError, byte_mark, parse
 
 CONFIG_NAME = "channels.yaml"
 DEFAULT_CATCH_UP = timedelta(hours=48)
@@ -150,10 +150,9 @@ def load(root: Path, known_rules: set[str] | None = None) -> Config:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        m = byte_mark(raw, exc.start)
         raise ConfigError(
-            [f"{name}:{line}:{col}: not UTF-8 text (byte 0x{raw[exc.start]:02x}): save it as UTF-8"]
+            [f"{name}:{m.line}:{m.column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}): save it as UTF-8"]
         ) from None
     try:
         data, marks, _ = parse(text)
@@ -222,7 +221,10 @@ class _Builder:
         catch_up = DEFAULT_CATCH_UP if catch_up is None else catch_up
         editorial = d.get("editorial_line") if isinstance(d.get("editorial_line"), dict) else {}
         assert isinstance(editorial, dict)
-        pillars = tuple(str(p) for p in editorial.get("pillars") or () if isinstance(p, str))
+        raw_pillars = editorial.get("pillars")
+        pillars = tuple(
+            p for p in (raw_pillars if isinstance(raw_pillars, list) else ()) if isinstance(p, str)
+        )
         channels: dict[str, Channel] = {}
         raw_channels = d.get("channels")
         if not raw_channels:
@@ -279,7 +281,9 @@ class _Builder:
             inside = Path(os.path.realpath(root / value)).is_relative_to(os.path.realpath(root))
         except ValueError:  # a NUL character
             inside = False
-        if not inside:
+        if "\0" in value:
+            self.error(path, f"{path[-1]} {value!r} holds a NUL character: write a folder name")
+        elif not inside:
             self.error(path, f"{path[-1]} {value!r} leaves the repository: use a folder inside it")
 
     def duration(self, path: KeyPath, value: Any) -> timedelta | None:

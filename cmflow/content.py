@@ -17,10 +17,11 @@ from typing import Any
 from cmflow import safefs, schema
 from cmflow.model import SAFE_ID, Finding, Mark, Post
 from cmflow.timeutil import DateProblem, parse_datetime
-from cmflow.yamlload import YamlSyntaxError, parse
+from cmflow.yamlload import YamlSyntaxError, byte_mark, parse
 
 MAX_BYTES = 1_000_000
 SUFFIXES = (".md", ".markdown")
+MAX_ID = 100  # characters; the id names a record file, and file names stop at 255 bytes
 
 
 def discover(root: Path, content_dir: str) -> list[str]:
@@ -89,13 +90,11 @@ def parse_post(
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         post.problems.append(
             _file_finding(
                 rel,
                 f"is not UTF-8 (byte 0x{raw[exc.start]:02x}): save it as UTF-8",
-                Mark(line, col),
+                byte_mark(raw, exc.start),
             )
         )
         return post
@@ -219,7 +218,14 @@ def _finish(
         )
     if "id" in meta and isinstance(meta["id"], str | int) and str(meta["id"]).strip():
         post.id = str(meta["id"]).strip()
-        if not SAFE_ID.match(post.id):
+        if len(post.id) > MAX_ID:
+            problem(
+                "frontmatter.type",
+                post.mark("id"),
+                f"id is {len(post.id)} characters long: keep it under {MAX_ID} "
+                "(it names the post's publish record, a file)",
+            )
+        elif not SAFE_ID.match(post.id):
             problem(
                 "frontmatter.type",
                 post.mark("id"),

@@ -18,6 +18,8 @@ error at its position rather than a crash or a stall:
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from typing import Any
 
 import yaml
@@ -39,6 +41,7 @@ _SCAN_TRIGGERS = ("&", "*", "!")
 # Each nesting level opens with one of these characters (`[`, `{`, a block entry's `-`, a
 # key's `:` or `?`), so their count bounds the depth: fewer than MAX_DEPTH, no scan needed.
 _OPENERS = ("[", "{", "-", ":", "?")
+_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
 class YamlSyntaxError(ValueError):
@@ -89,6 +92,8 @@ def _keep_text(name: str) -> None:
 
 for _name in ("int", "float", "timestamp"):
     _keep_text(_name)
+# `<<` is a merge key only where a key is expected; as a value it is just text.
+_Loader.add_constructor(f"{_YAML_TAG}merge", yaml.constructor.SafeConstructor.construct_yaml_str)
 
 
 def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], yaml.Node | None]:
@@ -97,8 +102,27 @@ def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], ya
     `line_offset` is added to every line (front-matter starts below the `---` line). A key
     written twice in one mapping is an error (PyYAML would silently keep the last one)."""
 
+    # YAML also breaks lines at U+0085, U+2028 and U+2029; cmflow (and editors) count only
+    # \n, so positions are then recomputed from the character index.
+    starts = (
+        [0, *itertools.accumulate(len(line) + 1 for line in text.split("\n"))]
+        if any(c in text for c in _OTHER_BREAKS)
+        else None
+    )
+
     def at(m: yaml.Mark | None) -> Mark:
-        return Mark(m.line + 1 + line_offset, m.column + 1) if m else Mark(1 + line_offset, 1)
+        if m is None:
+            return Mark(1 + line_offset, 1)
+        if m.index >= len(text):  # "unexpected end": point at the end of the last line
+            last = text.rfind("\n", 0, len(text) - 1) + 1 if text.endswith("\n") else None
+            if last is None:
+                last = text.rfind("\n") + 1
+                return Mark(text.count("\n") + 1 + line_offset, len(text) - last + 1)
+            return Mark(text.count("\n") + line_offset, len(text) - last)
+        if starts is not None:
+            line = bisect.bisect_right(starts, m.index)
+            return Mark(line + line_offset, m.index - starts[line - 1] + 1)
+        return Mark(m.line + 1 + line_offset, m.column + 1)
 
     if any(c in text for c in _SCAN_TRIGGERS) or sum(map(text.count, _OPENERS)) >= MAX_DEPTH:
         _scan_events(text, at)
@@ -110,9 +134,21 @@ def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], ya
         value = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         problem = exc.problem or "invalid YAML"
+        if "maximum nesting depth" in problem:  # libyaml's own limit, above ours
+            problem = f"nested more than {MAX_DEPTH} levels deep: flatten the structure"
+            exc.context = None
         context = f" ({exc.context})" if exc.context else ""
         mark = at(exc.problem_mark or exc.context_mark)
         raise YamlSyntaxError(f"{problem}{context}", mark) from None
+    except yaml.reader.ReaderError as exc:
+        # A character YAML refuses (a control character); libyaml gives its index.
+        pos = max(0, min(exc.position, len(text)))
+        line = text.count("\n", 0, pos) + 1 + line_offset
+        column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        code = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "a character"
+        raise YamlSyntaxError(
+            f"control character {code} is not allowed: remove it", Mark(line, column)
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(str(exc).splitlines()[0], at(None)) from None
     finally:
@@ -162,7 +198,7 @@ def _scan_events(text: str, at: Any) -> None:
                     )
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.MarkedYAMLError:
+    except yaml.YAMLError:
         return  # a plain syntax error: reported with its position by the real parse
     finally:
         loader.dispose()
@@ -223,3 +259,13 @@ def _check_structure(root: yaml.Node, at: Any) -> None:
                 stack.append((value_node, depth + 1))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, depth + 1) for item in node.value)
+
+
+def byte_mark(raw: bytes, index: int) -> Mark:
+    """The line and column (in characters) of byte `index` of `raw`, which is valid UTF-8
+    before it, counting lines the way cmflow reads files (\\n, \\r\\n or a lone \\r)."""
+    before = raw[:index].removeprefix(b"\xef\xbb\xbf")
+    before = before.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    start = before.rfind(b"\n") + 1
+    column = len(before[start:].decode("utf-8", "replace")) + 1
+    return Mark(before.count(b"\n") + 1, column)

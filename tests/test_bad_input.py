@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BEFORE_ALL, Found, only, post, run_cli, run_main, validate_json
+from tests.conftest import BEFORE_ALL, JPEG, Found, only, post, run_cli, run_main, validate_json
 
 MakeRepo = Callable[..., Path]
 
@@ -322,3 +322,266 @@ def test_preview_of_a_bad_file_is_a_clear_error(make_repo: MakeRepo) -> None:
     result = run_cli(["preview", "content/big.md"], root)
     assert result.exit_code == 2
     assert "content/big.md: this file is 1,000,001 bytes" in result.stderr
+
+
+# --- One typo in one post never stops the run (it used to be exit 3 for the whole queue) ---
+
+HEAD = "date: 2026-11-24 09:30\nchannels: [mastodon]\npillar: education\n"
+NO_TAG = (
+    'is not supported: remove it and write the value plainly (in quotes, "...", to keep it as text)'
+)
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        pytest.param(
+            post("date: 2026-02-30\nchannels: [mastodon]\npillar: education"),
+            (
+                "frontmatter.date",
+                2,
+                1,
+                "'2026-02-30' is not a valid date: day is out of range for month",
+            ),
+            id="february-30",
+        ),
+        pytest.param(
+            post("date: 2026-11-24T09:30:00+99:00\nchannels: [mastodon]\npillar: education"),
+            (
+                "frontmatter.date",
+                2,
+                1,
+                "'2026-11-24T09:30:00+99:00' is not a date: write 2026-11-24 09:30 (in the "
+                "brand's timezone) or 2026-11-24T09:30:00+01:00",
+            ),
+            id="offset-out-of-range",
+        ),
+        pytest.param(
+            post(HEAD + 'title: !!int "abc"'),
+            ("frontmatter.syntax", 5, 8, f"front-matter is not valid YAML: the tag !!int {NO_TAG}"),
+            id="tag-int",
+        ),
+        pytest.param(
+            post(HEAD + "title: !!float x"),
+            (
+                "frontmatter.syntax",
+                5,
+                8,
+                f"front-matter is not valid YAML: the tag !!float {NO_TAG}",
+            ),
+            id="tag-float",
+        ),
+        pytest.param(
+            post(HEAD + 'title: !!binary "@@@"'),
+            (
+                "frontmatter.syntax",
+                5,
+                8,
+                f"front-matter is not valid YAML: the tag !!binary {NO_TAG}",
+            ),
+            id="tag-binary",
+        ),
+        pytest.param(
+            post("date: !!timestamp x\nchannels: [mastodon]\npillar: education"),
+            (
+                "frontmatter.syntax",
+                2,
+                7,
+                f"front-matter is not valid YAML: the tag !!timestamp {NO_TAG}",
+            ),
+            id="tag-timestamp",
+        ),
+        pytest.param(
+            post(HEAD + 'title: !!python/object/apply:os.system ["id"]'),
+            (
+                "frontmatter.syntax",
+                5,
+                8,
+                f"front-matter is not valid YAML: the tag !!python/object/apply:os.system {NO_TAG}",
+            ),
+            id="tag-python",
+        ),
+        pytest.param(
+            post(HEAD + "title: !foo x"),
+            ("frontmatter.syntax", 5, 8, f"front-matter is not valid YAML: the tag !foo {NO_TAG}"),
+            id="tag-unknown",
+        ),
+        pytest.param(
+            post(HEAD + "tags: !!set {a, b}"),
+            ("frontmatter.syntax", 5, 7, f"front-matter is not valid YAML: the tag !!set {NO_TAG}"),
+            id="tag-set",
+        ),
+        pytest.param(
+            post(HEAD + "1: x"),
+            ("frontmatter.unknown-field", 5, 1, "unknown key '1'"),
+            id="key-int",
+        ),
+        pytest.param(
+            post(HEAD + "null: x"),
+            ("frontmatter.unknown-field", 5, 1, "unknown key 'null'"),
+            id="key-null",
+        ),
+        pytest.param(
+            post(HEAD + "2026-01-01: x"),
+            ("frontmatter.unknown-field", 5, 1, "unknown key '2026-01-01'"),
+            id="key-date",
+        ),
+        pytest.param(
+            post(HEAD + "true: x"),
+            ("frontmatter.unknown-field", 5, 1, "unknown key 'true' (did you mean 'thread'?)"),
+            id="key-bool",
+        ),
+        pytest.param(
+            post(HEAD + "[a]: x"),
+            (
+                "frontmatter.syntax",
+                5,
+                1,
+                "front-matter is not valid YAML: a key must be a name, not a list or a mapping",
+            ),
+            id="key-list",
+        ),
+        pytest.param(
+            post(HEAD + "variants:\n  mastodon:\n    1: x"),
+            ("frontmatter.unknown-field", 7, 5, "unknown key '1' in variants.mastodon"),
+            id="key-int-in-variants",
+        ),
+        pytest.param(
+            post(HEAD + "title: &t Bonjour\nsummary: *t"),
+            (
+                "frontmatter.syntax",
+                5,
+                8,
+                "front-matter is not valid YAML: anchor &t is not allowed: remove it and write "
+                "the value out wherever it is needed (anchors and aliases are refused)",
+            ),
+            id="anchor",
+        ),
+        pytest.param(
+            # 990 nested lists: the 100th `[` (the mapping is the first level) is column 106.
+            post(HEAD + "tags: " + "[" * 990 + "]" * 990),
+            (
+                "frontmatter.syntax",
+                5,
+                106,
+                "front-matter is not valid YAML: nested more than 100 levels deep: "
+                "flatten the structure",
+            ),
+            id="deep-flow",
+        ),
+        pytest.param(
+            # Line 5 is `tags:`, then one `-` a line, two more spaces each time.
+            post(HEAD + "tags:\n" + "".join("  " * i + "-\n" for i in range(1, 990)) + "x"),
+            (
+                "frontmatter.syntax",
+                105,
+                201,
+                "front-matter is not valid YAML: nested more than 100 levels deep: "
+                "flatten the structure",
+            ),
+            id="deep-block",
+        ),
+        pytest.param(
+            post(HEAD + 'title: "Bonjour\x1b[31m"'),
+            (
+                "frontmatter.syntax",
+                5,
+                16,
+                "front-matter is not valid YAML: control character U+001B is not allowed: "
+                "remove it",
+            ),
+            id="control-character",
+        ),
+        pytest.param(
+            post(HEAD + "id: " + "a" * 101),
+            (
+                "frontmatter.type",
+                5,
+                1,
+                "id is 101 characters long: keep it under 100 (it names the post's publish "
+                "record, a file)",
+            ),
+            id="id-too-long",
+        ),
+    ],
+)
+def test_a_typo_in_one_value_is_a_finding_on_that_post(
+    make_repo: MakeRepo, bad: str, expected: tuple[str, int, int, str]
+) -> None:
+    rule, line, column, message = expected
+    found = findings_with_witness(make_repo, bad)
+    assert found == [Found("content/bad.md", line, column, "error", rule, None, message)]
+
+
+def test_a_non_text_key_in_a_media_item_is_a_finding(make_repo: MakeRepo) -> None:
+    bad = post(HEAD + "media:\n  - path: media/a.jpg\n    alt: Une photo\n    null: x")
+    root = make_repo({"bad.md": bad, "witness.md": WITNESS}, media={"media/a.jpg": JPEG})
+    found, _ = validate_json(root)
+    assert found == [
+        Found(
+            "content/bad.md",
+            8,
+            5,
+            "error",
+            "frontmatter.unknown-field",
+            None,
+            "unknown key 'null' in media[0]",
+        ),
+        WITNESS_FINDING,
+    ]
+
+
+def test_a_line_separator_does_not_shift_the_lines(make_repo: MakeRepo) -> None:
+    # YAML 1.1 breaks lines at U+2028; editors and cmflow do not: line 5 stays line 5.
+    found = findings_with_witness(make_repo, post(HEAD + "titre: a\u2028b\npilar: x"))
+    assert [(f.rule, f.line, f.column) for f in found] == [
+        ("frontmatter.syntax", 6, 1),
+    ] or [(f.rule, f.line) for f in found] == [
+        ("frontmatter.unknown-field", 5),
+        ("frontmatter.unknown-field", 6),
+    ]
+
+
+def test_a_cr_only_file_that_is_not_utf8_names_the_right_line(make_repo: MakeRepo) -> None:
+    found = findings_with_witness(make_repo, LATIN1.replace("\n", "\r").encode("latin-1"))
+    assert [(f.rule, f.line, f.column) for f in found] == [("content.file", 5, 11)]
+
+
+def test_every_typo_at_once_through_plan_preview_and_publish(make_repo: MakeRepo) -> None:
+    # These stopped validate, plan, preview and publish with "internal error", exit 3.
+    root = make_repo(
+        {
+            "fevrier.md": post("date: 2026-02-30\nchannels: [site]\npillar: education"),
+            "tag.md": post('date: 2026-11-24 09:30\nchannels: [site]\ntitle: !!int "abc"'),
+            "cle.md": post("date: 2026-11-24 09:30\nchannels: [site]\npillar: education\n1: x"),
+            "profond.md": post("date: 2026-11-24 09:30\nchannels: [site]\ntags: " + "[" * 990),
+            "bon.md": post("date: 2026-11-24 09:30\nchannels: [site]\npillar: education"),
+        }
+    )
+    at = ["--at", "2026-11-24 10:00"]
+    validate = run_main(["validate", *at], root)
+    assert validate.returncode == 1, validate.stderr
+    assert "internal error" not in validate.stderr
+    for rel in ("fevrier", "tag", "cle", "profond"):
+        assert f"content/{rel}.md:" in validate.stdout
+    plan = run_main(["plan", *at], root)
+    assert plan.returncode == 0, plan.stderr
+    assert "+ publish" in plan.stdout and "content/bon.md" in plan.stdout
+    # The posts whose channels could be read are listed as invalid, never planned.
+    assert "invalid" in line_of(plan.stdout, "content/fevrier.md")
+    assert "invalid" in line_of(plan.stdout, "content/cle.md")
+    published = [ln for ln in plan.stdout.splitlines() if "+ publish" in ln]
+    assert len(published) == 1 and "content/bon.md" in published[0]
+    for rel in ("fevrier", "tag", "cle", "profond"):
+        preview = run_main(["preview", f"content/{rel}.md"], root)
+        assert "internal error" not in preview.stderr
+        assert preview.returncode in (0, 1, 2), preview.stderr
+    publish = run_main(["publish", "--dry-run", *at], root)
+    assert publish.returncode in (0, 1), publish.stderr  # 1: invalid posts were skipped
+    assert "internal error" not in publish.stderr
+    assert "content/bon.md" in publish.stdout
+
+
+def line_of(text: str, needle: str) -> str:
+    [line] = [ln for ln in text.splitlines() if needle in ln]
+    return line
