@@ -375,3 +375,218 @@ def test_the_example_channels_yaml_loads() -> None:
     }
     assert cfg.channels["bluesky"].rules.max_hashtags == 3
     assert cfg.channels["site"].rules.catch_up == timedelta(days=365)
+
+
+# --- Hostile or mistyped values: a configuration error at their position, never a crash -------
+
+OUT_OF_RANGE = "is out of range: write a duration between 0 and 3650d"
+SYSTEM_ENV = (
+    "is a variable the system or the CI runner sets, not this channel's credential: name a "
+    "variable of its own, like {}, and set it from a repository secret"
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # Durations: OverflowError, negative and absurd values used to crash or pass.
+        (
+            "language: fr",
+            "language: fr\ncatch_up: 99999999999d",
+            f"3:1: '99999999999d' {OUT_OF_RANGE}",
+        ),
+        ("language: fr", "language: fr\ncatch_up: -1", f"3:1: -1 {OUT_OF_RANGE}"),
+        ("language: fr", "language: fr\ncatch_up: .inf", f"3:1: inf {OUT_OF_RANGE}"),
+        ("language: fr", "language: fr\ncatch_up: 3651d", f"3:1: '3651d' {OUT_OF_RANGE}"),
+        ("min_gap: 20h", "min_gap: 99999999999d", f"28:7: '99999999999d' {OUT_OF_RANGE}"),
+        # Wrong types inside the file.
+        (
+            "max_share: {product: 0.3}",
+            "max_share: [1]",
+            "9:9: editorial_line.mix.max_share must be a mapping, got a list",
+        ),
+        (
+            '      posting_windows: ["Tue-Thu 08:00-10:00", "Tue-Thu 17:00-18:30"]',
+            "      posting_windows: 5",
+            "26:7: channels.linkedin.rules.posting_windows must be a list, got int 5",
+        ),
+        (
+            "max_per_day: 1",
+            'max_length: "abc"',
+            "27:7: channels.linkedin.rules.max_length must be a whole number, got str 'abc'",
+        ),
+        ("max_per_day: 1", "max_length: -1", "27:7: max_length cannot be negative"),
+        (
+            "min_gap: 20h",
+            "min_gap: [1]",
+            "28:7: channels.linkedin.rules.min_gap must be a duration like 48h, got a list",
+        ),
+        ("language: fr", "language: fr\nlevels: [x]", "3:1: levels must be a mapping, got a list"),
+        ("timezone: Europe/Paris", "timezone: 5", "1:1: timezone must be a string, got int 5"),
+        (
+            "timezone: Europe/Paris",
+            "timezone: Mars/Base",
+            "1:1: unknown timezone 'Mars/Base': use an IANA name such as Europe/Paris",
+        ),
+        (
+            "timezone: Europe/Paris",
+            "timezone: ../../etc/passwd",
+            "1:1: unknown timezone '../../etc/passwd': use an IANA name such as Europe/Paris",
+        ),
+        # Explicit tags, odd keys.
+        (
+            "timezone: Europe/Paris",
+            'timezone: !!int "abc"',
+            "1:11: invalid YAML: the tag !!int is not supported: remove it and write the value "
+            'plainly (in quotes, "...", to keep it as text)',
+        ),
+        (
+            "timezone: Europe/Paris",
+            "timezone: !!python/object/apply:os.system [id]",
+            "1:11: invalid YAML: the tag !!python/object/apply:os.system is not supported",
+        ),
+        ("language: fr", "language: fr\n1: x", "3:1: unknown key '1'"),
+        ("language: fr", "language: fr\nnull: x", "3:1: unknown key 'null'"),
+        ("language: fr", "language: fr\n2026-01-01: x", "3:1: unknown key '2026-01-01'"),
+        (
+            "language: fr",
+            "language: fr\n[a]: x",
+            "3:1: invalid YAML: a key must be a name, not a list or a mapping",
+        ),
+        (
+            "      max_per_day: 1",
+            "      true: 1",
+            "27:7: unknown key 'true' in channels.linkedin.rules",
+        ),
+        (
+            "{product: 0.3}",
+            "{product: 0.3, 2026: 0.1}",
+            "9:35: mix names pillar '2026', not in pillars",
+        ),
+        # Aliases and deep nesting.
+        (
+            "language: fr",
+            "language: &fr fr",
+            "2:11: invalid YAML: anchor &fr is not allowed: remove it and write the value out "
+            "wherever it is needed (anchors and aliases are refused)",
+        ),
+        (
+            "  x:\n",
+            "  x:\n" + "    rules: {max_length: " + "[" * 150 + "]" * 150 + "}\n",
+            "30:121: invalid YAML: nested more than 100 levels deep: flatten the structure",
+        ),
+        # Credentials name a variable of their own, never the runner's.
+        (
+            "token_env: CMFLOW_X_TOKEN",
+            "token_env: PATH",
+            "31:5: token_env PATH " + SYSTEM_ENV.format("CMFLOW_X_TOKEN"),
+        ),
+        ("token_env: CMFLOW_X_TOKEN", "token_env: GITHUB_TOKEN", "31:5: token_env GITHUB_TOKEN "),
+        (
+            "token_env: CMFLOW_X_TOKEN",
+            "token_env: ACTIONS_RUNTIME_TOKEN",
+            "31:5: token_env ACTIONS_RUNTIME_TOKEN ",
+        ),
+        ("token_env: CMFLOW_X_TOKEN", "token_env: RUNNER_TEMP", "31:5: token_env RUNNER_TEMP "),
+        ("token_env: CMFLOW_X_TOKEN", "token_env: LD_PRELOAD", "31:5: token_env LD_PRELOAD "),
+        ("token_env: CMFLOW_X_TOKEN", "token_env: PYTHONPATH", "31:5: token_env PYTHONPATH "),
+        ("token_env: CMFLOW_X_TOKEN", "token_env: HOME", "31:5: token_env HOME "),
+        ("token_env: CMFLOW_X_TOKEN", "token_env: CI", "31:5: token_env CI "),
+        (
+            "password_env: CMFLOW_BLUESKY_APP_PASSWORD",
+            "password_env: USER",
+            "19:5: password_env USER " + SYSTEM_ENV.format("CMFLOW_BLUESKY_APP_PASSWORD"),
+        ),
+        (
+            "token_env: CMFLOW_X_TOKEN",
+            "token_env: cmflow_x_token",
+            "31:5: token_env 'cmflow_x_token': write environment variable names in capitals, "
+            "e.g. CMFLOW_X_TOKEN",
+        ),
+        (
+            "token_env: CMFLOW_X_TOKEN",
+            "token_env: CMFLOW_X_TOKÉN",
+            "31:5: token_env names an environment variable (like CMFLOW_X_TOKEN), not the secret",
+        ),
+        # URLs are absolute http(s) addresses.
+        (
+            "site_url: https://example.fr/actus",
+            "site_url: javascript:alert(1)",
+            "49:5: site_url must start with https:// (got 'javascript:alert(1)')",
+        ),
+        (
+            "site_url: https://example.fr/actus",
+            "site_url: /actus",
+            "49:5: site_url must start with https:// (got '/actus')",
+        ),
+        (
+            "site_url: https://example.fr/actus",
+            "site_url: https://",
+            "49:5: site_url 'https://' is not a web address: write it like https://example.fr/path",
+        ),
+        (
+            "    media_base_url: https://example.fr/media\n  telegram:",
+            "    media_base_url: file:///etc\n  telegram:",
+            "36:5: media_base_url must start with https:// (got 'file:///etc')",
+        ),
+        (
+            "language: fr",
+            'language: fr\ncontent_dir: "a\\0b"',
+            "3:1: content_dir 'a\\x00b' holds a NUL character: write a folder name",
+        ),
+    ],
+)
+def test_a_hostile_or_mistyped_value_is_a_problem_at_its_position(
+    make_repo: MakeRepo, old: str, new: str, expected: str
+) -> None:
+    found = problems(make_repo, replaced(old, new))
+    assert len(found) == 1 and found[0].startswith(f"channels.yaml:{expected}"), found
+
+
+def test_an_alias_bomb_is_refused_at_once(make_repo: MakeRepo) -> None:
+    # 807 bytes that expanded to 9**9 strings: over 15 s and 1 GB before aliases were refused.
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    bomb = "\n".join(lines) + "\n"
+    root = make_repo(
+        {"a.md": post("date: 2026-11-24 09:30\nchannels: [site]")}, config=bomb + CHANNELS_YAML
+    )
+    proc = run_main(["validate"], root)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(
+        "Error: channels.yaml:1:5: invalid YAML: anchor &a0 is not allowed"
+    )
+
+
+def test_every_hostile_value_at_once_through_the_entry_point(make_repo: MakeRepo) -> None:
+    config = (
+        replaced("max_share: {product: 0.3}", "max_share: [1]")
+        .replace("timezone: Europe/Paris", "timezone: Mars/Base\ncatch_up: 99999999999d")
+        .replace("token_env: CMFLOW_X_TOKEN", "token_env: GITHUB_TOKEN")
+        .replace("max_per_day: 1", "max_per_day: -1")
+        .replace("site_url: https://example.fr/actus", "site_url: ftp://example.fr")
+    )
+    root = make_repo({"a.md": post("date: 2026-11-24 09:30\nchannels: [site]")}, config=config)
+    proc = run_main(["validate"], root)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "Error: channels.yaml has 6 problems:",
+        "channels.yaml:1:1: unknown timezone 'Mars/Base': use an IANA name such as Europe/Paris",
+        f"channels.yaml:2:1: '99999999999d' {OUT_OF_RANGE}",
+        "channels.yaml:10:9: editorial_line.mix.max_share must be a mapping, got a list",
+        "channels.yaml:28:7: max_per_day cannot be negative",
+        "channels.yaml:32:5: token_env GITHUB_TOKEN " + SYSTEM_ENV.format("CMFLOW_X_TOKEN"),
+        "channels.yaml:50:5: site_url must start with https:// (got 'ftp://example.fr')",
+    ]
+
+
+@pytest.mark.parametrize("name", ["CMFLOW_X_TOKEN", "X_TOKEN", "_MY_TOKEN2", "MASTODON_PATH"])
+def test_a_variable_of_its_own_is_accepted(make_repo: MakeRepo, name: str) -> None:
+    cfg = config_mod.load(make_repo({}, config=replaced("CMFLOW_X_TOKEN", name)), set(BY_ID))
+    assert cfg.channels["x"].setting("token_env") == name
+
+
+def test_catch_up_of_ten_years_is_accepted(make_repo: MakeRepo) -> None:
+    config = replaced("language: fr", "language: fr\ncatch_up: 3650d")
+    cfg = config_mod.load(make_repo({}, config=config), set(BY_ID))
+    assert cfg.catch_up == timedelta(days=3650)
