@@ -152,7 +152,9 @@ def load(root: Path, known_rules: set[str] | None = None) -> Config:
     except UnicodeDecodeError as exc:
         m = byte_mark(raw, exc.start)
         raise ConfigError(
-            [f"{name}:{m.line}:{m.column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}): save it as UTF-8"]
+            [
+                f"{name}:{m.line}:{m.column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}): save it as UTF-8"
+            ]
         ) from None
     try:
         data, marks, _ = parse(text)

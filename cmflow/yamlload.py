@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
 from typing import Any
 
 import yaml
@@ -28,16 +29,22 @@ from cmflow.model import KeyPath, Mark
 
 try:  # libyaml is several times faster; PyYAML wheels ship it
     from yaml import CSafeLoader as _BaseLoader
+
+    _LIBYAML = True
 except ImportError:  # pragma: no cover - depends on the PyYAML build
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+    _LIBYAML = False
 
 MAX_DEPTH = 100  # nesting levels; real files use 4 or 5
 _YAML_TAG = "tag:yaml.org,2002:"
 # Explicit tags that change nothing a field can see: `!!str 0123` and `! 0123` keep text.
 _ALLOWED_TAGS = {"!", f"{_YAML_TAG}str", f"{_YAML_TAG}seq", f"{_YAML_TAG}map"}
-# Any of these characters is needed to write an anchor, an alias or a tag; without them
-# (most posts) the event scan is skipped, which keeps parsing at the C loader's speed.
-_SCAN_TRIGGERS = ("&", "*", "!")
+# An anchor, an alias or a tag (other than the plain `!`) starts a token with `&`, `*` or
+# `!` followed by a name. Text without one (most posts, "Q&A" and "Bienvenue !" included)
+# skips the event scan, which keeps parsing at the C loader's speed; should a token slip
+# by, `_check_structure` still refuses shared nodes before anything is expanded.
+_SCAN_TRIGGER = re.compile(r"(?:^|[\s\[\]{},:?-])[&*!]\S")
 # Each nesting level opens with one of these characters (`[`, `{`, a block entry's `-`, a
 # key's `:` or `?`), so their count bounds the depth: fewer than MAX_DEPTH, no scan needed.
 _OPENERS = ("[", "{", "-", ":", "?")
@@ -92,8 +99,29 @@ def _keep_text(name: str) -> None:
 
 for _name in ("int", "float", "timestamp"):
     _keep_text(_name)
-# `<<` is a merge key only where a key is expected; as a value it is just text.
-_Loader.add_constructor(f"{_YAML_TAG}merge", yaml.constructor.SafeConstructor.construct_yaml_str)
+
+
+def _str_without_surrogates(loader: _Loader, node: yaml.ScalarNode) -> str:
+    # libyaml refuses "\ud800"-style escapes; the pure-Python reader accepts them, and a lone
+    # surrogate cannot be encoded back to UTF-8 (hashing, rendering and sending would fail).
+    value = loader.construct_scalar(node)
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        raise yaml.constructor.ConstructorError(
+            None, None, "found invalid Unicode character escape code", node.start_mark
+        )
+    return str(value)
+
+
+if not _LIBYAML:  # pragma: no cover - depends on the PyYAML build
+    _Loader.add_constructor(f"{_YAML_TAG}str", _str_without_surrogates)
+
+
+def _merge_as_text(loader: _Loader, node: yaml.ScalarNode) -> str:
+    # `<<` is a merge key only where a key is expected; as a value it is just text.
+    return str(loader.construct_scalar(node))
+
+
+_Loader.add_constructor(f"{_YAML_TAG}merge", _merge_as_text)
 
 
 def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], yaml.Node | None]:
@@ -124,10 +152,13 @@ def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], ya
             return Mark(line + line_offset, m.index - starts[line - 1] + 1)
         return Mark(m.line + 1 + line_offset, m.column + 1)
 
-    if any(c in text for c in _SCAN_TRIGGERS) or sum(map(text.count, _OPENERS)) >= MAX_DEPTH:
+    if (("&" in text or "*" in text or "!" in text) and _SCAN_TRIGGER.search(text)) or sum(
+        map(text.count, _OPENERS)
+    ) >= MAX_DEPTH:
         _scan_events(text, at)
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # the pure-Python reader checks characters right here
         node = loader.get_single_node()
         if node is not None:
             _check_structure(node, at)
@@ -152,7 +183,8 @@ def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], ya
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(str(exc).splitlines()[0], at(None)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     marks: dict[KeyPath, Mark] = {}
     if node is not None:
         _walk(node, marks, at)
@@ -164,11 +196,16 @@ def _scan_events(text: str, at: Any) -> None:
 
     Runs on the event stream, before any tree is built: libyaml's parser keeps its own
     stack, so a hostile file cannot exhaust recursion or memory here."""
-    loader = _BaseLoader(text)
+    try:
+        loader = _BaseLoader(text)
+    except yaml.YAMLError:
+        return  # reported with its position by the real parse
     depth = 0
     try:
         while loader.check_event():
             event = loader.get_event()
+            if event is None:
+                break
             if isinstance(event, yaml.AliasEvent):
                 raise YamlSyntaxError(
                     f"alias *{event.anchor} is not allowed: write the value out in full "

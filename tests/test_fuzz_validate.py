@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import random
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-
-import pytest
 
 from cmflow import config as config_mod
 from cmflow import content, validation
@@ -132,6 +130,21 @@ KEYS = [
     "\u202edate",
     "d\u0301ate",
     "da te",
+]
+CONFIG_KEYS = [
+    *KEYS,
+    "catch_up",
+    "levels",
+    "token_env",
+    "password_env",
+    "site_url",
+    "base_url",
+    "max_share",
+    "posting_windows",
+    "max_length",
+    "min_gap",
+    "timezone",
+    "rules",
 ]
 UNICODE = [
     "\u202e",  # right-to-left override
@@ -280,9 +293,7 @@ def hostile_config(rng: random.Random) -> bytes:
         if roll < 0.5 and ":" in lines[i]:
             lines[i] = f"{indent}{key}: {value(rng)}"
         elif roll < 0.65:
-            lines[i] = (
-                f"{indent}{rng.choice(KEYS + ['catch_up', 'levels', 'token_env', 'site_url', 'max_share', 'posting_windows', 'max_length', 'min_gap', 'timezone'])}: {value(rng)}"
-            )
+            lines[i] = f"{indent}{rng.choice(CONFIG_KEYS)}: {value(rng)}"
         elif roll < 0.75:
             lines.insert(i, alias_bomb(rng) if rng.random() < 0.5 else block_nesting(rng))
         elif roll < 0.85:
@@ -401,9 +412,3 @@ def test_hostile_inputs_through_the_real_cli(tmp_path: Path) -> None:
         assert "internal error" not in proc.stderr, (config[:300], proc.stderr)
         if proc.returncode == 2:
             assert proc.stderr.startswith("Error: channels.yaml"), proc.stderr
-
-
-PARAMS: list[tuple[str, Callable[[random.Random], bytes]]] = [
-    ("post", hostile_post),
-    ("config", hostile_config),
-]
