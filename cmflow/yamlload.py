@@ -101,19 +101,23 @@ for _name in ("int", "float", "timestamp"):
     _keep_text(_name)
 
 
-def _str_without_surrogates(loader: _Loader, node: yaml.ScalarNode) -> str:
+def _checked_str(loader: _Loader, node: yaml.ScalarNode) -> str:
+    value = str(loader.construct_scalar(node))
+    # A "\0" escape would reach file names (media paths) and C libraries, which refuse it.
+    if "\x00" in value:
+        raise yaml.constructor.ConstructorError(
+            None, None, "a NUL character (\\0) is not allowed: remove it", node.start_mark
+        )
     # libyaml refuses "\ud800"-style escapes; the pure-Python reader accepts them, and a lone
     # surrogate cannot be encoded back to UTF-8 (hashing, rendering and sending would fail).
-    value = loader.construct_scalar(node)
-    if any("\ud800" <= c <= "\udfff" for c in value):
+    if not _LIBYAML and any("\ud800" <= c <= "\udfff" for c in value):
         raise yaml.constructor.ConstructorError(
             None, None, "found invalid Unicode character escape code", node.start_mark
         )
-    return str(value)
+    return value
 
 
-if not _LIBYAML:  # pragma: no cover - depends on the PyYAML build
-    _Loader.add_constructor(f"{_YAML_TAG}str", _str_without_surrogates)
+_Loader.add_constructor(f"{_YAML_TAG}str", _checked_str)
 
 
 def _merge_as_text(loader: _Loader, node: yaml.ScalarNode) -> str:

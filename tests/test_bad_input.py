@@ -493,6 +493,16 @@ NO_TAG = (
             id="control-character",
         ),
         pytest.param(
+            post(HEAD + 'media:\n  - path: "media/a\\0.jpg"\n    alt: Une photo'),
+            (
+                "frontmatter.syntax",
+                6,
+                11,
+                "front-matter is not valid YAML: a NUL character (\\0) is not allowed: remove it",
+            ),
+            id="nul-in-media-path",
+        ),
+        pytest.param(
             post(HEAD + "id: " + "a" * 101),
             (
                 "frontmatter.type",

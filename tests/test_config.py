@@ -532,7 +532,7 @@ SYSTEM_ENV = (
         (
             "language: fr",
             'language: fr\ncontent_dir: "a\\0b"',
-            "3:1: content_dir 'a\\x00b' holds a NUL character: write a folder name",
+            "3:14: invalid YAML: a NUL character (\\0) is not allowed: remove it",
         ),
     ],
 )
