@@ -156,6 +156,8 @@ def load(root: Path, known_rules: set[str] | None = None) -> Config:
                 f"{name}:{m.line}:{m.column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}): save it as UTF-8"
             ]
         ) from None
+    if "\r" in text:  # lines counted as posts count them (and as the end-of-file mark needs)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         data, marks, _ = parse(text)
     except YamlSyntaxError as exc:

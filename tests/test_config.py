@@ -590,3 +590,18 @@ def test_catch_up_of_ten_years_is_accepted(make_repo: MakeRepo) -> None:
     config = replaced("language: fr", "language: fr\ncatch_up: 3650d")
     cfg = config_mod.load(make_repo({}, config=config), set(BY_ID))
     assert cfg.catch_up == timedelta(days=3650)
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"], ids=["crlf", "cr"])
+def test_windows_line_endings_keep_positions_right(make_repo: MakeRepo, newline: str) -> None:
+    config = replaced("language: fr", "languge: fr").replace("\n", newline)
+    assert problems(make_repo, config) == [
+        "channels.yaml:2:1: unknown key 'languge' (did you mean 'language'?)"
+    ]
+
+
+def test_a_truncated_file_points_at_its_end(make_repo: MakeRepo) -> None:
+    # Cut after `  pillars: [education, ` (line 4, 23 characters): the end is column 24.
+    config = CHANNELS_YAML[: CHANNELS_YAML.index("community")].replace("\n", "\r")
+    [found] = problems(make_repo, config)
+    assert found.startswith("channels.yaml:4:24: invalid YAML: "), found
