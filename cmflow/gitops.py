@@ -38,9 +38,7 @@ def changed_files(root: Path, ref: str) -> set[str]:
         for _, paths in diff_entries(repo.git.diff("--name-status", "-z", "-M", base, "--"))
         for path in paths
     ]
-    names += split_z(
-        repo.git.ls_files("-z", "--others", "--exclude-standard", "--full-name")
-    )
+    names += split_z(repo.git.ls_files("-z", "--others", "--exclude-standard", "--full-name"))
     out: set[str] = set()
     base_root = root.resolve()
     for name in names:
@@ -135,7 +133,9 @@ class RecordRepo:
         """Refuse to run when files other than cmflow's outputs have uncommitted changes."""
         keep = [self._rel(a).rstrip("/") + "/" for a in allowed]
         out = self.repo.git.status("--porcelain=v1", "-z", "--untracked-files=no")
-        dirty = [path for _, path in status_entries(out) if not any(path.startswith(k) for k in keep)]
+        dirty = [
+            path for _, path in status_entries(out) if not any(path.startswith(k) for k in keep)
+        ]
         if dirty:
             raise CmflowError(
                 "--commit needs a clean checkout, but these files have uncommitted changes: "
@@ -218,7 +218,9 @@ class RecordRepo:
             remote_ref = f"{self.remote}/{self.branch}"
             merge_base = self.repo.git.merge_base("HEAD", remote_ref).strip()
             theirs = set(
-                split_z(self.repo.git.diff("--name-only", "-z", "--no-renames", merge_base, remote_ref))
+                split_z(
+                    self.repo.git.diff("--name-only", "-z", "--no-renames", merge_base, remote_ref)
+                )
             )
             ours_top = {self._rel(f): f for f in files}
             # Move onto the remote tip, keeping our files in the work tree.
