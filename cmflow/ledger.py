@@ -128,6 +128,7 @@ class Entry:
         except ValueError:
             known = ", ".join(s.value for s in State)
             raise ValueError(f"state {values['state']!r} is not one of {known}") from None
+        values.setdefault("path", "")  # informative only
         values["parts"] = [_part(i, p) for i, p in enumerate(values.get("parts", []))]
         if any(not isinstance(h, dict) for h in values.get("history", [])):
             raise ValueError("'history' must be a list of objects")
