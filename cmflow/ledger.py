@@ -21,7 +21,7 @@ from typing import Any
 
 from cmflow.clock import Clock
 from cmflow.errors import CmflowError, ExitCode
-from cmflow.model import SAFE_ID, Post, Sent, State
+from cmflow.model import SAFE_ID, Finding, Post, Sent, State
 from cmflow.platforms.base import PartResult
 
 RECORD_DIR = "record"
@@ -404,10 +404,12 @@ class Index:
         return old if same_date else None
 
 
-def sent_index(root: Path, data_dir: str, posts: Iterable[Post]) -> dict[tuple[str, str], Sent]:
+def sent_index(
+    root: Path, data_dir: str, posts: Iterable[Post], scan: Scan | None = None
+) -> dict[tuple[str, str], Sent]:
     """For the validator: which current (post id, channel) pairs the record already holds."""
     posts = list(posts)
-    entries = Ledger(root, data_dir).all()  # an unreadable file: `plan`/`publish` hold it
+    entries = (scan or Ledger(root, data_dir).scan()).entries
     out: dict[tuple[str, str], Sent] = {}
     if not entries:
         return out
@@ -420,3 +422,23 @@ def sent_index(root: Path, data_dir: str, posts: Iterable[Post]) -> dict[tuple[s
             sent = e.content_hash if e.state == State.PUBLISHED else ""
             out[(post.id, channel)] = Sent(sent, parse_time(e.published_at))
     return out
+
+
+UNREADABLE_RULE = "record.unreadable"
+
+
+def problem_findings(problems: Iterable[RecordProblem]) -> list[Finding]:
+    """What `cmflow validate` reports for record files it cannot read (a bad merge or hand
+    edit in a pull request is caught before a publish run holds the pair)."""
+    return [
+        Finding(
+            p.rel,
+            p.line,
+            p.column,
+            "error",
+            UNREADABLE_RULE,
+            f"{p.message}: its post is held until `cmflow resolve POST CHANNEL --published URL` "
+            "or `--absent` rewrites it (or restore the file from git)",
+        )
+        for p in problems
+    ]
