@@ -54,7 +54,16 @@ def _repo(tmp_path: Path, posts: dict[str, str]) -> Path:
 
 def _changed(root: Path) -> tuple[int, list[tuple[str, str]], dict[str, int]]:
     proc = run_main(
-        ["validate", "--at", BEFORE_ALL, "--format", "json", "--no-cache", "--changed-since", "base"],
+        [
+            "validate",
+            "--at",
+            BEFORE_ALL,
+            "--format",
+            "json",
+            "--no-cache",
+            "--changed-since",
+            "base",
+        ],
         root,
     )
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
