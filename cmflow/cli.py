@@ -261,6 +261,7 @@ def publish(
 
     Exit 1 when anything failed, stays unknown, or the record could not be pushed."""
     from cmflow import publisher, runview
+    from cmflow.clock import Clock
     from cmflow.redact import Redactor
 
     cfg = load_config(root)
@@ -271,8 +272,9 @@ def publish(
         # (the runner reads workflow commands from both streams).
         for line in redact.github_masks():
             click.echo(line, err=fmt == "json")
-    now = parse_at(at, cfg)
-    if not dry_run and now - datetime.now(UTC) > timedelta(minutes=5):
+    clock = Clock.at(parse_at(at, cfg))  # --at moves the schedule only: leases run on real time
+    now = clock.schedule_now
+    if not dry_run and now - clock.now() > timedelta(minutes=5):
         click.echo(
             f"note: publishing as of {at}, which is in the future: posts scheduled up to then "
             "go out now (use --dry-run or `cmflow plan --at` to look ahead)",
@@ -281,7 +283,7 @@ def publish(
 
     report = publisher.publish(
         cfg,
-        now,
+        clock,
         channels=list(channels) or None,
         dry_run=dry_run,
         commit=commit,
@@ -323,10 +325,16 @@ def resolve(
         raise click.UsageError("say either --published URL_OR_ID or --absent")
     cfg = load_config(root)
     book = ledger.Ledger(cfg.root, cfg.data_dir)
-    entry = book.get(post_id, channel)
+    try:
+        entry = book.get(post_id, channel)
+    except ledger.RecordError as exc:
+        if channel not in cfg.channels:
+            raise
+        # A file cmflow cannot read: the human's answer replaces it.
+        entry = ledger.replacement(exc.problem, post_id, channel, cfg.channels[channel].platform)
     if entry is None:
         raise CmflowError(f"no record for post {post_id!r} on {channel!r} (see data/record/)")
-    ledger.resolve(entry, url, force=force)
+    ledger.resolve(entry, url, book.clock.stamp(), force=force)
     path = book.write(entry)
     click.echo(f"{path.relative_to(cfg.root)}: {entry.state}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,18 +25,60 @@ def changed_files(root: Path, ref: str) -> set[str]:
     repo = _repo(root)
     top = Path(repo.working_tree_dir or root).resolve()
     try:
-        base = repo.git.merge_base(ref, "HEAD")
-        names = repo.git.diff("--name-only", "--no-renames", base).splitlines()
+        base = repo.git.merge_base("--end-of-options", ref, "HEAD")
     except git.GitCommandError:
         raise CmflowError(
             f"--changed-since: {ref!r} is not a git ref here (fetch it first: git fetch origin {ref})"
         ) from None
-    names += repo.untracked_files
+    # -z everywhere: without it git quotes (and escapes) any name with a non-ASCII byte,
+    # a quote, a backslash or a control character, and `content/été.md` would not match
+    # the file cmflow reads. `--relative` is left out: paths are taken from the top.
+    names = [
+        path
+        for _, paths in diff_entries(repo.git.diff("--name-status", "-z", "-M", base, "--"))
+        for path in paths
+    ]
+    names += split_z(repo.git.ls_files("-z", "--others", "--exclude-standard", "--full-name"))
     out: set[str] = set()
+    base_root = root.resolve()
     for name in names:
         full = (top / name).resolve()
-        if full.is_relative_to(root.resolve()):
-            out.add(full.relative_to(root.resolve()).as_posix())
+        if full.is_relative_to(base_root):
+            out.add(unicodedata.normalize("NFC", full.relative_to(base_root).as_posix()))
+            out.add(full.relative_to(base_root).as_posix())
+    return out
+
+
+def split_z(output: str) -> list[str]:
+    """Fields of NUL-separated git output (`-z`), without the empty tail."""
+    return [f for f in output.split("\0") if f]
+
+
+def diff_entries(output: str) -> list[tuple[str, list[str]]]:
+    """`git diff --name-status -z` as (status, paths): one path, or the old and the new one
+    for a rename or a copy (`R100\0old\0new\0`)."""
+    fields = output.split("\0")
+    out: list[tuple[str, list[str]]] = []
+    i = 0
+    while i < len(fields) and fields[i]:
+        status = fields[i]
+        n = 2 if status[:1] in ("R", "C") else 1
+        out.append((status, fields[i + 1 : i + 1 + n]))
+        i += 1 + n
+    return out
+
+
+def status_entries(output: str) -> list[tuple[str, str]]:
+    """`git status --porcelain=v1 -z` as (XY, path); for a rename, the new path (the old
+    one follows it as a field of its own, which is skipped)."""
+    fields = output.split("\0")
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(fields) and fields[i]:
+        entry = fields[i]
+        xy, path = entry[:2], entry[3:]
+        out.append((xy, path))
+        i += 2 if "R" in xy or "C" in xy else 1
     return out
 
 
@@ -89,10 +132,9 @@ class RecordRepo:
     def ensure_clean(self, allowed: list[str]) -> None:
         """Refuse to run when files other than cmflow's outputs have uncommitted changes."""
         keep = [self._rel(a).rstrip("/") + "/" for a in allowed]
+        out = self.repo.git.status("--porcelain=v1", "-z", "--untracked-files=no")
         dirty = [
-            line[3:]
-            for line in self.repo.git.status("--porcelain", "--untracked-files=no").splitlines()
-            if not any(line[3:].startswith(k) for k in keep)
+            path for _, path in status_entries(out) if not any(path.startswith(k) for k in keep)
         ]
         if dirty:
             raise CmflowError(
@@ -106,11 +148,10 @@ class RecordRepo:
         rels = [self._rel(p) for p in paths if (self.root / p).exists()]
         if not rels:
             return []
-        out = self.repo.git.status("--porcelain", "--untracked-files=all", "--", *rels)
+        out = self.repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--", *rels)
         root = self.root.resolve()
         files = []
-        for line in out.splitlines():
-            name = line[3:].split(" -> ")[-1].strip('"')
+        for _, name in status_entries(out):
             full = (self.top / name).resolve()
             if full.is_relative_to(root) and full.exists():
                 files.append(full.relative_to(root).as_posix())
@@ -159,7 +200,7 @@ class RecordRepo:
             base = self.repo.head.commit.hexsha
             if files:
                 self.repo.git.add("--", *[self._rel(f) for f in files])
-            if self.repo.git.diff("--cached", "--name-only").strip():
+            if self.repo.git.diff("--cached", "--name-only", "-z").strip("\0"):
                 self.repo.git.commit("-m", message, "--no-verify")
             elif self.repo.head.commit.hexsha == base and not self._ahead():
                 return dropped
@@ -176,7 +217,11 @@ class RecordRepo:
                 continue
             remote_ref = f"{self.remote}/{self.branch}"
             merge_base = self.repo.git.merge_base("HEAD", remote_ref).strip()
-            theirs = set(self.repo.git.diff("--name-only", merge_base, remote_ref).splitlines())
+            theirs = set(
+                split_z(
+                    self.repo.git.diff("--name-only", "-z", "--no-renames", merge_base, remote_ref)
+                )
+            )
             ours_top = {self._rel(f): f for f in files}
             # Move onto the remote tip, keeping our files in the work tree.
             self.repo.git.reset("--mixed", remote_ref)

@@ -13,25 +13,19 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cmflow.errors import CmflowError
-from cmflow.model import SAFE_ID, Post, Sent
+from cmflow.clock import Clock
+from cmflow.errors import CmflowError, ExitCode
+from cmflow.model import SAFE_ID, Finding, Post, Sent, State
+from cmflow.platforms.base import PartResult
 
 RECORD_DIR = "record"
-
-# States of a (post, channel) pair. See RELIABILITY.md §5.1.
-CLAIMED = "claimed"  # a run took it and may be sending it right now
-PUBLISHED = "published"
-FAILED = "failed"  # the platform refused it: fix the post and it goes again
-UNKNOWN = "unknown"  # it may have landed: reconcile before any resend
-NEEDS_HUMAN = "needs_human"  # reconciliation could not tell: check the account by hand
-MISSED = "missed"  # later than the catch-up window: not sent
-DEFERRED = "deferred"  # not sent (rate limit, refused credential): goes again, after not_before
+MAX_RECORD_BYTES = 1 << 20  # cmflow writes a few kB per pair; anything this big is not its own
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -55,15 +49,9 @@ def parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@dataclass
-class PartRecord:
-    id: str
-    url: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+def record_key(post_id: str, channel: str) -> str:
+    """Where a pair's file lies inside the record folder (posix)."""
+    return f"{file_name(post_id)}/{file_name(channel)}.json"
 
 
 @dataclass
@@ -72,18 +60,19 @@ class Entry:
     channel: str
     platform: str
     path: str  # the post's file when last touched (informative; identity is `post`)
-    state: str
+    state: State
     content_hash: str = ""  # fingerprint of what was (or is being) sent
     source_hash: str = ""  # the post's content hash, to recognise a renamed file
     generation: int = 1  # bumps when a failed pair is sent again
     key: str = ""  # stable idempotency seed for this generation
     handles: dict[str, Any] = field(default_factory=dict)
-    parts: list[PartRecord] = field(default_factory=list)
+    parts: list[PartResult] = field(default_factory=list)
     in_flight: int | None = None  # index of the part being sent, outcome not yet known
     in_flight_since: str | None = None
     run_id: str | None = None
     claimed_at: str | None = None  # when the pair was first claimed for this attempt
-    leased_at: str | None = None  # when the run now holding it took it (the lease)
+    leased_at: str | None = None  # when the run now holding it took it (the lease), real UTC
+    claimer: dict[str, Any] = field(default_factory=dict)  # see cmflow.runlock.Claimer
     reconcile_attempts: int = 0
     published_at: str | None = None
     scheduled_for: str | None = None
@@ -100,8 +89,8 @@ class Entry:
     def url(self) -> str | None:
         return self.parts[0].url if self.parts else None
 
-    def note(self, event: str, reason: str | None = None) -> None:
-        item: dict[str, Any] = {"at": _now(), "event": event}
+    def note(self, event: str, reason: str | None = None, *, at: str) -> None:
+        item: dict[str, Any] = {"at": at, "event": event}
         if reason:
             item["reason"] = reason
         self.history.append(item)
@@ -109,21 +98,129 @@ class Entry:
 
     def to_json(self) -> str:
         data = asdict(self)
+        data["state"] = str(self.state)
         data = {k: v for k, v in data.items() if v not in (None, [], {})}
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Entry:
-        known = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in data.items() if k in known}
-        values["parts"] = [PartRecord(**p) for p in data.get("parts", [])]
+    def from_dict(cls, data: Any) -> Entry:
+        """An entry from a record file's JSON; raises ValueError saying what is wrong when
+        it is not what cmflow writes (unknown keys are ignored: a newer cmflow's)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON object was expected, not {_json_kind(data)}")
+        for key in ("post", "channel", "platform", "state"):
+            if key not in data:
+                raise ValueError(f"{key!r} is missing")
+        values: dict[str, Any] = {}
+        for key, kinds in _FIELDS.items():
+            if key not in data:
+                continue
+            value = data[key]
+            if value is None and type(None) in kinds:
+                values[key] = None
+                continue
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+                want = " or ".join(_JSON_NAMES[k] for k in kinds if k is not type(None))
+                raise ValueError(f"{key!r} must be {want}, not {_json_kind(value)}")
+            values[key] = value
+        try:
+            values["state"] = State(values["state"])
+        except ValueError:
+            known = ", ".join(s.value for s in State)
+            raise ValueError(f"state {values['state']!r} is not one of {known}") from None
+        values.setdefault("path", "")  # informative only
+        values["parts"] = [_part(i, p) for i, p in enumerate(values.get("parts", []))]
+        if any(not isinstance(h, dict) for h in values.get("history", [])):
+            raise ValueError("'history' must be a list of objects")
         return cls(**values)
 
 
+_JSON_NAMES: dict[type, str] = {
+    str: "a string",
+    int: "a whole number",
+    dict: "an object",
+    list: "a list",
+    bool: "true or false",
+    float: "a number",
+    type(None): "null",
+}
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    return _JSON_NAMES.get(type(value), type(value).__name__)
+
+
+_STR, _OPT_STR, _INT = (str,), (str, type(None)), (int,)
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "post": _STR,
+    "channel": _STR,
+    "platform": _STR,
+    "path": _STR,
+    "state": _STR,
+    "content_hash": _STR,
+    "source_hash": _STR,
+    "generation": _INT,
+    "key": _STR,
+    "handles": (dict,),
+    "parts": (list,),
+    "in_flight": (int, type(None)),
+    "in_flight_since": _OPT_STR,
+    "run_id": _OPT_STR,
+    "claimed_at": _OPT_STR,
+    "leased_at": _OPT_STR,
+    "claimer": (dict,),
+    "reconcile_attempts": _INT,
+    "published_at": _OPT_STR,
+    "scheduled_for": _OPT_STR,
+    "updated_at": _OPT_STR,
+    "reason": _OPT_STR,
+    "not_before": _OPT_STR,
+    "history": (list,),
+}
+
+
+def _part(index: int, data: Any) -> PartResult:
+    if not isinstance(data, dict):
+        raise ValueError(f"parts[{index}] must be an object, not {_json_kind(data)}")
+    pid, url, extra = data.get("id"), data.get("url"), data.get("extra", {})
+    if not isinstance(pid, str) or not pid:
+        raise ValueError(f"parts[{index}].id must be a non-empty string")
+    if url is not None and not isinstance(url, str):
+        raise ValueError(f"parts[{index}].url must be a string")
+    if not isinstance(extra, dict):
+        raise ValueError(f"parts[{index}].extra must be an object")
+    return PartResult(pid, url, dict(extra))
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    """A record file that is not what cmflow wrote: its pair is held until a human checks."""
+
+    rel: str  # relative to the repository root, posix
+    key: str  # relative to the record folder: `record_key(post, channel)`
+    message: str
+    line: int = 1
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.rel}:{self.line}:{self.column}: {self.message}"
+
+
+@dataclass
+class Scan:
+    """Every record file: the entries read, and the files that could not be."""
+
+    entries: list[Entry] = field(default_factory=list)
+    problems: list[RecordProblem] = field(default_factory=list)
+
+
 class Ledger:
-    def __init__(self, root: Path, data_dir: str = "data") -> None:
+    def __init__(self, root: Path, data_dir: str = "data", clock: Clock | None = None) -> None:
         self.root = root
         self.dir = root / data_dir / RECORD_DIR
+        self.clock = clock or Clock.at()
 
     def rel(self, post_id: str, channel: str) -> str:
         """The entry's path relative to the repository root (posix)."""
@@ -134,38 +231,84 @@ class Ledger:
         return self.dir / file_name(post_id) / f"{file_name(channel)}.json"
 
     def get(self, post_id: str, channel: str) -> Entry | None:
+        """The pair's entry, None when it has none; raises RecordError when its file is
+        not a record cmflow can read."""
         path = self.path(post_id, channel)
         if not path.exists():
             return None
-        return self._read(path)
+        entry = self.read(path)
+        if isinstance(entry, RecordProblem):
+            raise RecordError(entry)
+        return entry
 
-    def _read(self, path: Path) -> Entry:
+    def read(self, path: Path) -> Entry | RecordProblem:
+        """One record file; a problem (never an exception) when it is not what cmflow wrote."""
+        rel = path.relative_to(self.root).as_posix()
+        key = path.relative_to(self.dir).as_posix()
+
+        def problem(message: str, line: int = 1, column: int = 1) -> RecordProblem:
+            return RecordProblem(rel, key, message, line, column)
+
         try:
-            return Entry.from_dict(json.loads(path.read_text("utf-8")))
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            rel = path.relative_to(self.root).as_posix()
-            raise RecordError(
-                f"{rel}: this publish record cannot be read ({type(exc).__name__}: {exc}). "
-                f"If a merge left conflict markers in it, take the remote's version "
+            size = path.stat().st_size
+            if size > MAX_RECORD_BYTES:
+                return problem(
+                    f"{size} bytes, far more than a publish record: not written by cmflow"
+                )
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return problem(f"not UTF-8 text (byte {exc.start})")
+        except OSError as exc:
+            return problem(f"cannot be read ({exc.strerror or exc})")
+        if text.lstrip().startswith("<<<<<<<") or "\n=======\n" in text:
+            return problem(
+                "git conflict markers: take one side "
                 f"(git checkout --theirs -- {rel}) or restore it (git checkout origin/main -- {rel})"
-            ) from None
+            )
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return problem(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno)
+        except RecursionError:
+            return problem("invalid JSON: nested too deeply")
+        try:
+            entry = Entry.from_dict(data)
+        except ValueError as exc:
+            return problem(f"not a publish record: {exc}")
+        if record_key(entry.post, entry.channel) != key:
+            return problem(
+                f"names post {entry.post!r} on {entry.channel!r}, whose record is "
+                f"{record_key(entry.post, entry.channel)}: moved or copied by hand"
+            )
+        return entry
 
-    def all(self) -> list[Entry]:
-        out: list[Entry] = []
+    def scan(self) -> Scan:
+        """Every record file, read; one bad file never hides the others."""
+        out = Scan()
         if not self.dir.is_dir():
             return out
         for folder in sorted(self.dir.iterdir()):
             if not folder.is_dir():
                 continue
             for file in sorted(folder.glob("*.json")):
-                out.append(self._read(file))
+                if file.name.startswith(".tmp-"):
+                    continue  # a write a killed process left half-done; the real file stands
+                got = self.read(file)
+                if isinstance(got, RecordProblem):
+                    out.problems.append(got)
+                else:
+                    out.entries.append(got)
         return out
+
+    def all(self) -> list[Entry]:
+        """Every entry that can be read (see `scan` for the files that cannot)."""
+        return self.scan().entries
 
     def write(self, entry: Entry) -> Path:
         """Write atomically: a temporary file in the same folder, then rename. A killed process
         leaves the old file or the new one. (No fsync: it guards against power loss, which
         in CI loses the whole workspace anyway, and costs milliseconds per step.)"""
-        entry.updated_at = _now()
+        entry.updated_at = self.clock.stamp()
         path = self.path(entry.post, entry.channel)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
@@ -179,13 +322,10 @@ class Ledger:
         return path
 
 
-UNSETTLED = frozenset({CLAIMED, UNKNOWN, NEEDS_HUMAN, DEFERRED})
-
-
-def resolve(entry: Entry, published: str | None, *, force: bool = False) -> None:
+def resolve(entry: Entry, published: str | None, at: str, *, force: bool = False) -> None:
     """A human's answer for an outcome cmflow could not prove: `published` (a URL or id)
     records it as out; None says it is not on the network, so the next run sends it."""
-    if entry.state not in UNSETTLED and not force:
+    if entry.state.settled and not force:
         raise CmflowError(
             f"{entry.post} on {entry.channel} is {entry.state}, which cmflow proved: "
             "nothing to resolve (--force overrides)"
@@ -193,20 +333,34 @@ def resolve(entry: Entry, published: str | None, *, force: bool = False) -> None
     if published:
         is_url = published.startswith(("http://", "https://"))
         remote_id = published.rstrip("/").rsplit("/", 1)[-1] if is_url else published
-        entry.parts.append(PartRecord(remote_id, published if is_url else None))
-        entry.state = PUBLISHED
-        entry.published_at = entry.published_at or entry.claimed_at
-        entry.note("resolved", "published, confirmed by hand")
+        entry.parts.append(PartResult(remote_id, published if is_url else None))
+        entry.state = State.PUBLISHED
+        entry.published_at = entry.published_at or entry.claimed_at or at
+        entry.note("resolved", "published, confirmed by hand", at=at)
     else:
-        entry.state = DEFERRED
-        entry.note("resolved", "absent, confirmed by hand: send it again")
+        entry.state = State.DEFERRED
+        entry.note("resolved", "absent, confirmed by hand: send it again", at=at)
     entry.in_flight = entry.in_flight_since = None
     entry.reason = None
     entry.reconcile_attempts = 0
 
 
+def replacement(problem: RecordProblem, post_id: str, channel: str, platform: str) -> Entry:
+    """What `cmflow resolve` writes over a record file cmflow cannot read: a fresh entry
+    for the pair, which `resolve` then settles as the human says."""
+    entry = Entry(post_id, channel, platform, "", State.UNKNOWN)
+    entry.reason = f"the record file was unreadable ({problem.message})"
+    return entry
+
+
 class RecordError(CmflowError):
-    """Raised by `Ledger` when a record file cannot be read (hand-edited, merge markers...)."""
+    """Raised by `Ledger.get` when a record file cannot be read (hand-edited, merge markers...)."""
+
+    exit_code = ExitCode.FINDINGS
+
+    def __init__(self, problem: RecordProblem) -> None:
+        self.problem = problem
+        super().__init__(f"{problem}")
 
 
 @dataclass
@@ -217,16 +371,27 @@ class Index:
     by_key: dict[tuple[str, str], Entry]
     by_source: dict[tuple[str, str], Entry]
     current_ids: frozenset[str] = frozenset()
+    problems: dict[str, RecordProblem] = field(default_factory=dict)  # by record_key
 
     @classmethod
-    def build(cls, entries: Iterable[Entry], current_ids: Iterable[str] = ()) -> Index:
+    def build(
+        cls,
+        entries: Iterable[Entry],
+        current_ids: Iterable[str] = (),
+        problems: Iterable[RecordProblem] = (),
+    ) -> Index:
         by_key: dict[tuple[str, str], Entry] = {}
         by_source: dict[tuple[str, str], Entry] = {}
         for e in entries:
             by_key[(e.post, e.channel)] = e
             if e.source_hash:
                 by_source.setdefault((e.source_hash, e.channel), e)
-        return cls(by_key, by_source, frozenset(current_ids))
+        bad = {p.key: p for p in problems}
+        return cls(by_key, by_source, frozenset(current_ids), bad)
+
+    def problem(self, post: Post, channel: str) -> RecordProblem | None:
+        """The pair's record file, when it is there but cannot be read."""
+        return self.problems.get(record_key(post.id, channel))
 
     def find(self, post: Post, channel: str) -> Entry | None:
         entry = self.by_key.get((post.id, channel))
@@ -239,10 +404,12 @@ class Index:
         return old if same_date else None
 
 
-def sent_index(root: Path, data_dir: str, posts: Iterable[Post]) -> dict[tuple[str, str], Sent]:
+def sent_index(
+    root: Path, data_dir: str, posts: Iterable[Post], scan: Scan | None = None
+) -> dict[tuple[str, str], Sent]:
     """For the validator: which current (post id, channel) pairs the record already holds."""
     posts = list(posts)
-    entries = Ledger(root, data_dir).all()
+    entries = (scan or Ledger(root, data_dir).scan()).entries
     out: dict[tuple[str, str], Sent] = {}
     if not entries:
         return out
@@ -250,8 +417,28 @@ def sent_index(root: Path, data_dir: str, posts: Iterable[Post]) -> dict[tuple[s
     for post in posts:
         for channel in post.channels:
             e = index.find(post, channel)
-            if e is None or e.state == FAILED:
+            if e is None or e.state == State.FAILED:
                 continue
-            sent = e.content_hash if e.state == PUBLISHED else ""
+            sent = e.content_hash if e.state == State.PUBLISHED else ""
             out[(post.id, channel)] = Sent(sent, parse_time(e.published_at))
     return out
+
+
+UNREADABLE_RULE = "record.unreadable"
+
+
+def problem_findings(problems: Iterable[RecordProblem]) -> list[Finding]:
+    """What `cmflow validate` reports for record files it cannot read (a bad merge or hand
+    edit in a pull request is caught before a publish run holds the pair)."""
+    return [
+        Finding(
+            p.rel,
+            p.line,
+            p.column,
+            "error",
+            UNREADABLE_RULE,
+            f"{p.message}: its post is held until `cmflow resolve POST CHANNEL --published URL` "
+            "or `--absent` rewrites it (or restore the file from git)",
+        )
+        for p in problems
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal, NamedTuple
 
 Level = Literal["error", "warning", "off"]
@@ -140,3 +141,24 @@ class Sent:
 
     content_hash: str
     published_at: datetime | None = None
+
+
+class State(StrEnum):
+    """Where one (post, channel) pair stands in the publish record (`data/record/`).
+
+    pending (no record) -> claimed -> published | failed | unknown -> (reconciled) published |
+    needs_human; deferred and missed on the side. The values are what the record files hold.
+    """
+
+    CLAIMED = "claimed"  # a run took it and may be sending it right now
+    PUBLISHED = "published"
+    FAILED = "failed"  # the platform refused it: fix the post and it goes again
+    UNKNOWN = "unknown"  # it may have landed: reconcile before any resend
+    NEEDS_HUMAN = "needs_human"  # reconciliation could not tell: check the account by hand
+    MISSED = "missed"  # later than the catch-up window: not sent
+    DEFERRED = "deferred"  # not sent (rate limit, refused credential): goes again, after not_before
+
+    @property
+    def settled(self) -> bool:
+        """Whether cmflow proved the outcome (a human override needs --force)."""
+        return self in (State.PUBLISHED, State.FAILED, State.MISSED)

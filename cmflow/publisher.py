@@ -17,22 +17,23 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cmflow import content
-from cmflow import ledger as L
+from cmflow.clock import Clock, stamp
 from cmflow.config import Channel, Config
 from cmflow.errors import MissingSecret
 from cmflow.http import Http
-from cmflow.ledger import Entry, Index, Ledger, PartRecord
-from cmflow.model import Post, Rendered
+from cmflow.ledger import Entry, Index, Ledger, parse_time
+from cmflow.model import Post, Rendered, State
 from cmflow.platforms import ADAPTERS, adapter_for
 from cmflow.platforms.base import Adapter, Context, Outcome, PartResult, PlatformSpec, Result
 from cmflow.redact import Redactor
 from cmflow.render import fingerprint, render
-from cmflow.scheduler import Action, Kind, plan
+from cmflow.runlock import Claimer, RunLock, claim_holder
+from cmflow.scheduler import DEFAULT_LEASE, Action, Kind, plan
 from cmflow.validation import validate
 
 if TYPE_CHECKING:
@@ -42,16 +43,18 @@ MAX_RECONCILE = 3  # runs that may try to find out, before a human is asked
 NEEDS_REAUTH = "needs_reauth"  # a run result (the record says deferred): the credential was refused
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 @dataclass
 class PairResult:
     action: Action
-    state: str  # a ledger state, or the action kind when nothing was done
+    state: State | Kind  # the record's state, or the action kind when nothing was sent
     message: str
     entry: Entry | None = None
+    reauth: bool = False  # deferred because the credential was refused
+
+    @property
+    def status(self) -> str:
+        """What the run shows for the pair: its state, or `needs_reauth`."""
+        return NEEDS_REAUTH if self.reauth else str(self.state)
 
 
 @dataclass
@@ -66,15 +69,15 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        bad = {L.FAILED, L.UNKNOWN, L.NEEDS_HUMAN, NEEDS_REAUTH, "invalid", "blocked"}
+        bad = {State.FAILED, State.UNKNOWN, State.NEEDS_HUMAN, Kind.INVALID, Kind.BLOCKED}
         return (
             self.push_error is None
             and not self.unreadable
-            and not any(r.state in bad for r in self.results)
+            and not any(r.state in bad or r.reauth for r in self.results)
         )
 
     def count(self, state: str) -> int:
-        return sum(1 for r in self.results if r.state == state)
+        return sum(1 for r in self.results if r.status == state)
 
 
 class LedgerProgress:
@@ -82,6 +85,7 @@ class LedgerProgress:
 
     def __init__(self, ledger: Ledger, entry: Entry, lock: threading.Lock) -> None:
         self.ledger, self.entry, self.lock = ledger, entry, lock
+        self.clock = ledger.clock
 
     @property
     def handles(self) -> Mapping[str, Any]:
@@ -89,23 +93,23 @@ class LedgerProgress:
 
     @property
     def done(self) -> list[PartResult]:
-        return [PartResult(p.id, p.url, dict(p.extra)) for p in self.entry.parts]
+        return [PartResult(p.id, p.url, dict(p.extra)) for p in self.entry.parts]  # copies
 
     @property
     def started_at(self) -> datetime | None:
         # Claims are pushed before sending, part starts are only local: when the run died in
         # CI, the claim time is all the next run knows, so it counts as the part's start.
-        return L.parse_time(self.entry.in_flight_since or self.entry.claimed_at)
+        return parse_time(self.entry.in_flight_since or self.entry.claimed_at)
 
     def part_started(self, index: int) -> None:
         self.entry.in_flight = index
-        self.entry.in_flight_since = _iso(datetime.now(UTC))
+        self.entry.in_flight_since = self.clock.stamp()
         self._write()
 
     def part_done(self, index: int, result: PartResult) -> None:
         if index < len(self.entry.parts):
             return
-        self.entry.parts.append(PartRecord(result.id, result.url, dict(result.extra)))
+        self.entry.parts.append(PartResult(result.id, result.url, dict(result.extra)))
         self.entry.in_flight = None
         self.entry.in_flight_since = None
         self._write()
@@ -129,12 +133,16 @@ class Prepared:
 
 def prepare(
     config: Config,
-    now: datetime,
+    now: datetime | Clock,
     *,
     channels: list[str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Prepared:
+    """Validate, read the record, render, plan. `now`: the run's clock (a bare datetime is
+    the schedule's time, with the real clock for the rest)."""
     env = os.environ if env is None else env
+    clock = now if isinstance(now, Clock) else Clock(now)
+    now = clock.schedule_now
     report = validate(config, now=now)
     invalid: dict[str, int] = {}
     for f in report.findings:
@@ -144,8 +152,19 @@ def prepare(
     posts = [
         post for _, _, post in content.load_all(config.root, rels, config.timezone, config.channels)
     ]
-    ledger = Ledger(config.root, config.data_dir)
-    index = Index.build(ledger.all(), (p.id for p in posts))
+    scan = Ledger(config.root, config.data_dir, clock).scan()
+    index = Index.build(scan.entries, (p.id for p in posts), scan.problems)
+    here, real_now = Claimer.here(env), clock.now()
+    held = {
+        (e.post, e.channel): why
+        for e in scan.entries
+        if e.state == State.CLAIMED
+        and (
+            why := claim_holder(
+                e.claimer, parse_time(e.leased_at or e.claimed_at), real_now, DEFAULT_LEASE, here
+            )
+        )
+    }
     # A post that could not be read has no channels: no action can name it, so the run
     # lists it, and fails, rather than leave it silently absent.
     unreadable = sorted(p.path for p in posts if not p.channels and invalid.get(p.path))
@@ -169,13 +188,15 @@ def prepare(
         missing_secrets=missing,
         publishable=set(ADAPTERS),
         channels=set(channels) if channels else None,
+        held=held,
+        real_now=real_now,
     )
     return Prepared(config, posts, actions, rendered, index, unreadable)
 
 
 def publish(
     config: Config,
-    now: datetime,
+    now: datetime | Clock,
     *,
     channels: list[str] | None = None,
     dry_run: bool = False,
@@ -188,8 +209,59 @@ def publish(
     push_backoff: float = 0.1,
     log: Callable[[str], None] = lambda _: None,
 ) -> RunReport:
-    """One publish run: (sync), plan, claim (and push the claims), send, record (and push)."""
+    """One publish run: (sync), plan, claim (and push the claims), send, record (and push).
+
+    `now`: the run's clock (a bare datetime is the schedule's time, `--at`). The run holds
+    the checkout's run lock throughout (see cmflow.runlock); a dry run does not."""
     env = os.environ if env is None else env
+    clock = now if isinstance(now, Clock) else Clock(now)
+    if dry_run:
+        return _publish(
+            config,
+            clock,
+            channels,
+            dry_run,
+            commit,
+            remote,
+            env,
+            budget,
+            workers,
+            read_timeout,
+            push_backoff,
+            log,
+        )
+    with RunLock(config.root, config.data_dir).held():
+        return _publish(
+            config,
+            clock,
+            channels,
+            dry_run,
+            commit,
+            remote,
+            env,
+            budget,
+            workers,
+            read_timeout,
+            push_backoff,
+            log,
+        )
+
+
+def _publish(
+    config: Config,
+    clock: Clock,
+    channels: list[str] | None,
+    dry_run: bool,
+    commit: bool,
+    remote: str,
+    env: Mapping[str, str],
+    budget: float,
+    workers: int,
+    read_timeout: float,
+    push_backoff: float,
+    log: Callable[[str], None],
+) -> RunReport:
+    now = clock.schedule_now
     run_id = f"{now:%Y%m%dT%H%M}-{uuid.uuid4().hex[:8]}"
     redact = Redactor(config.secret_values(env))
     repo = None
@@ -207,11 +279,12 @@ def publish(
         # Record files an earlier run in this checkout could not push go with our claims.
         leftovers = repo.changed(outputs)
         repo.sync()
-    prep = prepare(config, now, channels=channels, env=env)
+    prep = prepare(config, clock, channels=channels, env=env)
     report = RunReport(run_id, now, prep.actions, dry_run=dry_run, unreadable=prep.unreadable)
     if dry_run:
         return report
-    run = _Run(prep, Ledger(config.root, config.data_dir), redact, report, now, log)
+    ledger = Ledger(config.root, config.data_dir, clock)
+    run = _Run(prep, ledger, redact, report, clock, Claimer.here(env), log)
     with Http(budget=budget, read_timeout=read_timeout) as http:
         run.adapters = _Adapters(config, http, env)
         run.claim_all()
@@ -231,7 +304,8 @@ class _Run:
     ledger: Ledger
     redact: Redactor
     report: RunReport
-    now: datetime
+    clock: Clock
+    claimer: Claimer
     log: Callable[[str], None]
     adapters: _Adapters = field(init=False)
     todo: list[tuple[Action, Entry]] = field(default_factory=list)
@@ -246,12 +320,14 @@ class _Run:
         for action in self.prep.actions:
             if not action.acts:
                 self.report.results.append(
-                    PairResult(action, str(action.kind), action.reason, action.entry)
+                    PairResult(action, action.kind, action.reason, action.entry)
                 )
                 continue
             rel = self.ledger.rel(action.post.id, action.channel)
             self.before[rel] = self.ledger.get(action.post.id, action.channel)
-            entry = _claim(action, self.prep, self.report.run_id, self.adapters)
+            entry = _claim(
+                action, self.prep, self.report.run_id, self.adapters, self.clock, self.claimer
+            )
             self.ledger.write(entry)
             self.todo.append((action, entry))
 
@@ -279,12 +355,14 @@ class _Run:
                     self.ledger.write(old)
             self.report.push_error = self.redact.text(str(exc))
             for action, _ in self.todo:
-                self.report.results.append(PairResult(action, "wait", "not claimed: push failed"))
+                self.report.results.append(
+                    PairResult(action, Kind.WAIT, "not claimed: push failed")
+                )
             return False
         for action, entry in self.todo:
             if self.rel(entry) in lost:
                 self.report.results.append(
-                    PairResult(action, "wait", "claimed by another run at the same time")
+                    PairResult(action, Kind.WAIT, "claimed by another run at the same time")
                 )
         self.todo = [t for t in self.todo if self.rel(t[1]) not in lost]
         return True
@@ -305,7 +383,7 @@ class _Run:
                 self.lock,
                 self.adapters,
                 self.redact,
-                self.now,
+                self.clock,
                 self.log,
             )
 
@@ -341,14 +419,16 @@ class _Run:
                     continue
                 restore = getattr(self.adapters.get(name), "restore", None)
                 for action, entry in self.todo:
-                    if action.channel == name and entry.state == L.PUBLISHED and restore:
+                    if action.channel == name and entry.state == State.PUBLISHED and restore:
                         restore(self.prep.rendered[(action.post.id, name)], entry.handles)
                 keep += [c for c in clashes if c.startswith(folder)]
             return keep
 
         report = self.report
         summary = ", ".join(
-            f"{n} {s}" for s in (L.PUBLISHED, L.FAILED, L.UNKNOWN) if (n := report.count(s))
+            f"{n} {s}"
+            for s in (State.PUBLISHED, State.FAILED, State.UNKNOWN)
+            if (n := report.count(s))
         )
         message = f"cmflow: publish record ({summary or 'no change'}) [{report.run_id}]"
         try:
@@ -385,7 +465,14 @@ class _Adapters:
         return [p for a in self._made.values() for p in (getattr(a, "written", None) or [])]
 
 
-def _claim(action: Action, prep: Prepared, run_id: str, adapters: _Adapters) -> Entry:
+def _claim(
+    action: Action,
+    prep: Prepared,
+    run_id: str,
+    adapters: _Adapters,
+    clock: Clock,
+    claimer: Claimer,
+) -> Entry:
     """The entry recorded (and, with --commit, pushed) before anything is sent. It carries the
     handles the adapter chose (record keys, idempotency keys), so that a run that dies after
     sending can be reconciled from a fresh checkout."""
@@ -394,13 +481,13 @@ def _claim(action: Action, prep: Prepared, run_id: str, adapters: _Adapters) -> 
     rendered = prep.rendered[(post.id, name)]
     fp = fingerprint(rendered)
     old = action.entry
-    real_now = _iso(datetime.now(UTC))
+    real_now = clock.stamp()  # leases run on the real clock, whatever --at says
     scheduled = post.date.isoformat() if post.date else None
     if action.kind == Kind.RECONCILE and old is not None:
         # claimed_at stays: it is when the first attempt may have been sent, which the
         # adapter needs (Mastodon's idempotency keys last one hour). Only the lease moves.
-        old.run_id, old.leased_at = run_id, real_now
-        old.note("reconcile", None)
+        old.run_id, old.leased_at, old.claimer = run_id, real_now, claimer.to_dict()
+        old.note("reconcile", None, at=real_now)
         return old
     if action.kind == Kind.MISSED:
         entry = Entry(
@@ -408,26 +495,36 @@ def _claim(action: Action, prep: Prepared, run_id: str, adapters: _Adapters) -> 
             name,
             channel.platform,
             post.path,
-            L.MISSED,
+            State.MISSED,
             content_hash=fp,
             source_hash=post.content_hash,
             run_id=run_id,
             reason=action.reason,
             scheduled_for=scheduled,
         )
-        entry.note("missed", action.reason)
+        entry.note("missed", action.reason, at=real_now)
         return entry
-    if old is not None and (old.parts or (old.state == L.DEFERRED and old.handles)):
+    if old is not None and (old.parts or (old.state == State.DEFERRED and old.handles)):
         # Some parts of a thread are out, or nothing was sent (deferred): go on with the same
         # key and handles, after the parts already recorded.
-        old.state, old.run_id, old.claimed_at, old.leased_at = L.CLAIMED, run_id, real_now, real_now
+        old.state, old.run_id, old.claimed_at, old.leased_at = (
+            State.CLAIMED,
+            run_id,
+            real_now,
+            real_now,
+        )
+        old.claimer = claimer.to_dict()
         old.content_hash, old.path, old.reason, old.not_before = fp, post.path, None, None
         old.in_flight = old.in_flight_since = None
-        old.note("claimed", f"resuming after part {len(old.parts)}" if old.parts else "again")
+        old.note(
+            "claimed",
+            f"resuming after part {len(old.parts)}" if old.parts else "again",
+            at=real_now,
+        )
         return old
     generation = (
         old.generation + 1
-        if old is not None and old.state == L.FAILED
+        if old is not None and old.state == State.FAILED
         else (old.generation if old else 1)
     )
     key = hashlib.sha256(f"{post.id}|{name}|{generation}|{scheduled or ''}".encode()).hexdigest()[
@@ -438,7 +535,7 @@ def _claim(action: Action, prep: Prepared, run_id: str, adapters: _Adapters) -> 
         name,
         channel.platform,
         post.path,
-        L.CLAIMED,
+        State.CLAIMED,
         content_hash=fp,
         source_hash=post.content_hash,
         generation=generation,
@@ -446,6 +543,7 @@ def _claim(action: Action, prep: Prepared, run_id: str, adapters: _Adapters) -> 
         run_id=run_id,
         claimed_at=real_now,
         leased_at=real_now,
+        claimer=claimer.to_dict(),
         scheduled_for=scheduled,
         history=list(old.history) if old else [],
     )
@@ -455,7 +553,7 @@ def _claim(action: Action, prep: Prepared, run_id: str, adapters: _Adapters) -> 
         entry.handles = {}
     if scheduled:
         entry.handles.setdefault("date", scheduled)
-    entry.note("claimed")
+    entry.note("claimed", at=real_now)
     return entry
 
 
@@ -467,7 +565,7 @@ def _run_channel(
     lock: threading.Lock,
     adapters: _Adapters,
     redact: Redactor,
-    now: datetime,
+    clock: Clock,
     log: Callable[[str], None],
 ) -> list[PairResult]:
     results: list[PairResult] = []
@@ -477,19 +575,19 @@ def _run_channel(
         if action.kind == Kind.MISSED:
             with lock:
                 ledger.write(entry)
-            results.append(PairResult(action, L.MISSED, action.reason, entry))
+            results.append(PairResult(action, State.MISSED, action.reason, entry))
             continue
         if stop is not None:
-            _release(entry, action, ledger, lock, stop, stop_until)
-            results.append(PairResult(action, "wait", stop, entry))
+            _release(entry, action, ledger, lock, stop, stop_until, clock)
+            results.append(PairResult(action, Kind.WAIT, stop, entry))
             continue
         rendered = prep.rendered[(action.post.id, action.channel)]
         try:
             adapter = adapters.get(channel.name)
         except MissingSecret as exc:
             stop = str(exc)
-            _release(entry, action, ledger, lock, stop, None)
-            results.append(PairResult(action, "skip", stop, entry))
+            _release(entry, action, ledger, lock, stop, None, clock)
+            results.append(PairResult(action, Kind.SKIP, stop, entry))
             continue
         progress = LedgerProgress(ledger, entry, lock)
         try:
@@ -501,12 +599,12 @@ def _run_channel(
                 reason=f"internal error in the {channel.platform} adapter ({type(exc).__name__}): "
                 "please report it",
             )
-        res = _record(action, channel.spec, entry, result, progress, ledger, lock, redact, now)
-        log(f"{res.state:<9} {action.channel:<10} {action.post.path}  {res.message}")
+        res = _record(action, channel.spec, entry, result, progress, ledger, lock, redact, clock)
+        log(f"{res.status:<9} {action.channel:<10} {action.post.path}  {res.message}")
         results.append(res)
         if result.needs_reauth or result.outcome == Outcome.RETRY:
             stop = f"not tried: {channel.name} stopped earlier in this run ({res.message})"
-            stop_until = L.parse_time(entry.not_before)
+            stop_until = parse_time(entry.not_before)
     return results
 
 
@@ -540,13 +638,15 @@ def _release(
     lock: threading.Lock,
     reason: str,
     not_before: datetime | None,
+    clock: Clock,
 ) -> None:
     """Give back a claim that was not attempted: nothing was sent for it in this run."""
     if action.kind == Kind.RECONCILE:
         return  # keep the earlier outcome to reconcile
-    entry.state = L.DEFERRED
+    entry.state = State.DEFERRED
     entry.reason = reason
-    entry.not_before = _iso(not_before) if not_before else None
+    entry.not_before = stamp(not_before) if not_before else None
+    entry.note("released", reason, at=clock.stamp())
     with lock:
         ledger.write(entry)
 
@@ -560,15 +660,15 @@ def _record(
     ledger: Ledger,
     lock: threading.Lock,
     redact: Redactor,
-    now: datetime,
+    clock: Clock,
 ) -> PairResult:
     reason = redact(result.reason)
     for i, part in enumerate(result.parts):
         if i >= len(entry.parts):
-            entry.parts.append(PartRecord(part.id, part.url, dict(part.extra)))
+            entry.parts.append(PartResult(part.id, part.url, dict(part.extra)))
     if result.outcome == Outcome.PUBLISHED:
-        entry.state = L.PUBLISHED
-        entry.published_at = _iso(datetime.now(UTC))
+        entry.state = State.PUBLISHED
+        entry.published_at = clock.stamp()
         entry.in_flight = entry.in_flight_since = entry.reason = entry.not_before = None
         message = entry.url or entry.remote_id or "published"
     elif result.outcome in (Outcome.UNKNOWN, Outcome.ABSENT):
@@ -584,7 +684,7 @@ def _record(
         give_up = reconciled and (
             not spec.reconcilable or entry.reconcile_attempts >= MAX_RECONCILE
         )
-        entry.state = L.NEEDS_HUMAN if give_up else L.UNKNOWN
+        entry.state = State.NEEDS_HUMAN if give_up else State.UNKNOWN
         message = (
             f"outcome still unknown ({entry.reason}): check the account, then "
             f"`cmflow resolve {entry.post} {entry.channel} --published URL` or `... --absent`"
@@ -592,23 +692,25 @@ def _record(
             else f"outcome unknown ({entry.reason}): the next run checks before any resend"
         )
     elif result.outcome == Outcome.FAILED and result.needs_reauth:
-        entry.state = L.DEFERRED  # refused before anything was sent: goes again once renewed
+        entry.state = State.DEFERRED  # refused before anything was sent: goes again once renewed
         entry.reason = f"credential refused: renew it ({reason})"
         message = entry.reason
     elif result.outcome == Outcome.FAILED:
-        entry.state = L.FAILED
+        entry.state = State.FAILED
         entry.reason = reason
         message = f"refused: {reason}"
     else:  # RETRY: definitely not sent
-        entry.state = L.DEFERRED
+        entry.state = State.DEFERRED
         wait = result.retry_after or 0
+        # The platform's wait is real time (a run --at the future simulates it passed).
+        real = clock.now()
         entry.not_before = (
-            _iso(max(now, datetime.now(UTC)) + timedelta(seconds=wait)) if wait else None
+            stamp(max(clock.schedule_now, real) + timedelta(seconds=wait)) if wait else None
         )
         entry.reason = reason or "not sent"
         message = f"deferred to a later run: {entry.reason}"
-    entry.note(entry.state, entry.reason)
+    entry.note(entry.state, entry.reason, at=clock.stamp())
     with lock:
         ledger.write(entry)
-    state = NEEDS_REAUTH if result.needs_reauth and entry.state == L.DEFERRED else entry.state
-    return PairResult(action, state, redact.text(message), entry)
+    reauth = result.needs_reauth and entry.state == State.DEFERRED
+    return PairResult(action, entry.state, redact.text(message), entry, reauth)

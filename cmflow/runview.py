@@ -83,12 +83,12 @@ def plan_json(actions: list[Action], now: datetime) -> str:
 
 def run_text(report: RunReport, tz: ZoneInfo) -> str:
     lines = []
-    acted = [r for r in report.results if r.state not in ("done", "wait", "skip")]
+    acted = [r for r in report.results if r.status not in ("done", "wait", "skip")]
     for r in acted:
         lines.append(
-            f"  {SYMBOLS.get(r.state, ' ')} {r.state:<11} {r.action.channel:<10} {r.action.post.path}  {r.message}"
+            f"  {SYMBOLS.get(r.status, ' ')} {r.status:<11} {r.action.channel:<10} {r.action.post.path}  {r.message}"
         )
-    counts = Counter(r.state for r in report.results)
+    counts = Counter(r.status for r in report.results)
     order = [
         "published",
         "failed",
@@ -109,7 +109,7 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
     if not acted:
         head += " — nothing new to publish"
     out = [head, *lines]
-    skipped = Counter(r.message for r in report.results if r.state in ("skip", "blocked"))
+    skipped = Counter(r.message for r in report.results if r.status in ("skip", "blocked"))
     for message, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
         if message != "draft":
             out.append(f"  - {n} skipped: {message}")
@@ -133,14 +133,14 @@ def run_json(report: RunReport) -> str:
                     "post": r.action.post.id,
                     "path": r.action.post.path,
                     "channel": r.action.channel,
-                    "state": r.state,
+                    "state": r.status,
                     "message": r.message,
                     "remote_id": r.entry.remote_id if r.entry else None,
                     "url": r.entry.url if r.entry else None,
                 }
                 for r in report.results
             ],
-            "summary": dict(Counter(r.state for r in report.results)),
+            "summary": dict(Counter(r.status for r in report.results)),
         },
         ensure_ascii=False,
         indent=2,
@@ -149,17 +149,17 @@ def run_json(report: RunReport) -> str:
 
 def run_summary_markdown(report: RunReport) -> str:
     """The run for the GitHub job summary: what went out, what failed, what waits on a human."""
-    counts = Counter(r.state for r in report.results)
+    counts = Counter(r.status for r in report.results)
     lines = [f"### cmflow publish — run {report.run_id}", ""]
     lines.append(", ".join(f"{n} {k}" for k, n in counts.most_common()) or "nothing to do")
-    acted = [r for r in report.results if r.state not in ("done", "wait", "skip")]
+    acted = [r for r in report.results if r.status not in ("done", "wait", "skip")]
     if acted or report.unreadable or report.push_error:
         lines += ["", "| | state | channel | post | details |", "|---|---|---|---|---|"]
         for r in acted:
             msg = r.message.replace("|", "\\|")
-            icon = SYMBOLS.get(r.state, "")
+            icon = SYMBOLS.get(r.status, "")
             lines.append(
-                f"| {icon} | {r.state} | {r.action.channel} | `{r.action.post.path}` | {msg} |"
+                f"| {icon} | {r.status} | {r.action.channel} | `{r.action.post.path}` | {msg} |"
             )
         for path in report.unreadable:
             lines.append(f"| ✗ | unreadable | | `{path}` | run `cmflow validate {path}` |")

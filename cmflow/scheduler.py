@@ -1,7 +1,9 @@
 """What a publish run at time `now` does with every (post, channel): a pure function.
 
-No clock, no I/O: posts, the record index, fingerprints and missing credentials are passed
-in, so `cmflow plan` shows exactly what `cmflow publish` will do.
+No clock, no I/O: posts, the record index, fingerprints, missing credentials and which
+claims are still held by a live run are passed in, so `cmflow plan` shows exactly what
+`cmflow publish` will do. `now` is the schedule's time (`--at`); `real_now` the real one,
+for waits the platforms set (rate limits), which `--at` in the past must not stretch.
 """
 
 from __future__ import annotations
@@ -12,19 +14,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cmflow.config import Config
-from cmflow.ledger import (
-    CLAIMED,
-    FAILED,
-    MISSED,
-    NEEDS_HUMAN,
-    PUBLISHED,
-    UNKNOWN,
-    Entry,
-    Index,
-    parse_time,
-)
-from cmflow.model import Post
+from cmflow.ledger import Entry, Index, parse_time
+from cmflow.model import Post, State
 
+# How long a claim from a run cmflow cannot check (another machine, an older record) is
+# taken as in progress, on the real clock; see cmflow.runlock.
 DEFAULT_LEASE = timedelta(minutes=30)
 
 
@@ -51,7 +45,7 @@ class Action:
     def acts(self) -> bool:
         """Whether the run does something for this pair (sends, reconciles or records)."""
         return self.kind in (Kind.PUBLISH, Kind.RECONCILE) or (
-            self.kind == Kind.MISSED and (self.entry is None or self.entry.state != MISSED)
+            self.kind == Kind.MISSED and (self.entry is None or self.entry.state != State.MISSED)
         )
 
 
@@ -75,12 +69,17 @@ def plan(
     missing_secrets: Mapping[str, list[str]],
     publishable: Collection[str],
     channels: Collection[str] | None = None,
-    lease: timedelta = DEFAULT_LEASE,
+    held: Mapping[tuple[str, str], str] | None = None,
+    real_now: datetime | None = None,
 ) -> list[Action]:
     """One action per (post, channel), sorted by date then channel.
 
     `invalid`: post path -> number of error findings. `publishable`: platforms with an
-    adapter. `channels`: only these channels (all when None)."""
+    adapter. `channels`: only these channels (all when None). `held`: claimed entries (by
+    the entry's own post id and channel) that a live run still holds -> why; any other
+    claim is reconciled. `real_now`: the real time (default: `now`)."""
+    held = held or {}
+    real_now = now if real_now is None else real_now
     actions: list[Action] = []
     for post in posts:
         for name in post.channels:
@@ -101,7 +100,9 @@ def plan(
                     missing_secrets,
                     publishable,
                     channel.enabled,
-                    lease,
+                    held,
+                    real_now,
+                    index,
                 )
             )
     actions.sort(key=lambda a: (a.post.date or now, a.channel, a.post.path))
@@ -119,14 +120,25 @@ def _decide(
     missing: Mapping[str, list[str]],
     publishable: Collection[str],
     enabled: bool,
-    lease: timedelta,
+    held: Mapping[tuple[str, str], str],
+    real_now: datetime,
+    index: Index,
 ) -> Action:
     channel = config.channels[name]
 
     def act(kind: Kind, reason: str) -> Action:
         return Action(post, name, kind, reason, entry)
 
-    if entry is not None and entry.state == PUBLISHED:
+    problem = index.problem(post, name)
+    if problem is not None:
+        # Never act on a record nobody can read: it may say "published" (RELIABILITY §5.1).
+        return act(
+            Kind.BLOCKED,
+            f"record unreadable: {problem}. Check the account, then run "
+            f"`cmflow resolve {post.id} {name} --published URL` or `... --absent` "
+            "(it rewrites the file)",
+        )
+    if entry is not None and entry.state == State.PUBLISHED:
         edited = (
             " (edited since: not resent)"
             if fp and entry.content_hash and fp != entry.content_hash
@@ -134,7 +146,7 @@ def _decide(
         )
         where = entry.url or entry.remote_id or ""
         return act(Kind.DONE, f"published {entry.published_at or ''} {where}".strip() + edited)
-    if entry is not None and entry.state == NEEDS_HUMAN:
+    if entry is not None and entry.state == State.NEEDS_HUMAN:
         return act(
             Kind.BLOCKED,
             f"needs a human: {entry.reason or 'outcome unknown'}. Check the account, then run "
@@ -144,12 +156,12 @@ def _decide(
         return act(Kind.SKIP, "draft")
     if not enabled:
         return act(Kind.SKIP, "channel disabled (enabled: false)")
-    if entry is not None and entry.state in (CLAIMED, UNKNOWN):
-        since = parse_time(entry.leased_at or entry.claimed_at)
-        if entry.state == CLAIMED and since is not None and now - since < lease:
+    if entry is not None and entry.state in (State.CLAIMED, State.UNKNOWN):
+        holder = held.get((entry.post, entry.channel)) if entry.state == State.CLAIMED else None
+        if holder is not None:
             return act(
                 Kind.WAIT,
-                f"in progress in run {entry.run_id} since {entry.leased_at or entry.claimed_at}",
+                f"{holder}, run {entry.run_id} since {entry.leased_at or entry.claimed_at}",
             )
         if fp and entry.content_hash and fp != entry.content_hash:
             # Reconciling would look for the new text and miss the old one (RELIABILITY T9).
@@ -165,7 +177,7 @@ def _decide(
             )
         what = (
             "an earlier run stopped while sending it"
-            if entry.state == CLAIMED
+            if entry.state == State.CLAIMED
             else "the last attempt's outcome is unknown"
         )
         return act(Kind.RECONCILE, f"{what}: checking whether it landed before any resend")
@@ -180,15 +192,20 @@ def _decide(
         return act(Kind.WAIT, f"not due: scheduled in {_ago(post.date - now)}")
     if channel.platform not in publishable:
         return act(Kind.SKIP, f"cmflow cannot publish to {channel.spec.label} yet (validated only)")
-    if entry is not None and entry.state == FAILED and (not fp or fp == entry.content_hash):
+    if entry is not None and entry.state == State.FAILED and (not fp or fp == entry.content_hash):
         return act(
             Kind.SKIP,
             f"failed: {entry.reason or 'refused by the platform'} — fix the post and it goes again",
         )
-    if entry is not None and entry.state == MISSED and entry.scheduled_for == post.date.isoformat():
+    if (
+        entry is not None
+        and entry.state == State.MISSED
+        and entry.scheduled_for == post.date.isoformat()
+    ):
         return act(Kind.MISSED, entry.reason or "missed")
     not_before = parse_time(entry.not_before) if entry is not None else None
-    if not_before is not None and not_before > now:
+    # A platform's wait runs on the real clock; a run --at the future simulates it passed.
+    if not_before is not None and not_before > max(now, real_now):
         return act(Kind.WAIT, f"rate limited until {entry.not_before if entry else ''}")
     if missing.get(name):
         return act(Kind.SKIP, f"missing credentials: set {', '.join(missing[name])}")

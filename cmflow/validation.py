@@ -206,7 +206,9 @@ def validate(
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
     if record is None:
-        record = ledger.sent_index(config.root, config.data_dir, posts)
+        scan = ledger.Ledger(config.root, config.data_dir).scan()
+        record = ledger.sent_index(config.root, config.data_dir, posts, scan)
+        findings.extend(ledger.problem_findings(scan.problems))
     by_path = entries
 
     def rendered_hash(post: Post, channel: Channel) -> str:

@@ -990,6 +990,22 @@ def test_edited_after_publish_fires_when_the_record_differs(make_repo: MakeRepo)
     ]
 
 
+def test_record_unreadable_names_the_file_line_and_column(make_repo: MakeRepo) -> None:
+    root = make_repo({"a.md": _on("mastodon", "2026-11-24 09:30", "education")})
+    bad = root / "data/record/a/mastodon.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{\n  "post": "a",\n  "state": published\n}\n', encoding="utf-8")
+    (root / "data/record/a/site.json").write_text("[]", encoding="utf-8")
+    found, summary = validate_json(root, at="2026-11-24 09:00")
+    got = [(f.path, f.line, f.column, f.rule) for f in only(found, "record.unreadable")]
+    assert got == [
+        ("data/record/a/mastodon.json", 3, 12, "record.unreadable"),
+        ("data/record/a/site.json", 1, 1, "record.unreadable"),
+    ]
+    assert "invalid JSON" in found[0].message and "cmflow resolve" in found[0].message
+    assert summary["errors"] == 2
+
+
 def _publish_on_site(make_repo: MakeRepo) -> Path:
     """Publish one post on the feed channel (no credentials, no network) with the real CLI."""
     root = make_repo({"a.md": _on("site", "2026-11-24 09:30", "education", "Bonjour à tous.")})

@@ -155,6 +155,11 @@ RULES = (
         queue=min_gap,
         stable=True,
     ),
+    Rule(
+        "record.unreadable",
+        "error",
+        "a file in data/record/ is not a publish record cmflow can read (its post is held)",
+    ),
     Rule("schedule.past", "warning", "a ready, unpublished post whose date has passed", queue=past),
     Rule(
         "schedule.edited-after-publish",
