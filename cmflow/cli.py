@@ -161,27 +161,122 @@ def _relative_posts(cfg: Config, path: Path) -> set[str]:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
 )
 @root_option
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format."
+    "--changed-since",
+    metavar="REF",
+    help="Preview every post changed since a git ref (a pull request's base).",
 )
-def preview(path: Path, channels: tuple[str, ...], root: Path | None, fmt: str) -> None:
-    """Show exactly what each channel will receive, with its length against the limit."""
+@click.option(
+    "--comment",
+    is_flag=True,
+    help="With --changed-since in a pull_request workflow: write the preview into one sticky PR "
+    "comment (GITHUB_TOKEN), updated on each push, and into the job summary.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default=None,
+    help="Output format (default: text; markdown with --changed-since).",
+)
+def preview(
+    paths: tuple[Path, ...],
+    channels: tuple[str, ...],
+    root: Path | None,
+    changed_since: str | None,
+    comment: bool,
+    fmt: str | None,
+) -> None:
+    """Show exactly what each channel will receive, with its length against the limit.
+
+    Give post files, or --changed-since REF for every post a pull request changes."""
+    cfg = load_config(root)
+    now = datetime.now(UTC)
+    if changed_since or comment:
+        if paths or not changed_since:
+            raise click.UsageError("--changed-since REF replaces PATHS (and --comment needs it)")
+        sys.exit(_preview_changes(cfg, changed_since, now, comment, fmt or "markdown"))
+    if not paths:
+        raise click.UsageError("give a post file (or --changed-since REF)")
     from cmflow import preview as preview_mod
 
-    cfg = load_config(root)
-    rel = next(iter(_relative_posts(cfg, path)))
-    if not rel.endswith((".md", ".markdown")):
-        raise click.BadParameter(
-            f"{path} is not a post (a .md file in {cfg.content_dir}/)", param_hint="PATH"
+    status = ExitCode.OK
+    outputs: list[str] = []
+    for path in paths:
+        rel = next(iter(_relative_posts(cfg, path)))
+        if not rel.endswith((".md", ".markdown")):
+            raise click.BadParameter(
+                f"{path} is not a post (a .md file in {cfg.content_dir}/)", param_hint="PATHS"
+            )
+        result = preview_mod.preview(cfg, rel, list(channels), now)
+        if fmt == "markdown":
+            from cmflow import prpreview
+
+            outputs.append(prpreview.markdown(prpreview.collect(cfg, [rel], now), cfg))
+        else:
+            outputs.append(
+                preview_mod.as_json(result) if fmt == "json" else preview_mod.as_text(result)
+            )
+        if result.errors:
+            status = ExitCode.FINDINGS
+    click.echo("\n\n".join(outputs))
+    sys.exit(status)
+
+
+def _preview_changes(cfg: Config, ref: str, now: datetime, comment: bool, fmt: str) -> int:
+    from cmflow import github, gitops, prpreview
+    from cmflow.redact import Redactor
+
+    previews = prpreview.collect(cfg, gitops.changed_files(cfg.root, ref), now)
+    if fmt == "json":
+        import json
+
+        data = [
+            {"path": p.path, "removed": p.removed, "findings": [f.__dict__ for f in p.findings]}
+            for p in previews
+        ]
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    body = prpreview.markdown(previews, cfg)
+    if fmt == "markdown" and not comment:
+        click.echo(body)
+    errors = any(f.level == "error" for p in previews for f in p.findings)
+    if not comment:
+        return ExitCode.FINDINGS if errors else ExitCode.OK
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with contextlib.suppress(OSError), open(summary, "a", encoding="utf-8") as fh:
+            fh.write(body + "\n")
+    pr = github.pull_request_from_env(os.environ)
+    token = os.environ.get("GITHUB_TOKEN", "").strip()
+    if pr is None:
+        raise CmflowError(
+            "--comment needs a pull_request workflow run (GITHUB_EVENT_PATH with a pull request)"
         )
-    result = preview_mod.preview(cfg, rel, list(channels), datetime.now(UTC))
-    click.echo(preview_mod.as_json(result) if fmt == "json" else preview_mod.as_text(result))
-    sys.exit(ExitCode.FINDINGS if result.errors else ExitCode.OK)
+    if pr.from_fork:
+        click.echo("preview: pull request from a fork: preview written to the job summary only")
+        return ExitCode.OK
+    if not token:
+        raise CmflowError(
+            "--comment needs a token: set GITHUB_TOKEN (env: GITHUB_TOKEN: ${{ github.token }})"
+        )
+    redact = Redactor([token])
+    try:
+        action, url = github.Comments(pr, token).upsert(body)
+    except github.CommentError as exc:
+        # The check's verdict belongs to `cmflow validate`; a comment that cannot be written
+        # is reported, and the preview is still in the job summary.
+        from cmflow.output import _escape_data
+
+        click.echo(f"::warning::{_escape_data(redact.text(exc.reason))}", err=True)
+        click.echo(f"preview: comment not written: {redact.text(exc.reason)}", err=True)
+        return ExitCode.OK
+    click.echo(f"preview: comment {action} {url}")
+    return ExitCode.OK
 
 
 @cli.command()
@@ -382,6 +477,94 @@ def schema(which: str) -> None:
     else:
         data = schema_mod.json_schema(schema_mod.FRONTMATTER_KEYS, "cmflow post front-matter")
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--brand", help="The brand's display name (default: the folder's name).")
+@click.option("--timezone", default="Europe/Paris", show_default=True, help="IANA time zone.")
+@click.option("--language", default="fr", show_default=True, help="Posts' language (ISO 639-1).")
+@click.option(
+    "--site-url",
+    default="https://example.org/actus",
+    show_default=True,
+    help="Public URL of the site channel (public/).",
+)
+@click.option(
+    "--action",
+    default=None,
+    metavar="OWNER/REPO@REF",
+    help="The cmflow GitHub Action the workflows use (default: cmflow/cmflow@v1).",
+)
+@click.option(
+    "--owner",
+    default="marque/equipe-editoriale",
+    show_default=True,
+    help="GitHub user or team that approves posts (CODEOWNERS).",
+)
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(
+    directory: Path,
+    brand: str | None,
+    timezone: str,
+    language: str,
+    site_url: str,
+    action: str | None,
+    owner: str,
+    force: bool,
+) -> None:
+    """Create a content repository: channels.yaml, example posts, workflows, CODEOWNERS.
+
+    Existing files are never overwritten unless --force is given. The result validates and
+    publishes its first example post to the site channel as it is."""
+    from cmflow import scaffold
+
+    target = directory.resolve()
+    opts = scaffold.Options(
+        brand=brand or target.name.replace("-", " ").title() or "Ma marque",
+        timezone=timezone,
+        language=language,
+        site_url=site_url,
+        action=action or scaffold.DEFAULT_ACTION,
+        owner=owner,
+        force=force,
+    )
+    written = scaffold.init(target, opts, datetime.now(UTC))
+    for rel in written:
+        click.echo(f"  created {rel}")
+    click.echo(
+        f"\n{opts.brand}: {len(written)} files in {target}. Next: git init, then "
+        "`cmflow validate` and `cmflow publish` (README.md says which secrets to create)."
+    )
+
+
+@cli.command()
+@root_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="json: a list for a GitHub Actions matrix (name, root, secrets_prefix).",
+)
+def brands(root: Path | None, fmt: str) -> None:
+    """List the brands of an agency repository (brands/<name>/channels.yaml)."""
+    import json
+
+    from cmflow import brands as brands_mod
+
+    found = brands_mod.discover((root or Path.cwd()).resolve())
+    if not found:
+        raise CmflowError(
+            "no brand found: an agency repository holds brands/<name>/channels.yaml "
+            "(one complete content repository per brand)"
+        )
+    if fmt == "json":
+        click.echo(json.dumps([b.as_dict() for b in found], ensure_ascii=False))
+        return
+    width = max(len(b.name) for b in found)
+    for b in found:
+        click.echo(f"{b.name:<{width}}  {b.root}  secrets: {b.secrets_prefix}_*")
 
 
 def main() -> None:

@@ -102,6 +102,7 @@ CHANNEL_KEYS: dict[str, Key] = {
 }
 
 CONFIG_KEYS: dict[str, Key] = {
+    "brand": _k("str", "the brand's display name (site title and feed author fallback)"),
     "timezone": _k("str", "IANA zone for naive dates, e.g. Europe/Paris"),
     "language": _k("str", "default post language (ISO 639-1)"),
     "catch_up": _k("duration", "how late a due post may still go out (default 48h)"),
