@@ -233,6 +233,7 @@ def _preview_changes(cfg: Config, ref: str, now: datetime, comment: bool, fmt: s
     from cmflow.redact import Redactor
 
     previews = prpreview.collect(cfg, gitops.changed_files(cfg.root, ref), now)
+    label = os.path.relpath(cfg.root, Path.cwd())
     if fmt == "json":
         import json
 
@@ -241,7 +242,7 @@ def _preview_changes(cfg: Config, ref: str, now: datetime, comment: bool, fmt: s
             for p in previews
         ]
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-    body = prpreview.markdown(previews, cfg)
+    body = prpreview.markdown(previews, cfg, label="" if label == "." else label)
     if fmt == "markdown" and not comment:
         click.echo(body)
     errors = any(f.level == "error" for p in previews for f in p.findings)
@@ -266,7 +267,9 @@ def _preview_changes(cfg: Config, ref: str, now: datetime, comment: bool, fmt: s
         )
     redact = Redactor([token])
     try:
-        action, url = github.Comments(pr, token).upsert(body)
+        key = os.path.relpath(cfg.root, Path.cwd())
+        key = "" if key == "." else Path(key).as_posix()
+        action, url = github.Comments(pr, token, key=key).upsert(body)
     except github.CommentError as exc:
         # The check's verdict belongs to `cmflow validate`; a comment that cannot be written
         # is reported, and the preview is still in the job summary.
@@ -481,7 +484,13 @@ def schema(which: str) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
-@click.option("--brand", help="The brand's display name (default: the folder's name).")
+@click.option(
+    "--brand",
+    "brand_names",
+    multiple=True,
+    help="The brand's display name (default: the folder's name). Repeat it for an agency "
+    "repository: one folder per brand under brands/, workflows run per brand.",
+)
 @click.option("--timezone", default="Europe/Paris", show_default=True, help="IANA time zone.")
 @click.option("--language", default="fr", show_default=True, help="Posts' language (ISO 639-1).")
 @click.option(
@@ -505,7 +514,7 @@ def schema(which: str) -> None:
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def init(
     directory: Path,
-    brand: str | None,
+    brand_names: tuple[str, ...],
     timezone: str,
     language: str,
     site_url: str,
@@ -520,8 +529,12 @@ def init(
     from cmflow import scaffold
 
     target = directory.resolve()
+    # `cmflow init brands/<name>` inside an agency repository adds one brand's files.
+    brand_only = target.parent.name == "brands" and len(brand_names) <= 1
     opts = scaffold.Options(
-        brand=brand or target.name.replace("-", " ").title() or "Ma marque",
+        brand=brand_names[0] if brand_names else target.name.replace("-", " ").title(),
+        brands=brand_names if len(brand_names) > 1 else (),
+        brand_only=brand_only,
         timezone=timezone,
         language=language,
         site_url=site_url,
@@ -532,8 +545,9 @@ def init(
     written = scaffold.init(target, opts, datetime.now(UTC))
     for rel in written:
         click.echo(f"  created {rel}")
+    who = ", ".join(opts.brands) if opts.brands else opts.brand
     click.echo(
-        f"\n{opts.brand}: {len(written)} files in {target}. Next: git init, then "
+        f"\n{who}: {len(written)} files in {target}. Next: git init, then "
         "`cmflow validate` and `cmflow publish` (README.md says which secrets to create)."
     )
 

@@ -82,9 +82,12 @@ class Comments:
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 60.0,
         timeout: float = 20.0,
+        key: str = "",
     ) -> None:
         import requests
 
+        # One sticky comment per key (an agency repository has one per brand).
+        self.marker = f"<!-- cmflow:preview {key} -->" if key else MARKER
         self.pr = pr
         self.session = requests.Session()
         self.session.headers.update(
@@ -102,7 +105,7 @@ class Comments:
 
     def upsert(self, body: str) -> tuple[str, str]:
         """Write `body` into the sticky comment: ("created" | "updated" | "unchanged", url)."""
-        body = f"{MARKER}\n{body}"
+        body = f"{self.marker}\n{body}"
         if len(body) > MAX_BODY:
             cut = "\n\n… (preview cut: the whole preview is in the job summary)"
             body = body[: MAX_BODY - len(cut)] + cut
@@ -130,8 +133,11 @@ class Comments:
             if not isinstance(items, list):
                 raise CommentError("GitHub answered the comment list with something else")
             for item in items:
-                if isinstance(item, dict) and str(item.get("body", "")).startswith(MARKER):
-                    return item
+                if not isinstance(item, dict):
+                    continue
+                if str(item.get("body", "")).split("\n", 1)[0] == self.marker:
+                    found: dict[str, Any] = item
+                    return found
             url = _next_link(resp.headers.get("Link", ""))
         return None
 

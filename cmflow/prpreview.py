@@ -97,12 +97,14 @@ def _finding_line(f: Finding) -> str:
     return f"- {mark} line {f.line}:{f.column} {code(f.rule)} {text(f.message)}"
 
 
-def markdown(previews: list[PostPreview], config: Config, *, heading: bool = True) -> str:
+def markdown(
+    previews: list[PostPreview], config: Config, *, heading: bool = True, label: str = ""
+) -> str:
     errors = sum(1 for p in previews for f in p.findings if f.level == "error")
     warnings = sum(1 for p in previews for f in p.findings if f.level == "warning")
     out: list[str] = []
     if heading:
-        out.append("## cmflow preview")
+        out.append("## cmflow preview" + (f" — {code(label)}" if label else ""))
     if not previews:
         out.append("No post changed in this pull request.")
         return "\n".join(out) + "\n"

@@ -43,10 +43,40 @@ class Options:
     action: str = DEFAULT_ACTION
     owner: str = "marque/equipe-editoriale"
     force: bool = False
+    brands: tuple[str, ...] = ()  # several: the agency layout, brands/<slug>/ each
+    brand_only: bool = False  # only a brand's own files (adding a brand to brands/)
 
 
-def _templates() -> Traversable:
-    return resources.files("cmflow").joinpath("templates", "init")
+BRAND_FILES = ("channels.yaml", "content/", "media/")
+AGENCY_README = """
+
+## Agence : plusieurs marques / Agency: several brands
+
+Chaque marque est un dépôt de contenus complet dans `brands/<marque>/` (son `channels.yaml`,
+`content/`, `media/`, `data/`). Les workflows tournent une fois par marque ; l'échec d'une
+marque ne bloque jamais les autres. `cmflow brands` liste les marques et le préfixe de leurs
+secrets : le secret `CMFLOW_MASTODON_TOKEN` de la marque `boulangerie` s'appelle
+`BOULANGERIE_CMFLOW_MASTODON_TOKEN` dans le dépôt, et seul le job de cette marque le reçoit.
+Ajouter une marque : `cmflow init brands/<marque> --brand "Nom"`.
+
+Each brand is a complete content repository in `brands/<brand>/`. Workflows run once per
+brand; one brand's failure never blocks another. `cmflow brands` lists the brands and their
+secrets prefix: brand `boulangerie`'s `CMFLOW_MASTODON_TOKEN` is the repository secret
+`BOULANGERIE_CMFLOW_MASTODON_TOKEN`, passed to that brand's job only.
+Add a brand: `cmflow init brands/<brand> --brand "Name"`.
+"""
+
+
+def slug(name: str) -> str:
+    """A folder name for a brand: `Boulangerie Émile` -> `boulangerie-emile`."""
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "marque"
+
+
+def _templates(kind: str = "init") -> Traversable:
+    return resources.files("cmflow").joinpath("templates", kind)
 
 
 def _walk(node: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
@@ -63,7 +93,13 @@ def secret_names(channels_yaml: str) -> list[str]:
     return sorted(set(_ENV_NAME.findall(channels_yaml)))
 
 
-def _secrets_env(names: list[str]) -> str:
+def _secrets_env(names: list[str], *, agency: bool = False) -> str:
+    if agency:
+        # Each brand's job gets its own secrets only: PREFIX_NAME mapped onto NAME.
+        return "\n".join(
+            f"          {n}: ${{{{ secrets[format('{{0}}_{n}', matrix.brand.secrets_prefix)] }}}}"
+            for n in names
+        )
     return "\n".join(f"          {n}: ${{{{ secrets.{n} }}}}" for n in names)
 
 
@@ -101,21 +137,55 @@ def plan_files(opts: Options, now: datetime) -> dict[str, bytes]:
         raise CmflowError(f"unknown time zone {opts.timezone!r} (e.g. Europe/Paris)") from exc
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", opts.site_url):
         raise CmflowError(f"--site-url must be an http(s) URL, not {opts.site_url!r}")
+    if opts.brand_only:
+        return _render(_templates(), opts, now, tz, keep=BRAND_FILES)
+    if not opts.brands:
+        return _render(_templates(), opts, now, tz)
+    slugs = [slug(b) for b in opts.brands]
+    if len(set(slugs)) != len(slugs):
+        raise CmflowError(f"two brands would share a folder: {', '.join(slugs)}")
+    agency = Options(**{**vars(opts), "brand": " / ".join(opts.brands), "brands": ()})
+    files = {
+        rel: data
+        for rel, data in _render(_templates(), agency, now, tz, agency=True).items()
+        if not rel.startswith(BRAND_FILES)
+    }
+    files["README.md"] += AGENCY_README.encode("utf-8")
+    for name, folder in zip(opts.brands, slugs, strict=True):
+        brand = Options(**{**vars(opts), "brand": name, "brands": ()})
+        for rel, data in _render(_templates(), brand, now, tz, keep=BRAND_FILES).items():
+            files[f"brands/{folder}/{rel}"] = data
+    return files
+
+
+def _render(
+    templates: Traversable,
+    opts: Options,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    keep: tuple[str, ...] | None = None,
+    agency: bool = False,
+) -> dict[str, bytes]:
     values = _values(opts)
     dates = _post_dates(now, tz)
-    channels_yaml = _templates().joinpath("channels.yaml").read_text(encoding="utf-8")
-    values["SECRETS_ENV"] = _secrets_env(secret_names(channels_yaml))
+    channels_yaml = templates.joinpath("channels.yaml").read_text(encoding="utf-8")
+    values["SECRETS_ENV"] = _secrets_env(secret_names(channels_yaml), agency=agency)
     for stem, when in dates.items():
         values[f"DATE_{stem.upper()}"] = when.strftime("%Y-%m-%d %H:%M")
+    nodes = dict(_walk(templates))
+    if agency:
+        nodes.update(_walk(_templates("agency")))
     files: dict[str, bytes] = {}
-    for rel, node in _walk(_templates()):
+    for rel, node in sorted(nodes.items()):
+        if keep is not None and not rel.startswith(keep):
+            continue
         data = node.read_bytes()
         target = rel
         if rel.startswith("content/"):
             stem = rel.removeprefix("content/").removesuffix(".md")
             when = dates[stem]
-            day = when.strftime("%Y-%m-%d")
-            target = f"content/{when:%Y}/{when:%m}/{day}-{stem}.md"
+            target = f"content/{when:%Y}/{when:%m}/{when:%Y-%m-%d}-{stem}.md"
         if Path(rel).suffix in _TEXT_SUFFIXES:
             text = data.decode("utf-8")
             # YAML double-quoted strings: the brand name may hold quotes or backslashes.

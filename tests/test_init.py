@@ -42,7 +42,9 @@ def test_init_scaffolds_a_repository_that_validates_and_publishes_its_first_post
         "media/exemple.png",
     } <= files
     posts = sorted(f for f in files if f.startswith("content/"))
-    assert len(posts) == 3 and all(p.endswith(("-bienvenue.md", "-fil.md", "-image.md")) for p in posts)
+    assert len(posts) == 3 and all(
+        p.endswith(("-bienvenue.md", "-fil.md", "-image.md")) for p in posts
+    )
 
     # The brand's name, quotes and accent included, is valid YAML where it lands.
     config = yaml.safe_load((repo / "channels.yaml").read_text("utf-8"))
@@ -160,7 +162,9 @@ def test_a_built_wheel_installed_outside_the_source_tree_scaffolds_a_valid_repos
     venv.EnvBuilder(with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
     site = Path(
-        subprocess.check_output([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip()
+        subprocess.check_output(
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+        ).strip()
     )
     # cmflow from the wheel; its dependencies from the test environment (no network, and no
     # .pth of that environment is processed, so its editable cmflow stays out of sight).
@@ -176,14 +180,44 @@ def test_a_built_wheel_installed_outside_the_source_tree_scaffolds_a_valid_repos
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    where = subprocess.check_output([str(py), "-c", "import cmflow; print(cmflow.__file__)"], cwd=work, env=env, text=True)
+    where = subprocess.check_output(
+        [str(py), "-c", "import cmflow; print(cmflow.__file__)"], cwd=work, env=env, text=True
+    )
     assert Path(where.strip()).is_relative_to(site)
     done = subprocess.run(
-        [str(py), "-m", "cmflow", "init", "marque"], cwd=work, env=env, capture_output=True, text=True, check=False
+        [str(py), "-m", "cmflow", "init", "marque"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     done = subprocess.run(
-        [str(py), "-m", "cmflow", "validate"], cwd=work / "marque", env=env, capture_output=True, text=True, check=False
+        [str(py), "-m", "cmflow", "validate"],
+        cwd=work / "marque",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 errors" in done.stdout
+
+
+def test_brands_lists_an_agency_and_fails_where_there_is_none(tmp_path: Path) -> None:
+    done = run_main(["brands"], cwd=tmp_path)
+    assert done.returncode == 2 and "brands/<name>/channels.yaml" in done.stderr
+    agency = tmp_path / "agence"
+    assert _init(agency, "--brand", "Café Ümit", "--brand", "Fleuriste").returncode == 0
+    done = run_main(["brands", "--format", "json"], cwd=agency)
+    assert json.loads(done.stdout) == [
+        {"name": "cafe-umit", "root": "brands/cafe-umit", "secrets_prefix": "CAFE_UMIT"},
+        {"name": "fleuriste", "root": "brands/fleuriste", "secrets_prefix": "FLEURISTE"},
+    ]
+    # Adding a brand to the agency writes that brand's files only.
+    done = _init(agency / "brands" / "troisieme", "--brand", "Troisième")
+    assert done.returncode == 0, done.stderr
+    assert not (agency / "brands" / "troisieme" / ".github").exists()
+    assert (agency / "brands" / "troisieme" / "channels.yaml").is_file()
+    assert len(json.loads(run_main(["brands", "--format", "json"], cwd=agency).stdout)) == 3

@@ -54,3 +54,24 @@ def test_the_publisher_runs_alone_is_never_cancelled_and_commits_the_record() ->
     assert wanted <= set(publish["env"]), wanted - set(publish["env"])
     for name, value in publish["env"].items():
         assert value == "${{ secrets." + name + " }}"
+
+
+def test_the_composite_action_installs_cmflow_from_its_own_ref() -> None:
+    action = yaml.safe_load((WORKFLOWS.parent.parent / "action.yml").read_text("utf-8"))
+    assert action["runs"]["using"] == "composite"
+    steps = action["runs"]["steps"]
+    assert steps[0]["uses"].startswith("actions/setup-python@")
+    install = next(s for s in steps if "pip install" in str(s.get("run", "")))
+    assert install["env"]["ACTION_PATH"] == "${{ github.action_path }}"
+    assert '"$ACTION_PATH"' in install["run"]
+    for step in steps:
+        assert "${{" not in str(step.get("run", "")), step
+
+
+def test_the_tool_is_tested_on_every_supported_python() -> None:
+    wf = load("ci.yml")
+    job = wf["jobs"]["test"]
+    assert job["strategy"]["matrix"]["python"] == ["3.11", "3.12", "3.13"]
+    runs = " ".join(str(s.get("run", "")) for s in job["steps"])
+    for command in ("ruff check", "ruff format --check", "mypy", "pytest"):
+        assert command in runs

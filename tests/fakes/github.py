@@ -94,13 +94,21 @@ class FakeGitHub(FakeServer):
     def _body(self, req: Recorded) -> str | Response:
         body = req.json.get("body") if isinstance(req.json, dict) else None
         if not isinstance(body, str) or not body:
-            return self._error(422, "Validation Failed", errors=[{"field": "body", "code": "missing_field"}])
+            return self._error(
+                422, "Validation Failed", errors=[{"field": "body", "code": "missing_field"}]
+            )
         if len(body) > MAX_BODY:
             return self._error(
                 422,
                 "Validation Failed",
-                errors=[{"resource": "IssueComment", "code": "custom", "field": "body",
-                         "message": "body is too long (maximum is 65536 characters)"}],
+                errors=[
+                    {
+                        "resource": "IssueComment",
+                        "code": "custom",
+                        "field": "body",
+                        "message": "body is too long (maximum is 65536 characters)",
+                    }
+                ],
             )
         return body
 
