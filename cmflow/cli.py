@@ -552,6 +552,107 @@ def init(
     )
 
 
+@cli.command(name="calendar")
+@root_option
+@at_option("Mark what is late or published as of TIME (default: now).")
+@click.option("--from", "start", metavar="DATE", help="First week shown (default: this week).")
+@click.option("--weeks", type=click.IntRange(1, 104), default=4, show_default=True)
+@click.option(
+    "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "md", "html"]),
+    default="text",
+    help="text for the terminal, md renders on GitHub, html is one self-contained page.",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option(
+    "--ics",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also write an iCalendar file (Google Calendar, Outlook, Apple Calendar).",
+)
+@click.option(
+    "--link-base",
+    metavar="URL",
+    help="Link each ICS event to the post file at URL/PATH (e.g. the repository's blob URL).",
+)
+def calendar_cmd(
+    root: Path | None,
+    at: str | None,
+    start: str | None,
+    weeks: int,
+    channels: tuple[str, ...],
+    fmt: str,
+    out: Path | None,
+    ics: Path | None,
+    link_base: str | None,
+) -> None:
+    """The editorial calendar: posts per channel and day, key dates, gaps and conflicts."""
+    from datetime import date as date_cls
+
+    from cmflow import calendar as cal_mod
+    from cmflow import keydates, ledger
+    from cmflow.validation import validate
+
+    cfg = load_config(root)
+    _check_channels(cfg, channels)
+    now = parse_at(at, cfg)
+    if start:
+        try:
+            first = date_cls.fromisoformat(start.strip())
+        except ValueError:
+            raise click.BadParameter(
+                f"{start!r}: write a date like 2026-11-30", param_hint="--from"
+            ) from None
+    else:
+        first = now.astimezone(cfg.timezone).date()
+    first = cal_mod.monday(first)
+    last = first + timedelta(days=7 * weeks - 1)
+    report = validate(cfg, now=now)
+    record = ledger.sent_index(cfg.root, cfg.data_dir, report.posts)
+    dates = keydates.between(
+        first, last, country=cfg.country, language=cfg.language, events=cfg.events
+    )
+    cal = cal_mod.build(
+        report.posts,
+        report.findings,
+        record,
+        dates,
+        start=first,
+        weeks=weeks,
+        channels=list(channels) or list(cfg.channels),
+        cadence=cfg.cadence,
+        tz=cfg.timezone,
+        now=now,
+        language=cfg.language,
+    )
+    render = {"text": cal_mod.as_text, "md": cal_mod.as_markdown, "html": cal_mod.as_html}[fmt]
+    text = render(cal)
+    if out:
+        _write_atomic(out, text)
+        click.echo(f"calendar written to {out}")
+    else:
+        click.echo(text, nl=False)
+    if ics:
+        from cmflow import ics as ics_mod
+
+        _write_atomic(
+            ics,
+            ics_mod.render(
+                ics_mod.items(cal),
+                timezone=str(cfg.timezone),
+                name=f"cmflow — {cfg.root.name}",
+                now=now,
+                link_base=link_base or "",
+            ),
+            newline="",
+        )
+        click.echo(f"iCalendar written to {ics}", err=out is None)
+
+
 @cli.command()
 @root_option
 @click.option(
@@ -579,6 +680,146 @@ def brands(root: Path | None, fmt: str) -> None:
     width = max(len(b.name) for b in found)
     for b in found:
         click.echo(f"{b.name:<{width}}  {b.root}  secrets: {b.secrets_prefix}_*")
+
+
+@cli.command()
+@root_option
+@click.option("--title", help="The post's title (also names the file).")
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="NAME",
+    help="A channel (repeatable; default: all).",
+)
+@click.option(
+    "--date",
+    "when",
+    metavar="WHEN",
+    help="'2026-11-24 09:30', a day (2026-11-24: its first slot, else 09:00), or 'next' "
+    "(the next free queue slot, the default when channels have slots).",
+)
+@click.option(
+    "--for", "for_event", metavar="EVENT", help="Date it for a key date (see `cmflow calendar`)."
+)
+@click.option("--pillar", help="One of editorial_line.pillars.")
+@click.option("--campaign", help="Campaign name (UTM and reports).")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@click.option("--draft", is_flag=True, help="Create it as a draft (never published until ready).")
+@click.option("--edit", is_flag=True, help="Open the new file in $EDITOR.")
+@at_option("Compute 'next' from TIME (default: now).")
+def new(
+    root: Path | None,
+    title: str | None,
+    channels: tuple[str, ...],
+    when: str | None,
+    for_event: str | None,
+    pillar: str | None,
+    campaign: str | None,
+    tags: tuple[str, ...],
+    draft: bool,
+    edit: bool,
+    at: str | None,
+) -> None:
+    """Create a post file with complete front-matter, named and placed by convention.
+
+    Missing values are asked for when the terminal is interactive."""
+    from cmflow import keydates, newpost, output
+    from cmflow.validation import validate
+
+    cfg = load_config(root)
+    _check_channels(cfg, channels)
+    now = parse_at(at, cfg)
+    interactive = sys.stdin.isatty()
+    event = None
+    if for_event:
+        today = now.astimezone(cfg.timezone).date()
+        dates = keydates.between(
+            today,
+            today + timedelta(days=366),
+            country=cfg.country,
+            language=cfg.language,
+            events=cfg.events,
+        )
+        event = newpost.find_key_date(for_event, dates)
+    if not title:
+        if event is not None:
+            title = event.name
+        elif interactive:
+            title = click.prompt("Titre / title")
+        else:
+            raise click.UsageError("give the post a title with --title")
+    chosen = list(channels) or list(cfg.channels)
+    if not channels and interactive and not for_event:
+        answer = click.prompt("Canaux / channels", default=" ".join(chosen))
+        chosen = answer.replace(",", " ").split()
+        _check_channels(cfg, tuple(chosen))
+    if pillar is None and cfg.pillars and interactive:
+        pillar = click.prompt("Pilier / pillar", type=click.Choice(cfg.pillars))
+    if pillar is not None and cfg.pillars and pillar not in cfg.pillars:
+        from cmflow.schema import did_you_mean
+
+        raise click.BadParameter(
+            f"{pillar!r} is not a pillar{did_you_mean(pillar, cfg.pillars)}: {', '.join(cfg.pillars)}",
+            param_hint="--pillar",
+        )
+    report = validate(cfg, now=now)
+    if event is not None:
+        moment = newpost.default_time(
+            cfg, chosen, datetime.combine(event.day, datetime.min.time(), cfg.timezone)
+        )
+        campaign = campaign or event.slug
+    elif when is None or when.strip().lower() == "next":
+        if when is None and not any(cfg.slots.get(c) for c in chosen):
+            raise click.UsageError("give --date (no channel of this post has queue slots)")
+        moment = newpost.next_slot(cfg, chosen, report.posts, now)
+    else:
+        from datetime import date as date_cls
+
+        from cmflow.timeutil import DateProblem, parse_datetime
+
+        try:
+            day = date_cls.fromisoformat(when.strip())
+            moment = newpost.default_time(
+                cfg, chosen, datetime.combine(day, datetime.min.time(), cfg.timezone)
+            )
+        except ValueError:
+            try:
+                moment = parse_datetime(when, cfg.timezone).astimezone(cfg.timezone)
+            except DateProblem as exc:
+                raise click.BadParameter(str(exc), param_hint="--date") from None
+    post = newpost.Draft(
+        title=title,
+        channels=chosen,
+        when=moment,
+        pillar=pillar,
+        campaign=campaign,
+        tags=list(tags),
+        status="draft" if draft else "ready",
+    )
+    rel = newpost.path_for(cfg, post)
+    path = newpost.write(cfg.root, rel, post.text())
+    click.echo(f"created {rel} ({moment:%Y-%m-%d %H:%M} {cfg.timezone})")
+    if edit:
+        click.edit(filename=str(path))
+    found = validate(cfg, now=now, only={rel})
+    if found.findings:
+        click.echo(output.text(found.findings, found.files))
+
+
+def _write_atomic(path: Path, text: str, newline: str | None = None) -> None:
+    import tempfile
+
+    path = path.resolve()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def main() -> None:

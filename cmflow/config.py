@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +18,7 @@ from cmflow.errors import ConfigError
 from cmflow.model import KeyPath, Level, Mark
 from cmflow.platforms.base import PlatformSpec
 from cmflow.platforms.specs import SPECS
+from cmflow.slots import Cadence, Slot
 from cmflow.timeutil import Window, parse_duration, parse_window
 from cmflow.yamlload import YamlSyntaxError, byte_mark, parse
 
@@ -116,6 +117,10 @@ class Config:
     levels: Mapping[str, Level]
     digest: str  # hash of channels.yaml, part of cache keys
     marks: Mapping[KeyPath, Mark] = field(default_factory=dict)
+    country: str | None = None  # ISO 3166, for public holidays
+    events: tuple[Mapping[str, Any], ...] = ()  # the brand's key dates, checked
+    slots: Mapping[str, tuple[Slot, ...]] = field(default_factory=dict)  # channel -> slots
+    cadence: Mapping[str, Cadence] = field(default_factory=dict)  # channel -> target rhythm
 
     def catch_up_for(self, channel: Channel) -> timedelta:
         """How late a due post may still go out on `channel` (its rules, else the brand's)."""
@@ -274,7 +279,115 @@ class _Builder:
             levels=levels,
             digest=digest,
             marks=dict(self.marks),
+            country=self.country(str(tz_name)),
+            events=tuple(self.events(root)),
+            slots={n: self.slots(n, ch) for n, ch in channels.items() if ch.setting("slots")},
+            cadence={
+                n: c
+                for n, ch in channels.items()
+                if (c := self.cadence(n, ch.setting("cadence"))) is not None
+            },
         )
+
+    # -- planning: key dates, slots, cadence --------------------------------------------
+
+    def country(self, zone: str) -> str | None:
+        value = self.data.get("country")
+        if isinstance(value, str):
+            if not (len(value) == 2 and value.isalpha()):
+                self.error(("country",), f"country {value!r}: use a two-letter ISO code like FR")
+                return None
+            return value.upper()
+        from cmflow.keydates import country_for_timezone
+
+        return country_for_timezone(zone)
+
+    def events(self, root: Path) -> list[Mapping[str, Any]]:
+        raw = self.data.get("events")
+        if isinstance(raw, str):
+            return self.events_file(root, raw)
+        out: list[Mapping[str, Any]] = []
+        for i, ev in enumerate(raw if isinstance(raw, list) else ()):
+            checked = self.event(("events", i), ev)
+            if checked is not None:
+                out.append(checked)
+        return out
+
+    def events_file(self, root: Path, rel: str) -> list[Mapping[str, Any]]:
+        from cmflow.errors import CmflowError
+
+        self.inside(root, ("events",), rel)
+        path = root / rel
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.error(("events",), f"events file {rel!r} cannot be read ({exc}): check the path")
+            return []
+        try:
+            data, marks, _ = parse(text)
+        except (YamlSyntaxError, CmflowError) as exc:
+            mark = getattr(exc, "mark", Mark(1, 1))
+            self.problems.append(f"{rel}:{mark.line}:{mark.column}: invalid YAML: {exc}")
+            return []
+        if isinstance(data, dict):
+            data = data.get("events")
+        if not isinstance(data, list):
+            self.problems.append(f"{rel}:1:1: expected a list of events (date, name)")
+            return []
+        out: list[Mapping[str, Any]] = []
+        for i, ev in enumerate(data):
+            for p in schema._check_value(
+                ev, schema._EVENT, marks, (i,), marks.get((i,), Mark(1, 1))
+            ):
+                self.problems.append(_at(rel, p.mark, p.message))
+            checked = self.event((i,), ev, report=False)
+            if checked is not None:
+                out.append(checked)
+            elif isinstance(ev, dict) and "date" in ev and _as_date(ev["date"]) is None:
+                mark = marks.get((i, "date"), Mark(1, 1))
+                self.problems.append(
+                    _at(rel, mark, f"event date {ev['date']!r}: write it as 2027-03-10")
+                )
+        return out
+
+    def event(self, path: KeyPath, ev: Any, *, report: bool = True) -> Mapping[str, Any] | None:
+        if not isinstance(ev, dict):
+            return None
+        day, until = _as_date(ev.get("date")), _as_date(ev.get("until"))
+        if day is None or not isinstance(ev.get("name"), str):
+            if report and "date" in ev and day is None:
+                self.error(
+                    (*path, "date"), f"event date {ev.get('date')!r}: write it as 2027-03-10"
+                )
+            return None
+        if until is not None and until < day:
+            if report:
+                self.error((*path, "until"), "an event ends on or after the day it starts")
+            return None
+        return {**ev, "date": day, "until": until}
+
+    def slots(self, name: str, ch: Channel) -> tuple[Slot, ...]:
+        from cmflow.slots import parse_slot
+
+        out: list[Slot] = []
+        raw = ch.setting("slots")
+        for i, text in enumerate(raw if isinstance(raw, list) else ()):
+            try:
+                out.append(parse_slot(str(text)))
+            except ValueError as exc:
+                self.error(("channels", name, "slots", i), str(exc))
+        return tuple(out)
+
+    def cadence(self, name: str, value: Any) -> Cadence | None:
+        if value is None:
+            return None
+        from cmflow.slots import parse_cadence
+
+        try:
+            return parse_cadence(str(value))
+        except ValueError as exc:
+            self.error(("channels", name, "cadence"), str(exc))
+            return None
 
     def inside(self, root: Path, path: KeyPath, value: Any) -> None:
         """Folders cmflow reads or writes must stay inside the repository."""
@@ -315,6 +428,8 @@ class _Builder:
             "base_url",
             "rules",
             "enabled",
+            "slots",
+            "cadence",
             *spec.required,
             *spec.optional,
             *spec.secrets,
@@ -449,6 +564,19 @@ class _Builder:
             max_title_length=ints("max_title_length"),
             max_tags=ints("max_tags"),
         )
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def _example_env(channel: str, key: str) -> str:

@@ -98,11 +98,32 @@ CHANNEL_KEYS: dict[str, Key] = {
     ),
     "language": _k("str", "language of this channel's posts (ISO 639-1)"),
     "enabled": _k("bool", "false: validate but never publish"),
+    "slots": _k("list", "queue slots in the brand's zone, e.g. 'Tue 09:00'", item=STR),
+    "cadence": _k("str", "target rhythm, e.g. 3/week"),
     "rules": _k("map", "rules for this channel (override editorial_line)", keys=RULE_KEYS),
 }
 
+_EVENT = _k(
+    "map",
+    "a key date of the brand",
+    keys={
+        "date": _k("date", "first day, e.g. 2027-03-10", required=True),
+        "until": _k("date", "last day, for events that last several days"),
+        "name": _k("str", "what it is, e.g. Salon de l'agriculture", required=True),
+        "kind": _k("str", "fair, sale, launch, … (free text)"),
+        "id": _k("str", "short name for `cmflow new --for` (default: from the name)"),
+    },
+)
+
 CONFIG_KEYS: dict[str, Key] = {
     "brand": _k("str", "the brand's display name (site title and feed author fallback)"),
+    "country": _k("str", "ISO 3166 country for public holidays (default: from timezone)"),
+    "events": _k(
+        "list",
+        "the brand's key dates, or the path of a YAML file listing them",
+        item=_EVENT,
+        alt_kinds=("str",),
+    ),
     "timezone": _k("str", "IANA zone for naive dates, e.g. Europe/Paris"),
     "language": _k("str", "default post language (ISO 639-1)"),
     "catch_up": _k("duration", "how late a due post may still go out (default 48h)"),
