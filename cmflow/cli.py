@@ -468,18 +468,36 @@ def rules(root: Path | None, fmt: str) -> None:
 
 
 @cli.command()
-@click.argument("which", type=click.Choice(["channels", "post"]))
-def schema(which: str) -> None:
-    """JSON Schema of channels.yaml or of a post's front-matter, for editors."""
+@click.argument("which", type=click.Choice(["channels", "post", "all"]), default="all")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write channels.schema.json and/or post.schema.json into DIR instead of printing.",
+)
+def schema(which: str, out: Path | None) -> None:
+    """JSON Schemas (draft 2020-12) of channels.yaml and of a post's front-matter, for editors.
+
+    Generated from the definitions the validator itself uses."""
     import json
 
     from cmflow import schema as schema_mod
 
-    if which == "channels":
-        data = schema_mod.json_schema(schema_mod.CONFIG_KEYS, "cmflow channels.yaml")
-    else:
-        data = schema_mod.json_schema(schema_mod.FRONTMATTER_KEYS, "cmflow post front-matter")
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    docs = {
+        "channels": schema_mod.json_schema(schema_mod.CONFIG_KEYS, "cmflow channels.yaml"),
+        "post": schema_mod.json_schema(schema_mod.FRONTMATTER_KEYS, "cmflow post front-matter"),
+    }
+    wanted = list(docs) if which == "all" else [which]
+    if out is None:
+        if len(wanted) > 1:
+            raise click.UsageError("name one schema (channels or post), or give --out DIR")
+        click.echo(json.dumps(docs[wanted[0]], indent=2, ensure_ascii=False))
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for name in wanted:
+        target = out / f"{name}.schema.json"
+        _write_atomic(target, json.dumps(docs[name], indent=2, ensure_ascii=False) + "\n")
+        click.echo(f"wrote {target}")
 
 
 @cli.command()

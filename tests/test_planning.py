@@ -364,3 +364,65 @@ def test_new_without_a_title_or_slots_says_what_to_give(repo: Path) -> None:
     )
     done = run_main(["new", "--title", "x", "--pillar", "education"], cwd=root)
     assert done.returncode == 2 and "--date" in done.stderr
+
+
+# -- schemas for editors -----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _StringDates(yaml.SafeLoader):
+    """YAML as editors' language servers see it: dates stay strings."""
+
+
+_StringDates.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _front(text: str) -> object:
+    return yaml.load(text.split("---")[1], Loader=_StringDates)
+
+
+def test_committed_schemas_are_the_generated_ones_and_valid_draft_2020_12(tmp_path: Path) -> None:
+    from jsonschema import Draft202012Validator
+
+    done = run_main(["schema", "--out", str(tmp_path)], cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    for name in ("channels", "post"):
+        generated = json.loads((tmp_path / f"{name}.schema.json").read_text("utf-8"))
+        committed = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text("utf-8"))
+        assert generated == committed, "refresh them: cmflow schema --out schemas"
+        Draft202012Validator.check_schema(generated)
+
+
+def test_the_schemas_agree_with_validate_on_the_example_repository_and_fixtures(
+    tmp_path: Path,
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    post_schema = Draft202012Validator(
+        json.loads((ROOT / "schemas/post.schema.json").read_text("utf-8"))
+    )
+    channels_schema = Draft202012Validator(
+        json.loads((ROOT / "schemas/channels.schema.json").read_text("utf-8"))
+    )
+    assert not list(
+        channels_schema.iter_errors(
+            yaml.load((ROOT / "channels.yaml").read_text("utf-8"), Loader=_StringDates)
+        )
+    )
+    assert not list(channels_schema.iter_errors(yaml.load(CONFIG, Loader=_StringDates)))
+    for path in sorted((ROOT / "content").rglob("*.md")):
+        errors = list(post_schema.iter_errors(_front(path.read_text("utf-8"))))
+        assert not errors, (path, errors[0].message)
+    # A typo both underline and report.
+    typo = "---\ndate: 2026-12-01 09:00\nchanels: [site]\npillar: education\n---\nTexte\n"
+    assert list(post_schema.iter_errors(_front(typo)))
+    root = write_repo(tmp_path / "r", {"typo.md": typo}, config=CONFIG)
+    done = run_main(["validate", "--format", "json"], cwd=root)
+    rules = {f["rule"] for f in json.loads(done.stdout)["findings"]}
+    assert "frontmatter.unknown-field" in rules
+    bad_status = "---\ndate: 2026-12-01 09:00\nchannels: [site]\nstatus: publié\n---\nx\n"
+    assert list(post_schema.iter_errors(_front(bad_status)))
