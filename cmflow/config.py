@@ -439,7 +439,7 @@ class _Builder:
                 self.error(
                     (*base, key),
                     f"{key!r} does not apply to {spec.label} channels (it takes: "
-                    f"{', '.join(sorted(allowed - {'platform', 'rules', 'enabled'}))})",
+                    f"{', '.join(sorted(allowed - {'platform', 'rules', 'enabled', 'slots', 'cadence'}))})",
                 )
         for key in spec.required:
             if key not in raw and not (key == "base_url" and spec.default_base_url):
