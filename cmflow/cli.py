@@ -299,7 +299,7 @@ def publish(
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_file:
             with contextlib.suppress(OSError), open(summary_file, "a", encoding="utf-8") as fh:
-                fh.write(redact.text(runview.run_summary_markdown(report)))
+                fh.write(redact.text(runview.run_summary_markdown(report, redact.text)))
     click.echo(redact.text(out))
     sys.exit(ExitCode.OK if report.ok else ExitCode.FINDINGS)
 
