@@ -84,23 +84,25 @@ def workflow_command(name: str, message: str = "", **properties: object) -> str:
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-_MD_PUNCT = frozenset("\\`*_{}[]()#+-.!|~:")
-_HTML = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&#39;"}
+# What can make a cell's text more than text: HTML, links and images (`[`), emphasis,
+# code spans, and the `|` that starts another column. Other punctuation stays as it is.
+_MD_ESCAPE = {c: "\\" + c for c in "\\`*_[]|~"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 
 
 def md_cell(s: object) -> str:
     """A value as plain text in a Markdown table cell of the job summary: HTML (`<img
-    onerror>`) and Markdown (links, emphasis, a `|` that would add a column) are escaped, and
-    line breaks, which would end the row, become spaces."""
-    out = []
-    for c in one_line(str(s)):
-        if c in _HTML:
-            out.append(_HTML[c])
-        elif c in _MD_PUNCT:
-            out.append("\\" + c)
-        else:
-            out.append(c)
-    return "".join(out)
+    onerror>`), a link, emphasis or a `|` that would add a column are escaped, and line
+    breaks, which would end the row, become spaces."""
+    return "".join(_MD_ESCAPE.get(c, c) for c in one_line(str(s)))
+
+
+def md_code(s: object) -> str:
+    """A value as code in a table cell: a code span when it holds no backtick (inside one,
+    only `|` needs escaping in a table), else an escaped `<code>` element."""
+    text = one_line(str(s))
+    if "`" not in text:
+        return "`" + text.replace("|", "\\|") + "`"
+    return f"<code>{md_cell(text)}</code>"
 
 
 def github(findings: Sequence[Finding], files: int) -> str:
@@ -133,7 +135,7 @@ def step_summary(findings: Sequence[Finding], files: int) -> None:
         for f in findings:
             icon = "❌" if f.level == "error" else "⚠️"
             out.append(
-                f"| {icon} | <code>{md_cell(f'{f.path}:{f.line}')}</code> | <code>{md_cell(f.rule)}</code> | "
+                f"| {icon} | {md_code(f'{f.path}:{f.line}')} | {md_code(f.rule)} | "
                 f"{md_cell(f.channel or '')} | {md_cell(f.message)} |"
             )
     try:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from cmflow.output import md_cell, printable
+from cmflow.output import md_cell, md_code, printable
 from cmflow.publisher import RunReport
 from cmflow.scheduler import Action
 
@@ -171,13 +171,11 @@ def run_summary_markdown(report: RunReport, redact: Callable[[str], str] = str) 
             icon = SYMBOLS.get(r.state, "")
             lines.append(
                 f"| {icon} | {r.state} | {cell(r.action.channel)} | "
-                f"<code>{cell(r.action.post.path)}</code> | {cell(r.message)} |"
+                f"{md_code(redact(r.action.post.path))} | {cell(r.message)} |"
             )
         for path in report.unreadable:
-            p = cell(path)
-            lines.append(
-                f"| ✗ | unreadable | | <code>{p}</code> | run <code>cmflow validate {p}</code> |"
-            )
+            p = md_code(redact(f"cmflow validate {path}"))
+            lines.append(f"| ✗ | unreadable | | {md_code(redact(path))} | run {p} |")
     if report.push_error:
         lines += ["", f"**The record could not be pushed:** {cell(report.push_error)}"]
     return "\n".join(lines) + "\n"
