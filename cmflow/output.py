@@ -97,10 +97,10 @@ def md_cell(s: object) -> str:
 
 
 def md_code(s: object) -> str:
-    """A value as code in a table cell: a code span when it holds no backtick (inside one,
-    only `|` needs escaping in a table), else an escaped `<code>` element."""
+    """A value as code in a table cell: a code span when it holds no backtick nor HTML
+    (inside one, only `|` needs escaping in a table), else an escaped `<code>` element."""
     text = one_line(str(s))
-    if "`" not in text:
+    if not any(c in text for c in "`<>&"):
         return "`" + text.replace("|", "\\|") + "`"
     return f"<code>{md_cell(text)}</code>"
 
