@@ -73,7 +73,7 @@ class RawServer:
             if step == "silent":
                 continue  # kept open, never answered, closed on exit
             if step == "half":
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\": \"1")
+                conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"id": "1')
                 conn.close()
             elif step == "close":
                 conn.close()
