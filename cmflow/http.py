@@ -139,6 +139,21 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         todo.extend(x for x in inner if isinstance(x, BaseException))
 
 
+def _unsendable(exc: BaseException) -> bool:
+    """The request could not even be built (a bad header value or URL): sending it again
+    cannot help."""
+    import requests
+
+    return isinstance(
+        exc,
+        requests.exceptions.InvalidHeader
+        | requests.exceptions.InvalidURL
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema
+        | UnicodeError,
+    )
+
+
 def classify(exc: BaseException) -> type[NotSent] | type[MaybeSent]:
     """Whether a transport error proves that nothing was sent (`NotSent`) or not (`MaybeSent`).
 
@@ -152,14 +167,7 @@ def classify(exc: BaseException) -> type[NotSent] | type[MaybeSent]:
 
     if isinstance(exc, requests.ConnectTimeout):
         return NotSent
-    if isinstance(
-        exc,
-        requests.exceptions.InvalidHeader
-        | requests.exceptions.InvalidURL
-        | requests.exceptions.MissingSchema
-        | requests.exceptions.InvalidSchema
-        | UnicodeError,
-    ):
+    if _unsendable(exc):
         return NotSent
     if isinstance(exc, requests.ReadTimeout | requests.exceptions.ChunkedEncodingError):
         return MaybeSent
@@ -319,7 +327,8 @@ class Http:
                 )
             except (requests.RequestException, UnicodeError) as exc:
                 kind = classify(exc)
-                delay = self._backoff(attempt + 1) if attempt + 1 < attempts else None
+                again = attempt + 1 < attempts and not _unsendable(exc)
+                delay = self._backoff(attempt + 1) if again else None
                 if delay is not None:
                     self._sleep(delay)
                     continue

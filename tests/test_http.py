@@ -256,3 +256,12 @@ def mastodon_adapter(root: Path, fake: FakeMastodon, http: Http, token: str) -> 
     )
     config = cfg.load(root)
     return Adapter(Context(config.channels["m"], root, http, {"token_env": token}))
+
+
+@pytest.mark.parametrize("value", ["Bearer tok’en", "Bearer tok\nen"])
+def test_a_header_that_cannot_be_sent_is_not_sent_and_not_retried(
+    client: Http, sleeps: Sleeps, value: str
+) -> None:
+    with RawServer([http_answer(200)]) as server, pytest.raises(NotSent):
+        client.request("GET", server.url + "/x", headers={"Authorization": value})
+    assert [r for r in server.requests if r] == [] and sleeps.calls == []
