@@ -86,8 +86,9 @@ class Channel:
 
     def missing_secrets(self, env: Mapping[str, str] | None = None) -> list[str]:
         """The environment variables this channel needs that are unset or hold a value that
-        cannot be sent (a line break, a non-Latin-1 character, spaces around it), each
-        named with what is wrong: nothing is sent to the channel until they are fixed."""
+        cannot be sent, even stripped (a line break inside, a character that is not
+        Latin-1, a control character), each named with what is wrong: nothing is sent to
+        the channel until they are fixed."""
         env = os.environ if env is None else env
         names = [str(self.settings[k]) for k in self.spec.secrets if k in self.settings]
         problems = []
@@ -95,20 +96,22 @@ class Channel:
             value = env.get(name)
             if value is None or not value.strip():
                 problems.append(name)
-            elif (why := unsendable(value)) is not None:
+            elif (why := unsendable(value.strip())) is not None:
                 # What is wrong and where, never the value (not even in part).
                 problems.append(f"{name} (its value {why}: set it again with the credential only)")
         return problems
 
     def secrets(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
-        """key -> value of every credential that can be sent as is. A value that cannot (a
-        pasted trailing line break...) is left out rather than repaired: `missing_secrets`
-        reports it, so the channel is refused before any claim, never half sent."""
+        """key -> value of every credential that can be sent. Stripped: a secret pasted with
+        a trailing newline is unambiguous (and would otherwise end up in a header error
+        message). A value that still cannot be sent (a line break inside, a character HTTP
+        headers cannot carry) is left out, not repaired: `missing_secrets` reports it, so
+        the channel is skipped before any claim, never half sent."""
         env = os.environ if env is None else env
         out = {}
         for k, v in self.settings.items():
             if k in self.spec.secrets:
-                value = env.get(str(v), "")
+                value = env.get(str(v), "").strip()
                 if value and unsendable(value) is None:
                     out[k] = value
         return out

@@ -24,9 +24,9 @@ from tests.publishing import (
 @pytest.mark.parametrize(
     ("value", "what"),
     [
-        (MASTODON_TOKEN + "\n", "starts or ends with a space or a line break"),
-        (" " + MASTODON_TOKEN, "starts or ends with a space or a line break"),
         ("mstdn-Half-one-abc\nmstdn-Half-two-xyz", "line break at character 19"),
+        ("mstdn-Half-one-abc\r\nmstdn-Half-two-xyz\n", "line break at character 19"),
+        ("mstdn-Tab\tinside-token", "control character at character 10"),
         ("mstdn-Curly’quote-token", "U+2019 at character 12"),
         ("mstdn-Esc\x1bape-token", "control character at character 10"),
     ],
