@@ -11,7 +11,6 @@ import pytest
 
 from tests.publishing import (
     MASTODON_ENV,
-    MASTODON_TOKEN,
     NOW,
     Fakes,
     assert_no_secret,
