@@ -143,8 +143,9 @@ class Fault:
         form: EchoForm = "raw",
         headers: Mapping[str, str] | None = None,
     ) -> Fault:
-        """Answer `code` without processing, `template` as the body (JSON when it parses),
-        its `{authorization}` replaced by the request's Authorization header in `form`:
+        """Answer `code` without processing, `template` as the body, its `{target}` replaced
+        by the request's path and query as sent, its `{authorization}` by the request's
+        Authorization header in `form`:
         raw, URL-encoded, JSON-escaped (with `\\/` or not), base64 or lower-cased."""
         hdrs = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
         return cls("echo", code, template.encode(), tuple(hdrs.items()), echo_form=form)
@@ -183,6 +184,7 @@ def _echo_response(req: Recorded, fault: Fault) -> Response:
         "lower": value.lower(),
     }
     body = fault.body.decode().replace("{authorization}", forms[fault.echo_form])
+    body = body.replace("{target}", req.target)  # the path as sent: Telegram's holds the token
     return Response(fault.code, body.encode(), dict(fault.headers))
 
 
