@@ -273,9 +273,9 @@ def _preview_changes(cfg: Config, ref: str, now: datetime, comment: bool, fmt: s
     except github.CommentError as exc:
         # The check's verdict belongs to `cmflow validate`; a comment that cannot be written
         # is reported, and the preview is still in the job summary.
-        from cmflow.output import _escape_data
+        from cmflow.output import workflow_command
 
-        click.echo(f"::warning::{_escape_data(redact.text(exc.reason))}", err=True)
+        click.echo(workflow_command("warning", redact.text(exc.reason)), err=True)
         click.echo(f"preview: comment not written: {redact.text(exc.reason)}", err=True)
         return ExitCode.OK
     click.echo(f"preview: comment {action} {url}")
@@ -399,7 +399,7 @@ def publish(
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_file:
             with contextlib.suppress(OSError), open(summary_file, "a", encoding="utf-8") as fh:
-                fh.write(redact.text(runview.run_summary_markdown(report)))
+                fh.write(redact.text(runview.run_summary_markdown(report, redact.text)))
     click.echo(redact.text(out))
     sys.exit(ExitCode.OK if report.ok else ExitCode.FINDINGS)
 

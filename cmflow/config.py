@@ -18,6 +18,7 @@ from cmflow.errors import ConfigError
 from cmflow.model import KeyPath, Level, Mark
 from cmflow.platforms.base import PlatformSpec
 from cmflow.platforms.specs import SPECS
+from cmflow.redact import unsendable
 from cmflow.slots import Cadence, Slot
 from cmflow.timeutil import Window, parse_duration, parse_window
 from cmflow.yamlload import YamlSyntaxError, byte_mark, parse
@@ -87,20 +88,42 @@ class Channel:
         return bool(self.settings.get("enabled", True))
 
     def missing_secrets(self, env: Mapping[str, str] | None = None) -> list[str]:
-        """Names of the environment variables this channel needs and that are not set."""
+        """The environment variables this channel needs that are unset or hold a value that
+        cannot be sent, even stripped (a line break inside, a character that is not
+        Latin-1, a control character), each named with what is wrong: nothing is sent to
+        the channel until they are fixed."""
         env = os.environ if env is None else env
         names = [str(self.settings[k]) for k in self.spec.secrets if k in self.settings]
-        return [n for n in names if not env.get(n, "").strip()]
+        problems = []
+        for name in names:
+            value = env.get(name)
+            if value is None or not value.strip():
+                problems.append(name)
+            elif (why := unsendable(value.strip())) is not None:
+                # What is wrong and where, never the value (not even in part).
+                problems.append(f"{name} (its value {why}: set it again with the credential only)")
+        return problems
 
     def secrets(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """key -> value of every credential that can be sent. Stripped: a secret pasted with
+        a trailing newline is unambiguous (and would otherwise end up in a header error
+        message). A value that still cannot be sent (a line break inside, a character HTTP
+        headers cannot carry) is left out, not repaired: `missing_secrets` reports it, so
+        the channel is skipped before any claim, never half sent."""
         env = os.environ if env is None else env
-        # Stripped: a secret pasted with a trailing newline would otherwise end up in a header
-        # error message, which no redaction of the exact value would catch.
-        return {
-            k: env[str(v)].strip()
-            for k, v in self.settings.items()
-            if k in self.spec.secrets and env.get(str(v), "").strip()
-        }
+        out = {}
+        for k, v in self.settings.items():
+            if k in self.spec.secrets:
+                value = env.get(str(v), "").strip()
+                if value and unsendable(value) is None:
+                    out[k] = value
+        return out
+
+    def secret_texts(self, env: Mapping[str, str] | None = None) -> list[str]:
+        """Every value this channel's credential variables hold, usable or not, for masking."""
+        env = os.environ if env is None else env
+        values = [env.get(str(v), "") for k, v in self.settings.items() if k in self.spec.secrets]
+        return [x for v in values for x in {v, v.strip()} if x.strip()]
 
 
 @dataclass(frozen=True)
@@ -128,7 +151,7 @@ class Config:
 
     def secret_values(self, env: Mapping[str, str] | None = None) -> list[str]:
         """Every secret value any channel reads, for redaction."""
-        return [v for ch in self.channels.values() for v in ch.secrets(env).values()]
+        return [v for ch in self.channels.values() for v in ch.secret_texts(env)]
 
 
 def find_root(start: Path) -> Path:

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 
 from cmflow.model import Finding
+from cmflow.redact import one_line
 
 
 def summary_line(findings: Sequence[Finding], files: int) -> str:
@@ -24,7 +25,10 @@ def text(findings: Sequence[Finding], files: int) -> str:
     lines = []
     for f in findings:
         where = f"{f.channel}: " if f.channel else ""
-        lines.append(f"{f.path}:{f.line}:{f.column}: {f.level} {f.rule}  {where}{f.message}")
+        lines.append(
+            f"{printable(f.path)}:{f.line}:{f.column}: {f.level} {f.rule}  "
+            f"{printable(where)}{printable(f.message)}"
+        )
     lines.append(summary_line(findings, files))
     return "\n".join(lines)
 
@@ -52,12 +56,53 @@ def as_json(findings: Sequence[Finding], files: int) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
-def _escape_data(s: str) -> str:
+def printable(s: object) -> str:
+    """A value for one line of human output: line breaks and other control characters are
+    shown escaped (`\\n`), so a file name cannot start a line of its own (under GitHub
+    Actions, a line starting with `::` is a workflow command)."""
+    text = str(s)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
+def escape_data(s: str) -> str:
+    """A workflow command's message: the runner unescapes these before use."""
     return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _escape_property(s: str) -> str:
-    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+def escape_property(s: str) -> str:
+    """A workflow command's property value (`file=`, `title=`): `:` and `,` also end it."""
+    return escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(name: str, message: str = "", **properties: object) -> str:
+    """One GitHub Actions workflow command line, every value escaped, so that nothing taken
+    from a post (a file name with a line break, a `::`) can end it or start another
+    (docs.github.com, "Workflow commands for GitHub Actions")."""
+    props = ",".join(f"{k}={escape_property(str(v))}" for k, v in properties.items())
+    return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+# What can make a cell's text more than text: HTML, links and images (`[`), emphasis,
+# code spans, and the `|` that starts another column. Other punctuation stays as it is.
+_MD_ESCAPE = {c: "\\" + c for c in "\\`*_[]|~"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
+def md_cell(s: object) -> str:
+    """A value as plain text in a Markdown table cell of the job summary: HTML (`<img
+    onerror>`), a link, emphasis or a `|` that would add a column are escaped, and line
+    breaks, which would end the row, become spaces."""
+    return "".join(_MD_ESCAPE.get(c, c) for c in one_line(str(s)))
+
+
+def md_code(s: object) -> str:
+    """A value as code in a table cell: a code span when it holds no backtick nor HTML
+    (inside one, only `|` needs escaping in a table), else an escaped `<code>` element."""
+    text = one_line(str(s))
+    if not any(c in text for c in "`<>&"):
+        return "`" + text.replace("|", "\\|") + "`"
+    return f"<code>{md_cell(text)}</code>"
 
 
 def github(findings: Sequence[Finding], files: int) -> str:
@@ -66,8 +111,14 @@ def github(findings: Sequence[Finding], files: int) -> str:
     for f in findings:
         title = f"{f.rule} ({f.channel})" if f.channel else f.rule
         lines.append(
-            f"::{'error' if f.level == 'error' else 'warning'} file={_escape_property(f.path)},"
-            f"line={f.line},col={f.column},title={_escape_property(title)}::{_escape_data(f.message)}"
+            workflow_command(
+                "error" if f.level == "error" else "warning",
+                f.message,
+                file=f.path,
+                line=f.line,
+                col=f.column,
+                title=title,
+            )
         )
     lines.append(summary_line(findings, files))
     return "\n".join(lines)
@@ -83,8 +134,10 @@ def step_summary(findings: Sequence[Finding], files: int) -> None:
         out += ["| | file | rule | channel | message |", "|---|---|---|---|---|"]
         for f in findings:
             icon = "❌" if f.level == "error" else "⚠️"
-            msg = f.message.replace("|", "\\|")
-            out.append(f"| {icon} | `{f.path}:{f.line}` | `{f.rule}` | {f.channel or ''} | {msg} |")
+            out.append(
+                f"| {icon} | {md_code(f'{f.path}:{f.line}')} | {md_code(f.rule)} | "
+                f"{md_cell(f.channel or '')} | {md_cell(f.message)} |"
+            )
     try:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write("\n".join(out) + "\n\n")

@@ -3,36 +3,104 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
+# How much of a server's error text a reason quotes.
+EXCERPT = 300
+_SPACE_RE = re.compile(r"\s+")
+
+
+def _b64_cores(raw: bytes) -> set[str]:
+    """The base64 text of `raw` wherever it sits in a longer encoded value: for each of the
+    three alignments, the characters that depend on `raw` alone (a header dump encoded
+    whole, e.g. `Authorization: Bearer <token>`, never contains the token's own encoding)."""
+    cores: set[str] = set()
+    for shift in range(3):
+        for alphabet in (base64.b64encode, base64.urlsafe_b64encode):
+            enc = alphabet(b"\0" * shift + raw).decode()
+            start = 4 if shift else 0
+            end = len(enc) - 4 if (shift + len(raw)) % 3 else len(enc)
+            core = enc[start:end]
+            if len(core) >= 8:
+                cores.add(core)
+    return cores
+
+
+def forms_of(secret: str) -> set[str]:
+    """The ways a secret may come back in a server's text: raw, URL-encoded, JSON-escaped
+    (with and without `\\/`), base64 (standard and URL-safe, at any alignment)."""
+    json_form = json.dumps(secret)[1:-1]
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        json_form,
+        json_form.replace("/", "\\/"),
+        json.dumps(secret, ensure_ascii=False)[1:-1].replace("/", "\\/"),
+        base64.b64encode(secret.encode()).decode(),
+    }
+    forms |= _b64_cores(secret.encode())
+    # A webhook URL's last path segment is its token: mask it on its own too.
+    if "://" in secret:
+        tail = secret.rstrip("/").rsplit("/", 1)[-1]
+        if len(tail) >= 8:
+            forms |= forms_of(tail)
+    return {f for f in forms if len(f) >= 4}
+
+
+def one_line(text: str) -> str:
+    """Text on one line: every run of whitespace (line breaks included) becomes one space,
+    other control characters are dropped."""
+    text = _SPACE_RE.sub(" ", text)
+    return "".join(c for c in text if unicodedata.category(c) != "Cc").strip()
+
+
+def unsendable(value: str) -> str | None:
+    """What makes a credential impossible to send in an HTTP request, or None if it can be.
+
+    Says what is wrong and where, never the value itself."""
+    if not value:
+        return "is empty"
+    if value != value.strip():
+        return "starts or ends with a space or a line break"
+    for i, c in enumerate(value, 1):
+        if c in "\r\n":
+            return f"contains a line break at character {i}"
+        if unicodedata.category(c) == "Cc":
+            return f"contains a control character at character {i}"
+        if ord(c) > 0xFF:
+            return f"contains U+{ord(c):04X} at character {i}, which HTTP headers cannot carry"
+    return None
 
 
 class Redactor:
-    """Replaces every known secret (and its URL-encoded and base64 forms) with ***."""
+    """Replaces every known secret (in every form `forms_of` lists) with ***."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        forms: set[str] = set()
-        for s in secrets:
-            if len(s) < 4:
-                continue
-            forms.update(
-                {s, quote(s, safe=""), quote_plus(s), base64.b64encode(s.encode()).decode()}
-            )
-            # A webhook URL's last path segment is its token: mask it on its own too.
-            if "://" in s:
-                tail = s.rstrip("/").rsplit("/", 1)[-1]
-                if len(tail) >= 8:
-                    forms.add(tail)
+        self._secrets: list[str] = []
+        self.forms: list[str] = []
+        self._pattern: re.Pattern[str] | None = None
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        """Also mask these (e.g. session tokens obtained during the run)."""
+        fresh = [s for s in secrets if s and len(s) >= 4 and s not in self._secrets]
+        if not fresh:
+            return
+        self._secrets += fresh
+        forms: set[str] = set(self.forms)
+        for s in fresh:
+            forms |= forms_of(s)
         self.forms = sorted(forms, key=len, reverse=True)
-        # Case-insensitive: percent-encodings may use either case of hex digits.
-        self._pattern = (
-            re.compile("|".join(re.escape(f) for f in self.forms), re.IGNORECASE)
-            if self.forms
-            else None
-        )
+        # Case-insensitive: percent-encodings may use either case of hex digits, and some
+        # servers echo a header lower-cased.
+        self._pattern = re.compile("|".join(re.escape(f) for f in self.forms), re.IGNORECASE)
 
     def __call__(self, text: str | None) -> str | None:
         return self.text(text) if text else text
@@ -40,6 +108,21 @@ class Redactor:
     def text(self, text: str) -> str:
         return self._pattern.sub(MASK, text) if self._pattern is not None else text
 
+    def excerpt(self, text: str, limit: int = EXCERPT) -> str:
+        """A server's text made fit for a reason: masked FIRST, then put on one line, then cut
+        to `limit` characters. Cutting first could split a secret so that the mask no longer
+        recognises what is left of it."""
+        short = one_line(self.text(text))
+        return short if len(short) <= limit else short[: limit - 1].rstrip() + "…"
+
     def github_masks(self) -> list[str]:
         """`::add-mask::` lines, one per secret form, printed before anything else."""
-        return [f"::add-mask::{f}" for f in self.forms if "\n" not in f]
+        from cmflow.output import workflow_command
+
+        lines: list[str] = []
+        for form in self.forms:
+            # The runner masks line by line: a value on several lines is masked line by line.
+            for piece in form.splitlines() if ("\n" in form or "\r" in form) else [form]:
+                if len(piece.strip()) >= 4:
+                    lines.append(workflow_command("add-mask", piece))
+        return lines

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from cmflow.output import md_cell, md_code, printable
 from cmflow.publisher import RunReport
 from cmflow.scheduler import Action
 
@@ -40,13 +42,13 @@ def plan_text(actions: list[Action], tz: ZoneInfo, now: datetime, *, show_all: b
     for a in actions:
         if show_all or a.kind not in quiet:
             lines.append(
-                f"  {SYMBOLS.get(str(a.kind), ' ')} {a.kind:<9} {_when(a, tz)}  {a.channel:<10} "
-                f"{a.post.path}  {a.reason}"
+                f"  {SYMBOLS.get(str(a.kind), ' ')} {a.kind:<9} {_when(a, tz)}  "
+                f"{printable(a.channel):<10} {printable(a.post.path)}  {printable(a.reason)}"
             )
     if not show_all:
         skipped = Counter(a.reason for a in actions if a.kind == "skip" and a.reason != "draft")
         for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
-            lines.append(f"  - {n} skipped: {reason}")
+            lines.append(f"  - {n} skipped: {printable(reason)}")
     counts = Counter(str(a.kind) for a in actions)
     order = ["publish", "reconcile", "invalid", "missed", "blocked", "done", "wait", "skip"]
     if not actions:
@@ -86,7 +88,8 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
     acted = [r for r in report.results if r.status not in ("done", "wait", "skip")]
     for r in acted:
         lines.append(
-            f"  {SYMBOLS.get(r.status, ' ')} {r.status:<11} {r.action.channel:<10} {r.action.post.path}  {r.message}"
+            f"  {SYMBOLS.get(r.status, ' ')} {r.status:<11} {printable(r.action.channel):<10} "
+            f"{printable(r.action.post.path)}  {printable(r.message)}"
         )
     counts = Counter(r.status for r in report.results)
     order = [
@@ -112,11 +115,12 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
     skipped = Counter(r.message for r in report.results if r.status in ("skip", "blocked"))
     for message, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
         if message != "draft":
-            out.append(f"  - {n} skipped: {message}")
+            out.append(f"  - {n} skipped: {printable(message)}")
     for path in report.unreadable:
-        out.append(f"  ✗ unreadable  {path}  cannot be read as a post: run cmflow validate {path}")
+        p = printable(path)
+        out.append(f"  ✗ unreadable  {p}  cannot be read as a post: run cmflow validate {p}")
     if report.push_error:
-        out.append(f"push failed: {report.push_error}")
+        out.append(f"push failed: {printable(report.push_error)}")
     return "\n".join(out)
 
 
@@ -147,8 +151,16 @@ def run_json(report: RunReport) -> str:
     )
 
 
-def run_summary_markdown(report: RunReport) -> str:
-    """The run for the GitHub job summary: what went out, what failed, what waits on a human."""
+def run_summary_markdown(report: RunReport, redact: Callable[[str], str] = str) -> str:
+    """The run for the GitHub job summary: what went out, what failed, what waits on a human.
+
+    Every value from a post or a server is escaped (`md_cell`): a file name or a reason must
+    not add HTML, a link or a table row to the summary. `redact` masks secrets before the
+    escaping, which would otherwise hide a secret's form from the mask."""
+
+    def cell(value: str) -> str:
+        return md_cell(redact(value))
+
     counts = Counter(r.status for r in report.results)
     lines = [f"### cmflow publish — run {report.run_id}", ""]
     lines.append(", ".join(f"{n} {k}" for k, n in counts.most_common()) or "nothing to do")
@@ -156,13 +168,14 @@ def run_summary_markdown(report: RunReport) -> str:
     if acted or report.unreadable or report.push_error:
         lines += ["", "| | state | channel | post | details |", "|---|---|---|---|---|"]
         for r in acted:
-            msg = r.message.replace("|", "\\|")
             icon = SYMBOLS.get(r.status, "")
             lines.append(
-                f"| {icon} | {r.status} | {r.action.channel} | `{r.action.post.path}` | {msg} |"
+                f"| {icon} | {r.status} | {cell(r.action.channel)} | "
+                f"{md_code(redact(r.action.post.path))} | {cell(r.message)} |"
             )
         for path in report.unreadable:
-            lines.append(f"| ✗ | unreadable | | `{path}` | run `cmflow validate {path}` |")
+            p = md_code(redact(f"cmflow validate {path}"))
+            lines.append(f"| ✗ | unreadable | | {md_code(redact(path))} | run {p} |")
     if report.push_error:
-        lines += ["", f"**The record could not be pushed:** {report.push_error}"]
+        lines += ["", f"**The record could not be pushed:** {cell(report.push_error)}"]
     return "\n".join(lines) + "\n"

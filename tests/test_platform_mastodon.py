@@ -7,6 +7,7 @@ alt text, language, visibility), exactly one status per part under faults (the f
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -655,3 +656,52 @@ def test_resumed_thread_sends_only_the_missing_parts(
     assert [p.id for p in result.parts] == [p["id"] for p in fake.posts]
     assert len(fake.requests_to("POST", r"^/api/v2/media$")) == uploads  # not re-uploaded
     assert resumed.events == [("started", 1), ("done", 1), ("started", 2), ("done", 2)]
+
+
+# -- error texts are masked before they are cut -------------------------------------------------
+
+
+def token_pieces(token: str, size: int = 6) -> list[str]:
+    """Every run of `size` characters of the token: none may survive in any form."""
+    return [token[i : i + size] for i in range(len(token) - size + 1)]
+
+
+@pytest.mark.parametrize("form", ["raw", "lower", "url", "json_slash", "base64"])
+def test_token_echoed_across_the_cut_of_a_long_error_never_leaks(
+    tmp_path: Path, fake: FakeMastodon, http: Http, form: str
+) -> None:
+    """A server that echoes `Authorization: Bearer <token>` in a long error: wherever the
+    token falls around the 300-character cut, not one run of 6 of its characters is kept."""
+    token = "tok/en+Sec=ret_0123456789abcdef"  # `/` and `+`: its encoded forms all differ
+    adapter = make_adapter(tmp_path, fake, http, token=token)
+    fake.tokens.add(token)
+    rendered = rendered_of("Bonjour")
+    for offset in range(255, 305):
+        template = json.dumps({"error": "x" * offset + " {authorization} " + "y" * 200})
+        fake.inject("POST", STATUSES, Fault.echo(422, template, form))
+        result = adapter.publish(rendered, progress_for(adapter, rendered))
+        assert result.outcome == Outcome.FAILED, result
+        reason = result.reason or ""
+        body = (status_posts(fake)[-1].response_body or b"").decode()
+        assert len(reason) < 340, reason
+        if form in ("raw", "lower"):
+            assert token.lower() in body.lower()  # the server did echo it
+        for piece in token_pieces(token):
+            assert piece.lower() not in reason.lower(), (offset, reason)
+        for piece in token_pieces(echoed_token(token, form), 8):
+            assert piece not in reason, (offset, form, reason)
+    assert fake.created == 0
+
+
+def echoed_token(token: str, form: str) -> str:
+    """The characters of the echoed `Bearer <token>` that stand for the token alone."""
+    value = f"Bearer {token}"
+    if form == "base64":
+        return base64.b64encode(value.encode()).decode()[12:-4]
+    encoded = {
+        "raw": value,
+        "lower": value.lower(),
+        "url": quote(value, safe=""),
+        "json_slash": value.replace("/", "\\/"),
+    }[form]
+    return encoded[encoded.index("tok") :]

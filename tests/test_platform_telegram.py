@@ -418,3 +418,24 @@ def test_no_secret_in_any_outcome_even_when_echoed(
         assert b"s3cr3t" in body
     assert_no_secret(result, *secrets)
     assert_no_secret(adapter.reconcile(rendered(Part("a")), MemProgress(fake)), *secrets)
+
+
+def test_token_in_an_echoed_url_across_the_cut_of_a_long_error_never_leaks(
+    fake: FakeTelegram, tmp_path: Path, http: Http
+) -> None:
+    """Telegram's token is in every URL: a long `description` quoting the request's path,
+    wherever the cut falls, keeps not one run of 8 characters of the token's secret half."""
+    adapter = adapter_for(fake, tmp_path, http)
+    secret = TOKEN.partition(":")[2]
+    for offset in range(270, 305, 3):
+        template = json.dumps(
+            {"ok": False, "error_code": 400, "description": "x" * offset + " {target} " + "y" * 99}
+        )
+        fake.inject("POST", r"^/bot", Fault.echo(400, template))
+        result = adapter.publish(rendered(Part("bonjour")), MemProgress(fake))
+        assert result.outcome is Outcome.FAILED, result
+        assert TOKEN in (fake.requests[-1].response_body or b"").decode()  # it was echoed
+        reason = result.reason or ""
+        assert len(reason) < 400
+        for i in range(len(secret) - 7):
+            assert secret[i : i + 8] not in reason, (offset, reason)

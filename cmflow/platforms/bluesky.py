@@ -16,13 +16,11 @@ record. Lexicons: bluesky-social/atproto `lexicons/app/bsky/feed/post.json`,
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus
 
 import regex  # type: ignore[import-untyped, unused-ignore]
 
@@ -32,6 +30,7 @@ from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
 from cmflow.media import SVG, MediaProblem, inspect, load
 from cmflow.model import Link
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+from cmflow.redact import Redactor
 
 if TYPE_CHECKING:
     import requests
@@ -202,7 +201,7 @@ class Adapter:
         self.handle = str(ctx.channel.setting("handle") or "")
         self._session: _Session | None = None
         self._login_failure: _Halt | None = None
-        self._secrets: list[str] = [v for v in ctx.secrets.values() if v]
+        self._redact = Redactor(v for v in ctx.secrets.values() if v)
         self._dids: dict[str, str | None] = {}  # mention handle -> did (None: does not resolve)
 
     # -- the contract ---------------------------------------------------------------------
@@ -326,10 +325,10 @@ class Adapter:
             data = self._json(resp)
             jwt, did = data.get("accessJwt"), data.get("did")
             if isinstance(jwt, str) and jwt and isinstance(did, str) and did:
-                self._secrets.append(jwt)
+                self._redact.add(jwt)
                 refresh = data.get("refreshJwt")
                 if isinstance(refresh, str) and refresh:
-                    self._secrets.append(refresh)
+                    self._redact.add(refresh)
                 handle = data.get("handle")
                 return _Session(did, handle if isinstance(handle, str) else self.handle, jwt)
             raise _Halt(Outcome.RETRY, f"{what}: the server answered without a session")
@@ -587,9 +586,7 @@ class Adapter:
     def _describe(self, resp: requests.Response) -> str:
         name, message = self._error(resp)
         text = ": ".join(x for x in (name, message) if x) or (resp.reason or "no details")
-        text = self.scrub(text)
-        if len(text) > MAX_REASON:
-            text = text[: MAX_REASON - 1] + "…"
+        text = self._redact.excerpt(text, MAX_REASON)  # masked, then cut
         return f"HTTP {resp.status_code} {text}"
 
     def _refusal(self, what: str, resp: requests.Response, *, unclear: Outcome) -> _Halt:
@@ -626,15 +623,7 @@ class Adapter:
         return _Halt(outcome, f"{what}: no answer ({exc})")
 
     def scrub(self, text: str) -> str:
-        """Remove every secret this adapter holds (password, session tokens), raw, URL-encoded
-        or base64-encoded, from text copied out of a response."""
-        for secret in self._secrets:
-            forms = {
-                secret,
-                quote(secret, safe=""),
-                quote_plus(secret),
-                base64.b64encode(secret.encode()).decode(),
-            }
-            for form in sorted(forms, key=len, reverse=True):
-                text = text.replace(form, "[redacted]")
-        return text
+        """Remove every secret this adapter holds (password, session tokens), in every form
+        the Redactor knows (raw, URL-encoded, JSON-escaped, base64), from text copied out of
+        a response."""
+        return self._redact.text(text)

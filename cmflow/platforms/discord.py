@@ -183,7 +183,7 @@ class Adapter:
             return PartResult(id=str(message_id), url=None, extra=extra)
         message = str(body.get("message") or response.reason or "").strip()
         details = "; ".join(_flatten_errors(body.get("errors")))
-        said = self._forms.text(message + (f": {details}" if details else ""))
+        said = self._forms.excerpt(message + (f": {details}" if details else ""))
         code = f" (code {body['code']})" if isinstance(body.get("code"), int) else ""
         if status == 429:
             retry_after = _retry_after(body, response)

@@ -510,8 +510,9 @@ class Adapter:
                     break
         if message is None:
             message = response.reason or "no error message"
-        message = _SPACE_RE.sub(" ", message)[:300]
-        return self._scrub(f"HTTP {code}: {message}")
+        # Masked before it is cut (Redactor.excerpt): a token straddling the cut would no
+        # longer be recognised, and all but one of its characters would be kept.
+        return f"HTTP {code}: {self._redact.excerpt(message)}"
 
     @staticmethod
     def _where(index: int, total: int) -> str:

@@ -174,7 +174,7 @@ class Adapter:
                 reason=f"Telegram answered {status} to {method} without a message: check the chat",
             )
         code = body.get("error_code") if isinstance(body.get("error_code"), int) else status
-        description = self._forms.text(str(body.get("description") or response.reason or ""))
+        description = self._forms.excerpt(str(body.get("description") or response.reason or ""))
         params = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
         said = f"{description} ({code})" if description else f"error {code}"
         if code == 429 or status == 429:

@@ -39,6 +39,7 @@ __all__ = [
     "after_commit_status",
     "drop_after_commit",
     "drop_before",
+    "echo",
     "json_response",
     "route",
     "stall_after_commit",
@@ -47,8 +48,15 @@ __all__ = [
 ]
 
 FaultKind = Literal[
-    "status", "after_commit_status", "drop_after_commit", "stall_after_commit", "drop_before"
+    "status",
+    "after_commit_status",
+    "drop_after_commit",
+    "stall_after_commit",
+    "drop_before",
+    "echo",
+    "add_headers",
 ]
+EchoForm = Literal["raw", "url", "json", "json_slash", "base64", "lower"]
 BodyLike = bytes | str | Mapping[str, Any] | list[Any]
 
 
@@ -70,7 +78,10 @@ class Fault:
     the request, then answers with another status (the "500 but posted" case);
     `drop_after_commit` processes, then closes the socket without a response;
     `stall_after_commit` processes, then waits `seconds` before answering normally (the
-    client times out first); `drop_before` closes the socket without processing.
+    client times out first); `drop_before` closes the socket without processing; `echo`
+    answers `code` without processing, with a body in which `{authorization}` is replaced by
+    the request's Authorization header (as some servers and proxies echo it); `add_headers`
+    processes and answers normally, with extra response headers.
     """
 
     kind: FaultKind
@@ -78,11 +89,17 @@ class Fault:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     seconds: float = 0.0
+    echo_form: EchoForm = "raw"
 
     @property
     def commits(self) -> bool:
         """True when the request is processed (a post may be created) despite the fault."""
-        return self.kind in ("after_commit_status", "drop_after_commit", "stall_after_commit")
+        return self.kind in (
+            "after_commit_status",
+            "drop_after_commit",
+            "stall_after_commit",
+            "add_headers",
+        )
 
     @classmethod
     def _answer(
@@ -119,6 +136,26 @@ class Fault:
         return cls("stall_after_commit", seconds=seconds)
 
     @classmethod
+    def echo(
+        cls,
+        code: int,
+        template: str,
+        form: EchoForm = "raw",
+        headers: Mapping[str, str] | None = None,
+    ) -> Fault:
+        """Answer `code` without processing, `template` as the body, its `{target}` replaced
+        by the request's path and query as sent, its `{authorization}` by the request's
+        Authorization header in `form`:
+        raw, URL-encoded, JSON-escaped (with `\\/` or not), base64 or lower-cased."""
+        hdrs = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+        return cls("echo", code, template.encode(), tuple(hdrs.items()), echo_form=form)
+
+    @classmethod
+    def add_headers(cls, headers: Mapping[str, str]) -> Fault:
+        """Process the request and answer normally, with these headers added."""
+        return cls("add_headers", headers=tuple(headers.items()))
+
+    @classmethod
     def drop_before(cls) -> Fault:
         """Close the connection without processing the request or answering."""
         return cls("drop_before")
@@ -129,6 +166,26 @@ after_commit_status = Fault.after_commit_status
 drop_after_commit = Fault.drop_after_commit
 stall_after_commit = Fault.stall_after_commit
 drop_before = Fault.drop_before
+echo = Fault.echo
+
+
+def _echo_response(req: Recorded, fault: Fault) -> Response:
+    """The body of an `echo` fault: the template with the Authorization header put in."""
+    import base64
+    from urllib.parse import quote
+
+    value = req.headers.get("authorization", "")
+    forms = {
+        "raw": value,
+        "url": quote(value, safe=""),
+        "json": json.dumps(value)[1:-1],
+        "json_slash": json.dumps(value)[1:-1].replace("/", "\\/"),
+        "base64": base64.b64encode(value.encode()).decode(),
+        "lower": value.lower(),
+    }
+    body = fault.body.decode().replace("{authorization}", forms[fault.echo_form])
+    body = body.replace("{target}", req.target)  # the path as sent: Telegram's holds the token
+    return Response(fault.code, body.encode(), dict(fault.headers))
 
 
 class Headers(Mapping[str, str]):
@@ -572,11 +629,17 @@ class LoopbackServer:
         if fault is not None and fault.kind == "status":
             self._send(handler, req, self.fault_response(req, fault))
             return
+        if fault is not None and fault.kind == "echo":
+            self._send(handler, req, _echo_response(req, fault))
+            return
         response = self._process_safely(req)
         if fault is None:
             self._send(handler, req, response)
         elif fault.kind == "after_commit_status":
             self._send(handler, req, self.fault_response(req, fault))
+        elif fault.kind == "add_headers":
+            response.headers.update(dict(fault.headers))
+            self._send(handler, req, response)
         elif fault.kind == "drop_after_commit":
             self._drop(handler, req)
         elif fault.kind == "stall_after_commit":
