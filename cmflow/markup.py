@@ -22,14 +22,22 @@ Speed notes: every inline pattern starts with a literal character, which lets th
 regex engine jump from candidate to candidate instead of trying every position, and
 each pass only runs when the text holds its trigger character.
 
-`to_html` is the faithful renderer (python-markdown), used for feeds and web pages.
+`to_html` renders the same dialect as HTML for feeds and web pages, with markdown-it-py
+(CommonMark, strikethrough, tables) and nh3; both are imported only when HTML is asked for.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from operator import itemgetter
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_core import StateCore
+    from markdown_it.token import Token
 
 __all__ = ["THREAD_BREAK", "body_line_of", "split_thread", "to_html", "to_plain"]
 
@@ -90,16 +98,12 @@ _UNDERSCORE = re.compile(r"_(?<![\w\\]_)(_{0,2})(?![\s_])" + _SPAN + r"(?<![\s_]
 _TILDE = re.compile(r"~~(?<![~\\]~~)(?![\s~])" + _SPAN + r"(?<![\s~])~~(?!~)")
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://|mailto:")
 
+# Each comment ends at its first "-->": no backtracking, whatever the block holds.
+_COMMENTS = re.compile(r"(?:\s*<!--(?:(?!-->).)*-->)+\s*", re.DOTALL)
 _LINK_MARK = "\x03"
 _URL_MARK = "\x04"
 _WWW_MARK = "\x05"
 _CONTROL_CHARS = re.compile(r"[\x00-\x05]")
-
-# --- to_html ------------------------------------------------------------------------------
-
-# A comment alone on its lines goes with its line breaks; one inside text, with the spaces
-# before it.
-_HTML_COMMENT = re.compile(r"^<!--.*?-->[ \t]*\n*|[ \t]*<!--.*?-->", re.DOTALL | re.MULTILINE)
 
 
 def body_line_of(body: str, needle_index: int) -> int:
@@ -141,23 +145,120 @@ def split_thread(body: str) -> list[str]:
     return [part for part in parts if part]
 
 
-_HASHTAG_LINE = re.compile(r"^(#)(?=[^\s#])", re.MULTILINE)
-
-
 def to_html(markdown: str) -> str:
-    """Render Markdown as HTML (python-markdown, "extra" and "sane_lists"), without comments."""
-    import markdown as markdown_lib  # lazy: only feeds and web pages need it
+    """Render Markdown as safe HTML for feeds and web pages.
 
-    # A hashtag at the start of a line is not a heading (python-markdown would make one of
-    # "#communitymanagement", CommonMark would not): escape it.
-    source = _HASHTAG_LINE.sub(r"\\\1", markdown) if "#" in markdown else markdown
-    rendered = markdown_lib.markdown(source, extensions=["extra", "sane_lists"])
-    if "<!--" in rendered:
-        # Comments inside code were escaped (&lt;!--): only real comments match here.
-        rendered = _HTML_COMMENT.sub("", rendered).strip()
+    The same dialect as `to_plain` reads: CommonMark with GitHub's strikethrough and tables,
+    bare ``http(s)://`` and ``www.`` addresses made links (with `to_plain`'s own patterns),
+    task boxes shown as "☐"/"☑". Rendered by markdown-it-py, then cleaned by
+    `cmflow.sanitize.clean_html` (nh3): raw HTML is allowed in, only safe HTML comes out.
+    """
     from cmflow.sanitize import clean_html
 
-    return clean_html(rendered)
+    return clean_html(_markdown_it().render(markdown)).strip()
+
+
+@lru_cache(maxsize=1)
+def _markdown_it() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # lazy: only feeds and web pages need it
+
+    # "commonmark" also caps nesting (maxNesting 20): deep quotes or lists stay cheap.
+    md = MarkdownIt("commonmark", {"html": True}).enable(["strikethrough", "table"])
+    md.core.ruler.after("text_join", "cmflow_plain_dialect", _plain_dialect)
+    return md
+
+
+def _plain_dialect(state: StateCore) -> None:
+    """A markdown-it core rule: what `to_plain` does beyond CommonMark, done the same way."""
+    from markdown_it.token import Token  # the class itself, for new tokens
+
+    if any(t.type == "html_block" and _COMMENTS.fullmatch(t.content) for t in state.tokens):
+        # Comments (thread breaks, notes to reviewers) are for the source only.
+        state.tokens = [
+            t for t in state.tokens if t.type != "html_block" or not _COMMENTS.fullmatch(t.content)
+        ]
+    tokens = state.tokens
+    for position, block in enumerate(tokens):
+        if block.type != "inline" or not block.children:
+            continue
+        children = block.children
+        if any(c.type == "html_inline" and c.content.startswith("<!--") for c in children):
+            children = block.children = _without_comments(children)
+            if not children:
+                continue
+        first = children[0]
+        if (
+            position >= 2
+            and tokens[position - 2].type == "list_item_open"
+            and first.type == "text"
+            and first.content[:1] == "["
+        ):
+            task = _TASK.match(first.content)
+            if task:
+                first.content = ("☐ " if task[1] == " " else "☑ ") + task[2]
+        if not any(
+            c.type == "text" and ("http" in c.content or "www." in c.content) for c in children
+        ):
+            continue
+        linked: list[Token] = []
+        depth = 0  # inside a link already: no link in a link
+        for child in children:
+            if child.type == "link_open":
+                depth += 1
+            elif child.type == "link_close":
+                depth -= 1
+            if (
+                child.type != "text"
+                or depth
+                or ("http" not in child.content and "www." not in child.content)
+            ):
+                linked.append(child)
+                continue
+            for piece, url_kind in _url_pieces(child.content):
+                if not url_kind:
+                    if piece:
+                        linked.append(Token("text", "", 0, content=piece))
+                    continue
+                href = state.md.normalizeLink(url_kind + piece if url_kind != "url" else piece)
+                if not state.md.validateLink(href):
+                    linked.append(Token("text", "", 0, content=piece))
+                    continue
+                link_open = Token("link_open", "a", 1, attrs={"href": href})
+                link_open.markup = link_open.info = "linkify"
+                linked.append(link_open)
+                linked.append(Token("text", "", 0, content=state.md.normalizeLinkText(piece)))
+                link_close = Token("link_close", "a", -1)
+                link_close.markup = link_close.info = "linkify"
+                linked.append(link_close)
+        block.children = linked
+
+
+def _without_comments(children: list[Token]) -> list[Token]:
+    """Inline tokens without their comments, nor the spaces written before each."""
+    kept: list[Token] = []
+    for child in children:
+        if child.type == "html_inline" and child.content.startswith("<!--"):
+            if kept and kept[-1].type == "text":
+                kept[-1].content = kept[-1].content.rstrip(" \t")
+            continue
+        kept.append(child)
+    return kept
+
+
+def _url_pieces(text: str) -> list[tuple[str, str]]:
+    """`text` cut into (piece, kind): kind "" for text, "url" for an http(s) address, and
+    the scheme to put before it for a "www." one; `to_plain`'s patterns, in its order."""
+    pieces: list[tuple[str, str]] = []
+    parts = _HTTP_URL.split(text) if "http" in text else [text]
+    for index, part in enumerate(parts):
+        if index % 2:
+            pieces.append((part, "url"))
+        elif "www." in part:
+            www = _WWW_URL.split(part)
+            pieces += [(p, "http://" if i % 2 else "") for i, p in enumerate(www)]
+        else:
+            pieces.append((part, ""))
+    return pieces
 
 
 def to_plain(markdown: str) -> str:

@@ -429,11 +429,12 @@ Inscription : https://exemple.fr/evenements/rencontre_cm_2025?utm_source=linkedi
     )
 
 
-def test_to_plain_does_not_import_python_markdown() -> None:
-    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if name == "markdown"}
+def test_to_plain_imports_neither_markdown_it_nor_nh3() -> None:
+    heavy = ("markdown_it", "nh3", "mdurl")
+    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if name.startswith(heavy)}
     try:
-        to_plain("**a** [b](https://c.fr)")
-        assert "markdown" not in sys.modules
+        to_plain("**a** [b](https://c.fr) https://d.fr ~~e~~")
+        assert not [name for name in sys.modules if name.startswith(heavy)]
     finally:
         sys.modules.update(saved)
 
@@ -444,7 +445,7 @@ def test_to_plain_does_not_import_python_markdown() -> None:
 def test_to_html_renders_emphasis_links_and_lists() -> None:
     rendered = to_html("Du **gras** et [un lien](https://exemple.fr).\n\n- un\n- deux\n")
     assert "<strong>gras</strong>" in rendered
-    assert '<a href="https://exemple.fr">un lien</a>' in rendered
+    assert '<a href="https://exemple.fr" rel="noopener noreferrer">un lien</a>' in rendered
     assert "<ul>\n<li>un</li>\n<li>deux</li>\n</ul>" in rendered
 
 
