@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Callable
 from functools import lru_cache
-from operator import itemgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -68,7 +70,6 @@ _BLOCK_START = "#>-*+_=`~[0123456789"  # first characters worth a closer look
 
 # --- inline level -------------------------------------------------------------------------
 
-_CODE_SPAN = re.compile(r"`(?<![`\\]`)(`*)(?!`)(.+?)(?<!`)`\1(?!`)")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _BRACKETED = r"[^\[\]\n]*(?:\[[^\[\]\n]*\][^\[\]\n]*)*"
 _IMAGE = re.compile(
@@ -91,11 +92,11 @@ _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>\x00-\x05]*)?/?>")
 _URL_TAIL = r"[^\s<>\x00-\x05]*(?:\([^\s<>()\x00-\x05]*\)|[^\s<>()\x00-\x05.,;:!?'\"»*_~])"
 _HTTP_URL = re.compile(r"(https?://" + _URL_TAIL + ")")
 _WWW_URL = re.compile(r"(www\.(?<![\w./]www\.)" + _URL_TAIL + ")")
-# Emphasis may go on over one line break, never over a blank line.
-_SPAN = r"(.+?(?:\n.+?)??)"
-_STAR = re.compile(r"\*(\*{0,2})(?![\s*])" + _SPAN + r"(?<![\s*])\*\1(?!\*)")
-_UNDERSCORE = re.compile(r"_(?<![\w\\]_)(_{0,2})(?![\s_])" + _SPAN + r"(?<![\s_])_\1(?!\w)")
-_TILDE = re.compile(r"~~(?<![~\\]~~)(?![\s~])" + _SPAN + r"(?<![\s~])~~(?!~)")
+_DELIMITER_RUN = re.compile(r"\*+|_+|~+")
+_TILDE_CODE = ord("~")
+_ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_BACKTICKS = re.compile(r"`+")
+_PLACEHOLDER = re.compile(r"\x00(\d+)\x01")
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://|mailto:")
 
 # Each comment ends at its first "-->": no backtracking, whatever the block holds.
@@ -283,9 +284,7 @@ def to_plain(markdown: str) -> str:
     if "\x02" in text:
         text = _drop_removed(text)
     if verbatim:
-        # A value only holds placeholders made before it: put the newest back first.
-        for number in range(len(verbatim) - 1, -1, -1):
-            text = text.replace(f"\x00{number}\x01", verbatim[number])
+        text = _restored(text, verbatim)
     return text.strip()
 
 
@@ -534,7 +533,7 @@ def _inline(text: str, verbatim: list[str], refs: dict[str, str]) -> str:
         return f"\x00{len(verbatim) - 1}\x01"
 
     if "`" in text:
-        text = _CODE_SPAN.sub(lambda m: hold(_code_content(m[2]).replace("\x02", "")), text)
+        text = _code_spans(text, hold)
     if "\\" in text:
         text = _ESCAPE.sub(lambda m: hold(m[1]), text)
     links: list[str] = []
@@ -579,12 +578,8 @@ def _inline(text: str, verbatim: list[str], refs: dict[str, str]) -> str:
         parts = _WWW_URL.split(text)
         wwws = parts[1::2]
         text = _WWW_MARK.join(parts[0::2])
-    if "*" in text:
-        text = _unwrap(_STAR, text, "*", 2)
-    if "_" in text:
-        text = _unwrap(_UNDERSCORE, text, "_", 2)
-    if "~~" in text:
-        text = _unwrap(_TILDE, text, "~~", 1)
+    if "*" in text or "_" in text or "~~" in text:
+        text = "\n\n".join(_without_emphasis(chunk) for chunk in text.split("\n\n"))
     if "&" in text:
         text = html.unescape(text)
     if wwws:
@@ -612,11 +607,22 @@ def _code_content(content: str) -> str:
 
 
 def _restored(value: str, verbatim: list[str]) -> str:
-    for number in range(len(verbatim) - 1, -1, -1):
-        if "\x00" not in value:
-            break
-        value = value.replace(f"\x00{number}\x01", verbatim[number])
-    return value
+    """`value` with its placeholders put back, in one pass whatever their number.
+
+    A held value may itself hold placeholders made before it; each is expanded once and
+    the expansion kept in `verbatim`, so the work stays linear in the text's length.
+    """
+    if "\x00" not in value:
+        return value
+
+    def expand(match: re.Match[str]) -> str:
+        number = int(match[1])
+        held = verbatim[number]
+        if "\x00" in held:
+            held = verbatim[number] = _PLACEHOLDER.sub(expand, held)
+        return held
+
+    return _PLACEHOLDER.sub(expand, value)
 
 
 def _link(label: str, url: str, held: str, verbatim: list[str]) -> str:
@@ -637,13 +643,146 @@ def _link(label: str, url: str, held: str, verbatim: list[str]) -> str:
     return f"{label} {held}"
 
 
-def _unwrap(pattern: re.Pattern[str], text: str, delimiter: str, group: int) -> str:
-    """Remove emphasis delimiters, again while nested emphasis is left."""
-    template = itemgetter(group)  # a C callable: cheaper than a "\\2" template
-    count = 1
-    while count and delimiter in text:
-        text, count = pattern.subn(template, text)
-    return text
+def _code_spans(text: str, hold: Callable[[str], str]) -> str:
+    """Hold the code spans of `text` (CommonMark: a run of n backticks up to the next run of
+    exactly n, never over a blank line). Runs are listed once and each opener finds its
+    closer by bisection: linear-logarithmic, where a lazy regex would rescan each line
+    from every unmatched backtick."""
+    runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text)]
+    by_length: dict[int, list[int]] = {}
+    for index, (start, end) in enumerate(runs):
+        by_length.setdefault(end - start, []).append(index)
+    out: list[str] = []
+    last = 0
+    index = 0
+    while index < len(runs):
+        start, end = runs[index]
+        index += 1
+        if start and text[start - 1] == "\\":
+            before = start - 1
+            while before and text[before - 1] == "\\":
+                before -= 1
+            if (start - before) % 2:
+                start += 1  # an escaped backtick is text; the rest of the run may open
+                if start == end:
+                    continue
+        same = by_length.get(end - start, [])
+        position = bisect_right(same, index - 1)
+        if position == len(same):
+            continue
+        closer = same[position]
+        close_start, close_end = runs[closer]
+        content = text[end:close_start]
+        if "\n\n" in content:
+            continue  # the next run of that length is in another paragraph
+        content = content.replace("\n", " ").replace("\x02", "")
+        out.append(text[last:start])
+        out.append(hold(_code_content(content)))
+        last = close_end
+        index = closer + 1
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _flanking(text: str, start: int, end: int) -> tuple[bool, bool, bool, bool]:
+    """Whether the run `text[start:end]` is left- and right-flanking (CommonMark 6.2), and
+    whether punctuation is before and after it."""
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    space_before = before.isspace()
+    space_after = after.isspace()
+    punct_before = _is_punctuation(before)
+    punct_after = _is_punctuation(after)
+    left = not space_after and (not punct_after or space_before or punct_before)
+    right = not space_before and (not punct_before or space_after or punct_after)
+    return left, right, punct_before, punct_after
+
+
+def _is_punctuation(char: str) -> bool:
+    if char < "\x80":
+        return char in _ASCII_PUNCTUATION
+    return unicodedata.category(char)[0] == "P"
+
+
+def _without_emphasis(text: str) -> str:
+    """`text` (one paragraph) without the delimiters of its emphasis and strikethrough.
+
+    CommonMark's delimiter algorithm ("process emphasis", with its openers_bottom bound):
+    runs of ``*`` and ``_`` pair by the flanking rules and the rule of three, ``~~`` pairs
+    like markdown-it's strikethrough. Each delimiter is visited a bounded number of times,
+    so the work is linear, where matching with a regex rescanned the line from every
+    opener that had no closer.
+    """
+    delims: list[list[int]] = []  # [start, end, char code, remaining, can_open, can_close]
+    for match in _DELIMITER_RUN.finditer(text):
+        start, end = match.span()
+        char = text[start]
+        if char == "~" and end - start != 2:
+            continue
+        left, right, punct_before, punct_after = _flanking(text, start, end)
+        if char == "_":
+            can_open = left and (not right or punct_before)
+            can_close = right and (not left or punct_after)
+        else:
+            can_open, can_close = left, right
+        if can_open or can_close:
+            delims.append([start, end, ord(char), end - start, can_open, can_close])
+    if not delims:
+        return text
+    count = len(delims)
+    previous = list(range(-1, count - 1))  # the stack as a linked list, by index
+    bottoms: dict[tuple[int, bool, int], int] = {}
+    removed: list[tuple[int, int]] = []
+    for closer_index in range(count):
+        closer = delims[closer_index]
+        if not closer[5]:
+            continue
+        char = closer[2]
+        length = closer[1] - closer[0]
+        while closer[3]:
+            key = (char, bool(closer[4]), length % 3)
+            bottom = bottoms.get(key, -1)
+            opener_index = previous[closer_index]
+            found = -1
+            while opener_index > bottom:
+                opener = delims[opener_index]
+                if opener[2] == char and opener[4] and opener[3]:
+                    opener_length = opener[1] - opener[0]
+                    odd_match = (
+                        char != _TILDE_CODE
+                        and (opener[5] or closer[4])
+                        and (opener_length + length) % 3 == 0
+                        and (opener_length % 3 or length % 3)
+                    )
+                    if not odd_match:
+                        found = opener_index
+                        break
+                opener_index = previous[opener_index]
+            if found < 0:
+                bottoms[key] = previous[closer_index]
+                if not closer[4] and closer_index + 1 < count:
+                    previous[closer_index + 1] = previous[closer_index]
+                break
+            opener = delims[found]
+            used = 2 if opener[3] >= 2 and closer[3] >= 2 else 1
+            opener[3] -= used
+            removed.append((opener[0] + opener[3], opener[0] + opener[3] + used))
+            closer_used = length - closer[3]
+            removed.append((closer[0] + closer_used, closer[0] + closer_used + used))
+            closer[3] -= used
+            previous[closer_index] = found if opener[3] else previous[found]
+        if not closer[3] and closer_index + 1 < count:
+            previous[closer_index + 1] = previous[closer_index]
+    if not removed:
+        return text
+    removed.sort()
+    pieces: list[str] = []
+    last = 0
+    for start, end in removed:
+        pieces.append(text[last:start])
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _drop_removed(text: str) -> str:
