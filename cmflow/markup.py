@@ -737,19 +737,19 @@ def _without_emphasis(text: str) -> str:
         closer = delims[closer_index]
         if not closer[5]:
             continue
-        char = closer[2]
+        code = closer[2]
         length = closer[1] - closer[0]
         while closer[3]:
-            key = (char, bool(closer[4]), length % 3)
+            key = (code, bool(closer[4]), length % 3)
             bottom = bottoms.get(key, -1)
             opener_index = previous[closer_index]
             found = -1
             while opener_index > bottom:
                 opener = delims[opener_index]
-                if opener[2] == char and opener[4] and opener[3]:
+                if opener[2] == code and opener[4] and opener[3]:
                     opener_length = opener[1] - opener[0]
                     odd_match = (
-                        char != _TILDE_CODE
+                        code != _TILDE_CODE
                         and (opener[5] or closer[4])
                         and (opener_length + length) % 3 == 0
                         and (opener_length % 3 or length % 3)
