@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cmflow.markup import to_html, to_plain  # noqa: E402
+from cmflow.markup import to_html, to_plain
 
 PATTERNS = {
     "\\*": "\\*",
