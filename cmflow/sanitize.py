@@ -76,6 +76,7 @@ ALLOWED_TAGS = frozenset(
     ]
 )
 ALLOWED_ATTRS: dict[str, frozenset[str]] = {
+    "*": frozenset({"lang", "title"}),  # on any tag: harmless, and a post may mix languages
     "a": frozenset({"href", "title"}),
     "img": frozenset({"src", "alt", "title", "width", "height"}),
     "td": frozenset({"align", "style"}),
