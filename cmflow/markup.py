@@ -96,6 +96,7 @@ _DELIMITER_RUN = re.compile(r"\*+|_+|~+")
 _TILDE_CODE = ord("~")
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _BACKTICKS = re.compile(r"`+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _PLACEHOLDER = re.compile(r"\x00(\d+)\x01")
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://|mailto:")
 
@@ -156,6 +157,9 @@ def to_html(markdown: str) -> str:
     """
     from cmflow.sanitize import clean_html
 
+    if not markdown.isascii():
+        # A lone surrogate (a str can hold one; UTF-8 cannot) would stop nh3: show U+FFFD.
+        markdown = _SURROGATE.sub("\ufffd", markdown)
     return clean_html(_markdown_it().render(markdown)).strip()
 
 

@@ -7,88 +7,10 @@ tag that makes a browser swallow what follows must not eat the rest of the post)
 
 from __future__ import annotations
 
-import re
-from html.parser import HTMLParser
-
 import pytest
 
 from cmflow.sanitize import clean_html
-
-VOID = {"br", "hr", "img"}
-
-
-class _Balance(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.errors: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in VOID:
-            self.stack.append(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in VOID:
-            self.errors.append(f"self-closed <{tag}/>")
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
-        else:
-            self.stack.pop()
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def balanced(html: str) -> bool:
-    parser = _Balance()
-    parser.feed(html)
-    parser.close()
-    return not parser.errors and not parser.stack
-
-
-def text_of(html: str) -> str:
-    parser = _Balance()
-    parser.feed(html)
-    parser.close()
-    return "".join(parser.text)
-
-
-DANGEROUS_TAG = re.compile(
-    r"<(?:script|style|iframe|object|embed|svg|math|meta|base|form|input|link|textarea"
-    r"|noscript|template|video|source|details|body)\b|<!--|<!\[CDATA",
-    re.IGNORECASE,
-)
-SAFE_URL = re.compile(r"(?:https?://|mailto:|/|#|\.\.?/)|[^:/?#]*(?:[/?#]|$)", re.IGNORECASE)
-
-
-class _Attributes(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.attributes: list[tuple[str, str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.attributes += [(tag, name, value or "") for name, value in attrs]
-
-
-def unsafe(html: str) -> list[str]:
-    """What in `html` could run: a dangerous tag, an on* handler, a URL that is not
-    http(s)/mailto/relative, a style that does more than align."""
-    found = [m[0] for m in DANGEROUS_TAG.finditer(html)]
-    parser = _Attributes()
-    parser.feed(html)
-    parser.close()
-    for tag, name, value in parser.attributes:
-        if name.startswith("on") or name in ("srcset", "formaction", "action", "xlink:href"):
-            found.append(f"{tag} {name}")
-        if name in ("href", "src") and not SAFE_URL.match("".join(value.split())):
-            found.append(f"{tag} {name}={value}")
-        if name == "style" and not re.fullmatch(r"text-align:(left|right|center)", value):
-            found.append(f"{tag} style={value}")
-    return found
-
+from tests.htmlcheck import balanced, text_of, unsafe
 
 XSS_VECTORS = [
     "<script>alert(1)</script>",
