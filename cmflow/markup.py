@@ -721,7 +721,7 @@ def _without_emphasis(text: str) -> str:
     for match in _DELIMITER_RUN.finditer(text):
         start, end = match.span()
         char = text[start]
-        if char == "~" and end - start != 2:
+        if char == "~" and end - start < 2:
             continue
         left, right, punct_before, punct_after = _flanking(text, start, end)
         if char == "_":
