@@ -92,7 +92,9 @@ _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>\x00-\x05]*)?/?>")
 _URL_TAIL = r"[^\s<>\x00-\x05]*(?:\([^\s<>()\x00-\x05]*\)|[^\s<>()\x00-\x05.,;:!?'\"»*_~])"
 _HTTP_URL = re.compile(r"(https?://" + _URL_TAIL + ")")
 _WWW_URL = re.compile(r"(www\.(?<![\w./]www\.)" + _URL_TAIL + ")")
-_DELIMITER_RUN = re.compile(r"\*+|_+|~+")
+# A run of one delimiter character; a backreference, because an alternation without a
+# leading character set makes the regex engine try each branch at every position (5x slower).
+_DELIMITER_RUN = re.compile(r"([*_~])\1*")
 _TILDE_CODE = ord("~")
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _BACKTICKS = re.compile(r"`+")
@@ -583,7 +585,7 @@ def _inline(text: str, verbatim: list[str], refs: dict[str, str]) -> str:
         wwws = parts[1::2]
         text = _WWW_MARK.join(parts[0::2])
     if "*" in text or "_" in text or "~~" in text:
-        text = "\n\n".join(_without_emphasis(chunk) for chunk in text.split("\n\n"))
+        text = _without_emphasis(text)
     if "&" in text:
         text = html.unescape(text)
     if wwws:
@@ -688,28 +690,8 @@ def _code_spans(text: str, hold: Callable[[str], str]) -> str:
     return "".join(out)
 
 
-def _flanking(text: str, start: int, end: int) -> tuple[bool, bool, bool, bool]:
-    """Whether the run `text[start:end]` is left- and right-flanking (CommonMark 6.2), and
-    whether punctuation is before and after it."""
-    before = text[start - 1] if start else " "
-    after = text[end] if end < len(text) else " "
-    space_before = before.isspace()
-    space_after = after.isspace()
-    punct_before = _is_punctuation(before)
-    punct_after = _is_punctuation(after)
-    left = not space_after and (not punct_after or space_before or punct_before)
-    right = not space_before and (not punct_before or space_after or punct_after)
-    return left, right, punct_before, punct_after
-
-
-def _is_punctuation(char: str) -> bool:
-    if char < "\x80":
-        return char in _ASCII_PUNCTUATION
-    return unicodedata.category(char)[0] == "P"
-
-
 def _without_emphasis(text: str) -> str:
-    """`text` (one paragraph) without the delimiters of its emphasis and strikethrough.
+    """`text` without the delimiters of its emphasis and strikethrough (none over a blank line).
 
     CommonMark's delimiter algorithm ("process emphasis", with its openers_bottom bound):
     runs of ``*`` and ``_`` pair by the flanking rules and the rule of three, ``~~`` pairs
@@ -717,22 +699,52 @@ def _without_emphasis(text: str) -> str:
     so the work is linear, where matching with a regex rescanned the line from every
     opener that had no closer.
     """
-    delims: list[list[int]] = []  # [start, end, char code, remaining, can_open, can_close]
+    # [start, end, char code, remaining, can_open, can_close, floor]: `floor` is the last
+    # delimiter of the paragraphs before, which no closer may reach.
+    delims: list[list[int]] = []
+    size = len(text)
+    punctuation = _ASCII_PUNCTUATION
+    category = unicodedata.category
+    blank = text.find("\n\n")  # the next paragraph break
+    floor = -1
     for match in _DELIMITER_RUN.finditer(text):
         start, end = match.span()
-        char = text[start]
+        while 0 <= blank < start:
+            floor = len(delims) - 1
+            blank = text.find("\n\n", blank + 2)
+        char = match[1]
         if char == "~" and end - start < 2:
             continue
-        left, right, punct_before, punct_after = _flanking(text, start, end)
+        # Flanking (CommonMark 6.2); inlined: this runs for every delimiter of every post.
+        before = text[start - 1] if start else " "
+        after = text[end] if end < size else " "
+        space_before = before.isspace()
+        space_after = after.isspace()
+        punct_before = before in punctuation if before < "\x80" else category(before)[0] == "P"
+        punct_after = after in punctuation if after < "\x80" else category(after)[0] == "P"
+        left = not space_after and (not punct_after or space_before or punct_before)
+        right = not space_before and (not punct_before or space_after or punct_after)
         if char == "_":
             can_open = left and (not right or punct_before)
             can_close = right and (not left or punct_after)
         else:
             can_open, can_close = left, right
         if can_open or can_close:
-            delims.append([start, end, ord(char), end - start, can_open, can_close])
+            delims.append([start, end, ord(char), end - start, can_open, can_close, floor])
     if not delims:
         return text
+    if len(delims) == 2:  # the usual post: one emphasised phrase, nothing to search
+        first, second = delims
+        length = first[3]
+        if (
+            first[4]
+            and second[5]
+            and first[2] == second[2]
+            and length == second[3] <= 3
+            and first[6] == second[6]
+            and (first[2] != _TILDE_CODE or length == 2)
+        ):
+            return text[: first[0]] + text[first[1] : second[0]] + text[second[1] :]
     count = len(delims)
     previous = list(range(-1, count - 1))  # the stack as a linked list, by index
     bottoms: dict[tuple[int, bool, int], int] = {}
@@ -745,7 +757,7 @@ def _without_emphasis(text: str) -> str:
         length = closer[1] - closer[0]
         while closer[3]:
             key = (code, bool(closer[4]), length % 3)
-            bottom = bottoms.get(key, -1)
+            bottom = max(bottoms.get(key, -1), closer[6])
             opener_index = previous[closer_index]
             found = -1
             while opener_index > bottom:
