@@ -144,8 +144,10 @@ def test_feed_html_keeps_markup_and_drops_scripts() -> None:
         "**gras** [lien](https://x.fr) [piège](javascript:alert(1)) "
         "<script>alert(1)</script><img src=x onerror=alert(1)>"
     )
-    assert "<strong>gras</strong>" in html and '<a href="https://x.fr">lien</a>' in html
-    assert "script" not in html and "onerror" not in html and "javascript" not in html
+    assert "<strong>gras</strong>" in html
+    assert '<a href="https://x.fr" rel="noopener noreferrer">lien</a>' in html
+    # markdown-it refuses the javascript: link, which stays as the text the author wrote.
+    assert "<script" not in html and "onerror" not in html and '="javascript' not in html
 
 
 def test_validate_still_runs_the_cli_in_process(make_repo: Callable[..., Path]) -> None:
