@@ -21,7 +21,7 @@ comment) disappears instead of leaving a blank line behind. Control characters
 Speed notes: every inline pattern starts with a literal character, which lets the
 regex engine jump from candidate to candidate instead of trying every position, and
 each pass only runs when the text holds its trigger character. Every pass is linear in
-the body's length, whatever the body (a pull request can hold a megabyte of ``\*`` or
+the body's length, whatever the body (a pull request can hold a megabyte of ``\\*`` or
 of unmatched ``*``): placeholders go back in one pass, code spans find their closing
 run by bisection, and emphasis follows CommonMark's delimiter algorithm, not regexes
 that rescan a line from each opener. `tests/test_markup_linear.py` renders 1 MB bodies;
@@ -699,6 +699,40 @@ def _code_spans(text: str, hold: Callable[[str], str]) -> str:
     return "".join(out)
 
 
+_OTHER, _SPACE, _PUNCTUATION = 0, 1, 2
+
+
+def _char_class(char: str) -> int:
+    """Whether `char` is Unicode whitespace, punctuation (CommonMark 2.1) or other; kept
+    in `_CHAR_CLASS` while it is small (a hostile body may hold every character)."""
+    if char.isspace():
+        found = _SPACE
+    elif char in _ASCII_PUNCTUATION or unicodedata.category(char)[0] == "P":
+        found = _PUNCTUATION
+    else:
+        found = _OTHER
+    if len(_CHAR_CLASS) < 4096:
+        _CHAR_CLASS[char] = found
+    return found
+
+
+def _flanks(before: int, after: int, underscore: bool) -> tuple[bool, bool]:
+    """(can open, can close) for a delimiter run between characters of these classes."""
+    left = after != _SPACE and (after != _PUNCTUATION or before != _OTHER)
+    right = before != _SPACE and (before != _PUNCTUATION or after != _OTHER)
+    if underscore:  # no emphasis inside a word with "_" (snake_case, #cm_lyon)
+        return (left and (not right or before == _PUNCTUATION)), (
+            right and (not left or after == _PUNCTUATION)
+        )
+    return left, right
+
+
+_CHAR_CLASS: dict[str, int] = {}
+# Indexed by 3 * class before + class after.
+_FLANKS = [_flanks(b, a, False) for b in range(3) for a in range(3)]
+_UNDERSCORE_FLANKS = [_flanks(b, a, True) for b in range(3) for a in range(3)]
+
+
 def _without_emphasis(text: str) -> str:
     """`text` without the delimiters of its emphasis and strikethrough (none over a blank line).
 
@@ -712,8 +746,7 @@ def _without_emphasis(text: str) -> str:
     # delimiter of the paragraphs before, which no closer may reach.
     delims: list[list[int]] = []
     size = len(text)
-    punctuation = _ASCII_PUNCTUATION
-    category = unicodedata.category
+    classes = _CHAR_CLASS
     blank = text.find("\n\n")  # the next paragraph break
     floor = -1
     for match in _DELIMITER_RUN.finditer(text):
@@ -724,20 +757,18 @@ def _without_emphasis(text: str) -> str:
         char = match[1]
         if char == "~" and end - start < 2:
             continue
-        # Flanking (CommonMark 6.2); inlined: this runs for every delimiter of every post.
+        # Flanking by table lookups: this runs for every delimiter of every post.
         before = text[start - 1] if start else " "
         after = text[end] if end < size else " "
-        space_before = before.isspace()
-        space_after = after.isspace()
-        punct_before = before in punctuation if before < "\x80" else category(before)[0] == "P"
-        punct_after = after in punctuation if after < "\x80" else category(after)[0] == "P"
-        left = not space_after and (not punct_after or space_before or punct_before)
-        right = not space_before and (not punct_before or space_after or punct_after)
-        if char == "_":
-            can_open = left and (not right or punct_before)
-            can_close = right and (not left or punct_after)
-        else:
-            can_open, can_close = left, right
+        before_class = classes.get(before)
+        if before_class is None:
+            before_class = _char_class(before)
+        after_class = classes.get(after)
+        if after_class is None:
+            after_class = _char_class(after)
+        can_open, can_close = (_UNDERSCORE_FLANKS if char == "_" else _FLANKS)[
+            before_class * 3 + after_class
+        ]
         if can_open or can_close:
             delims.append([start, end, ord(char), end - start, can_open, can_close, floor])
     if not delims:
