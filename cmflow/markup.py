@@ -761,8 +761,9 @@ def _without_emphasis(text: str) -> str:
     so the work is linear, where matching with a regex rescanned the line from every
     opener that had no closer.
     """
-    # [start, end, char code, remaining, can_open, can_close, floor]: `floor` is the last
-    # delimiter of the paragraphs before, which no closer may reach.
+    # [low, high, char code, run length, can_open, can_close, floor]: text[low:high] is what
+    # is left of the run to pair (a closer uses it from the left, an opener from the right);
+    # `floor` is the last delimiter of the paragraphs before, which no closer may reach.
     delims: list[list[int]] = []
     size = len(text)
     classes = _CHAR_CLASS
@@ -785,19 +786,20 @@ def _without_emphasis(text: str) -> str:
             before_class * 3 + after_class
         ]
         if can_open or can_close:
-            delims.append([start, end, ord(char), end - start, can_open, can_close, floor])
+            # markdown-it pairs "~" two by two: an odd run's first "~" is text.
+            low = start + (end - start) % 2 if char == "~" else start
+            delims.append([low, end, ord(char), end - start, can_open, can_close, floor])
     if not delims:
         return text
     if len(delims) == 2:  # the usual post: one emphasised phrase, nothing to search
         first, second = delims
-        length = first[3]
         if (
             first[4]
             and second[5]
             and first[2] == second[2]
-            and length == second[3] <= 3
+            and first[3] == second[3] <= 3
             and first[6] == second[6]
-            and (first[2] != _TILDE_CODE or length == 2)
+            and (first[2] != _TILDE_CODE or first[3] == 2)
         ):
             return text[: first[0]] + text[first[1] : second[0]] + text[second[1] :]
     count = len(delims)
@@ -809,16 +811,16 @@ def _without_emphasis(text: str) -> str:
         if not closer[5]:
             continue
         code = closer[2]
-        length = closer[1] - closer[0]
-        while closer[3]:
+        length = closer[3]
+        while closer[1] > closer[0]:
             key = (code, bool(closer[4]), length % 3)
             bottom = max(bottoms.get(key, -1), closer[6])
             opener_index = previous[closer_index]
             found = -1
             while opener_index > bottom:
                 opener = delims[opener_index]
-                if opener[2] == code and opener[4] and opener[3]:
-                    opener_length = opener[1] - opener[0]
+                if opener[2] == code and opener[4] and opener[1] > opener[0]:
+                    opener_length = opener[3]
                     odd_match = (
                         code != _TILDE_CODE
                         and (opener[5] or closer[4])
@@ -835,14 +837,13 @@ def _without_emphasis(text: str) -> str:
                     previous[closer_index + 1] = previous[closer_index]
                 break
             opener = delims[found]
-            used = 2 if opener[3] >= 2 and closer[3] >= 2 else 1
-            opener[3] -= used
-            removed.append((opener[0] + opener[3], opener[0] + opener[3] + used))
-            closer_used = length - closer[3]
-            removed.append((closer[0] + closer_used, closer[0] + closer_used + used))
-            closer[3] -= used
-            previous[closer_index] = found if opener[3] else previous[found]
-        if not closer[3] and closer_index + 1 < count:
+            used = 2 if opener[1] - opener[0] >= 2 and closer[1] - closer[0] >= 2 else 1
+            opener[1] -= used
+            removed.append((opener[1], opener[1] + used))
+            removed.append((closer[0], closer[0] + used))
+            closer[0] += used
+            previous[closer_index] = found if opener[1] > opener[0] else previous[found]
+        if closer[1] == closer[0] and closer_index + 1 < count:
             previous[closer_index + 1] = previous[closer_index]
     if not removed:
         return text

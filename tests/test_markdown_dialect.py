@@ -73,6 +73,10 @@ CORPUS = [
     "`a*b` *c* et [*lien en italique*](https://exemple.fr/i)",
     "**Prix** : 5*2 = 10 et *vraiment*.",
     "~~a~~~ et ~~~b~~ et ~~ pas barré ~~",
+    "x~~~a~~~~~y et x~~~b~~~y et ~~~~c~~~~",
+    "***a** b* et *a **b*** et **a *b***",
+    "_a __b___ et *a*b*c* et **a**b**c** et ***a***",
+    "*a _b* c_ et _a *b_ c*",
     "_« citation »_ et *« autre »*",
     "**gras**suivi et l'**apostrophe**",
 ]
