@@ -143,7 +143,9 @@ def prepare(
     env = os.environ if env is None else env
     clock = now if isinstance(now, Clock) else Clock(now)
     now = clock.schedule_now
-    report = validate(config, now=now)
+    # Never the validation cache: it sits in the work tree, where a pull request can plant
+    # one, and this run holds the channels' credentials. Validation runs from the files.
+    report = validate(config, now=now, use_cache=False)
     invalid: dict[str, int] = {}
     for f in report.findings:
         if f.level == "error":

@@ -62,13 +62,16 @@ _SLIM_KEYS = ("date", "id", "pillar", "channels", "channel")
 
 def slim(post: Post) -> Post:
     """What queue rules read of a post, small enough to cache 10,000 of them cheaply."""
-    meta: dict[str, Any] = {k: post.meta[k] for k in ("id", "pillar") if k in post.meta}
+    # Only what the queue rules look at, as plain JSON data for the cache: whether there is
+    # an `id:` (its value made `post.id`), and pillars when they are text (any other value
+    # counts as no pillar).
+    meta: dict[str, Any] = {k: _text(post.meta[k]) for k in ("id", "pillar") if k in post.meta}
     variants = post.meta.get("variants")
     if isinstance(variants, dict):
         pv = {
-            c: {"pillar": v["pillar"]}
+            c: {"pillar": _text(v["pillar"])}
             for c, v in variants.items()
-            if isinstance(v, dict) and "pillar" in v
+            if isinstance(c, str) and isinstance(v, dict) and "pillar" in v
         }
         if pv:
             meta["variants"] = pv
@@ -89,6 +92,10 @@ def slim(post: Post) -> Post:
         status=post.status,
         content_hash=post.content_hash,
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _compute(root: Path, rel: str, config: Config) -> Entry:
