@@ -482,9 +482,10 @@ def schema(which: str, out: Path | None) -> None:
     import json
 
     from cmflow import schema as schema_mod
+    from cmflow.config import schema_keys
 
     docs = {
-        "channels": schema_mod.json_schema(schema_mod.CONFIG_KEYS, "cmflow channels.yaml"),
+        "channels": schema_mod.json_schema(schema_keys(), "cmflow channels.yaml"),
         "post": schema_mod.json_schema(schema_mod.FRONTMATTER_KEYS, "cmflow post front-matter"),
     }
     wanted = list(docs) if which == "all" else [which]

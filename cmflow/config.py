@@ -13,11 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cmflow import safefs, schema
+from cmflow import platforms, safefs, schema
 from cmflow.errors import ConfigError
 from cmflow.model import KeyPath, Level, Mark
-from cmflow.platforms.base import PlatformSpec
-from cmflow.platforms.specs import SPECS
+from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec
 from cmflow.redact import unsendable
 from cmflow.slots import Cadence, Slot
 from cmflow.timeutil import Window, parse_duration, parse_window
@@ -86,6 +85,23 @@ class Channel:
     @property
     def enabled(self) -> bool:
         return bool(self.settings.get("enabled", True))
+
+    @property
+    def output_dir(self) -> str | None:
+        """The folder this channel writes into the repository (WRITES_FILES), else None."""
+        key = self.spec.output_key
+        if not key or not self.spec.can(Capability.WRITES_FILES):
+            return None
+        return str(self.settings.get(key, self.spec.output_default))
+
+    def missing_keys(self) -> list[str]:
+        """Connection keys needed to publish that channels.yaml does not set yet (a team
+        may write and review posts before it has the account id)."""
+        return [
+            k
+            for k in self.spec.required
+            if k not in self.settings and not (k == "base_url" and self.spec.default_base_url)
+        ]
 
     def missing_secrets(self, env: Mapping[str, str] | None = None) -> list[str]:
         """The environment variables this channel needs that are unset or hold a value that
@@ -287,8 +303,9 @@ class _Builder:
         for key in ("content_dir", "data_dir"):
             self.inside(root, (key,), d.get(key))
         for cname, ch in channels.items():
-            if ch.platform == "feed":
-                self.inside(root, ("channels", cname, "output_dir"), ch.setting("output_dir"))
+            for conn in ch.spec.keys:
+                if conn.folder:
+                    self.inside(root, ("channels", cname, conn.name), ch.setting(conn.name))
         return Config(
             root=root,
             path=path,
@@ -440,39 +457,22 @@ class _Builder:
         platform = raw.get("platform")
         if not isinstance(platform, str):
             return None
-        spec = SPECS.get(platform)
+        spec = platforms.spec(platform)
         if spec is None:
-            hint = schema.did_you_mean(platform, tuple(SPECS))
-            known = ", ".join(sorted(SPECS))
-            self.error((*base, "platform"), f"unknown platform {platform!r}{hint}; known: {known}")
+            known = platforms.names()
+            hint = schema.did_you_mean(platform, known)
+            self.error(
+                (*base, "platform"),
+                f"unknown platform {platform!r}{hint}; known: {', '.join(known)}",
+            )
             return None
-        allowed = {
-            "platform",
-            "base_url",
-            "rules",
-            "enabled",
-            "slots",
-            "cadence",
-            *spec.required,
-            *spec.optional,
-            *spec.secrets,
-        }
-        for key in raw:
-            if key not in allowed and key in schema.CHANNEL_KEYS:
-                self.error(
-                    (*base, key),
-                    f"{key!r} does not apply to {spec.label} channels (it takes: "
-                    f"{', '.join(sorted(allowed - {'platform', 'rules', 'enabled', 'slots', 'cadence'}))})",
-                )
-        for key in spec.required:
-            if key not in raw and not (key == "base_url" and spec.default_base_url):
-                self.error(base, f"channel {name!r} ({spec.label}) needs `{key}`")
+        self.connection_keys(base, raw, spec)
         for key, value in raw.items():
             if key.endswith("_env") and isinstance(value, str):
                 problem = _env_name_problem(key, value, _example_env(name, key))
                 if problem:
                     self.error((*base, key), problem)
-        for key in ("base_url", "site_url", "media_base_url"):
+        for key in ("base_url", *(k.name for k in spec.keys if k.url)):
             url = raw.get(key)
             problem = _url_problem(key, url) if isinstance(url, str) else None
             if problem:
@@ -498,6 +498,38 @@ class _Builder:
             self.marks.get(base, Mark(1, 1)),
             str(language) if isinstance(language, str) else None,
         )
+
+    def connection_keys(self, base: KeyPath, raw: dict[str, Any], spec: PlatformSpec) -> None:
+        """Check the keys `spec` declares: type and shape. One not set yet is no problem
+        here: `plan` and `publish` skip the channel naming it (`Channel.missing_keys`)."""
+        own = {k.name: k for k in spec.keys}
+        takes = sorted({"base_url", *own})
+        for key, value in raw.items():
+            path: KeyPath = (*base, str(key))
+            mark = self.marks.get(path, self.marks.get(base, Mark(1, 1)))
+            if key in schema.CHANNEL_KEYS:
+                continue  # platform, base_url, enabled, rules: checked by the schema
+            conn = own.get(str(key))
+            if conn is None:
+                if any(s.key(str(key)) for s in _other_specs(spec.name)):
+                    self.error(
+                        path,
+                        f"{key!r} does not apply to {spec.label} channels "
+                        f"(it takes: {', '.join(takes)})",
+                    )
+                else:
+                    known = [*schema.CHANNEL_KEYS, *own]
+                    self.problems.append(
+                        _at(self.name, mark, schema.unknown_key(path, mark, known).message)
+                    )
+                continue
+            found = schema.check_value(value, _schema_key(conn), self.marks, path, mark)
+            self.problems.extend(_at(self.name, p.mark, p.message) for p in found)
+            if found:
+                continue
+            problem = conn.problem(value)
+            if problem:
+                self.error(path, problem)
 
     def rules(self, r: dict[str, Any], where: Any, pillars: tuple[str, ...]) -> Rules:
         windows: list[Window] = []
@@ -600,6 +632,27 @@ def _as_date(value: Any) -> date | None:
         except ValueError:
             return None
     return None
+
+
+def _other_specs(name: str) -> list[PlatformSpec]:
+    """Every other platform's spec (loads them all: only on the error path)."""
+    return [s for n, s in platforms.all_specs().items() if n != name]
+
+
+def _schema_key(key: ConnKey) -> schema.Key:
+    return schema.Key(key.kind, key.doc, choices=key.choices, alt_kinds=key.alt_kinds)
+
+
+def schema_keys() -> dict[str, schema.Key]:
+    """channels.yaml's keys with every platform's connection keys, for `cmflow schema`."""
+    conn: dict[str, schema.Key] = {}
+    for spec in platforms.all_specs().values():
+        for key in spec.keys:
+            if key.name not in conn:
+                conn[key.name] = _schema_key(key)
+    channel = schema.Key("map", "", keys={**schema.CHANNEL_KEYS, **dict(sorted(conn.items()))})
+    channels = schema.Key("dict", "the brand's channels", item=channel)
+    return {**schema.CONFIG_KEYS, "channels": channels}
 
 
 def _example_env(channel: str, key: str) -> str:

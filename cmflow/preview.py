@@ -6,15 +6,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cmflow import content
+from cmflow import content, platforms
 from cmflow.config import Config
 from cmflow.errors import CmflowError
 from cmflow.model import Finding, Rendered
-from cmflow.platforms.specs import SPECS
 from cmflow.render import render
 from cmflow.validation import validate
-
-TITLED = {name for name, spec in SPECS.items() if spec.titles}
 
 
 @dataclass
@@ -66,7 +63,7 @@ def as_text(p: Preview) -> str:
         head += f" · thread of {n}" if n > 1 else ""
         head += "  ✓" if ok else "  ✗ too long"
         out += ["", head]
-        if r.title and r.platform in TITLED:
+        if r.title and _titled(r.platform):
             out.append(f"title: {r.title}")
         for i, part in enumerate(r.parts, 1):
             if n > 1:
@@ -110,3 +107,8 @@ def as_json(p: Preview) -> str:
         "findings": [f.__dict__ for f in p.findings],
     }
     return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def _titled(platform: str) -> bool:
+    spec = platforms.spec(platform)
+    return spec is not None and spec.titles

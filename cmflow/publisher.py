@@ -21,15 +21,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cmflow import content
+from cmflow import content, platforms
 from cmflow.clock import Clock, stamp
 from cmflow.config import Channel, Config
 from cmflow.errors import MissingSecret
 from cmflow.http import Http
 from cmflow.ledger import Entry, Index, Ledger, parse_time
 from cmflow.model import Post, Rendered, State
-from cmflow.platforms import ADAPTERS, adapter_for
-from cmflow.platforms.base import Adapter, Context, Outcome, PartResult, PlatformSpec, Result
+from cmflow.platforms.base import Adapter, Context, Outcome, PartResult, Result, adapter_for
+from cmflow.platforms.spec import PlatformSpec
 from cmflow.redact import Redactor
 from cmflow.render import fingerprint, render
 from cmflow.runlock import Claimer, RunLock, claim_holder
@@ -188,7 +188,10 @@ def prepare(
         fingerprints=fps,
         invalid=invalid,
         missing_secrets=missing,
-        publishable=set(ADAPTERS),
+        missing_keys={name: ch.missing_keys() for name, ch in config.channels.items()},
+        publishable={
+            ch.platform for ch in config.channels.values() if platforms.can_publish(ch.platform)
+        },
         channels=set(channels) if channels else None,
         held=held,
         real_now=real_now,
@@ -273,9 +276,7 @@ def _publish(
 
         repo = RecordRepo(config.root, remote, backoff=push_backoff)
         outputs = [config.data_dir] + [
-            str(ch.setting("output_dir", "public"))
-            for ch in config.channels.values()
-            if ch.platform == "feed"
+            ch.output_dir for ch in config.channels.values() if ch.output_dir is not None
         ]
         repo.ensure_clean(outputs)
         # Record files an earlier run in this checkout could not push go with our claims.
@@ -404,9 +405,9 @@ class _Run:
         files += [p.resolve().relative_to(root).as_posix() for p in self.adapters.written()]
         entries = {self.rel(e): e for _, e in self.todo}
         feed_dirs = {
-            name: str(ch.setting("output_dir", "public")).strip("/") + "/"
+            name: ch.output_dir.strip("/") + "/"
             for name, ch in config.channels.items()
-            if ch.platform == "feed"
+            if ch.output_dir is not None
         }
 
         def keep_ours(clashes: set[str]) -> list[str]:

@@ -71,15 +71,27 @@ def plan(
     channels: Collection[str] | None = None,
     held: Mapping[tuple[str, str], str] | None = None,
     real_now: datetime | None = None,
+    missing_keys: Mapping[str, list[str]] | None = None,
 ) -> list[Action]:
     """One action per (post, channel), sorted by date then channel.
 
     `invalid`: post path -> number of error findings. `publishable`: platforms with an
     adapter. `channels`: only these channels (all when None). `held`: claimed entries (by
     the entry's own post id and channel) that a live run still holds -> why; any other
-    claim is reconciled. `real_now`: the real time (default: `now`)."""
+    claim is reconciled. `real_now`: the real time (default: `now`). `missing_keys`:
+    channel -> connection keys channels.yaml does not set yet (the channel is skipped, like
+    one whose credential is missing)."""
     held = held or {}
     real_now = now if real_now is None else real_now
+    # A connection key not set yet is a missing credential of another kind: same skip.
+    missing: dict[str, list[str]] = {name: list(v) for name, v in missing_secrets.items()}
+    for name, keys in (missing_keys or {}).items():
+        if keys:
+            wanted = ", ".join(f"`{k}`" for k in keys)
+            missing[name] = [
+                f"{wanted} under channels.{name} in channels.yaml",
+                *missing.get(name, []),
+            ]
     actions: list[Action] = []
     for post in posts:
         for name in post.channels:
@@ -97,7 +109,7 @@ def plan(
                     config,
                     now,
                     invalid,
-                    missing_secrets,
+                    missing,
                     publishable,
                     channel.enabled,
                     held,

@@ -28,6 +28,7 @@ class Key:
     required: bool = False
     alt_kinds: tuple[str, ...] = ()  # other accepted kinds (e.g. a list OR a str)
     example: str = ""
+    open: bool = False  # map: other keys are checked elsewhere (a channel's, by its platform)
 
 
 def _k(kind: str, doc: str, **kw: Any) -> Key:
@@ -77,31 +78,17 @@ RULE_KEYS: dict[str, Key] = {
     "max_tags": _k("int", "most tags (dev.to: 4)"),
 }
 
+# The keys every channel may set. Its connection keys (token_env, author, ...) are declared
+# by its platform (`PlatformSpec.keys`) and checked by `cmflow.config`.
 CHANNEL_KEYS: dict[str, Key] = {
     "platform": _k("str", "which network", required=True),
     "base_url": _k("str", "API root (tests point it at a loopback server)"),
-    "token_env": _k("str", "environment variable holding the access token"),
-    "password_env": _k("str", "environment variable holding the (app) password"),
-    "webhook_env": _k("str", "environment variable holding the webhook URL"),
-    "handle": _k("str", "account handle (Bluesky)"),
-    "author": _k("str", "urn:li:organization:... or urn:li:person:... (LinkedIn)"),
-    "api_version": _k("str", "LinkedIn-Version, YYYYMM"),
-    "page_id": _k("str", "Facebook Page id", alt_kinds=("int",)),
-    "user_id": _k("str", "account id (Instagram, Threads)", alt_kinds=("int",)),
-    "media_base_url": _k("str", "public URL where media/ is served (Instagram, Threads)"),
-    "chat_id": _k("str", "chat id or @channelname (Telegram)", alt_kinds=("int",)),
-    "output_dir": _k("str", "where the feed and pages are written (feed)"),
-    "site_url": _k("str", "public URL of output_dir (feed)"),
-    "title": _k("str", "feed or site title (feed)"),
-    "visibility": _k(
-        "str", "Mastodon visibility", choices=("public", "unlisted", "private", "direct")
-    ),
-    "language": _k("str", "language of this channel's posts (ISO 639-1)"),
     "enabled": _k("bool", "false: validate but never publish"),
     "slots": _k("list", "queue slots in the brand's zone, e.g. 'Tue 09:00'", item=STR),
     "cadence": _k("str", "target rhythm, e.g. 3/week"),
     "rules": _k("map", "rules for this channel (override editorial_line)", keys=RULE_KEYS),
 }
+CHANNEL = _k("map", "", keys=CHANNEL_KEYS, open=True)
 
 _EVENT = _k(
     "map",
@@ -130,7 +117,7 @@ CONFIG_KEYS: dict[str, Key] = {
     "content_dir": _k("str", "where posts live (default content)"),
     "data_dir": _k("str", "where cmflow writes the record and metrics (default data)"),
     "editorial_line": _k("map", "defaults for every channel", keys=RULE_KEYS),
-    "channels": _k("dict", "the brand's channels", item=_k("map", "", keys=CHANNEL_KEYS)),
+    "channels": _k("dict", "the brand's channels", item=CHANNEL),
     "levels": _k(
         "dict",
         "rule id -> error, warning or off",
@@ -221,9 +208,14 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
 
 
 def check(
-    value: Any, keys: Mapping[str, Key], marks: Mapping[KeyPath, Mark], path: KeyPath = ()
+    value: Any,
+    keys: Mapping[str, Key],
+    marks: Mapping[KeyPath, Mark],
+    path: KeyPath = (),
+    open: bool = False,
 ) -> list[Problem]:
-    """Every problem of a mapping against its key definitions, in file order."""
+    """Every problem of a mapping against its key definitions, in file order. With `open`,
+    keys not in `keys` are left to the caller."""
     problems: list[Problem] = []
     here = marks.get(path, Mark(1, 1))
     if not isinstance(value, dict):
@@ -235,16 +227,25 @@ def check(
         p = (*path, str(name))
         mark = marks.get(p, here)
         found = keys.get(str(name))
+        if found is None and open:
+            continue
         if found is None:
             hint = did_you_mean(str(name), tuple(keys))
             where = f" in {_dotted(path)}" if path else ""
             problems.append(Problem(p, mark, f"unknown key {name!r}{where}{hint}", True))
             continue
-        problems.extend(_check_value(sub, found, marks, p, mark))
+        problems.extend(check_value(sub, found, marks, p, mark))
     return problems
 
 
-def _check_value(
+def unknown_key(path: KeyPath, mark: Mark, known: list[str] | tuple[str, ...]) -> Problem:
+    """The problem of a key not in `known`, at `path` (its parent named, a close key hinted)."""
+    name, parent = str(path[-1]), path[:-1]
+    where = f" in {_dotted(parent)}" if parent else ""
+    return Problem(path, mark, f"unknown key {name!r}{where}{did_you_mean(name, known)}", True)
+
+
+def check_value(
     value: Any, key: Key, marks: Mapping[KeyPath, Mark], path: KeyPath, mark: Mark
 ) -> list[Problem]:
     if value is None and not key.required:
@@ -257,15 +258,15 @@ def _check_value(
         hint = did_you_mean(value, key.choices)
         return [Problem(path, mark, f"{_dotted(path)} is {value!r}: use one of {options}{hint}")]
     if key.kind == "map" and isinstance(value, dict):
-        return check(value, key.keys, marks, path)
+        return check(value, key.keys, marks, path, key.open)
     out: list[Problem] = []
     if key.kind == "list" and isinstance(value, list) and key.item is not None:
         for i, item in enumerate(value):
-            out.extend(_check_value(item, key.item, marks, (*path, i), marks.get((*path, i), mark)))
+            out.extend(check_value(item, key.item, marks, (*path, i), marks.get((*path, i), mark)))
     if key.kind == "dict" and isinstance(value, dict) and key.item is not None:
         for name, item in value.items():
             p = (*path, str(name))
-            out.extend(_check_value(item, key.item, marks, p, marks.get(p, mark)))
+            out.extend(check_value(item, key.item, marks, p, marks.get(p, mark)))
     return out
 
 
@@ -307,7 +308,11 @@ def _key_schema(key: Key) -> dict[str, Any]:
 def _one(kind: str, key: Key) -> dict[str, Any]:
     if kind == "map":
         props = {name: _key_schema(k) for name, k in key.keys.items()}
-        out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+        out: dict[str, Any] = {
+            "type": "object",
+            "properties": props,
+            "additionalProperties": key.open,
+        }
         req = [name for name, k in key.keys.items() if k.required]
         if req:
             out["required"] = req

@@ -1,4 +1,4 @@
-"""What every platform supplies: its defaults (`PlatformSpec`) and, to publish, an `Adapter`.
+"""What a platform that publishes supplies: an `Adapter` (its `PlatformSpec` is in `spec`).
 
 Publishing contract (see DESIGN.md §6 and RELIABILITY.md): the publisher records an intent
 (a *claim*) before any call, including the handles `Adapter.prepare` chooses (e.g. Bluesky
@@ -18,34 +18,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cmflow import platforms
+from cmflow.platforms.spec import Capability, PlatformSpec
+
 if TYPE_CHECKING:
     from cmflow.config import Channel
     from cmflow.http import Http
     from cmflow.model import Rendered
-
-
-@dataclass(frozen=True)
-class PlatformSpec:
-    """One platform's facts and defaults (PLATFORMS.md); channels.yaml `rules` override them."""
-
-    name: str
-    label: str
-    counter: str  # a key of cmflow.counting.COUNTERS
-    defaults: Mapping[str, Any]  # rule defaults: max_length, max_media, media_types, ...
-    required: tuple[str, ...] = ()  # connection keys a channel must set (besides platform)
-    optional: tuple[str, ...] = ()  # other connection keys it may set
-    secrets: tuple[str, ...] = ()  # keys naming environment variables (token_env, ...)
-    default_base_url: str | None = None
-    threads: bool = False  # supports replies chained into a thread
-    reconcilable: bool = True  # can find out whether an unknown attempt landed
-    titles: bool = False  # uses the post title
-    html: bool = False  # receives HTML rather than plain text
-    alt_text: bool = False  # accepts alt text on images
-    max_alt_length: int | None = None
-    shorten_links: int | None = None  # display links shortened to this many characters
-    url_length: int | None = None  # how much a URL counts, when the counter uses it
-    max_tags: int | None = None
-    source: str = ""  # where the limits come from
 
 
 class Outcome(StrEnum):
@@ -127,3 +106,22 @@ class Adapter(Protocol):
 
         PUBLISHED (with that part's result) when found, ABSENT when proven absent (safe to
         send again), UNKNOWN when it cannot tell (a human must check)."""
+
+
+def adapter_for(ctx: Context) -> Adapter:
+    """The adapter of `ctx.channel`'s platform (KeyError when cmflow cannot publish there)."""
+    adapter: Adapter = platforms.adapter_class(ctx.channel.platform)(ctx)
+    return adapter
+
+
+__all__ = [
+    "Adapter",
+    "Capability",
+    "Context",
+    "Outcome",
+    "PartResult",
+    "PlatformSpec",
+    "Progress",
+    "Result",
+    "adapter_for",
+]

@@ -30,6 +30,7 @@ from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
 from cmflow.media import SVG, MediaProblem, inspect, load
 from cmflow.model import Link
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+from cmflow.platforms.spec import LANGUAGE, Capability, ConnKey, PlatformSpec, caps
 from cmflow.redact import Redactor
 
 if TYPE_CHECKING:
@@ -58,6 +59,41 @@ _TAG_WORDY = regex.compile(r"[^\d\s\p{P}]")
 # top-level label starts with a letter: atproto.com/specs/handle).
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
 _MENTION = regex.compile(rf"(?:(?<!\S)|(?<=\())@({_LABEL}(?:\.{_LABEL})+)(?![a-zA-Z0-9-])")
+
+
+SPEC = PlatformSpec(
+    name="bluesky",
+    label="Bluesky",
+    counter="graphemes",
+    defaults={
+        "max_length": 300,
+        "max_media": 4,
+        "media_types": ["image/jpeg", "image/png", "image/gif", "image/webp"],
+        "max_media_bytes": 2_000_000,
+    },
+    keys=(
+        ConnKey(
+            "handle",
+            "account handle (or DID)",
+            required=True,
+            pattern=r"@?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|did:[a-z]+:[A-Za-z0-9._:%-]+",
+            shape="a handle such as marque.bsky.social",
+        ),
+        ConnKey(
+            "password_env",
+            "environment variable holding the app password",
+            required=True,
+            secret=True,
+        ),
+        LANGUAGE,
+    ),
+    capabilities=caps(Capability.THREADS, Capability.ALT_TEXT, Capability.RECONCILES),
+    default_base_url="https://bsky.social",
+    max_alt_length=2000,
+    shorten_links=27,
+    max_tags=8,
+    source="bluesky-social/atproto lexicons app/bsky/feed/post.json, embed/images.json",
+)
 
 
 def make_tid(micros: int, clock_id: int) -> str:

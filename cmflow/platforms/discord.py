@@ -29,20 +29,46 @@ from __future__ import annotations
 
 import json
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import requests
 
 from cmflow import media as media_files
 from cmflow.http import retry_after_seconds
 from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps
 from cmflow.platforms.webhook import Gate, MediaError, credential, post, send_parts
 from cmflow.redact import Redactor
 
+if TYPE_CHECKING:
+    import requests  # annotations only: validating imports this module, not requests
+
 _SECRET_KEY = "webhook_env"
 _LABEL = "Discord"
+
+
+SPEC = PlatformSpec(
+    name="discord",
+    label="Discord",
+    counter="chars",
+    defaults={
+        "max_length": 2000,
+        "max_media": 10,
+        "media_types": ["image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4"],
+        "max_media_bytes": 10 * 1024 * 1024,
+    },
+    keys=(
+        ConnKey(
+            "webhook_env",
+            "environment variable holding the webhook URL",
+            required=True,
+            secret=True,
+        ),
+    ),
+    # Write-only: a webhook cannot list what was posted, so nothing to reconcile with.
+    capabilities=caps(Capability.ALT_TEXT),
+    source="discord-api-docs developers/resources/webhook.mdx",
+)
 
 
 def _flatten_errors(errors: Any, path: str = "") -> list[str]:

@@ -52,6 +52,7 @@ from cmflow import media as media_files
 from cmflow import safefs
 from cmflow.model import Media, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+from cmflow.platforms.spec import LANGUAGE, Capability, ConnKey, PlatformSpec, caps
 
 MANIFEST_NAME = ".cmflow-feed.json"
 MANIFEST_FORMAT = 1
@@ -104,6 +105,39 @@ _CSS = (
     ".tags li{background:#eef1f4;border-radius:1rem;padding:0 .6rem;font-size:.9em}"
     "@media (prefers-color-scheme:dark){body{color:#e6edf3;background:#0d1117}"
     "a{color:#79b8ff}time{color:#9198a1}.tags li{background:#21262d}}"
+)
+
+
+SPEC = PlatformSpec(
+    name="feed",
+    label="Atom feed + site",
+    counter="chars",
+    # No SVG: the site serves media as is, and an SVG opened in a browser runs its scripts.
+    defaults={
+        "media_types": [
+            "image/jpeg",
+            "image/png",
+            "image/gif",
+            "image/webp",
+            "image/avif",
+            "video/mp4",
+        ]
+    },
+    keys=(
+        ConnKey("output_dir", "where the feed and pages are written", folder=True),
+        ConnKey("site_url", "public URL of output_dir", url=True),
+        ConnKey("title", "feed or site title"),
+        LANGUAGE,
+    ),
+    capabilities=caps(
+        Capability.TITLES,
+        Capability.HTML,
+        Capability.ALT_TEXT,
+        Capability.WRITES_FILES,
+        Capability.RECONCILES,
+    ),
+    output_key="output_dir",
+    source="RFC 4287",
 )
 
 

@@ -36,6 +36,7 @@ from cmflow import media as media_files
 from cmflow.errors import ConfigError, MissingSecret
 from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+from cmflow.platforms.spec import LANGUAGE, Capability, ConnKey, PlatformSpec, caps, token
 from cmflow.redact import Redactor
 
 if TYPE_CHECKING:
@@ -57,6 +58,33 @@ _PARA_RE = re.compile(r"</p\s*>", re.IGNORECASE)
 _SPACE_RE = re.compile(r"\s+")
 # Mastodon shows a remote mention `@user@domain` as `@user` in `content`.
 _REMOTE_MENTION_RE = re.compile(r"(?<![\w/])@(\w+)@[\w.-]+\w")
+
+
+SPEC = PlatformSpec(
+    name="mastodon",
+    label="Mastodon",
+    counter="mastodon",
+    url_length=23,
+    defaults={
+        "max_length": 500,
+        "max_media": 4,
+        "media_types": ["image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4"],
+        "max_media_bytes": 16_777_216,
+    },
+    keys=(
+        ConnKey("base_url", "the instance, e.g. https://piaille.fr", required=True),
+        token(),
+        ConnKey(
+            "visibility",
+            "Mastodon visibility",
+            choices=("public", "unlisted", "private", "direct"),
+        ),
+        LANGUAGE,
+    ),
+    capabilities=caps(Capability.THREADS, Capability.ALT_TEXT, Capability.RECONCILES),
+    max_alt_length=1500,
+    source="mastodon/documentation entities/Instance.md; status_length_validator.rb",
+)
 
 
 @dataclass

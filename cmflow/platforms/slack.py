@@ -39,6 +39,7 @@ from urllib.parse import quote, urlsplit
 from cmflow.http import retry_after_seconds
 from cmflow.model import Media, Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps
 from cmflow.platforms.webhook import Gate, credential, post, send_parts
 from cmflow.redact import Redactor
 
@@ -66,6 +67,29 @@ _FAILED_CODES = {
     "posting_to_general_channel_denied": "only admins may post in this channel",
     "too_many_attachments": "too many images in one message",
 }
+
+
+SPEC = PlatformSpec(
+    name="slack",
+    label="Slack",
+    counter="chars",
+    defaults={
+        "max_length": 4000,
+        "media_types": ["image/jpeg", "image/png", "image/gif", "image/webp"],
+    },
+    keys=(
+        ConnKey(
+            "webhook_env",
+            "environment variable holding the webhook URL",
+            required=True,
+            secret=True,
+        ),
+        ConnKey("media_base_url", "public URL where media/ is served", url=True),
+    ),
+    # Write-only: a webhook cannot list what was posted, so nothing to reconcile with.
+    capabilities=caps(Capability.ALT_TEXT, Capability.PUBLIC_MEDIA),
+    source="humanwhocodes/crosspost src/strategies/slack.js (4,000)",
+)
 
 
 def escape(text: str) -> str:

@@ -34,21 +34,52 @@ from __future__ import annotations
 import json
 import re
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import requests
 
 from cmflow import media as media_files
 from cmflow.http import retry_after_seconds
 from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
 from cmflow.platforms.webhook import Gate, MediaError, credential, post, send_parts
 from cmflow.redact import Redactor
+
+if TYPE_CHECKING:
+    import requests  # annotations only: validating imports this module, not requests
 
 _SECRET_KEY = "token_env"
 DEFAULT_BASE_URL = "https://api.telegram.org"
 MAX_ALBUM = 10  # sendMediaGroup: 2-10 items
+
+
+SPEC = PlatformSpec(
+    name="telegram",
+    label="Telegram",
+    counter="utf16",
+    defaults={
+        "max_length": 4096,
+        "max_caption_length": 1024,
+        "max_media": 10,
+        "media_types": ["image/jpeg", "image/png", "image/gif", "image/webp"],
+        "max_media_bytes": 10_000_000,
+    },
+    keys=(
+        ConnKey(
+            "chat_id",
+            "chat id or @channelname",
+            alt_kinds=("int",),
+            required=True,
+            pattern=r"@[A-Za-z0-9_]+|-?[0-9]+",
+            shape="@channelname or a numeric chat id",
+        ),
+        token(),
+    ),
+    # Write-only: a bot cannot list what it posted, so nothing to reconcile with.
+    capabilities=caps(Capability.THREADS),
+    default_base_url="https://api.telegram.org",
+    source="Bot API sendMessage (4,096) / sendPhoto caption (1,024), UTF-16 units",
+)
 
 
 class Adapter:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from itertools import pairwise
 
 from cmflow.model import Finding, Level, Post
-from cmflow.platforms import ADAPTERS
+from cmflow.platforms import can_publish
 from cmflow.rules.base import PostContext, QueueContext, Rule
 from cmflow.timeutil import format_duration
 
@@ -88,7 +88,7 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
             if (p.id, name) in ctx.record:
                 continue
             ch = ctx.config.channels.get(name)
-            if ch is None or not ch.enabled or ch.platform not in ADAPTERS:
+            if ch is None or not ch.enabled or not can_publish(ch.platform):
                 continue  # nothing will be sent there: no point warning that it is late
             catch_up = ctx.config.catch_up_for(ch)
             late = ctx.now - p.date
