@@ -16,15 +16,13 @@ record. Lexicons: bluesky-social/atproto `lexicons/app/bsky/feed/post.json`,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import regex  # type: ignore[import-untyped, unused-ignore]
-
-from cmflow import counting
 from cmflow.errors import MissingSecret
 from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
 from cmflow.media import SVG, MediaProblem, inspect, load
@@ -44,7 +42,7 @@ MAX_TAG_GRAPHEMES = 64  # app.bsky.richtext.facet#tag: maxGraphemes 64
 MAX_REASON = 300
 
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable (atproto TID spec)
-_TID = regex.compile(r"^[234567a-j][234567a-z]{12}$")
+_TID_PATTERN = r"^[234567a-j][234567a-z]{12}$"
 
 # A hashtag as the official client detects it (bluesky-social/atproto
 # packages/api/src/rich-text/detection.ts, util.ts): '#' or fullwidth '＃' at the start of the text or
@@ -52,13 +50,30 @@ _TID = regex.compile(r"^[234567a-j][234567a-z]{12}$")
 # whitespace and invisible joiners; trailing punctuation is not part of the tag, and a tag of
 # digits and punctuation only is not one.
 _INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
-_TAG = regex.compile(rf"(?<!\S)[#＃](?!\ufe0f)([^\s{_INVISIBLE}]+)")
-_TRAILING_PUNCT = regex.compile(r"\p{P}+$")
-_TAG_WORDY = regex.compile(r"[^\d\s\p{P}]")
 # A mention: '@' at the start, after whitespace or '(', then a handle (a domain name whose
 # top-level label starts with a letter: atproto.com/specs/handle).
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-_MENTION = regex.compile(rf"(?:(?<!\S)|(?<=\())@({_LABEL}(?:\.{_LABEL})+)(?![a-zA-Z0-9-])")
+
+
+class _Patterns:
+    """The `regex` patterns, compiled on first use: validating imports this module for its
+    SPEC, and compiling `\\p{P}` classes costs a noticeable part of a cached validate."""
+
+    def __init__(self) -> None:
+        import regex  # type: ignore[import-untyped, unused-ignore]
+
+        self.tid = regex.compile(_TID_PATTERN)
+        self.tag = regex.compile(rf"(?<!\S)[#＃](?!\ufe0f)([^\s{_INVISIBLE}]+)")
+        self.trailing_punct = regex.compile(r"\p{P}+$")
+        self.tag_wordy = regex.compile(r"[^\d\s\p{P}]")
+        self.mention = regex.compile(
+            rf"(?:(?<!\S)|(?<=\())@({_LABEL}(?:\.{_LABEL})+)(?![a-zA-Z0-9-])"
+        )
+
+
+@functools.cache
+def _re() -> _Patterns:
+    return _Patterns()
 
 
 SPEC = PlatformSpec(
@@ -135,15 +150,24 @@ def link_spans(part: Part) -> list[Link]:
     """The part's links: `Part.links` from the renderer, or the bare URLs in the text."""
     if part.links:
         return [lk for lk in part.links if 0 <= lk.start < lk.end <= len(part.text)]
+    from cmflow import counting
+
     return [Link(s, e, u) for s, e, u in counting.find_urls(part.text)]
 
 
 def find_tags(text: str) -> list[tuple[int, int, str]]:
     """Hashtags as (str start of '#', str end, tag without '#')."""
+    from cmflow import counting
+
     found: list[tuple[int, int, str]] = []
-    for m in _TAG.finditer(text):
-        tag = _TRAILING_PUNCT.sub("", m.group(1))
-        if not tag or not _TAG_WORDY.search(tag) or counting.graphemes(tag) > MAX_TAG_GRAPHEMES:
+    patterns = _re()
+    for m in patterns.tag.finditer(text):
+        tag = patterns.trailing_punct.sub("", m.group(1))
+        if (
+            not tag
+            or not patterns.tag_wordy.search(tag)
+            or counting.graphemes(tag) > MAX_TAG_GRAPHEMES
+        ):
             continue
         found.append((m.start(), m.start(1) + len(tag), tag))
     return found
@@ -152,7 +176,7 @@ def find_tags(text: str) -> list[tuple[int, int, str]]:
 def find_mentions(text: str) -> list[tuple[int, int, str]]:
     """Mentions as (str start of '@', str end, handle in lower case)."""
     found: list[tuple[int, int, str]] = []
-    for m in _MENTION.finditer(text):
+    for m in _re().mention.finditer(text):
         handle = m.group(1)
         if len(handle) > 253 or not handle.rsplit(".", 1)[-1][:1].isalpha():
             continue
@@ -299,7 +323,7 @@ class Adapter:
         if (
             not isinstance(rkeys, list)
             or len(rkeys) < len(rendered.parts)
-            or not all(isinstance(k, str) and _TID.match(k) for k in rkeys)
+            or not all(isinstance(k, str) and _re().tid.match(k) for k in rkeys)
         ):
             raise _Halt(
                 Outcome.FAILED,
