@@ -34,6 +34,7 @@ from .mastodon import FakeMastodon
 from .proxy import FaultProxy, Forwarded
 from .slack import FakeSlack
 from .telegram import FakeTelegram
+from .x import FakeX
 
 __all__ = [
     "FakeDiscord",
@@ -41,6 +42,7 @@ __all__ = [
     "FakeServer",
     "FakeSlack",
     "FakeTelegram",
+    "FakeX",
     "Fault",
     "FaultProxy",
     "Forwarded",

@@ -1,0 +1,167 @@
+"""What the REST adapters without idempotency keys (X, LinkedIn, dev.to) share.
+
+One call sorts the platform's answer by what it proves (see `base`): `ok`; `refused` (a
+definite 4xx: nothing was created); `auth` (the credential was refused: nothing was
+created, a human must renew it); `rate` (come back after `retry_after`); `not_sent` (the
+request never left); `unknown` (it may have been processed: 408, 5xx, no answer). Reasons are
+built from the platform's error fields only and scrubbed of the token: a request dump in an
+error body never reaches the record.
+
+These platforms cannot replay a request safely, so an `unknown` write is never sent again in
+the same run: the next run lists the account's recent posts and matches the part's content
+(`content_key`), never "the latest post" (a human may have posted meanwhile).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from cmflow.errors import MissingSecret
+from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
+from cmflow.platforms.base import Context, Outcome, PartResult, Result
+from cmflow.redact import Redactor
+
+if TYPE_CHECKING:
+    import requests
+
+Kind = Literal["ok", "refused", "auth", "rate", "unknown", "not_sent"]
+# Tolerance between our clock (when a part was started) and the platform's created_at.
+CLOCK_SKEW = timedelta(minutes=2)
+DEFAULT_RATE_WAIT = 900.0  # seconds, when a 429 does not say when to come back
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass
+class Answer:
+    """One HTTP exchange, sorted by what it proves."""
+
+    kind: Kind
+    reason: str
+    data: Any = None
+    response: requests.Response | None = None
+    retry_after: float | None = None
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status_code if self.response is not None else None
+
+    def header(self, name: str) -> str | None:
+        return self.response.headers.get(name) if self.response is not None else None
+
+
+def content_key(text: str) -> str:
+    """A hash of what a post says, insensitive to what platforms do to whitespace, HTML
+    escaping and Unicode normalisation: how a part is recognised among the account's posts."""
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    return hashlib.sha256(_SPACE.sub(" ", text).strip().encode("utf-8")).hexdigest()
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 string or epoch milliseconds (LinkedIn) as an aware datetime."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    if not isinstance(value, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+class Client:
+    """The HTTP side of one channel's adapter: its token, its redaction, its error sorting."""
+
+    def __init__(self, ctx: Context, label: str, key: str = "token_env") -> None:
+        channel = ctx.channel
+        token = ctx.secrets.get(key)
+        self.variable = str(channel.setting(key, key))
+        if not token:
+            raise MissingSecret(channel.name, self.variable)
+        self.ctx = ctx
+        self.label = label
+        self.token = token
+        self.redact = Redactor([token])
+
+    def scrub(self, text: str) -> str:
+        return self.redact.text(text)
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        message: Any = None,
+        write: bool = True,
+        **kwargs: Any,
+    ) -> Answer:
+        """Send one request and sort its answer. `message(data)` picks the platform's error
+        text from a JSON body; `write=False` marks a read (retried by `Http` on transport
+        errors, and an unanswered read proves nothing about any post)."""
+        try:
+            response = self.ctx.http.request(method, url, idempotent=not write, **kwargs)
+        except RateLimited as exc:
+            return Answer("rate", self.scrub(f"rate limited: {exc}"), retry_after=exc.retry_after)
+        except NotSent as exc:
+            return Answer("not_sent", self.scrub(f"not sent: {exc}"))
+        except MaybeSent as exc:
+            return Answer("unknown", self.scrub(f"no answer: {exc}"))
+        try:
+            data: Any = response.json() if response.content else None
+        except ValueError:
+            data = None
+        code = response.status_code
+        if 200 <= code < 300:
+            return Answer("ok", f"HTTP {code}", data, response)
+        text = message(data) if message is not None else None
+        reason = self.reason(code, text or response.reason or "no error message")
+        if code == 401:
+            return Answer(
+                "auth",
+                f"{reason}: the token in {self.variable} was refused (expired or revoked): "
+                f"create a new one and store it in {self.variable}",
+                data,
+                response,
+            )
+        if code == 429:
+            wait = retry_after_seconds(response.headers)
+            return Answer("rate", reason, data, response, wait or DEFAULT_RATE_WAIT)
+        if code == 408 or code >= 500:
+            return Answer("unknown", reason, data, response)
+        return Answer("refused", reason, data, response)
+
+    def reason(self, code: int, message: str) -> str:
+        message = _SPACE.sub(" ", str(message)).strip()[:300]
+        return self.scrub(f"{self.label} HTTP {code}: {message}")
+
+
+def failure(answer: Answer, done: list[PartResult], where: str) -> Result:
+    """The Result of a write that did not publish `where`, after `done` parts."""
+    reason = f"{where}: {answer.reason}"
+    if answer.kind == "unknown":
+        return Result(Outcome.UNKNOWN, done, reason=reason)
+    if answer.kind == "auth":
+        return Result(Outcome.FAILED, done, reason=reason, needs_reauth=True)
+    if answer.kind in ("rate", "not_sent"):
+        return Result(Outcome.RETRY, done, reason=reason, retry_after=answer.retry_after)
+    return Result(Outcome.FAILED, done, reason=reason)
+
+
+def lookup_failed(answer: Answer, where: str) -> Result:
+    """A reconciliation that could not read the account: still unknown."""
+    return Result(
+        Outcome.UNKNOWN,
+        reason=f"{where}: cannot read the account's posts to check: {answer.reason}",
+        retry_after=answer.retry_after,
+        needs_reauth=answer.kind == "auth",
+    )
+
+
+def where(index: int, total: int, noun: str = "the post") -> str:
+    return noun if total == 1 else f"part {index + 1} of {total}"
