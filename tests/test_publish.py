@@ -178,10 +178,11 @@ def test_invalid_post_and_unpublishable_platform_are_skipped_others_go(
     tmp_path: Path, fakes: Fakes
 ) -> None:
     channels = fakes.channels("mastodon", "telegram")
-    channels["linkedin"] = {
-        "platform": "linkedin",
-        "author": "urn:li:organization:123",
-        "token_env": "CMFLOW_LINKEDIN_TOKEN",
+    # A platform cmflow validates but cannot publish to yet (no adapter).
+    channels["facebook"] = {
+        "platform": "facebook",
+        "page_id": "123",
+        "token_env": "CMFLOW_FACEBOOK_TOKEN",
     }
     s = site(
         tmp_path / "repo",
@@ -191,19 +192,19 @@ def test_invalid_post_and_unpublishable_platform_are_skipped_others_go(
             # 600 characters: over Mastodon's 500.
             "too-long.md": post(["mastodon", "telegram"], "long-31a " + "x" * 600),
             "broken.md": "---\ndate: [unclosed\nchannels: [mastodon]\n---\nbroken-31a\n",
-            "li.md": post(["linkedin", "mastodon"], "Pour LinkedIn li-31a"),
+            "li.md": post(["facebook", "mastodon"], "Pour Facebook li-31a"),
         },
-        env={**fakes.env(), "CMFLOW_LINKEDIN_TOKEN": "li-S3cr3t-token-000111"},
-        secrets=[*fakes.secrets(), "li-S3cr3t-token-000111"],
+        env={**fakes.env(), "CMFLOW_FACEBOOK_TOKEN": "fb-S3cr3t-token-000111"},
+        secrets=[*fakes.secrets(), "fb-S3cr3t-token-000111"],
     )
     actions = {(a["post"], a["channel"]): a for a in s.plan()["actions"]}
     # Due and invalid: reported as such, and the run fails until it is fixed.
     assert actions[("too-long", "mastodon")]["action"] == "invalid"
     assert "invalid" in actions[("too-long", "mastodon")]["reason"]
     assert "cmflow validate content/too-long.md" in actions[("too-long", "mastodon")]["reason"]
-    li = actions[("li", "linkedin")]
+    li = actions[("li", "facebook")]
     assert (
-        li["action"] == "skip" and "LinkedIn" in li["reason"] and "cannot publish" in li["reason"]
+        li["action"] == "skip" and "Facebook" in li["reason"] and "cannot publish" in li["reason"]
     )
 
     result = s.publish()
@@ -214,8 +215,8 @@ def test_invalid_post_and_unpublishable_platform_are_skipped_others_go(
     for fake in (fakes.mastodon, fakes.telegram):
         assert created(fake, "long-31a") == created(fake, "broken-31a") == 0
     assert s.state("good", "mastodon") == s.state("good", "telegram") == "published"
-    assert s.record("too-long", "mastodon") is None and s.record("li", "linkedin") is None
-    assert "LinkedIn" in result.stdout  # the skip is explained, not silent
+    assert s.record("too-long", "mastodon") is None and s.record("li", "facebook") is None
+    assert "Facebook" in result.stdout  # the skip is explained, not silent
     s.assert_no_secret()
 
 

@@ -30,6 +30,7 @@ from .base import (
     text_response,
 )
 from .discord import FakeDiscord
+from .linkedin import FakeLinkedIn
 from .mastodon import FakeMastodon
 from .proxy import FaultProxy, Forwarded
 from .slack import FakeSlack
@@ -38,6 +39,7 @@ from .x import FakeX
 
 __all__ = [
     "FakeDiscord",
+    "FakeLinkedIn",
     "FakeMastodon",
     "FakeServer",
     "FakeSlack",
