@@ -133,6 +133,8 @@ class Rendered:
     language: str | None = None
     limit: int | None = None  # per part
     counter: str = "characters"  # how `Part.length` was counted, for humans
+    series: str | None = None  # the post's `series` (dev.to)
+    canonical_url: str | None = None  # the post's own page, when a channel gives it one
 
 
 @dataclass(frozen=True)

@@ -175,8 +175,16 @@ def prepare(
     for post in posts:
         if not post.meta:
             continue
+        # The post's own page, when one of its channels gives it one (the site): dev.to
+        # names it as the canonical URL.
+        pages = (
+            platforms.page_url(ch.platform, ch.settings, post.id)
+            for ch in (config.channels[n] for n in post.channels)
+        )
+        canonical = next((u for u in pages if u), None)
         for name in post.channels:
             r = render(post, config.channels[name], html=True)
+            r.canonical_url = canonical
             rendered[(post.id, name)] = r
             fps[(post.id, name)] = fingerprint(r)
     missing = {name: ch.missing_secrets(env) for name, ch in config.channels.items()}

@@ -12,6 +12,7 @@ from urllib.parse import quote_plus
 from cmflow import counting, markup
 from cmflow.config import Channel, LinkTracking
 from cmflow.model import Link, Part, Post, Rendered
+from cmflow.platforms.spec import Capability
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
@@ -29,7 +30,10 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
         "campaign": str(campaign) if campaign else "",
         "id": post.id,
     }
-    texts = list(_plain_parts(body, spec.threads and not spec.html))
+    if spec.can(Capability.MARKDOWN):
+        texts = ["\n\n".join(markup.split_thread(body)).strip()]
+    else:
+        texts = list(_plain_parts(body, spec.threads and not spec.html))
     if tracking is not None:
         texts = [tag_links(t, tracking, params) for t in texts]
     texts = [t for t in texts if t] or [""]
@@ -55,6 +59,7 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
     title = post.field("title", name)
     tags = post.field("tags", name)
     language = post.field("language", name) or channel.language
+    series = post.field("series", name)
     rendered = Rendered(
         post_id=post.id,
         channel=name,
@@ -65,6 +70,7 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
         language=str(language) if language else None,
         limit=limit,
         counter=counting.COUNTER_LABELS[spec.counter],
+        series=str(series) if series else None,
     )
     if html and spec.html:
         source = tag_links(body, tracking, params) if tracking is not None else body

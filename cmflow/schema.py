@@ -149,6 +149,7 @@ _POST_FIELDS: dict[str, Key] = {
     "thread": _k("str", "auto: split long text into numbered parts", choices=("auto", "off")),
     "language": _k("str", "language of the post (ISO 639-1)"),
     "summary": _k("str", "short description (feed, dev.to)"),
+    "series": _k("str", "series the post belongs to (dev.to)"),
 }
 
 VARIANT_KEYS: dict[str, Key] = {

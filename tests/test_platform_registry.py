@@ -19,8 +19,7 @@ def test_every_registered_platform_has_its_spec_and_publishers_their_adapter() -
         assert spec is not None and spec.name == name
         target = platforms.PLATFORMS[name]
         # A module line means an adapter; "module:ATTRIBUTE" a spec waiting for one.
-        if ":" in target:
-            assert not platforms.can_publish(name), name
+        assert platforms.can_publish(name) == (":" not in target), name
     assert platforms.spec("myspace") is None and not platforms.can_publish("myspace")
     # Capabilities are what the publisher asks, not names.
     assert platforms.spec("feed").can(Capability.WRITES_FILES)  # type: ignore[union-attr]

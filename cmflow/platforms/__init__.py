@@ -25,10 +25,12 @@ Nothing here imports `cmflow.config` (channels.yaml is checked against these spe
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from functools import cache
 from types import ModuleType
+from typing import Any
 
-from cmflow.platforms.spec import PlatformSpec
+from cmflow.platforms.spec import Capability, PlatformSpec
 
 # platform name -> module holding `SPEC` (and `Adapter`), or "module:ATTRIBUTE" for a spec
 # that has no adapter yet (validated only).
@@ -89,6 +91,17 @@ def can_publish(name: str) -> bool:
     return attribute is None and hasattr(module, "Adapter")
 
 
+def page_url(platform: str, settings: Mapping[str, Any], post_id: str) -> str | None:
+    """The public URL a PAGES platform gives post `post_id` on a channel with `settings`
+    (its module's `page_url`), e.g. the site page that dev.to names as canonical."""
+    found = spec(platform)
+    if found is None or not found.can(Capability.PAGES):
+        return None
+    module, _ = _module(platform)
+    url = module.page_url(settings, post_id)
+    return str(url) if url else None
+
+
 def adapter_class(name: str) -> type:
     """The `Adapter` class of platform `name` (KeyError when it has none)."""
     if not can_publish(name):
@@ -98,4 +111,12 @@ def adapter_class(name: str) -> type:
     return cls
 
 
-__all__ = ["PLATFORMS", "adapter_class", "all_specs", "can_publish", "names", "spec"]
+__all__ = [
+    "PLATFORMS",
+    "adapter_class",
+    "all_specs",
+    "can_publish",
+    "names",
+    "page_url",
+    "spec",
+]

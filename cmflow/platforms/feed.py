@@ -137,6 +137,7 @@ SPEC = PlatformSpec(
         Capability.ALT_TEXT,
         Capability.WRITES_FILES,
         Capability.RECONCILES,
+        Capability.PAGES,
     ),
     output_key="output_dir",
     source="RFC 4287",
@@ -244,6 +245,12 @@ def slug_for(post_id: str) -> str:
         digest = hashlib.sha256(post_id.encode("utf-8")).hexdigest()[:8]
         slug = f"{slug or 'post'}-{digest}"
     return slug
+
+
+def page_url(settings: Mapping[str, Any], post_id: str) -> str | None:
+    """The public URL of a post's page (PAGES), when the channel has a `site_url`."""
+    site_url = settings.get("site_url")
+    return f"{str(site_url).rstrip('/')}/{slug_for(post_id)}/" if site_url else None
 
 
 class Adapter:

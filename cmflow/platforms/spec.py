@@ -26,6 +26,8 @@ class Capability(StrEnum):
     TITLES = "titles"  # uses the post title
     HTML = "html"  # receives HTML rather than plain text
     ALT_TEXT = "alt_text"  # accepts alt text on images
+    MARKDOWN = "markdown"  # receives the body as written (Markdown), not plain text
+    PAGES = "pages"  # gives each post a page at a stable public URL (`page_url`): canonical
 
 
 @dataclass(frozen=True)

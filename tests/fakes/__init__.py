@@ -29,6 +29,7 @@ from .base import (
     status,
     text_response,
 )
+from .devto import FakeDevto
 from .discord import FakeDiscord
 from .linkedin import FakeLinkedIn
 from .mastodon import FakeMastodon
@@ -38,6 +39,7 @@ from .telegram import FakeTelegram
 from .x import FakeX
 
 __all__ = [
+    "FakeDevto",
     "FakeDiscord",
     "FakeLinkedIn",
     "FakeMastodon",
