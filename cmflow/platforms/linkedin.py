@@ -82,6 +82,7 @@ _RESERVED_RE = re.compile("([" + re.escape(RESERVED) + "])")
 _HASHTAG = re.compile(r"(?<![\w#&])#(\w+)")
 _TEMPLATE = re.compile(r"\{hashtag\|\\?[#＃]\|((?:\\.|[^}\\])+)\}")
 _MENTION = re.compile(r"@\[((?:\\.|[^\]\\])*)\]\(urn:li:[^)]+\)")
+_URL = re.compile(r"https?://\S+")
 _URN = re.compile(r"urn:li:(?:share|ugcPost):[0-9]+")
 
 
@@ -90,7 +91,19 @@ def _escape(text: str) -> str:
 
 
 def little(text: str) -> str:
-    """`text` as little text: reserved characters escaped, hashtags as hashtag templates."""
+    """`text` as little text: reserved characters escaped, hashtags as hashtag templates (a
+    `#` inside a link, `https://x.fr/#section`, stays part of the link)."""
+    out: list[str] = []
+    pos = 0
+    for url in _URL.finditer(text):
+        out.append(_little_words(text[pos : url.start()]))
+        out.append(_escape(url.group(0)))
+        pos = url.end()
+    out.append(_little_words(text[pos:]))
+    return "".join(out)
+
+
+def _little_words(text: str) -> str:
     out: list[str] = []
     pos = 0
     for m in _HASHTAG.finditer(text):
