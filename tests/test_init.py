@@ -102,9 +102,9 @@ def test_every_credential_the_channels_name_is_mapped_from_a_secret(tmp_path: Pa
     for name in names:
         assert step["env"][name] == f"${{{{ secrets.{name} }}}}"
     # Every platform the validator knows has a commented example.
-    from cmflow.platforms import SPECS
+    from cmflow import platforms
 
-    for platform in SPECS:
+    for platform in platforms.names():
         assert f"platform: {platform}" in channels, platform
 
 

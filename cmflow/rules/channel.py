@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from cmflow import media as media_files
 from cmflow.model import Finding, Mark
+from cmflow.platforms.spec import Capability
 from cmflow.rules.base import PostContext, Rule, body_mark
 from cmflow.rules.text import hashtags
 
@@ -143,7 +144,7 @@ def media_format(ctx: PostContext) -> Iterator[Finding]:
                 "channel.media-format", _media_key(ctx, i), f"{m.path} {media_files.UNRECOGNISED}"
             )
             continue
-        if info.mime == media_files.SVG and ctx.channel.spec.name == "feed":
+        if info.mime == media_files.SVG and ctx.channel.spec.can(Capability.WRITES_FILES):
             # Whatever `media_types` says: the site serves the file as is, and a browser
             # opening an SVG runs the scripts it holds, on the brand's own site.
             yield ctx.finding(
