@@ -376,7 +376,7 @@ class _Builder:
             return []
         out: list[Mapping[str, Any]] = []
         for i, ev in enumerate(data):
-            for p in schema._check_value(
+            for p in schema.check_value(
                 ev, schema._EVENT, marks, (i,), marks.get((i,), Mark(1, 1))
             ):
                 self.problems.append(_at(rel, p.mark, p.message))
