@@ -13,18 +13,18 @@ from __future__ import annotations
 import email.utils
 import math
 import random
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from http.cookiejar import DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cmflow import __version__
 
 if TYPE_CHECKING:
+    from http.cookiejar import DefaultCookiePolicy
+
     import requests
 
 USER_AGENT = f"cmflow/{__version__} (+https://github.com/cmflow/cmflow)"
@@ -182,6 +182,8 @@ def classify(exc: BaseException) -> type[NotSent] | type[MaybeSent]:
         for e in chain
     ):
         return NotSent
+    import ssl  # here: platform modules import this one when channels.yaml is validated
+
     if any(isinstance(e, ssl.SSLCertVerificationError | u3.ProxyError) for e in chain):
         return NotSent  # refused during the TLS handshake / at the proxy: nothing went out
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
@@ -212,6 +214,8 @@ def _describe(exc: BaseException, kind: type[HttpError]) -> str:
 def no_cookies() -> DefaultCookiePolicy:
     """A policy that stores no cookie: every call authenticates with its own credential, and
     two channels on the same host (two accounts) never share a server session."""
+    from http.cookiejar import DefaultCookiePolicy
+
     return DefaultCookiePolicy(allowed_domains=[])
 
 
