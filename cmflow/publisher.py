@@ -114,6 +114,11 @@ class LedgerProgress:
         self.entry.in_flight_since = None
         self._write()
 
+    def part_handle(self, index: int, name: str, value: Any) -> None:
+        table = self.entry.handles.setdefault("part_handles", {})
+        table.setdefault(str(index), {})[name] = value
+        self._write()
+
     def _write(self) -> None:
         with self.lock:
             self.ledger.write(self.entry)
@@ -463,7 +468,13 @@ class _Adapters:
                 ch = self.config.channels[name]
                 try:
                     self._made[name] = adapter_for(
-                        Context(ch, self.config.root, self.http, ch.secrets(self.env))
+                        Context(
+                            ch,
+                            self.config.root,
+                            self.http,
+                            ch.secrets(self.env),
+                            self.config.channels,
+                        )
                     )
                 except MissingSecret as exc:
                     self._made[name] = exc

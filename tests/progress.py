@@ -29,3 +29,8 @@ class MemProgress:
         assert index == len(self.done)
         self.done.append(result)
         self.events.append(("done", index, len(self.server.requests)))
+
+    def part_handle(self, index: int, name: str, value: Any) -> None:
+        table = self.handles.setdefault("part_handles", {})
+        table.setdefault(str(index), {})[name] = value
+        self.events.append(("handle", index, len(self.server.requests)))

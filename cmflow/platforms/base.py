@@ -80,6 +80,11 @@ class Progress(Protocol):
     def part_done(self, index: int, result: PartResult) -> None:
         """Record part `index` as published, atomically, before the next part is sent."""
 
+    def part_handle(self, index: int, name: str, value: Any) -> None:
+        """Record, before part `index` is published, a handle the platform gave for it (a
+        Meta container id), in `handles["part_handles"][str(index)][name]`: a rerun then
+        resumes that container instead of creating a second one."""
+
 
 @dataclass
 class Context:
@@ -89,6 +94,9 @@ class Context:
     root: Path
     http: Http
     secrets: Mapping[str, str]  # key (e.g. "token_env") -> value read from the environment
+    # Every channel of the configuration, by name: an adapter may rely on another one (Meta
+    # fetches images from the site a feed channel publishes).
+    channels: Mapping[str, Channel] = field(default_factory=dict)
 
 
 class Adapter(Protocol):

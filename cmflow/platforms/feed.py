@@ -682,6 +682,12 @@ def _all_media(rendered: Rendered) -> list[Media]:
     return [m for part in rendered.parts for m in part.media]
 
 
+def public_media_url(site_url: str, path: str) -> str:
+    """The public URL of a repository media file (`media/a.jpg`) once a feed channel with
+    this `site_url` published a post carrying it (it is copied under `<output_dir>/media/`)."""
+    return f"{site_url.rstrip('/')}/{quote(_media_target(path))}"
+
+
 def _media_target(path: str) -> str:
     """Where a repository media file goes in the site, relative to output_dir."""
     parts = [p for p in PurePosixPath(path.replace("\\", "/")).parts if p not in ("", ".", "/")]

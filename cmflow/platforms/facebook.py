@@ -1,0 +1,223 @@
+"""Facebook Page: text and link posts, one photo, several photos as one post; exactly once.
+
+Channel settings: `page_id`, `token_env` (a Page access token with `pages_manage_posts` and
+`pages_read_engagement`), optional `base_url` (default `https://graph.facebook.com/v25.0`).
+
+Shape of the calls (developers.facebook.com/docs/pages-api/posts,
+`graph-api/reference/page/photos`, `graph-api/reference/page/feed`):
+
+- Text (and link): `POST /{page-id}/feed` with `message` and, when the text has a URL, `link`
+  (the first one, shown as the preview).
+- One image: `POST /{page-id}/photos` with the file as multipart `source`, the text as
+  `message` and the alt text as `alt_text_custom`; the answer's `post_id` is the post.
+- Several images: each is uploaded with `published=false` (an unpublished photo is no post),
+  then one `POST /{page-id}/feed` with `attached_media[i]={"media_fbid": id}`. The photo ids
+  are recorded in the claim as they come, so a rerun does not upload them again.
+
+No idempotency key exists. A publishing call whose answer is lost, a 5xx, codes 1/2, or the
+duplicate answers (#506 "Duplicate status message", 368 "You've already posted this") are
+reconciled by listing `GET /{page-id}/feed?fields=id,message,created_time,permalink_url` and
+matching the hash of the message: found → recorded as published; not found → outcome
+unknown, looked for again by the next run (never resent blindly: arsduo/koala#699).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from cmflow import counting
+from cmflow.media import inspect
+from cmflow.model import Media, Rendered
+from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
+from cmflow.platforms.graph import GraphClient, Halt, Lookup, part_handles, text_hash
+
+MAX_PHOTOS = 10
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+CREDENTIAL_HELP = (
+    "create a new Page access token with pages_manage_posts and pages_read_engagement "
+    "and store it in that secret"
+)
+
+
+class Adapter:
+    """Publishes one post to a Facebook Page."""
+
+    #: Pages of the Page's feed read when looking for a post.
+    lookup_pages: int = 4
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.graph = GraphClient(ctx, "Facebook", CREDENTIAL_HELP)
+        self.page_id = str(ctx.channel.setting("page_id") or "")
+
+    # -- the contract -------------------------------------------------------------------------
+
+    def prepare(self, rendered: Rendered, key: str) -> dict[str, Any]:
+        """The hash the post is recognised by in the Page's feed (reconciliation)."""
+        return {"text_sha256": [text_hash(self._text(rendered))]}
+
+    def publish(self, rendered: Rendered, progress: Progress) -> Result:
+        done = list(progress.done)
+        if done:
+            return Result(Outcome.PUBLISHED, done)
+        text = self._text(rendered)
+        media = [m for p in rendered.parts for m in p.media]
+        try:
+            self._check(media)
+            files: dict[str, tuple[str, bytes, str]] | None = None
+            if not media:
+                path = f"{self.page_id}/feed"
+                fields = {"message": text}
+                link = self._first_link(rendered)
+                if link:
+                    fields["link"] = link
+            elif len(media) == 1:
+                path = f"{self.page_id}/photos"
+                fields = {"message": text, "published": "true"}
+                if media[0].alt:
+                    fields["alt_text_custom"] = media[0].alt
+                files = {"source": self._file(media[0])}
+            else:
+                photos = self._unpublished_photos(media, progress)
+                path = f"{self.page_id}/feed"
+                fields = {"message": text}
+                for i, photo in enumerate(photos):
+                    fields[f"attached_media[{i}]"] = json.dumps({"media_fbid": photo})
+            progress.part_started(0)
+            part = self._send(path, fields, files, text, progress)
+        except Halt as halt:
+            return halt.result(done)
+        progress.part_done(0, part)
+        return Result(Outcome.PUBLISHED, [part])
+
+    def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
+        if progress.done:
+            return Result(Outcome.ABSENT, reason="no part of this post is in flight")
+        look = self._lookup(self._text(rendered), progress)
+        if look.found is not None:
+            return Result(Outcome.PUBLISHED, [self._part(look.found)])
+        if look.absent:
+            return Result(Outcome.ABSENT, reason=look.reason)
+        last = self.graph.last
+        return Result(
+            Outcome.UNKNOWN,
+            reason=look.reason,
+            retry_after=last.retry_after if last is not None else None,
+            needs_reauth=last is not None and last.kind == "auth",
+        )
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def _send(
+        self,
+        path: str,
+        fields: dict[str, str],
+        files: dict[str, tuple[str, bytes, str]] | None,
+        text: str,
+        progress: Progress,
+    ) -> PartResult:
+        answer = self.graph.post(path, fields, files=files)
+        if answer.ok:
+            ident = answer.data.get("post_id") or answer.data.get("id")
+            if isinstance(ident, str | int) and str(ident):
+                return self._part({"id": str(ident)})
+            answer.kind, answer.reason = "unknown", "answered without a post id"
+        if answer.kind in ("unknown", "duplicate"):
+            # Maybe published (a 5xx after the write: arsduo/koala#699), or Facebook says it
+            # already has this text: look for it, never send it again.
+            look = self._lookup(text, progress)
+            if look.found is not None:
+                return self._part(look.found)
+            raise Halt(
+                Outcome.UNKNOWN,
+                f"the post: {answer.reason}; not found in the Page's feed yet "
+                f"({look.reason}): the next run looks again before any resend",
+            )
+        raise self.graph.halt("the post", answer, sent=True)
+
+    def _unpublished_photos(self, media: list[Media], progress: Progress) -> list[str]:
+        photos = [p for p in part_handles(progress, 0).get("photos") or [] if isinstance(p, str)]
+        for item in media[len(photos) :]:
+            fields = {"published": "false"}
+            if item.alt:
+                fields["alt_text_custom"] = item.alt
+            # An unpublished photo is not a post: a transport retry is harmless.
+            answer = self.graph.post(
+                f"{self.page_id}/photos",
+                fields,
+                files={"source": self._file(item)},
+                retry_safe=True,
+            )
+            ident = answer.data.get("id") if answer.ok else None
+            if not isinstance(ident, str | int) or not str(ident):
+                raise self.graph.halt(f"uploading {item.path}", answer, sent=False)
+            photos.append(str(ident))
+            progress.part_handle(0, "photos", list(photos))
+        return photos
+
+    def _lookup(self, text: str, progress: Progress) -> Lookup:
+        hashes = progress.handles.get("text_sha256")
+        wanted = str(hashes[0]) if isinstance(hashes, list) and hashes else text_hash(text)
+        since = progress.started_at or datetime.now(UTC)
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return self.graph.find(
+            f"{self.page_id}/feed",
+            "id,message,created_time,permalink_url",
+            "message",
+            wanted,
+            since,
+            pages=self.lookup_pages,
+        )
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _text(rendered: Rendered) -> str:
+        return "\n\n".join(p.text for p in rendered.parts)
+
+    @staticmethod
+    def _first_link(rendered: Rendered) -> str | None:
+        for part in rendered.parts:
+            if part.links:
+                return part.links[0].url
+            urls = counting.find_urls(part.text)
+            if urls:
+                return urls[0][2]
+        return None
+
+    def _check(self, media: list[Media]) -> None:
+        if len(media) > MAX_PHOTOS:
+            raise Halt(
+                Outcome.FAILED,
+                f"{len(media)} images: cmflow posts at most {MAX_PHOTOS} to a Facebook Page",
+            )
+        for item in media:
+            info = inspect(self.ctx.root, item.path)
+            if info.problem is not None:
+                raise Halt(Outcome.FAILED, f"media {item.path} {info.problem}")
+            if info.mime not in IMAGE_TYPES:
+                raise Halt(
+                    Outcome.FAILED,
+                    f"media {item.path} is {info.mime or 'of an unknown type'}: cmflow posts "
+                    "only images to a Facebook Page",
+                )
+
+    def _file(self, item: Media) -> tuple[str, bytes, str]:
+        info = inspect(self.ctx.root, item.path)
+        if info.path is None:
+            raise Halt(Outcome.FAILED, f"media {item.path} {info.problem}")
+        try:
+            data = info.path.read_bytes()
+        except OSError as exc:
+            raise Halt(
+                Outcome.FAILED, f"media {item.path} cannot be read ({exc.strerror})"
+            ) from None
+        return (info.path.name, data, info.mime or "application/octet-stream")
+
+    def _part(self, item: dict[str, Any]) -> PartResult:
+        ident = str(item["id"])
+        url = item.get("permalink_url")
+        return PartResult(ident, str(url) if url else f"https://www.facebook.com/{ident}")

@@ -1,0 +1,86 @@
+"""Instagram (Graph API, professional accounts): images and carousels, exactly once.
+
+Channel settings: `user_id` (the Instagram professional account id), `token_env` (a token with
+`instagram_basic` and `instagram_content_publish`), optional `media_base_url` and `base_url`
+(default `https://graph.facebook.com/v25.0`).
+
+Shape of the calls (developers.facebook.com/docs/instagram-platform/content-publishing/):
+
+1. `POST /{ig-user-id}/media` with `image_url`, `caption` and `alt_text` creates a container.
+   "We cURL media used in publishing attempts, so the media must be hosted on a publicly
+   accessible server at the time of the attempt": cmflow gives the URL under the channel's
+   `media_base_url`, else the copy the site (feed channel with `site_url`) publishes, and
+   checks that it answers 200 with `image/jpeg` before creating anything (Instagram takes
+   JPEG only: error 2207004/2207009 in `instagram-graph-api/reference/error-codes`).
+   `alt_text` on image posts exists since 2025-03-24 (same page).
+2. A carousel (up to 10 images) is one container per image with `is_carousel_item=true`, then
+   a `media_type=CAROUSEL` container with `children` (comma-separated ids) and the caption.
+3. `GET /{container-id}?fields=status_code` until FINISHED (IN_PROGRESS before; ERROR,
+   EXPIRED after 24 h, PUBLISHED: `reference/ig-container`), then
+   `POST /{ig-user-id}/media_publish` with `creation_id` gives the media id.
+
+Reconciliation lists `GET /{ig-user-id}/media?fields=id,caption,timestamp,permalink` and
+matches the caption's hash (see `graph.py`, `containers.py`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from cmflow.model import Part, Rendered
+from cmflow.platforms.base import Outcome
+from cmflow.platforms.containers import ContainerAdapter, Image
+from cmflow.platforms.graph import Halt
+
+MAX_CAROUSEL = 10  # content-publishing: "Carousels are limited to 10 images, videos, or a mix"
+
+
+class Adapter(ContainerAdapter):
+    """Publishes one post (a caption with 1-10 JPEG images) to an Instagram account."""
+
+    label: ClassVar[str] = "Instagram"
+    credential_help: ClassVar[str] = (
+        "create a new token with instagram_basic and instagram_content_publish for the "
+        "Instagram professional account and store it in that secret"
+    )
+    create_path: ClassVar[str] = "media"
+    publish_path: ClassVar[str] = "media_publish"
+    status_field: ClassVar[str] = "status_code"
+    text_field: ClassVar[str] = "caption"
+    image_types: ClassVar[tuple[str, ...]] = ("image/jpeg",)
+    max_images: ClassVar[int] = MAX_CAROUSEL
+
+    def texts(self, rendered: Rendered) -> list[str]:
+        # Instagram has no threads: one caption.
+        return ["\n\n".join(p.text for p in rendered.parts)]
+
+    def check(self, rendered: Rendered) -> None:
+        if not any(p.media for p in rendered.parts):
+            raise Halt(
+                Outcome.FAILED,
+                "Instagram posts need at least one image (text-only posts do not exist there): "
+                "add `media` to the post",
+            )
+        texts = self.texts(rendered)
+        self._check_files([self.part_at(rendered, 0, texts[0])])
+
+    def part_at(self, rendered: Rendered, index: int, text: str) -> Part:
+        return Part(text, [m for p in rendered.parts for m in p.media])
+
+    def single_fields(self, text: str, image: Image | None, reply_to: str | None) -> dict[str, str]:
+        assert image is not None  # check() requires an image
+        fields = {"image_url": image.url, "caption": text}
+        if image.alt:
+            fields["alt_text"] = image.alt
+        return fields
+
+    def child_fields(self, image: Image) -> dict[str, str]:
+        fields = {"image_url": image.url, "is_carousel_item": "true"}
+        if image.alt:
+            fields["alt_text"] = image.alt
+        return fields
+
+    def carousel_fields(
+        self, text: str, children: list[str], reply_to: str | None
+    ) -> dict[str, str]:
+        return {"media_type": "CAROUSEL", "children": ",".join(children), "caption": text}
