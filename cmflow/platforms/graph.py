@@ -228,11 +228,12 @@ class GraphClient:
         idempotent: bool | None = None,
     ) -> Answer:
         if self.throttled is not None:
-            return Answer(
+            self.last = Answer(
                 "rate",
                 f"not sent: {self.throttled.reason}",
                 retry_after=self.throttled.retry_after,
             )
+            return self.last
         url = f"{self.base_url}/{path.lstrip('/')}"
         kwargs: dict[str, Any] = {}
         if method == "GET":
