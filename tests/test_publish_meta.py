@@ -22,8 +22,8 @@ from tests.meta import JPEG, TOKEN
 from tests.publishing import (
     NOW,
     from_now,
-    iso,
     init_remote,
+    iso,
     post,
     pushed_site,
     remote_record,

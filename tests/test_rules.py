@@ -636,7 +636,7 @@ def test_media_format_fires_on_png_bytes_named_jpg_for_instagram(make_repo: Make
             "error",
             "channel.media-format",
             "instagram",
-            "media/photo.jpg is image/png; Instagram accepts image/jpeg, video/mp4",
+            "media/photo.jpg is image/png; Instagram accepts image/jpeg",
         )
     ]
 

@@ -12,9 +12,9 @@ Adding a platform is one module and one line in `PLATFORMS`:
   validating imports neither `requests` nor any adapter's dependencies.)
 - A line `"name": "cmflow.platforms.<name>"` uses the module's `SPEC` and `Adapter`. A line
   `"name": "module:ATTRIBUTE"` names a spec alone: the platform is validated only (`plan`
-  and `publish` skip it). Facebook, Instagram and Threads wait in `specs.py` that way; to
-  give one an adapter, move its spec into `cmflow/platforms/<name>.py` as `SPEC`, next to
-  `Adapter`, and change its line to the module.
+  and `publish` skip it). To give such a platform an adapter, move its spec into
+  `cmflow/platforms/<name>.py` as `SPEC`, next to `Adapter`, and change its line to the
+  module.
 - The publisher and the scheduler never test platform names: they ask the spec
   (`spec.can(Capability.WRITES_FILES)`, `spec.required`, ...) and the registry
   (`can_publish`).
@@ -44,9 +44,9 @@ PLATFORMS: dict[str, str] = {
     "x": "cmflow.platforms.x",
     "linkedin": "cmflow.platforms.linkedin",
     "devto": "cmflow.platforms.devto",
-    "facebook": "cmflow.platforms.specs:FACEBOOK",
-    "instagram": "cmflow.platforms.specs:INSTAGRAM",
-    "threads": "cmflow.platforms.specs:THREADS",
+    "facebook": "cmflow.platforms.facebook",
+    "instagram": "cmflow.platforms.instagram",
+    "threads": "cmflow.platforms.threads",
 }
 
 

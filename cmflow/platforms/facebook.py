@@ -32,12 +32,40 @@ from cmflow.media import inspect
 from cmflow.model import Media, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.graph import GraphClient, Halt, Lookup, part_handles, text_hash
+from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
 
 MAX_PHOTOS = 10
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 CREDENTIAL_HELP = (
     "create a new Page access token with pages_manage_posts and pages_read_engagement "
     "and store it in that secret"
+)
+
+GRAPH_ID = r"[0-9]+"
+
+SPEC = PlatformSpec(
+    name="facebook",
+    label="Facebook Page",
+    counter="chars",
+    defaults={
+        "max_length": 63_206,
+        "max_media": MAX_PHOTOS,
+        "media_types": list(IMAGE_TYPES),
+    },
+    keys=(
+        ConnKey(
+            "page_id",
+            "Facebook Page id",
+            alt_kinds=("int",),
+            required=True,
+            pattern=GRAPH_ID,
+            shape="a numeric Page id",
+        ),
+        token("environment variable holding the Page access token"),
+    ),
+    capabilities=caps(Capability.ALT_TEXT, Capability.RECONCILES),
+    default_base_url="https://graph.facebook.com/v25.0",
+    source="developers.facebook.com pages-api/posts; length third-party",
 )
 
 

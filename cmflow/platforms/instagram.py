@@ -31,8 +31,45 @@ from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Outcome
 from cmflow.platforms.containers import ContainerAdapter, Image
 from cmflow.platforms.graph import Halt
+from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
 
 MAX_CAROUSEL = 10  # content-publishing: "Carousels are limited to 10 images, videos, or a mix"
+MIB = 1024 * 1024
+GRAPH_ID = r"[0-9]+"
+
+SPEC = PlatformSpec(
+    name="instagram",
+    label="Instagram",
+    counter="chars",
+    defaults={
+        "max_length": 2200,
+        "max_hashtags": 30,
+        "max_media": MAX_CAROUSEL,
+        "media_types": ["image/jpeg"],  # cmflow publishes JPEG images only
+        "max_media_bytes": 8 * MIB,
+        "require_media": True,
+    },
+    keys=(
+        ConnKey(
+            "user_id",
+            "Instagram professional account id",
+            alt_kinds=("int",),
+            required=True,
+            pattern=GRAPH_ID,
+            shape="a numeric account id",
+        ),
+        token(),
+        ConnKey(
+            "media_base_url",
+            "public URL where media/ is served (Instagram fetches images from it; without "
+            "it, from the site of a feed channel with site_url)",
+            url=True,
+        ),
+    ),
+    capabilities=caps(Capability.ALT_TEXT, Capability.PUBLIC_MEDIA, Capability.RECONCILES),
+    default_base_url="https://graph.facebook.com/v25.0",
+    source="instagram-platform content-publishing; error 2207004 (8 MiB JPEG)",
+)
 
 
 class Adapter(ContainerAdapter):

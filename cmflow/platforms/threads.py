@@ -30,8 +30,40 @@ from typing import ClassVar
 
 from cmflow.model import Rendered
 from cmflow.platforms.containers import ContainerAdapter, Image
+from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
 
 MAX_CAROUSEL = 20  # threads/posts: a carousel holds 2 to 20 images or videos
+IMAGE_TYPES = ("image/jpeg", "image/png")
+GRAPH_ID = r"[0-9]+"
+
+SPEC = PlatformSpec(
+    name="threads",
+    label="Threads",
+    counter="threads",
+    defaults={"max_length": 500, "max_media": MAX_CAROUSEL, "media_types": list(IMAGE_TYPES)},
+    keys=(
+        ConnKey(
+            "user_id",
+            "Threads user id",
+            alt_kinds=("int",),
+            required=True,
+            pattern=GRAPH_ID,
+            shape="a numeric user id",
+        ),
+        token(),
+        ConnKey(
+            "media_base_url",
+            "public URL where media/ is served (Threads fetches images from it; without "
+            "it, from the site of a feed channel with site_url)",
+            url=True,
+        ),
+    ),
+    capabilities=caps(
+        Capability.THREADS, Capability.ALT_TEXT, Capability.PUBLIC_MEDIA, Capability.RECONCILES
+    ),
+    default_base_url="https://graph.threads.net/v1.0",
+    source="developers.facebook.com/documentation/threads/posts",
+)
 
 
 class Adapter(ContainerAdapter):
@@ -46,7 +78,7 @@ class Adapter(ContainerAdapter):
     publish_path: ClassVar[str] = "threads_publish"
     status_field: ClassVar[str] = "status"
     text_field: ClassVar[str] = "text"
-    image_types: ClassVar[tuple[str, ...]] = ("image/jpeg", "image/png")
+    image_types: ClassVar[tuple[str, ...]] = IMAGE_TYPES
     max_images: ClassVar[int] = MAX_CAROUSEL
 
     def check(self, rendered: Rendered) -> None:
