@@ -441,3 +441,53 @@ def test_image_instagram_cannot_fetch_fails_with_the_container_error(
     assert "could not process container" in (result.reason or "")
     assert "HTTP 404" in (result.reason or "")
     assert fake.created == 0
+
+
+# -- validate says what to set when there is no public URL ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("with_site", "with_base", "flagged"),
+    [(False, False, True), (True, False, False), (False, True, False)],
+)
+def test_validate_flags_images_without_any_public_url(
+    tmp_path: Path, with_site: bool, with_base: bool, flagged: bool
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import write_repo
+    from tests.publishing import channels_yaml
+    from tests.publishing import post as post_file
+
+    ig: dict[str, Any] = {"platform": "instagram", "user_id": "1784", "token_env": TOKEN_ENV}
+    if with_base:
+        ig["media_base_url"] = "https://example.fr/media"
+    channels: dict[str, Any] = {"ig": ig}
+    if with_site:
+        channels["site"] = {"platform": "feed", "site_url": "https://example.fr/actus"}
+    root = write_repo(
+        tmp_path / "v",
+        {
+            "a.md": post_file(
+                list(channels),
+                CAPTION,
+                media=[{"path": "media/atelier.jpg", "alt": "Les bacs"}],
+            )
+        },
+        config=channels_yaml(channels),
+        media={"media/atelier.jpg": JPEG},
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "cmflow", "validate"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    assert ("channel.media-url" in out) is flagged, out
+    assert (done.returncode == 0) is not flagged, out
+    if flagged:
+        assert "content/a.md:5:" in out  # the media entry
+        assert "media_base_url" in out and "site_url" in out

@@ -44,6 +44,7 @@ from urllib.parse import quote
 from cmflow.errors import MissingSecret
 from cmflow.http import MaybeSent, NotSent, RateLimited
 from cmflow.platforms.base import Outcome, Progress, Result
+from cmflow.platforms.spec import Capability
 from cmflow.redact import Redactor
 
 if TYPE_CHECKING:
@@ -60,6 +61,11 @@ RATE_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
 TRANSIENT_CODES = frozenset({1, 2})
 DUPLICATE_CODE = 506
 POLICY_BLOCK_CODE = 368
+# Instagram (instagram-graph-api/reference/error-codes): 9007/2207027 "the media is not ready
+# for publishing" (nothing was published: come back later); 9/2207042 "reached the maximum
+# number of posts that can be published" in 24 h (a quota: come back later).
+NOT_READY = frozenset({(9007, 2207027)})
+QUOTA = frozenset({(9, 2207042)})
 USAGE_HEADERS = ("x-business-use-case-usage", "x-app-usage", "x-page-usage")
 CLOCK_SKEW = timedelta(minutes=2)
 MAX_REASON = 300
@@ -297,8 +303,10 @@ class GraphClient:
         def sorted_as(kind: Kind, reason: str = described) -> Answer:
             return Answer(kind, reason, body, wait, code, subcode, status)
 
-        if code in RATE_CODES or status == 429 or exhausted:
+        if code in RATE_CODES or status == 429 or exhausted or (code, subcode) in QUOTA:
             return self._throttle(sorted_as("rate"))
+        if (code, subcode) in NOT_READY:
+            return sorted_as("not_sent")
         if code in AUTH_CODES or (error.get("type") == "OAuthException" and status == 401):
             return sorted_as("auth", self._auth_reason(described))
         if code in PERMISSION_CODES:
@@ -506,9 +514,10 @@ def check_media_url(ctx: Context, url: str, types: tuple[str, ...], what: str) -
 
 
 def site_url(ctx: Context) -> str | None:
-    """The `site_url` of the configuration's (first enabled) feed channel, if any."""
+    """The `site_url` of the configuration's first enabled site (feed) channel, if any."""
     for channel in ctx.channels.values():
-        if channel.platform == "feed" and channel.enabled and channel.setting("site_url"):
+        writes_site = channel.spec.can(Capability.WRITES_FILES)
+        if writes_site and channel.enabled and channel.setting("site_url"):
             return str(channel.setting("site_url")).rstrip("/")
     return None
 

@@ -133,6 +133,30 @@ def media_required(ctx: PostContext) -> Iterator[Finding]:
         )
 
 
+def media_url(ctx: PostContext) -> Iterator[Finding]:
+    """A platform that fetches images from public URLs (Instagram, Threads) needs one: the
+    channel's `media_base_url`, or the copy a site channel (with `site_url`) publishes of a
+    post it also receives."""
+    channel = ctx.channel
+    if (
+        not ctx.media
+        or not channel.spec.can(Capability.PUBLIC_MEDIA)
+        or channel.setting("media_base_url")
+    ):
+        return
+    for name in ctx.post.channels:
+        other = ctx.config.channels.get(name)
+        if other and other.spec.can(Capability.WRITES_FILES) and other.setting("site_url"):
+            return
+    yield ctx.finding(
+        "channel.media-url",
+        _media_key(ctx, 0),
+        f"{channel.spec.label} fetches images from a public URL and channel {channel.name!r} "
+        "has none: set its `media_base_url` (where the repository's media/ folder is served), "
+        "or send this post to a feed channel with `site_url` too (its copy is used)",
+    )
+
+
 def media_format(ctx: PostContext) -> Iterator[Finding]:
     rules, label = ctx.channel.rules, ctx.channel.spec.label
     for i, m in enumerate(ctx.media):
@@ -196,6 +220,12 @@ RULES = (
         "error",
         "the channel needs media (Instagram) and the post has none",
         post=media_required,
+    ),
+    Rule(
+        "channel.media-url",
+        "error",
+        "images for a platform that fetches them by URL (Instagram, Threads) with no public URL",
+        post=media_url,
     ),
     Rule(
         "channel.media-format",
