@@ -641,6 +641,27 @@ def test_media_format_fires_on_png_bytes_named_jpg_for_instagram(make_repo: Make
     ]
 
 
+def test_media_url_fires_when_threads_has_no_public_url_for_an_image(
+    make_repo: MakeRepo,
+) -> None:
+    # Threads fetches images by URL: without media_base_url, only the site's copy serves.
+    config = CHANNELS_YAML.replace(
+        '    user_id: "1234567"\n    token_env: CMFLOW_THREADS_TOKEN\n    media_base_url: '
+        "https://example.fr/media\n",
+        '    user_id: "1234567"\n    token_env: CMFLOW_THREADS_TOKEN\n',
+    )
+    assert config != CHANNELS_YAML
+    alone = _media_post("threads", "  - path: media/photo.jpg\n    alt: Une photo")
+    f = one(run(make_repo, {"a.md": alone}, media=PHOTO, config=config), "channel.media-url")
+    assert (f.line, f.column, f.channel) == (6, 5, "threads")
+    assert "media_base_url" in f.message and "site_url" in f.message
+    with_site = _media_post("threads, site", "  - path: media/photo.jpg\n    alt: Une photo")
+    assert (
+        only(run(make_repo, {"a.md": with_site}, media=PHOTO, config=config), "channel.media-url")
+        == []
+    )
+
+
 def test_media_format_fires_on_a_file_too_large(make_repo: MakeRepo) -> None:
     # Bluesky takes images up to 2,000,000 bytes.
     big = JPEG + b"\x00" * (2_000_001 - len(JPEG))
