@@ -8,7 +8,8 @@ Shape of the calls (developers.facebook.com/documentation/threads/posts,
 `threads/reference/publishing`):
 
 1. `POST /{threads-user-id}/threads` with `media_type` TEXT (with `text`), IMAGE (with
-   `image_url`, optional `text` and `alt_text`) or, after one IMAGE container per picture
+   `image_url`, optional `text` and `alt_text`: `threads/posts/accessibility`, "for images
+   and videos only", so never on TEXT) or, after one IMAGE container per picture
    with `is_carousel_item=true`, CAROUSEL (with `children`). "Threads retrieves your image
    from the URL provided, so it must be on a public server": the same URL rules as Instagram
    (`media_base_url`, else the site's copy), checked before anything is created.

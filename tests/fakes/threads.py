@@ -87,6 +87,9 @@ class FakeThreads(FakeGraph):
         if media_type == "TEXT":
             if not text:
                 return self.param_error("The parameter text is required for TEXT")
+            if form.get("alt_text"):
+                # threads/posts/accessibility: "isn't available for text-only posts".
+                return self.param_error("alt_text is only for images and videos")
             fields["media_type"] = "TEXT"
             container = self.containers.create(fields, None)
         elif media_type == "IMAGE":
