@@ -148,7 +148,13 @@ class ContainerAdapter:
             return Result(Outcome.PUBLISHED, [self._part(look.found)])
         if look.absent:
             return Result(Outcome.ABSENT, reason=f"{what}: {look.reason}")
-        return Result(Outcome.UNKNOWN, reason=f"{what}: {look.reason}")
+        last = self.graph.last
+        return Result(
+            Outcome.UNKNOWN,
+            reason=f"{what}: {look.reason}",
+            retry_after=last.retry_after if last is not None else None,
+            needs_reauth=last is not None and last.kind == "auth",
+        )
 
     # -- containers ---------------------------------------------------------------------------
 
