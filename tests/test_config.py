@@ -310,9 +310,8 @@ def test_platform_defaults_apply_when_nothing_overrides_them(cfg: config_mod.Con
     assert cfg.channels["x"].rules.max_media == 4
     assert cfg.channels["telegram"].rules.max_caption_length == 1024
     assert cfg.channels["instagram"].rules.require_media is True
-    assert cfg.channels["instagram"].rules.media_types == (
-        "image/jpeg",
-    )  # what cmflow publishes there
+    # Instagram: the JPEG images cmflow publishes there (no video).
+    assert cfg.channels["instagram"].rules.media_types == ("image/jpeg",)
 
 
 def test_editorial_line_overrides_platform_defaults(cfg: config_mod.Config) -> None:
