@@ -510,11 +510,11 @@ def report(
 ) -> None:
     """KPIs from data/metrics/: interactions, engagement rate, per channel, pillar, campaign,
     format and time slot; top posts, trends, followers, site traffic, competitors."""
-    from cmflow.report import build
+    from cmflow.report.build import run as build_report
 
     cfg = load_config(root)
     _check_channels(cfg, channels)
-    result = build.run(
+    result = build_report(
         cfg, since, until, list(channels), list(campaigns), fmt, out, datetime.now(UTC)
     )
     if out is None:

@@ -212,16 +212,12 @@ def collect(
         if conf.competitors:
             from cmflow.metrics import competitors as comp_mod
 
-            jobs.append(
-                lambda: comp_mod.collect(conf, http, st, now, pending, report.extras, lock)
-            )
+            jobs.append(lambda: comp_mod.collect(conf, http, st, now, pending, report.extras, lock))
         if conf.analytics is not None:
             from cmflow.metrics import analytics as ga_mod
 
             jobs.append(
-                lambda: ga_mod.collect(
-                    conf, cfg, http, st, now, env, pending, report.extras, lock
-                )
+                lambda: ga_mod.collect(conf, cfg, http, st, now, env, pending, report.extras, lock)
             )
         _run_all(jobs)
     for kind in ("posts", "accounts", "competitors", "site"):
