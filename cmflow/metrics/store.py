@@ -156,6 +156,13 @@ class Store:
     def rows(self, kind: str, since: datetime | None = None) -> Iterator[Row]:
         """Every readable row of `kind` (collected at or after `since` when given)."""
         columns = KINDS[kind]
+        for values in self.records(kind, since):
+            yield dict(zip(columns, values, strict=True))
+
+    def records(self, kind: str, since: datetime | None = None) -> Iterator[list[str]]:
+        """Like `rows`, as lists in the order of `KINDS[kind]` (for reports over years of
+        history, where building a dict per row is most of the time)."""
+        columns = KINDS[kind]
         floor = stamp(since) if since else ""
         for path in self.files(kind, since):
             try:
@@ -165,6 +172,8 @@ class Store:
                 continue
             reader = csv.reader(io.StringIO(text))
             header: list[str] | None = None
+            order: list[int] = []
+            same = False
             for values in reader:
                 line = reader.line_num
                 if not values:
@@ -176,6 +185,9 @@ class Store:
                             Problem(self.rel(path), line, "no header row: not a cmflow file")
                         )
                         break
+                    # Columns a newer cmflow added are dropped; missing ones read as empty.
+                    order = [header.index(c) if c in header else -1 for c in columns]
+                    same = header == list(columns)
                     continue
                 if len(values) != len(header) or values[0].startswith(
                     ("<<<<<<<", "=======", ">>>>>>>")
@@ -184,11 +196,10 @@ class Store:
                         Problem(self.rel(path), line, "malformed row skipped (merge markers?)")
                     )
                     continue
-                row = {c: "" for c in columns}
-                row.update(zip(header, values, strict=True))
-                if row["collected_at"] < floor:
+                out = values if same else [values[k] if k >= 0 else "" for k in order]
+                if out[0] < floor:  # collected_at is every kind's first column
                     continue
-                yield row
+                yield out
 
     def append(self, kind: str, rows: Iterable[Row]) -> list[str]:
         """Add rows to the month files of their collection time; returns the files written

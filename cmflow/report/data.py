@@ -9,6 +9,8 @@ figures, with an unknown pillar and campaign.
 from __future__ import annotations
 
 import bisect
+import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,6 +22,11 @@ from cmflow.metrics.store import COUNTS, INTERACTIONS
 
 if TYPE_CHECKING:
     from cmflow.config import Config
+
+try:  # libyaml, as cmflow.yamlload uses
+    from yaml import CSafeLoader as _LOADER
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _LOADER  # type: ignore[assignment]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm")
 
@@ -48,10 +55,11 @@ class PostStat:
     format: str = "text"
     title: str = ""
     followers: int | None = None  # the account's followers when it was published (nearest)
+    interactions: int = field(init=False)
 
-    @property
-    def interactions(self) -> int:
-        return sum(self.counts.get(k) or 0 for k in INTERACTIONS)
+    def __post_init__(self) -> None:
+        counts = self.counts
+        self.interactions = sum(counts.get(k) or 0 for k in INTERACTIONS)
 
     @property
     def impressions(self) -> int | None:
@@ -60,8 +68,9 @@ class PostStat:
     @property
     def denominator(self) -> tuple[int | None, str]:
         """What the engagement rate divides by: impressions where known, else followers."""
-        if self.impressions:
-            return self.impressions, "impressions"
+        impressions = self.counts.get("impressions")
+        if impressions:
+            return impressions, "impressions"
         if self.followers:
             return self.followers, "followers"
         return None, ""
@@ -79,24 +88,82 @@ class History:
 
 
 def post_meta(cfg: Config) -> dict[str, tuple[dict[str, Any], Meta]]:
-    """post id -> (its front-matter, its metadata), from the post files."""
+    """post id -> (its front-matter, its metadata), from the post files.
+
+    Only a few fields are needed, for thousands of files: the front-matter is read with
+    libyaml directly (no positions, no rules); a file that is unusual in any way (a link,
+    not UTF-8, anchors, invalid YAML) goes through the full parser of `cmflow.content`,
+    which refuses what it must and reports nothing here."""
     from cmflow import content
 
     out: dict[str, tuple[dict[str, Any], Meta]] = {}
-    rels = content.discover(cfg.root, cfg.content_dir)
-    for _rel, _raw, post in content.load_all(cfg.root, rels, cfg.timezone, cfg.channels):
-        meta = post.meta
-        title = meta.get("title") if isinstance(meta.get("title"), str) else ""
-        out[post.id] = (
-            meta,
+    for rel in content.discover(cfg.root, cfg.content_dir):
+        stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        found = _quick_front(cfg.root, rel)
+        if found is None:
+            post = next(content.load_all(cfg.root, [rel], cfg.timezone, cfg.channels))[2]
+            front, body, pid = post.meta, post.body, post.id
+        else:
+            front, body = found
+            raw_id = front.get("id")
+            ok_id = isinstance(raw_id, str | int) and not isinstance(raw_id, bool)
+            pid = str(raw_id) if ok_id else stem
+        title = front.get("title") if isinstance(front.get("title"), str) else ""
+        out[pid] = (
+            front,
             Meta(
-                _str(meta.get("pillar")),
-                _str(meta.get("campaign")),
-                title or first_line(post.body),
-                tuple(m.path for m in post.media()),
+                _str(front.get("pillar")),
+                _str(front.get("campaign")),
+                title or first_line(body),
+                _media(front.get("media")),
             ),
         )
     return out
+
+
+def _media(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for item in raw:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("path"), str):
+            out.append(item["path"])
+    return tuple(out)
+
+
+def _quick_front(root: Path, rel: str) -> tuple[dict[str, Any], str] | None:
+    """(front-matter, body) of a plain post file, None when anything is unusual."""
+    import yaml
+
+    from cmflow import content
+
+    try:
+        fd = os.open(root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > content.MAX_BYTES:
+            return None
+        raw = os.read(fd, content.MAX_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        text = raw.decode("utf-8-sig").replace("\r\n", "\n")
+    except UnicodeDecodeError:
+        return None
+    front, body, _ = content.split_front_matter(text)
+    if front is None or "&" in front or "*" in front:  # anchors: the full parser decides
+        return None
+    try:
+        data = yaml.load(front, Loader=_LOADER)
+    except yaml.YAMLError:
+        return None
+    return (data, body) if isinstance(data, dict) else None
 
 
 def _str(value: Any) -> str | None:
@@ -139,22 +206,32 @@ def post_format(media: Iterable[str], thread: bool) -> str:
     return "image" if media else "text"
 
 
-def _counts(row: store.Row) -> dict[str, int | None]:
-    return {k: store.number(row.get(k)) for k in COUNTS}
+_COL = {c: i for i, c in enumerate(store.POST_COLUMNS)}
+_COUNT_AT = [(k, _COL[k]) for k in COUNTS]
+
+
+def _counts(values: list[str]) -> dict[str, int | None]:
+    out: dict[str, int | None] = {}
+    for key, i in _COUNT_AT:
+        cell = values[i]
+        out[key] = (int(cell) if cell.isdigit() else store.number(cell)) if cell else None
+    return out
 
 
 def latest_posts(
-    rows: Iterable[store.Row], key_cols: tuple[str, ...]
-) -> dict[tuple[str, ...], store.Row]:
-    """The latest `ok` snapshot of each post."""
-    out: dict[tuple[str, ...], store.Row] = {}
-    for row in rows:
-        if row["status"] != "ok":
+    records: Iterable[list[str]], key_cols: tuple[str, ...]
+) -> dict[tuple[str, ...], list[str]]:
+    """The latest `ok` snapshot of each post (rows as `store.records` gives them)."""
+    out: dict[tuple[str, ...], list[str]] = {}
+    at, status = _COL["collected_at"], _COL["status"]
+    keys = [_COL[c] for c in key_cols]
+    for values in records:
+        if values[status] != "ok":
             continue
-        key = tuple(row[c] for c in key_cols)
+        key = tuple(values[k] for k in keys)
         old = out.get(key)
-        if old is None or row["collected_at"] >= old["collected_at"]:
-            out[key] = row
+        if old is None or values[at] >= old[at]:
+            out[key] = values
     return out
 
 
@@ -172,42 +249,43 @@ def load(cfg: Config, root: Path | None = None) -> History:
         day = t.astimezone(cfg.timezone).date()
         daily.setdefault((row["kind"], row["name"], row["platform"]), {})[day] = n
     history.followers = {k: sorted(v.items()) for k, v in daily.items()}
-    for row in latest_posts(st.rows("posts"), ("channel", "post")).values():
-        published = store.parse_stamp(row["published_at"])
+    c = _COL
+    local_day: dict[str, date] = {}  # published_at -> local date (many posts share a stamp)
+    for v in latest_posts(st.records("posts"), ("channel", "post")).values():
+        published = store.parse_stamp(v[c["published_at"]])
         if published is None:
             continue
-        front, meta = metas.get(row["post"], ({}, Meta()))
-        meta = channel_meta(front, meta, row["channel"])
-        stat = PostStat(
-            row["post"],
-            row["channel"],
-            row["platform"],
-            row["url"],
+        post, channel, platform = v[c["post"]], v[c["channel"]], v[c["platform"]]
+        front, meta = metas.get(post, ({}, Meta()))
+        meta = channel_meta(front, meta, channel)
+        ps = PostStat(
+            post,
+            channel,
+            platform,
+            v[c["url"]],
             published,
-            row["age"],
-            _counts(row),
+            v[c["age"]],
+            _counts(v),
             meta.pillar,
             meta.campaign,
-            post_format(meta.media, row["note"] == "thread"),
-            meta.title or row["post"],
+            post_format(meta.media, v[c["note"]] == "thread"),
+            meta.title or post,
         )
-        stat.followers = followers_at(
-            history.followers.get(("brand", row["channel"], row["platform"]), []),
-            published.astimezone(cfg.timezone).date(),
-        )
-        history.posts.append(stat)
-    for row in latest_posts(st.rows("competitors"), ("channel", "platform", "remote_id")).values():
-        published = store.parse_stamp(row["published_at"])
+        pday = local_day.get(v[c["published_at"]])
+        if pday is None:
+            pday = local_day[v[c["published_at"]]] = published.astimezone(cfg.timezone).date()
+        ps.followers = followers_at(history.followers.get(("brand", channel, platform), []), pday)
+        history.posts.append(ps)
+    for v in latest_posts(st.records("competitors"), ("channel", "platform", "remote_id")).values():
+        published = store.parse_stamp(v[c["published_at"]])
         if published is None:
             continue
-        stat = PostStat(
-            "", row["channel"], row["platform"], row["url"], published, row["age"], _counts(row)
+        ps = PostStat(
+            "", v[c["channel"]], v[c["platform"]], v[c["url"]], published, v[c["age"]], _counts(v)
         )
-        stat.followers = followers_at(
-            history.followers.get(("competitor", row["channel"], row["platform"]), []),
-            published.astimezone(cfg.timezone).date(),
-        )
-        history.competitor_posts.append(stat)
+        series = history.followers.get(("competitor", ps.channel, ps.platform), [])
+        ps.followers = followers_at(series, published.astimezone(cfg.timezone).date())
+        history.competitor_posts.append(ps)
     site: dict[tuple[str, str, str, str], tuple[str, tuple[int, int, int]]] = {}
     for row in st.rows("site"):
         if row["status"] != "ok" or not row["date"] or not row["sessions"]:

@@ -36,19 +36,23 @@ class Group:
     bases: set[str] = field(default_factory=set)
 
     def add(self, p: PostStat) -> None:
+        c = p.counts
         self.posts += 1
         self.interactions += p.interactions
-        self.likes += p.counts.get("likes") or 0
-        self.reposts += (p.counts.get("reposts") or 0) + (p.counts.get("shares") or 0)
-        self.replies += p.counts.get("replies") or 0
-        if p.counts.get("clicks") is not None:
-            self.clicks = (self.clicks or 0) + (p.counts.get("clicks") or 0)
-        if p.impressions is not None:
-            self.impressions = (self.impressions or 0) + p.impressions
-        value, basis = p.denominator
-        if value:
-            self.denominator += value
-            self.bases.add(basis)
+        self.likes += c.get("likes") or 0
+        self.reposts += (c.get("reposts") or 0) + (c.get("shares") or 0)
+        self.replies += c.get("replies") or 0
+        clicks, impressions = c.get("clicks"), c.get("impressions")
+        if clicks is not None:
+            self.clicks = (self.clicks or 0) + clicks
+        if impressions is not None:
+            self.impressions = (self.impressions or 0) + impressions
+        if impressions:
+            self.denominator += impressions
+            self.bases.add("impressions")
+        elif p.followers:
+            self.denominator += p.followers
+            self.bases.add("followers")
 
     @property
     def rate(self) -> float | None:
