@@ -247,8 +247,15 @@ def _channel_job(
 ) -> Callable[[], None]:
     def job() -> None:
         reader = reader_for(ctx)
+        # The account's followers are read beside the posts, not after them.
+        got: list[AccountStats] = []
+        side = threading.Thread(target=lambda: got.append(reader.account()), daemon=True)
+        if account_due:
+            side.start()
         results: list[Fetched] = reader.posts(targets) if targets else []
-        stats = reader.account() if account_due else None
+        if account_due:
+            side.join()
+        stats = got[0] if got else None
         stamp = store.stamp(now)
         rows = [post_row(stamp, f) for f in results]
         with lock:

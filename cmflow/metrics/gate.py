@@ -18,7 +18,7 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-WORKERS = 8  # Mastodon serves a few concurrent requests per client happily; GA4 allows 10
+WORKERS = 10  # requests in flight per channel (GA4 allows 10 concurrent per property)
 RESERVE = 10  # requests left untouched in each rate-limit window, for the publisher
 
 
