@@ -14,6 +14,12 @@ from cmflow.metrics.base import Reader, ReaderContext
 READERS: dict[str, str] = {
     "mastodon": "cmflow.metrics.mastodon",
     "bluesky": "cmflow.metrics.bluesky",
+    "x": "cmflow.metrics.x",
+    "linkedin": "cmflow.metrics.linkedin",
+    "facebook": "cmflow.metrics.graph",
+    "instagram": "cmflow.metrics.graph",
+    "threads": "cmflow.metrics.graph",
+    "devto": "cmflow.metrics.devto",
 }
 
 NO_METRICS: dict[str, str] = {
