@@ -176,7 +176,7 @@ class FakeGraph(FakeServer):
     An unknown object: 400 code 100 "Unsupported get request". Deprecated metrics (e.g.
     Instagram `impressions` on new media) answer 400 code 100 as Meta does since 2025-04-21."""
 
-    DEPRECATED = {"impressions", "plays", "post_impressions_unique", "page_fans"}
+    DEPRECATED = frozenset({"impressions", "plays", "post_impressions_unique", "page_fans"})
 
     def __init__(self, token: str) -> None:
         super().__init__(tokens=[token])
