@@ -90,3 +90,21 @@ def test_bad_dates_are_usage_errors(tmp_path: Path) -> None:
     root = build(tmp_path / "repo", "en")
     result = run_cli(["report", "--since", "hier"], root)
     assert result.exit_code == 2 and "2026-11-24" in result.output
+
+
+def test_rows_a_merge_left_behind_are_skipped_and_named(tmp_path: Path) -> None:
+    root = build(tmp_path / "repo", "en")
+    month = root / "data" / "metrics" / "posts" / "2026-11.csv"
+    lines = month.read_text("utf-8").splitlines()
+    header = lines[0]
+    # A union merge repeats the header; a conflict left its markers and a cut line.
+    month.write_text(
+        "\n".join([*lines[:3], header, "<<<<<<< HEAD", *lines[3:], "=======", "2026-11-20,cut"])
+        + "\n",
+        "utf-8",
+    )
+    result = run_cli(["report", *PERIOD, "--format", "text"], root)
+    assert result.exit_code == 0, result.output
+    assert "data/metrics/posts/2026-11.csv:5: malformed row skipped" in result.stdout
+    summary = result.stdout.split("By channel")[0]
+    assert " 176 " in summary  # every good row still counted

@@ -57,15 +57,6 @@ class CollectReport:
     pushed: bool = False
 
     @property
-    def needs_credentials(self) -> list[str]:
-        return [
-            n
-            for r in (*self.channels, *self.extras)
-            for n in r.notes
-            if "refused" in n or "set " in n
-        ]
-
-    @property
     def ok(self) -> bool:
         return not any(
             r.refused or (r.skipped or "").startswith("needs")
@@ -169,9 +160,11 @@ def collect(
     for row in st.rows("posts", since):
         if row["status"] in schedule.CAPTURING:
             captured.setdefault((row["channel"], row["post"]), set()).add(row["age"])
+    # Followers are read once a day: the brand's day, in its time zone.
+    midnight = now.astimezone(cfg.timezone).replace(hour=0, minute=0, second=0, microsecond=0)
     today = {
         (r["kind"], r["name"], r["platform"])
-        for r in st.rows("accounts", now.replace(hour=0, minute=0, second=0, microsecond=0))
+        for r in st.rows("accounts", midnight)
         if r["status"] == OK
     }
     due = targets_due(entries, cfg, conf.schedule, captured, now)
@@ -212,7 +205,11 @@ def collect(
         if conf.competitors:
             from cmflow.metrics import competitors as comp_mod
 
-            jobs.append(lambda: comp_mod.collect(conf, http, st, now, pending, report.extras, lock))
+            jobs.append(
+                lambda: comp_mod.collect(
+                    conf, http, st, now, midnight, pending, report.extras, lock
+                )
+            )
         if conf.analytics is not None:
             from cmflow.metrics import analytics as ga_mod
 

@@ -41,6 +41,7 @@ def collect(
     http: Http,
     st: store.Store,
     now: datetime,
+    midnight: datetime,
     pending: Pending,
     extras: list[ChannelRun],
     lock: threading.Lock,
@@ -53,7 +54,6 @@ def collect(
             captured.setdefault((row["channel"], row["platform"], row["remote_id"]), set()).add(
                 row["age"]
             )
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     today = {
         (r["name"], r["platform"])
         for r in st.rows("accounts", midnight)
