@@ -211,3 +211,17 @@ def test_rate_limit_defers_the_rest_without_rows(tmp_path: Path, servers) -> Non
     masto.rate_limit(None)
     collect(root, NOW + timedelta(minutes=10))
     assert len(mr.rows(root, "posts")) == 20
+
+
+def test_bad_metrics_settings_name_line_and_column(tmp_path: Path) -> None:
+    root = mr.make(tmp_path / "repo", "https://m.example", "https://a.example")
+    text = (root / "channels.yaml").read_text("utf-8")
+    text = text.replace("schedule: [1h, 24h, 7d, 30d]", "schedule: [24h, 1h, bientôt]")
+    text += "competitors:\n  rival:\n    mastodon: rival\n"
+    (root / "channels.yaml").write_text(text, "utf-8")
+    result = run_cli(["metrics", "collect", "--at", mr.iso(NOW)], root, env={})
+    assert result.exit_code == 2
+    out = result.output
+    assert "channels.yaml:6:" in out and "increasing order" in out
+    assert "bientôt" in out
+    assert "rival@mastodon.social" in out
