@@ -178,13 +178,8 @@ def collect(
             targets = due.get(name, [])
             run.due = len(targets)
             if channel.platform not in READERS:
-                has_posts = any(e.channel == name for e in entries)
-                reason = NO_METRICS.get(channel.platform, "no metrics reader for this platform yet")
-                run.skipped = (
-                    f"no metrics: {reason}"
-                    if has_posts or channel.platform in NO_METRICS
-                    else f"no metrics reader for {channel.platform} yet"
-                )
+                reason = NO_METRICS.get(channel.platform, "cmflow has no reader for it yet")
+                run.skipped = f"no metrics: {reason}"
                 continue
             module = importlib.import_module(READERS[channel.platform])
             needed = [
