@@ -437,6 +437,92 @@ def resolve(
     click.echo(f"{path.relative_to(cfg.root)}: {entry.state}")
 
 
+@cli.group()
+def metrics() -> None:
+    """Engagement metrics, kept in data/metrics/ (see `cmflow report`)."""
+
+
+@metrics.command("collect")
+@root_option
+@at_option("Collect as of TIME (default: now): decides which snapshots are due.")
+@click.option("--commit", is_flag=True, help="Commit and push the snapshots (CI).")
+@click.option("--remote", default="origin", show_default=True, help="Git remote for --commit.")
+@click.option(
+    "--budget", type=float, default=600, show_default=True, help="Seconds this run may spend."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def metrics_collect(
+    root: Path | None, at: str | None, commit: bool, remote: str, budget: float, fmt: str
+) -> None:
+    """Snapshot engagement of published posts (at 1h, 24h, 7d, 30d by default), followers,
+    competitors and site traffic into data/metrics/.
+
+    A failed fetch is recorded as failed, never as zeros, and asked again next run. Exit 1
+    when a credential is missing or refused (the message names the variable)."""
+    from cmflow.metrics import summary
+    from cmflow.metrics.collect import collect
+    from cmflow.redact import Redactor
+
+    cfg = load_config(root)
+    redact = Redactor(cfg.secret_values())
+    report = collect(cfg, parse_at(at, cfg), commit=commit, remote=remote, budget=budget)
+    out = summary.as_json(report) if fmt == "json" else summary.as_text(report)
+    click.echo(redact.text(out))
+    sys.exit(ExitCode.OK if report.ok else ExitCode.FINDINGS)
+
+
+@cli.command()
+@root_option
+@click.option(
+    "--since", metavar="DATE", help="First day included (default: 90 days before --until)."
+)
+@click.option("--until", metavar="DATE", help="Last day included (default: today).")
+@click.option(
+    "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
+)
+@click.option(
+    "--campaign",
+    "campaigns",
+    multiple=True,
+    metavar="NAME",
+    help="Only this campaign (repeatable).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "csv", "text"]),
+    default="md",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (Markdown: charts as SVG files beside it). Default: standard output.",
+)
+def report(
+    root: Path | None,
+    since: str | None,
+    until: str | None,
+    channels: tuple[str, ...],
+    campaigns: tuple[str, ...],
+    fmt: str,
+    out: Path | None,
+) -> None:
+    """KPIs from data/metrics/: interactions, engagement rate, per channel, pillar, campaign,
+    format and time slot; top posts, trends, followers, site traffic, competitors."""
+    from cmflow.report.build import run as build_report
+
+    cfg = load_config(root)
+    _check_channels(cfg, channels)
+    result = build_report(
+        cfg, since, until, list(channels), list(campaigns), fmt, out, datetime.now(UTC)
+    )
+    if out is None:
+        click.echo(result, nl=False)
+    else:
+        click.echo(f"report written to {out}", err=True)
+
+
 @cli.command()
 @root_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")

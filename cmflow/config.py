@@ -160,6 +160,10 @@ class Config:
     events: tuple[Mapping[str, Any], ...] = ()  # the brand's key dates, checked
     slots: Mapping[str, tuple[Slot, ...]] = field(default_factory=dict)  # channel -> slots
     cadence: Mapping[str, Cadence] = field(default_factory=dict)  # channel -> target rhythm
+    # Metrics sections as written (checked by `schema`); `cmflow.metrics.settings` reads them.
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    analytics: Mapping[str, Any] | None = None
+    competitors: Mapping[str, Any] = field(default_factory=dict)
 
     def catch_up_for(self, channel: Channel) -> timedelta:
         """How late a due post may still go out on `channel` (its rules, else the brand's)."""
@@ -167,7 +171,12 @@ class Config:
 
     def secret_values(self, env: Mapping[str, str] | None = None) -> list[str]:
         """Every secret value any channel reads, for redaction."""
-        return [v for ch in self.channels.values() for v in ch.secret_texts(env)]
+        env = os.environ if env is None else env
+        values = [v for ch in self.channels.values() for v in ch.secret_texts(env)]
+        name = (self.analytics or {}).get("token_env")
+        if isinstance(name, str) and env.get(name, "").strip():
+            values.append(env[name].strip())
+        return values
 
 
 def find_root(start: Path) -> Path:
@@ -327,6 +336,9 @@ class _Builder:
                 for n, ch in channels.items()
                 if (c := self.cadence(n, ch.setting("cadence"))) is not None
             },
+            metrics=_section(d.get("metrics")) or {},
+            analytics=_section(d.get("analytics")),
+            competitors=_section(d.get("competitors")) or {},
         )
 
     # -- planning: key dates, slots, cadence --------------------------------------------
@@ -653,6 +665,10 @@ def schema_keys() -> dict[str, schema.Key]:
     channel = schema.Key("map", "", keys={**schema.CHANNEL_KEYS, **dict(sorted(conn.items()))})
     channels = schema.Key("dict", "the brand's channels", item=channel)
     return {**schema.CONFIG_KEYS, "channels": channels}
+
+
+def _section(value: Any) -> dict[str, Any] | None:
+    return dict(value) if isinstance(value, dict) else None
 
 
 def _example_env(channel: str, key: str) -> str:

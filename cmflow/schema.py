@@ -118,6 +118,50 @@ CONFIG_KEYS: dict[str, Key] = {
     "data_dir": _k("str", "where cmflow writes the record and metrics (default data)"),
     "editorial_line": _k("map", "defaults for every channel", keys=RULE_KEYS),
     "channels": _k("dict", "the brand's channels", item=CHANNEL),
+    "metrics": _k(
+        "map",
+        "engagement snapshots (cmflow metrics collect)",
+        keys={
+            "schedule": _k(
+                "list",
+                "post ages at which to snapshot engagement (default 1h, 24h, 7d, 30d)",
+                item=_k("duration", ""),
+            ),
+            "appview": _k(
+                "str", "Bluesky AppView for counts (default https://public.api.bsky.app)"
+            ),
+        },
+    ),
+    "analytics": _k(
+        "map",
+        "Google Analytics 4 source for site traffic per UTM campaign",
+        keys={
+            "property": _k("str", "GA4 property id (digits)", required=True, alt_kinds=("int",)),
+            "token_env": _k(
+                "str", "environment variable holding an OAuth access token", required=True
+            ),
+            "base_url": _k(
+                "str", "Data API root (default https://analyticsdata.googleapis.com/v1beta)"
+            ),
+            "lookback": _k(
+                "int", "days re-read on each run, as GA4 revises recent days (default 3)"
+            ),
+        },
+    ),
+    "competitors": _k(
+        "dict",
+        "public accounts set beside the brand's in reports",
+        item=_k(
+            "map",
+            "",
+            keys={
+                "name": _k("str", "display name (default: the key)"),
+                "bluesky": _k("str", "Bluesky handle, e.g. rival.bsky.social"),
+                "mastodon": _k("str", "Mastodon account, e.g. rival@mastodon.social"),
+                "mastodon_url": _k("str", "instance to ask (default: the account's own)"),
+            },
+        ),
+    ),
     "levels": _k(
         "dict",
         "rule id -> error, warning or off",

@@ -168,6 +168,11 @@ class FakeMastodon(FakeServer):
         self._next_status = 113_000_000_000_000_000
         self._next_media = 113_500_000_000_000_000
         self._created_at = self.now() - 86_400 * 365
+        self.followers_count = 42
+        self.batch_statuses = True  # GET /api/v1/statuses?id[]= (Mastodon 4.3+); False: 404
+        # Other accounts, public (competitors): acct -> account entity, and their statuses.
+        self._others: dict[str, dict[str, Any]] = {}
+        self.latency = 0.0  # seconds added to every answer (benchmarks)
 
     # -- helpers for tests ----------------------------------------------------------------
 
@@ -225,11 +230,16 @@ class FakeMastodon(FakeServer):
         }
 
     def process(self, req: Recorded) -> Response:
+        if self.latency:
+            time.sleep(self.latency)
         token = self.bearer(req.headers)
         public = req.method == "GET" and (
             req.path.startswith("/api/v1/instance")
             or req.path.startswith("/api/v2/instance")
-            or re.fullmatch(r"/api/v1/(statuses/[^/]+|accounts/[^/]+/statuses)", req.path)
+            or re.fullmatch(
+                r"/api/v1/(statuses|statuses/[^/]+|accounts/[^/]+/statuses|accounts/lookup)",
+                req.path,
+            )
             is not None
         )
         if token is None and public:
@@ -269,7 +279,7 @@ class FakeMastodon(FakeServer):
             "avatar_static": f"https://{DOMAIN}/avatars/original/missing.png",
             "header": f"https://{DOMAIN}/headers/original/missing.png",
             "header_static": f"https://{DOMAIN}/headers/original/missing.png",
-            "followers_count": 42,
+            "followers_count": self.followers_count,
             "following_count": 7,
             "statuses_count": len(mine),
             "last_status_at": last[:10] if last else None,
@@ -414,7 +424,14 @@ class FakeMastodon(FakeServer):
     @route("GET", r"/api/v1/accounts/(?P<id>[^/]+)/statuses")
     def account_statuses(self, req: Recorded, match: re.Match[str]) -> Response:
         if match["id"] != self.account_id:
-            return self._error(req, 404, "Record not found")
+            with self._lock:
+                other = next((o for o in self._others.values() if o["id"] == match["id"]), None)
+            if other is None:
+                return self._error(req, 404, "Record not found")
+            limit = max(1, min(40, int(req.query.get("limit", "20") or 20)))
+            with self._lock:
+                items = sorted(other["_statuses"], key=lambda s: int(s["id"]), reverse=True)
+            return json_response(200, [dict(s) for s in items[:limit]])
         try:
             limit = max(1, min(40, int(req.query.get("limit", "20"))))
             max_id = int(req.query["max_id"]) if "max_id" in req.query else None
@@ -442,6 +459,69 @@ class FakeMastodon(FakeServer):
                 f'<{base}&min_id={page[0]["id"]}>; rel="prev"'
             )
         return json_response(200, page, headers)
+
+    @route("GET", r"/api/v1/statuses")
+    def get_statuses(self, req: Recorded, match: re.Match[str]) -> Response:
+        """View multiple statuses (4.3+): `id[]` repeated, at most 20 (DEFAULT_STATUSES_LIMIT,
+        else 422); unknown or invisible ids are left out of the answer."""
+        if not self.batch_statuses:
+            return self._error(req, 404, "Record not found")
+        ids = req.query_all.get("id[]", [])
+        if len(ids) > 20:
+            return self._error(req, 422, "Validation failed")
+        with self._lock:
+            found = [dict(self._statuses[i]) for i in dict.fromkeys(ids) if i in self._statuses]
+            for other in self._others.values():
+                found += [dict(s) for s in other["_statuses"] if s["id"] in ids]
+        return json_response(200, found)
+
+    def add_account(self, acct: str, followers: int = 0) -> str:
+        """Another (public) account, e.g. a competitor; returns its id."""
+        with self._lock:
+            aid = str(1000 + len(self._others))
+            self._others[acct] = {
+                "id": aid,
+                "username": acct.split("@")[0],
+                "acct": acct,
+                "display_name": acct.split("@")[0].title(),
+                "followers_count": followers,
+                "following_count": 3,
+                "statuses_count": 0,
+                "_statuses": [],
+            }
+        return aid
+
+    def add_other_status(self, acct: str, created_at: float, **counts: int) -> str:
+        with self._lock:
+            other = self._others[acct]
+            sid = str(self._next_status)
+            self._next_status += 1
+            other["_statuses"].append(
+                {
+                    "id": sid,
+                    "created_at": iso(created_at),
+                    "url": f"https://{DOMAIN}/@{other['username']}/{sid}",
+                    "content": "<p>rival</p>",
+                    "in_reply_to_id": None,
+                    "reblog": None,
+                    "visibility": "public",
+                    "favourites_count": counts.get("likes", 0),
+                    "reblogs_count": counts.get("reposts", 0),
+                    "replies_count": counts.get("replies", 0),
+                    "account": {k: v for k, v in other.items() if not k.startswith("_")},
+                }
+            )
+            other["statuses_count"] += 1
+        return sid
+
+    @route("GET", r"/api/v1/accounts/lookup")
+    def lookup_account(self, req: Recorded, match: re.Match[str]) -> Response:
+        acct = req.query.get("acct", "").lstrip("@")
+        with self._lock:
+            other = self._others.get(acct) or self._others.get(acct.split("@")[0])
+            if other is None:
+                return self._error(req, 404, "Record not found")
+            return json_response(200, {k: v for k, v in other.items() if not k.startswith("_")})
 
     # -- media ----------------------------------------------------------------------------
 
