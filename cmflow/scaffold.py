@@ -48,6 +48,7 @@ class Options:
 
 
 BRAND_FILES = ("channels.yaml", "content/", "media/")
+GA4_TOKEN = "CMFLOW_GA4_TOKEN"
 AGENCY_README = """
 
 ## Agence : plusieurs marques / Agency: several brands
@@ -170,7 +171,13 @@ def _render(
     values = _values(opts)
     dates = _post_dates(now, tz)
     channels_yaml = templates.joinpath("channels.yaml").read_text(encoding="utf-8")
-    values["SECRETS_ENV"] = _secrets_env(secret_names(channels_yaml), agency=agency)
+    names = secret_names(channels_yaml)
+    social = [n for n in names if n != GA4_TOKEN]
+    # Publishing needs the networks' credentials only; the metrics job of a single brand gets
+    # the Google Analytics token from Google's own auth step, an agency's from its secrets.
+    values["SECRETS_ENV"] = _secrets_env(social, agency=agency)
+    values["SECRETS_ENV_METRICS"] = _secrets_env(social, agency=agency)
+    values["SECRETS_ENV_ALL"] = _secrets_env(names, agency=agency)
     for stem, when in dates.items():
         values[f"DATE_{stem.upper()}"] = when.strftime("%Y-%m-%d %H:%M")
     nodes = dict(_walk(templates))

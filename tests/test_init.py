@@ -39,6 +39,7 @@ def test_init_scaffolds_a_repository_that_validates_and_publishes_its_first_post
         ".github/CODEOWNERS",
         ".github/workflows/validate.yml",
         ".github/workflows/publish.yml",
+        ".github/workflows/metrics.yml",
         "media/exemple.png",
     } <= files
     posts = sorted(f for f in files if f.startswith("content/"))
@@ -100,6 +101,9 @@ def test_every_credential_the_channels_name_is_mapped_from_a_secret(tmp_path: Pa
     workflow = yaml.safe_load(files[".github/workflows/publish.yml"])
     step = next(s for s in workflow["jobs"]["publish"]["steps"] if s.get("name") == "Publish")
     for name in names:
+        if name == scaffold.GA4_TOKEN:  # metrics only, from Google's auth step
+            assert name not in step["env"]
+            continue
         assert step["env"][name] == f"${{{{ secrets.{name} }}}}"
     # Every platform the validator knows has a commented example.
     from cmflow import platforms
@@ -110,7 +114,11 @@ def test_every_credential_the_channels_name_is_mapped_from_a_secret(tmp_path: Pa
 
 def test_scaffolded_workflows_are_safe_by_construction() -> None:
     files = scaffold.plan_files(scaffold.Options(brand="Marque"), datetime(2026, 12, 2, tzinfo=UTC))
-    for rel in (".github/workflows/validate.yml", ".github/workflows/publish.yml"):
+    for rel in (
+        ".github/workflows/validate.yml",
+        ".github/workflows/publish.yml",
+        ".github/workflows/metrics.yml",
+    ):
         wf = yaml.safe_load(files[rel])
         on = wf.pop(True, wf.get("on"))
         assert "pull_request_target" not in on
@@ -118,7 +126,9 @@ def test_scaffolded_workflows_are_safe_by_construction() -> None:
             for step in job["steps"]:
                 # Expressions never expand inside a shell script (no script injection).
                 assert "${{" not in str(step.get("run", "")), (rel, step)
-                if "uses" in step and not step["uses"].startswith("actions/"):
+                if "uses" in step and not step["uses"].startswith(
+                    ("actions/", "google-github-actions/")
+                ):
                     assert step["uses"] == scaffold.DEFAULT_ACTION
     validate = yaml.safe_load(files[".github/workflows/validate.yml"])
     assert validate["permissions"] == {"contents": "read", "pull-requests": "write"}

@@ -55,6 +55,8 @@ class Actions:
                 return self.base_ref
             if e == "github.token":
                 return self.token
+            if e.startswith(("steps.", "vars.")):
+                return ""  # no optional step ran, no repository variable is set
             if e.startswith("inputs."):
                 return (self.inputs or {}).get(e.removeprefix("inputs."), "")
             if e.startswith("secrets."):
@@ -210,6 +212,15 @@ def test_pull_request_preview_then_merge_then_scheduled_publish(
     _, again = publisher.run_job("publish.yml", "publish")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "published" not in again.stdout.replace("nothing new to publish", "")
+
+    # The metrics job: collect (the site has no metrics: said, not failed), then the monthly
+    # report asked by hand, committed and pushed.
+    metrics = Actions(repo, runner.tmp, github, "", {"schedule": "x"}, inputs={"report": "true"})
+    identity, collect, monthly = metrics.run_job("metrics.yml", "metrics")
+    assert collect.returncode == 0, collect.stdout + collect.stderr
+    assert monthly.returncode == 0, monthly.stdout + monthly.stderr
+    files = git(remote, "ls-tree", "-r", "-z", "--name-only", "main").split("\0")
+    assert any(re.fullmatch(r"reports/\d{4}-\d{2}\.md", f) for f in files), files
 
 
 def test_a_fork_pull_request_gets_the_preview_in_the_summary_only(
