@@ -75,3 +75,12 @@ def test_the_tool_is_tested_on_every_supported_python() -> None:
     runs = " ".join(str(s.get("run", "")) for s in job["steps"])
     for command in ("ruff check", "ruff format --check", "mypy", "pytest"):
         assert command in runs
+
+
+def test_metrics_are_collected_daily_and_the_monthly_report_committed() -> None:
+    wf = load("metrics.yml")
+    assert "schedule" in wf["on"] and "pull_request" not in wf["on"]
+    assert wf["permissions"] == {"contents": "write"}
+    assert wf["concurrency"]["cancel-in-progress"] is False
+    runs = " ".join(str(s.get("run", "")) for s in wf["jobs"]["metrics"]["steps"])
+    assert "cmflow metrics collect --commit" in runs and "cmflow report" in runs
