@@ -372,3 +372,22 @@ def _job_step(repo: Path, workflow: str, job: str, name: str) -> dict[str, Any]:
     wf = yaml.safe_load((repo / ".github" / "workflows" / workflow).read_text("utf-8"))
     step: dict[str, Any] = next(s for s in wf["jobs"][job]["steps"] if s.get("name") == name)
     return step
+
+
+def test_github_errors_are_explained_without_the_token(github: FakeGitHub) -> None:
+    from cmflow import github as gh
+
+    wrong_repo = gh.PullRequest(github.url, "marque/autre", PR, from_fork=False)
+    with pytest.raises(gh.CommentError) as err:
+        gh.Comments(wrong_repo, github.write_token).upsert("aperçu")
+    assert err.value.status == 404 and "not found" in err.value.reason
+    pr = gh.PullRequest(github.url, REPOSITORY, PR, from_fork=False)
+    github.inject(
+        "POST",
+        r"/comments$",
+        Fault.status(422, {"message": "Validation Failed", "errors": [{"code": "custom"}]}),
+    )
+    with pytest.raises(gh.CommentError) as err:
+        gh.Comments(pr, github.write_token).upsert("aperçu")
+    assert err.value.status == 422 and "refused the comment body" in err.value.reason
+    assert github.write_token not in err.value.reason
