@@ -44,6 +44,7 @@ PLATFORMS: dict[str, str] = {
     "x": "cmflow.platforms.x",
     "linkedin": "cmflow.platforms.linkedin",
     "devto": "cmflow.platforms.devto",
+    "youtube": "cmflow.platforms.youtube",
     "facebook": "cmflow.platforms.facebook",
     "instagram": "cmflow.platforms.instagram",
     "threads": "cmflow.platforms.threads",
