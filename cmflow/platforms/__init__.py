@@ -45,6 +45,7 @@ PLATFORMS: dict[str, str] = {
     "linkedin": "cmflow.platforms.linkedin",
     "devto": "cmflow.platforms.devto",
     "youtube": "cmflow.platforms.youtube",
+    "tiktok": "cmflow.platforms.tiktok",
     "facebook": "cmflow.platforms.facebook",
     "instagram": "cmflow.platforms.instagram",
     "threads": "cmflow.platforms.threads",

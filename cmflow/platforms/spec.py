@@ -90,6 +90,7 @@ class PlatformSpec:
     # A boolean connection key that, when true, adds rule defaults: YouTube's
     # `shorts: true` -> {"max_video_seconds": 180, "video_orientation": "vertical_or_square"}.
     setting_rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    notice: str = ""  # what `cmflow plan` tells about every channel of this platform
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
