@@ -27,7 +27,6 @@ import math
 import os
 import struct
 from dataclasses import dataclass
-from fractions import Fraction
 
 MAX_BOXES = 20_000  # boxes visited in one file: real files have a few hundred
 MAX_DEPTH = 8  # moov/trak/mdia/minf/stbl/stsd is 6 deep
@@ -140,6 +139,8 @@ def aspect_name(width: float, height: float) -> str:
     for w, h in _COMMON:
         if abs(r - w / h) <= 0.01 * (w / h):
             return f"{w}:{h}"
+    from fractions import Fraction  # lazy: `validate` loads this module, rarely this line
+
     f = Fraction(round(width), round(height) or 1)
     if f.numerator <= 32 and f.denominator <= 32:
         return f"{f.numerator}:{f.denominator}"

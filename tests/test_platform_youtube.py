@@ -348,3 +348,30 @@ def test_shorts_channel_validates_vertical_and_three_minutes(
     ]
     assert "media/atelier.mp4 lasts 4:00; YouTube takes videos at most 3:00" in messages
     assert any("YouTube takes vertical or square videos" in m for m in messages), messages
+
+
+def test_a_short_gets_shorts_in_its_description_and_a_shorts_url(
+    tmp_path: Path, fake: FakeYouTube, http: Http
+) -> None:
+    a = make_adapter(tmp_path / "repo", fake, http, shorts=True, made_for_kids=True)
+    r = rendered(tmp_path / "repo", mp4(30, 1080, 1920))
+    p = MemProgress(fake, a.prepare(r, "k1"))
+    result = a.publish(r, p)
+    assert result.outcome == Outcome.PUBLISHED, result.reason
+    init = fake.requests_to("POST", PUT)[0].json
+    assert "\n\n#Shorts\n\ncmflow:" in init["snippet"]["description"]
+    assert init["status"]["selfDeclaredMadeForKids"] is True
+    assert result.url == f"https://www.youtube.com/shorts/{result.remote_id}"
+
+
+def test_units_spent_at_google_leave_the_video_published_without_its_thumbnail(
+    tmp_path: Path, fake: FakeYouTube, http: Http
+) -> None:
+    fake.unit_limit = 10  # thumbnails.set costs 50
+    a = make_adapter(tmp_path / "repo", fake, http)
+    r = rendered(tmp_path / "repo", VIDEO, image=JPEG)
+    p = MemProgress(fake, a.prepare(r, "k1"))
+    result = a.publish(r, p)
+    assert result.outcome == Outcome.PUBLISHED and fake.created == 1
+    assert p.handles["thumbnail"].startswith("not set: YouTube HTTP 403: quotaExceeded")
+    assert fake.thumbnails == {}
