@@ -19,7 +19,9 @@ Why the code has this shape (developers.google.com/youtube/v3, guides/using_resu
   `playlistItems.list`) is searched for the marker `cmflow:<hash>` this attempt put at the end
   of the description: never "the latest video".
 - A session URI is sent the OAuth token: it must be on the API's own host (a record file is
-  repository content, and a `Location` could point anywhere).
+  repository content, and a `Location` could point anywhere). It is dropped from the record
+  as soon as the video exists; a run that stops mid-upload leaves it there (pushed with the
+  record) so that the next run can go on: treat an unfinished upload's record as private.
 - `thumbnails.set` (an image besides the video) and `playlistItems.insert` (`playlist`) come
   after the video; their failure never un-publishes it: it is noted in the record's handles.
 - Quota (developers.google.com/youtube/v3/determine_quota_cost, 2026): `videos.insert` has a
