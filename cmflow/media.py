@@ -184,3 +184,14 @@ def load(root: Path, rel: str) -> Loaded:
     if mime is None:
         raise MediaProblem(f"media {rel} {UNRECOGNISED}")
     return Loaded(rel, rel.replace("\\", "/").rsplit("/", 1)[-1], data, mime)
+
+
+def video_line(root: Path, rel: str) -> str | None:
+    """How previews show a video: "0:42, 1080x1920 (9:16, vertical), h264 + aac"; None for
+    anything that is not a video."""
+    info = inspect(root, rel)
+    if info.mime is None or not info.mime.startswith("video/"):
+        return None
+    if info.video is None:
+        return f"video that cannot be read: it {info.video_problem}"
+    return info.video.summary()

@@ -120,15 +120,7 @@ def as_json(p: Preview) -> str:
 
 
 def _video_line(root: Path | None, rel: str) -> str | None:
-    """ "0:42, 1080x1920 (9:16, vertical), h264 + aac" for a video, None for anything else."""
-    if root is None:
-        return None
-    info = media_files.inspect(root, rel)
-    if info.mime is None or not info.mime.startswith("video/"):
-        return None
-    if info.video is None:
-        return f"video that cannot be read: {info.video_problem}"
-    return info.video.summary()
+    return media_files.video_line(root, rel) if root is not None else None
 
 
 def _video_json(root: Path | None, rel: str) -> dict[str, object] | None:

@@ -254,3 +254,15 @@ def test_preview_shows_duration_and_aspect_ratio(tmp_path: Path) -> None:
     as_json = s.run("preview", "content/video.md", "--format", "json")
     shown = as_json.json()["channels"][0]["parts"][0]["media"][0]["video"]
     assert shown["duration"] == 42 and shown["aspect"] == "9:16" and shown["rotation"] == 90
+
+
+def test_pull_request_preview_shows_the_video_too(tmp_path: Path) -> None:
+    s = video_site(
+        tmp_path, {"platform": "instagram"}, {"clip.mp4": mp4(15, 1080, 1920), "cut.mp4": b""}
+    )
+    (s.root / "media/cut.mp4").write_bytes(mp4(15)[:100])
+    result = s.run("preview", "content/video.md", "--format", "markdown")
+    # Markdown-escaped, as every text of the comment.
+    clip = r"- 🎬 `media/clip.mp4` — 0:15, 1080x1920 \(9:16, vertical\), h264 \+ aac"
+    assert clip in result.stdout, result
+    assert "- 🎬 `media/cut.mp4` — video that cannot be read: it is cut short" in result.stdout
