@@ -337,3 +337,33 @@ def test_validate_checks_tiktok_video_limits(tmp_path: Path, fake: FakeTikTok) -
     assert "media/c.mp4 lasts 0:02; TikTok takes videos from 0:03 to 10:00" in found
     assert any("encoded in av1" in m for m in found)
     assert any("takes at least 360 pixels a side" in m for m in found)
+
+
+def test_an_interrupted_upload_goes_on_from_the_first_chunk_tiktok_lacks(
+    tmp_path: Path, fake: FakeTikTok, http: Http
+) -> None:
+    """The second chunk keeps failing: the run stops with the publish_id recorded; the next
+    one asks the status (5 MiB uploaded) and sends the second chunk only: one post."""
+    big = mp4(30, 1080, 1920, data_bytes=11 * MIB)
+    a = make_adapter(tmp_path / "repo", fake, http)
+    r = rendered(tmp_path / "repo", {"big.mp4": big})
+    p = MemProgress()
+    fake.broken_from_chunk = 1
+    first = a.publish(r, p)
+    assert first.outcome == Outcome.RETRY, first.reason
+    assert "internal_error" in (first.reason or "")
+    assert "publish_id" in p.handles and "upload_url" in p.handles
+    fake.broken_from_chunk = None
+    again = a.publish(r, p)
+    assert again.outcome == Outcome.PUBLISHED, again.reason
+    accepted = [
+        q.headers["content-range"]
+        for q in fake.requests_to("PUT", UPLOAD)
+        if q.status in (201, 206)
+    ]
+    assert accepted == [
+        f"bytes 0-{5 * MIB - 1}/{len(big)}",
+        f"bytes {5 * MIB}-{len(big) - 1}/{len(big)}",
+    ]
+    assert fake.created == 1 and len(fake.requests_to("POST", INIT)) == 1
+    assert fake.posts[0]["bytes"] == len(big)

@@ -375,3 +375,24 @@ def test_units_spent_at_google_leave_the_video_published_without_its_thumbnail(
     assert result.outcome == Outcome.PUBLISHED and fake.created == 1
     assert p.handles["thumbnail"].startswith("not set: YouTube HTTP 403: quotaExceeded")
     assert fake.thumbnails == {}
+
+
+def test_an_expired_session_is_checked_against_the_uploads_then_started_again(
+    tmp_path: Path, fake: FakeYouTube, http: Http
+) -> None:
+    """A run stopped mid-upload; a week later the session is gone (404). The uploads do not
+    hold the marker: a new session sends the whole file. One video."""
+    a = make_adapter(tmp_path / "repo", fake, http)
+    r = rendered(tmp_path / "repo", VIDEO)
+    p = MemProgress(fake, a.prepare(r, "k1"), started_at=datetime.now(UTC) - timedelta(days=7))
+    fake.stall_chunk = None
+    fake.inject("PUT", PUT, drop_before(), times=None)
+    first = a.publish(r, p)
+    assert first.outcome in (Outcome.UNKNOWN, Outcome.RETRY), first.reason
+    assert "upload" in p.handles
+    fake.clear_faults()
+    fake.expire_sessions()
+    again = a.publish(r, p)
+    assert again.outcome == Outcome.PUBLISHED, again.reason
+    assert fake.inserts == 2 and fake.created == 1
+    assert fake.requests_to("GET", r"^/youtube/v3/playlistItems$")  # looked before resending

@@ -52,6 +52,7 @@ class FakeTikTok(FakeServer):
         self.verified_prefixes = ["https://example.fr/"]
         self.polls_to_complete = 1  # status checks after the bytes are in, before it is out
         self.fail_reason: str | None = None  # the next publish ends FAILED with it
+        self.broken_from_chunk: int | None = None  # chunks from this index (0-based): 500
         self.limits = {"init": (6, 60.0), "status": (30, 60.0), "creator": (20, 60.0)}
         self.publishes: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(7_400_000_000_000_000_001)
@@ -266,6 +267,8 @@ class FakeTikTok(FakeServer):
         if req.content_type not in ("video/mp4", "video/quicktime", "video/webm"):
             return self._err(400, "invalid_params", "Content-Type must be a video type")
         first, last, total = (int(g) for g in ranged.groups())
+        if self.broken_from_chunk is not None and first // state["chunk"] >= self.broken_from_chunk:
+            return self._err(500, "internal_error", "Something went wrong. Please try again later.")
         with self._lock:
             have = len(state["data"])
             index = first // state["chunk"]
