@@ -254,12 +254,21 @@ def read_fd(fd: int) -> VideoInfo:
             "or the file is not a video: export it again"
         )
     timescale, duration = 0, None
+    fragments: int | None = None
     tracks: list[Track] = []
     for kind, start, end in r.boxes(*moov, 1):
         if kind == b"mvhd":
             timescale, duration = _mvhd(r.read(start, min(PAYLOAD_READ, end - start)))
         elif kind == b"trak":
             tracks.append(_trak(r, start, end))
+        elif kind == b"mvex":
+            # A fragmented file (screen recorders, some phones) says 0 in `mvhd` and its
+            # whole length in `mvex/mehd` (§8.8.2), in the movie's timescale.
+            for k2, s2, e2 in r.boxes(start, end, 2):
+                if k2 == b"mehd":
+                    fragments = _mehd(r.read(s2, min(PAYLOAD_READ, e2 - s2)))
+    if not duration and fragments:
+        duration = fragments
     seconds = duration / timescale if timescale and duration is not None else None
     if not seconds:
         track_times = [t.duration for t in tracks if t.duration]
@@ -330,6 +339,13 @@ def _trak(r: _Reader, start: int, end: int) -> Track:
     if handler == "vide" and (not width or not height) and entry_size:
         width, height = float(entry_size[0]), float(entry_size[1])
     return Track(handler, codec, width, height, rotation, seconds)
+
+
+def _mehd(data: bytes) -> int | None:
+    if _full_box(data, 8) == 1:
+        _full_box(data, 12)
+        return int(struct.unpack(">Q", data[4:12])[0])
+    return int(struct.unpack(">I", data[4:8])[0])
 
 
 def _mdhd(data: bytes) -> float | None:

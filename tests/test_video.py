@@ -266,3 +266,17 @@ def test_pull_request_preview_shows_the_video_too(tmp_path: Path) -> None:
     clip = r"- 🎬 `media/clip.mp4` — 0:15, 1080x1920 \(9:16, vertical\), h264 \+ aac"
     assert clip in result.stdout, result
     assert "- 🎬 `media/cut.mp4` — video that cannot be read: it is cut short" in result.stdout
+
+
+def test_a_fragmented_file_says_its_length_in_mvex(tmp_path: Path) -> None:
+    from tests.mp4 import full
+
+    mehd = full(b"mehd", 0, 0, struct.pack(">I", 95_500))  # ms, the movie's timescale
+    moov = box(
+        b"moov",
+        mvhd(0),
+        trak(1, b"vide", visual_entry(b"avc1", 1080, 1920), 0, 1080, 1920),
+        box(b"mvex", mehd),
+    )
+    info = read(tmp_path, ftyp(b"iso5") + moov + box(b"moof") + box(b"mdat", b"\x00" * 32))
+    assert info.duration == 95.5 and info.orientation == "vertical"
