@@ -367,3 +367,49 @@ def test_an_interrupted_upload_goes_on_from_the_first_chunk_tiktok_lacks(
     ]
     assert fake.created == 1 and len(fake.requests_to("POST", INIT)) == 1
     assert fake.posts[0]["bytes"] == len(big)
+
+
+def test_photos_come_from_the_sites_copy_once_it_is_online(
+    tmp_path: Path, fake: FakeTikTok, http: Http
+) -> None:
+    """No `media_base_url`: the photo is the copy a feed channel publishes under its
+    site_url; until the site serves it the post waits (TikTok would fail to fetch it)."""
+    from tests.fakes import FakeServer, Response
+
+    with FakeServer() as web:
+        online: list[bool] = [False]
+
+        def serve(req: Any, match: Any) -> Response:
+            if not online[0]:
+                return Response(404, b"not yet")
+            return Response(200, JPEG, {"Content-Type": "image/jpeg"})
+
+        web.add_route("*", r"/actus/media/.*", serve)
+        fake.verified_prefixes.append(f"{web.url}/actus/")
+        s = site(
+            tmp_path / "repo",
+            {
+                "tt": channel(fake),
+                "site": {
+                    "platform": "feed",
+                    "output_dir": "public",
+                    "site_url": f"{web.url}/actus",
+                },
+            },
+            {},
+        )
+        config = cfg.load(s.root)
+        a = Adapter(
+            Context(config.channels["tt"], s.root, http, {"token_env": TOKEN}, config.channels)
+        )
+        r = rendered(s.root, {"photo été.jpg": JPEG})
+        waiting = a.publish(r, MemProgress())
+        assert waiting.outcome == Outcome.RETRY and "does not serve" in (waiting.reason or "")
+        assert fake.requests_to("POST", r"^/v2/post/publish/content/init/$") == []
+        online[0] = True
+        result = a.publish(r, MemProgress())
+        assert result.outcome == Outcome.PUBLISHED, result.reason
+        body = fake.requests_to("POST", r"^/v2/post/publish/content/init/$")[0].json
+        # The feed's own name for the copy (cmflow.platforms.feed.public_media_url).
+        assert body["source_info"]["photo_images"] == [f"{web.url}/actus/media/photo-t-.jpg"]
+        assert all("authorization" not in q.headers for q in web.requests)

@@ -191,10 +191,15 @@ def findings(s: Any) -> list[dict[str, Any]]:
     return [f for f in result.json()["findings"] if f["rule"] == "channel.media-format"]
 
 
+# Instagram publishes JPEG images only so far: its Reels limits apply to a channel that
+# accepts video.
+REELS = {"platform": "instagram", "rules": {"media_types": ["image/jpeg", "video/mp4"]}}
+
+
 def test_instagram_reel_too_long_and_off_ratio(tmp_path: Path) -> None:
     s = video_site(
         tmp_path,
-        {"platform": "instagram"},
+        REELS,
         {"long.mp4": mp4(16 * 60, 1920, 1080)},
     )
     found = findings(s)
@@ -213,7 +218,7 @@ def test_instagram_reel_too_long_and_off_ratio(tmp_path: Path) -> None:
 def test_codec_and_unreadable_video_are_findings_not_crashes(tmp_path: Path) -> None:
     s = video_site(
         tmp_path,
-        {"platform": "instagram"},
+        REELS,
         {"av1.mp4": mp4(30, 1080, 1920, video=b"av01"), "cut.mp4": mp4(30)[:300]},
     )
     messages = [f["message"] for f in findings(s)]
@@ -226,7 +231,12 @@ def test_codec_and_unreadable_video_are_findings_not_crashes(tmp_path: Path) -> 
 def test_channel_rules_override_video_limits(tmp_path: Path) -> None:
     channel = {
         "platform": "instagram",
-        "rules": {"max_video_seconds": 20, "video_orientation": "vertical", "max_video_bytes": 500},
+        "rules": {
+            "media_types": ["video/mp4"],
+            "max_video_seconds": 20,
+            "video_orientation": "vertical",
+            "max_video_bytes": 500,
+        },
     }
     s = video_site(tmp_path, channel, {"clip.mp4": mp4(30, 1920, 1080, data_bytes=2000)})
     messages = [f["message"] for f in findings(s)]

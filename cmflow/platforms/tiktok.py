@@ -16,7 +16,8 @@ Why the code has this shape (developers.tiktok.com/doc/content-posting-api-refer
   the last up to 128 MB; a file under 5 MB in one piece; `total_chunk_count` = floor(size /
   chunk_size): the remainder rides on the last chunk). With `media_base_url` (a URL prefix
   verified with TikTok) it goes by `PULL_FROM_URL` instead; photos always do
-  (`content/init/`, `media_type: PHOTO`, `photo_images`).
+  (`content/init/`, `media_type: PHOTO`, `photo_images`), from `media_base_url` or else from
+  the copy the site (a feed channel with `site_url`) publishes, once the site serves it.
 - `status/fetch/` with the `publish_id` says PROCESSING_UPLOAD, PROCESSING_DOWNLOAD,
   SEND_TO_USER_INBOX, PUBLISH_COMPLETE or FAILED (`fail_reason`);
   `publicaly_available_post_id` (sic, a list) names the post once moderation let it out.
@@ -81,8 +82,8 @@ SPEC = PlatformSpec(
         ConnKey("disable_stitch", "turn stitches off", kind="bool"),
         ConnKey(
             "media_base_url",
-            "public URL where media/ is served, verified with TikTok (photos need it; "
-            "videos are then pulled from it instead of uploaded)",
+            "public URL where media/ is served, verified with TikTok (photos come from it, "
+            "else from the site's copy; videos are then pulled from it, not uploaded)",
             url=True,
         ),
         ConnKey("poll_interval", "seconds between two status checks (default 5)", kind="int"),
@@ -231,20 +232,12 @@ class Adapter:
                     "pull",
                 )
             return self._upload(progress, post_info, rel, creator)
-        if not self.media_base_url:
-            raise _Stop(
-                Result(
-                    Outcome.FAILED,
-                    reason="TikTok fetches photos from a public address: set `media_base_url` "
-                    "(a URL prefix verified with TikTok) on the channel",
-                )
-            )
         body = {
             "post_info": post_info,
             "source_info": {
                 "source": "PULL_FROM_URL",
                 "photo_cover_index": 0,
-                "photo_images": [self._public_url(rel) for rel, _ in photos],
+                "photo_images": [self._photo_url(rel) for rel, _ in photos],
             },
             "post_mode": "DIRECT_POST",
             "media_type": "PHOTO",
@@ -541,6 +534,37 @@ class Adapter:
         path = rel.replace("\\", "/").lstrip("/")
         path = path.removeprefix("media/")
         return f"{self.media_base_url}/{quote(path)}"
+
+    def _photo_url(self, rel: str) -> str:
+        """Where TikTok fetches a photo: `media_base_url`, else the copy the site (a feed
+        channel with `site_url`) publishes, once it answers (its prefix must be verified with
+        TikTok either way)."""
+        if self.media_base_url:
+            return self._public_url(rel)
+        from cmflow.platforms import graph  # the site's copy, as Meta fetches it
+
+        url = graph.public_url(self.ctx, rel)
+        if url is None:
+            raise _Stop(
+                Result(
+                    Outcome.FAILED,
+                    reason="TikTok fetches photos from a public address: "
+                    f"{graph.MEDIA_URL_HELP}; its prefix must be verified with TikTok",
+                )
+            )
+        # The site goes online after the run that copies the photo there: until it answers,
+        # TikTok could not fetch it (video_pull_failed), so the post waits.
+        answer = self.client.call("HEAD", url, write=False)
+        if answer.kind != "ok":
+            raise _Stop(
+                Result(
+                    Outcome.RETRY,
+                    reason=f"{rel}: the site does not serve {url} yet ({answer.reason}), and "
+                    "TikTok fetches the photo from there: the next run tries again",
+                    retry_after=PENDING_WAIT,
+                )
+            )
+        return url
 
 
 def chunk_size(size: int) -> int:
