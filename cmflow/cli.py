@@ -305,10 +305,12 @@ def plan(
     _check_channels(cfg, channels)
     now = parse_at(at, cfg)
     actions = publisher.prepare(cfg, now, channels=list(channels) or None).actions
+    # What a platform says about all its channels (TikTok: unaudited apps post privately).
+    notes = sorted({n for a in actions if (n := cfg.channels[a.channel].spec.notice)})
     if fmt == "json":
-        click.echo(runview.plan_json(actions, now))
+        click.echo(runview.plan_json(actions, now, notes))
         return
-    click.echo(runview.plan_text(actions, cfg.timezone, now, show_all=show_all))
+    click.echo(runview.plan_text(actions, cfg.timezone, now, show_all=show_all, notes=notes))
 
 
 def _check_channels(cfg: Config, channels: tuple[str, ...]) -> None:

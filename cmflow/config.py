@@ -20,6 +20,7 @@ from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec
 from cmflow.redact import unsendable
 from cmflow.slots import Cadence, Slot
 from cmflow.timeutil import Window, parse_duration, parse_window
+from cmflow.video import parse_aspect
 from cmflow.yamlload import YamlSyntaxError, byte_mark, parse
 
 CONFIG_NAME = "channels.yaml"
@@ -62,6 +63,14 @@ class Rules:
     catch_up: timedelta | None = None
     max_title_length: int | None = None
     max_tags: int | None = None
+    max_video_bytes: int | None = None
+    min_video_seconds: float | None = None
+    max_video_seconds: float | None = None
+    video_codecs: tuple[str, ...] = ()
+    video_orientation: str | None = None
+    video_aspect: str | None = None
+    min_video_side: int | None = None
+    max_video_side: int | None = None
 
 
 @dataclass(frozen=True)
@@ -490,6 +499,9 @@ class _Builder:
             if problem:
                 self.error((*base, key), problem)
         merged: dict[str, Any] = dict(spec.defaults)
+        for key, extra in spec.setting_rules.items():
+            if raw.get(key) is True:  # e.g. YouTube `shorts: true`: the Shorts limits
+                merged.update(extra)
         merged.update({k: v for k, v in editorial.items() if v is not None})
         chan_rules = raw.get("rules") if isinstance(raw.get("rules"), dict) else {}
         assert isinstance(chan_rules, dict)
@@ -594,14 +606,38 @@ class _Builder:
                 else (),
                 params,
             )
-        for key in ("max_length", "max_hashtags", "max_per_day", "max_media", "max_media_bytes"):
+        for key in (
+            "max_length",
+            "max_hashtags",
+            "max_per_day",
+            "max_media",
+            "max_media_bytes",
+            "max_video_bytes",
+            "min_video_seconds",
+            "max_video_seconds",
+        ):
             v = r.get(key)
-            if isinstance(v, int) and not isinstance(v, bool) and v < 0:
+            if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
                 self.error(where(key), f"{key} cannot be negative")
+        aspect = r.get("video_aspect")
+        if isinstance(aspect, str) and parse_aspect(aspect) is None:
+            self.error(
+                where("video_aspect"), f"video_aspect is written W:H, like 9:16 (got {aspect!r})"
+            )
 
         def ints(key: str) -> int | None:
             v = r.get(key)
             return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+        def number(key: str) -> float | None:
+            v = r.get(key)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                return float(v)
+            return None
+
+        def string(key: str) -> str | None:
+            v = r.get(key)
+            return v if isinstance(v, str) else None
 
         def strs(key: str) -> tuple[str, ...]:
             v = r.get(key)
@@ -630,6 +666,14 @@ class _Builder:
             catch_up=self.duration(where("catch_up"), r.get("catch_up")),
             max_title_length=ints("max_title_length"),
             max_tags=ints("max_tags"),
+            max_video_bytes=ints("max_video_bytes"),
+            min_video_seconds=number("min_video_seconds"),
+            max_video_seconds=number("max_video_seconds"),
+            video_codecs=tuple(c.lower() for c in strs("video_codecs")),
+            video_orientation=string("video_orientation"),
+            video_aspect=string("video_aspect"),
+            min_video_side=ints("min_video_side"),
+            max_video_side=ints("max_video_side"),
         )
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "count_graphemes",
     "count_mastodon",
     "count_threads",
+    "count_utf8",
     "count_utf16",
     "count_x",
     "find_urls",
@@ -269,6 +270,11 @@ def count_utf16(text: str, url_length: int | None = None) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def count_utf8(text: str, url_length: int | None = None) -> int:
+    """Bytes in UTF-8 (YouTube limits a description to 5,000 bytes)."""
+    return len(text.encode("utf-8"))
+
+
 def count_chars(text: str, url_length: int | None = None) -> int:
     """Plain length in Unicode code points (LinkedIn, Facebook, Instagram, Discord, Slack,
     dev.to)."""
@@ -292,6 +298,7 @@ COUNTERS: Final[dict[str, Callable[[str, int | None], int]]] = {
     "threads": count_threads,
     "utf16": count_utf16,
     "chars": count_chars,
+    "utf8": count_utf8,
 }
 """Counter name (as used in channel configuration) -> ``f(text, url_length)``."""
 
@@ -302,5 +309,6 @@ COUNTER_LABELS: Final[dict[str, str]] = {
     "threads": "characters (emoji as their UTF-8 bytes)",
     "utf16": "UTF-16 code units",
     "chars": "characters (Unicode code points)",
+    "utf8": "bytes (UTF-8)",
 }
 """Human description of each counter's unit, for messages such as "312/280 ..."."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cmflow import safefs
+from cmflow.video import VideoInfo, VideoProblem, read_fd
 
 HEAD_BYTES = 512  # enough for an ISO-BMFF `ftyp` box and its compatible brands
 SVG = "image/svg+xml"
@@ -72,6 +73,9 @@ class MediaFile:
     problem: str | None  # why it cannot be used
     mime: str | None = None
     size: int = 0
+    # A video (MP4, MOV): what its boxes say, or why they cannot be read (see cmflow.video).
+    video: VideoInfo | None = None
+    video_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,15 +150,24 @@ def inspect(root: Path, rel: str) -> MediaFile:
         fd = safefs.open_regular(root, rel)
     except safefs.UnsafePath as exc:
         return MediaFile(rel, None, str(exc))
+    video: VideoInfo | None = None
+    video_problem: str | None = None
     try:
         size = os.fstat(fd).st_size
         head = os.pread(fd, HEAD_BYTES, 0)
+        mime = sniff(head)
+        if mime is not None and mime.startswith("video/"):
+            try:
+                video = read_fd(fd)
+            except VideoProblem as exc:
+                video_problem = str(exc)
     except OSError as exc:
         return MediaFile(rel, None, f"cannot be read ({exc.strerror})")
     finally:
         os.close(fd)
     _, parts = safefs.inside_parts(root, rel)
-    return MediaFile(rel, Path(os.path.realpath(root)).joinpath(*parts), None, sniff(head), size)
+    real = Path(os.path.realpath(root)).joinpath(*parts)
+    return MediaFile(rel, real, None, mime, size, video, video_problem)
 
 
 def load(root: Path, rel: str) -> Loaded:
@@ -171,3 +184,14 @@ def load(root: Path, rel: str) -> Loaded:
     if mime is None:
         raise MediaProblem(f"media {rel} {UNRECOGNISED}")
     return Loaded(rel, rel.replace("\\", "/").rsplit("/", 1)[-1], data, mime)
+
+
+def video_line(root: Path, rel: str) -> str | None:
+    """How previews show a video: "0:42, 1080x1920 (9:16, vertical), h264 + aac"; None for
+    anything that is not a video."""
+    info = inspect(root, rel)
+    if info.mime is None or not info.mime.startswith("video/"):
+        return None
+    if info.video is None:
+        return f"video that cannot be read: it {info.video_problem}"
+    return info.video.summary()

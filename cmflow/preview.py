@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from cmflow import content, platforms
+from cmflow import media as media_files
 from cmflow.config import Config
 from cmflow.errors import CmflowError
 from cmflow.model import Finding, Rendered
@@ -20,6 +22,7 @@ class Preview:
     post_id: str
     rendered: list[Rendered]
     findings: list[Finding] = field(default_factory=list)
+    root: Path | None = None  # the repository, to describe videos (duration, aspect ratio)
 
     @property
     def errors(self) -> int:
@@ -49,7 +52,7 @@ def preview(config: Config, rel: str, channels: list[str], now: datetime) -> Pre
             if f.channel is None or any(c in f.channel.split(", ") for c in channels)
         ]
     rendered = [render(post, config.channels[c], html=True) for c in wanted]
-    return Preview(rel, post.id, rendered, findings)
+    return Preview(rel, post.id, rendered, findings, config.root)
 
 
 def as_text(p: Preview) -> str:
@@ -70,7 +73,11 @@ def as_text(p: Preview) -> str:
                 out.append(f"[{i}/{n}] {part.length}{'/' + str(r.limit) if r.limit else ''}")
             out.append(part.text)
             for m in part.media:
-                out.append(f"  🖼  {m.path} — alt: {m.alt or '(none)'}")
+                video = _video_line(p.root, m.path)
+                if video is not None:
+                    out.append(f"  🎬  {m.path} — {video}")
+                else:
+                    out.append(f"  🖼  {m.path} — alt: {m.alt or '(none)'}")
     if p.findings:
         out.append("")
         for f in p.findings:
@@ -94,7 +101,10 @@ def as_json(p: Preview) -> str:
                     {
                         "text": part.text,
                         "length": part.length,
-                        "media": [{"path": m.path, "alt": m.alt} for m in part.media],
+                        "media": [
+                            {"path": m.path, "alt": m.alt, "video": _video_json(p.root, m.path)}
+                            for m in part.media
+                        ],
                         "links": [
                             {"start": lk.start, "end": lk.end, "url": lk.url} for lk in part.links
                         ],
@@ -107,6 +117,26 @@ def as_json(p: Preview) -> str:
         "findings": [f.__dict__ for f in p.findings],
     }
     return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def _video_line(root: Path | None, rel: str) -> str | None:
+    return media_files.video_line(root, rel) if root is not None else None
+
+
+def _video_json(root: Path | None, rel: str) -> dict[str, object] | None:
+    if root is None:
+        return None
+    v = media_files.inspect(root, rel).video
+    if v is None:
+        return None
+    return {
+        "duration": v.duration,
+        "width": v.width,
+        "height": v.height,
+        "aspect": v.aspect,
+        "rotation": v.rotation,
+        "codecs": list(v.codecs),
+    }
 
 
 def _titled(platform: str) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cmflow import content
+from cmflow import media as media_files
 from cmflow.config import Config
 from cmflow.model import Finding, Post, Rendered
 
@@ -148,6 +149,10 @@ def _post_section(p: PostPreview, config: Config) -> list[str]:
                 lines.append(f"**{i}/{n}** · {part.length}{limit}")
             lines += _block(part.text)
             for m in part.media:
+                video = media_files.video_line(config.root, m.path)
+                if video is not None:
+                    lines.append(f"- 🎬 {code(m.path)} — {text(video)}")
+                    continue
                 alt = text(m.alt) if m.alt else "**no alt text**"
                 lines.append(f"- 🖼 {code(m.path)} — alt: {alt}")
         lines += [_finding_line(f) for f in mine]

@@ -119,6 +119,14 @@ class LedgerProgress:
         table.setdefault(str(index), {})[name] = value
         self._write()
 
+    def keep(self, **handles: Any) -> None:
+        for name, value in handles.items():
+            if value is None:
+                self.entry.handles.pop(name, None)
+            else:
+                self.entry.handles[name] = value
+        self._write()
+
     def _write(self) -> None:
         with self.lock:
             self.ledger.write(self.entry)
@@ -474,6 +482,7 @@ class _Adapters:
                             self.http,
                             ch.secrets(self.env),
                             self.config.channels,
+                            self.config.data_dir,
                         )
                     )
                 except MissingSecret as exc:

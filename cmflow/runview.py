@@ -34,7 +34,14 @@ def _when(action: Action, tz: ZoneInfo) -> str:
     return f"{action.post.date.astimezone(tz):%Y-%m-%d %H:%M}" if action.post.date else "—"
 
 
-def plan_text(actions: list[Action], tz: ZoneInfo, now: datetime, *, show_all: bool = True) -> str:
+def plan_text(
+    actions: list[Action],
+    tz: ZoneInfo,
+    now: datetime,
+    *,
+    show_all: bool = True,
+    notes: list[str] | None = None,
+) -> str:
     """One line per pair that the run acts on (every pair with `show_all`), then the skipped
     ones grouped by reason and the counts."""
     lines = [f"Plan at {now.astimezone(tz):%Y-%m-%d %H:%M %Z}:"]
@@ -57,12 +64,14 @@ def plan_text(actions: list[Action], tz: ZoneInfo, now: datetime, *, show_all: b
         lines.append("Summary: " + ", ".join(f"{counts[k]} {k}" for k in order if counts[k]))
         if not show_all and any(a.kind in quiet for a in actions):
             lines.append("(--all lists every pair, including done and not yet due)")
+    lines += [f"Note: {n}" for n in notes or ()]
     return "\n".join(lines)
 
 
-def plan_json(actions: list[Action], now: datetime) -> str:
+def plan_json(actions: list[Action], now: datetime, notes: list[str] | None = None) -> str:
     return json.dumps(
         {
+            "notes": list(notes or ()),
             "at": now.isoformat(),
             "actions": [
                 {

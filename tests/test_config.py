@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cmflow import config as config_mod
+from cmflow import platforms
 from cmflow.rules import BY_ID
 from tests.conftest import BEFORE_ALL, CHANNELS_YAML, post, run_cli, run_main
 
@@ -78,9 +79,8 @@ def test_every_problem_is_reported_at_once_with_its_position(make_repo: MakeRepo
         "channels.yaml:7:50: expected a duration like 48h, 90m or 2d, got '2 semaines'",
         "channels.yaml:14:7: unknown key 'max_lenght' in channels.mastodon.rules "
         "(did you mean 'max_length'?)",
-        "channels.yaml:16:5: unknown platform 'blusky' (did you mean 'bluesky'?); known: bluesky, "
-        "devto, discord, facebook, feed, instagram, linkedin, mastodon, slack, telegram, "
-        "threads, x",
+        "channels.yaml:16:5: unknown platform 'blusky' (did you mean 'bluesky'?); known: "
+        + ", ".join(platforms.names()),
         "channels.yaml:19:5: token_env names an environment variable (like "
         "CMFLOW_LINKEDIN_TOKEN), not the secret itself: store the value as a repository secret under that name, and since it is now in git history, revoke it and create a new one",
         # Line 21: the second window's opening quote is at column 48.

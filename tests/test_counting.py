@@ -335,7 +335,7 @@ def test_mastodon_exactly_500() -> None:
 
 
 def test_counters_registry() -> None:
-    names = {"x", "mastodon", "graphemes", "threads", "utf16", "chars"}
+    names = {"x", "mastodon", "graphemes", "threads", "utf16", "chars", "utf8"}
     assert set(COUNTERS) == names
     assert set(COUNTER_LABELS) == names
     assert all(COUNTER_LABELS[name] for name in names)
@@ -353,3 +353,5 @@ def test_counters_registry() -> None:
     assert COUNTERS["utf16"](text, None) == 134
     # chars: 126 + 5 = 131
     assert COUNTERS["chars"](text, None) == 131
+    # utf8 (YouTube descriptions): 126 ASCII + 3 emoji x 4 bytes + 2 ZWJ x 3 bytes = 144
+    assert COUNTERS["utf8"](text, None) == 144

@@ -44,6 +44,8 @@ PLATFORMS: dict[str, str] = {
     "x": "cmflow.platforms.x",
     "linkedin": "cmflow.platforms.linkedin",
     "devto": "cmflow.platforms.devto",
+    "youtube": "cmflow.platforms.youtube",
+    "tiktok": "cmflow.platforms.tiktok",
     "facebook": "cmflow.platforms.facebook",
     "instagram": "cmflow.platforms.instagram",
     "threads": "cmflow.platforms.threads",

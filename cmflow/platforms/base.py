@@ -85,6 +85,11 @@ class Progress(Protocol):
         Meta container id), in `handles["part_handles"][str(index)][name]`: a rerun then
         resumes that container instead of creating a second one."""
 
+    def keep(self, **handles: Any) -> None:
+        """Record handles learned while sending (a YouTube upload session, a TikTok
+        publish id), atomically, before the next call: a run killed after this resumes from
+        them instead of starting over. A value of None removes the handle."""
+
 
 @dataclass
 class Context:
@@ -97,6 +102,7 @@ class Context:
     # Every channel of the configuration, by name: an adapter may rely on another one (Meta
     # fetches images from the site a feed channel publishes).
     channels: Mapping[str, Channel] = field(default_factory=dict)
+    data_dir: str = "data"  # where the record lives (YouTube sums its daily quota there)
 
 
 class Adapter(Protocol):

@@ -85,6 +85,10 @@ SPEC = PlatformSpec(
         "max_media": 4,
         "media_types": ["image/jpeg", "image/png", "image/gif", "image/webp"],
         "max_media_bytes": 2_000_000,
+        # Video (not sent by the adapter yet): app.bsky.embed.video blob maxSize 100 MB,
+        # 3 minutes since March 2025 (bsky.app/blog).
+        "max_video_bytes": 100_000_000,
+        "max_video_seconds": 180,
     },
     keys=(
         ConnKey(

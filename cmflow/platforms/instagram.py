@@ -48,6 +48,14 @@ SPEC = PlatformSpec(
         "media_types": ["image/jpeg"],  # cmflow publishes JPEG images only
         "max_media_bytes": 8 * MIB,
         "require_media": True,
+        # Reels, checked once `video/mp4` is in media_types (instagram-platform
+        # content-publishing, "Reel specifications"): MOV or MP4, HEVC or H.264, 3 s to 15 min,
+        # at most 300 MB, 9:16 recommended.
+        "max_video_bytes": 300 * MIB,
+        "min_video_seconds": 3,
+        "max_video_seconds": 900,
+        "video_codecs": ["h264", "hevc"],
+        "video_aspect": "9:16",
     },
     keys=(
         ConnKey(

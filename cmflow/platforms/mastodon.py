@@ -70,6 +70,9 @@ SPEC = PlatformSpec(
         "max_media": 4,
         "media_types": ["image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4"],
         "max_media_bytes": 16_777_216,
+        # `configuration.media_attachments.video_size_limit` (Instance.md example; an
+        # instance may set less: mastodon.social long had 40 MB).
+        "max_video_bytes": 103_809_024,
     },
     keys=(
         ConnKey("base_url", "the instance, e.g. https://piaille.fr", required=True),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -87,6 +87,10 @@ class PlatformSpec:
     url_length: int | None = None  # how much a URL counts, when the counter uses it
     max_tags: int | None = None
     source: str = ""  # where the limits come from
+    # A boolean connection key that, when true, adds rule defaults: YouTube's
+    # `shorts: true` -> {"max_video_seconds": 180, "video_orientation": "vertical_or_square"}.
+    setting_rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    notice: str = ""  # what `cmflow plan` tells about every channel of this platform
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities

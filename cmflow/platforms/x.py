@@ -28,6 +28,12 @@ SPEC = PlatformSpec(
         # chunked flow, not built yet).
         "media_types": ["image/jpeg", "image/png", "image/webp"],
         "max_media_bytes": 5_000_000,
+        # Video (not sent yet: chunked upload): 512 MB, 0.5-140 s, H.264 (x-api/media
+        # best-practices.mdx).
+        "max_video_bytes": 512 * 1024 * 1024,
+        "min_video_seconds": 0.5,
+        "max_video_seconds": 140,
+        "video_codecs": ["h264"],
     },
     keys=(
         token("environment variable holding the OAuth 2.0 user access token"),

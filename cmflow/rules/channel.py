@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cmflow import media as media_files
-from cmflow.model import Finding, Mark
+from cmflow import video as videos
+from cmflow.model import Finding, Level, Mark
 from cmflow.platforms.spec import Capability
 from cmflow.rules.base import PostContext, Rule, body_mark
 from cmflow.rules.text import hashtags
@@ -184,12 +185,89 @@ def media_format(ctx: PostContext) -> Iterator[Finding]:
                 _media_key(ctx, i),
                 f"{m.path} is {info.mime}; {label} accepts {accepted}",
             )
-        if rules.max_media_bytes is not None and info.size > rules.max_media_bytes:
+            continue
+        is_video = info.mime.startswith("video/")
+        limit = rules.max_media_bytes
+        if is_video and rules.max_video_bytes is not None:
+            limit = rules.max_video_bytes
+        if limit is not None and info.size > limit:
             yield ctx.finding(
                 "channel.media-format",
                 _media_key(ctx, i),
-                f"{m.path} is {info.size:,} bytes; {label} takes at most {rules.max_media_bytes:,}",
+                f"{m.path} is {info.size:,} bytes; {label} takes at most {limit:,}"
+                + (" for a video" if is_video else ""),
             )
+        if is_video:
+            for message in video_problems(ctx, info):
+                level: Level = "warning" if message.startswith(RECOMMENDED) else "error"
+                yield ctx.finding(
+                    "channel.media-format", _media_key(ctx, i), f"{m.path} {message}", level
+                )
+
+
+RECOMMENDED = "is recommended"
+
+
+def video_problems(ctx: PostContext, info: media_files.MediaFile) -> Iterator[str]:
+    """What the channel refuses in a video, each with the value found and the limit (a
+    message starting with RECOMMENDED is advice: a warning)."""
+    rules, label = ctx.channel.rules, ctx.channel.spec.label
+    if info.video_problem is not None:
+        yield info.video_problem
+        return
+    v = info.video
+    if v is None:
+        return
+    seconds = v.duration
+    low, high = rules.min_video_seconds, rules.max_video_seconds
+    if (low is not None or high is not None) and seconds is None:
+        yield "does not say how long it lasts (its `mvhd` box has no duration): export it again"
+    elif seconds is not None and (
+        (low is not None and seconds < low) or (high is not None and seconds > high)
+    ):
+        shown = videos.duration_text
+        if low is not None and high is not None:
+            span = f"from {shown(low)} to {shown(high)}"
+        elif low is not None:
+            span = f"at least {shown(low)}"
+        else:
+            span = f"at most {shown(high or 0)}"
+        yield f"lasts {videos.duration_text(seconds)}; {label} takes videos {span}"
+    if rules.video_codecs and v.video_codec is not None and v.video_codec not in rules.video_codecs:
+        yield (
+            f"is encoded in {v.video_codec} ({v.video_codecs[0].strip()}); {label} takes "
+            f"{', '.join(rules.video_codecs)}: export it again as H.264 (MP4)"
+        )
+    if v.video_codec is None:
+        yield "has no video track: export it again as a video (MP4, H.264)"
+        return
+    if v.width is None or v.height is None:
+        if rules.video_orientation or rules.min_video_side or rules.max_video_side:
+            yield "does not say its picture size (its `tkhd` box has none): export it again"
+        return
+    size = f"{v.width}x{v.height} ({v.aspect}, {v.orientation})"
+    orientation = rules.video_orientation
+    wanted = {
+        "vertical": ("vertical",),
+        "vertical_or_square": ("vertical", "square"),
+        "horizontal": ("horizontal",),
+    }.get(orientation or "any")
+    if wanted is not None and v.orientation not in wanted:
+        shape = " or ".join(wanted)
+        yield (
+            f"is {size}; {label} takes {shape} videos (e.g. 1080x1920, 9:16)"
+            if "vertical" in wanted
+            else f"is {size}; {label} takes {shape} videos"
+        )
+    sides = (v.width, v.height)
+    if rules.min_video_side is not None and min(sides) < rules.min_video_side:
+        yield f"is {size}; {label} takes at least {rules.min_video_side} pixels a side"
+    if rules.max_video_side is not None and max(sides) > rules.max_video_side:
+        yield f"is {size}; {label} takes at most {rules.max_video_side} pixels a side"
+    target = videos.parse_aspect(rules.video_aspect) if rules.video_aspect else None
+    ratio = v.ratio
+    if target is not None and ratio is not None and abs(ratio - target) > 0.02 * target:
+        yield f"{RECOMMENDED} at {rules.video_aspect} on {label}: it is {size}"
 
 
 RULES = (
@@ -230,7 +308,7 @@ RULES = (
     Rule(
         "channel.media-format",
         "error",
-        "media type or size the platform refuses",
+        "media type, size, or video length, codec or shape the platform refuses",
         post=media_format,
     ),
 )

@@ -37,6 +37,7 @@ from .proxy import FaultProxy, Forwarded
 from .slack import FakeSlack
 from .telegram import FakeTelegram
 from .x import FakeX
+from .youtube import FakeYouTube
 
 __all__ = [
     "FakeDevto",
@@ -47,6 +48,7 @@ __all__ = [
     "FakeSlack",
     "FakeTelegram",
     "FakeX",
+    "FakeYouTube",
     "Fault",
     "FaultProxy",
     "Forwarded",
