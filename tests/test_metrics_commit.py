@@ -87,8 +87,11 @@ class RacingMastodon(FakeMastodon):
     other: Path | None = None
 
     def process(self, req: Recorded) -> Response:
-        other, self.other = self.other, None
-        if other is not None and req.path == "/api/v1/statuses":
+        # Only the statuses read triggers it (the account read may come first: the collector
+        # reads both at once).
+        other = self.other if req.path == "/api/v1/statuses" else None
+        if other is not None:
+            self.other = None
             month = other / "data" / "metrics" / "posts" / "2026-11.csv"
             month.parent.mkdir(parents=True, exist_ok=True)
             buf = io.StringIO()
