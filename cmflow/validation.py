@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from cmflow import content, ledger
+from cmflow import media as media_files
 from cmflow.cache import Cache, Entry, media_stamps
 from cmflow.config import CONFIG_NAME, Channel, Config
+from cmflow.media import MediaFile
 from cmflow.model import Finding, KeyPath, Mark, Post, Sent
 from cmflow.rules import BY_ID, FILE_RULES, POST_RULES, QUEUE_RULES, PostContext, QueueContext
 
@@ -34,27 +36,47 @@ class Report:
         return sum(1 for f in self.findings if f.level == "warning")
 
 
-def check_post(post: Post, config: Config) -> tuple[list[Finding], dict[str, str]]:
-    """Per-post rule findings on every channel of `post` (levels not applied yet), and the
-    fingerprint of what each channel would receive."""
-    from cmflow.render import fingerprint, render
+class Checker:
+    """Per-post rules for one run. Holds what posts share within the run (media files looked
+    at once however many posts and channels use them), never across runs."""
 
-    out: list[Finding] = list(post.problems)
-    fps: dict[str, str] = {}
-    for frule in FILE_RULES:
-        assert frule.file is not None
-        out.extend(frule.file(post))
-    if not post.meta:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._media: dict[str, MediaFile] = {}
+
+    def inspect(self, rel: str) -> MediaFile:
+        info = self._media.get(rel)
+        if info is None:
+            info = self._media[rel] = media_files.inspect(self.config.root, rel)
+        return info
+
+    def check(self, post: Post) -> tuple[list[Finding], dict[str, str]]:
+        """Per-post rule findings on every channel of `post` (levels not applied yet), and
+        the fingerprint of what each channel would receive."""
+        from cmflow.render import fingerprint, render
+
+        config = self.config
+        out: list[Finding] = list(post.problems)
+        fps: dict[str, str] = {}
+        for frule in FILE_RULES:
+            assert frule.file is not None
+            out.extend(frule.file(post))
+        if not post.meta:
+            return out, fps
+        for name in post.channels:
+            channel = config.channels[name]
+            rendered = render(post, channel)
+            fps[name] = fingerprint(rendered)
+            ctx = PostContext(post, channel, rendered, config, config.root, self.inspect)
+            for rule in POST_RULES:
+                assert rule.post is not None
+                out.extend(rule.post(ctx))
         return out, fps
-    for name in post.channels:
-        channel = config.channels[name]
-        rendered = render(post, channel)
-        fps[name] = fingerprint(rendered)
-        ctx = PostContext(post, channel, rendered, config, config.root)
-        for rule in POST_RULES:
-            assert rule.post is not None
-            out.extend(rule.post(ctx))
-    return out, fps
+
+
+def check_post(post: Post, config: Config) -> tuple[list[Finding], dict[str, str]]:
+    """`Checker.check` for one post."""
+    return Checker(config).check(post)
 
 
 _SLIM_KEYS = ("date", "id", "pillar", "channels", "channel")
@@ -98,7 +120,7 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _compute(root: Path, rel: str, config: Config) -> Entry:
+def _compute(root: Path, rel: str, config: Config, checker: Checker) -> Entry:
     raw = content.read_bytes(root, rel)
     try:
         st = os.stat(root / rel)
@@ -109,7 +131,7 @@ def _compute(root: Path, rel: str, config: Config) -> Entry:
         stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         return Entry(stat, "", Post(path=rel, id=stem, meta={}, body="", body_line=1), [raw])
     post = content.parse_post(rel, raw, config.timezone, config.channels)
-    findings, fps = check_post(post, config)
+    findings, fps = checker.check(post)
     media = sorted({m.path for name in [None, *post.channels] for m in post.media(name)})
     return Entry(
         stat, hashlib.sha256(raw).hexdigest(), slim(post), findings, media_stamps(root, media), fps
@@ -121,20 +143,22 @@ _WORKER_CONFIG: Config | None = None
 
 def _compute_many(rels: list[str]) -> list[Entry]:
     assert _WORKER_CONFIG is not None
-    return [_compute(_WORKER_CONFIG.root, rel, _WORKER_CONFIG) for rel in rels]
+    checker = Checker(_WORKER_CONFIG)
+    return [_compute(_WORKER_CONFIG.root, rel, _WORKER_CONFIG, checker) for rel in rels]
 
 
-def _compute_all(config: Config, rels: list[str]) -> list[Entry]:
+def _compute_all(config: Config, rels: list[str], jobs: int | None = None) -> list[Entry]:
     """Parse and check `rels`, on every core when there are many (fork start: Linux)."""
     import multiprocessing
 
-    cores = os.cpu_count() or 1
+    cores = jobs or os.cpu_count() or 1
     if (
         len(rels) < PARALLEL_FROM
         or cores < 2
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
-        return [_compute(config.root, rel, config) for rel in rels]
+        checker = Checker(config)
+        return [_compute(config.root, rel, config, checker) for rel in rels]
     global _WORKER_CONFIG
     _WORKER_CONFIG = config
     chunks = [rels[i :: cores * 2] for i in range(cores * 2)]
@@ -155,7 +179,9 @@ def load_entries(config: Config, *, use_cache: bool = True) -> dict[str, Entry]:
     return entries
 
 
-def _load(config: Config, use_cache: bool) -> tuple[dict[str, Entry], Cache | None]:
+def _load(
+    config: Config, use_cache: bool, jobs: int | None = None
+) -> tuple[dict[str, Entry], Cache | None]:
     root = config.root
     cache = Cache.open(root, config.digest) if use_cache else None
     rels = content.discover(root, config.content_dir)
@@ -167,7 +193,14 @@ def _load(config: Config, use_cache: bool) -> tuple[dict[str, Entry], Cache | No
             todo.append(rel)
         else:
             fresh[rel] = entry
-    for entry in _compute_all(config, todo):
+    # When the queue rules run again, they read what the cache keeps of each post in full.
+    if (
+        cache is not None
+        and (todo or len(fresh) != len(cache.entries) or cache.queue_findings is None)
+        and not cache.complete()
+    ):
+        todo, fresh = list(rels), {}
+    for entry in _compute_all(config, todo, jobs):
         fresh[entry.post.path] = entry
     fresh = {rel: fresh[rel] for rel in rels}
     if cache is not None:
@@ -207,9 +240,11 @@ def validate(
     only: Iterable[str] | None = None,
     record: Mapping[tuple[str, str], Sent] | None = None,
     use_cache: bool = True,
+    jobs: int | None = None,
 ) -> Report:
-    """Check the whole queue; report findings for `only` (relative paths) or every file."""
-    entries, cache = _load(config, use_cache)
+    """Check the whole queue; report findings for `only` (relative paths) or every file.
+    `jobs`: processes to check posts with (default: one per core)."""
+    entries, cache = _load(config, use_cache, jobs)
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
     if record is None:
@@ -239,6 +274,11 @@ def validate(
         findings = [f for f in findings if f.path in wanted]
     files = len(wanted & set(entries)) if wanted is not None else len(entries)
     return Report(merge(apply_levels(findings, config.levels)), files, posts)
+
+
+def sent_index(config: Config, posts: list[Post]) -> dict[tuple[str, str], Sent]:
+    """Which current (post id, channel) pairs the publish record holds."""
+    return ledger.sent_index(config.root, config.data_dir, posts)
 
 
 def _affected(paths: set[str], entries: Mapping[str, Entry]) -> set[str] | None:

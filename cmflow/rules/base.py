@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 from cmflow.config import Channel, Config
+from cmflow.media import MediaFile
 from cmflow.model import Finding, Level, Mark, Media, Post, Rendered, Sent
 
 
@@ -21,6 +22,15 @@ class PostContext:
     rendered: Rendered
     config: Config
     root: Path
+    # Looks a media file up once per run (see validation.Checker); None: every time.
+    inspect_media: Callable[[str], MediaFile] | None = None
+
+    def inspect(self, rel: str) -> MediaFile:
+        if self.inspect_media is not None:
+            return self.inspect_media(rel)
+        from cmflow import media as media_files
+
+        return media_files.inspect(self.root, rel)
 
     @cached_property
     def media(self) -> list[Media]:
