@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from cmflow import __version__
-from cmflow.model import Finding, KeyPath, Mark, Post
+from cmflow.model import Finding, KeyPath, Mark, Post, State
 
 CACHE_DIR = ".cmflow-cache"
 FILE_NAME = "validate.bin"
 FORMAT = 6
 LEVELS = frozenset({"error", "warning"})
+_STATES = frozenset(s.value for s in State)
 
 MediaStamp = tuple[str, int, int]  # (relative path, size or -1, mtime_ns)
 
@@ -47,6 +48,21 @@ class Entry:
     findings: list[Finding]
     media: tuple[MediaStamp, ...] = ()
     fingerprints: dict[str, str] = field(default_factory=dict)  # channel -> rendered hash
+
+
+# What validation reads of one publish record file (see `cmflow.validation.record_entries`):
+# post, channel, state, content_hash, source_hash, published_at, scheduled_for.
+RecordFields = tuple[str, str, str, str, str, str | None, str | None]
+
+
+@dataclass
+class RecordState:
+    """The publish record as last read: the record folder's mtime, its post folders with
+    their mtime and .json names, and each file's (size, mtime_ns) and fields."""
+
+    top: int
+    dirs: dict[str, tuple[int, list[str]]]
+    files: dict[str, tuple[int, int, RecordFields]]  # "folder/name.json" -> ...
 
 
 # The marks and meta columns of a loaded cache, with the entries they belong to.
@@ -65,6 +81,7 @@ class Cache:
     writable: bool = True
     # The cached posts' marks and meta, checked and filled in only when asked (`complete`).
     lazy: Lazy | None = None
+    record: RecordState | None = None
 
     @classmethod
     def open(cls, root: Path, config_digest: str) -> Cache:
@@ -86,8 +103,8 @@ class Cache:
                 gc.enable()
         if loaded is None:
             return cls(path, key, dirty=True)
-        entries, queue, lazy = loaded
-        return cls(path, key, entries, queue_findings=queue, lazy=lazy)
+        entries, queue, lazy, record = loaded
+        return cls(path, key, entries, queue_findings=queue, lazy=lazy, record=record)
 
     def complete(self) -> bool:
         """Give every cached post its marks and meta (the queue rules read them). False when
@@ -202,6 +219,20 @@ _MEDIA_COLUMNS: dict[str, tuple[type, ...]] = {
     "mtime": (int,),
 }
 _FP_COLUMNS: dict[str, tuple[type, ...]] = {"file": (int,), "channel": (str,), "hash": (str,)}
+_RDIR_COLUMNS: dict[str, tuple[type, ...]] = {"name": (str,), "mtime": (int,), "top": (int,)}
+_RFILE_COLUMNS: dict[str, tuple[type, ...]] = {
+    "dir": (int,),
+    "name": (str,),
+    "size": (int,),
+    "mtime": (int,),
+    "post": (str,),
+    "channel": (str,),
+    "state": (str,),
+    "content_hash": (str,),
+    "source_hash": (str,),
+    "published_at": (str, type(None)),
+    "scheduled_for": (str, type(None)),
+}
 _QUEUE_COLUMNS: dict[str, tuple[type, ...]] = {
     "path": (str,),
     **{k: v for k, v in _FINDING_COLUMNS.items() if k != "file"},
@@ -256,6 +287,29 @@ def _encode(cache: Cache) -> dict[str, Any]:
         for f in cache.queue_findings:
             for key in queue:
                 queue[key].append(getattr(f, key))
+    rdirs: dict[str, list[Any]] | None = None
+    rfiles: dict[str, list[Any]] | None = None
+    if cache.record is not None:
+        rec = cache.record
+        rdirs = {"name": [], "mtime": [], "top": []}
+        rfiles = {k: [] for k in _RFILE_COLUMNS}
+        for d, (name, (mtime, names)) in enumerate(rec.dirs.items()):
+            complete = all(f"{name}/{file}" in rec.files for file in names)
+            rdirs["name"].append(name)
+            rdirs["mtime"].append(mtime if complete else -1)  # -1: list it again
+            rdirs["top"].append(rec.top)
+            for file in names:
+                got = rec.files.get(f"{name}/{file}")
+                if got is None:
+                    continue
+                size, fmtime, fields = got
+                row = (d, file, size, fmtime, *fields)
+                for key, value in zip(_RFILE_COLUMNS, row, strict=True):
+                    rfiles[key].append(value)
+        if not rec.dirs:
+            rdirs["name"].append("")
+            rdirs["mtime"].append(-1)
+            rdirs["top"].append(rec.top)
     return {
         "format": FORMAT,
         "key": cache.key,
@@ -264,6 +318,8 @@ def _encode(cache: Cache) -> dict[str, Any]:
         "queue": queue,
         "media": media,
         "fingerprints": fps,
+        "rdirs": rdirs,
+        "rfiles": rfiles,
     }
 
 
@@ -294,7 +350,9 @@ def _texts(values: list[Any]) -> None:
         raise _Bad
 
 
-def _decode(raw: bytes, key: str) -> tuple[dict[str, Entry], list[Finding] | None, Lazy] | None:
+def _decode(
+    raw: bytes, key: str
+) -> tuple[dict[str, Entry], list[Finding] | None, Lazy, RecordState | None] | None:
     """The entries and queue findings in `raw`, or None when it is not a cache cmflow wrote
     for this key (any other content, however crafted, gives None, never an exception)."""
     try:
@@ -376,12 +434,43 @@ def _decode(raw: bytes, key: str) -> tuple[dict[str, Entry], list[Finding] | Non
             q = _columns(data["queue"], _QUEUE_COLUMNS)
             if not set(q["level"]) <= LEVELS:
                 raise _Bad
-            queue = [Finding(*row) for row in zip(*q.values(), strict=True)]
+            queue = [Finding(*row) for row in zip(*(q[k] for k in _QUEUE_COLUMNS), strict=True)]
         marks, meta = files["marks"], files["meta"]
         assert isinstance(marks, _Later) and isinstance(meta, _Later)
-        return entries, queue, (marks, meta, by_index)
+        record = None
+        if data.get("rdirs") is not None:
+            record = _record(data["rdirs"], data.get("rfiles"))
+        return entries, queue, (marks, meta, by_index), record
     except (_Bad, ValueError, TypeError, RecursionError, KeyError):
         return None
+
+
+def _record(rdirs: object, rfiles: object) -> RecordState:
+    d = _columns(rdirs, _RDIR_COLUMNS)
+    f = _columns(rfiles, _RFILE_COLUMNS)
+    tops = set(d["top"])
+    if len(tops) != 1:
+        raise _Bad
+    top = tops.pop()
+    names: list[str] = d["name"]
+    dirs: dict[str, tuple[int, list[str]]] = {}
+    if names != [""]:
+        for name, mtime in zip(names, d["mtime"], strict=True):
+            if not name or "/" in name or name in dirs:
+                raise _Bad
+            dirs[name] = (mtime, [])
+    files: dict[str, tuple[int, int, RecordFields]] = {}
+    if f["dir"] and (min(f["dir"]) < 0 or max(f["dir"]) >= len(dirs)):
+        raise _Bad
+    listed = list(dirs.values())
+    if not set(f["state"]) <= _STATES:
+        raise _Bad
+    for i, name, size, mtime, *fields in zip(*(f[k] for k in _RFILE_COLUMNS), strict=True):
+        if not name.endswith(".json") or "/" in name:
+            raise _Bad
+        listed[i][1].append(name)
+        files[f"{names[i]}/{name}"] = (size, mtime, tuple(fields))
+    return RecordState(top, dirs, files)
 
 
 def _plain(value: object, depth: int = 0) -> None:
@@ -434,6 +523,9 @@ MAGIC = b"cmflow cache\n"
 _KINDS = {(int,): "i", (str,): "s", (str, type(None)): "s", (list,): "j", (_Later,): "j"}
 
 
+_TABLES = ("files", "findings", "media", "fingerprints", "queue", "rdirs", "rfiles")
+
+
 def _spec(table: str) -> dict[str, tuple[type, ...]]:
     return {
         "files": _FILE_COLUMNS,
@@ -441,13 +533,15 @@ def _spec(table: str) -> dict[str, tuple[type, ...]]:
         "media": _MEDIA_COLUMNS,
         "fingerprints": _FP_COLUMNS,
         "queue": _QUEUE_COLUMNS,
+        "rdirs": _RDIR_COLUMNS,
+        "rfiles": _RFILE_COLUMNS,
     }[table]
 
 
 def _pack(data: dict[str, Any]) -> bytes:
     header: list[list[Any]] = []
     chunks: list[bytes] = []
-    for table in ("files", "findings", "media", "fingerprints", "queue"):
+    for table in _TABLES:
         columns = data[table]
         if columns is None:
             continue
@@ -490,7 +584,7 @@ def _unpack(raw: bytes) -> dict[str, Any]:
             raise _Bad
         table, name, kind, count, nbytes = item
         if (
-            table not in ("files", "findings", "media", "fingerprints", "queue")
+            table not in _TABLES
             or name not in _spec(table)
             or kind != _KINDS[_spec(table)[name]]
             or type(count) is not int
@@ -521,7 +615,8 @@ def _unpack(raw: bytes) -> dict[str, Any]:
         got[name] = values
     if at != len(raw):
         raise _Bad
-    out.setdefault("queue", None)
+    for table in ("queue", "rdirs", "rfiles"):
+        out.setdefault(table, None)
     return out
 
 

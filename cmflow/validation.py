@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,10 +13,10 @@ from typing import Any
 
 from cmflow import content, ledger
 from cmflow import media as media_files
-from cmflow.cache import Cache, Entry, media_stamps
+from cmflow.cache import Cache, Entry, RecordFields, RecordState, media_stamps
 from cmflow.config import CONFIG_NAME, Channel, Config
 from cmflow.media import MediaFile
-from cmflow.model import Finding, KeyPath, Mark, Post, Sent
+from cmflow.model import Finding, KeyPath, Mark, Post, Sent, State
 from cmflow.rules import BY_ID, FILE_RULES, POST_RULES, QUEUE_RULES, PostContext, QueueContext
 
 PARALLEL_FROM = 400  # files; below this, starting worker processes costs more than it saves
@@ -248,7 +249,9 @@ def validate(
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
     if record is None:
-        scan = ledger.Ledger(config.root, config.data_dir).scan()
+        scan = record_scan(config, cache) if cache is not None else None
+        if scan is None:
+            scan = ledger.Ledger(config.root, config.data_dir).scan()
         record = ledger.sent_index(config.root, config.data_dir, posts, scan)
         findings.extend(ledger.problem_findings(scan.problems))
     by_path = entries
@@ -276,9 +279,94 @@ def validate(
     return Report(merge(apply_levels(findings, config.levels)), files, posts)
 
 
-def sent_index(config: Config, posts: list[Post]) -> dict[tuple[str, str], Sent]:
+def sent_index(
+    config: Config, posts: list[Post], cache: Cache | None = None
+) -> dict[tuple[str, str], Sent]:
     """Which current (post id, channel) pairs the publish record holds."""
-    return ledger.sent_index(config.root, config.data_dir, posts)
+    scan = record_scan(config, cache) if cache is not None else None
+    return ledger.sent_index(config.root, config.data_dir, posts, scan)
+
+
+_RECORD_FIELDS = (
+    "post",
+    "channel",
+    "state",
+    "content_hash",
+    "source_hash",
+    "published_at",
+    "scheduled_for",
+)
+
+
+def record_scan(config: Config, cache: Cache) -> ledger.Scan:
+    """The record as `Ledger.scan` reads it (same entries, same order, same problems),
+    reading again only the files whose size or mtime changed and listing again only the
+    folders whose mtime did (adding, removing or renaming a file in a folder changes the
+    folder's mtime). A years-old repository holds tens of thousands of record files:
+    reading them all would be most of an unchanged run."""
+    reader = ledger.Ledger(config.root, config.data_dir)
+    base = reader.dir
+    out = ledger.Scan()
+    try:
+        top = os.stat(base).st_mtime_ns
+        if not stat.S_ISDIR(os.stat(base).st_mode):
+            raise NotADirectoryError
+    except OSError:
+        if cache.record is not None:
+            cache.record, cache.dirty = None, True
+        return out
+    old = cache.record
+    if old is not None and old.top == top:
+        names = list(old.dirs)
+    else:
+        names = sorted(e.name for e in os.scandir(base) if e.is_dir())
+    dirs: dict[str, tuple[int, list[str]]] = {}
+    files: dict[str, tuple[int, int, RecordFields]] = {}
+    changed = old is None or old.top != top
+    new = ledger.Entry.__new__
+    for name in names:
+        folder = f"{base}/{name}"
+        try:
+            mtime = os.stat(folder).st_mtime_ns
+        except OSError:
+            changed = True
+            continue
+        listed = old.dirs.get(name) if old is not None else None
+        if listed is not None and listed[0] == mtime:
+            listing = listed[1]
+        else:
+            changed = True
+            listing = sorted(
+                n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith(".tmp-")
+            )
+        dirs[name] = (mtime, listing)
+        for file in listing:
+            key = f"{name}/{file}"
+            try:
+                st = os.stat(f"{folder}/{file}")
+                stamp = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                stamp = None
+            got = old.files.get(key) if old is not None else None
+            if stamp is not None and got is not None and got[:2] == stamp:
+                fields = got[2]
+                entry = new(ledger.Entry)
+                entry.__dict__.update(zip(_RECORD_FIELDS, fields, strict=True))
+                entry.state = State(entry.state)  # checked when the cache was loaded
+            else:
+                changed = True
+                read = reader.read(base / name / file)
+                if isinstance(read, ledger.RecordProblem):
+                    out.problems.append(read)  # not kept: read again next time
+                    continue
+                entry = read
+                fields = tuple(getattr(entry, f) for f in _RECORD_FIELDS)
+            if stamp is not None:
+                files[key] = (*stamp, fields)
+            out.entries.append(entry)
+    if changed or old is None or len(files) != len(old.files):
+        cache.record, cache.dirty = RecordState(top, dirs, files), True
+    return out
 
 
 def _affected(paths: set[str], entries: Mapping[str, Entry]) -> set[str] | None:

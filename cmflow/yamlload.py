@@ -137,7 +137,6 @@ def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], ya
     if simple is not None:  # the common front-matter: see `_parse_simple`
         return simple[0], simple[1], None
 
-
     # YAML also breaks lines at U+0085, U+2028 and U+2029; cmflow (and editors) count only
     # \n, so positions are then recomputed from the character index.
     starts = (
@@ -314,7 +313,6 @@ def byte_mark(raw: bytes, index: int) -> Mark:
     start = before.rfind(b"\n") + 1
     column = len(before[start:].decode("utf-8", "replace")) + 1
     return Mark(before.count(b"\n") + 1, column)
-
 
 
 # --- A fast path for the front-matter most posts have -----------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import pickle
 import random
@@ -217,6 +218,22 @@ def test_cached_runs_match_uncached_ones_as_files_and_the_clock_move(repo: Site)
     good.write_text(good.read_text("utf-8").replace("bon-5e2", "cliquez ici bon-5e2"), "utf-8")
     both()
     (repo.root / BAD).unlink()
+    both()
+    # The publish record: written by a run, then edited in place (its folder's mtime stays).
+    assert repo.publish().code == 0
+    both()
+    both("--at", "2099-01-01 00:00")
+    record = repo.root / "data/record/bon/site.json"
+    entry = json.loads(record.read_text("utf-8"))
+    entry["content_hash"] = "0" * 32  # as if the post had changed since
+    folder_mtime = record.parent.stat().st_mtime_ns
+    with record.open("r+", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry))
+        fh.truncate()
+    assert record.parent.stat().st_mtime_ns == folder_mtime
+    both()
+    assert "schedule.edited-after-publish" in repo.run("validate").stdout
+    record.unlink()
     both()
 
 

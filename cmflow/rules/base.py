@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 
 from cmflow.config import Channel, Config
@@ -32,10 +31,11 @@ class PostContext:
 
         return media_files.inspect(self.root, rel)
 
-    @cached_property
-    def media(self) -> list[Media]:
-        """The media this channel receives (variant applied), computed once."""
-        return self.post.media(self.channel.name)
+    media: list[Media] = field(init=False)  # what this channel receives (variant applied)
+
+    def __post_init__(self) -> None:
+        # Computed once here: a cached_property costs a lock per access in Python 3.11.
+        self.media = self.post.media(self.channel.name)
 
     def finding(self, rule: str, mark: Mark, message: str, level: Level = "error") -> Finding:
         return Finding(

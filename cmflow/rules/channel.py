@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cmflow import media as media_files
 from cmflow.model import Finding, Mark
 from cmflow.platforms.spec import Capability
 from cmflow.rules.base import PostContext, Rule, body_mark
