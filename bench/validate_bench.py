@@ -177,7 +177,8 @@ def write_archive(root: Path, n: int) -> None:
     sys.path.insert(0, str(ROOT))
     from cmflow import config as config_mod
     from cmflow import content
-    from cmflow.ledger import PUBLISHED, Entry, Ledger
+    from cmflow.ledger import Entry, Ledger
+    from cmflow.model import State
     from cmflow.render import fingerprint, render
     from cmflow.rules import BY_ID
 
@@ -216,7 +217,7 @@ def write_archive(root: Path, n: int) -> None:
                     channel=name,
                     platform=cfg.channels[name].platform,
                     path=rel,
-                    state=PUBLISHED,
+                    state=State.PUBLISHED,
                     content_hash=fp,
                     source_hash=post.content_hash,
                     published_at=when,

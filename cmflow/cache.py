@@ -48,6 +48,7 @@ class Entry:
     findings: list[Finding]
     media: tuple[MediaStamp, ...] = ()
     fingerprints: dict[str, str] = field(default_factory=dict)  # channel -> rendered hash
+    full: Post | None = None  # the post as parsed, when the caller keeps it (never cached)
 
 
 # What validation reads of one publish record file (see `cmflow.validation.record_entries`):

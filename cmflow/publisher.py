@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cmflow import content, platforms
+from cmflow import platforms
 from cmflow.clock import Clock, stamp
 from cmflow.config import Channel, Config
 from cmflow.errors import MissingSecret
@@ -136,6 +136,23 @@ class Prepared:
     unreadable: list[str]
 
 
+class _Rendered(dict[tuple[str, str], Rendered]):
+    """What each (post id, channel) receives, HTML included, rendered when first asked for:
+    a run sends a few pairs of a queue of thousands."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+        self.posts: dict[tuple[str, str], tuple[Post, str | None]] = {}  # and canonical URL
+
+    def __missing__(self, key: tuple[str, str]) -> Rendered:
+        post, canonical = self.posts[key]  # KeyError for a pair no post has, as a plain dict
+        r = render(post, self.config.channels[key[1]], html=True)
+        r.canonical_url = canonical
+        self[key] = r
+        return r
+
+
 def prepare(
     config: Config,
     now: datetime | Clock,
@@ -150,15 +167,14 @@ def prepare(
     now = clock.schedule_now
     # Never the validation cache: it sits in the work tree, where a pull request can plant
     # one, and this run holds the channels' credentials. Validation runs from the files.
-    report = validate(config, now=now, use_cache=False)
+    # The posts as validation parsed them, and what it rendered (fingerprints): read and
+    # rendered once per run.
+    report = validate(config, now=now, use_cache=False, keep_posts=True)
     invalid: dict[str, int] = {}
     for f in report.findings:
         if f.level == "error":
             invalid[f.path] = invalid.get(f.path, 0) + 1
-    rels = content.discover(config.root, config.content_dir)
-    posts = [
-        post for _, _, post in content.load_all(config.root, rels, config.timezone, config.channels)
-    ]
+    posts = report.full_posts
     scan = Ledger(config.root, config.data_dir, clock).scan()
     index = Index.build(scan.entries, (p.id for p in posts), scan.problems)
     here, real_now = Claimer.here(env), clock.now()
@@ -175,7 +191,7 @@ def prepare(
     # A post that could not be read has no channels: no action can name it, so the run
     # lists it, and fails, rather than leave it silently absent.
     unreadable = sorted(p.path for p in posts if not p.channels and invalid.get(p.path))
-    rendered: dict[tuple[str, str], Rendered] = {}
+    rendered = _Rendered(config)
     fps: dict[tuple[str, str], str] = {}
     for post in posts:
         if not post.meta:
@@ -188,10 +204,8 @@ def prepare(
         )
         canonical = next((u for u in pages if u), None)
         for name in post.channels:
-            r = render(post, config.channels[name], html=True)
-            r.canonical_url = canonical
-            rendered[(post.id, name)] = r
-            fps[(post.id, name)] = fingerprint(r)
+            rendered.posts[(post.id, name)] = (post, canonical)
+            fps[(post.id, name)] = report.fingerprints[(post.path, name)]
     missing = {name: ch.missing_secrets(env) for name, ch in config.channels.items()}
     actions = plan(
         posts,

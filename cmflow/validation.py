@@ -6,7 +6,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,10 @@ class Report:
     findings: list[Finding]
     files: int
     posts: list[Post]  # slim: what queue rules need (see `slim`), not bodies
+    # With `validate(keep_posts=True)`: every post as parsed (bodies, variants), and the
+    # fingerprint of what each (post path, channel) receives, for the publisher to reuse.
+    full_posts: list[Post] = field(default_factory=list)
+    fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
@@ -121,7 +125,7 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _compute(root: Path, rel: str, config: Config, checker: Checker) -> Entry:
+def _compute(root: Path, rel: str, config: Config, checker: Checker, keep: bool = False) -> Entry:
     raw = content.read_bytes(root, rel)
     try:
         st = os.stat(root / rel)
@@ -130,25 +134,38 @@ def _compute(root: Path, rel: str, config: Config, checker: Checker) -> Entry:
         stat = (-1, 0)
     if isinstance(raw, Finding):
         stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        return Entry(stat, "", Post(path=rel, id=stem, meta={}, body="", body_line=1), [raw])
+        entry = Entry(stat, "", Post(path=rel, id=stem, meta={}, body="", body_line=1), [raw])
+        if keep:  # as content.load_all gives it
+            entry.full = Post(path=rel, id=stem, meta={}, body="", body_line=1, problems=[raw])
+        return entry
     post = content.parse_post(rel, raw, config.timezone, config.channels)
     findings, fps = checker.check(post)
     media = sorted({m.path for name in [None, *post.channels] for m in post.media(name)})
     return Entry(
-        stat, hashlib.sha256(raw).hexdigest(), slim(post), findings, media_stamps(root, media), fps
+        stat,
+        hashlib.sha256(raw).hexdigest(),
+        slim(post),
+        findings,
+        media_stamps(root, media),
+        fps,
+        post if keep else None,
     )
 
 
 _WORKER_CONFIG: Config | None = None
+_WORKER_KEEP = False
 
 
 def _compute_many(rels: list[str]) -> list[Entry]:
     assert _WORKER_CONFIG is not None
     checker = Checker(_WORKER_CONFIG)
-    return [_compute(_WORKER_CONFIG.root, rel, _WORKER_CONFIG, checker) for rel in rels]
+    cfg, keep = _WORKER_CONFIG, _WORKER_KEEP
+    return [_compute(cfg.root, rel, cfg, checker, keep) for rel in rels]
 
 
-def _compute_all(config: Config, rels: list[str], jobs: int | None = None) -> list[Entry]:
+def _compute_all(
+    config: Config, rels: list[str], jobs: int | None = None, keep: bool = False
+) -> list[Entry]:
     """Parse and check `rels`, on every core when there are many (fork start: Linux)."""
     import multiprocessing
 
@@ -159,15 +176,15 @@ def _compute_all(config: Config, rels: list[str], jobs: int | None = None) -> li
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
         checker = Checker(config)
-        return [_compute(config.root, rel, config, checker) for rel in rels]
-    global _WORKER_CONFIG
-    _WORKER_CONFIG = config
+        return [_compute(config.root, rel, config, checker, keep) for rel in rels]
+    global _WORKER_CONFIG, _WORKER_KEEP
+    _WORKER_CONFIG, _WORKER_KEEP = config, keep
     chunks = [rels[i :: cores * 2] for i in range(cores * 2)]
     try:
         with multiprocessing.get_context("fork").Pool(cores) as pool:
             parts = pool.map(_compute_many, chunks)
     finally:
-        _WORKER_CONFIG = None
+        _WORKER_CONFIG, _WORKER_KEEP = None, False
     by_rel = {e.post.path: e for part in parts for e in part}
     return [by_rel[r] for r in rels]
 
@@ -181,7 +198,7 @@ def load_entries(config: Config, *, use_cache: bool = True) -> dict[str, Entry]:
 
 
 def _load(
-    config: Config, use_cache: bool, jobs: int | None = None
+    config: Config, use_cache: bool, jobs: int | None = None, keep: bool = False
 ) -> tuple[dict[str, Entry], Cache | None]:
     root = config.root
     cache = Cache.open(root, config.digest) if use_cache else None
@@ -201,7 +218,7 @@ def _load(
         and not cache.complete()
     ):
         todo, fresh = list(rels), {}
-    for entry in _compute_all(config, todo, jobs):
+    for entry in _compute_all(config, todo, jobs, keep):
         fresh[entry.post.path] = entry
     fresh = {rel: fresh[rel] for rel in rels}
     if cache is not None:
@@ -242,10 +259,12 @@ def validate(
     record: Mapping[tuple[str, str], Sent] | None = None,
     use_cache: bool = True,
     jobs: int | None = None,
+    keep_posts: bool = False,
 ) -> Report:
     """Check the whole queue; report findings for `only` (relative paths) or every file.
-    `jobs`: processes to check posts with (default: one per core)."""
-    entries, cache = _load(config, use_cache, jobs)
+    `jobs`: processes to check posts with (default: one per core). `keep_posts`: also
+    return every post as parsed and its fingerprints (see `Report`), without the cache."""
+    entries, cache = _load(config, use_cache and not keep_posts, jobs, keep_posts)
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
     if record is None:
@@ -276,7 +295,14 @@ def validate(
     if wanted is not None:
         findings = [f for f in findings if f.path in wanted]
     files = len(wanted & set(entries)) if wanted is not None else len(entries)
-    return Report(merge(apply_levels(findings, config.levels)), files, posts)
+    report = Report(merge(apply_levels(findings, config.levels)), files, posts)
+    if keep_posts:
+        for rel, e in entries.items():
+            assert e.full is not None
+            report.full_posts.append(e.full)
+            for name, fp in e.fingerprints.items():
+                report.fingerprints[(rel, name)] = fp
+    return report
 
 
 def sent_index(
