@@ -83,9 +83,15 @@ class RunReport:
 class LedgerProgress:
     """`Progress` backed by the record: every step is written before the next call."""
 
-    def __init__(self, ledger: Ledger, entry: Entry, lock: threading.Lock) -> None:
+    def __init__(
+        self, ledger: Ledger, entry: Entry, lock: threading.Lock, last: int | None = None
+    ) -> None:
         self.ledger, self.entry, self.lock = ledger, entry, lock
         self.clock = ledger.clock
+        # The last part: its outcome is written by the caller right after (`_record`), so
+        # one write covers both (killed in between, the part is still in flight on disk,
+        # and the next run reconciles it, as if killed a moment earlier).
+        self.last = last
 
     @property
     def handles(self) -> Mapping[str, Any]:
@@ -112,7 +118,8 @@ class LedgerProgress:
         self.entry.parts.append(PartResult(result.id, result.url, dict(result.extra)))
         self.entry.in_flight = None
         self.entry.in_flight_since = None
-        self._write()
+        if index != self.last:
+            self._write()
 
     def part_handle(self, index: int, name: str, value: Any) -> None:
         table = self.entry.handles.setdefault("part_handles", {})
@@ -625,7 +632,7 @@ def _run_channel(
             _release(entry, action, ledger, lock, stop, None, clock)
             results.append(PairResult(action, Kind.SKIP, stop, entry))
             continue
-        progress = LedgerProgress(ledger, entry, lock)
+        progress = LedgerProgress(ledger, entry, lock, last=len(rendered.parts) - 1)
         try:
             result = _send(adapter, rendered, progress, action.kind == Kind.RECONCILE)
         except Exception as exc:  # an adapter bug must not lose the record
