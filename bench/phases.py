@@ -42,8 +42,8 @@ def main(root: Path, at: str) -> None:
     now = parse_datetime(at, cfg.timezone)
     t: dict[str, float] = {}
     print("cold run, one core (CPU time):")
-    rels = clock("discover", 10_000, lambda: content.discover(root, cfg.content_dir), t)
-    n = len(rels)
+    n = len(content.discover(root, cfg.content_dir))
+    rels = clock("discover", n, lambda: content.discover(root, cfg.content_dir), t)
     raws = clock("read", n, lambda: [content.read_bytes(root, r) for r in rels], t)
     posts = clock(
         "parse (front-matter, fields)",
