@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate
@@ -49,6 +51,7 @@ class Entry:
     media: tuple[MediaStamp, ...] = ()
     fingerprints: dict[str, str] = field(default_factory=dict)  # channel -> rendered hash
     full: Post | None = None  # the post as parsed, when the caller keeps it (never cached)
+    marks_json: list[Any] | None = None  # the post's marks as the cache held them
 
 
 # What validation reads of one publish record file (see `cmflow.validation.record_entries`):
@@ -95,13 +98,8 @@ class Cache:
         if tracked(root):
             # Put there by a commit, not by cmflow: never trusted, never overwritten.
             return cls(path, key, writable=False)
-        collecting = gc.isenabled()
-        gc.disable()  # tens of thousands of objects, no cycle: the collector only costs here
-        try:
+        with _no_gc():  # tens of thousands of objects, no cycle: the collector only costs
             loaded = _decode(raw, key)
-        finally:
-            if collecting:
-                gc.enable()
         if loaded is None:
             return cls(path, key, dirty=True)
         entries, queue, lazy, record = loaded
@@ -111,12 +109,16 @@ class Cache:
         """Give every cached post its marks and meta (the queue rules read them). False when
         they are malformed: then no cached entry may be used."""
         lazy, self.lazy = self.lazy, None
-        return lazy is None or _complete(lazy)
+        if lazy is None:
+            return True
+        with _no_gc():
+            return _complete(lazy)
 
     def save(self) -> None:
         if not self.dirty or not self.writable or not self.complete():
             return
-        data = _encode(self)
+        with _no_gc():
+            data = _encode(self)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             gitignore = self.path.parent / ".gitignore"
@@ -132,6 +134,17 @@ class Cache:
                 raise
         except (OSError, ValueError):
             pass
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def tracked(root: Path) -> bool:
@@ -261,7 +274,12 @@ def _encode(cache: Cache) -> dict[str, Any]:
             ("hash", p.content_hash),
             ("body_line", p.body_line),
             ("channels", p.channels),
-            ("marks", [[list(k), m.line, m.column] for k, m in p.marks.items()]),
+            (
+                "marks",
+                e.marks_json
+                if e.marks_json is not None
+                else [[list(k), m.line, m.column] for k, m in p.marks.items()],
+            ),
             ("meta", p.meta),
         ):
             files[key].append(value)
@@ -509,6 +527,7 @@ def _complete(lazy: Lazy) -> bool:
                 keyed[tuple(k)] = Mark(line, col)
             _plain(meta)
             e.post.marks = keyed
+            e.marks_json = marks  # as read: written back as is
             e.post.meta = meta
     except (_Bad, ValueError, TypeError, RecursionError):
         return False
