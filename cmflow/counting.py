@@ -108,8 +108,30 @@ def find_urls(text: str) -> list[tuple[int, int, str]]:
     return list(_find_urls(text))
 
 
+Spans = tuple[tuple[int, int, str], ...]
+_KNOWN: dict[str, Spans] = {}  # URLs of texts made from others (see `known_urls`)
+_KNOWN_MAX = 4096
+
+
+def known_urls(text: str, spans: Spans) -> None:
+    """Record the URLs of `text`, which its maker knows (the same as `find_urls` finds: see
+    `cmflow.render.tag_links`), sparing a scan of the text with the URL pattern."""
+    if len(_KNOWN) >= _KNOWN_MAX:
+        _KNOWN.clear()
+    _KNOWN[text] = spans
+
+
+def _find_urls(text: str) -> Spans:
+    known = _KNOWN.get(text)
+    return known if known is not None else _scan_urls(text)
+
+
+def ends_with_junk(url: str) -> bool:
+    return _ends_with_junk(url)
+
+
 @lru_cache(maxsize=2048)
-def _find_urls(text: str) -> tuple[tuple[int, int, str], ...]:
+def _scan_urls(text: str) -> Spans:
     """Return ``(start, end, url)`` for each http(s) URL in plain ``text``.
 
     Indices are ``str`` indices, so ``text[start:end] == url``. Bare domains

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cmflow import content, platforms
+from cmflow import platforms
 from cmflow.clock import Clock, stamp
 from cmflow.config import Channel, Config
 from cmflow.errors import MissingSecret
@@ -83,9 +83,15 @@ class RunReport:
 class LedgerProgress:
     """`Progress` backed by the record: every step is written before the next call."""
 
-    def __init__(self, ledger: Ledger, entry: Entry, lock: threading.Lock) -> None:
+    def __init__(
+        self, ledger: Ledger, entry: Entry, lock: threading.Lock, last: int | None = None
+    ) -> None:
         self.ledger, self.entry, self.lock = ledger, entry, lock
         self.clock = ledger.clock
+        # The last part: its outcome is written by the caller right after (`_record`), so
+        # one write covers both (killed in between, the part is still in flight on disk,
+        # and the next run reconciles it, as if killed a moment earlier).
+        self.last = last
 
     @property
     def handles(self) -> Mapping[str, Any]:
@@ -112,7 +118,8 @@ class LedgerProgress:
         self.entry.parts.append(PartResult(result.id, result.url, dict(result.extra)))
         self.entry.in_flight = None
         self.entry.in_flight_since = None
-        self._write()
+        if index != self.last:
+            self._write()
 
     def part_handle(self, index: int, name: str, value: Any) -> None:
         table = self.entry.handles.setdefault("part_handles", {})
@@ -144,6 +151,23 @@ class Prepared:
     unreadable: list[str]
 
 
+class _Rendered(dict[tuple[str, str], Rendered]):
+    """What each (post id, channel) receives, HTML included, rendered when first asked for:
+    a run sends a few pairs of a queue of thousands."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+        self.posts: dict[tuple[str, str], tuple[Post, str | None]] = {}  # and canonical URL
+
+    def __missing__(self, key: tuple[str, str]) -> Rendered:
+        post, canonical = self.posts[key]  # KeyError for a pair no post has, as a plain dict
+        r = render(post, self.config.channels[key[1]], html=True)
+        r.canonical_url = canonical
+        self[key] = r
+        return r
+
+
 def prepare(
     config: Config,
     now: datetime | Clock,
@@ -158,15 +182,14 @@ def prepare(
     now = clock.schedule_now
     # Never the validation cache: it sits in the work tree, where a pull request can plant
     # one, and this run holds the channels' credentials. Validation runs from the files.
-    report = validate(config, now=now, use_cache=False)
+    # The posts as validation parsed them, and what it rendered (fingerprints): read and
+    # rendered once per run.
+    report = validate(config, now=now, use_cache=False, keep_posts=True)
     invalid: dict[str, int] = {}
     for f in report.findings:
         if f.level == "error":
             invalid[f.path] = invalid.get(f.path, 0) + 1
-    rels = content.discover(config.root, config.content_dir)
-    posts = [
-        post for _, _, post in content.load_all(config.root, rels, config.timezone, config.channels)
-    ]
+    posts = report.full_posts
     scan = Ledger(config.root, config.data_dir, clock).scan()
     index = Index.build(scan.entries, (p.id for p in posts), scan.problems)
     here, real_now = Claimer.here(env), clock.now()
@@ -183,7 +206,7 @@ def prepare(
     # A post that could not be read has no channels: no action can name it, so the run
     # lists it, and fails, rather than leave it silently absent.
     unreadable = sorted(p.path for p in posts if not p.channels and invalid.get(p.path))
-    rendered: dict[tuple[str, str], Rendered] = {}
+    rendered = _Rendered(config)
     fps: dict[tuple[str, str], str] = {}
     for post in posts:
         if not post.meta:
@@ -196,10 +219,8 @@ def prepare(
         )
         canonical = next((u for u in pages if u), None)
         for name in post.channels:
-            r = render(post, config.channels[name], html=True)
-            r.canonical_url = canonical
-            rendered[(post.id, name)] = r
-            fps[(post.id, name)] = fingerprint(r)
+            rendered.posts[(post.id, name)] = (post, canonical)
+            fps[(post.id, name)] = report.fingerprints[(post.path, name)]
     missing = {name: ch.missing_secrets(env) for name, ch in config.channels.items()}
     actions = plan(
         posts,
@@ -620,7 +641,7 @@ def _run_channel(
             _release(entry, action, ledger, lock, stop, None, clock)
             results.append(PairResult(action, Kind.SKIP, stop, entry))
             continue
-        progress = LedgerProgress(ledger, entry, lock)
+        progress = LedgerProgress(ledger, entry, lock, last=len(rendered.parts) - 1)
         try:
             result = _send(adapter, rendered, progress, action.kind == Kind.RECONCILE)
         except Exception as exc:  # an adapter bug must not lose the record

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import string
 from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import quote_plus
@@ -83,7 +84,13 @@ def _plain_parts(body: str, threads: bool) -> tuple[str, ...]:
     """The body as plain text, split at thread breaks when the channel has threads.
     Cached: most channels of a post share its body."""
     chunks = markup.split_thread(body) if threads else [body]
-    return tuple(markup.to_plain(c) for c in chunks)
+    return tuple(_to_plain(c) for c in chunks)
+
+
+@lru_cache(maxsize=256)
+def _to_plain(markdown: str) -> str:
+    """Cached: a body without thread breaks is one chunk, with or without threads."""
+    return markup.to_plain(markdown)
 
 
 def _links(text: str) -> list[Link]:
@@ -94,20 +101,49 @@ def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
     """Add UTM parameters to links to the tracked domains (existing parameters win)."""
     if not tracking.domains or not tracking.params:
         return text
+    found = counting.find_urls(text)
+    if not found:
+        return text
     out: list[str] = []
+    spans: list[tuple[int, int, str]] = []
+    known = True
     last = 0
-    for start, end, url in counting.find_urls(text):
+    pos = 0
+    for start, end, url in found:
         out.append(text[last:start])
-        out.append(utm(url, tracking, params))
+        tagged = utm(url, tracking, params)
+        out.append(tagged)
+        pos += start - last
+        spans.append((pos, pos + len(tagged), tagged))
+        pos += len(tagged)
         last = end
+        # A tagged URL still ends where the URL pattern stops (its added characters are
+        # URL characters), unless the last one is punctuation the pattern trims.
+        known = known and (tagged == url or not counting.ends_with_junk(tagged))
     out.append(text[last:])
-    return "".join(out)
+    result = "".join(out)
+    if known:
+        counting.known_urls(result, tuple(spans))
+    return result
 
 
 def utm(url: str, tracking: LinkTracking, params: dict[str, str]) -> str:
+    templates = tuple(tracking.params.items())
+    used = _fields(templates)
     return _utm(
-        url, tracking.domains, tuple(tracking.params.items()), tuple(sorted(params.items()))
+        url, tracking.domains, templates, tuple(sorted((k, params.get(k, "")) for k in used))
     )
+
+
+@lru_cache(maxsize=64)
+def _fields(templates: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The {names} the templates use: only they make one post's parameters differ."""
+    names: set[str] = set()
+    for _, template in templates:
+        for _, field, _, _ in string.Formatter().parse(template):
+            if field:  # `{campaign.upper}` looks `campaign` up
+                names.add(field.split(".", 1)[0].split("[", 1)[0])
+    return tuple(sorted(names))
 
 
 _HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)")
@@ -124,19 +160,30 @@ def _utm(
     host = m.group(1).lower() if m else ""
     if not any(host == d or host.endswith("." + d) for d in domains):
         return url
-    params = dict(items)
     base, hash_mark, fragment = url.partition("#")
     path, _, query = base.partition("?")
-    present = {pair.split("=", 1)[0] for pair in query.split("&") if pair}
+    present = frozenset(pair.split("=", 1)[0] for pair in query.split("&") if pair)
+    added = _added(templates, items, present)
+    if not added:
+        return url
+    # The query as written stays untouched (re-encoding it could alter the URL); ours follow.
+    return f"{path}?{'&'.join([query, *added] if query else added)}{hash_mark}{fragment}"
+
+
+@lru_cache(maxsize=1024)
+def _added(
+    templates: tuple[tuple[str, str], ...],
+    items: tuple[tuple[str, str], ...],
+    present: frozenset[str],
+) -> list[str]:
+    """The `key=value` pairs to add: the same for every link of a channel and campaign."""
+    params = dict(items)
     added = []
     for key, template in templates:
         value = template.format_map(_Default(params))
         if key not in present and value:
             added.append(f"{key}={quote_plus(value)}")
-    if not added:
-        return url
-    # The query as written stays untouched (re-encoding it could alter the URL); ours follow.
-    return f"{path}?{'&'.join([query, *added] if query else added)}{hash_mark}{fragment}"
+    return added
 
 
 class _Default(dict[str, str]):

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import stat
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cmflow import content, ledger
-from cmflow.cache import Cache, Entry, media_stamps
+from cmflow import media as media_files
+from cmflow.cache import Cache, Entry, RecordFields, RecordState, media_stamps
 from cmflow.config import CONFIG_NAME, Channel, Config
-from cmflow.model import Finding, KeyPath, Mark, Post, Sent
+from cmflow.media import MediaFile
+from cmflow.model import Finding, KeyPath, Mark, Post, Sent, State
 from cmflow.rules import BY_ID, FILE_RULES, POST_RULES, QUEUE_RULES, PostContext, QueueContext
 
 PARALLEL_FROM = 400  # files; below this, starting worker processes costs more than it saves
@@ -24,6 +29,10 @@ class Report:
     findings: list[Finding]
     files: int
     posts: list[Post]  # slim: what queue rules need (see `slim`), not bodies
+    # With `validate(keep_posts=True)`: every post as parsed (bodies, variants), and the
+    # fingerprint of what each (post path, channel) receives, for the publisher to reuse.
+    full_posts: list[Post] = field(default_factory=list)
+    fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
@@ -34,27 +43,47 @@ class Report:
         return sum(1 for f in self.findings if f.level == "warning")
 
 
-def check_post(post: Post, config: Config) -> tuple[list[Finding], dict[str, str]]:
-    """Per-post rule findings on every channel of `post` (levels not applied yet), and the
-    fingerprint of what each channel would receive."""
-    from cmflow.render import fingerprint, render
+class Checker:
+    """Per-post rules for one run. Holds what posts share within the run (media files looked
+    at once however many posts and channels use them), never across runs."""
 
-    out: list[Finding] = list(post.problems)
-    fps: dict[str, str] = {}
-    for frule in FILE_RULES:
-        assert frule.file is not None
-        out.extend(frule.file(post))
-    if not post.meta:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._media: dict[str, MediaFile] = {}
+
+    def inspect(self, rel: str) -> MediaFile:
+        info = self._media.get(rel)
+        if info is None:
+            info = self._media[rel] = media_files.inspect(self.config.root, rel)
+        return info
+
+    def check(self, post: Post) -> tuple[list[Finding], dict[str, str]]:
+        """Per-post rule findings on every channel of `post` (levels not applied yet), and
+        the fingerprint of what each channel would receive."""
+        from cmflow.render import fingerprint, render
+
+        config = self.config
+        out: list[Finding] = list(post.problems)
+        fps: dict[str, str] = {}
+        for frule in FILE_RULES:
+            assert frule.file is not None
+            out.extend(frule.file(post))
+        if not post.meta:
+            return out, fps
+        for name in post.channels:
+            channel = config.channels[name]
+            rendered = render(post, channel)
+            fps[name] = fingerprint(rendered)
+            ctx = PostContext(post, channel, rendered, config, config.root, self.inspect)
+            for rule in POST_RULES:
+                assert rule.post is not None
+                out.extend(rule.post(ctx))
         return out, fps
-    for name in post.channels:
-        channel = config.channels[name]
-        rendered = render(post, channel)
-        fps[name] = fingerprint(rendered)
-        ctx = PostContext(post, channel, rendered, config, config.root)
-        for rule in POST_RULES:
-            assert rule.post is not None
-            out.extend(rule.post(ctx))
-    return out, fps
+
+
+def check_post(post: Post, config: Config) -> tuple[list[Finding], dict[str, str]]:
+    """`Checker.check` for one post."""
+    return Checker(config).check(post)
 
 
 _SLIM_KEYS = ("date", "id", "pillar", "channels", "channel")
@@ -98,7 +127,7 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _compute(root: Path, rel: str, config: Config) -> Entry:
+def _compute(root: Path, rel: str, config: Config, checker: Checker, keep: bool = False) -> Entry:
     raw = content.read_bytes(root, rel)
     try:
         st = os.stat(root / rel)
@@ -107,42 +136,71 @@ def _compute(root: Path, rel: str, config: Config) -> Entry:
         stat = (-1, 0)
     if isinstance(raw, Finding):
         stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        return Entry(stat, "", Post(path=rel, id=stem, meta={}, body="", body_line=1), [raw])
+        entry = Entry(stat, "", Post(path=rel, id=stem, meta={}, body="", body_line=1), [raw])
+        if keep:  # as content.load_all gives it
+            entry.full = Post(path=rel, id=stem, meta={}, body="", body_line=1, problems=[raw])
+        return entry
     post = content.parse_post(rel, raw, config.timezone, config.channels)
-    findings, fps = check_post(post, config)
+    findings, fps = checker.check(post)
     media = sorted({m.path for name in [None, *post.channels] for m in post.media(name)})
     return Entry(
-        stat, hashlib.sha256(raw).hexdigest(), slim(post), findings, media_stamps(root, media), fps
+        stat,
+        hashlib.sha256(raw).hexdigest(),
+        slim(post),
+        findings,
+        media_stamps(root, media),
+        fps,
+        post if keep else None,
     )
 
 
 _WORKER_CONFIG: Config | None = None
+_WORKER_KEEP = False
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Without the cycle collector: checking posts makes hundreds of thousands of small
+    objects and no cycles, and the collector's passes over them cost a tenth of the run."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _compute_many(rels: list[str]) -> list[Entry]:
+    gc.disable()  # a worker process: see `_no_gc`
     assert _WORKER_CONFIG is not None
-    return [_compute(_WORKER_CONFIG.root, rel, _WORKER_CONFIG) for rel in rels]
+    checker = Checker(_WORKER_CONFIG)
+    cfg, keep = _WORKER_CONFIG, _WORKER_KEEP
+    return [_compute(cfg.root, rel, cfg, checker, keep) for rel in rels]
 
 
-def _compute_all(config: Config, rels: list[str]) -> list[Entry]:
+def _compute_all(
+    config: Config, rels: list[str], jobs: int | None = None, keep: bool = False
+) -> list[Entry]:
     """Parse and check `rels`, on every core when there are many (fork start: Linux)."""
     import multiprocessing
 
-    cores = os.cpu_count() or 1
+    cores = jobs or os.cpu_count() or 1
     if (
         len(rels) < PARALLEL_FROM
         or cores < 2
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
-        return [_compute(config.root, rel, config) for rel in rels]
-    global _WORKER_CONFIG
-    _WORKER_CONFIG = config
+        checker = Checker(config)
+        return [_compute(config.root, rel, config, checker, keep) for rel in rels]
+    global _WORKER_CONFIG, _WORKER_KEEP
+    _WORKER_CONFIG, _WORKER_KEEP = config, keep
     chunks = [rels[i :: cores * 2] for i in range(cores * 2)]
     try:
         with multiprocessing.get_context("fork").Pool(cores) as pool:
             parts = pool.map(_compute_many, chunks)
     finally:
-        _WORKER_CONFIG = None
+        _WORKER_CONFIG, _WORKER_KEEP = None, False
     by_rel = {e.post.path: e for part in parts for e in part}
     return [by_rel[r] for r in rels]
 
@@ -155,7 +213,9 @@ def load_entries(config: Config, *, use_cache: bool = True) -> dict[str, Entry]:
     return entries
 
 
-def _load(config: Config, use_cache: bool) -> tuple[dict[str, Entry], Cache | None]:
+def _load(
+    config: Config, use_cache: bool, jobs: int | None = None, keep: bool = False
+) -> tuple[dict[str, Entry], Cache | None]:
     root = config.root
     cache = Cache.open(root, config.digest) if use_cache else None
     rels = content.discover(root, config.content_dir)
@@ -167,8 +227,16 @@ def _load(config: Config, use_cache: bool) -> tuple[dict[str, Entry], Cache | No
             todo.append(rel)
         else:
             fresh[rel] = entry
-    for entry in _compute_all(config, todo):
-        fresh[entry.post.path] = entry
+    # When the queue rules run again, they read what the cache keeps of each post in full.
+    if (
+        cache is not None
+        and (todo or len(fresh) != len(cache.entries) or cache.queue_findings is None)
+        and not cache.complete()
+    ):
+        todo, fresh = list(rels), {}
+    with _no_gc():
+        for entry in _compute_all(config, todo, jobs, keep):
+            fresh[entry.post.path] = entry
     fresh = {rel: fresh[rel] for rel in rels}
     if cache is not None:
         if todo or set(cache.entries) != set(fresh):
@@ -207,13 +275,19 @@ def validate(
     only: Iterable[str] | None = None,
     record: Mapping[tuple[str, str], Sent] | None = None,
     use_cache: bool = True,
+    jobs: int | None = None,
+    keep_posts: bool = False,
 ) -> Report:
-    """Check the whole queue; report findings for `only` (relative paths) or every file."""
-    entries, cache = _load(config, use_cache)
+    """Check the whole queue; report findings for `only` (relative paths) or every file.
+    `jobs`: processes to check posts with (default: one per core). `keep_posts`: also
+    return every post as parsed and its fingerprints (see `Report`), without the cache."""
+    entries, cache = _load(config, use_cache and not keep_posts, jobs, keep_posts)
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
     if record is None:
-        scan = ledger.Ledger(config.root, config.data_dir).scan()
+        scan = record_scan(config, cache) if cache is not None else None
+        if scan is None:
+            scan = ledger.Ledger(config.root, config.data_dir).scan()
         record = ledger.sent_index(config.root, config.data_dir, posts, scan)
         findings.extend(ledger.problem_findings(scan.problems))
     by_path = entries
@@ -238,7 +312,104 @@ def validate(
     if wanted is not None:
         findings = [f for f in findings if f.path in wanted]
     files = len(wanted & set(entries)) if wanted is not None else len(entries)
-    return Report(merge(apply_levels(findings, config.levels)), files, posts)
+    report = Report(merge(apply_levels(findings, config.levels)), files, posts)
+    if keep_posts:
+        for rel, e in entries.items():
+            assert e.full is not None
+            report.full_posts.append(e.full)
+            for name, fp in e.fingerprints.items():
+                report.fingerprints[(rel, name)] = fp
+    return report
+
+
+def sent_index(
+    config: Config, posts: list[Post], cache: Cache | None = None
+) -> dict[tuple[str, str], Sent]:
+    """Which current (post id, channel) pairs the publish record holds."""
+    scan = record_scan(config, cache) if cache is not None else None
+    return ledger.sent_index(config.root, config.data_dir, posts, scan)
+
+
+_RECORD_FIELDS = (
+    "post",
+    "channel",
+    "state",
+    "content_hash",
+    "source_hash",
+    "published_at",
+    "scheduled_for",
+)
+
+
+def record_scan(config: Config, cache: Cache) -> ledger.Scan:
+    """The record as `Ledger.scan` reads it (same entries, same order, same problems),
+    reading again only the files whose size or mtime changed and listing again only the
+    folders whose mtime did (adding, removing or renaming a file in a folder changes the
+    folder's mtime). A years-old repository holds tens of thousands of record files:
+    reading them all would be most of an unchanged run."""
+    reader = ledger.Ledger(config.root, config.data_dir)
+    base = reader.dir
+    out = ledger.Scan()
+    try:
+        top = os.stat(base).st_mtime_ns
+        if not stat.S_ISDIR(os.stat(base).st_mode):
+            raise NotADirectoryError
+    except OSError:
+        if cache.record is not None:
+            cache.record, cache.dirty = None, True
+        return out
+    old = cache.record
+    if old is not None and old.top == top:
+        names = list(old.dirs)
+    else:
+        names = sorted(e.name for e in os.scandir(base) if e.is_dir())
+    dirs: dict[str, tuple[int, list[str]]] = {}
+    files: dict[str, tuple[int, int, RecordFields]] = {}
+    changed = old is None or old.top != top
+    new = ledger.Entry.__new__
+    for name in names:
+        folder = f"{base}/{name}"
+        try:
+            mtime = os.stat(folder).st_mtime_ns
+        except OSError:
+            changed = True
+            continue
+        listed = old.dirs.get(name) if old is not None else None
+        if listed is not None and listed[0] == mtime:
+            listing = listed[1]
+        else:
+            changed = True
+            listing = sorted(
+                n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith(".tmp-")
+            )
+        dirs[name] = (mtime, listing)
+        for file in listing:
+            key = f"{name}/{file}"
+            try:
+                st = os.stat(f"{folder}/{file}")
+                stamp = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                stamp = None
+            got = old.files.get(key) if old is not None else None
+            if stamp is not None and got is not None and got[:2] == stamp:
+                fields = got[2]
+                entry = new(ledger.Entry)
+                entry.__dict__.update(zip(_RECORD_FIELDS, fields, strict=True))
+                entry.state = State(entry.state)  # checked when the cache was loaded
+            else:
+                changed = True
+                read = reader.read(base / name / file)
+                if isinstance(read, ledger.RecordProblem):
+                    out.problems.append(read)  # not kept: read again next time
+                    continue
+                entry = read
+                fields = tuple(getattr(entry, f) for f in _RECORD_FIELDS)
+            if stamp is not None:
+                files[key] = (*stamp, fields)
+            out.entries.append(entry)
+    if changed or old is None or len(files) != len(old.files):
+        cache.record, cache.dirty = RecordState(top, dirs, files), True
+    return out
 
 
 def _affected(paths: set[str], entries: Mapping[str, Entry]) -> set[str] | None:

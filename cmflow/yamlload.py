@@ -133,6 +133,9 @@ def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], ya
 
     `line_offset` is added to every line (front-matter starts below the `---` line). A key
     written twice in one mapping is an error (PyYAML would silently keep the last one)."""
+    simple = _parse_simple(text, line_offset)
+    if simple is not None:  # the common front-matter: see `_parse_simple`
+        return simple[0], simple[1], None
 
     # YAML also breaks lines at U+0085, U+2028 and U+2029; cmflow (and editors) count only
     # \n, so positions are then recomputed from the character index.
@@ -310,3 +313,92 @@ def byte_mark(raw: bytes, index: int) -> Mark:
     start = before.rfind(b"\n") + 1
     column = len(before[start:].decode("utf-8", "replace")) + 1
     return Mark(before.count(b"\n") + 1, column)
+
+
+# --- A fast path for the front-matter most posts have -----------------------------------------
+# `key: plain value`, `key: [a, b]`, `key: "text"` lines and nothing else. Building libyaml's
+# node tree and walking it three times costs several times reading the file; these lines
+# need none of it. Values are typed by PyYAML's own resolver and constructors (so `yes`,
+# `2026-11-24`, `0x1F` mean what they mean to the full parser); anything else (indentation,
+# comments, anchors, tags, block or nested collections, escapes, a key written twice...) goes
+# to the full parser, so results and error messages are the same either way.
+
+_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?:$| +(?=[^ \t]))")
+# A plain scalar with nothing YAML could read otherwise: no indicator first, no ": " or
+# " #" inside, no tab, no trailing space; the flow form also excludes `,[]{}`.
+_PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s](?:[^:#\t\n]|:(?=\S)|(?<=\S)#)*(?<![\s:])\Z")
+_FLOW_ITEM = re.compile(
+    r"[^-?:,\[\]{}#&*!|>'\"%@`\s](?:[^:#\t\n,\[\]{}]|:(?=[^\s,\[\]{}])|(?<=\S)#)*(?<![\s:])\Z"
+)
+_QUOTED = re.compile(r"\"[^\"\\\n]*\"\Z|'[^'\n]*'\Z")
+_STR = "tag:yaml.org,2002:str"
+_SIMPLE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")
+)
+_CONSTRUCTOR = _Loader("")  # a resolver and constructor only: its parser never runs
+
+
+def _scalar(text: str, flow: bool) -> tuple[Any] | None:
+    """(value,) of one scalar as the full parser would build it, or None: not simple."""
+    if not text.isprintable():  # control characters, NUL, other line breaks: full parser
+        return None
+    if _QUOTED.match(text):
+        return (text[1:-1],)
+    if not (_FLOW_ITEM if flow else _PLAIN).match(text):
+        return None
+    tag = _CONSTRUCTOR.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    if tag == _STR:
+        return (text,)
+    if tag not in _SIMPLE_TAGS:
+        return None
+    try:
+        return (_CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, yaml.ScalarNode(tag, text)),)
+    except (yaml.YAMLError, ValueError, OverflowError):
+        return None
+
+
+def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Mark]] | None:
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        return None
+    value: dict[str, Any] = {}
+    marks: dict[KeyPath, Mark] = {}
+    for i, line in enumerate(lines):
+        m = _KEY.match(line)
+        if m is None:
+            return None
+        key = m.group(1)
+        if key in value or _CONSTRUCTOR.resolve(yaml.ScalarNode, key, (True, False)) != _STR:  # type: ignore[no-untyped-call]
+            return None
+        marks[(key,)] = Mark(i + 1 + off, 1)
+        start = m.end()
+        raw = line[start:]
+        if not raw:
+            value[key] = None
+        elif raw[0] == "[":
+            if raw[-1] != "]":
+                return None
+            items: list[Any] = []
+            inner = raw[1:-1]
+            if inner.strip():
+                pos = start + 1
+                for n, piece in enumerate(inner.split(",")):
+                    item = piece.strip(" ")
+                    got = _scalar(item, True) if item else None
+                    if got is None:
+                        return None
+                    items.append(got[0])
+                    lead = len(piece) - len(piece.lstrip(" "))
+                    marks[(key, n)] = Mark(i + 1 + off, pos + lead + 1)
+                    pos += len(piece) + 1
+            elif inner:
+                return None
+            value[key] = items
+        else:
+            got = _scalar(raw, False)
+            if got is None:
+                return None
+            value[key] = got[0]
+    return value, marks

@@ -5,16 +5,19 @@ path never reads it. Everything through the real entry point (`python -m cmflow`
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import os
 import pickle
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cmflow import __version__
-from cmflow.cache import FORMAT
+from cmflow.cache import FORMAT, MAGIC, _pack, _unpack
 from tests.publishing import Site, ago, feed_channel, git, post, site
 
 BAD = "content/mauvais.md"  # an error: an unknown front-matter key
@@ -53,18 +56,29 @@ def _sentinel(s: Site) -> Path:
     return s.root.parent / "code-ran"
 
 
-def _lying_cache(s: Site) -> dict[str, Any]:
+def _unpacked(raw: bytes) -> dict[str, Any]:
+    data = _unpack(raw)
+    for column in ("marks", "meta"):
+        data["files"][column] = data["files"][column].load()
+    return data
+
+
+def _real_cache(s: Site) -> dict[str, Any]:
+    """The cache cmflow writes for this repository, decoded."""
+    assert s.run("validate", "--format", "json").code == 1
+    data = _unpacked((s.root / ".cmflow-cache/validate.bin").read_bytes())
+    assert data["findings"]["rule"], data  # it holds the bad post's finding
+    return data
+
+
+def _lying_cache(s: Site) -> bytes:
     """A well-formed cache for this exact repository (right key, right content hashes) that
     says every post is fine: what an attacker would plant to hide an error."""
-    digest = hashlib.sha256((s.root / "channels.yaml").read_bytes()).hexdigest()
-    rows = []
-    for rel in (GOOD, BAD):
-        raw = (s.root / rel).read_bytes()
-        stem = rel.rsplit("/", 1)[-1].removesuffix(".md")
-        when = ago(hours=1).isoformat()
-        post_row = [stem, {}, 6, [[["date"], 2, 1]], when, ["site"], "ready", "x"]
-        rows.append([rel, 1, 1, hashlib.sha256(raw).hexdigest(), [], {}, [], post_row])
-    return {"format": FORMAT, "key": f"{FORMAT}:{__version__}:{digest}", "files": rows, "queue": []}
+    data = _real_cache(s)
+    data["findings"] = {k: [] for k in data["findings"]}
+    data["queue"] = None
+    (s.root / ".cmflow-cache/validate.bin").unlink()
+    return _pack(data)
 
 
 def _plant(s: Site, files: dict[str, bytes], *, track: bool) -> None:
@@ -105,7 +119,7 @@ def test_a_planted_pickle_never_runs(repo: Site, track: bool) -> None:
     expected = _expected(repo)
     payload = pickle.dumps(_Payload(_sentinel(repo)))
     # Under the old name and under the new one: neither is ever unpickled.
-    _plant(repo, {"validate.pickle": payload, "validate.json": payload}, track=track)
+    _plant(repo, {"validate.pickle": payload, "validate.bin": payload}, track=track)
     assert _findings(repo) == expected
     assert _findings(repo) == expected  # again, with whatever the first run left
     _publish_refuses_the_bad_post(repo)
@@ -114,10 +128,10 @@ def test_a_planted_pickle_never_runs(repo: Site, track: bool) -> None:
 
 def test_a_tracked_cache_is_neither_trusted_nor_overwritten(repo: Site) -> None:
     expected = _expected(repo)
-    lying = json.dumps(_lying_cache(repo)).encode()
-    _plant(repo, {"validate.json": lying}, track=True)
+    lying = _lying_cache(repo)
+    _plant(repo, {"validate.bin": lying}, track=True)
     assert _findings(repo) == expected
-    assert (repo.root / ".cmflow-cache/validate.json").read_bytes() == lying
+    assert (repo.root / ".cmflow-cache/validate.bin").read_bytes() == lying
     assert git(repo.root, "status", "--porcelain", "--", ".cmflow-cache") == ""
     _publish_refuses_the_bad_post(repo)
 
@@ -125,58 +139,56 @@ def test_a_tracked_cache_is_neither_trusted_nor_overwritten(repo: Site) -> None:
 def test_publish_and_plan_never_read_the_cache(repo: Site) -> None:
     # Untracked and well-formed: validate cannot tell it from its own, but the publish job
     # (which holds the credentials) does not read it.
-    _plant(repo, {"validate.json": json.dumps(_lying_cache(repo)).encode()}, track=False)
+    _plant(repo, {"validate.bin": _lying_cache(repo)}, track=False)
     _publish_refuses_the_bad_post(repo)
 
 
-def _row(repo: Site) -> list[Any]:
-    row: list[Any] = _lying_cache(repo)["files"][1]
-    return row
-
-
 def _malformed(repo: Site) -> list[bytes]:
-    good = _lying_cache(repo)
-    variants: list[Any] = []
-    for index, bad in [
-        (1, "12"),  # size as text
-        (3, None),  # no content hash
-        (4, [["media/x.jpg", "big", 0]]),  # media size as text
-        (5, {"site": 3}),  # fingerprint not text
-        (6, [[1, 1, "fatal", "r", "m", None]]),  # unknown level
-        (6, [["1", 1, "error", "r", "m", None]]),  # line as text
-        (7, ["mauvais", [], 6, [], None, ["site"], "ready", "x"]),  # meta a list
-        (7, ["mauvais", {}, 6, [[["date"], 2]], None, ["site"], "ready", "x"]),  # short mark
-        (7, ["mauvais", {}, 6, [], "2026-01-01", ["site"], "ready", "x"]),  # naive date
-        (7, ["mauvais", {}, 6, [], "demain", ["site"], "ready", "x"]),  # not a date
-        (7, ["mauvais", {}, 6, [], None, [3], "ready", "x"]),  # channel not text
-        (7, ["mauvais", {"a": {"$py": b"x".hex()}}, 6, [], None, ["site"], "ready", 1]),
-    ]:
-        data = json.loads(json.dumps(good))
-        data["files"][1][index] = bad
-        variants.append(data)
-    short = json.loads(json.dumps(good))
-    short["files"][1] = short["files"][1][:5]
-    variants.append(short)
-    queue = json.loads(json.dumps(good))
-    queue["queue"] = [["content/bon.md", 1, 1, "error", "r"]]
-    variants.append(queue)
-    out = [json.dumps(v).encode() for v in variants]
-    deep = b"[" * 100_000 + b"]" * 100_000
+    # Variants of the honest cache: a variant read whole would still give the right
+    # findings, so any wrong finding shows a malformed part was trusted.
+    good = _real_cache(repo)
+    (repo.root / ".cmflow-cache/validate.bin").unlink()
+    changes: list[tuple[str, str, Any]] = [
+        ("files", "sha", [None, None]),  # no content hash
+        ("files", "date", ["2026-01-01", "2026-01-01"]),  # no time zone
+        ("files", "date", ["demain", "demain"]),  # not a date
+        ("files", "channels", [[3], [3]]),  # channel not text
+        ("files", "channels", [{}, {}]),  # not a list
+        ("files", "marks", [[[["date"], 2]], []]),  # a short mark
+        ("files", "marks", [[[[1.5], 2, 1]], []]),  # a key that is a number
+        ("files", "meta", [{"a": {"$py": "x"}}, []]),  # meta a list
+        ("files", "path", [GOOD, GOOD]),  # one path twice
+        ("files", "id", ["bon"]),  # a short column
+        ("findings", "level", ["fatal"]),
+        ("findings", "file", [7]),  # no such file
+        ("findings", "file", [-1]),
+        ("findings", "rule", [None]),
+        ("findings", "line", [1, 2]),  # columns of different lengths
+    ]
+    out: list[bytes] = []
+    for table, column, value in changes:
+        data = copy.deepcopy(good)
+        data[table][column] = value
+        out.append(_pack(data))
+    raw = _pack(good)
     return [
         *out,
         b"",
+        raw[: len(raw) // 2],  # cut short
+        raw + b"x",  # trailing bytes
+        raw.replace(b'"format": 6', b'"format": 6.0'),
+        raw.replace(b'"i"', b'"s"', 1),  # a column of another kind
+        raw.replace(b"cmflow cache", b"cmflow cachf"),
         b"\xff\xfe not utf-8",
-        b'{"format": 5, "key": ',
         b"[1, 2, 3]",
-        deep,
-        json.dumps({**good, "files": {"a": 1}}).encode(),
+        b"[" * 100_000 + b"]" * 100_000,
     ]
 
 
 def test_malformed_caches_are_an_empty_cache(repo: Site) -> None:
     expected = _expected(repo)
     for data in _malformed(repo):
-        _plant(repo, {"validate.json": data}, track=False)
+        _plant(repo, {"validate.bin": data}, track=False)
         run = repo.run("validate", "--format", "json")
         assert run.code == 1, (data[:200], str(run))
         assert [(f["path"], f["rule"]) for f in run.json()["findings"]] == expected, data[:200]
@@ -185,8 +197,89 @@ def test_malformed_caches_are_an_empty_cache(repo: Site) -> None:
 def test_the_cache_it_writes_is_json_and_is_used(repo: Site) -> None:
     expected = _expected(repo)
     assert _findings(repo) == expected
-    data = json.loads((repo.root / ".cmflow-cache/validate.json").read_text("utf-8"))
+    data = _unpacked((repo.root / ".cmflow-cache/validate.bin").read_bytes())
     assert data["key"].startswith(f"{FORMAT}:{__version__}:")
-    assert {row[0] for row in data["files"]} == {GOOD, BAD}
+    assert set(data["files"]["path"]) == {GOOD, BAD}
     # An unchanged second run answers from it (same findings), and survives a moved clock.
     assert _findings(repo) == expected
+
+
+def test_cached_runs_match_uncached_ones_as_files_and_the_clock_move(repo: Site) -> None:
+    def both(*args: str) -> None:
+        cached = repo.run("validate", "--format", "json", *args)
+        fresh = repo.run("validate", "--format", "json", "--no-cache", *args)
+        assert cached.stdout == fresh.stdout and cached.code == fresh.code, (cached, fresh)
+
+    both()
+    both("--at", "2020-01-01 00:00")  # before every post: no schedule.past
+    good = repo.root / GOOD
+    os.utime(good, ns=(1, 1))  # touched, same content: kept, stamp refreshed
+    both()
+    good.write_text(good.read_text("utf-8").replace("bon-5e2", "cliquez ici bon-5e2"), "utf-8")
+    both()
+    (repo.root / BAD).unlink()
+    both()
+    # The publish record: written by a run, then edited in place (its folder's mtime stays).
+    assert repo.publish().code == 0
+    both()
+    both("--at", "2099-01-01 00:00")
+    record = repo.root / "data/record/bon/site.json"
+    entry = json.loads(record.read_text("utf-8"))
+    entry["content_hash"] = "0" * 32  # as if the post had changed since
+    folder_mtime = record.parent.stat().st_mtime_ns
+    with record.open("r+", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry))
+        fh.truncate()
+    assert record.parent.stat().st_mtime_ns == folder_mtime
+    both()
+    assert "schedule.edited-after-publish" in repo.run("validate").stdout
+    record.unlink()
+    both()
+
+
+def test_corrupted_bytes_never_change_the_findings(tmp_path: Path) -> None:
+    """Thousands of byte-level corruptions of a real cache, in this process (fast): each is
+    either refused whole or decodes to what was written; the findings never change."""
+    from cmflow import config as config_mod
+    from cmflow.cache import CACHE_DIR, FILE_NAME
+    from cmflow.rules import BY_ID
+    from cmflow.timeutil import parse_datetime
+    from cmflow.validation import validate
+    from tests.conftest import post as front
+    from tests.conftest import write_repo
+
+    posts = {
+        "a.md": front("date: 2026-11-30 09:30\nchannels: [mastodon, x]\npillar: educaton"),
+        "b.md": front("date: 2026-11-24 09:30\nchannels: [mastodon]\npillar: education"),
+        "2026/c.md": front(
+            "date: 2026-11-24 10:30\nchannels: [instagram, mastodon]\npillar: product\n"
+            "media:\n  - path: media/photo.jpg",
+            "Cliquez ici #un https://example.fr/a",
+        ),
+        "d.md": front("date: 2026-11-20 09:30\nchannels: [mastodon]\nid: b", "Bonjour"),
+    }
+    root = write_repo(tmp_path / "repo", posts, media={"media/photo.jpg": b"\xff\xd8\xff"})
+    cfg = config_mod.load(root, set(BY_ID))
+    now = parse_datetime("2026-11-25 00:00", cfg.timezone)
+    expected = validate(cfg, now=now, use_cache=False).findings
+    assert validate(cfg, now=now).findings == expected
+    path = root / CACHE_DIR / FILE_NAME
+    good = path.read_bytes()
+    rng = random.Random(5)
+    for n in range(1500):
+        data = bytearray(good)
+        start = len(MAGIC) + 32 if n % 2 else 0
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(start, len(data))
+            data[i] = rng.randrange(256)
+        if rng.random() < 0.1:
+            del data[rng.randrange(start, len(data)) :]
+        if n % 2:
+            # A valid checksum over damaged content: decoding must still never fail (the
+            # findings may then be anything the damaged cache says, as with any cache).
+            body = bytes(data[len(MAGIC) + 32 :])
+            path.write_bytes(MAGIC + hashlib.sha256(body).digest() + body)
+            validate(cfg, now=now)
+        else:
+            path.write_bytes(bytes(data))
+            assert validate(cfg, now=now).findings == expected

@@ -1138,7 +1138,7 @@ def test_every_rule_id_appears_in_a_test_of_this_file() -> None:
 
 def test_secret_needles_cover_every_pattern() -> None:
     """Each credential pattern has substrings that any match must contain (a prefilter)."""
-    from cmflow.rules.security import _NEEDLES, PATTERNS
+    from cmflow.rules.security import _NEEDLES, _PREFILTERS, PATTERNS
 
     samples = {
         "a private key": "-----BEGIN RSA PRIVATE KEY-----",
@@ -1159,3 +1159,5 @@ def test_secret_needles_cover_every_pattern() -> None:
         sample = samples[what]
         assert pattern.search(sample), what
         assert any(n in sample.lower() for n in _NEEDLES[what]), what
+        prefilter = _PREFILTERS.get(what)
+        assert prefilter is None or prefilter.search(sample), what

@@ -360,7 +360,7 @@ def _validate(root: Path, *args: str) -> tuple[int, str]:
 
 def test_cache_second_run_gives_identical_output(three: Path) -> None:
     first = _validate(three)
-    assert (three / ".cmflow-cache/validate.json").is_file()
+    assert (three / ".cmflow-cache/validate.bin").is_file()
     assert _validate(three) == first
     assert _validate(three, "--no-cache") == first
 
@@ -410,7 +410,7 @@ def test_cache_is_dropped_when_channels_yaml_changes(make_repo: MakeRepo) -> Non
 
 def test_cache_that_cannot_be_read_is_ignored(three: Path) -> None:
     first = _validate(three)
-    (three / ".cmflow-cache/validate.json").write_bytes(b"not a cache at all")
+    (three / ".cmflow-cache/validate.bin").write_bytes(b"not a cache at all")
     assert _validate(three) == first
 
 

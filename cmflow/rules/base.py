@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 
 from cmflow.config import Channel, Config
+from cmflow.media import MediaFile
 from cmflow.model import Finding, Level, Mark, Media, Post, Rendered, Sent
 
 
@@ -21,11 +21,21 @@ class PostContext:
     rendered: Rendered
     config: Config
     root: Path
+    # Looks a media file up once per run (see validation.Checker); None: every time.
+    inspect_media: Callable[[str], MediaFile] | None = None
 
-    @cached_property
-    def media(self) -> list[Media]:
-        """The media this channel receives (variant applied), computed once."""
-        return self.post.media(self.channel.name)
+    def inspect(self, rel: str) -> MediaFile:
+        if self.inspect_media is not None:
+            return self.inspect_media(rel)
+        from cmflow import media as media_files
+
+        return media_files.inspect(self.root, rel)
+
+    media: list[Media] = field(init=False)  # what this channel receives (variant applied)
+
+    def __post_init__(self) -> None:
+        # Computed once here: a cached_property costs a lock per access in Python 3.11.
+        self.media = self.post.media(self.channel.name)
 
     def finding(self, rule: str, mark: Mark, message: str, level: Level = "error") -> Finding:
         return Finding(

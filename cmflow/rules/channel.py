@@ -90,7 +90,7 @@ def _media_key(ctx: PostContext, i: int) -> Mark:
 
 def media_missing(ctx: PostContext) -> Iterator[Finding]:
     for i, m in enumerate(ctx.media):
-        info = media_files.inspect(ctx.root, m.path)
+        info = ctx.inspect(m.path)
         if info.problem:
             yield ctx.finding(
                 "channel.media-missing", _media_key(ctx, i), f"{m.path} {info.problem}"
@@ -161,7 +161,7 @@ def media_url(ctx: PostContext) -> Iterator[Finding]:
 def media_format(ctx: PostContext) -> Iterator[Finding]:
     rules, label = ctx.channel.rules, ctx.channel.spec.label
     for i, m in enumerate(ctx.media):
-        info = media_files.inspect(ctx.root, m.path)
+        info = ctx.inspect(m.path)
         if info.problem:
             continue
         if info.mime is None:

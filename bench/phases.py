@@ -1,0 +1,101 @@
+"""Where `cmflow validate` spends its time, phase by phase, on one core (CPU seconds).
+
+    python bench/phases.py ROOT AT
+
+Run by validate_bench.py on its corpora; usable on any repository. A cold run is read +
+parse + per-post rules (rendering included, as validation does it: only what the rules
+need) + queue rules + output, split over the cores; an unchanged run is cache load +
+stat of every file + queue rules that depend on the time + output.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+T = TypeVar("T")
+
+
+def clock(label: str, n: int, fn: Callable[[], T], out: dict[str, float]) -> T:
+    t0 = time.process_time()
+    result = fn()
+    took = time.process_time() - t0
+    out[label] = took
+    print(f"  {label:<34} {took:7.3f} s  {took * 1e6 / max(n, 1):7.1f} µs/post")
+    return result
+
+
+def main(root: Path, at: str) -> None:
+    from cmflow import cache, content, output, validation
+    from cmflow import config as config_mod
+    from cmflow.render import render
+    from cmflow.rules import BY_ID, QUEUE_RULES, QueueContext
+    from cmflow.timeutil import parse_datetime
+
+    cfg = config_mod.load(root, set(BY_ID))
+    now = parse_datetime(at, cfg.timezone)
+    t: dict[str, float] = {}
+    print("cold run, one core (CPU time):")
+    n = len(content.discover(root, cfg.content_dir))
+    rels = clock("discover", n, lambda: content.discover(root, cfg.content_dir), t)
+    raws = clock("read", n, lambda: [content.read_bytes(root, r) for r in rels], t)
+    posts = clock(
+        "parse (front-matter, fields)",
+        n,
+        lambda: [
+            content.parse_post(r, raw, cfg.timezone, cfg.channels)
+            for r, raw in zip(rels, raws, strict=True)
+            if isinstance(raw, bytes)
+        ],
+        t,
+    )
+
+    def render_all() -> int:
+        count = 0
+        for p in posts:
+            for name in p.channels:
+                render(p, cfg.channels[name])
+                count += 1
+        return count
+
+    clock("(render every pair in full, for scale)", n, render_all, t)
+    checker = validation.Checker(cfg)
+    results = clock(
+        "per-post rules (+ what they render)", n, lambda: [checker.check(p) for p in posts], t
+    )
+    del results
+    slim = [validation.slim(p) for p in posts]
+    entries = {p.path: p for p in slim}
+    record = clock(
+        "publish record (sent index)",
+        n,
+        lambda: validation.sent_index(cfg, list(entries.values())),
+        t,
+    )
+
+    def queue() -> list[Any]:
+        ctx = QueueContext(slim, cfg, now, record, lambda p, c: "")
+        return [f for rule in QUEUE_RULES if rule.queue for f in rule.queue(ctx)]
+
+    found = clock("queue rules", n, queue, t)
+    report = validation.validate(cfg, now=now, use_cache=False, jobs=1)
+    clock("output (json)", n, lambda: output.as_json(report.findings, report.files), t)
+    del found
+    total = sum(v for k, v in t.items() if not k.startswith("("))
+    print(f"  {'total (one core)':<34} {total:7.3f} s")
+
+    print("unchanged run (CPU time):")
+    validation.validate(cfg, now=now)  # fill the cache
+    c = clock("cache load", n, lambda: cache.Cache.open(root, cfg.digest), t)
+    del c
+    clock("whole validate, unchanged", n, lambda: validation.validate(cfg, now=now), t)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2])
