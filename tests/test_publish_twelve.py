@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from xml.etree import ElementTree
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 import requests
@@ -83,8 +83,8 @@ ENV = {
     "instagram": "CMFLOW_INSTAGRAM_TOKEN",
     "threads": "CMFLOW_THREADS_TOKEN",
 }
-CHANNELS = ("bluesky", "devto", "discord", "facebook", "feed", "instagram", "linkedin")
-CHANNELS += ("mastodon", "slack", "telegram", "threads", "x")
+CHANNELS: tuple[str, ...] = ("bluesky", "devto", "discord", "facebook", "feed", "instagram")
+CHANNELS += ("linkedin", "mastodon", "slack", "telegram", "threads", "x")
 ALT = "Bacs à compost au jardin partagé, une pelle posée dessus"
 
 
@@ -157,7 +157,11 @@ class Rig:
                 "handle": self.pds.handle,
                 "password_env": ENV["bluesky"],
             },
-            "devto": {"platform": "devto", "base_url": f"{self.devto.url}/api", "token_env": ENV["devto"]},
+            "devto": {
+                "platform": "devto",
+                "base_url": f"{self.devto.url}/api",
+                "token_env": ENV["devto"],
+            },
             "discord": {"platform": "discord", "webhook_env": ENV["discord"]},
             "facebook": {
                 "platform": "facebook",
@@ -165,7 +169,11 @@ class Rig:
                 "page_id": self.facebook.page_id,
                 "token_env": ENV["facebook"],
             },
-            "feed": {"platform": "feed", "output_dir": "public", "site_url": "https://example.fr/actus"},
+            "feed": {
+                "platform": "feed",
+                "output_dir": "public",
+                "site_url": "https://example.fr/actus",
+            },
             "instagram": {
                 "platform": "instagram",
                 "base_url": f"{self.instagram.url}/{graph}",
@@ -179,7 +187,11 @@ class Rig:
                 "author": LINKEDIN_AUTHOR,
                 "token_env": ENV["linkedin"],
             },
-            "mastodon": {"platform": "mastodon", "base_url": self.mastodon.url, "token_env": ENV["mastodon"]},
+            "mastodon": {
+                "platform": "mastodon",
+                "base_url": self.mastodon.url,
+                "token_env": ENV["mastodon"],
+            },
             "slack": {
                 "platform": "slack",
                 "webhook_env": ENV["slack"],
@@ -428,7 +440,7 @@ def test_one_post_with_an_image_and_a_thread_lands_once_on_each_of_the_twelve_ch
 
     before = by_pair(s.plan(), m)
     assert sorted(before) == sorted(CHANNELS)
-    for name, action in before.items():
+    for action in before.values():
         assert action["action"] == "publish" and action["reason"].startswith("due "), action
         assert action["state"] is None, action
     text_plan = s.run("plan", at=s.runs[-1].args[-1])
@@ -448,7 +460,7 @@ def test_one_post_with_an_image_and_a_thread_lands_once_on_each_of_the_twelve_ch
 
     after = by_pair(s.plan("--all", at=from_now(minutes=10)), m)
     assert sorted(after) == sorted(CHANNELS)
-    for name, action in after.items():
+    for action in after.values():
         assert action["action"] == "done" and action["state"] == "published", action
         assert action["reason"].startswith("published "), action
 
@@ -617,6 +629,7 @@ def test_plan_names_the_unset_variable_and_the_missing_connection_key(
         secrets=rig.secrets(),
         media={"media/atelier.jpg": JPEG},
     )
+    rig.web.root = s.root
     plan = by_pair(s.plan("--all"), m)
     assert plan["x"]["action"] == "skip", plan["x"]
     assert ENV["x"] in plan["x"]["reason"], plan["x"]
@@ -627,5 +640,18 @@ def test_plan_names_the_unset_variable_and_the_missing_connection_key(
         assert plan[name]["action"] == "publish", plan[name]
     text = s.run("plan", "--all", at=from_now(minutes=0))
     assert text.code == 0, text
-    assert ENV["x"] in text.stdout and "author" in text.stdout, text.stdout
+    assert ENV["x"] in text_line(text.stdout, "x", m), text.stdout
+    assert "`author`" in text_line(text.stdout, "linkedin", m), text.stdout
+
+    # The run does what the plan said: the two channels wait, the ten others publish.
+    result = s.publish()
+    assert result.code == 0, result  # a skipped pair is an outcome, not a failure
+    assert f"missing credentials: set {ENV['x']}" in result.stdout, result
+    assert "set `author` under channels.linkedin in channels.yaml" in result.stdout, result
+    posts = seen(rig, s, m)
+    assert posts["x"] == [] and posts["linkedin"] == [], posts
+    for name in set(CHANNELS) - {"x", "linkedin"}:
+        assert s.state(post_id(m), name) == "published", (name, s.record(post_id(m), name))
+        assert len(posts[name]) == (3 if name in THREADED else 1), (name, posts[name])
+    assert s.record(post_id(m), "x") is None and s.record(post_id(m), "linkedin") is None
     s.assert_no_secret()
