@@ -603,9 +603,16 @@ def test_publish_killed_mid_run_then_rerun_gives_one_post_everywhere(
     assert third.code == 0, third
     posts = assert_once_everywhere(rig, s, m)
     assert_image_and_alt(rig, posts)
+    # The recovered thread goes on from the part that landed unconfirmed.
+    x_posts = posts["x"]
+    assert x_posts[2]["referenced_tweets"] == [{"type": "replied_to", "id": x_posts[1]["id"]}]
     for name in CHANNELS:
-        pushed = remote_record(remote, post_id(m), name)
+        pushed = remote_record(remote, pid, name)
         assert pushed is not None and pushed["state"] == "published", (name, pushed)
+    x_record = remote_record(remote, pid, "x") or {}
+    assert [p["id"] for p in x_record["parts"]] == [p["id"] for p in x_posts]
+    li_record = remote_record(remote, pid, "linkedin") or {}
+    assert li_record["parts"][0]["id"] == posts["linkedin"][0]["id"]
     s.assert_no_secret(remote_history(remote))
 
 
