@@ -1,7 +1,7 @@
 """All twelve channels at once: one content repository (a real git repository with a bare
 remote, `cmflow publish --commit` in a subprocess) configured with every platform cmflow
-publishes to, each pointed at its loopback server (the real Bluesky PDS behind a fault proxy,
-the other eleven at their fakes), and one post with an image and a thread going everywhere.
+publishes to (the real Bluesky PDS behind a fault proxy, ten loopback fakes, and the feed
+written into the repository), and one post with an image and a thread going everywhere.
 
 What a community manager relies on: each channel shows the post exactly once (each thread
 part once where the platform threads, the image with its alt text where the platform takes
@@ -262,9 +262,9 @@ Deuxième partie {m} : on commence à 10 h, café offert.
 Troisième partie {m} : inscriptions sur le site de la marque."""
 
 
-def twelve_post(marker: str, channels: tuple[str, ...] = CHANNELS) -> str:
+def twelve_post(marker: str) -> str:
     return post(
-        list(channels),
+        list(CHANNELS),
         BODY.format(m=marker),
         title=f"Atelier compost {marker}",
         media=[{"path": "media/atelier.jpg", "alt": ALT}],
@@ -333,7 +333,8 @@ def bluesky_records(rig: Rig, marker: str) -> list[dict[str, Any]]:
         found += [r for r in data["records"] if marker in r["value"]["text"]]
         cursor = data.get("cursor")
         if not cursor or not data["records"]:
-            return sorted(found, key=lambda r: str(r["value"]["createdAt"]))
+            # Record keys are TIDs, chosen in order: the thread's order.
+            return sorted(found, key=lambda r: (str(r["value"]["createdAt"]), str(r["uri"])))
 
 
 def feed_entries(s: Site, marker: str) -> list[str]:
@@ -356,9 +357,28 @@ def seen(rig: Rig, s: Site, marker: str) -> dict[str, list[dict[str, Any]]]:
         name: [p for p in fake.posts if marker in own_text(name, p)]
         for name, fake in rig.fakes().items()
     }
-    out["bluesky"] = [r["value"] for r in bluesky_records(rig, marker)]
+    out["bluesky"] = [{**r["value"], "_uri": r["uri"]} for r in bluesky_records(rig, marker)]
     out["feed"] = [{"text": e} for e in feed_entries(s, marker)]
     return out
+
+
+def own_id(platform: str, entity: dict[str, Any]) -> str:
+    key = {"bluesky": "_uri", "telegram": "message_id"}.get(platform, "id")
+    return str(entity[key])
+
+
+def replied_to(platform: str, entity: dict[str, Any]) -> str | None:
+    """The id of the post a thread part answers, as the platform shows it."""
+    if platform == "bluesky":
+        return str(entity["reply"]["parent"]["uri"])
+    if platform == "mastodon":
+        return str(entity["in_reply_to_id"])
+    if platform == "threads":
+        return str(entity["replied_to"])
+    if platform == "telegram":
+        return str(entity["reply_to_message"]["message_id"])
+    refs = [r["id"] for r in entity.get("referenced_tweets", []) if r["type"] == "replied_to"]
+    return str(refs[0]) if refs else None
 
 
 def assert_once_everywhere(rig: Rig, s: Site, marker: str) -> dict[str, list[dict[str, Any]]]:
@@ -373,6 +393,8 @@ def assert_once_everywhere(rig: Rig, s: Site, marker: str) -> dict[str, list[dic
         if name in THREADED:
             for text, start in zip(texts, PARTS, strict=True):
                 assert start in text, (name, texts)
+            for before, after in zip(posts[name], posts[name][1:], strict=False):
+                assert replied_to(name, after) == own_id(name, before), (name, after)
         else:
             assert all(part in texts[0] for part in PARTS), (name, texts)
     return posts
