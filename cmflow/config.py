@@ -82,6 +82,7 @@ class Channel:
     rules: Rules
     mark: Mark
     language: str | None = None  # the channel's `language`, else the brand's
+    brand: str | None = None  # channels.yaml `brand`: the display name when a channel has none
 
     def setting(self, key: str, default: Any = None) -> Any:
         return self.settings.get(key, default)
@@ -173,6 +174,7 @@ class Config:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     analytics: Mapping[str, Any] | None = None
     competitors: Mapping[str, Any] = field(default_factory=dict)
+    brand: str | None = None  # the brand's display name (`brand:`)
 
     def catch_up_for(self, channel: Channel) -> timedelta:
         """How late a due post may still go out on `channel` (its rules, else the brand's)."""
@@ -348,6 +350,9 @@ class _Builder:
             metrics=_section(d.get("metrics")) or {},
             analytics=_section(d.get("analytics")),
             competitors=_section(d.get("competitors")) or {},
+            brand=d["brand"].strip()
+            if isinstance(d.get("brand"), str) and d["brand"].strip()
+            else None,
         )
 
     # -- planning: key dates, slots, cadence --------------------------------------------
@@ -521,6 +526,7 @@ class _Builder:
             rules,
             self.marks.get(base, Mark(1, 1)),
             str(language) if isinstance(language, str) else None,
+            brand if isinstance(brand := self.data.get("brand"), str) and brand.strip() else None,
         )
 
     def connection_keys(self, base: KeyPath, raw: dict[str, Any], spec: PlatformSpec) -> None:

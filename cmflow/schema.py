@@ -98,6 +98,12 @@ CHANNEL_KEYS: dict[str, Key] = {
     "enabled": _k("bool", "false: validate but never publish"),
     "slots": _k("list", "queue slots in the brand's zone, e.g. 'Tue 09:00'", item=STR),
     "cadence": _k("str", "target rhythm, e.g. 3/week"),
+    "on_edit": _k(
+        "str",
+        "update: send an edit of a published post where the platform can edit; "
+        "warn (default): warn and leave it",
+        choices=("update", "warn"),
+    ),
     "rules": _k("map", "rules for this channel (override editorial_line)", keys=RULE_KEYS),
 }
 CHANNEL = _k("map", "", keys=CHANNEL_KEYS, open=True)
