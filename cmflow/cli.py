@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,6 +18,7 @@ from cmflow.errors import CmflowError, ExitCode
 
 if TYPE_CHECKING:
     from cmflow.config import Config
+    from cmflow.model import Finding
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,11 +111,6 @@ def validate(
     from cmflow.validation import validate as run
 
     cfg = load_config(root)
-    if not (cfg.root / cfg.content_dir).is_dir():
-        raise CmflowError(
-            f"the content folder {cfg.content_dir!r} does not exist in {cfg.root}: "
-            "create it, or set content_dir in channels.yaml"
-        )
     now = parse_at(at, cfg)
     only: set[str] | None = None
     if paths:
@@ -284,7 +280,7 @@ def _preview_changes(cfg: Config, ref: str, now: datetime, comment: bool, fmt: s
 
 @cli.command()
 @root_option
-@at_option("Plan as of TIME (default: now).")
+@at_option("Plan as of TIME (default: now), e.g. 2026-11-24 09:00.")
 @click.option(
     "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
 )
@@ -294,23 +290,52 @@ def _preview_changes(cfg: Config, ref: str, now: datetime, comment: bool, fmt: s
     is_flag=True,
     help="Also list pairs with nothing to do (done, not due, skipped).",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@format_option
 def plan(
-    root: Path | None, at: str | None, channels: tuple[str, ...], show_all: bool, fmt: str
+    root: Path | None, at: str | None, channels: tuple[str, ...], show_all: bool, fmt: str | None
 ) -> None:
-    """What the next publish run would do, per post and channel (nothing is sent)."""
+    """What the next publish run would do, per post and channel (nothing is sent).
+
+    Posts that cannot be read (a typo in the front-matter) are listed with their findings:
+    they go nowhere until fixed.
+    """
     from cmflow import publisher, runview
 
     cfg = load_config(root)
     _check_channels(cfg, channels)
     now = parse_at(at, cfg)
-    actions = publisher.prepare(cfg, now, channels=list(channels) or None).actions
+    prep = publisher.prepare(cfg, now, channels=list(channels) or None)
+    actions = prep.actions
     # What a platform says about all its channels (TikTok: unaudited apps post privately).
     notes = sorted({n for a in actions if (n := cfg.channels[a.channel].spec.notice)})
-    if fmt == "json":
-        click.echo(runview.plan_json(actions, now, notes))
+    kind = resolve_format(fmt)
+    if kind == "json":
+        click.echo(runview.plan_json(actions, now, notes, prep.why))
         return
-    click.echo(runview.plan_text(actions, cfg.timezone, now, show_all=show_all, notes=notes))
+    click.echo(
+        runview.plan_text(
+            actions, cfg.timezone, now, show_all=show_all, notes=notes, unreadable=prep.why
+        )
+    )
+    if kind == "github":
+        _annotate_unreadable(prep.why)
+        _append_summary(runview.plan_summary_markdown(actions, now, prep.why))
+
+
+def _annotate_unreadable(why: Mapping[str, Sequence[Finding]]) -> None:
+    """Workflow annotations on the posts that cannot be read (GitHub shows them on the file)."""
+    from cmflow import output
+
+    findings = [f for fs in why.values() for f in fs]
+    if findings:
+        click.echo("\n".join(output.github(findings, len(why)).splitlines()[:-1]))
+
+
+def _append_summary(markdown: str) -> None:
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with contextlib.suppress(OSError), open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(markdown)
 
 
 def _check_channels(cfg: Config, channels: tuple[str, ...]) -> None:
@@ -346,7 +371,7 @@ def _check_channels(cfg: Config, channels: tuple[str, ...]) -> None:
     show_default=True,
     help="Seconds this run may spend (rate-limit waits beyond it defer to the next run).",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@format_option
 def publish(
     root: Path | None,
     at: str | None,
@@ -355,7 +380,7 @@ def publish(
     commit: bool,
     remote: str,
     budget: float,
-    fmt: str,
+    fmt: str | None,
 ) -> None:
     """Publish every due post exactly once and record the outcome in data/.
 
@@ -366,12 +391,13 @@ def publish(
 
     cfg = load_config(root)
     _check_channels(cfg, channels)
+    kind = resolve_format(fmt)
     redact = Redactor(cfg.secret_values())
     if os.environ.get("GITHUB_ACTIONS") == "true":
         # Before anything else is printed; on stderr with --format json, so stdout stays JSON
         # (the runner reads workflow commands from both streams).
         for line in redact.github_masks():
-            click.echo(line, err=fmt == "json")
+            click.echo(line, err=kind == "json")
     clock = Clock.at(parse_at(at, cfg))  # --at moves the schedule only: leases run on real time
     now = clock.schedule_now
     if not dry_run and now - clock.now() > timedelta(minutes=5):
@@ -390,19 +416,21 @@ def publish(
         remote=remote,
         budget=budget,
     )
+    why = {p: report.why.get(p, []) for p in report.unreadable}
     if dry_run:
         out = (
-            runview.plan_json(report.actions, now)
-            if fmt == "json"
-            else runview.plan_text([a for a in report.actions if a.acts], cfg.timezone, now)
+            runview.plan_json(report.actions, now, unreadable=why)
+            if kind == "json"
+            else runview.plan_text(
+                [a for a in report.actions if a.acts], cfg.timezone, now, unreadable=why
+            )
         )
     else:
-        out = runview.run_json(report) if fmt == "json" else runview.run_text(report, cfg.timezone)
-        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary_file:
-            with contextlib.suppress(OSError), open(summary_file, "a", encoding="utf-8") as fh:
-                fh.write(redact.text(runview.run_summary_markdown(report, redact.text)))
+        out = runview.run_json(report) if kind == "json" else runview.run_text(report, cfg.timezone)
+        _append_summary(redact.text(runview.run_summary_markdown(report, redact.text)))
     click.echo(redact.text(out))
+    if kind == "github":
+        _annotate_unreadable(why)
     sys.exit(ExitCode.OK if report.ok else ExitCode.FINDINGS)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cmflow import safefs, schema
+from cmflow.errors import CmflowError
 from cmflow.model import SAFE_ID, Finding, Mark, Post
 from cmflow.timeutil import DateProblem, parse_datetime
 from cmflow.yamlload import YamlSyntaxError, byte_mark, parse
@@ -31,6 +32,10 @@ def discover(root: Path, content_dir: str) -> list[str]:
     a file (a folder, a link to one) is listed anyway, so that `read_bytes` reports it.
     """
     base = root / content_dir
+    if not base.is_dir():
+        # Nothing to publish is not a state a scheduled job may stay green in: a misspelt
+        # content_dir would otherwise mean "nothing to do" forever.
+        raise MissingContentDir(root, content_dir)
     found: list[str] = []
     for folder, dirs, files in os.walk(base):
         rel = Path(folder).relative_to(root).as_posix()
@@ -38,6 +43,22 @@ def discover(root: Path, content_dir: str) -> list[str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.endswith(SUFFIXES))
         found.extend(f"{rel}/{f}" for f in files if f.endswith(SUFFIXES) and not f.startswith("."))
     return sorted(found)
+
+
+class MissingContentDir(CmflowError):
+    """Raised by `discover` when the content folder is missing: no command can work."""
+
+    def __init__(self, root: Path, content_dir: str) -> None:
+        folders = (
+            [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+            if root.is_dir()
+            else []
+        )
+        hint = schema.did_you_mean(content_dir, sorted(folders))
+        super().__init__(
+            f"the content folder {content_dir!r} does not exist in {root}{hint}: "
+            "create it, or set content_dir in channels.yaml"
+        )
 
 
 def read_bytes(root: Path, rel: str) -> bytes | Finding:

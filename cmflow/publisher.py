@@ -27,7 +27,7 @@ from cmflow.config import Channel, Config
 from cmflow.errors import MissingSecret
 from cmflow.http import Http
 from cmflow.ledger import Entry, Index, Ledger, parse_time
-from cmflow.model import Post, Rendered, State
+from cmflow.model import Finding, Post, Rendered, State
 from cmflow.platforms.base import Adapter, Context, Outcome, PartResult, Result, adapter_for
 from cmflow.platforms.spec import PlatformSpec
 from cmflow.redact import Redactor
@@ -66,6 +66,7 @@ class RunReport:
     push_error: str | None = None
     dry_run: bool = False
     unreadable: list[str] = field(default_factory=list)  # post files with no usable channels
+    why: dict[str, list[Finding]] = field(default_factory=dict)  # unreadable path -> its errors
 
     @property
     def ok(self) -> bool:
@@ -149,6 +150,7 @@ class Prepared:
     rendered: dict[tuple[str, str], Rendered]
     index: Index
     unreadable: list[str]
+    why: dict[str, list[Finding]] = field(default_factory=dict)  # unreadable path -> its errors
 
 
 class _Rendered(dict[tuple[str, str], Rendered]):
@@ -206,6 +208,10 @@ def prepare(
     # A post that could not be read has no channels: no action can name it, so the run
     # lists it, and fails, rather than leave it silently absent.
     unreadable = sorted(p.path for p in posts if not p.channels and invalid.get(p.path))
+    why = {
+        path: [f for f in report.findings if f.path == path and f.level == "error"]
+        for path in unreadable
+    }
     rendered = _Rendered(config)
     fps: dict[tuple[str, str], str] = {}
     for post in posts:
@@ -238,7 +244,7 @@ def prepare(
         held=held,
         real_now=real_now,
     )
-    return Prepared(config, posts, actions, rendered, index, unreadable)
+    return Prepared(config, posts, actions, rendered, index, unreadable, why)
 
 
 def publish(
@@ -325,7 +331,9 @@ def _publish(
         leftovers = repo.changed(outputs)
         repo.sync()
     prep = prepare(config, clock, channels=channels, env=env)
-    report = RunReport(run_id, now, prep.actions, dry_run=dry_run, unreadable=prep.unreadable)
+    report = RunReport(
+        run_id, now, prep.actions, dry_run=dry_run, unreadable=prep.unreadable, why=prep.why
+    )
     if dry_run:
         return report
     ledger = Ledger(config.root, config.data_dir, clock)

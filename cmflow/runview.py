@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from cmflow.model import Finding
 from cmflow.output import md_cell, md_code, printable
 from cmflow.publisher import RunReport
 from cmflow.scheduler import Action
@@ -34,6 +35,39 @@ def _when(action: Action, tz: ZoneInfo) -> str:
     return f"{action.post.date.astimezone(tz):%Y-%m-%d %H:%M}" if action.post.date else "—"
 
 
+Unreadable = Mapping[str, Sequence[Finding]]  # post path -> its error findings
+
+
+def unreadable_lines(unreadable: Unreadable) -> list[str]:
+    """A post whose channels could not be read goes nowhere: say so, with what to fix."""
+    lines = []
+    for path, findings in unreadable.items():
+        p = printable(path)
+        lines.append(f"  ✗ unreadable {p}  cannot be read as a post, so it goes nowhere:")
+        for f in findings:
+            lines.append(f"      {p}:{f.line}:{f.column}: {f.rule}  {printable(f.message)}")
+        if not findings:
+            lines.append(f"      run cmflow validate {p}")
+    return lines
+
+
+def unreadable_json(unreadable: Unreadable) -> list[dict[str, object]]:
+    return [
+        {
+            "path": path,
+            "line": findings[0].line if findings else 1,
+            "column": findings[0].column if findings else 1,
+            "rule": findings[0].rule if findings else None,
+            "message": findings[0].message if findings else "cannot be read as a post",
+            "findings": [
+                {"line": f.line, "column": f.column, "rule": f.rule, "message": f.message}
+                for f in findings
+            ],
+        }
+        for path, findings in unreadable.items()
+    ]
+
+
 def plan_text(
     actions: list[Action],
     tz: ZoneInfo,
@@ -41,9 +75,11 @@ def plan_text(
     *,
     show_all: bool = True,
     notes: list[str] | None = None,
+    unreadable: Unreadable | None = None,
 ) -> str:
     """One line per pair that the run acts on (every pair with `show_all`), then the skipped
-    ones grouped by reason and the counts."""
+    ones grouped by reason, the posts that could not be read, and the counts."""
+    unreadable = unreadable or {}
     lines = [f"Plan at {now.astimezone(tz):%Y-%m-%d %H:%M %Z}:"]
     quiet = ("done", "wait", "skip")
     for a in actions:
@@ -58,21 +94,40 @@ def plan_text(
             lines.append(f"  - {n} skipped: {printable(reason)}")
     counts = Counter(str(a.kind) for a in actions)
     order = ["publish", "reconcile", "invalid", "missed", "blocked", "done", "wait", "skip"]
-    if not actions:
+    lines += unreadable_lines(unreadable)
+    if not actions and unreadable:
+        n = len(unreadable)
+        lines.append(
+            f"No readable post goes to these channels, and {n} post{'s' if n > 1 else ''} "
+            "could not be read (above): fix them, they may be meant for these channels."
+        )
+    elif not actions:
         lines.append("Nothing to do: no post goes to these channels.")
     else:
-        lines.append("Summary: " + ", ".join(f"{counts[k]} {k}" for k in order if counts[k]))
+        lines.append(
+            "Summary: "
+            + ", ".join(
+                [f"{counts[k]} {k}" for k in order if counts[k]]
+                + ([f"{len(unreadable)} unreadable"] if unreadable else [])
+            )
+        )
         if not show_all and any(a.kind in quiet for a in actions):
             lines.append("(--all lists every pair, including done and not yet due)")
     lines += [f"Note: {n}" for n in notes or ()]
     return "\n".join(lines)
 
 
-def plan_json(actions: list[Action], now: datetime, notes: list[str] | None = None) -> str:
+def plan_json(
+    actions: list[Action],
+    now: datetime,
+    notes: list[str] | None = None,
+    unreadable: Unreadable | None = None,
+) -> str:
     return json.dumps(
         {
             "notes": list(notes or ()),
             "at": now.isoformat(),
+            "unreadable": unreadable_json(unreadable or {}),
             "actions": [
                 {
                     "post": a.post.id,
@@ -125,9 +180,7 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
     for message, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
         if message != "draft":
             out.append(f"  - {n} skipped: {printable(message)}")
-    for path in report.unreadable:
-        p = printable(path)
-        out.append(f"  ✗ unreadable  {p}  cannot be read as a post: run cmflow validate {p}")
+    out += unreadable_lines({p: report.why.get(p, []) for p in report.unreadable})
     if report.push_error:
         out.append(f"push failed: {printable(report.push_error)}")
     return "\n".join(out)
@@ -141,6 +194,9 @@ def run_json(report: RunReport) -> str:
             "ok": report.ok,
             "push_error": report.push_error,
             "unreadable": report.unreadable,
+            "unreadable_findings": unreadable_json(
+                {p: report.why.get(p, []) for p in report.unreadable}
+            ),
             "results": [
                 {
                     "post": r.action.post.id,
@@ -182,9 +238,40 @@ def run_summary_markdown(report: RunReport, redact: Callable[[str], str] = str) 
                 f"| {icon} | {r.status} | {cell(r.action.channel)} | "
                 f"{md_code(redact(r.action.post.path))} | {cell(r.message)} |"
             )
-        for path in report.unreadable:
-            p = md_code(redact(f"cmflow validate {path}"))
-            lines.append(f"| ✗ | unreadable | | {md_code(redact(path))} | run {p} |")
+        lines += _unreadable_rows({p: report.why.get(p, []) for p in report.unreadable}, redact)
     if report.push_error:
         lines += ["", f"**The record could not be pushed:** {cell(report.push_error)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _unreadable_rows(unreadable: Unreadable, redact: Callable[[str], str] = str) -> list[str]:
+    rows = []
+    for path, findings in unreadable.items():
+        what = "; ".join(f"{f.line}:{f.column} {f.message}" for f in findings)
+        rows.append(
+            f"| ✗ | unreadable | | {md_code(redact(path))} | "
+            f"{md_cell(redact(what or 'cannot be read as a post'))}: "
+            f"run {md_code(redact(f'cmflow validate {path}'))} |"
+        )
+    return rows
+
+
+def plan_summary_markdown(actions: list[Action], now: datetime, unreadable: Unreadable) -> str:
+    """The plan for the GitHub job summary: what the next run would do, and what it cannot."""
+    counts = Counter(str(a.kind) for a in actions)
+    lines = [f"### cmflow plan — {now.isoformat(timespec='minutes')}", ""]
+    summary = [f"{n} {k}" for k, n in counts.most_common()]
+    if unreadable:
+        summary.append(f"{len(unreadable)} unreadable")
+    lines.append(", ".join(summary) or "nothing to do")
+    acting = [a for a in actions if a.kind not in ("done", "wait", "skip")]
+    if acting or unreadable:
+        lines += ["", "| | action | channel | post | details |", "|---|---|---|---|---|"]
+        for a in acting:
+            icon = SYMBOLS.get(str(a.kind), "")
+            lines.append(
+                f"| {icon} | {a.kind} | {md_cell(a.channel)} | {md_code(a.post.path)} | "
+                f"{md_cell(a.reason)} |"
+            )
+        lines += _unreadable_rows(unreadable)
     return "\n".join(lines) + "\n"

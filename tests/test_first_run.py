@@ -1,0 +1,164 @@
+"""A community manager's first run: a bakery's repository with Instagram, Facebook, LinkedIn,
+Mastodon and the site, and the places where cmflow used to let them down (silent results,
+misleading messages). Each test reproduces what the user saw, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import JPEG, run_cli, run_main
+
+BAKERY_YAML = """\
+timezone: Europe/Paris
+language: fr
+brand: Boulangerie Martin
+editorial_line:
+  pillars: [produit, coulisses]
+  require_pillar: true
+  forbidden_terms: ["meilleur de France"]
+channels:
+  instagram:
+    platform: instagram
+    user_id: "178414"
+    token_env: CMFLOW_INSTAGRAM_TOKEN
+    media_base_url: https://boulangerie.example/media
+  facebook:
+    platform: facebook
+    page_id: "1234"
+    token_env: CMFLOW_FACEBOOK_TOKEN
+  linkedin:
+    platform: linkedin
+    author: urn:li:organization:1
+    token_env: CMFLOW_LINKEDIN_TOKEN
+    rules:
+      posting_windows: ["Tue-Thu 08:00-10:00"]
+  mastodon:
+    platform: mastodon
+    base_url: https://mastodon.example
+    token_env: CMFLOW_MASTODON_TOKEN
+  site:
+    platform: feed
+    output_dir: public
+    site_url: https://boulangerie.example/actus
+"""
+
+CROISSANT = """\
+---
+date: 2026-11-24 09:00
+channels: [instagram, facebook, linkedin, mastodon, site]
+title: Le croissant du mardi
+pillar: produit
+media:
+  - path: media/pain.jpg
+    alt: Un croissant doré sur le comptoir
+---
+Notre croissant au beurre sort du four à 7 h. Venez le goûter ! #boulangerie
+"""
+
+TYPO = """\
+---
+date: 2026-11-24 10:00
+chanels: [site, mastodon]
+title: Le pain de seigle
+pillar: produit
+---
+Le pain de seigle revient cette semaine.
+"""
+
+FORBIDDEN = """\
+---
+date: 2026-11-24 11:00
+channels: [site, mastodon]
+title: La baguette
+pillar: produit
+---
+Pas le meilleur de France, mais presque.
+"""
+
+WINDOW = """\
+---
+date: 2026-11-23 20:00
+channels: [linkedin, site, instagram]
+title: Dans le fournil
+pillar: coulisses
+---
+Une nuit dans le fournil avec l'équipe.
+"""
+
+LATER = """\
+---
+date: 2026-11-25 08:30
+channels: [site, mastodon]
+title: Le mercredi des enfants
+pillar: coulisses
+---
+Atelier pâtisserie pour les enfants mercredi après-midi. Inscriptions en boutique.
+"""
+
+
+@pytest.fixture
+def bakery(make_repo: Callable[..., Path]) -> Path:
+    return make_repo(
+        {
+            "01-croissant.md": CROISSANT,
+            "02-typo.md": TYPO,
+            "03-forbidden.md": FORBIDDEN,
+            "04-window.md": WINDOW,
+            "05-later.md": LATER,
+        },
+        config=BAKERY_YAML,
+        media={"media/pain.jpg": JPEG},
+    )
+
+
+# -- silent or misleading results ---------------------------------------------------------------
+
+
+def test_plan_lists_the_post_it_could_not_read_with_its_finding(bakery: Path) -> None:
+    result = run_cli(["plan", "--all", "--at", "2026-11-26 08:00"], bakery)
+    head = next(ln for ln in result.stdout.splitlines() if "02-typo.md" in ln)
+    assert "unreadable" in head
+    finding = next(ln for ln in result.stdout.splitlines() if "content/02-typo.md:3:1:" in ln)
+    assert "unknown key 'chanels'" in finding and "did you mean 'channels'" in finding
+    assert "1 unreadable" in result.stdout
+
+    data = json.loads(run_cli(["plan", "--format", "json"], bakery).stdout)
+    (bad,) = data["unreadable"]
+    assert bad["path"] == "content/02-typo.md"
+    assert any(f["line"] == 3 and "chanels" in f["message"] for f in bad["findings"])
+
+
+def test_dry_run_on_one_channel_names_the_unreadable_post(bakery: Path) -> None:
+    # Before anything is due on the site, the only thing to say is that a post is unreadable.
+    args = ["publish", "--dry-run", "--channel", "site", "--at", "2026-11-24 08:00"]
+    result = run_cli(args, bakery)
+    assert result.exit_code == 1
+    assert "no post goes to these channels" not in result.stdout
+    assert "content/02-typo.md" in result.stdout and "chanels" in result.stdout
+    data = json.loads(run_cli([*args, "--format", "json"], bakery).stdout)
+    assert [u["path"] for u in data["unreadable"]] == ["content/02-typo.md"]
+
+
+def test_plan_job_summary_lists_unreadable_posts(bakery: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    env = {"GITHUB_STEP_SUMMARY": str(summary)}
+    result = run_cli(["plan", "--format", "github", "--at", "2026-11-26 08:00"], bakery, env)
+    assert result.exit_code == 0, result.output
+    assert "::error file=content/02-typo.md,line=3" in result.stdout
+    text = summary.read_text(encoding="utf-8")
+    assert "02-typo.md" in text and "chanels" in text
+
+
+@pytest.mark.parametrize("command", [["validate"], ["plan"], ["publish"], ["publish", "--dry-run"]])
+def test_a_missing_content_folder_fails_every_command(
+    make_repo: Callable[..., Path], command: list[str]
+) -> None:
+    root = make_repo({}, config=BAKERY_YAML.replace("language: fr\n", "language: fr\ncontent_dir: contnet\n"))
+    result = run_main(command, root)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "'contnet' does not exist" in result.stderr and "did you mean 'content'" in result.stderr
+    assert "nothing to do" not in result.stdout.lower()
