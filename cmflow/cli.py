@@ -371,6 +371,11 @@ def _check_channels(cfg: Config, channels: tuple[str, ...]) -> None:
     show_default=True,
     help="Seconds this run may spend (rate-limit waits beyond it defer to the next run).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --at in the future: publish now what is scheduled up to then.",
+)
 @format_option
 def publish(
     root: Path | None,
@@ -380,6 +385,7 @@ def publish(
     commit: bool,
     remote: str,
     budget: float,
+    force: bool,
     fmt: str | None,
 ) -> None:
     """Publish every due post exactly once and record the outcome in data/.
@@ -401,9 +407,17 @@ def publish(
     clock = Clock.at(parse_at(at, cfg))  # --at moves the schedule only: leases run on real time
     now = clock.schedule_now
     if not dry_run and now - clock.now() > timedelta(minutes=5):
+        # `--at` in the future would send, now, posts meant for later: a typo in a date
+        # should not publish a week's calendar at once.
+        when = f"{now.astimezone(cfg.timezone):%Y-%m-%d %H:%M %Z}"
+        if not force:
+            raise click.UsageError(
+                f"--at {at} ({when}) is in the future: every post scheduled up to then would "
+                "go out now. Look ahead with `cmflow plan --at` or `publish --dry-run`; "
+                "add --force to publish them now anyway"
+            )
         click.echo(
-            f"note: publishing as of {at}, which is in the future: posts scheduled up to then "
-            "go out now (use --dry-run or `cmflow plan --at` to look ahead)",
+            f"note: --force: publishing now what is scheduled up to {when}",
             err=True,
         )
 

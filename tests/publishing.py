@@ -308,6 +308,11 @@ class Site:
         argv = [str(a) for a in args]
         if at is not None:
             argv += ["--at", at if isinstance(at, str) else iso(at)]
+            # Tests move time forward on purpose (past a claim lease, a rate limit): a
+            # publish as of the future needs --force.
+            future = isinstance(at, datetime) and at - datetime.now(UTC) > timedelta(minutes=4)
+            if argv[:1] == ["publish"] and "--dry-run" not in argv and future:
+                argv.append("--force")
         env = {**os.environ, **self.env}
         # The subprocess must not read the developer's secrets nor publish for real.
         for name in list(env):

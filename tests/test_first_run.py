@@ -5,6 +5,7 @@ misleading messages). Each test reproduces what the user saw, through the real C
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
 from pathlib import Path
 
@@ -162,3 +163,21 @@ def test_a_missing_content_folder_fails_every_command(
     assert result.returncode == 2, result.stdout + result.stderr
     assert "'contnet' does not exist" in result.stderr and "did you mean 'content'" in result.stderr
     assert "nothing to do" not in result.stdout.lower()
+
+
+def test_publish_at_a_future_time_is_refused_without_force(bakery: Path) -> None:
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    (bakery / "content" / "06-demain.md").write_text(
+        LATER.replace("2026-11-25 08:30", f"{tomorrow:%Y-%m-%dT%H:%M:00Z}").replace(
+            "[site, mastodon]", "[site]"
+        ),
+        encoding="utf-8",
+    )
+    at = f"{tomorrow + timedelta(hours=1):%Y-%m-%dT%H:%M:00Z}"
+    result = run_main(["publish", "--at", at], bakery)
+    assert result.returncode == 2
+    assert "is in the future" in result.stderr and "--force" in result.stderr
+    assert not (bakery / "data").exists() and not (bakery / "public").exists()
+    forced = run_main(["publish", "--at", at, "--force"], bakery)
+    assert "is in the future" not in forced.stderr and "--force" in forced.stderr
+    assert "06-demain" in (bakery / "public" / "feed.xml").read_text(encoding="utf-8")
