@@ -72,7 +72,25 @@ def parse_at(value: str | None, cfg: Config) -> datetime:
         raise click.BadParameter(str(exc), param_hint="--at") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Group(click.Group):
+    """Lists each command with its whole first sentence: click cuts it at 45 characters,
+    and "What the next publish run would do, per post and…" tells a newcomer nothing."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="cmflow")
 def cli() -> None:
     """Content-as-code for community managers.
@@ -176,9 +194,11 @@ def _relative_posts(cfg: Config, path: Path) -> set[str]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(["text", "json", "markdown", "github"]),
     default=None,
-    help="Output format (default: text; markdown with --changed-since).",
+    help="Output format: text, json, markdown (as in the PR comment), github (text, plus "
+    "annotations and the job summary). Default: markdown with --changed-since, github under "
+    "GitHub Actions, else text.",
 )
 def preview(
     paths: tuple[Path, ...],
@@ -197,6 +217,7 @@ def preview(
         if paths or not changed_since:
             raise click.UsageError("--changed-since REF replaces PATHS (and --comment needs it)")
         sys.exit(_preview_changes(cfg, changed_since, now, comment, fmt or "markdown"))
+    fmt = resolve_format(fmt)
     if not paths:
         raise click.UsageError("give a post file (or --changed-since REF)")
     from cmflow import preview as preview_mod
@@ -210,7 +231,13 @@ def preview(
                 f"{path} is not a post (a .md file in {cfg.content_dir}/)", param_hint="PATHS"
             )
         result = preview_mod.preview(cfg, rel, list(channels), now)
-        if fmt == "markdown":
+        if fmt == "github":
+            from cmflow import output
+
+            outputs.append(preview_mod.as_text(result))
+            outputs.append("\n".join(output.github(result.findings, 1).splitlines()[:-1]))
+            output.step_summary(result.findings, 1, title=f"cmflow preview {output.md_code(rel)}")
+        elif fmt == "markdown":
             from cmflow import prpreview
 
             outputs.append(prpreview.markdown(prpreview.collect(cfg, [rel], now), cfg))
@@ -239,8 +266,15 @@ def _preview_changes(cfg: Config, ref: str, now: datetime, comment: bool, fmt: s
         ]
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     body = prpreview.markdown(previews, cfg, label="" if label == "." else label)
-    if fmt == "markdown" and not comment:
+    if fmt in ("markdown", "github") and not comment:
         click.echo(body)
+    if fmt == "github":
+        from cmflow import output
+
+        findings = [f for p in previews for f in p.findings]
+        click.echo(output.github(findings, len(previews)))
+        if not comment:
+            output.step_summary(findings, len(previews), title="cmflow preview")
     errors = any(f.level == "error" for p in previews for f in p.findings)
     if not comment:
         return ExitCode.FINDINGS if errors else ExitCode.OK
@@ -569,8 +603,15 @@ def report(
 
 @cli.command()
 @root_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
-def rules(root: Path | None, fmt: str) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "github"]),
+    default=None,
+    help="Output format: text, json, markdown (a table for docs), github (text, and the "
+    "table in the job summary). Default: github under GitHub Actions, else text.",
+)
+def rules(root: Path | None, fmt: str | None) -> None:
     """The rule catalogue: ids, levels (as set in channels.yaml when found) and what fires them."""
     import json
 
@@ -583,14 +624,18 @@ def rules(root: Path | None, fmt: str) -> None:
         if root is not None:
             raise
     rows = [(r.id, levels.get(r.id, r.level), r.summary) for r in RULES]
+    fmt = resolve_format(fmt)
+    table = "| id | level | fires when |\n|---|---|---|\n" + "\n".join(
+        f"| `{i}` | {lv} | {s} |" for i, lv, s in rows
+    )
+    if fmt == "github":
+        _append_summary(f"### cmflow rules\n\n{table}\n")
     if fmt == "json":
         click.echo(
             json.dumps([{"id": i, "level": lv, "fires_when": s} for i, lv, s in rows], indent=2)
         )
     elif fmt == "markdown":
-        click.echo("| id | level | fires when |\n|---|---|---|")
-        for i, lv, s in rows:
-            click.echo(f"| `{i}` | {lv} | {s} |")
+        click.echo(table)
     else:
         width = max(len(i) for i, _, _ in rows)
         for i, lv, s in rows:

@@ -124,12 +124,12 @@ def github(findings: Sequence[Finding], files: int) -> str:
     return "\n".join(lines)
 
 
-def step_summary(findings: Sequence[Finding], files: int) -> None:
+def step_summary(findings: Sequence[Finding], files: int, title: str = "cmflow validate") -> None:
     """Append a Markdown table to the job summary when running in GitHub Actions."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    out = [f"### cmflow validate — {summary_line(findings, files)}", ""]
+    out = [f"### {title} — {summary_line(findings, files)}", ""]
     if findings:
         out += ["| | file | rule | channel | message |", "|---|---|---|---|---|"]
         for f in findings:

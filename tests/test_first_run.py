@@ -5,12 +5,15 @@ misleading messages). Each test reproduces what the user saw, through the real C
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
+from cmflow.cli import cli
 from tests.conftest import JPEG, run_cli, run_main
 
 BAKERY_YAML = """\
@@ -158,7 +161,9 @@ def test_plan_job_summary_lists_unreadable_posts(bakery: Path, tmp_path: Path) -
 def test_a_missing_content_folder_fails_every_command(
     make_repo: Callable[..., Path], command: list[str]
 ) -> None:
-    root = make_repo({}, config=BAKERY_YAML.replace("language: fr\n", "language: fr\ncontent_dir: contnet\n"))
+    root = make_repo(
+        {}, config=BAKERY_YAML.replace("language: fr\n", "language: fr\ncontent_dir: contnet\n")
+    )
     result = run_main(command, root)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "'contnet' does not exist" in result.stderr and "did you mean 'content'" in result.stderr
@@ -181,3 +186,48 @@ def test_publish_at_a_future_time_is_refused_without_force(bakery: Path) -> None
     forced = run_main(["publish", "--at", at, "--force"], bakery)
     assert "is in the future" not in forced.stderr and "--force" in forced.stderr
     assert "06-demain" in (bakery / "public" / "feed.xml").read_text(encoding="utf-8")
+
+
+# -- help ---------------------------------------------------------------------------------------
+
+
+def _commands() -> list[tuple[str, click.Command]]:
+    """Every command, groups' subcommands included (`metrics collect`)."""
+    out: list[tuple[str, click.Command]] = []
+    stack: list[tuple[str, click.Command]] = list(cli.commands.items())
+    while stack:
+        name, cmd = stack.pop()
+        out.append((name, cmd))
+        if isinstance(cmd, click.Group):
+            stack += [(f"{name} {n}", c) for n, c in cmd.commands.items()]
+    return sorted(out, key=lambda nc: nc[0])
+
+
+def test_help_lists_commands_without_cutting_their_description() -> None:
+    result = CliRunner().invoke(cli, ["--help"], terminal_width=200)
+    commands = result.output.split("Commands:")[1]
+    assert "..." not in commands and "…" not in commands
+    for name, cmd in cli.commands.items():
+        first = " ".join((cmd.help or "").split("\n\n")[0].split()).split(". ")[0]
+        assert first.rstrip(".") in " ".join(result.output.split()), name
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    missing = [
+        f"cmflow {name} {param.opts[0]}"
+        for name, cmd in _commands()
+        for param in cmd.params
+        if isinstance(param, click.Option) and not param.help
+    ]
+    assert not missing, f"options without help: {missing}"
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "publish", "preview", "rules"])
+def test_github_format_is_accepted_wherever_format_is(command: str, bakery: Path) -> None:
+    args = {
+        "publish": ["publish", "--dry-run", "--at", "2026-11-26 08:00"],
+        "preview": ["preview", "content/03-forbidden.md"],
+        "plan": ["plan", "--at", "2026-11-26 08:00"],
+    }.get(command, [command])
+    result = run_cli([*args, "--format", "github"], bakery)
+    assert result.exit_code in (0, 1), result.output
