@@ -373,12 +373,12 @@ def _append_summary(markdown: str) -> None:
 
 
 def _check_channels(cfg: Config, channels: tuple[str, ...]) -> None:
-    from cmflow.schema import did_you_mean
+    from cmflow.schema import channel_hint
 
     for c in channels:
         if c not in cfg.channels:
             raise click.BadParameter(
-                f"unknown channel {c!r}{did_you_mean(c, tuple(cfg.channels))}",
+                f"unknown channel {c!r}{channel_hint(c, cfg.channels)}",
                 param_hint="--channel",
             )
 

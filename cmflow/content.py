@@ -234,8 +234,9 @@ def _finish(
         problem(
             "frontmatter.required",
             Mark(1, 1),
-            f"missing {' and '.join(missing)}: add `date: 2026-11-24 09:30` and "
-            "`channels: [mastodon, linkedin]`",
+            f"missing {' and '.join(missing)}: add "
+            + " and ".join(_example(k, channels) for k in missing)
+            + _near_miss(meta, missing),
         )
     if "id" in meta and isinstance(meta["id"], str | int) and str(meta["id"]).strip():
         post.id = str(meta["id"]).strip()
@@ -270,7 +271,7 @@ def _finish(
             continue
         seen.add(name)
         if channels is not None and name not in channels:
-            hint = schema.did_you_mean(name, tuple(channels))
+            hint = schema.channel_hint(name, channels)
             if "," in name:
                 hint = f": write a list, channels: [{name}]"
             problem(
@@ -284,7 +285,7 @@ def _finish(
     if isinstance(variants, dict) and channels is not None:
         for name in variants:
             if name not in channels:
-                hint = schema.did_you_mean(str(name), tuple(channels))
+                hint = schema.channel_hint(str(name), channels)
                 problem(
                     "frontmatter.unknown-channel",
                     post.mark("variants", name),
@@ -301,6 +302,26 @@ def _finish(
                     )
                 )
     post.content_hash = content_hash(post.meta, post.body)
+
+
+def _example(key: str, channels: Mapping[str, object] | None) -> str:
+    if key == "date":
+        return "`date: 2026-11-24 09:30`"
+    names = list(channels or ())[:2] or ["mastodon", "linkedin"]
+    return f"`channels: [{', '.join(names)}]`"
+
+
+def _near_miss(meta: Mapping[str, Any], missing: list[str]) -> str:
+    """` (is 'chanels' meant to be 'channels'?)` when a written key looks like a missing one."""
+    import difflib
+
+    for want in missing:
+        near = difflib.get_close_matches(
+            want, [str(k) for k in meta if k not in schema.FRONTMATTER_KEYS], n=1, cutoff=0.75
+        )
+        if near:
+            return f" (is {near[0]!r} meant to be {want!r}?)"
+    return ""
 
 
 def _lc(mark: Mark) -> tuple[int, int]:

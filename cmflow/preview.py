@@ -13,6 +13,7 @@ from cmflow.config import Config
 from cmflow.errors import CmflowError
 from cmflow.model import Finding, Rendered
 from cmflow.render import render
+from cmflow.schema import channel_hint
 from cmflow.validation import validate
 
 
@@ -37,7 +38,7 @@ def preview(config: Config, rel: str, channels: list[str], now: datetime) -> Pre
     unknown = [c for c in channels if c not in config.channels]
     if unknown:
         raise CmflowError(
-            f"unknown channel {unknown[0]!r}: channels.yaml defines {', '.join(config.channels)}"
+            f"unknown channel {unknown[0]!r}{channel_hint(unknown[0], config.channels)}"
         )
     wanted = [c for c in post.channels if not channels or c in channels]
     if channels and not wanted:

@@ -270,6 +270,65 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+# Names people give networks, to the platform cmflow calls them (a user writes `twitter`, `fb`).
+PLATFORM_ALIASES: dict[str, str] = {
+    "twitter": "x",
+    "tweet": "x",
+    "fb": "facebook",
+    "meta": "facebook",
+    "insta": "instagram",
+    "ig": "instagram",
+    "li": "linkedin",
+    "bsky": "bluesky",
+    "toot": "mastodon",
+    "masto": "mastodon",
+    "fediverse": "mastodon",
+    "tg": "telegram",
+    "blog": "feed",
+    "rss": "feed",
+    "atom": "feed",
+    "web": "feed",
+    "website": "feed",
+    "yt": "youtube",
+    "tt": "tiktok",
+    "dev.to": "devto",
+}
+
+
+def closest_channel(name: str, channels: Mapping[str, object]) -> str | None:
+    """The defined channel `name` most likely means, or None when none is close: another
+    case (`Mastodon`), a common name for its platform (`twitter` for x, `fb` for facebook),
+    or a near spelling (`mastodn`). Far guesses mislead more than none (`twiter` is not
+    `site`)."""
+    lower = name.strip().lower()
+    names = list(channels)
+    for c in names:
+        if c.lower() == lower:
+            return c
+    platform = PLATFORM_ALIASES.get(lower)
+    if platform is None:
+        near = difflib.get_close_matches(lower, list(PLATFORM_ALIASES), n=1, cutoff=0.8)
+        platform = PLATFORM_ALIASES[near[0]] if near else lower
+    for c in names:
+        if c == platform or getattr(channels[c], "platform", None) == platform:
+            return c
+    close = difflib.get_close_matches(lower, [c.lower() for c in names], n=1, cutoff=0.75)
+    if close:
+        return next(c for c in names if c.lower() == close[0])
+    return None
+
+
+def channel_hint(name: str, channels: Mapping[str, object]) -> str:
+    """` (did you mean 'x'?); defined: facebook, site` — the closest channel if one is close,
+    always the channels that exist."""
+    close = closest_channel(name, channels)
+    mean = f" (did you mean {close!r}?)" if close else ""
+    platform = PLATFORM_ALIASES.get(name.strip().lower())
+    if close is None and platform is not None:
+        mean = f" ({name!r} is the {platform} platform, and no channel uses it)"
+    return f"{mean}; the channels defined are {', '.join(sorted(channels)) or 'none'}"
+
+
 def check(
     value: Any,
     keys: Mapping[str, Key],

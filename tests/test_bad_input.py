@@ -154,7 +154,8 @@ def findings_with_witness(make_repo: MakeRepo, bad: str | bytes) -> list[Found]:
                 "frontmatter.unknown-channel",
                 3,
                 1,
-                "channel 'sitee' is not defined in channels.yaml (did you mean 'site'?)",
+                "channel 'sitee' is not defined in channels.yaml (did you mean 'site'?)"
+                "; the channels defined are bluesky, instagram, linkedin, mastodon, site, telegram, threads, x",
             ),
             id="channel-singular-typo",
         ),

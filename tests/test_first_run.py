@@ -231,3 +231,58 @@ def test_github_format_is_accepted_wherever_format_is(command: str, bakery: Path
     }.get(command, [command])
     result = run_cli([*args, "--format", "github"], bakery)
     assert result.exit_code in (0, 1), result.output
+
+
+# -- messages -----------------------------------------------------------------------------------
+
+
+def test_a_misspelt_channels_key_hints_only_at_what_is_missing(bakery: Path) -> None:
+    found = validate(bakery)
+    (required,) = [f for f in found if f["rule"] == "frontmatter.required"]
+    assert "date" not in required["message"]  # the post has one
+    assert "channels:" in required["message"] and "'chanels'" in required["message"]
+
+
+def validate(root: Path, *args: str) -> list[dict[str, object]]:
+    result = run_cli(["validate", "--no-cache", "--format", "json", *args], root)
+    findings: list[dict[str, object]] = json.loads(result.stdout)["findings"]
+    return findings
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("twitter", None),
+        ("fb", "facebook"),
+        ("insta", "instagram"),
+        ("ig", "instagram"),
+        ("li", "linkedin"),
+        ("toot", "mastodon"),
+        ("Mastodon", "mastodon"),
+        ("linkdin", "linkedin"),
+    ],
+)
+def test_an_unknown_channel_names_the_closest_and_the_defined_ones(
+    bakery: Path, written: str, meant: str | None
+) -> None:
+    (bakery / "content" / "05-later.md").write_text(
+        LATER.replace("[site, mastodon]", f"[site, {written}]"), encoding="utf-8"
+    )
+    (f,) = [
+        f
+        for f in validate(bakery, "content/05-later.md")
+        if f["rule"] == "frontmatter.unknown-channel"
+    ]
+    message = str(f["message"])
+    assert "facebook, instagram, linkedin, mastodon, site" in message
+    if meant:
+        assert f"did you mean {meant!r}" in message
+    else:
+        assert "did you mean" not in message and "x platform" in message
+
+
+def test_a_far_channel_name_gets_no_suggestion(bakery: Path) -> None:
+    result = run_main(["plan", "--channel", "twiter"], bakery)
+    assert result.returncode == 2
+    assert "did you mean 'site'" not in result.stderr
+    assert "facebook, instagram, linkedin, mastodon, site" in result.stderr

@@ -253,7 +253,8 @@ def test_frontmatter_unknown_channel_points_at_the_list_item(make_repo: MakeRepo
             "error",
             "frontmatter.unknown-channel",
             None,
-            "channel 'mastodn' is not defined in channels.yaml (did you mean 'mastodon'?)",
+            "channel 'mastodn' is not defined in channels.yaml (did you mean 'mastodon'?)"
+            "; the channels defined are bluesky, instagram, linkedin, mastodon, site, telegram, threads, x",
         )
     ]
 
