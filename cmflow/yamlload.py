@@ -175,6 +175,9 @@ def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], ya
         if "maximum nesting depth" in problem:  # libyaml's own limit, above ours
             problem = f"nested more than {MAX_DEPTH} levels deep: flatten the structure"
             exc.context = None
+        opened = _unclosed(exc)
+        if opened is not None:
+            raise YamlSyntaxError(opened, at(exc.context_mark)) from None
         context = f" ({exc.context})" if exc.context else ""
         mark = at(exc.problem_mark or exc.context_mark)
         raise YamlSyntaxError(f"{problem}{context}", mark) from None
@@ -196,6 +199,23 @@ def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], ya
     if node is not None:
         _walk(node, marks, at)
     return value, marks, node
+
+
+_OPENED = {
+    "while parsing a flow sequence": "this `[` is never closed: end the list with `]` on this line",
+    "while parsing a flow mapping": "this `{` is never closed: end the mapping with `}` on this line",
+    "while scanning a quoted scalar": "this quote is never closed: end the text with the same quote",
+}
+
+
+def _unclosed(exc: yaml.MarkedYAMLError) -> str | None:
+    """What was left open, when the parser noticed it only on a later line: the problem is
+    where it was opened (an unclosed `[` on line 9 is found at line 10), so point there."""
+    start, found = exc.context_mark, exc.problem_mark
+    message = _OPENED.get(exc.context or "")
+    if message is None or start is None or found is None or found.line <= start.line:
+        return None
+    return message
 
 
 def _scan_events(text: str, at: Any) -> None:

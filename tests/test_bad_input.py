@@ -115,10 +115,10 @@ def findings_with_witness(make_repo: MakeRepo, bad: str | bytes) -> list[Found]:
             "---\ndate: 2026-11-24 09:30\nchannels: [mastodon\npillar: education\n---\nx\n",
             (
                 "frontmatter.syntax",
-                4,
-                7,
-                "front-matter is not valid YAML: did not find expected ',' or ']' "
-                "(while parsing a flow sequence)",
+                3,
+                11,
+                "front-matter is not valid YAML: this `[` is never closed: "
+                "end the list with `]` on this line",
             ),
             id="yaml-unclosed-list",
         ),

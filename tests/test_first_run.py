@@ -286,3 +286,17 @@ def test_a_far_channel_name_gets_no_suggestion(bakery: Path) -> None:
     assert result.returncode == 2
     assert "did you mean 'site'" not in result.stderr
     assert "facebook, instagram, linkedin, mastodon, site" in result.stderr
+
+
+def test_yaml_errors_point_at_what_was_left_open(bakery: Path) -> None:
+    (bakery / "content" / "05-later.md").write_text(
+        LATER.replace("[site, mastodon]", "[site, mastodon"), encoding="utf-8"
+    )
+    (f,) = [f for f in validate(bakery, "content/05-later.md") if f["rule"] == "frontmatter.syntax"]
+    assert (f["line"], f["column"]) == (3, 11)  # the `[` of `channels: [site, mastodon`
+    assert "`[` is never closed" in str(f["message"])
+    config = BAKERY_YAML.replace('["meilleur de France"]', '["meilleur de France"')
+    (bakery / "channels.yaml").write_text(config, encoding="utf-8")
+    result = run_main(["validate"], bakery)
+    assert result.returncode == 2
+    assert "channels.yaml:7:20:" in result.stderr and "never closed" in result.stderr
