@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from cmflow import vocabulary
 from cmflow.config import Config
 from cmflow.ledger import Entry, Index, parse_time
 from cmflow.model import Post, State
+from cmflow.timeutil import shown_iso
 
 # How long a claim from a run cmflow cannot check (another machine, an older record) is
 # taken as in progress, on the real clock; see cmflow.runlock.
@@ -49,13 +51,7 @@ class Action:
         )
 
 
-def _ago(d: timedelta) -> str:
-    s = int(d.total_seconds())
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 172800:
-        return f"{s // 3600} h"
-    return f"{s // 86400} days"
+_ago = vocabulary.ago
 
 
 def plan(
@@ -157,7 +153,8 @@ def _decide(
             else ""
         )
         where = entry.url or entry.remote_id or ""
-        return act(Kind.DONE, f"published {entry.published_at or ''} {where}".strip() + edited)
+        at = shown_iso(entry.published_at, config.timezone)
+        return act(Kind.DONE, f"published {at} {where}".strip() + edited)
     if entry is not None and entry.state == State.NEEDS_HUMAN:
         return act(
             Kind.BLOCKED,
@@ -173,7 +170,8 @@ def _decide(
         if holder is not None:
             return act(
                 Kind.WAIT,
-                f"{holder}, run {entry.run_id} since {entry.leased_at or entry.claimed_at}",
+                f"{holder}, run {entry.run_id} since "
+                f"{shown_iso(entry.leased_at or entry.claimed_at, config.timezone)}",
             )
         if fp and entry.content_hash and fp != entry.content_hash:
             # Reconciling would look for the new text and miss the old one (RELIABILITY T9).
@@ -218,15 +216,16 @@ def _decide(
     not_before = parse_time(entry.not_before) if entry is not None else None
     # A platform's wait runs on the real clock; a run --at the future simulates it passed.
     if not_before is not None and not_before > max(now, real_now):
-        return act(Kind.WAIT, f"rate limited until {entry.not_before if entry else ''}")
-    if missing.get(name):
-        return act(Kind.SKIP, f"missing credentials: set {', '.join(missing[name])}")
+        return act(
+            Kind.WAIT,
+            f"rate limited until {shown_iso(entry.not_before if entry else None, config.timezone)}",
+        )
     late = now - post.date
     catch_up = config.catch_up_for(channel)
+    # Missed before credentials: a pair past its window is not sent whatever the secrets,
+    # and `validate` (which never sees them) calls it missed too.
     if late > catch_up:
-        return act(
-            Kind.MISSED,
-            f"due {_ago(late)} ago, beyond the {_ago(catch_up)} catch-up window: "
-            "not sent (change its date to send it)",
-        )
-    return act(Kind.PUBLISH, f"due {_ago(late)} ago" if late >= timedelta(minutes=1) else "due now")
+        return act(Kind.MISSED, f"due {_ago(late)} ago, {vocabulary.missed(catch_up)}")
+    if missing.get(name):
+        return act(Kind.SKIP, f"missing credentials: set {', '.join(missing[name])}")
+    return act(Kind.PUBLISH, vocabulary.due(late))

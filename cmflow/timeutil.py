@@ -52,6 +52,21 @@ def format_duration(d: timedelta) -> str:
     return f"{s}s"
 
 
+def shown(dt: datetime, tz: tzinfo) -> str:
+    """A moment as people read it: in the brand's zone, labelled (`2026-11-24 09:30 CET`)."""
+    return f"{dt.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+
+
+def shown_iso(value: str | None, tz: tzinfo) -> str:
+    """`shown` for a recorded ISO time (the record keeps UTC); the text as is if unparsable."""
+    if not value:
+        return ""
+    try:
+        return shown(datetime.fromisoformat(value.replace("Z", "+00:00")), tz)
+    except ValueError:
+        return value
+
+
 class DateProblem(ValueError):
     """A date that cannot be placed on the timeline (unparsable, DST gap or overlap)."""
 

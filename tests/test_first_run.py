@@ -300,3 +300,40 @@ def test_yaml_errors_point_at_what_was_left_open(bakery: Path) -> None:
     result = run_main(["validate"], bakery)
     assert result.returncode == 2
     assert "channels.yaml:7:20:" in result.stderr and "never closed" in result.stderr
+
+
+def test_times_are_in_the_brands_zone_and_labelled(bakery: Path) -> None:
+    # 20:00 in Paris is 19:00 UTC: the window finding shows the time the post was written in.
+    (f,) = [
+        f for f in validate(bakery, "--at", "2026-11-20 08:00") if f["rule"] == "schedule.window"
+    ]
+    assert "Mon 23 Nov 20:00 CET" in str(f["message"])
+
+
+def test_validate_and_plan_name_a_late_pair_the_same_way(bakery: Path) -> None:
+    # Three days late, beyond the 48h catch-up, with no Mastodon credential set: the pair is
+    # missed (credentials or not), in validate's words and in plan's.
+    at = "2026-11-28 12:00"
+    past = [
+        f
+        for f in validate(bakery, "content/05-later.md", "--at", at)
+        if f["rule"] == "schedule.past" and f["channel"] == "mastodon, site"
+    ]
+    assert past and "missed: beyond the 2d catch-up window" in str(past[0]["message"])
+    actions = json.loads(run_cli(["plan", "--format", "json", "--at", at], bakery).stdout)
+    mastodon = next(
+        a
+        for a in actions["actions"]
+        if a["path"].endswith("05-later.md") and a["channel"] == "mastodon"
+    )
+    assert mastodon["action"] == "missed"
+    assert "beyond the 2d catch-up window" in mastodon["reason"]
+
+
+def test_a_too_long_post_is_told_about_thread_auto_and_variants(bakery: Path) -> None:
+    long = "Le pain. " * 80
+    (bakery / "content" / "05-later.md").write_text(
+        LATER.replace("Atelier pâtisserie", long + "Atelier"), encoding="utf-8"
+    )
+    (f,) = [f for f in validate(bakery, "content/05-later.md") if f["rule"] == "channel.max-length"]
+    assert "thread: auto" in str(f["message"]) and "variants: {mastodon:" in str(f["message"])

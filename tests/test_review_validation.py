@@ -74,7 +74,7 @@ def test_catch_up_zero_means_zero(make_repo: Callable[..., Path]) -> None:
     config = CHANNELS_YAML.replace("language: fr\n", "language: fr\ncatch_up: 0s\n")
     root = make_repo({"a.md": post(MASTODON_POST)}, config=config)
     found, _ = validate_json(root, at="2026-11-24 10:00")
-    assert "past the 0s catch-up window" in only(found, "schedule.past")[0].message
+    assert "beyond the 0s catch-up window" in only(found, "schedule.past")[0].message
 
 
 def test_posting_windows_written_as_a_string_give_one_error(make_repo: Callable[..., Path]) -> None:

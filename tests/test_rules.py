@@ -838,11 +838,11 @@ def test_mix_ignores_drafts(make_repo: MakeRepo) -> None:
 @pytest.mark.parametrize(
     ("date", "shown"),
     [
-        ("2026-11-28 09:00", "Sat 28 Nov 09:00"),  # a Saturday
-        ("2026-11-24 10:00", "Tue 24 Nov 10:00"),  # the window's end is excluded
-        ("2026-11-24 07:59", "Tue 24 Nov 07:59"),
+        ("2026-11-28 09:00", "Sat 28 Nov 09:00 CET"),  # a Saturday
+        ("2026-11-24 10:00", "Tue 24 Nov 10:00 CET"),  # the window's end is excluded
+        ("2026-11-24 07:59", "Tue 24 Nov 07:59 CET"),
         # An explicit UTC time is judged in Paris time: 09:00Z is 10:00 there (UTC+1).
-        ("2026-11-24T09:00:00Z", "Tue 24 Nov 10:00"),
+        ("2026-11-24T09:00:00Z", "Tue 24 Nov 10:00 CET"),
     ],
 )
 def test_window_fires_outside_the_posting_windows(
@@ -952,8 +952,8 @@ def test_past_says_when_the_catch_up_window_is_over(make_repo: MakeRepo) -> None
     )
     f = one(found, "schedule.past")
     assert f.message == (
-        "scheduled 3 days ago and not published: it is past the 2d catch-up window "
-        "and will be reported as missed"
+        "scheduled 3 days ago and not published: missed: beyond the 2d catch-up window, "
+        "it is not sent (change its date to send it)"
     )
 
 
@@ -1006,7 +1006,7 @@ def test_edited_after_publish_fires_when_the_record_differs(make_repo: MakeRepo)
             "warning",
             "schedule.edited-after-publish",
             "mastodon",
-            "changed since it was published on 2026-11-24 08:31: the change will not be "
+            "changed since it was published on 2026-11-24 09:31 CET: the change will not be "
             "sent (edit the post on the network by hand if needed)",
         )
     ]

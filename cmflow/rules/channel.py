@@ -44,10 +44,12 @@ def max_length(ctx: PostContext) -> Iterator[Finding]:
                     if part.media and r.limit == ctx.channel.rules.max_caption_length
                     else ""
                 )
+                variant = f"a shorter `variants: {{{ctx.channel.name}: {{body: ...}}}}`"
                 hint = (
-                    " — shorten it, add a variant, or split it with <!-- thread -->"
+                    f" — shorten it, set `thread: auto` (numbered parts that fit), "
+                    f"split it with a `<!-- thread -->` line, or write {variant}"
                     if ctx.channel.spec.threads
-                    else " — shorten it or add a variant for this channel"
+                    else f" — shorten it or write {variant} (this platform has no threads)"
                 )
                 yield ctx.finding(
                     "channel.max-length",

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 from itertools import pairwise
 
+from cmflow import vocabulary
 from cmflow.model import Finding, Level, Post
 from cmflow.platforms import can_publish
 from cmflow.rules.base import PostContext, QueueContext, Rule
-from cmflow.timeutil import format_duration
+from cmflow.timeutil import format_duration, shown
 
 
 def window(ctx: PostContext) -> Iterator[Finding]:
@@ -24,7 +25,7 @@ def window(ctx: PostContext) -> Iterator[Finding]:
         yield ctx.finding(
             "schedule.window",
             ctx.post.mark("date"),
-            f"{local:%a %d %b %H:%M} is outside the posting windows ({allowed})",
+            f"{local:%a %d %b %H:%M %Z} is outside the posting windows ({allowed})",
         )
 
 
@@ -92,16 +93,17 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
                 continue  # nothing will be sent there: no point warning that it is late
             catch_up = ctx.config.catch_up_for(ch)
             late = ctx.now - p.date
+            # The same words as `cmflow plan` for the same state.
             fate = (
                 "the next publish run will still send it"
                 if late <= catch_up
-                else f"it is past the {format_duration(catch_up)} catch-up window and will be reported as missed"
+                else f"missed: {vocabulary.missed(catch_up)}"
             )
             yield _finding(
                 p,
                 "schedule.past",
                 name,
-                f"scheduled {humanize(late)} ago and not published: {fate}",
+                f"scheduled {vocabulary.ago(late)} ago and not published: {fate}",
                 "warning",
             )
 
@@ -126,7 +128,8 @@ def edited_after_publish(ctx: QueueContext) -> Iterator[Finding]:
             if sent is None or ch is None or not sent.content_hash:
                 continue
             if ctx.rendered_hash(p, ch) != sent.content_hash:
-                when = f" on {sent.published_at:%Y-%m-%d %H:%M}" if sent.published_at else ""
+                tz = ctx.config.timezone
+                when = f" on {shown(sent.published_at, tz)}" if sent.published_at else ""
                 yield _finding(
                     p,
                     "schedule.edited-after-publish",
