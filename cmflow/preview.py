@@ -56,16 +56,37 @@ def preview(config: Config, rel: str, channels: list[str], now: datetime) -> Pre
     return Preview(rel, post.id, rendered, findings, config.root)
 
 
+def _line(f: Finding) -> str:
+    return f"  {f.path}:{f.line}:{f.column}: {f.level} {f.rule}  {f.message}"
+
+
+def findings_for(p: Preview, channel: str | None) -> list[Finding]:
+    """The findings about `channel` (None: about the post itself, every channel)."""
+    if channel is None:
+        return [f for f in p.findings if f.channel is None]
+    return [f for f in p.findings if f.channel and channel in f.channel.split(", ")]
+
+
 def as_text(p: Preview) -> str:
+    """Each channel's text with its count and, beside it, what holds it back: a tick means
+    the channel has no error, not merely that the text fits."""
     out = [f"{p.path}  (id: {p.post_id})"]
+    shared = findings_for(p, None)
+    if shared:
+        out += ["", "About the post (every channel):", *(_line(f) for f in shared)]
+    shared_errors = sum(1 for f in shared if f.level == "error")
     for r in p.rendered:
         n = len(r.parts)
         worst = max((part.length for part in r.parts), default=0)
-        ok = r.limit is None or worst <= r.limit
         limit = f"{worst}/{r.limit}" if r.limit is not None else f"{worst}"
+        mine = findings_for(p, r.channel)
+        errors = shared_errors + sum(1 for f in mine if f.level == "error")
         head = f"── {r.channel} ({r.platform}) · {limit} {r.counter}"
         head += f" · thread of {n}" if n > 1 else ""
-        head += "  ✓" if ok else "  ✗ too long"
+        if errors:
+            head += f"  ✗ {errors} error{'s' if errors > 1 else ''}: not sent until fixed"
+        else:
+            head += "  ✓"
         out += ["", head]
         if r.title and _titled(r.platform):
             out.append(f"title: {r.title}")
@@ -79,11 +100,7 @@ def as_text(p: Preview) -> str:
                     out.append(f"  🎬  {m.path} — {video}")
                 else:
                     out.append(f"  🖼  {m.path} — alt: {m.alt or '(none)'}")
-    if p.findings:
-        out.append("")
-        for f in p.findings:
-            where = f"{f.channel}: " if f.channel else ""
-            out.append(f"{f.path}:{f.line}:{f.column}: {f.level} {f.rule}  {where}{f.message}")
+        out += [_line(f) for f in mine]
     return "\n".join(out)
 
 
@@ -98,6 +115,12 @@ def as_json(p: Preview) -> str:
                 "title": r.title,
                 "limit": r.limit,
                 "counted_as": r.counter,
+                "errors": sum(
+                    1
+                    for f in [*findings_for(p, None), *findings_for(p, r.channel)]
+                    if f.level == "error"
+                ),
+                "findings": [f.__dict__ for f in findings_for(p, r.channel)],
                 "parts": [
                     {
                         "text": part.text,

@@ -337,3 +337,19 @@ def test_a_too_long_post_is_told_about_thread_auto_and_variants(bakery: Path) ->
     )
     (f,) = [f for f in validate(bakery, "content/05-later.md") if f["rule"] == "channel.max-length"]
     assert "thread: auto" in str(f["message"]) and "variants: {mastodon:" in str(f["message"])
+
+
+def test_preview_shows_each_channels_findings_beside_its_text(bakery: Path) -> None:
+    result = run_cli(["preview", "content/04-window.md"], bakery)
+    assert result.exit_code == 1
+    blocks = {b.split(" ", 1)[0]: b for b in result.stdout.split("── ")[1:]}
+    assert "✓" not in blocks["linkedin"].splitlines()[0]
+    assert "✗ 1 error" in blocks["linkedin"] and "schedule.window" in blocks["linkedin"]
+    assert "media-required" in blocks["instagram"] and "schedule.window" not in blocks["instagram"]
+    assert blocks["site"].splitlines()[0].endswith("✓") and "error" not in blocks["site"]
+    data = json.loads(
+        run_cli(["preview", "content/04-window.md", "--format", "json"], bakery).stdout
+    )
+    by = {c["channel"]: c for c in data["channels"]}
+    assert by["linkedin"]["errors"] == 1 and by["site"]["errors"] == 0
+    assert by["linkedin"]["findings"][0]["rule"] == "schedule.window"

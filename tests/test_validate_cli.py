@@ -528,8 +528,10 @@ def test_preview_one_channel_and_its_findings(make_repo: MakeRepo) -> None:
     result = run_cli(["preview", "content/a.md", "--channel", "bluesky"], root)
     assert result.exit_code == 1
     assert "── mastodon" not in result.stdout and "── bluesky (bluesky)" in result.stdout
+    # Beside the channel's text, with the channel's verdict in its heading.
+    assert "── bluesky (bluesky)" in result.stdout and "✗ 1 error" in result.stdout
     assert result.stdout.endswith(
-        "content/a.md:4:1: error editorial.pillar  bluesky, mastodon, x: pillar 'educaton' is"
+        "  content/a.md:4:1: error editorial.pillar  pillar 'educaton' is"
         " not one of education, community, product (did you mean 'education'?)\n"
     )
 
