@@ -353,3 +353,23 @@ def test_preview_shows_each_channels_findings_beside_its_text(bakery: Path) -> N
     by = {c["channel"]: c for c in data["channels"]}
     assert by["linkedin"]["errors"] == 1 and by["site"]["errors"] == 0
     assert by["linkedin"]["findings"][0]["rule"] == "schedule.window"
+
+
+# -- the site -----------------------------------------------------------------------------------
+
+
+def test_the_site_is_titled_with_the_brand_shows_images_and_whole_sentences(bakery: Path) -> None:
+    long = " ".join(f"Phrase numéro {i} sur notre fournée du matin." for i in range(7))
+    (bakery / "content" / "01-croissant.md").write_text(
+        CROISSANT.replace("Notre croissant au beurre", long + " Notre croissant au beurre"),
+        encoding="utf-8",
+    )
+    result = run_main(["publish", "--channel", "site", "--at", "2026-11-24 09:30"], bakery)
+    assert "published" in result.stdout, result.stdout + result.stderr
+    index = (bakery / "public" / "index.html").read_text(encoding="utf-8")
+    assert "<title>Boulangerie Martin</title>" in index and ">site<" not in index
+    assert '<img src="media/pain.jpg" alt="Un croissant doré sur le comptoir"' in index
+    feed = (bakery / "public" / "feed.xml").read_text(encoding="utf-8")
+    assert "<name>Boulangerie Martin</name>" in feed
+    summary = feed.split("<summary>")[1].split("</summary>")[0]
+    assert summary.endswith("du matin.") and "…" not in summary

@@ -7,7 +7,8 @@ Channel settings (channels.yaml):
   ids and feed links are absolute (`<site_url>/<slug>/`). Without it, links are relative and
   ids are tag URIs (RFC 4151) `tag:cmflow.invalid,2026:<channel>/<slug>`; setting `site_url`
   later changes every id, so feed readers will show the entries again.
-- `title`: the feed and site title (default: the channel name); also the feed author's name.
+- `title`: the feed and site title (default: channels.yaml `brand`, else the channel name);
+  also the feed author's name.
 - `language`: the feed's `xml:lang` and the site's `<html lang>`; dates are written in French
   ("24 novembre 2026") when it is French, as ISO dates otherwise.
 
@@ -263,7 +264,10 @@ class Adapter:
         self.output_dir: Path = ctx.root / str(raw_dir)
         site_url = channel.setting("site_url")
         self.site_url: str | None = str(site_url).rstrip("/") if site_url else None
-        title = channel.setting("title")
+        # The site's heading, <title> and the feed's author: the channel's `title`, else the
+        # brand's name (`brand:` in channels.yaml); the channel's own name ("site") is a
+        # last resort nobody wants to show readers.
+        title = channel.setting("title") or channel.brand
         self.title: str = _xml_text(str(title)) if title else channel.name
         language = channel.setting("language")
         self.language: str | None = str(language) if language else None
@@ -539,6 +543,11 @@ class Adapter:
                 f'<h2><a href="{e(entry.slug)}/">{e(entry.title)}</a></h2>',
                 f"<p>{_time(entry.published, entry_lang)}</p>",
             ]
+            image = next(
+                (m for m in entry.media if not m.path.lower().endswith(VIDEO_SUFFIXES)), None
+            )
+            if image is not None:
+                out.append(_figure(image, ""))
             if entry.summary and entry.summary != entry.title:
                 out.append(f"<p>{e(entry.summary)}</p>")
             out.append("</article>")
@@ -657,9 +666,19 @@ def _first_line(text: str) -> str:
     return ""
 
 
+_SENTENCE_END = re.compile(r"[.!?…](?:[»\"')\]]*)(?=\s)")
+
+
 def _summary(text: str) -> str:
-    para = next((p for p in re.split(r"\n\s*\n", text) if p.strip()), "")
-    return _cut(" ".join(para.split()), SUMMARY_MAX)
+    """The first paragraph; when it is too long, its whole sentences that fit (a summary cut
+    in the middle of a sentence reads as an error), else words and an ellipsis."""
+    para = " ".join(next((p for p in re.split(r"\n\s*\n", text) if p.strip()), "").split())
+    if len(para) <= SUMMARY_MAX:
+        return para
+    ends = [m.end() for m in _SENTENCE_END.finditer(para) if m.end() <= SUMMARY_MAX]
+    if ends and ends[-1] >= SUMMARY_MAX // 3:
+        return para[: ends[-1]]
+    return _cut(para, SUMMARY_MAX)
 
 
 def _cut(text: str, limit: int) -> str:
