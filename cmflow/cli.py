@@ -750,7 +750,13 @@ def init(
 @root_option
 @at_option("Mark what is late or published as of TIME (default: now).")
 @click.option("--from", "start", metavar="DATE", help="First week shown (default: this week).")
-@click.option("--weeks", type=click.IntRange(1, 104), default=4, show_default=True)
+@click.option(
+    "--weeks",
+    type=click.IntRange(1, 104),
+    default=4,
+    show_default=True,
+    help="How many weeks to show (1-104).",
+)
 @click.option(
     "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
 )

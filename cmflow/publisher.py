@@ -208,7 +208,7 @@ def prepare(
     # A post that could not be read has no channels: no action can name it, so the run
     # lists it, and fails, rather than leave it silently absent.
     unreadable = sorted(p.path for p in posts if not p.channels and invalid.get(p.path))
-    why = {
+    unreadable_why = {
         path: [f for f in report.findings if f.path == path and f.level == "error"]
         for path in unreadable
     }
@@ -244,7 +244,7 @@ def prepare(
         held=held,
         real_now=real_now,
     )
-    return Prepared(config, posts, actions, rendered, index, unreadable, why)
+    return Prepared(config, posts, actions, rendered, index, unreadable, unreadable_why)
 
 
 def publish(
