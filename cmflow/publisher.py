@@ -33,7 +33,7 @@ from cmflow.platforms.spec import PlatformSpec
 from cmflow.redact import Redactor
 from cmflow.render import fingerprint, render
 from cmflow.runlock import Claimer, RunLock, claim_holder
-from cmflow.scheduler import DEFAULT_LEASE, Action, Kind, plan
+from cmflow.scheduler import DEFAULT_LEASE, Action, Kind, holds, plan
 from cmflow.validation import validate
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ def prepare(
         index,
         now,
         fingerprints=fps,
-        invalid=invalid,
+        invalid=holds(report.findings, {p.path: p.channels for p in posts}),
         missing_secrets=missing,
         missing_keys={name: ch.missing_keys() for name, ch in config.channels.items()},
         publishable={

@@ -8,7 +8,7 @@ for waits the platforms set (rate limits), which `--at` in the past must not str
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,7 +16,7 @@ from enum import StrEnum
 from cmflow import vocabulary
 from cmflow.config import Config
 from cmflow.ledger import Entry, Index, parse_time
-from cmflow.model import Post, State
+from cmflow.model import Finding, Post, State
 from cmflow.timeutil import shown_iso
 
 # How long a claim from a run cmflow cannot check (another machine, an older record) is
@@ -61,7 +61,7 @@ def plan(
     now: datetime,
     *,
     fingerprints: Mapping[tuple[str, str], str],
-    invalid: Mapping[str, int],
+    invalid: Holds,
     missing_secrets: Mapping[str, list[str]],
     publishable: Collection[str],
     channels: Collection[str] | None = None,
@@ -71,7 +71,9 @@ def plan(
 ) -> list[Action]:
     """One action per (post, channel), sorted by date then channel.
 
-    `invalid`: post path -> number of error findings. `publishable`: platforms with an
+    `invalid`: (post path, channel) -> rule ids of the error findings that hold that pair;
+    (post path, None) -> those about the post itself, which hold every channel of it (see
+    `holds`). `publishable`: platforms with an
     adapter. `channels`: only these channels (all when None). `held`: claimed entries (by
     the entry's own post id and channel) that a live run still holds -> why; any other
     claim is reconciled. `real_now`: the real time (default: `now`). `missing_keys`:
@@ -117,6 +119,35 @@ def plan(
     return actions
 
 
+Holds = Mapping[tuple[str, str | None], Sequence[str]]
+
+
+def holds(
+    findings: Iterable[Finding], channels_of: Mapping[str, Sequence[str]] | None = None
+) -> dict[tuple[str, str | None], list[str]]:
+    """Which pairs error findings hold: (path, channel) for a finding about a channel (a
+    merged finding names several, "linkedin, site"), (path, None) for one about the post:
+    without a channel (front-matter, a secret), or naming every channel of the post
+    (`channels_of`: path -> its channels), like a forbidden term in the shared body."""
+    channels_of = channels_of or {}
+    out: dict[tuple[str, str | None], list[str]] = {}
+    for f in findings:
+        if f.level != "error":
+            continue
+        named = f.channel.split(", ") if f.channel else []
+        every = channels_of.get(f.path)
+        shared = not named or (len(named) > 1 and every and set(every) <= set(named))
+        targets: list[str | None] = [None] if shared else list(named)
+        for channel in targets:
+            out.setdefault((f.path, channel), []).append(f.rule)
+    return out
+
+
+def _errors(rules: Sequence[str]) -> str:
+    n = len(rules)
+    return f"{n} error{'s' if n > 1 else ''} ({', '.join(dict.fromkeys(rules))})"
+
+
 def _decide(
     post: Post,
     name: str,
@@ -124,7 +155,7 @@ def _decide(
     fp: str,
     config: Config,
     now: datetime,
-    invalid: Mapping[str, int],
+    invalid: Holds,
     missing: Mapping[str, list[str]],
     publishable: Collection[str],
     enabled: bool,
@@ -191,10 +222,18 @@ def _decide(
             else "the last attempt's outcome is unknown"
         )
         return act(Kind.RECONCILE, f"{what}: checking whether it landed before any resend")
-    errors = invalid.get(post.path, 0)
-    if errors or post.date is None:
-        n = errors or 1
-        what = f"invalid: {n} error{'s' if n > 1 else ''} (run cmflow validate {post.path})"
+    about_post = invalid.get((post.path, None), ())
+    about_pair = invalid.get((post.path, name), ())
+    if about_post or about_pair or post.date is None:
+        # A finding about one channel holds that pair only; one about the post (its
+        # front-matter, a secret) holds every channel. Say which, so the fix is obvious.
+        if about_post:
+            scope = f"{_errors(about_post)} about the post: every channel waits"
+        elif about_pair:
+            scope = f"{_errors(about_pair)} on this channel only: the others go"
+        else:
+            scope = "no valid date"
+        what = f"invalid: {scope} (run cmflow validate {post.path})"
         if post.date is not None and post.date > now:
             return act(Kind.SKIP, f"{what}, due in {_ago(post.date - now)}")
         return act(Kind.INVALID, what)

@@ -373,3 +373,27 @@ def test_the_site_is_titled_with_the_brand_shows_images_and_whole_sentences(bake
     assert "<name>Boulangerie Martin</name>" in feed
     summary = feed.split("<summary>")[1].split("</summary>")[0]
     assert summary.endswith("du matin.") and "…" not in summary
+
+
+# -- holds --------------------------------------------------------------------------------------
+
+
+def test_a_finding_about_one_channel_holds_that_pair_only(bakery: Path) -> None:
+    # 04-window: LinkedIn is outside its posting window, Instagram has no image; the site
+    # has nothing wrong and goes out. 03-forbidden: a forbidden term in the shared body
+    # holds every channel of the post.
+    at = "2026-11-24 22:00"
+    data = json.loads(run_cli(["plan", "--format", "json", "--at", at], bakery).stdout)
+    by = {(a["path"].split("/")[-1], a["channel"]): a for a in data["actions"]}
+    assert by[("04-window.md", "site")]["action"] == "publish"
+    for channel, rule in (("linkedin", "schedule.window"), ("instagram", "channel.media-required")):
+        action = by[("04-window.md", channel)]
+        assert action["action"] == "invalid" and rule in action["reason"]
+        assert "on this channel only" in action["reason"]
+    for channel in ("site", "mastodon"):
+        action = by[("03-forbidden.md", channel)]
+        assert action["action"] == "invalid" and "about the post" in action["reason"]
+
+    result = run_main(["publish", "--channel", "site", "--at", at], bakery)
+    assert result.returncode == 1  # the held pairs still fail the run until fixed
+    assert "Dans le fournil" in (bakery / "public" / "feed.xml").read_text(encoding="utf-8")
