@@ -490,15 +490,41 @@ def publish(
 )
 @click.option("--absent", is_flag=True, help="It is not on the network: let the next run send it.")
 @click.option("--force", is_flag=True, help="Also overwrite an outcome cmflow did prove.")
+@click.option(
+    "--undo",
+    is_flag=True,
+    help="Put back the state the last resolve replaced (kept in the record's history).",
+)
 @root_option
 def resolve(
-    post_id: str, channel: str, url: str | None, absent: bool, force: bool, root: Path | None
+    post_id: str,
+    channel: str,
+    url: str | None,
+    absent: bool,
+    force: bool,
+    undo: bool,
+    root: Path | None,
 ) -> None:
-    """Settle a post whose outcome cmflow could not prove (needs_human / unknown)."""
+    """Settle a post whose outcome cmflow could not prove (needs_human / unknown).
+
+    --undo puts back the state the last resolve replaced (a mistaken --absent), as long as
+    no publish run has acted on the pair since."""
     from cmflow import ledger
 
+    if undo:
+        if url or absent:
+            raise click.UsageError("--undo takes no --published nor --absent")
+        cfg = load_config(root)
+        book = ledger.Ledger(cfg.root, cfg.data_dir)
+        entry = book.get(post_id, channel)
+        if entry is None:
+            raise CmflowError(f"no record for post {post_id!r} on {channel!r} (see data/record/)")
+        state = ledger.undo_resolve(entry, book.clock.stamp())
+        path = book.write(entry)
+        click.echo(f"{path.relative_to(cfg.root)}: {state} again (the resolve is undone)")
+        return
     if bool(url) == absent:
-        raise click.UsageError("say either --published URL_OR_ID or --absent")
+        raise click.UsageError("say either --published URL_OR_ID, --absent or --undo")
     cfg = load_config(root)
     book = ledger.Ledger(cfg.root, cfg.data_dir)
     try:

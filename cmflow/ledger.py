@@ -322,14 +322,73 @@ class Ledger:
         return path
 
 
+# What `resolve` changes, kept in its history item so that `resolve --undo` can put it back.
+_RESOLVED_FIELDS = (
+    "state",
+    "parts",
+    "published_at",
+    "reason",
+    "reconcile_attempts",
+    "in_flight",
+    "in_flight_since",
+    "not_before",
+)
+
+
+def _snapshot(entry: Entry) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in _RESOLVED_FIELDS:
+        value = getattr(entry, name)
+        if name == "state":
+            value = str(value)
+        elif name == "parts":
+            value = [asdict(p) for p in value]
+        out[name] = value
+    return out
+
+
 def resolve(entry: Entry, published: str | None, at: str, *, force: bool = False) -> None:
     """A human's answer for an outcome cmflow could not prove: `published` (a URL or id)
-    records it as out; None says it is not on the network, so the next run sends it."""
+    records it as out; None says it is not on the network, so the next run sends it. The
+    state before is kept in the history item, for `undo_resolve`."""
     if entry.state.settled and not force:
         raise CmflowError(
             f"{entry.post} on {entry.channel} is {entry.state}, which cmflow proved: "
             "nothing to resolve (--force overrides)"
         )
+    before = _snapshot(entry)
+    _apply_resolve(entry, published, at)
+    entry.history[-1]["before"] = before
+
+
+def undo_resolve(entry: Entry, at: str) -> str:
+    """Put back the state the last `resolve` replaced (after a mistaken `--absent`, say).
+    Only while that resolve is the last thing that happened to the pair: once a run acted
+    on it, the record tells what really happened and must not be rewound. Returns the state
+    restored."""
+    last = entry.history[-1] if entry.history else None
+    if last is None or last.get("event") != "resolved" or not isinstance(last.get("before"), dict):
+        what = f"the last change was {last.get('event')!r} at {last.get('at')}" if last else ""
+        raise CmflowError(
+            f"{entry.post} on {entry.channel}: nothing to undo ({what or 'no resolve recorded'}); "
+            "undo only works right after a `cmflow resolve`, before a run acted on it"
+        )
+    before = last["before"]
+    try:
+        state = State(before["state"])
+        parts = [_part(i, p) for i, p in enumerate(before.get("parts") or [])]
+    except (KeyError, ValueError) as exc:
+        raise CmflowError(f"the state before the resolve cannot be read back ({exc})") from None
+    entry.state = state
+    entry.parts = parts
+    for name in _RESOLVED_FIELDS[2:]:
+        if name in before:
+            setattr(entry, name, before[name])
+    entry.note("unresolved", f"undid the resolve of {last.get('at')}: {state} again", at=at)
+    return str(state)
+
+
+def _apply_resolve(entry: Entry, published: str | None, at: str) -> None:
     if published:
         is_url = published.startswith(("http://", "https://"))
         remote_id = published.rstrip("/").rsplit("/", 1)[-1] if is_url else published

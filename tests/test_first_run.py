@@ -397,3 +397,38 @@ def test_a_finding_about_one_channel_holds_that_pair_only(bakery: Path) -> None:
     result = run_main(["publish", "--channel", "site", "--at", at], bakery)
     assert result.returncode == 1  # the held pairs still fail the run until fixed
     assert "Dans le fournil" in (bakery / "public" / "feed.xml").read_text(encoding="utf-8")
+
+
+# -- correcting after publishing ----------------------------------------------------------------
+
+
+def _record(root: Path, post_id: str, channel: str) -> dict[str, object]:
+    data: dict[str, object] = json.loads(
+        (root / "data" / "record" / post_id / f"{channel}.json").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def test_resolve_undo_restores_the_state_before_a_mistaken_absent(bakery: Path) -> None:
+    at = "2026-11-24 09:30"
+    assert run_main(["publish", "--channel", "site", "--at", at], bakery).returncode in (0, 1)
+    before = _record(bakery, "01-croissant", "site")
+    assert before["state"] == "published"
+    mistaken = run_main(["resolve", "01-croissant", "site", "--absent", "--force"], bakery)
+    assert mistaken.returncode == 0, mistaken.stderr
+    assert _record(bakery, "01-croissant", "site")["state"] == "deferred"
+    undo = run_main(["resolve", "01-croissant", "site", "--undo"], bakery)
+    assert undo.returncode == 0, undo.stderr
+    assert "published again" in undo.stdout
+    after = _record(bakery, "01-croissant", "site")
+    assert (after["state"], after["parts"], after["published_at"]) == (
+        before["state"],
+        before["parts"],
+        before["published_at"],
+    )
+    plan = json.loads(run_cli(["plan", "--format", "json", "--at", at], bakery).stdout)
+    (site,) = [a for a in plan["actions"] if a["post"] == "01-croissant" and a["channel"] == "site"]
+    assert site["action"] == "done"
+    # Nothing left to undo: said plainly, exit 2.
+    again = run_main(["resolve", "01-croissant", "site", "--undo"], bakery)
+    assert again.returncode == 2 and "nothing to undo" in again.stderr
