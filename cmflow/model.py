@@ -143,6 +143,7 @@ class Sent:
 
     content_hash: str
     published_at: datetime | None = None
+    url: str | None = None  # where it is, for "change it by hand at ..."
 
 
 class State(StrEnum):

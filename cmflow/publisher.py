@@ -28,7 +28,15 @@ from cmflow.errors import MissingSecret
 from cmflow.http import Http
 from cmflow.ledger import Entry, Index, Ledger, parse_time
 from cmflow.model import Finding, Post, Rendered, State
-from cmflow.platforms.base import Adapter, Context, Outcome, PartResult, Result, adapter_for
+from cmflow.platforms.base import (
+    Adapter,
+    Context,
+    Editor,
+    Outcome,
+    PartResult,
+    Result,
+    adapter_for,
+)
 from cmflow.platforms.spec import PlatformSpec
 from cmflow.redact import Redactor
 from cmflow.render import fingerprint, render
@@ -40,6 +48,7 @@ if TYPE_CHECKING:
     from cmflow.gitops import RecordRepo
 
 MAX_RECONCILE = 3  # runs that may try to find out, before a human is asked
+UPDATED = "updated"  # a run result (the record says published): an edit went out
 NEEDS_REAUTH = "needs_reauth"  # a run result (the record says deferred): the credential was refused
 
 
@@ -50,10 +59,13 @@ class PairResult:
     message: str
     entry: Entry | None = None
     reauth: bool = False  # deferred because the credential was refused
+    updated: bool = False  # a published post's edit went out
 
     @property
     def status(self) -> str:
-        """What the run shows for the pair: its state, or `needs_reauth`."""
+        """What the run shows for the pair: its state, `needs_reauth` or `updated`."""
+        if self.updated:
+            return UPDATED
         return NEEDS_REAUTH if self.reauth else str(self.state)
 
 
@@ -549,6 +561,25 @@ def _claim(
         old.run_id, old.leased_at, old.claimer = run_id, real_now, claimer.to_dict()
         old.note("reconcile", None, at=real_now)
         return old
+    if action.kind == Kind.UPDATE and old is not None:
+        # An edit of a published post: claimed like a creation (the push is the lock), with
+        # what was sent before, so that a refused edit puts the record back as it was.
+        old.handles["edit"] = {"from": old.content_hash}
+        old.handles["updated"] = real_now
+        old.handles.pop("edit_refused", None)
+        old.state, old.run_id, old.claimed_at, old.leased_at = (
+            State.CLAIMED,
+            run_id,
+            real_now,
+            real_now,
+        )
+        old.claimer = claimer.to_dict()
+        old.content_hash, old.source_hash, old.path = fp, post.content_hash, post.path
+        old.reason = old.not_before = None
+        old.in_flight = old.in_flight_since = None
+        old.reconcile_attempts = 0
+        old.note("claimed", "edit of the published post", at=real_now)
+        return old
     if action.kind == Kind.MISSED:
         entry = Entry(
             post.id,
@@ -651,7 +682,10 @@ def _run_channel(
             continue
         progress = LedgerProgress(ledger, entry, lock, last=len(rendered.parts) - 1)
         try:
-            result = _send(adapter, rendered, progress, action.kind == Kind.RECONCILE)
+            if "edit" in entry.handles:
+                result = _send_edit(adapter, rendered, progress, action.kind == Kind.RECONCILE)
+            else:
+                result = _send(adapter, rendered, progress, action.kind == Kind.RECONCILE)
         except Exception as exc:  # an adapter bug must not lose the record
             result = Result(
                 Outcome.UNKNOWN,
@@ -659,7 +693,8 @@ def _run_channel(
                 reason=f"internal error in the {channel.platform} adapter ({type(exc).__name__}): "
                 "please report it",
             )
-        res = _record(action, channel.spec, entry, result, progress, ledger, lock, redact, clock)
+        record = _record_edit if "edit" in entry.handles else _record
+        res = record(action, channel.spec, entry, result, progress, ledger, lock, redact, clock)
         log(f"{res.status:<9} {action.channel:<10} {action.post.path}  {res.message}")
         results.append(res)
         if result.needs_reauth or result.outcome == Outcome.RETRY:
@@ -691,6 +726,91 @@ def _send(
     return adapter.publish(rendered, progress)
 
 
+def _send_edit(
+    adapter: Adapter, rendered: Rendered, progress: LedgerProgress, reconcile: bool
+) -> Result:
+    """An edit, exactly once: an earlier attempt whose answer was lost is read back first."""
+    if not isinstance(adapter, Editor):
+        return Result(Outcome.FAILED, progress.done, reason="this platform cannot edit a post")
+    if reconcile:
+        found = adapter.edited(rendered, progress)
+        if found.outcome == Outcome.PUBLISHED:
+            return found
+        if found.outcome != Outcome.ABSENT:
+            return Result(
+                Outcome.UNKNOWN,
+                progress.done,
+                reason=found.reason or "cannot tell whether the edit landed",
+                needs_reauth=found.needs_reauth,
+            )
+    progress.part_started(0)
+    return adapter.edit(rendered, progress)
+
+
+def _record_edit(
+    action: Action,
+    spec: PlatformSpec,
+    entry: Entry,
+    result: Result,
+    progress: LedgerProgress,
+    ledger: Ledger,
+    lock: threading.Lock,
+    redact: Redactor,
+    clock: Clock,
+) -> PairResult:
+    """The outcome of an edit. The pair stays published whatever happens: a refused or
+    postponed edit puts back the fingerprint of what is on the network, so the next run
+    sees the difference again (a refused one is not retried until the post changes)."""
+    edit = entry.handles.get("edit") or {}
+    sent_before = str(edit.get("from") or "")
+    reason = redact(result.reason)
+    entry.in_flight = entry.in_flight_since = None
+    updated = False
+    state: State | Kind = State.PUBLISHED
+    if result.outcome == Outcome.PUBLISHED:
+        for i, part in enumerate(result.parts[: len(entry.parts)]):
+            entry.parts[i] = PartResult(part.id, part.url or entry.parts[i].url, dict(part.extra))
+        entry.state, entry.reason, entry.not_before = State.PUBLISHED, None, None
+        entry.handles.pop("edit", None)
+        updated = True
+        message = f"updated {entry.url or entry.remote_id or ''}".strip()
+        entry.note("updated", at=clock.stamp())
+    elif result.outcome == Outcome.UNKNOWN:
+        entry.reason = reason or "no answer from the platform"
+        reconciled = action.kind == Kind.RECONCILE
+        if reconciled:
+            entry.reconcile_attempts += 1
+        give_up = reconciled and entry.reconcile_attempts >= MAX_RECONCILE
+        entry.state = State.NEEDS_HUMAN if give_up else State.UNKNOWN
+        state = entry.state
+        message = f"edit outcome unknown ({entry.reason}): the next run reads the post back"
+        if give_up:
+            message = (
+                f"edit outcome still unknown ({entry.reason}): check the post, then "
+                f"`cmflow resolve {entry.post} {entry.channel} --published {entry.url or 'URL'}`"
+            )
+        entry.note(entry.state, entry.reason, at=clock.stamp())
+    else:
+        new = entry.content_hash
+        entry.state, entry.content_hash = State.PUBLISHED, sent_before
+        entry.handles.pop("edit", None)
+        entry.handles.pop("updated", None)
+        if result.outcome == Outcome.FAILED:
+            entry.handles["edit_refused"] = {"fingerprint": new, "reason": reason}
+            state = State.FAILED
+            message = f"edit refused: {reason} (the published version stays)"
+        else:
+            state = Kind.WAIT
+            message = f"edit not sent: {reason or 'try again'}: the next run sends it"
+        entry.note(
+            "edit " + ("refused" if state == State.FAILED else "deferred"), reason, at=clock.stamp()
+        )
+    with lock:
+        ledger.write(entry)
+    reauth = result.needs_reauth
+    return PairResult(action, state, redact.text(message), entry, reauth, updated)
+
+
 def _release(
     entry: Entry,
     action: Action,
@@ -703,6 +823,15 @@ def _release(
     """Give back a claim that was not attempted: nothing was sent for it in this run."""
     if action.kind == Kind.RECONCILE:
         return  # keep the earlier outcome to reconcile
+    edit = entry.handles.pop("edit", None)
+    if isinstance(edit, dict):
+        # An edit not attempted: the published version is still what the network shows.
+        entry.state, entry.content_hash = State.PUBLISHED, str(edit.get("from") or "")
+        entry.handles.pop("updated", None)
+        entry.note("released", reason, at=clock.stamp())
+        with lock:
+            ledger.write(entry)
+        return
     entry.state = State.DEFERRED
     entry.reason = reason
     entry.not_before = stamp(not_before) if not_before else None

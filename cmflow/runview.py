@@ -15,6 +15,8 @@ from cmflow.scheduler import Action
 
 SYMBOLS = {
     "publish": "+",
+    "update": "~",
+    "updated": "✎",
     "reconcile": "?",
     "done": "=",
     "wait": "…",
@@ -93,7 +95,17 @@ def plan_text(
         for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
             lines.append(f"  - {n} skipped: {printable(reason)}")
     counts = Counter(str(a.kind) for a in actions)
-    order = ["publish", "reconcile", "invalid", "missed", "blocked", "done", "wait", "skip"]
+    order = [
+        "publish",
+        "update",
+        "reconcile",
+        "invalid",
+        "missed",
+        "blocked",
+        "done",
+        "wait",
+        "skip",
+    ]
     lines += unreadable_lines(unreadable)
     if not actions and unreadable:
         n = len(unreadable)
@@ -158,6 +170,7 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
     counts = Counter(r.status for r in report.results)
     order = [
         "published",
+        "updated",
         "failed",
         "needs_reauth",
         "unknown",

@@ -8,7 +8,7 @@ for waits the platforms set (rate limits), which `--at` in the past must not str
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,6 +33,7 @@ class Kind(StrEnum):
     INVALID = "invalid"  # due but has error findings: fails the run until fixed
     MISSED = "missed"  # later than the catch-up window: not sent
     BLOCKED = "blocked"  # needs a human decision
+    UPDATE = "update"  # published, then edited: the change goes out as an edit (on_edit)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Action:
     @property
     def acts(self) -> bool:
         """Whether the run does something for this pair (sends, reconciles or records)."""
-        return self.kind in (Kind.PUBLISH, Kind.RECONCILE) or (
+        return self.kind in (Kind.PUBLISH, Kind.RECONCILE, Kind.UPDATE) or (
             self.kind == Kind.MISSED and (self.entry is None or self.entry.state != State.MISSED)
         )
 
@@ -148,6 +149,50 @@ def _errors(rules: Sequence[str]) -> str:
     return f"{n} error{'s' if n > 1 else ''} ({', '.join(dict.fromkeys(rules))})"
 
 
+def _edited(
+    act: Callable[[Kind, str], Action],
+    post: Post,
+    name: str,
+    entry: Entry,
+    fp: str,
+    config: Config,
+    invalid: Holds,
+    missing: Mapping[str, list[str]],
+    publishable: Collection[str],
+    done: str,
+) -> Action:
+    """A published pair whose post changed since: sent as an edit, or left with a warning."""
+    channel = config.channels[name]
+    refused = entry.handles.get("edit_refused")
+    if isinstance(refused, dict) and refused.get("fingerprint") == fp:
+        return act(
+            Kind.DONE,
+            f"{done} (edited since; the platform refused the edit: {refused.get('reason')}; "
+            "change it by hand)",
+        )
+    if vocabulary.edit_mode(channel) != "update" or channel.platform not in publishable:
+        return act(Kind.DONE, f"{done} (edited since: {vocabulary.edit_fate(channel, entry.url)})")
+    errors = [*invalid.get((post.path, None), ()), *invalid.get((post.path, name), ())]
+    if errors:
+        return act(
+            Kind.INVALID,
+            f"edited since it was published, with {_errors(errors)}: the edit is not sent "
+            f"(run cmflow validate {post.path})",
+        )
+    if not channel.enabled:
+        return act(Kind.DONE, f"{done} (edited since; channel disabled)")
+    if missing.get(name):
+        return act(
+            Kind.SKIP,
+            f"edited since it was published; missing credentials: set {', '.join(missing[name])}",
+        )
+    return act(
+        Kind.UPDATE,
+        f"edited since it was published: the change goes out as an edit of "
+        f"{entry.url or entry.remote_id or 'the published post'}",
+    )
+
+
 def _decide(
     post: Post,
     name: str,
@@ -178,14 +223,12 @@ def _decide(
             "(it rewrites the file)",
         )
     if entry is not None and entry.state == State.PUBLISHED:
-        edited = (
-            " (edited since: not resent)"
-            if fp and entry.content_hash and fp != entry.content_hash
-            else ""
-        )
         where = entry.url or entry.remote_id or ""
         at = shown_iso(entry.published_at, config.timezone)
-        return act(Kind.DONE, f"published {at} {where}".strip() + edited)
+        done = f"published {at} {where}".strip()
+        if not (fp and entry.content_hash and fp != entry.content_hash):
+            return act(Kind.DONE, done)
+        return _edited(act, post, name, entry, fp, config, invalid, missing, publishable, done)
     if entry is not None and entry.state == State.NEEDS_HUMAN:
         return act(
             Kind.BLOCKED,

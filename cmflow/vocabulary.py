@@ -4,8 +4,13 @@ so that a community manager reads the same state under the same name in every co
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
+from cmflow.platforms.spec import Capability
 from cmflow.timeutil import format_duration
+
+if TYPE_CHECKING:
+    from cmflow.config import Channel
 
 
 def ago(d: timedelta) -> str:
@@ -29,3 +34,33 @@ def missed(catch_up: timedelta) -> str:
 def due(late: timedelta) -> str:
     """Why a due pair within its catch-up window is `publish`."""
     return f"due {ago(late)} ago" if late >= timedelta(minutes=1) else "due now"
+
+
+def edit_mode(channel: Channel) -> str:
+    """`update` when an edit of a published post is sent to `channel`, else `warn`: the
+    channel's `on_edit`, by default `update` for the feed (cmflow writes those pages itself)
+    and `warn` elsewhere. A platform that cannot edit is always `warn`."""
+    if not channel.spec.can(Capability.EDITS):
+        return "warn"
+    mode = channel.setting("on_edit")
+    if mode in ("update", "warn"):
+        return str(mode)
+    # A platform that writes its own files (the site) re-renders: nobody else can.
+    return "update" if channel.spec.can(Capability.WRITES_FILES) else "warn"
+
+
+def edit_fate(channel: Channel, url: str | None) -> str:
+    """What becomes of an edit of a published post on `channel`, in the words `validate`
+    and `plan` share."""
+    where = f" at {url}" if url else ""
+    if edit_mode(channel) == "update":
+        return "the next publish run sends the change as an edit"
+    if not channel.spec.can(Capability.EDITS):
+        return (
+            f"the change will not be sent: {channel.spec.label} cannot edit a post, "
+            f"change it by hand{where}"
+        )
+    return (
+        f"the change will not be sent (set `on_edit: update` on {channel.name} to send "
+        f"edits); change it by hand{where}"
+    )

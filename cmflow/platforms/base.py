@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from cmflow import platforms
 from cmflow.platforms.spec import Capability, PlatformSpec
@@ -122,6 +122,30 @@ class Adapter(Protocol):
         send again), UNKNOWN when it cannot tell (a human must check)."""
 
 
+@runtime_checkable
+class Editor(Protocol):
+    """An adapter whose platform can change a published post in place (Mastodon `PUT
+    /api/v1/statuses/:id`, LinkedIn's partial update of `commentary`, a Facebook Page post
+    edit, the feed's own pages). Its `PlatformSpec` declares `Capability.EDITS`.
+
+    The publisher sends an edit exactly once, like a creation: it claims the pair (the
+    handles hold `edit: {"from": <fingerprint sent before>}` and `updated`, the time of the
+    edit), calls `edit`, and records the outcome; an unknown outcome is settled with
+    `edited` before anything is sent again. `progress.done` holds the published parts, in
+    order: their ids are what to edit."""
+
+    def edit(self, rendered: Rendered, progress: Progress) -> Result:
+        """Make the published post show `rendered`. PUBLISHED (with the parts, ids unchanged)
+        when the platform took the change; FAILED when it refused it (the published version
+        stays, e.g. a thread whose number of parts changed); RETRY when nothing was sent;
+        UNKNOWN when the answer was lost."""
+
+    def edited(self, rendered: Rendered, progress: Progress) -> Result:
+        """Read the post back: PUBLISHED when it already shows `rendered`, ABSENT when it
+        still shows something else (sending the edit again is safe), UNKNOWN when it cannot
+        tell."""
+
+
 def adapter_for(ctx: Context) -> Adapter:
     """The adapter of `ctx.channel`'s platform (KeyError when cmflow cannot publish there)."""
     adapter: Adapter = platforms.adapter_class(ctx.channel.platform)(ctx)
@@ -132,6 +156,7 @@ __all__ = [
     "Adapter",
     "Capability",
     "Context",
+    "Editor",
     "Outcome",
     "PartResult",
     "PlatformSpec",

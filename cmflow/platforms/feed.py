@@ -139,6 +139,7 @@ SPEC = PlatformSpec(
         Capability.WRITES_FILES,
         Capability.RECONCILES,
         Capability.PAGES,
+        Capability.EDITS,  # cmflow rewrites its own pages (`Adapter.edit`)
     ),
     output_key="output_dir",
     source="RFC 4287",
@@ -303,6 +304,34 @@ class Adapter:
         result = self._part_result(entry)
         progress.part_done(0, result)
         return Result(Outcome.PUBLISHED, parts=[result])
+
+    def edit(self, rendered: Rendered, progress: Progress) -> Result:
+        """Re-render an edited post: its page, the index and the feed. Its `published` date
+        stays; `updated` becomes the edit's time (`handles["updated"]`), so feed readers
+        show the entry as changed (RFC 4287 §4.2.15)."""
+        try:
+            entry = self._entry(rendered, progress.handles)
+            manifest = self._load_manifest()
+            entry.media = self._copy_media(rendered)
+            manifest[rendered.post_id] = entry
+            self._write_site(manifest)
+        except FeedError as exc:
+            return Result(Outcome.FAILED, parts=list(progress.done), reason=str(exc))
+        except OSError as exc:
+            return Result(Outcome.FAILED, parts=list(progress.done), reason=self._os_reason(exc))
+        return Result(Outcome.PUBLISHED, parts=[self._part_result(entry)])
+
+    def edited(self, rendered: Rendered, progress: Progress) -> Result:
+        """PUBLISHED when the manifest (written last) already holds the edited entry."""
+        try:
+            manifest = self._load_manifest()
+            wanted = self._entry(rendered, progress.handles)
+        except FeedError as exc:
+            return Result(Outcome.UNKNOWN, reason=str(exc))
+        found = manifest.get(rendered.post_id)
+        if found is not None and (found.html, found.updated) == (wanted.html, wanted.updated):
+            return Result(Outcome.PUBLISHED, parts=[self._part_result(found)])
+        return Result(Outcome.ABSENT)
 
     def restore(self, rendered: Rendered, handles: Mapping[str, Any]) -> None:
         """Put a published post back after the site files were replaced by another run's

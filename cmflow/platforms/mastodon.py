@@ -84,7 +84,10 @@ SPEC = PlatformSpec(
         ),
         LANGUAGE,
     ),
-    capabilities=caps(Capability.THREADS, Capability.ALT_TEXT, Capability.RECONCILES),
+    # EDITS: PUT /api/v1/statuses/:id (Mastodon 3.5+), see `Adapter.edit`.
+    capabilities=caps(
+        Capability.THREADS, Capability.ALT_TEXT, Capability.RECONCILES, Capability.EDITS
+    ),
     max_alt_length=1500,
     source="mastodon/documentation entities/Instance.md; status_length_validator.rb",
 )
@@ -277,6 +280,104 @@ class Adapter:
         )
 
     # -- statuses ---------------------------------------------------------------------------
+
+    # -- edits (cmflow.platforms.base.Editor) ---------------------------------------------
+
+    def edit(self, rendered: Rendered, progress: Progress) -> Result:
+        """`PUT /api/v1/statuses/:id` for each published part (docs.joinmastodon.org,
+        methods/statuses "Edit a status", Mastodon 3.5+). Only the text and language are
+        sent: without `media_ids` the attachments stay as they are. A PUT of the same text
+        twice leaves the same status, so a transport retry is safe."""
+        done = list(progress.done)
+        if len(done) != len(rendered.parts):
+            return Result(
+                Outcome.FAILED,
+                done,
+                reason=f"the post now has {len(rendered.parts)} part(s) where {len(done)} were "
+                "published: Mastodon edits a status, not the length of a thread; edit it by "
+                f"hand at {done[0].url if done and done[0].url else 'the account'}",
+            )
+        for i, (part, sent) in enumerate(zip(rendered.parts, done, strict=True)):
+            where = self._where(i, len(done))
+            body: dict[str, Any] = {"status": part.text}
+            if rendered.language:
+                body["language"] = rendered.language
+            try:
+                response = self.ctx.http.request(
+                    "PUT",
+                    f"{self.base_url}/api/v1/statuses/{sent.id}",
+                    json=body,
+                    headers=self._auth(),
+                    idempotent=True,
+                )
+            except RateLimited as exc:
+                return Result(
+                    Outcome.RETRY if i == 0 else Outcome.UNKNOWN,
+                    done,
+                    reason=self._scrub(f"{where}: rate limited: {exc}"),
+                    retry_after=exc.retry_after,
+                )
+            except NotSent as exc:
+                outcome = Outcome.RETRY if i == 0 else Outcome.UNKNOWN
+                return Result(outcome, done, reason=self._scrub(f"{where}: not sent: {exc}"))
+            except MaybeSent as exc:
+                return Result(
+                    Outcome.UNKNOWN, done, reason=self._scrub(f"{where}: no answer: {exc}")
+                )
+            code = response.status_code
+            if 200 <= code < 300:
+                continue
+            reason = f"{where}: {self._error_reason(response, _json(response))}"
+            if code in (401, 403):
+                return Result(
+                    Outcome.FAILED,
+                    done,
+                    reason=f"{reason}: renew the access token",
+                    needs_reauth=True,
+                )
+            if code == 404:
+                return Result(
+                    Outcome.FAILED, done, reason=f"{reason}: the status was deleted on Mastodon"
+                )
+            if code == 429:
+                return Result(
+                    Outcome.RETRY if i == 0 else Outcome.UNKNOWN,
+                    done,
+                    reason=reason,
+                    retry_after=retry_after_seconds(response.headers),
+                )
+            if code == 408 or code >= 500:
+                return Result(Outcome.UNKNOWN, done, reason=reason)
+            return Result(Outcome.FAILED, done, reason=reason)
+        return Result(Outcome.PUBLISHED, done)
+
+    def edited(self, rendered: Rendered, progress: Progress) -> Result:
+        """Read each status's source text back (`GET /api/v1/statuses/:id/source`, the
+        plain text as written, not the rendered HTML) and compare it with the edit."""
+        done = list(progress.done)
+        if len(done) != len(rendered.parts):
+            return Result(Outcome.ABSENT)  # edit() refuses it, plainly
+        for part, sent in zip(rendered.parts, done, strict=True):
+            try:
+                response = self.ctx.http.request(
+                    "GET",
+                    f"{self.base_url}/api/v1/statuses/{sent.id}/source",
+                    headers=self._auth(),
+                    idempotent=True,
+                )
+            except (RateLimited, NotSent, MaybeSent) as exc:
+                return Result(Outcome.UNKNOWN, done, reason=self._scrub(f"cannot check: {exc}"))
+            data = _json(response)
+            if response.status_code != 200 or not isinstance(data, dict):
+                return Result(
+                    Outcome.UNKNOWN,
+                    done,
+                    reason=f"cannot check: {self._error_reason(response, data)}",
+                    needs_reauth=response.status_code in (401, 403),
+                )
+            if normalise(str(data.get("text") or "")) != normalise(part.text):
+                return Result(Outcome.ABSENT)
+        return Result(Outcome.PUBLISHED, done)
 
     def _body(
         self, rendered: Rendered, part: Part, media_ids: list[str], reply_to: str | None

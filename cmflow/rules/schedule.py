@@ -134,8 +134,7 @@ def edited_after_publish(ctx: QueueContext) -> Iterator[Finding]:
                     p,
                     "schedule.edited-after-publish",
                     name,
-                    f"changed since it was published{when}: the change will not be "
-                    "sent (edit the post on the network by hand if needed)",
+                    f"changed since it was published{when}: {vocabulary.edit_fate(ch, sent.url)}",
                     "warning",
                 )
 

@@ -160,6 +160,8 @@ class FakeMastodon(FakeServer):
         self.account_id = "1"
         self.username = "marque"
         self._statuses: dict[str, dict[str, Any]] = {}
+        self._sources: dict[str, tuple[str, str]] = {}  # status id -> (text, spoiler_text)
+        self.edits: list[dict[str, Any]] = []  # every accepted edit, in order
         self._media: dict[str, dict[str, Any]] = {}
         # media id -> (206 answers still to give, the attachment once processed)
         self._media_pending: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -405,6 +407,7 @@ class FakeMastodon(FakeServer):
             "pinned": False,
         }
         self._statuses[sid] = status
+        self._sources[sid] = (text, spoiler)
         self._media_used.update(a["id"] for a in attachments)
         if parent is not None:
             parent["replies_count"] += 1
@@ -420,6 +423,58 @@ class FakeMastodon(FakeServer):
             if status is None:
                 return self._error(req, 404, "Record not found")
             return json_response(200, status)
+
+    @route("PUT", r"/api/v1/statuses/(?P<id>[^/]+)")
+    def edit_status(self, req: Recorded, match: re.Match[str]) -> Response:
+        """Edit a status (docs.joinmastodon.org/methods/statuses/#edit, Mastodon 3.5+):
+        200 with the status, `edited_at` set and `content` re-rendered; 404 "Record not
+        found" for an unknown status, 403 for another account's; 422 for a validation
+        failure. Without `media_ids` the attachments are kept (UpdateStatusService only
+        touches media when the key is given)."""
+        params: dict[str, Any] = dict(req.json) if isinstance(req.json, dict) else dict(req.form)
+        with self._lock:
+            status = self._statuses.get(match["id"])
+            if status is None:
+                return self._error(req, 404, "Record not found")
+            if status["account"]["id"] != self.account_id:
+                return self._error(req, 403, "This action is not allowed")
+            text = str(params.get("status") or "")
+            spoiler = str(params.get("spoiler_text") or status["spoiler_text"])
+            if not text.strip() and not status["media_attachments"]:
+                return self._error(req, 422, "Validation failed: Text can't be blank")
+            length = status_length(text, self.characters_reserved_per_url) + status_length(spoiler)
+            if length > self.max_characters:
+                return self._error(
+                    req,
+                    422,
+                    f"Validation failed: Text character limit of {self.max_characters} exceeded",
+                )
+            status["content"] = render_html(text)
+            status["spoiler_text"] = spoiler
+            status["edited_at"] = iso(self.now())
+            if params.get("language"):
+                status["language"] = params["language"]
+            status["tags"] = [
+                {"name": t.lower(), "url": f"https://{DOMAIN}/tags/{t.lower()}"}
+                for t in dict.fromkeys(_HASHTAG_RE.findall(text))
+            ]
+            self._sources[status["id"]] = (text, spoiler)
+            self.edits.append({"id": status["id"], "text": text})
+            # The oracle `posts` shows what a reader sees now: the edited text.
+            for post in self._posts:
+                if post.get("id") == status["id"]:
+                    post["content"] = status["content"]
+                    post["edited_at"] = status["edited_at"]
+            return json_response(200, dict(status))
+
+    @route("GET", r"/api/v1/statuses/(?P<id>[^/]+)/source")
+    def status_source(self, req: Recorded, match: re.Match[str]) -> Response:
+        """The text as written, for editing (docs.joinmastodon.org/methods/statuses/#source)."""
+        with self._lock:
+            if match["id"] not in self._statuses:
+                return self._error(req, 404, "Record not found")
+            text, spoiler = self._sources[match["id"]]
+            return json_response(200, {"id": match["id"], "text": text, "spoiler_text": spoiler})
 
     @route("GET", r"/api/v1/accounts/(?P<id>[^/]+)/statuses")
     def account_statuses(self, req: Recorded, match: re.Match[str]) -> Response:

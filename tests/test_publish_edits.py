@@ -1,0 +1,181 @@
+"""Correcting a post after it went out: the site re-renders it, Mastodon (on_edit: update)
+gets an edit, exactly once; elsewhere the change is flagged and left alone."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+from cmflow.model import Finding
+from tests.fakes import Fault
+from tests.publishing import (
+    Fakes,
+    ago,
+    created,
+    feed_channel,
+    mastodon_channel,
+    post,
+    site,
+)
+
+BODY = "Notre croissant sort du four à 7 h. edit-77x"
+FIXED = "Notre croissant sort du four à 6 h 30. edit-77x"
+DATE = ago(hours=1)
+
+
+def _atom_dates(feed: str) -> tuple[datetime, datetime]:
+    updated = re.search(r"<entry[^>]*>.*?<updated>(.*?)</updated>", feed, re.S)
+    published = re.search(r"<published>(.*?)</published>", feed)
+    assert updated and published
+    return (
+        datetime.fromisoformat(updated.group(1).replace("Z", "+00:00")),
+        datetime.fromisoformat(published.group(1).replace("Z", "+00:00")),
+    )
+
+
+def test_an_edited_post_is_re_rendered_on_the_site(tmp_path: Path) -> None:
+    s = site(
+        tmp_path / "repo",
+        {"site": feed_channel()},
+        {"croissant.md": post(["site"], BODY, date=DATE, title="Le croissant")},
+    )
+    first = s.publish()
+    assert first.code == 0, first
+    feed_before = (s.root / "public" / "feed.xml").read_text(encoding="utf-8")
+    updated_before, published_before = _atom_dates(feed_before)
+
+    s.write_post("croissant.md", post(["site"], FIXED, date=DATE, title="Le croissant"))
+    validate = s.run("validate")
+    assert "the next publish run sends the change as an edit" in validate.stdout
+    plan = s.actions()
+    assert plan[("croissant", "site")] == "update"
+
+    second = s.publish()
+    assert second.code == 0, second
+    assert "updated" in second.stdout and "site" in second.stdout
+    for page in ("index.html", "croissant/index.html", "feed.xml"):
+        text = (s.root / "public" / page).read_text(encoding="utf-8")
+        assert "6 h 30" in text and "à 7 h." not in text, page
+    updated_after, published_after = _atom_dates(
+        (s.root / "public" / "feed.xml").read_text(encoding="utf-8")
+    )
+    assert published_after == published_before and updated_after > updated_before
+    record = s.record("croissant", "site")
+    assert record is not None and record["state"] == "published"
+    assert [h["event"] for h in record["history"]][-1] == "updated"
+    # Once sent, nothing more to do; validate no longer warns.
+    assert s.actions()[("croissant", "site")] == "done"
+    assert "edited-after-publish" not in s.run("validate").stdout
+
+
+def test_mastodon_gets_the_edit_when_on_edit_is_update(tmp_path: Path, fakes: Fakes) -> None:
+    s = site(
+        tmp_path / "repo",
+        {"mastodon": mastodon_channel(fakes.mastodon, on_edit="update")},
+        {"croissant.md": post(["mastodon"], BODY, date=DATE)},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish().code == 0
+    (status,) = fakes.mastodon.posts
+    s.write_post("croissant.md", post(["mastodon"], FIXED, date=DATE))
+    run = s.publish()
+    assert run.code == 0, run
+    assert created(fakes.mastodon, "edit-77x") == 1  # edited in place, never a second status
+    assert fakes.mastodon.edits == [{"id": status["id"], "text": FIXED}]
+    assert "6 h 30" in fakes.mastodon.status(status["id"])["content"]
+    assert fakes.mastodon.status(status["id"])["edited_at"] is not None
+    assert s.publish().code == 0 and len(fakes.mastodon.edits) == 1  # exactly once
+
+
+def test_an_edit_whose_answer_is_lost_is_read_back_not_resent(tmp_path: Path, fakes: Fakes) -> None:
+    s = site(
+        tmp_path / "repo",
+        {"mastodon": mastodon_channel(fakes.mastodon, on_edit="update")},
+        {"croissant.md": post(["mastodon"], BODY, date=DATE)},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish().code == 0
+    s.write_post("croissant.md", post(["mastodon"], FIXED, date=DATE))
+    # The edit lands, but every answer is a 503: the outcome is unknown.
+    fakes.mastodon.inject("PUT", r"^/api/v1/statuses/", Fault.after_commit_status(503), times=None)
+    lost = s.publish()
+    assert lost.code == 1 and s.state("croissant", "mastodon") == "unknown", lost
+    fakes.mastodon.clear_faults()
+    sent = len(fakes.mastodon.edits)
+    assert s.actions()[("croissant", "mastodon")] == "reconcile"
+    settled = s.publish()
+    assert settled.code == 0, settled
+    assert len(fakes.mastodon.edits) == sent  # read back through /source, not sent again
+    assert s.state("croissant", "mastodon") == "published"
+    assert created(fakes.mastodon, "edit-77x") == 1
+
+
+def test_a_refused_edit_keeps_the_published_version_and_is_not_retried(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    s = site(
+        tmp_path / "repo",
+        {"mastodon": mastodon_channel(fakes.mastodon, on_edit="update")},
+        {"croissant.md": post(["mastodon"], BODY, date=DATE)},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish().code == 0
+    (status,) = fakes.mastodon.posts
+    fakes.mastodon.delete_status(status["id"])
+    s.write_post("croissant.md", post(["mastodon"], FIXED, date=DATE))
+    refused = s.publish()
+    assert refused.code == 1 and "edit refused" in refused.stdout, refused
+    assert s.state("croissant", "mastodon") == "published"
+    assert s.actions()[("croissant", "mastodon")] == "done"  # not retried every run
+    assert created(fakes.mastodon, "edit-77x") == 1
+
+
+def test_by_default_an_edit_is_flagged_with_the_posts_address(tmp_path: Path, fakes: Fakes) -> None:
+    s = site(
+        tmp_path / "repo",
+        {"mastodon": mastodon_channel(fakes.mastodon)},
+        {"croissant.md": post(["mastodon"], BODY, date=DATE)},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish().code == 0
+    (status,) = fakes.mastodon.posts
+    s.write_post("croissant.md", post(["mastodon"], FIXED, date=DATE))
+    warned = s.run("validate")
+    assert "set `on_edit: update` on mastodon" in warned.stdout and status["url"] in warned.stdout
+    assert s.actions()[("croissant", "mastodon")] == "done"
+    assert s.publish().code == 0 and fakes.mastodon.edits == []
+
+
+def test_a_platform_that_cannot_edit_keeps_the_warning_with_the_url(
+    tmp_path: Path,
+) -> None:
+    from cmflow.rules.schedule import edited_after_publish  # noqa: F401 (the rule under test)
+
+    s = site(
+        tmp_path / "repo",
+        {
+            "bluesky": {
+                "platform": "bluesky",
+                "handle": "marque.bsky.social",
+                "password_env": "CMFLOW_BLUESKY_APP_PASSWORD",
+                "on_edit": "update",
+            }
+        },
+        {"croissant.md": post(["bluesky"], FIXED, date=DATE)},
+    )
+    url = "https://bsky.app/profile/marque.bsky.social/post/3kabc"
+    s.write(
+        "data/record/croissant/bluesky.json",
+        '{"post": "croissant", "channel": "bluesky", "platform": "bluesky", '
+        '"state": "published", "content_hash": "0000", "published_at": "2026-11-24T08:31:00Z", '
+        f'"parts": [{{"id": "at://x/app.bsky.feed.post/3kabc", "url": "{url}"}}]}}',
+    )
+    warned = s.run("validate")
+    assert "Bluesky cannot edit a post" in warned.stdout and url in warned.stdout
+    assert s.actions()[("croissant", "bluesky")] == "done"
+    assert isinstance(Finding, type)
