@@ -332,6 +332,8 @@ _RESOLVED_FIELDS = (
     "in_flight",
     "in_flight_since",
     "not_before",
+    "generation",
+    "handles",
 )
 
 
@@ -397,6 +399,12 @@ def _apply_resolve(entry: Entry, published: str | None, at: str) -> None:
         entry.published_at = entry.published_at or entry.claimed_at or at
         entry.note("resolved", "published, confirmed by hand", at=at)
     else:
+        if entry.state == State.PUBLISHED:
+            # A proven publication the human says is gone (deleted on the network): send
+            # it anew, as a new generation with new keys (an idempotency key still valid
+            # would only replay the deleted post).
+            entry.parts, entry.handles = [], {}
+            entry.generation += 1
         entry.state = State.DEFERRED
         entry.note("resolved", "absent, confirmed by hand: send it again", at=at)
     entry.in_flight = entry.in_flight_since = None

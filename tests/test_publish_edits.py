@@ -179,3 +179,21 @@ def test_a_platform_that_cannot_edit_keeps_the_warning_with_the_url(
     assert "Bluesky cannot edit a post" in warned.stdout and url in warned.stdout
     assert s.actions()[("croissant", "bluesky")] == "done"
     assert isinstance(Finding, type)
+
+
+def test_resolve_absent_then_publish_rewrites_the_sites_pages(tmp_path: Path) -> None:
+    # What a user tried before edits were supported: declare the page absent, publish again.
+    s = site(
+        tmp_path / "repo",
+        {"site": feed_channel(on_edit="warn")},
+        {"croissant.md": post(["site"], BODY, date=DATE, title="Le croissant")},
+    )
+    assert s.publish().code == 0
+    s.write_post("croissant.md", post(["site"], FIXED, date=DATE, title="Le croissant"))
+    assert s.actions()[("croissant", "site")] == "done"  # on_edit: warn, on purpose
+    assert s.run("resolve", "croissant", "site", "--absent", "--force").code == 0
+    again = s.publish()
+    assert again.code == 0 and "published" in again.stdout, again
+    for page in ("index.html", "croissant/index.html", "feed.xml"):
+        text = (s.root / "public" / page).read_text(encoding="utf-8")
+        assert "6 h 30" in text and "à 7 h." not in text, page
