@@ -789,9 +789,10 @@ def init(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "md", "html"]),
+    type=click.Choice(["text", "md", "html", "github"]),
     default="text",
-    help="text for the terminal, md renders on GitHub, html is one self-contained page.",
+    help="text for the terminal, md renders on GitHub, html is one self-contained page, "
+    "github prints text and adds the md calendar to the job summary.",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
 @click.option(
@@ -855,7 +856,14 @@ def calendar_cmd(
         now=now,
         language=cfg.language,
     )
-    render = {"text": cal_mod.as_text, "md": cal_mod.as_markdown, "html": cal_mod.as_html}[fmt]
+    if fmt == "github":
+        _append_summary(cal_mod.as_markdown(cal))
+    render = {
+        "text": cal_mod.as_text,
+        "md": cal_mod.as_markdown,
+        "html": cal_mod.as_html,
+        "github": cal_mod.as_text,
+    }[fmt]
     text = render(cal)
     if out:
         _write_atomic(out, text)
@@ -884,9 +892,10 @@ def calendar_cmd(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "github"]),
     default="text",
-    help="json: a list for a GitHub Actions matrix (name, root, secrets_prefix).",
+    help="json: a list for a GitHub Actions matrix (name, root, secrets_prefix); github: "
+    "text, and the list in the job summary.",
 )
 def brands(root: Path | None, fmt: str) -> None:
     """List the brands of an agency repository (brands/<name>/channels.yaml)."""
@@ -906,6 +915,18 @@ def brands(root: Path | None, fmt: str) -> None:
     width = max(len(b.name) for b in found)
     for b in found:
         click.echo(f"{b.name:<{width}}  {b.root}  secrets: {b.secrets_prefix}_*")
+    if fmt == "github":
+        from cmflow.output import md_cell, md_code
+
+        rows = [
+            f"| {md_cell(b.name)} | {md_code(b.root)} | {md_code(b.secrets_prefix + '_*')} |"
+            for b in found
+        ]
+        _append_summary(
+            "### cmflow brands\n\n| brand | root | secrets |\n|---|---|---|\n"
+            + "\n".join(rows)
+            + "\n"
+        )
 
 
 @cli.command()

@@ -222,12 +222,13 @@ def test_every_option_of_every_command_has_help() -> None:
     assert not missing, f"options without help: {missing}"
 
 
-@pytest.mark.parametrize("command", ["validate", "plan", "publish", "preview", "rules"])
+@pytest.mark.parametrize("command", ["validate", "plan", "publish", "preview", "rules", "calendar"])
 def test_github_format_is_accepted_wherever_format_is(command: str, bakery: Path) -> None:
     args = {
         "publish": ["publish", "--dry-run", "--at", "2026-11-26 08:00"],
         "preview": ["preview", "content/03-forbidden.md"],
         "plan": ["plan", "--at", "2026-11-26 08:00"],
+        "calendar": ["calendar", "--from", "2026-11-23", "--weeks", "1"],
     }.get(command, [command])
     result = run_cli([*args, "--format", "github"], bakery)
     assert result.exit_code in (0, 1), result.output
