@@ -4,7 +4,7 @@ Every platform measures "characters" differently. This module turns a post's pla
 into the number the platform compares with its limit. All functions are pure and work on
 ``str`` (Unicode code points); none of them talks to the network.
 
-Sources of the rules (also collected in the project notes, PLATFORMS.md):
+Sources of the rules (also collected in docs/platforms.md):
 
 * X: docs.x.com/fundamentals/counting-characters and twitter-text ``config/v3.json``
   (NFC, weighted code points, URLs 23, emoji 2).

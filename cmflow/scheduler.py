@@ -215,7 +215,7 @@ def _decide(
 
     problem = index.problem(post, name)
     if problem is not None:
-        # Never act on a record nobody can read: it may say "published" (RELIABILITY §5.1).
+        # Never act on a record nobody can read: it may say "published" (docs/publishing.md, "The record").
         return act(
             Kind.BLOCKED,
             f"record unreadable: {problem}. Check the account, then run "
@@ -248,7 +248,7 @@ def _decide(
                 f"{shown_iso(entry.leased_at or entry.claimed_at, config.timezone)}",
             )
         if fp and entry.content_hash and fp != entry.content_hash:
-            # Reconciling would look for the new text and miss the old one (RELIABILITY T9).
+            # Reconciling would look for the new text and miss the old one (docs/publishing.md, "Edits").
             return act(
                 Kind.BLOCKED,
                 "edited while the outcome of the last attempt is unknown: check the account, "

@@ -1,4 +1,4 @@
-"""Fault scenarios of RELIABILITY.md (T1-T4) through the real `cmflow publish`: 5xx mid-batch,
+"""Fault scenarios (docs/publishing.md) through the real `cmflow publish`: 5xx mid-batch,
 answers lost after the platform committed, rate limits, and a publisher killed (SIGKILL)
 between the platform's answer and the record.
 

@@ -1,4 +1,4 @@
-"""Every rule of the catalogue (DESIGN.md §5), fired and silent, through `cmflow validate`.
+"""Every rule of the catalogue (docs/rules.md), fired and silent, through `cmflow validate`.
 
 Posts are written with `post(front, body)`: line 1 is `---`, the front-matter starts on
 line 2, and the body starts on the line after the closing `---`. So a post with three
@@ -965,7 +965,7 @@ def test_past_silent_before_the_date(make_repo: MakeRepo) -> None:
 
 
 def _record(root: Path, post_id: str, channel: str, state: str, content_hash: str = "") -> None:
-    """A publish record as cmflow writes it in data/record/ (RELIABILITY.md)."""
+    """A publish record as cmflow writes it in data/record/ (docs/publishing.md)."""
     path = root / "data" / "record" / post_id / f"{channel}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     entry = {

@@ -1,4 +1,4 @@
-"""The GitHub workflows keep the promises of DESIGN.md §8 and RELIABILITY.md T13."""
+"""The GitHub workflows keep the promises of docs/publishing.md ("GitHub Actions")."""
 
 from __future__ import annotations
 

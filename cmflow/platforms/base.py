@@ -1,6 +1,6 @@
 """What a platform that publishes supplies: an `Adapter` (its `PlatformSpec` is in `spec`).
 
-Publishing contract (see DESIGN.md §6 and RELIABILITY.md): the publisher records an intent
+Publishing contract (docs/publishing.md says it for users): the publisher records an intent
 (a *claim*) before any call, including the handles `Adapter.prepare` chooses (e.g. Bluesky
 record keys, Mastodon idempotency keys); the adapter then sends the parts of the post in
 order, reporting each part's remote id through `Progress.part_done` the moment the platform

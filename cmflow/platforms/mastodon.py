@@ -527,7 +527,7 @@ class Adapter:
     def _lookup(self, part: Part, reply_to: str | None, started_at: datetime, where: str) -> Result:
         """Find the part among the account's statuses created since it was started.
 
-        Never "the latest status" (RELIABILITY.md §1.4): a status matches only with the same
+        Never "the latest status" (docs/publishing.md, "Reconciling"): a status matches only with the same
         text (HTML stripped, normalised) and the same `in_reply_to_id`."""
         try:
             me = self.ctx.http.request(

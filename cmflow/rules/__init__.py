@@ -1,4 +1,4 @@
-"""The rule catalogue: an explicit tuple per area, ids stable (DESIGN.md §5)."""
+"""The rule catalogue: an explicit tuple per area, ids stable (docs/rules.md)."""
 
 from __future__ import annotations
 
