@@ -284,11 +284,8 @@ class Adapter:
         return {"slug": slug_for(rendered.post_id)}
 
     def publish(self, rendered: Rendered, progress: Progress) -> Result:
-        if progress.done:
-            # The single part is recorded, yet the pair is sent again (a human said it is
-            # absent): the pages cmflow writes must show the post as it is now, not merely
-            # be declared published.
-            return self.edit(rendered, progress)
+        if progress.done:  # the single part is already recorded
+            return Result(Outcome.PUBLISHED, parts=list(progress.done))
         try:
             entry = self._entry(rendered, progress.handles)
             manifest = self._load_manifest()
