@@ -163,6 +163,10 @@ def _edited(
 ) -> Action:
     """A published pair whose post changed since: sent as an edit, or left with a warning."""
     channel = config.channels[name]
+    if entry.source_hash and post.content_hash == entry.source_hash:
+        # The post is as it was; only its rendering changed (channels.yaml, a newer cmflow).
+        # Editing every published post for that would rewrite a brand's history unasked.
+        return act(Kind.DONE, done)
     refused = entry.handles.get("edit_refused")
     if isinstance(refused, dict) and refused.get("fingerprint") == fp:
         return act(

@@ -197,3 +197,25 @@ def test_resolve_absent_then_publish_rewrites_the_sites_pages(tmp_path: Path) ->
     for page in ("index.html", "croissant/index.html", "feed.xml"):
         text = (s.root / "public" / page).read_text(encoding="utf-8")
         assert "6 h 30" in text and "à 7 h." not in text, page
+
+
+def test_a_change_of_channels_yaml_alone_edits_nothing(tmp_path: Path, fakes: Fakes) -> None:
+    body = "Les horaires de Noël : https://boulangerie.example/noel edit-77x"
+    channels = {"mastodon": mastodon_channel(fakes.mastodon, on_edit="update")}
+    s = site(
+        tmp_path / "repo",
+        channels,
+        {"noel.md": post(["mastodon"], body, date=DATE)},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish().code == 0
+    # UTM tracking added afterwards changes what would be sent, not the post.
+    s.write_config(
+        channels,
+        editorial_line={
+            "link_tracking": {"domains": ["boulangerie.example"], "utm_source": "{channel}"}
+        },
+    )
+    assert s.actions()[("noel", "mastodon")] == "done"
+    assert s.publish().code == 0 and fakes.mastodon.edits == []
