@@ -353,7 +353,7 @@ def test_preview_shows_each_channels_findings_beside_its_text(bakery: Path) -> N
     )
     by = {c["channel"]: c for c in data["channels"]}
     assert by["linkedin"]["errors"] == 1 and by["site"]["errors"] == 0
-    assert by["linkedin"]["findings"][0]["rule"] == "schedule.window"
+    assert "schedule.window" in {f["rule"] for f in by["linkedin"]["findings"]}
 
 
 # -- the site -----------------------------------------------------------------------------------
