@@ -554,7 +554,13 @@ def metrics() -> None:
 @click.option(
     "--budget", type=float, default=600, show_default=True, help="Seconds this run may spend."
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    help="text for people, json for tools, github: text, also in the job summary.",
+)
 def metrics_collect(
     root: Path | None, at: str | None, commit: bool, remote: str, budget: float, fmt: str
 ) -> None:
@@ -572,6 +578,8 @@ def metrics_collect(
     report = collect(cfg, parse_at(at, cfg), commit=commit, remote=remote, budget=budget)
     out = summary.as_json(report) if fmt == "json" else summary.as_text(report)
     click.echo(redact.text(out))
+    if fmt == "github":
+        _append_summary(f"### cmflow metrics collect\n\n```text\n{redact.text(out)}\n```\n")
     sys.exit(ExitCode.OK if report.ok else ExitCode.FINDINGS)
 
 
@@ -594,9 +602,11 @@ def metrics_collect(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["md", "html", "csv", "text"]),
+    type=click.Choice(["md", "html", "csv", "text", "github"]),
     default="md",
     show_default=True,
+    help="md (renders on GitHub, charts as SVG), html (one self-contained page), csv, text; "
+    "github: md, also appended to the job summary.",
 )
 @click.option(
     "--out",
@@ -619,8 +629,17 @@ def report(
     cfg = load_config(root)
     _check_channels(cfg, channels)
     result = build_report(
-        cfg, since, until, list(channels), list(campaigns), fmt, out, datetime.now(UTC)
+        cfg,
+        since,
+        until,
+        list(channels),
+        list(campaigns),
+        "md" if fmt == "github" else fmt,
+        out,
+        datetime.now(UTC),
     )
+    if fmt == "github" and out is None:
+        _append_summary(result)
     if out is None:
         click.echo(result, nl=False)
     else:
