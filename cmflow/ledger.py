@@ -487,7 +487,7 @@ def sent_index(
             if e is None or e.state == State.FAILED:
                 continue
             sent = e.content_hash if e.state == State.PUBLISHED else ""
-            out[(post.id, channel)] = Sent(sent, parse_time(e.published_at), e.url)
+            out[(post.id, channel)] = Sent(sent, parse_time(e.published_at))
     return out
 
 

@@ -146,7 +146,9 @@ def test_by_default_an_edit_is_flagged_with_the_posts_address(tmp_path: Path, fa
     (status,) = fakes.mastodon.posts
     s.write_post("croissant.md", post(["mastodon"], FIXED, date=DATE))
     warned = s.run("validate")
-    assert "set `on_edit: update` on mastodon" in warned.stdout and status["url"] in warned.stdout
+    assert "set `on_edit: update` on mastodon" in warned.stdout
+    plan = s.run("plan", "--all").stdout
+    assert "set `on_edit: update` on mastodon" in plan and status["url"] in plan
     assert s.actions()[("croissant", "mastodon")] == "done"
     assert s.publish().code == 0 and fakes.mastodon.edits == []
 
@@ -176,7 +178,9 @@ def test_a_platform_that_cannot_edit_keeps_the_warning_with_the_url(
         f'"parts": [{{"id": "at://x/app.bsky.feed.post/3kabc", "url": "{url}"}}]}}',
     )
     warned = s.run("validate")
-    assert "Bluesky cannot edit a post" in warned.stdout and url in warned.stdout
+    assert "Bluesky cannot edit a post" in warned.stdout
+    plan = s.run("plan", "--all").stdout
+    assert "Bluesky cannot edit a post" in plan and url in plan
     assert s.actions()[("croissant", "bluesky")] == "done"
     assert isinstance(Finding, type)
 
