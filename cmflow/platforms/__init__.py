@@ -46,6 +46,7 @@ PLATFORMS: dict[str, str] = {
     "devto": "cmflow.platforms.devto",
     "youtube": "cmflow.platforms.youtube",
     "tiktok": "cmflow.platforms.tiktok",
+    "email": "cmflow.platforms.newsletter",
     "facebook": "cmflow.platforms.facebook",
     "instagram": "cmflow.platforms.instagram",
     "threads": "cmflow.platforms.threads",
