@@ -413,16 +413,26 @@ def publish(
     "--published", "url", metavar="URL_OR_ID", help="It is on the network: record this URL or id."
 )
 @click.option("--absent", is_flag=True, help="It is not on the network: let the next run send it.")
+@click.option(
+    "--skipped", is_flag=True, help="It will not be posted (a reminder channel): close the pair."
+)
 @click.option("--force", is_flag=True, help="Also overwrite an outcome cmflow did prove.")
 @root_option
 def resolve(
-    post_id: str, channel: str, url: str | None, absent: bool, force: bool, root: Path | None
+    post_id: str,
+    channel: str,
+    url: str | None,
+    absent: bool,
+    skipped: bool,
+    force: bool,
+    root: Path | None,
 ) -> None:
-    """Settle a post whose outcome cmflow could not prove (needs_human / unknown)."""
+    """Settle a post whose outcome cmflow could not prove (needs_human / unknown), or one a
+    person posts by hand (waiting): --published URL once it is out, --skipped if it is not."""
     from cmflow import ledger
 
-    if bool(url) == absent:
-        raise click.UsageError("say either --published URL_OR_ID or --absent")
+    if [bool(url), absent, skipped].count(True) != 1:
+        raise click.UsageError("say one of --published URL_OR_ID, --absent or --skipped")
     cfg = load_config(root)
     book = ledger.Ledger(cfg.root, cfg.data_dir)
     try:
@@ -434,7 +444,7 @@ def resolve(
         entry = ledger.replacement(exc.problem, post_id, channel, cfg.channels[channel].platform)
     if entry is None:
         raise CmflowError(f"no record for post {post_id!r} on {channel!r} (see data/record/)")
-    ledger.resolve(entry, url, book.clock.stamp(), force=force)
+    ledger.resolve(entry, url, book.clock.stamp(), force=force, skipped=skipped)
     path = book.write(entry)
     click.echo(f"{path.relative_to(cfg.root)}: {entry.state}")
 

@@ -29,7 +29,7 @@ from cmflow.http import Http
 from cmflow.ledger import Entry, Index, Ledger, parse_time
 from cmflow.model import Post, Rendered, State
 from cmflow.platforms.base import Adapter, Context, Outcome, PartResult, Result, adapter_for
-from cmflow.platforms.spec import PlatformSpec
+from cmflow.platforms.spec import Capability, PlatformSpec
 from cmflow.redact import Redactor
 from cmflow.render import fingerprint, render
 from cmflow.runlock import Claimer, RunLock, claim_holder
@@ -504,6 +504,7 @@ class _Adapters:
                             ch.secrets(self.env),
                             self.config.channels,
                             self.config.data_dir,
+                            self.get,
                         )
                     )
                 except MissingSecret as exc:
@@ -718,7 +719,15 @@ def _record(
     for i, part in enumerate(result.parts):
         if i >= len(entry.parts):
             entry.parts.append(PartResult(part.id, part.url, dict(part.extra)))
-    if result.outcome == Outcome.PUBLISHED:
+    if result.outcome == Outcome.PUBLISHED and spec.can(Capability.REMINDS):
+        # The reminder went out: the post itself waits for the person on duty.
+        entry.state = State.WAITING
+        entry.in_flight = entry.in_flight_since = entry.reason = entry.not_before = None
+        message = (
+            f"reminder sent: waiting for a person to post it, then `cmflow resolve "
+            f"{entry.post} {entry.channel} --published URL` (or `--skipped`)"
+        )
+    elif result.outcome == Outcome.PUBLISHED:
         entry.state = State.PUBLISHED
         entry.published_at = clock.stamp()
         entry.in_flight = entry.in_flight_since = entry.reason = entry.not_before = None

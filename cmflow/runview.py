@@ -27,6 +27,8 @@ SYMBOLS = {
     "needs_human": "✋",
     "deferred": "↻",
     "needs_reauth": "🔑",
+    "waiting": "⏳",
+    "skipped": "-",
 }
 
 
@@ -57,7 +59,9 @@ def plan_text(
         for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
             lines.append(f"  - {n} skipped: {printable(reason)}")
     counts = Counter(str(a.kind) for a in actions)
-    order = ["publish", "reconcile", "invalid", "missed", "blocked", "done", "wait", "skip"]
+    order = [
+        "publish", "reconcile", "invalid", "missed", "blocked", "waiting", "done", "wait", "skip"
+    ]  # fmt: skip
     if not actions:
         lines.append("Nothing to do: no post goes to these channels.")
     else:
@@ -109,6 +113,7 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
         "needs_human",
         "deferred",
         "missed",
+        "waiting",
         "done",
         "wait",
         "skip",

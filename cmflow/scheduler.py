@@ -31,6 +31,7 @@ class Kind(StrEnum):
     INVALID = "invalid"  # due but has error findings: fails the run until fixed
     MISSED = "missed"  # later than the catch-up window: not sent
     BLOCKED = "blocked"  # needs a human decision
+    WAITING = "waiting"  # reminded: a person posts it by hand, then `cmflow resolve`
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,14 @@ def _decide(
         )
         where = entry.url or entry.remote_id or ""
         return act(Kind.DONE, f"published {entry.published_at or ''} {where}".strip() + edited)
+    if entry is not None and entry.state == State.WAITING:
+        return act(
+            Kind.WAITING,
+            f"reminder sent {entry.updated_at or ''}: waiting for a person to post it, then "
+            f"`cmflow resolve {post.id} {name} --published URL` (or `--skipped`)",
+        )
+    if entry is not None and entry.state == State.SKIPPED:
+        return act(Kind.SKIP, f"not posted, by choice ({entry.updated_at or 'resolved by hand'})")
     if entry is not None and entry.state == State.NEEDS_HUMAN:
         return act(
             Kind.BLOCKED,

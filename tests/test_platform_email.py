@@ -5,17 +5,16 @@ that is never followed by a second send."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes.smtp import SmtpServer, make_certificate
+from tests.fakes.smtp import SMTP_PASSWORD, SMTP_USER, SmtpServer
 from tests.media_samples import PNG
 from tests.publishing import Site, post, site
 
-USER, PASSWORD = "lettre@brulerie.example", "smtp-S3cr3t-pass-91ab"
+USER, PASSWORD = SMTP_USER, SMTP_PASSWORD
 USER_ENV, PASSWORD_ENV = "CMFLOW_LETTRE_USER", "CMFLOW_LETTRE_PASSWORD"
 LIST = "abonnes@liste.brulerie.example"
 
@@ -25,18 +24,8 @@ BODY = (
 )
 
 
-@pytest.fixture(scope="session")
-def smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
-    """One SMTP server for the test session (each test starts from an empty mailbox)."""
-    cert, key = make_certificate(tmp_path_factory.mktemp("smtp-cert"))
-    server = SmtpServer(cert, key, users={USER: PASSWORD}).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def server(smtp: SmtpServer) -> SmtpServer:
-    smtp.reset()
     return smtp
 
 

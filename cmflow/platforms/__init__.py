@@ -47,6 +47,7 @@ PLATFORMS: dict[str, str] = {
     "youtube": "cmflow.platforms.youtube",
     "tiktok": "cmflow.platforms.tiktok",
     "email": "cmflow.platforms.newsletter",
+    "manual": "cmflow.platforms.manual",
     "facebook": "cmflow.platforms.facebook",
     "instagram": "cmflow.platforms.instagram",
     "threads": "cmflow.platforms.threads",

@@ -21,6 +21,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+SMTP_USER, SMTP_PASSWORD = "lettre@brulerie.example", "smtp-S3cr3t-pass-91ab"
+
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
     """A self-signed certificate and its key for 127.0.0.1 / localhost, via `openssl`."""
