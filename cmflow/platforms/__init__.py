@@ -48,6 +48,7 @@ PLATFORMS: dict[str, str] = {
     "tiktok": "cmflow.platforms.tiktok",
     "email": "cmflow.platforms.newsletter",
     "manual": "cmflow.platforms.manual",
+    "pinterest": "cmflow.platforms.pinterest",
     "facebook": "cmflow.platforms.facebook",
     "instagram": "cmflow.platforms.instagram",
     "threads": "cmflow.platforms.threads",
