@@ -5,11 +5,14 @@ that is never followed by a second send."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fakes import drop_after_commit
+from tests.fakes.brevo import FakeBrevo
 from tests.fakes.smtp import SMTP_PASSWORD, SMTP_USER, SmtpServer
 from tests.media_samples import PNG
 from tests.publishing import Site, post, site
@@ -217,3 +220,101 @@ def test_missing_list_address_is_named_by_plan(tmp_path: Path, server: SmtpServe
     plan = s.plan()
     action = plan["actions"][0]
     assert action["action"] == "skip" and "`to`" in action["reason"]
+
+
+# -- provider: brevo (a campaign to lists kept at Brevo) -------------------------------------
+
+BREVO_KEY = "xkeysib-S3cr3t-0123456789abcdef"
+BREVO_ENV = "CMFLOW_BREVO_KEY"
+CAMPAIGNS = r"^/v3/emailCampaigns$"
+SEND = r"^/v3/emailCampaigns/[0-9]+/sendNow$"
+
+
+@pytest.fixture
+def brevo() -> Iterator[FakeBrevo]:
+    with FakeBrevo(api_key=BREVO_KEY) as server:
+        yield server
+        assert not server.errors
+
+
+def brevo_site(tmp_path: Path, brevo: FakeBrevo, key: str = BREVO_KEY) -> Site:
+    channels = {
+        "lettre": {
+            "platform": "email",
+            "provider": "brevo",
+            "base_url": f"{brevo.url}/v3",
+            "token_env": BREVO_ENV,
+            "list_ids": [2, 7],
+            "sender": "La Brûlerie <lettre@brulerie.example>",
+            "media_base_url": "https://brulerie.example/media",
+        }
+    }
+    return site(
+        tmp_path / "marque",
+        channels,
+        {
+            "a.md": post(
+                ["lettre"],
+                BODY,
+                title="Arrivage",
+                media=[{"path": "media/ethiopie.png", "alt": "Sac"}],
+            )
+        },
+        env={BREVO_ENV: key},
+        secrets=[BREVO_KEY],
+        media={"media/ethiopie.png": PNG},
+    )
+
+
+def test_brevo_campaign_is_created_then_sent_once(tmp_path: Path, brevo: FakeBrevo) -> None:
+    s = brevo_site(tmp_path, brevo)
+    run = s.publish()
+    assert run.code == 0, run
+    [campaign] = brevo.campaigns.values()
+    assert campaign["status"] == "sent" and brevo.created == 1
+    assert campaign["recipients"] == {"listIds": [2, 7]}
+    assert campaign["sender"] == {"email": "lettre@brulerie.example", "name": "La Brûlerie"}
+    assert campaign["subject"] == "Arrivage"
+    page = campaign["htmlContent"]
+    assert "<strong>café d" in page and "{{ unsubscribe }}" in page
+    assert 'src="https://brulerie.example/media/ethiopie.png"' in page
+    record = s.record("a", "lettre")
+    assert record is not None and record["parts"][0]["id"] == str(campaign["id"])
+    assert record["handles"]["part_handles"]["0"]["campaign_id"] == campaign["id"]
+    assert brevo.requests_to("POST", CAMPAIGNS)[0].headers["api-key"] == BREVO_KEY
+    assert s.publish().code == 0 and brevo.created == 1
+    s.assert_no_secret()
+
+
+def test_brevo_lost_send_answer_is_read_back_not_resent(tmp_path: Path, brevo: FakeBrevo) -> None:
+    s = brevo_site(tmp_path, brevo)
+    brevo.inject("POST", SEND, drop_after_commit())
+    first = s.publish()
+    assert first.code == 1 and s.state("a", "lettre") == "unknown", first
+    second = s.publish()
+    assert second.code == 0, second
+    assert s.state("a", "lettre") == "published"
+    assert brevo.created == 1 and len(brevo.requests_to("POST", SEND)) == 1
+
+
+def test_brevo_unsent_draft_is_sent_without_a_second_campaign(
+    tmp_path: Path, brevo: FakeBrevo
+) -> None:
+    s = brevo_site(tmp_path, brevo)
+    brevo.inject("POST", CAMPAIGNS, drop_after_commit())  # created, answer lost
+    first = s.publish()
+    assert s.state("a", "lettre") == "unknown", first
+    second = s.publish()
+    assert second.code == 0, second
+    assert len(brevo.campaigns) == 1 and brevo.created == 1
+    assert len(brevo.requests_to("POST", CAMPAIGNS)) == 1
+
+
+def test_brevo_refused_key_needs_new_credentials(tmp_path: Path, brevo: FakeBrevo) -> None:
+    brevo.echo_secrets = True
+    s = brevo_site(tmp_path, brevo, key="xkeysib-revoked-000000")
+    run = s.publish()
+    record = s.record("a", "lettre")
+    assert record is not None and record["state"] == "deferred", run
+    assert BREVO_ENV in record["reason"] and "xkeysib-revoked" not in run.output
+    assert brevo.campaigns == {}

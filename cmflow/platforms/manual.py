@@ -139,11 +139,13 @@ class _Relay:
 
     def __init__(self, progress: Progress, handles: Mapping[str, Any]) -> None:
         self.progress = progress
-        self._handles = handles
+        self._handles = dict(handles)
 
     @property
     def handles(self) -> Mapping[str, Any]:
-        return self._handles
+        # The notify adapter's own handles, with the part handles recorded on the pair.
+        parts = self.progress.handles.get("part_handles")
+        return {**self._handles, **({"part_handles": parts} if parts else {})}
 
     @property
     def done(self) -> list[PartResult]:
@@ -158,6 +160,9 @@ class _Relay:
 
     def part_done(self, index: int, result: PartResult) -> None:
         self.progress.part_done(index, result)
+
+    def part_handle(self, index: int, name: str, value: Any) -> None:
+        self.progress.part_handle(index, name, value)
 
 
 class Adapter:

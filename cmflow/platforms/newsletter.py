@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     import smtplib
 
     from cmflow.model import Media, Rendered
+    from cmflow.platforms.base import Adapter as AdapterProtocol
 
 SECURITY = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -84,12 +85,22 @@ SPEC = PlatformSpec(
         ConnKey("unsubscribe_url", "unsubscribe page or mailto: (List-Unsubscribe)"),
         ConnKey("footer", "text ending every letter ({{unsubscribe}}: the link)"),
         ConnKey("media_base_url", "public URL where media/ is served", url=True),
-        ConnKey("provider", "who sends the letter: smtp (default)", choices=("smtp",)),
+        ConnKey(
+            "provider",
+            "who sends the letter: smtp (default) or brevo (a campaign to Brevo lists)",
+            choices=("smtp", "brevo"),
+        ),
+        ConnKey("token_env", "environment variable holding the Brevo API key", secret=True),
+        ConnKey("list_ids", "Brevo: the ids of the lists that receive it", kind="list"),
+        ConnKey("sender", "Brevo: the sender, e.g. 'La Brûlerie <lettre@example.fr>'"),
     ),
     capabilities=caps(Capability.TITLES, Capability.HTML, Capability.ALT_TEXT, Capability.NOTIFIES),
     variant_key="provider",
     variant_default="smtp",
-    variant_required={"smtp": ("smtp_host", "from", "to")},
+    variant_required={
+        "smtp": ("smtp_host", "from", "to"),
+        "brevo": ("token_env", "list_ids", "sender"),
+    },
     source="RFC 5321 (SMTP), RFC 2046 / 2387 (multipart), RFC 2369 (List-Unsubscribe)",
 )
 
@@ -114,6 +125,29 @@ class _Settings:
 
 
 class Adapter:
+    """A newsletter channel: over SMTP (default) or through Brevo's campaigns
+    (`provider: brevo`, see `cmflow.platforms.brevo`)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        if SPEC.variant(ctx.channel.settings) == "brevo":
+            from cmflow.platforms.brevo import Campaigns
+
+            self.backend: AdapterProtocol = Campaigns(ctx)
+        else:
+            self.backend = SmtpSender(ctx)
+
+    def prepare(self, rendered: Rendered, key: str) -> dict[str, Any]:
+        return self.backend.prepare(rendered, key)
+
+    def publish(self, rendered: Rendered, progress: Progress) -> Result:
+        return self.backend.publish(rendered, progress)
+
+    def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
+        return self.backend.reconcile(rendered, progress)
+
+
+class SmtpSender:
     """Sends each post as one letter to the channel's list address over SMTP."""
 
     def __init__(self, ctx: Context) -> None:
@@ -182,7 +216,7 @@ class Adapter:
         """The letter: plain and HTML alternatives, images inline (cid:) or linked."""
         s = self.settings
         part = rendered.parts[0]
-        subject = rendered.title or _first_line(part.text) or rendered.post_id
+        subject = subject_of(rendered)
         msg = EmailMessage()
         msg["Subject"] = subject
         msg["From"] = s.sender
@@ -205,19 +239,9 @@ class Adapter:
         if footer:
             plain += f"\n\n-- \n{footer}"
         msg.set_content(plain + "\n", subtype="plain", charset="utf-8", cte="quoted-printable")
-        body = rendered.html if rendered.html is not None else _plain_html(part.text)
-        figures = "".join(
-            f'<p><img src="{html.escape(self._media_url(m) if linked else "cid:" + cid)}" '
-            f'alt="{html.escape(m.alt or "")}" style="max-width:100%;height:auto"></p>\n'
-            for m, cid in images
-        )
+        srcs = [(m, self._media_url(m) if linked else "cid:" + cid) for m, cid in images]
         foot = _footer_html(footer, s.unsubscribe) if footer else ""
-        lang = f' lang="{html.escape(rendered.language)}"' if rendered.language else ""
-        document = (
-            f'<!DOCTYPE html>\n<html{lang}><head><meta charset="utf-8">'
-            f"<title>{html.escape(subject)}</title></head>\n<body>\n{body}\n{figures}{foot}"
-            "</body></html>\n"
-        )
+        document = letter_html(rendered, subject, srcs, foot)
         msg.add_alternative(document, subtype="html", charset="utf-8", cte="quoted-printable")
         if images and not linked:
             html_part = next(p for p in msg.iter_parts() if p.get_content_subtype() == "html")
@@ -231,8 +255,7 @@ class Adapter:
         return msg
 
     def _media_url(self, item: Media) -> str:
-        path = item.path.removeprefix("media/")
-        return f"{self.settings.media_base_url}/{quote(path)}"
+        return media_url(self.settings.media_base_url or "", item)
 
     # -- SMTP -------------------------------------------------------------------------------
 
@@ -338,6 +361,34 @@ class Adapter:
         if 400 <= code < 500:  # a temporary refusal: nothing was accepted, try later
             return Result(Outcome.RETRY, reason=reason)
         return Result(Outcome.FAILED, reason=reason)
+
+
+def media_url(base: str, item: Media) -> str:
+    """Where a repository media file is served below `media_base_url`."""
+    return f"{base}/{quote(item.path.removeprefix('media/'))}"
+
+
+def letter_html(
+    rendered: Rendered, subject: str, images: list[tuple[Media, str]], footer_html: str
+) -> str:
+    """The letter as an HTML document: the post's sanitised HTML, its images (`src` given),
+    the footer."""
+    body = rendered.html if rendered.html is not None else _plain_html(rendered.parts[0].text)
+    figures = "".join(
+        f'<p><img src="{html.escape(src)}" alt="{html.escape(m.alt or "")}" '
+        'style="max-width:100%;height:auto"></p>\n'
+        for m, src in images
+    )
+    lang = f' lang="{html.escape(rendered.language)}"' if rendered.language else ""
+    return (
+        f'<!DOCTYPE html>\n<html{lang}><head><meta charset="utf-8">'
+        f"<title>{html.escape(subject)}</title></head>\n<body>\n{body}\n{figures}{footer_html}"
+        "</body></html>\n"
+    )
+
+
+def subject_of(rendered: Rendered) -> str:
+    return rendered.title or _first_line(rendered.parts[0].text) or rendered.post_id
 
 
 def _first_line(text: str) -> str:
