@@ -472,7 +472,7 @@ class _Run:
         report = self.report
         summary = ", ".join(
             f"{n} {s}"
-            for s in (State.PUBLISHED, State.FAILED, State.UNKNOWN)
+            for s in (State.PUBLISHED, State.WAITING, State.FAILED, State.UNKNOWN)
             if (n := report.count(s))
         )
         message = f"cmflow: publish record ({summary or 'no change'}) [{report.run_id}]"
