@@ -32,9 +32,6 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, formatdate, getaddresses, parseaddr
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -46,6 +43,7 @@ from cmflow.redact import Redactor
 
 if TYPE_CHECKING:
     import smtplib
+    from email.message import EmailMessage
 
     from cmflow.model import Media, Rendered
     from cmflow.platforms.base import Adapter as AdapterProtocol
@@ -107,6 +105,8 @@ SPEC = PlatformSpec(
 
 def message_id(key: str, sender: str) -> str:
     """The Message-ID of one attempt: from the claim's key, on the sender's domain."""
+    from email.utils import parseaddr  # lazy: validation imports this module
+
     domain = parseaddr(sender)[1].rpartition("@")[2] or "cmflow.invalid"
     return f"<cmflow.{key[:32]}@{domain}>"
 
@@ -151,6 +151,8 @@ class SmtpSender:
     """Sends each post as one letter to the channel's list address over SMTP."""
 
     def __init__(self, ctx: Context) -> None:
+        from email.utils import getaddresses
+
         self.ctx = ctx
         ch = ctx.channel
         security = str(ch.setting("security", "starttls"))
@@ -214,6 +216,9 @@ class SmtpSender:
 
     def build(self, rendered: Rendered, mid: str, progress: Progress | None = None) -> EmailMessage:
         """The letter: plain and HTML alternatives, images inline (cid:) or linked."""
+        from email.message import EmailMessage
+        from email.utils import format_datetime, formatdate
+
         s = self.settings
         part = rendered.parts[0]
         subject = subject_of(rendered)
@@ -260,6 +265,9 @@ class SmtpSender:
     # -- SMTP -------------------------------------------------------------------------------
 
     def _problem(self) -> str | None:
+        from email.headerregistry import Address
+        from email.utils import parseaddr
+
         s = self.settings
         if not s.host or not s.sender or not s.to:
             return "set smtp_host, from and to under this channel in channels.yaml"
@@ -277,6 +285,7 @@ class SmtpSender:
         import email.policy
         import smtplib
         import ssl
+        from email.utils import parseaddr
 
         s = self.settings
         phase = "connect"
