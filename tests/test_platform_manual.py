@@ -235,3 +235,38 @@ def test_missing_notify_credential_defers_the_reminder(tmp_path: Path, fakes: Fa
     assert s.state("a", "snap") == "deferred", run
     assert TELEGRAM_ENV in run.output and fakes.telegram.posts == []
     assert DISCORD_ENV not in run.output
+
+
+def test_a_brevo_campaign_channel_never_carries_a_reminder(tmp_path: Path, fakes: Fakes) -> None:
+    campaign = {
+        "platform": "email",
+        "provider": "brevo",
+        "base_url": "http://127.0.0.1:9/v3",  # never called
+        "token_env": "CMFLOW_BREVO_KEY",
+        "list_ids": [2],
+        "sender": "Marque <lettre@brulerie.example>",
+    }
+    s = brand(
+        tmp_path,
+        fakes,
+        {"snap": snap("lettre"), "lettre": campaign},
+        {"a.md": post(["snap"], BODY, media=[{"path": "media/ethiopie.png"}])},
+        env={"CMFLOW_BREVO_KEY": "xkeysib-0000000000"},
+    )
+    run = s.publish()
+    record = s.record("a", "snap")
+    assert record is not None and record["state"] == "failed", run
+    assert "whole lists" in record["reason"]
+
+
+def test_plan_lists_waiting_pairs_without_all(tmp_path: Path, fakes: Fakes) -> None:
+    s = brand(
+        tmp_path,
+        fakes,
+        {"snap": snap("equipe"), "equipe": telegram_channel(fakes.telegram)},
+        {"a.md": post(["snap"], BODY, media=[{"path": "media/ethiopie.png"}])},
+    )
+    assert s.publish().code == 0
+    plan = s.run("plan")
+    assert plan.code == 0, plan
+    assert "waiting" in plan.stdout and "cmflow resolve a snap --published URL" in plan.stdout

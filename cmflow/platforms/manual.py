@@ -205,6 +205,14 @@ class Adapter:
                 Outcome.RETRY,
                 reason=f"the reminder goes through {self.notify}, which cannot send yet: {exc}",
             )
+        notify = self._notify_channel()
+        if notify is not None and notify.spec.variant(notify.settings) == "brevo":
+            return Result(
+                Outcome.FAILED,
+                reason=f"{self.notify} sends Brevo campaigns to whole lists: reminders go "
+                "through a channel that reaches the person on duty (an SMTP email channel "
+                "whose `to` is that person, Slack, Discord or Telegram)",
+            )
         handles = progress.handles.get("notify")
         if not isinstance(handles, dict):
             handles = peer.prepare(reminder, str(progress.handles.get("key", rendered.post_id)))
