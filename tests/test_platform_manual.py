@@ -270,3 +270,22 @@ def test_plan_lists_waiting_pairs_without_all(tmp_path: Path, fakes: Fakes) -> N
     plan = s.run("plan")
     assert plan.code == 0, plan
     assert "waiting" in plan.stdout and "cmflow resolve a snap --published URL" in plan.stdout
+
+
+def test_media_links_point_at_the_sites_copy_without_media_base_url(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    s = brand(
+        tmp_path,
+        fakes,
+        {
+            "snap": {"platform": "manual", "network": "snapchat", "notify": "equipe"},
+            "equipe": telegram_channel(fakes.telegram),
+            "site": {"platform": "feed", "site_url": "https://brulerie.example/actus"},
+        },
+        {"a.md": post(["snap", "site"], BODY, media=[{"path": "media/ethiopie.png"}])},
+    )
+    assert s.publish().code == 0
+    [text] = [t for t in texts(fakes.telegram)]
+    assert "- https://brulerie.example/actus/media/ethiopie.png" in text
+    assert "Post : content/a.md" in text

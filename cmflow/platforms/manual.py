@@ -267,7 +267,9 @@ class Adapter:
             f"{part.length}/{rendered.limit} {unit}" if rendered.limit else f"{part.length} {unit}"
         )
         head.append(f"Texte prêt à copier ({count}) :" if fr else f"Ready-to-post text ({count}):")
-        media_lines = [self._media_line(m.path, m.alt) for m in part.media]
+        # A site channel that also publishes the post serves its copy of each file.
+        site = self._site_url() if rendered.canonical_url else None
+        media_lines = [self._media_line(m.path, m.alt, site) for m in part.media]
         tail: list[str] = []
         if media_lines:
             tail.append("Médias :" if fr else "Media:")
@@ -306,12 +308,21 @@ class Adapter:
         """The notify channel's settings (None when the run did not pass the channels)."""
         return self.ctx.channels.get(self.notify)
 
-    def _media_line(self, path: str, alt: str | None) -> str:
-        where = (
-            f"{self.media_base_url}/{quote(path.removeprefix('media/'))}"
-            if self.media_base_url
-            else (f"{self.files_url}/{quote(path)}" if self.files_url else path)
-        )
+    def _site_url(self) -> str | None:
+        for channel in self.ctx.channels.values():
+            if channel.spec.can(Capability.WRITES_FILES) and channel.setting("site_url"):
+                return str(channel.setting("site_url")).rstrip("/")
+        return None
+
+    def _media_line(self, path: str, alt: str | None, site: str | None) -> str:
+        if self.media_base_url:
+            where = f"{self.media_base_url}/{quote(path.removeprefix('media/'))}"
+        elif site:
+            from cmflow.platforms.feed import public_media_url
+
+            where = public_media_url(site, path)
+        else:
+            where = f"{self.files_url}/{quote(path)}" if self.files_url else path
         return f"- {where}" + (
             f" (alt : {alt})" if alt and self.french else f" (alt: {alt})" if alt else ""
         )

@@ -7,7 +7,8 @@ Why the code has this shape:
   The link is the first link of the text, UTM parameters included (`render` adds them), else
   the post's page on the brand's site (tagged the same way).
 - The image: `media_source` `image_url` when the channel sets `media_base_url` (Pinterest
-  fetches it from the site), else `image_base64` (JPEG or PNG only, per `PinCreate`).
+  fetches it from there), else `image_base64` (JPEG or PNG only, per `PinCreate`). Not the
+  site channel's copy: it goes live only once this run's commit is deployed, after the Pin.
 - A video Pin (a video in `media`, with an optional image as its cover) goes through the
   media upload flow: `POST /v5/media {media_type: video}` gives an upload URL and
   parameters; the file is POSTed there (multipart, every parameter, then `file`); `GET
@@ -62,9 +63,9 @@ SPEC = PlatformSpec(
         token("environment variable holding the Pinterest access token"),
         ConnKey("media_base_url", "public URL where media/ is served", url=True),
     ),
-    capabilities=caps(
-        Capability.TITLES, Capability.ALT_TEXT, Capability.RECONCILES, Capability.PUBLIC_MEDIA
-    ),
+    # Not PUBLIC_MEDIA: Pinterest fetches from `media_base_url` when there is one, but an
+    # upload (image_base64, the video flow) needs no public URL.
+    capabilities=caps(Capability.TITLES, Capability.ALT_TEXT, Capability.RECONCILES),
     default_base_url="https://api.pinterest.com/v5",
     max_alt_length=500,
     source="pinterest/api-description v5/openapi.yaml (PinCreate)",
