@@ -164,6 +164,15 @@ class _Relay:
     def part_handle(self, index: int, name: str, value: Any) -> None:
         self.progress.part_handle(index, name, value)
 
+    def keep(self, **handles: Any) -> None:
+        # The notify adapter's handles live under the pair's `notify` handle.
+        for name, value in handles.items():
+            if value is None:
+                self._handles.pop(name, None)
+            else:
+                self._handles[name] = value
+        self.progress.keep(notify=dict(self._handles))
+
 
 class Adapter:
     """Sends the person on duty a reminder through the `notify` channel."""
