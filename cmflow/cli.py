@@ -489,6 +489,9 @@ def publish(
     "--published", "url", metavar="URL_OR_ID", help="It is on the network: record this URL or id."
 )
 @click.option("--absent", is_flag=True, help="It is not on the network: let the next run send it.")
+@click.option(
+    "--skipped", is_flag=True, help="It will not be posted (a reminder channel): close the pair."
+)
 @click.option("--force", is_flag=True, help="Also overwrite an outcome cmflow did prove.")
 @click.option(
     "--undo",
@@ -501,19 +504,21 @@ def resolve(
     channel: str,
     url: str | None,
     absent: bool,
+    skipped: bool,
     force: bool,
     undo: bool,
     root: Path | None,
 ) -> None:
-    """Settle a post whose outcome cmflow could not prove (needs_human / unknown).
+    """Settle a post whose outcome cmflow could not prove (needs_human / unknown), or one a
+    person posts by hand (waiting): --published URL once it is out, --skipped if it is not.
 
     --undo puts back the state the last resolve replaced (a mistaken --absent), as long as
     no publish run has acted on the pair since."""
     from cmflow import ledger
 
     if undo:
-        if url or absent:
-            raise click.UsageError("--undo takes no --published nor --absent")
+        if url or absent or skipped:
+            raise click.UsageError("--undo takes no --published, --absent nor --skipped")
         cfg = load_config(root)
         book = ledger.Ledger(cfg.root, cfg.data_dir)
         entry = book.get(post_id, channel)
@@ -523,8 +528,8 @@ def resolve(
         path = book.write(entry)
         click.echo(f"{path.relative_to(cfg.root)}: {state} again (the resolve is undone)")
         return
-    if bool(url) == absent:
-        raise click.UsageError("say either --published URL_OR_ID, --absent or --undo")
+    if [bool(url), absent, skipped].count(True) != 1:
+        raise click.UsageError("say one of --published URL_OR_ID, --absent, --skipped or --undo")
     cfg = load_config(root)
     book = ledger.Ledger(cfg.root, cfg.data_dir)
     try:
@@ -536,7 +541,7 @@ def resolve(
         entry = ledger.replacement(exc.problem, post_id, channel, cfg.channels[channel].platform)
     if entry is None:
         raise CmflowError(f"no record for post {post_id!r} on {channel!r} (see data/record/)")
-    ledger.resolve(entry, url, book.clock.stamp(), force=force)
+    ledger.resolve(entry, url, book.clock.stamp(), force=force, skipped=skipped)
     path = book.write(entry)
     click.echo(f"{path.relative_to(cfg.root)}: {entry.state}")
 

@@ -109,7 +109,7 @@ class Channel:
         may write and review posts before it has the account id)."""
         return [
             k
-            for k in self.spec.required
+            for k in self.spec.required_for(self.settings)
             if k not in self.settings and not (k == "base_url" and self.spec.default_base_url)
         ]
 
@@ -306,6 +306,7 @@ class _Builder:
                     ch = self.channel(str(cname), raw, editorial, pillars)
                     if ch is not None:
                         channels[ch.name] = ch
+        self.channel_refs(channels)
         levels: dict[str, Level] = {}
         for rule_id, level in (
             (d.get("levels") or {}).items() if isinstance(d.get("levels"), dict) else ()
@@ -455,6 +456,35 @@ class _Builder:
             self.error(("channels", name, "cadence"), str(exc))
             return None
 
+    def channel_refs(self, channels: Mapping[str, Channel]) -> None:
+        """Keys naming another channel of the brand (`notify:`) name one that can do what
+        the key needs (carry a reminder)."""
+        for cname, ch in channels.items():
+            for conn in ch.spec.keys:
+                value = ch.setting(conn.name)
+                if conn.channel_with is None or not isinstance(value, str):
+                    continue
+                able = sorted(n for n, c in channels.items() if c.spec.can(conn.channel_with))
+                choices = (
+                    ", ".join(able)
+                    if able
+                    else "none yet: add a Slack, Discord, Telegram or email channel"
+                )
+                target = channels.get(value)
+                if target is None or value == cname:
+                    hint = schema.did_you_mean(value, able)
+                    self.error(
+                        ("channels", cname, conn.name),
+                        f"{conn.name} {value!r} is not another channel of this brand{hint} "
+                        f"(channels that can carry it: {choices})",
+                    )
+                elif not target.spec.can(conn.channel_with):
+                    self.error(
+                        ("channels", cname, conn.name),
+                        f"{conn.name} {value!r} is a {target.spec.label} channel, which cannot "
+                        f"carry it (channels that can: {choices})",
+                    )
+
     def inside(self, root: Path, path: KeyPath, value: Any) -> None:
         """Folders cmflow reads or writes must stay inside the repository."""
         if not isinstance(value, str):
@@ -503,7 +533,7 @@ class _Builder:
             problem = _url_problem(key, url) if isinstance(url, str) else None
             if problem:
                 self.error((*base, key), problem)
-        merged: dict[str, Any] = dict(spec.defaults)
+        merged: dict[str, Any] = dict(spec.defaults_for(raw))
         for key, extra in spec.setting_rules.items():
             if raw.get(key) is True:  # e.g. YouTube `shorts: true`: the Shorts limits
                 merged.update(extra)

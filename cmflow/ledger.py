@@ -349,17 +349,20 @@ def _snapshot(entry: Entry) -> dict[str, Any]:
     return out
 
 
-def resolve(entry: Entry, published: str | None, at: str, *, force: bool = False) -> None:
+def resolve(
+    entry: Entry, published: str | None, at: str, *, force: bool = False, skipped: bool = False
+) -> None:
     """A human's answer for an outcome cmflow could not prove: `published` (a URL or id)
-    records it as out; None says it is not on the network, so the next run sends it. The
-    state before is kept in the history item, for `undo_resolve`."""
+    records it as out; None says it is not on the network, so the next run sends it;
+    `skipped` closes a pair a person chose not to post (a reminder channel's). The state
+    before is kept in the history item, for `undo_resolve`."""
     if entry.state.settled and not force:
         raise CmflowError(
             f"{entry.post} on {entry.channel} is {entry.state}, which cmflow proved: "
             "nothing to resolve (--force overrides)"
         )
     before = _snapshot(entry)
-    _apply_resolve(entry, published, at)
+    _apply_resolve(entry, published, at, skipped)
     entry.history[-1]["before"] = before
 
 
@@ -390,8 +393,19 @@ def undo_resolve(entry: Entry, at: str) -> str:
     return str(state)
 
 
-def _apply_resolve(entry: Entry, published: str | None, at: str) -> None:
-    if published:
+def _apply_resolve(entry: Entry, published: str | None, at: str, skipped: bool = False) -> None:
+    if entry.state == State.WAITING and entry.parts:
+        # The parts are the reminder's messages; the post's own id replaces them.
+        entry.handles["reminder"] = [
+            {"id": p.id, **({"url": p.url} if p.url else {})} for p in entry.parts
+        ]
+        entry.parts = []
+        if published:
+            entry.published_at = at
+    if skipped:
+        entry.state = State.SKIPPED
+        entry.note("resolved", "not posted, by choice", at=at)
+    elif published:
         is_url = published.startswith(("http://", "https://"))
         remote_id = published.rstrip("/").rsplit("/", 1)[-1] if is_url else published
         entry.parts.append(PartResult(remote_id, published if is_url else None))

@@ -135,6 +135,7 @@ class Rendered:
     counter: str = "characters"  # how `Part.length` was counted, for humans
     series: str | None = None  # the post's `series` (dev.to)
     canonical_url: str | None = None  # the post's own page, when a channel gives it one
+    path: str = ""  # the post's file, relative to the repository root (reminders link to it)
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,10 @@ class State(StrEnum):
     NEEDS_HUMAN = "needs_human"  # reconciliation could not tell: check the account by hand
     MISSED = "missed"  # later than the catch-up window: not sent
     DEFERRED = "deferred"  # not sent (rate limit, refused credential): goes again, after not_before
+    WAITING = "waiting"  # a reminder went to the person on duty, who posts it by hand
+    SKIPPED = "skipped"  # the person on duty chose not to post it (`cmflow resolve --skipped`)
 
     @property
     def settled(self) -> bool:
         """Whether cmflow proved the outcome (a human override needs --force)."""
-        return self in (State.PUBLISHED, State.FAILED, State.MISSED)
+        return self in (State.PUBLISHED, State.FAILED, State.MISSED, State.SKIPPED)

@@ -37,7 +37,7 @@ from cmflow.platforms.base import (
     Result,
     adapter_for,
 )
-from cmflow.platforms.spec import PlatformSpec
+from cmflow.platforms.spec import Capability, PlatformSpec
 from cmflow.redact import Redactor
 from cmflow.render import fingerprint, render
 from cmflow.runlock import Claimer, RunLock, claim_holder
@@ -492,7 +492,7 @@ class _Run:
         report = self.report
         summary = ", ".join(
             f"{n} {s}"
-            for s in (State.PUBLISHED, State.FAILED, State.UNKNOWN)
+            for s in (State.PUBLISHED, State.WAITING, State.FAILED, State.UNKNOWN)
             if (n := report.count(s))
         )
         message = f"cmflow: publish record ({summary or 'no change'}) [{report.run_id}]"
@@ -524,6 +524,7 @@ class _Adapters:
                             ch.secrets(self.env),
                             self.config.channels,
                             self.config.data_dir,
+                            self.get,
                         )
                     )
                 except MissingSecret as exc:
@@ -855,7 +856,15 @@ def _record(
     for i, part in enumerate(result.parts):
         if i >= len(entry.parts):
             entry.parts.append(PartResult(part.id, part.url, dict(part.extra)))
-    if result.outcome == Outcome.PUBLISHED:
+    if result.outcome == Outcome.PUBLISHED and spec.can(Capability.REMINDS):
+        # The reminder went out: the post itself waits for the person on duty.
+        entry.state = State.WAITING
+        entry.in_flight = entry.in_flight_since = entry.reason = entry.not_before = None
+        message = (
+            f"reminder sent: waiting for a person to post it, then `cmflow resolve "
+            f"{entry.post} {entry.channel} --published URL` (or `--skipped`)"
+        )
+    elif result.outcome == Outcome.PUBLISHED:
         entry.state = State.PUBLISHED
         entry.published_at = clock.stamp()
         entry.in_flight = entry.in_flight_since = entry.reason = entry.not_before = None

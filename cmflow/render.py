@@ -72,6 +72,7 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
         limit=limit,
         counter=counting.COUNTER_LABELS[spec.counter],
         series=str(series) if series else None,
+        path=post.path,
     )
     if html and spec.html:
         source = tag_links(body, tracking, params) if tracking is not None else body

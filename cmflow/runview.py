@@ -30,6 +30,8 @@ SYMBOLS = {
     "needs_human": "✋",
     "deferred": "↻",
     "needs_reauth": "🔑",
+    "waiting": "⏳",
+    "skipped": "-",
 }
 
 
@@ -102,6 +104,7 @@ def plan_text(
         "invalid",
         "missed",
         "blocked",
+        "waiting",
         "done",
         "wait",
         "skip",
@@ -177,6 +180,7 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
         "needs_human",
         "deferred",
         "missed",
+        "waiting",
         "done",
         "wait",
         "skip",

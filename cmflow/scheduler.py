@@ -34,6 +34,7 @@ class Kind(StrEnum):
     MISSED = "missed"  # later than the catch-up window: not sent
     BLOCKED = "blocked"  # needs a human decision
     UPDATE = "update"  # published, then edited: the change goes out as an edit (on_edit)
+    WAITING = "waiting"  # reminded: a person posts it by hand, then `cmflow resolve`
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,14 @@ def _decide(
         if not (fp and entry.content_hash and fp != entry.content_hash):
             return act(Kind.DONE, done)
         return _edited(act, post, name, entry, fp, config, invalid, missing, publishable, done)
+    if entry is not None and entry.state == State.WAITING:
+        return act(
+            Kind.WAITING,
+            f"reminder sent {entry.updated_at or ''}: waiting for a person to post it, then "
+            f"`cmflow resolve {post.id} {name} --published URL` (or `--skipped`)",
+        )
+    if entry is not None and entry.state == State.SKIPPED:
+        return act(Kind.SKIP, f"not posted, by choice ({entry.updated_at or 'resolved by hand'})")
     if entry is not None and entry.state == State.NEEDS_HUMAN:
         return act(
             Kind.BLOCKED,

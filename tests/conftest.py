@@ -25,6 +25,7 @@ from click.testing import CliRunner, Result
 from cmflow.cli import cli
 
 if TYPE_CHECKING:
+    from tests.fakes.smtp import SmtpServer
     from tests.publishing import Fakes
 
 # The smallest valid files of each kind, by their magic bytes (cmflow sniffs the bytes).
@@ -224,3 +225,22 @@ def fakes() -> Iterator[Fakes]:
             server.stop()
     for server in f.all():
         assert not server.errors, server.errors  # a bug in the fake, not in cmflow
+
+
+@pytest.fixture(scope="session")
+def smtp_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback for the test session (tests/fakes/smtp.py): STARTTLS
+    with a certificate made for the session, AUTH for `SMTP_USER`."""
+    from tests.fakes.smtp import SMTP_PASSWORD, SMTP_USER, SmtpServer, make_certificate
+
+    cert, key = make_certificate(tmp_path_factory.mktemp("smtp-cert"))
+    server = SmtpServer(cert, key, users={SMTP_USER: SMTP_PASSWORD}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(smtp_session: SmtpServer) -> SmtpServer:
+    """The session's SMTP server with an empty mailbox and no fault armed."""
+    smtp_session.reset()
+    return smtp_session

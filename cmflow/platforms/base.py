@@ -11,7 +11,7 @@ unknown (may have landed: reconcile before any resend).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -103,6 +103,10 @@ class Context:
     # fetches images from the site a feed channel publishes).
     channels: Mapping[str, Channel] = field(default_factory=dict)
     data_dir: str = "data"  # where the record lives (YouTube sums its daily quota there)
+    # The adapter of another channel of the brand, by name (a reminder goes out through its
+    # `notify` channel); raises MissingSecret when that channel's credential is not set.
+    # Call it when publishing, not while being built.
+    peer: Callable[[str], Adapter] | None = None
 
 
 class Adapter(Protocol):

@@ -66,7 +66,7 @@ SPEC = PlatformSpec(
         ),
     ),
     # Write-only: a webhook cannot list what was posted, so nothing to reconcile with.
-    capabilities=caps(Capability.ALT_TEXT),
+    capabilities=caps(Capability.ALT_TEXT, Capability.NOTIFIES),
     source="discord-api-docs developers/resources/webhook.mdx",
 )
 

@@ -87,7 +87,7 @@ SPEC = PlatformSpec(
         ConnKey("media_base_url", "public URL where media/ is served", url=True),
     ),
     # Write-only: a webhook cannot list what was posted, so nothing to reconcile with.
-    capabilities=caps(Capability.ALT_TEXT, Capability.PUBLIC_MEDIA),
+    capabilities=caps(Capability.ALT_TEXT, Capability.PUBLIC_MEDIA, Capability.NOTIFIES),
     source="humanwhocodes/crosspost src/strategies/slack.js (4,000)",
 )
 

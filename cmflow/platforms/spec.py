@@ -28,6 +28,8 @@ class Capability(StrEnum):
     ALT_TEXT = "alt_text"  # accepts alt text on images
     MARKDOWN = "markdown"  # receives the body as written (Markdown), not plain text
     PAGES = "pages"  # gives each post a page at a stable public URL (`page_url`): canonical
+    NOTIFIES = "notifies"  # can carry a reminder to the person on duty (`notify:` targets)
+    REMINDS = "reminds"  # a person posts it: the run sends a reminder, the pair then waits
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class ConnKey:
     choices: tuple[str, ...] = ()
     folder: bool = False  # a folder inside the repository
     url: bool = False  # an absolute http(s) URL (checked with base_url by cmflow.config)
+    # The name of another channel of the brand whose platform can do this (`notify:`).
+    channel_with: Capability | None = None
 
     def problem(self, value: Any) -> str | None:
         """Why `value` has the wrong shape (its type is checked by the schema), else None."""
@@ -91,6 +95,12 @@ class PlatformSpec:
     # `shorts: true` -> {"max_video_seconds": 180, "video_orientation": "vertical_or_square"}.
     setting_rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     notice: str = ""  # what `cmflow plan` tells about every channel of this platform
+    # A connection key whose value selects other defaults and required keys: the network a
+    # reminder channel stands for, the provider of a newsletter. Unset: `variant_default`.
+    variant_key: str | None = None
+    variant_default: str = ""
+    variant_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    variant_required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -102,6 +112,23 @@ class PlatformSpec:
     def required(self) -> tuple[str, ...]:
         """Keys needed to publish (not to validate)."""
         return tuple(k.name for k in self.keys if k.required)
+
+    def variant(self, settings: Mapping[str, Any]) -> str:
+        """The value of `variant_key` in a channel's settings (its default when unset)."""
+        if self.variant_key is None:
+            return ""
+        value = settings.get(self.variant_key, self.variant_default)
+        return value if isinstance(value, str) else self.variant_default
+
+    def defaults_for(self, settings: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The rule defaults of a channel with these settings (its variant's over the spec's)."""
+        extra = self.variant_defaults.get(self.variant(settings))
+        return {**self.defaults, **extra} if extra else self.defaults
+
+    def required_for(self, settings: Mapping[str, Any]) -> tuple[str, ...]:
+        """Keys a channel with these settings needs to publish (its variant's too)."""
+        extra = self.variant_required.get(self.variant(settings), ())
+        return (*self.required, *(k for k in extra if k not in self.required))
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -76,7 +76,7 @@ SPEC = PlatformSpec(
         token(),
     ),
     # Write-only: a bot cannot list what it posted, so nothing to reconcile with.
-    capabilities=caps(Capability.THREADS),
+    capabilities=caps(Capability.THREADS, Capability.NOTIFIES),
     default_base_url="https://api.telegram.org",
     source="Bot API sendMessage (4,096) / sendPhoto caption (1,024), UTF-16 units",
 )

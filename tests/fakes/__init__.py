@@ -33,6 +33,7 @@ from .devto import FakeDevto
 from .discord import FakeDiscord
 from .linkedin import FakeLinkedIn
 from .mastodon import FakeMastodon
+from .pinterest import FakePinterest
 from .proxy import FaultProxy, Forwarded
 from .slack import FakeSlack
 from .telegram import FakeTelegram
@@ -44,6 +45,7 @@ __all__ = [
     "FakeDiscord",
     "FakeLinkedIn",
     "FakeMastodon",
+    "FakePinterest",
     "FakeServer",
     "FakeSlack",
     "FakeTelegram",
