@@ -11,6 +11,7 @@ container is looked up in the account's list, by the hash of its text, never by 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -38,7 +39,7 @@ class Image:
     alt: str | None
 
 
-class ContainerAdapter:
+class ContainerAdapter(ABC):
     """Base of the Instagram and Threads adapters (one instance per channel per run)."""
 
     label: ClassVar[str]
@@ -65,16 +66,19 @@ class ContainerAdapter:
     def texts(self, rendered: Rendered) -> list[str]:
         return [p.text for p in rendered.parts]
 
+    @abstractmethod
     def single_fields(self, text: str, image: Image | None, reply_to: str | None) -> dict[str, str]:
-        raise NotImplementedError
+        """The container of a post with at most one image."""
 
+    @abstractmethod
     def child_fields(self, image: Image) -> dict[str, str]:
-        raise NotImplementedError
+        """The container of one carousel item."""
 
+    @abstractmethod
     def carousel_fields(
         self, text: str, children: list[str], reply_to: str | None
     ) -> dict[str, str]:
-        raise NotImplementedError
+        """The carousel container holding `children`."""
 
     def part_at(self, rendered: Rendered, index: int, text: str) -> Part:
         return rendered.parts[index] if index < len(rendered.parts) else Part(text)
@@ -82,7 +86,7 @@ class ContainerAdapter:
     def list_path(self, index: int) -> str:
         return f"{self.user_id}/{self.create_path}"
 
-    def check(self, rendered: Rendered) -> None:
+    def check(self, rendered: Rendered) -> None:  # noqa: B027 - optional hook, default: none
         """Refuse, before any call, what the platform cannot take."""
 
     # -- the contract -------------------------------------------------------------------------
