@@ -864,6 +864,12 @@ def calendar_cmd(
     last = first + timedelta(days=7 * weeks - 1)
     report = validate(cfg, now=now)
     record = ledger.sent_index(cfg.root, cfg.data_dir, report.posts)
+    if cfg.country and not keydates.holidays_known(cfg.country):
+        click.echo(
+            f"warning: no public holidays known for country {cfg.country!r} (channels.yaml "
+            "`country:`): use a two-letter ISO 3166 code such as FR, BE, CH or CA",
+            err=True,
+        )
     dates = keydates.between(
         first, last, country=cfg.country, language=cfg.language, events=cfg.events
     )

@@ -271,6 +271,13 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
+def holidays_known(country: str) -> bool:
+    """Whether the `holidays` library knows this ISO 3166 country."""
+    import holidays
+
+    return country.upper() in holidays.list_supported_countries()
+
+
 def world_days(
     start: date, end: date, *, language: str | None, country: str | None
 ) -> list[KeyDate]:

@@ -426,3 +426,12 @@ def test_the_schemas_agree_with_validate_on_the_example_repository_and_fixtures(
     assert "frontmatter.unknown-field" in rules
     bad_status = "---\ndate: 2026-12-01 09:00\nchannels: [site]\nstatus: publié\n---\nx\n"
     assert list(post_schema.iter_errors(_front(bad_status)))
+
+
+def test_a_country_without_known_holidays_is_said_not_silently_empty(tmp_path: Path) -> None:
+    root = write_repo(tmp_path / "r", POSTS, config=CONFIG.replace("country: FR", "country: ZZ"))
+    done = run_main(
+        ["calendar", "--from", "2026-11-30", "--weeks", "1", "--at", "2026-12-02 10:00"], cwd=root
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no public holidays known for country 'ZZ'" in done.stderr
