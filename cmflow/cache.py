@@ -30,7 +30,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from cmflow import __version__
+from cmflow import __version__, i18n
 from cmflow.model import Finding, KeyPath, Mark, Post, State
 
 CACHE_DIR = ".cmflow-cache"
@@ -90,7 +90,8 @@ class Cache:
     @classmethod
     def open(cls, root: Path, config_digest: str) -> Cache:
         path = root / CACHE_DIR / FILE_NAME
-        key = f"{FORMAT}:{__version__}:{config_digest}"
+        # Findings are cached as messages: in the language they were written in.
+        key = f"{FORMAT}:{__version__}:{i18n.current()}:{config_digest}"
         try:
             raw = path.read_bytes()
         except OSError:
@@ -175,7 +176,7 @@ def media_stamps(root: Path, paths: list[str]) -> tuple[MediaStamp, ...]:
 
 
 # --- The file format ------------------------------------------------------------------------
-# One JSON object: {"format": 6, "key": "6:<cmflow version>:<channels.yaml digest>", "files":
+# One JSON object: {"format": 6, "key": "6:<cmflow version>:<language>:<channels.yaml digest>", "files":
 # {column: [one value per post file]}, "findings": {column: [...]}, "queue": null |
 # {column: [...]}, "media": {column: [...]}, "fingerprints": {column: [...]}}. Columns, not
 # rows: checking the type of every value of a column is one pass in C (`set(map(type, ...))`),

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from cmflow import __version__
+from cmflow import __version__, i18n
 from cmflow.errors import CmflowError, ExitCode
+from cmflow.i18n import _
 
 if TYPE_CHECKING:
     from cmflow.config import Config
@@ -57,8 +58,15 @@ def load_config(root: Path | None) -> Config:
 
     folder = root.resolve() if root else config_mod.find_root(Path.cwd())
     if root and not (folder / config_mod.CONFIG_NAME).is_file():
-        raise CmflowError(f"{folder} has no {config_mod.CONFIG_NAME}: pass the repository root")
-    return config_mod.load(folder, set(BY_ID))
+        raise CmflowError(
+            _("{folder} has no {name}: pass the repository root").format(
+                folder=folder, name=config_mod.CONFIG_NAME
+            )
+        )
+    cfg = config_mod.load(folder, set(BY_ID))
+    # Messages from here on speak the brand's language (unless CMFLOW_LANG says otherwise).
+    i18n.activate(i18n.choose(cfg.language))
+    return cfg
 
 
 def parse_at(value: str | None, cfg: Config) -> datetime:

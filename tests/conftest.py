@@ -22,6 +22,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from click.testing import CliRunner, Result
 
+# Tests read cmflow's messages in English whatever the developer's locale, including the help
+# text that is built when cmflow.cli is imported; tests/test_i18n.py checks the French.
+os.environ["CMFLOW_LANG"] = "en"
+
+from cmflow import i18n
 from cmflow.cli import cli
 
 if TYPE_CHECKING:
@@ -113,6 +118,9 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.org")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.org")
+    # English unless a test asks otherwise (the fixtures' brands write in French).
+    monkeypatch.setenv("CMFLOW_LANG", "en")
+    i18n.activate("en")
 
 
 def write_repo(
