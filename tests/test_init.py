@@ -213,6 +213,36 @@ def test_a_built_wheel_installed_outside_the_source_tree_scaffolds_a_valid_repos
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 errors" in done.stdout
+    # The agency layout and the French messages come from the wheel too.
+    done = subprocess.run(
+        [
+            str(py),
+            "-m",
+            "cmflow",
+            "init",
+            "agence",
+            "--brand",
+            "Boulangerie",
+            "--brand",
+            "Fleuriste",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (work / "agence" / ".github" / "workflows" / "publish.yml").is_file()
+    done = subprocess.run(
+        [str(py), "-m", "cmflow", "validate", "--root", str(work / "nulle-part")],
+        cwd=work,
+        env={**env, "CMFLOW_LANG": "fr"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0 and "indiquez la racine du dépôt" in done.stderr, done.stderr
 
 
 def test_brands_lists_an_agency_and_fails_where_there_is_none(tmp_path: Path) -> None:
