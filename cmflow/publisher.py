@@ -736,9 +736,7 @@ def _send_edit(
 ) -> Result:
     """An edit, exactly once: an earlier attempt whose answer was lost is read back first."""
     if not isinstance(adapter, Editor):
-        return Result(
-            Outcome.FAILED, progress.done, reason=_("this platform cannot edit a post")
-        )
+        return Result(Outcome.FAILED, progress.done, reason=_("this platform cannot edit a post"))
     if reconcile:
         found = adapter.edited(rendered, progress)
         if found.outcome == Outcome.PUBLISHED:
@@ -790,11 +788,13 @@ def _record_edit(
         give_up = reconciled and entry.reconcile_attempts >= MAX_RECONCILE
         entry.state = State.NEEDS_HUMAN if give_up else State.UNKNOWN
         state = entry.state
-        message = _(
-            "edit outcome unknown ({reason}): the next run reads the post back"
-        ).format(reason=entry.reason)
+        message = _("edit outcome unknown ({reason}): the next run reads the post back").format(
+            reason=entry.reason
+        )
         if give_up:
-            message = _("edit outcome still unknown ({reason}): check the post, then {command}").format(
+            message = _(
+                "edit outcome still unknown ({reason}): check the post, then {command}"
+            ).format(
                 reason=entry.reason,
                 command=f"`cmflow resolve {entry.post} {entry.channel} --published "
                 f"{entry.url or 'URL'}`",

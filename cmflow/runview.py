@@ -98,9 +98,7 @@ def plan_text(
             )
     if not show_all:
         # Drafts are not worth a line (the scheduler's reason for them is `_("draft")`).
-        skipped = Counter(
-            a.reason for a in actions if a.kind == "skip" and a.reason != _("draft")
-        )
+        skipped = Counter(a.reason for a in actions if a.kind == "skip" and a.reason != _("draft"))
         for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
             lines.append("  - " + _skipped(n, printable(reason)))
     counts = Counter(str(a.kind) for a in actions)
@@ -218,9 +216,7 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
 
 
 def _skipped(n: int, reason: str) -> str:
-    return ngettext("{n} skipped: {reason}", "{n} skipped: {reason}", n).format(
-        n=n, reason=reason
-    )
+    return ngettext("{n} skipped: {reason}", "{n} skipped: {reason}", n).format(n=n, reason=reason)
 
 
 def run_json(report: RunReport) -> str:

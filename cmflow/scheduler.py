@@ -178,8 +178,7 @@ def _edited(
         return act(
             Kind.DONE,
             _(
-                "{done} (edited since; the platform refused the edit: {reason}; change it by "
-                "hand)"
+                "{done} (edited since; the platform refused the edit: {reason}; change it by hand)"
             ).format(done=done, reason=refused.get("reason")),
         )
     if vocabulary.edit_mode(channel) != "update" or channel.platform not in publishable:
@@ -194,8 +193,7 @@ def _edited(
         return act(
             Kind.INVALID,
             _(
-                "edited since it was published, with {errors}: the edit is not sent (run "
-                "{command})"
+                "edited since it was published, with {errors}: the edit is not sent (run {command})"
             ).format(errors=_errors(errors), command=f"cmflow validate {post.path}"),
         )
     if not channel.enabled:
@@ -271,8 +269,7 @@ def _decide(
         return act(
             Kind.BLOCKED,
             _(
-                "needs a human: {reason}. Check the account, then run {command} or "
-                "`... --absent`"
+                "needs a human: {reason}. Check the account, then run {command} or `... --absent`"
             ).format(reason=entry.reason or _("outcome unknown"), command=_resolve(post, name)),
         )
     if post.field("status", name) == "draft" or post.status == "draft":
@@ -340,9 +337,7 @@ def _decide(
             )
         return act(Kind.INVALID, what)
     if post.date > now:
-        return act(
-            Kind.WAIT, _("not due: scheduled in {time}").format(time=_ago(post.date - now))
-        )
+        return act(Kind.WAIT, _("not due: scheduled in {time}").format(time=_ago(post.date - now)))
     if channel.platform not in publishable:
         return act(
             Kind.SKIP,
