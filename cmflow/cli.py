@@ -81,10 +81,16 @@ def parse_at(value: str | None, cfg: Config) -> datetime:
 
 
 class HelpFormatter(click.HelpFormatter):
-    """Click's help layout, its own words ("Usage:") in cmflow's language."""
+    """Click's help layout, with click's own words ("Usage:", "Options:") in cmflow's
+    language: click takes them from its English catalogue."""
 
     def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
         super().write_usage(prog, args, _("Usage:") + " " if prefix is None else prefix)
+
+    def write_heading(self, heading: str) -> None:
+        words = {"Options": _("Options"), "Commands": _("Commands")}
+        title = _("{heading}:").format(heading=words.get(heading, heading))
+        self.write(f"{'':>{self.current_indent}}{title}\n")
 
 
 class Context(click.Context):
@@ -92,8 +98,7 @@ class Context(click.Context):
 
 
 class Command(click.Command):
-    """A command whose help is all in cmflow's language: click's headings and its help
-    option are written here rather than taken from click's own (English) catalogue."""
+    """A command whose help is all in cmflow's language, its help option included."""
 
     context_class = Context
 
@@ -103,12 +108,6 @@ class Command(click.Command):
             option.help = _("Show this message and exit.")
         return option
 
-    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [r for p in self.get_params(ctx) if (r := p.get_help_record(ctx)) is not None]
-        if rows:
-            with formatter.section(_("Options")):
-                formatter.write_dl(rows)
-
 
 class Group(Command, click.Group):
     """Lists each command with its whole first sentence: click cuts it at 45 characters,
@@ -117,10 +116,6 @@ class Group(Command, click.Group):
     command_class = Command
     group_class = type  # subgroups are Groups too
 
-    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        super().format_options(ctx, formatter)
-        self.format_commands(ctx, formatter)
-
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
         for name in self.list_commands(ctx):
@@ -128,7 +123,7 @@ class Group(Command, click.Group):
             if cmd is not None and not cmd.hidden:
                 rows.append((name, cmd.get_short_help_str(limit=1000)))
         if rows:
-            with formatter.section(_("Commands")):
+            with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
 
