@@ -43,9 +43,12 @@ def discover(top: Path) -> list[Brand]:
     dupes = {p for p in prefixes if prefixes.count(p) > 1}
     if dupes:
         from cmflow.errors import CmflowError
+        from cmflow.i18n import _
 
         raise CmflowError(
-            f"brands {', '.join(b.name for b in out if b.secrets_prefix in dupes)} share the "
-            "secrets prefix " + ", ".join(sorted(dupes)) + ": rename one folder"
+            _("brands {names} share the secrets prefix {prefixes}: rename one folder").format(
+                names=", ".join(b.name for b in out if b.secrets_prefix in dupes),
+                prefixes=", ".join(sorted(dupes)),
+            )
         )
     return out

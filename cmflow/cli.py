@@ -15,7 +15,7 @@ import click
 
 from cmflow import __version__, i18n
 from cmflow.errors import CmflowError, ExitCode
-from cmflow.i18n import _
+from cmflow.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from cmflow.config import Config
@@ -28,7 +28,7 @@ def root_option(f: F) -> F:
     return click.option(
         "--root",
         type=click.Path(file_okay=False, path_type=Path),
-        help="Content repository (default: the nearest folder with channels.yaml).",
+        help=_("Content repository (default: the nearest folder with channels.yaml)."),
     )(f)
 
 
@@ -38,7 +38,7 @@ def format_option(f: F) -> F:
         "fmt",
         type=click.Choice(["text", "json", "github"]),
         default=None,
-        help="Output format (default: github under GitHub Actions, else text).",
+        help=_("Output format (default: github under GitHub Actions, else text)."),
     )(f)
 
 
@@ -80,9 +80,41 @@ def parse_at(value: str | None, cfg: Config) -> datetime:
         raise click.BadParameter(str(exc), param_hint="--at") from None
 
 
-class Group(click.Group):
+class HelpFormatter(click.HelpFormatter):
+    """Click's help layout, with click's own words ("Usage:", "Options:") in cmflow's
+    language: click takes them from its English catalogue."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, _("Usage:") + " " if prefix is None else prefix)
+
+    def write_heading(self, heading: str) -> None:
+        words = {"Options": _("Options"), "Commands": _("Commands")}
+        title = _("{heading}:").format(heading=words.get(heading, heading))
+        self.write(f"{'':>{self.current_indent}}{title}\n")
+
+
+class Context(click.Context):
+    formatter_class = HelpFormatter
+
+
+class Command(click.Command):
+    """A command whose help is all in cmflow's language, its help option included."""
+
+    context_class = Context
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = _("Show this message and exit.")
+        return option
+
+
+class Group(Command, click.Group):
     """Lists each command with its whole first sentence: click cuts it at 45 characters,
     and "What the next publish run would do, per post and…" tells a newcomer nothing."""
+
+    command_class = Command
+    group_class = type  # subgroups are Groups too
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
@@ -98,27 +130,36 @@ class Group(click.Group):
 @click.group(
     cls=Group,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    help=_(
+        "Content-as-code for community managers.\n\n"
+        "Posts are Markdown files in content/, the editorial line is channels.yaml. cmflow "
+        "checks every post against that line, previews it per channel, and publishes due "
+        "posts exactly once."
+    ),
 )
-@click.version_option(__version__, prog_name="cmflow")
+@click.version_option(__version__, prog_name="cmflow", help=_("Show the version and exit."))
 def cli() -> None:
-    """Content-as-code for community managers.
-
-    Posts are Markdown files in content/, the editorial line is channels.yaml. cmflow checks
-    every post against that line, previews it per network, and publishes due posts exactly once.
-    """
+    """Content-as-code for community managers (help text: the `help` above)."""
 
 
-@cli.command()
+@cli.command(
+    help=_(
+        "Check posts against the editorial line and the whole queue.\n\n"
+        "With PATHS (files or folders), only findings in those files are reported; the rest "
+        "of the queue is still read, because caps, gaps and the content mix depend on every "
+        "post. Exit 1 when an error-level finding is reported."
+    )
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @root_option
 @format_option
-@at_option("Check the schedule as of TIME (default: now), e.g. 2026-11-24 09:00.")
+@at_option(_("Check the schedule as of TIME (default: now), e.g. 2026-11-24 09:00."))
 @click.option(
     "--changed-since",
     metavar="REF",
-    help="Report only files changed since a git ref (the whole queue is still checked).",
+    help=_("Report only files changed since a git ref (the whole queue is still checked)."),
 )
-@click.option("--no-cache", is_flag=True, help="Ignore the cache in .cmflow-cache/.")
+@click.option("--no-cache", is_flag=True, help=_("Ignore the cache in .cmflow-cache/."))
 def validate(
     paths: tuple[Path, ...],
     root: Path | None,
@@ -127,12 +168,7 @@ def validate(
     changed_since: str | None,
     no_cache: bool,
 ) -> None:
-    """Check posts against the editorial line and the whole queue.
-
-    With PATHS (files or folders), only findings in those files are reported; the rest of the
-    queue is still read, because caps, gaps and the content mix depend on every post.
-    Exit 1 when an error-level finding is reported.
-    """
+    """Check posts against the editorial line and the whole queue (exit 1 on an error)."""
     from cmflow import output
     from cmflow.validation import validate as run
 
@@ -162,9 +198,12 @@ def _relative_posts(cfg: Config, path: Path) -> set[str]:
     target = path.resolve()
     root = cfg.root.resolve()
     if not target.exists():
-        raise click.BadParameter(f"{path} does not exist", param_hint="PATHS")
+        raise click.BadParameter(_("{path} does not exist").format(path=path), param_hint="PATHS")
     if not target.is_relative_to(root):
-        raise click.BadParameter(f"{path} is outside the repository {root}", param_hint="PATHS")
+        raise click.BadParameter(
+            _("{path} is outside the repository {root}").format(path=path, root=root),
+            param_hint="PATHS",
+        )
     rel = target.relative_to(root).as_posix()
     if target.is_file():
         return {rel}
@@ -182,31 +221,44 @@ def _relative_posts(cfg: Config, path: Path) -> set[str]:
     }
 
 
-@cli.command()
+@cli.command(
+    help=_(
+        "Show exactly what each channel will receive, with its length against the limit.\n\n"
+        "Give post files, or --changed-since REF for every post a pull request changes."
+    )
+)
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
-    "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="NAME",
+    help=_("Only this channel (repeatable)."),
 )
 @root_option
 @click.option(
     "--changed-since",
     metavar="REF",
-    help="Preview every post changed since a git ref (a pull request's base).",
+    help=_("Preview every post changed since a git ref (a pull request's base)."),
 )
 @click.option(
     "--comment",
     is_flag=True,
-    help="With --changed-since in a pull_request workflow: write the preview into one sticky PR "
-    "comment (GITHUB_TOKEN), updated on each push, and into the job summary.",
+    help=_(
+        "With --changed-since in a pull_request workflow: write the preview into one sticky PR "
+        "comment (GITHUB_TOKEN), updated on each push, and into the job summary."
+    ),
 )
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "markdown", "github"]),
     default=None,
-    help="Output format: text, json, markdown (as in the PR comment), github (text, plus "
-    "annotations and the job summary). Default: markdown with --changed-since, github under "
-    "GitHub Actions, else text.",
+    help=_(
+        "Output format: text, json, markdown (as in the PR comment), github (text, plus "
+        "annotations and the job summary). Default: markdown with --changed-since, github "
+        "under GitHub Actions, else text."
+    ),
 )
 def preview(
     paths: tuple[Path, ...],
@@ -216,18 +268,16 @@ def preview(
     comment: bool,
     fmt: str | None,
 ) -> None:
-    """Show exactly what each channel will receive, with its length against the limit.
-
-    Give post files, or --changed-since REF for every post a pull request changes."""
+    """Show exactly what each channel will receive, with its length against the limit."""
     cfg = load_config(root)
     now = datetime.now(UTC)
     if changed_since or comment:
         if paths or not changed_since:
-            raise click.UsageError("--changed-since REF replaces PATHS (and --comment needs it)")
+            raise click.UsageError(_("--changed-since REF replaces PATHS (and --comment needs it)"))
         sys.exit(_preview_changes(cfg, changed_since, now, comment, fmt or "markdown"))
     fmt = resolve_format(fmt)
     if not paths:
-        raise click.UsageError("give a post file (or --changed-since REF)")
+        raise click.UsageError(_("give a post file (or --changed-since REF)"))
     from cmflow import preview as preview_mod
 
     status = ExitCode.OK
@@ -236,7 +286,10 @@ def preview(
         rel = next(iter(_relative_posts(cfg, path)))
         if not rel.endswith((".md", ".markdown")):
             raise click.BadParameter(
-                f"{path} is not a post (a .md file in {cfg.content_dir}/)", param_hint="PATHS"
+                _("{path} is not a post (a .md file in {folder}/)").format(
+                    path=path, folder=cfg.content_dir
+                ),
+                param_hint="PATHS",
             )
         result = preview_mod.preview(cfg, rel, list(channels), now)
         if fmt == "github":
@@ -294,14 +347,16 @@ def _preview_changes(cfg: Config, ref: str, now: datetime, comment: bool, fmt: s
     token = os.environ.get("GITHUB_TOKEN", "").strip()
     if pr is None:
         raise CmflowError(
-            "--comment needs a pull_request workflow run (GITHUB_EVENT_PATH with a pull request)"
+            _("--comment needs a pull_request workflow run (GITHUB_EVENT_PATH with a pull request)")
         )
     if pr.from_fork:
-        click.echo("preview: pull request from a fork: preview written to the job summary only")
+        click.echo(_("preview: pull request from a fork: preview written to the job summary only"))
         return ExitCode.OK
     if not token:
         raise CmflowError(
-            "--comment needs a token: set GITHUB_TOKEN (env: GITHUB_TOKEN: ${{ github.token }})"
+            _("--comment needs a token: set GITHUB_TOKEN (env: {setting})").format(
+                setting="GITHUB_TOKEN: ${{ github.token }}"
+            )
         )
     redact = Redactor([token])
     try:
@@ -314,33 +369,46 @@ def _preview_changes(cfg: Config, ref: str, now: datetime, comment: bool, fmt: s
         from cmflow.output import workflow_command
 
         click.echo(workflow_command("warning", redact.text(exc.reason)), err=True)
-        click.echo(f"preview: comment not written: {redact.text(exc.reason)}", err=True)
+        click.echo(
+            _("preview: comment not written: {reason}").format(reason=redact.text(exc.reason)),
+            err=True,
+        )
         return ExitCode.OK
-    click.echo(f"preview: comment {action} {url}")
+    done = {
+        "created": _("preview: comment created {url}"),
+        "updated": _("preview: comment updated {url}"),
+    }.get(action, _("preview: comment unchanged {url}"))
+    click.echo(done.format(url=url))
     return ExitCode.OK
 
 
-@cli.command()
+@cli.command(
+    help=_(
+        "What the next publish run would do, per post and channel (nothing is sent).\n\n"
+        "Posts that cannot be read (a typo in the front-matter) are listed with their "
+        "findings: they go nowhere until fixed."
+    )
+)
 @root_option
-@at_option("Plan as of TIME (default: now), e.g. 2026-11-24 09:00.")
+@at_option(_("Plan as of TIME (default: now), e.g. 2026-11-24 09:00."))
 @click.option(
-    "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="NAME",
+    help=_("Only this channel (repeatable)."),
 )
 @click.option(
     "--all",
     "show_all",
     is_flag=True,
-    help="Also list pairs with nothing to do (done, not due, skipped).",
+    help=_("Also list pairs with nothing to do (done, not due, skipped)."),
 )
 @format_option
 def plan(
     root: Path | None, at: str | None, channels: tuple[str, ...], show_all: bool, fmt: str | None
 ) -> None:
-    """What the next publish run would do, per post and channel (nothing is sent).
-
-    Posts that cannot be read (a typo in the front-matter) are listed with their findings:
-    they go nowhere until fixed.
-    """
+    """What the next publish run would do, per post and channel (nothing is sent)."""
     from cmflow import publisher, runview
 
     cfg = load_config(root)
@@ -386,37 +454,50 @@ def _check_channels(cfg: Config, channels: tuple[str, ...]) -> None:
     for c in channels:
         if c not in cfg.channels:
             raise click.BadParameter(
-                f"unknown channel {c!r}{channel_hint(c, cfg.channels)}",
+                _("unknown channel {name}{hint}").format(
+                    name=repr(c), hint=channel_hint(c, cfg.channels)
+                ),
                 param_hint="--channel",
             )
 
 
-@cli.command()
+@cli.command(
+    help=_(
+        "Publish every due post exactly once and record the outcome in data/.\n\n"
+        "Exit 1 when anything failed, stays unknown, or the record could not be pushed."
+    )
+)
 @root_option
-@at_option("Publish what is due at TIME (default: now).")
+@at_option(_("Publish what is due at TIME (default: now)."))
 @click.option(
-    "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="NAME",
+    help=_("Only this channel (repeatable)."),
 )
 @click.option(
-    "--dry-run", is_flag=True, help="Show what would be published; send and record nothing."
+    "--dry-run", is_flag=True, help=_("Show what would be published; send and record nothing.")
 )
 @click.option(
     "--commit",
     is_flag=True,
-    help="Commit and push the record (CI): the claim is pushed before sending.",
+    help=_("Commit and push the record (CI): the claim is pushed before sending."),
 )
-@click.option("--remote", default="origin", show_default=True, help="Git remote for --commit.")
+@click.option("--remote", default="origin", help=_("Git remote for --commit (default: origin)."))
 @click.option(
     "--budget",
     type=float,
     default=600,
-    show_default=True,
-    help="Seconds this run may spend (rate-limit waits beyond it defer to the next run).",
+    help=_(
+        "Seconds this run may spend (default: 600; rate-limit waits beyond it defer to the "
+        "next run)."
+    ),
 )
 @click.option(
     "--force",
     is_flag=True,
-    help="With --at in the future: publish now what is scheduled up to then.",
+    help=_("With --at in the future: publish now what is scheduled up to then."),
 )
 @format_option
 def publish(
@@ -430,9 +511,7 @@ def publish(
     force: bool,
     fmt: str | None,
 ) -> None:
-    """Publish every due post exactly once and record the outcome in data/.
-
-    Exit 1 when anything failed, stays unknown, or the record could not be pushed."""
+    """Publish every due post exactly once and record the outcome in data/."""
     from cmflow import publisher, runview
     from cmflow.clock import Clock
     from cmflow.redact import Redactor
@@ -454,12 +533,14 @@ def publish(
         when = f"{now.astimezone(cfg.timezone):%Y-%m-%d %H:%M %Z}"
         if not force:
             raise click.UsageError(
-                f"--at {at} ({when}) is in the future: every post scheduled up to then would "
-                "go out now. Look ahead with `cmflow plan --at` or `publish --dry-run`; "
-                "add --force to publish them now anyway"
+                _(
+                    "--at {at} ({when}) is in the future: every post scheduled up to then "
+                    "would go out now. Look ahead with `cmflow plan --at` or `publish "
+                    "--dry-run`; add --force to publish them now anyway"
+                ).format(at=at, when=when)
             )
         click.echo(
-            f"note: --force: publishing now what is scheduled up to {when}",
+            _("note: --force: publishing now what is scheduled up to {when}").format(when=when),
             err=True,
         )
 
@@ -490,21 +571,36 @@ def publish(
     sys.exit(ExitCode.OK if report.ok else ExitCode.FINDINGS)
 
 
-@cli.command()
+@cli.command(
+    help=_(
+        "Settle a post whose outcome cmflow could not prove (needs_human / unknown), or one a "
+        "person posts by hand (waiting): --published URL once it is out, --skipped if it is "
+        "not.\n\n"
+        "--undo puts back the state the last resolve replaced (a mistaken --absent), as long "
+        "as no publish run has acted on the pair since."
+    )
+)
 @click.argument("post_id")
 @click.argument("channel")
 @click.option(
-    "--published", "url", metavar="URL_OR_ID", help="It is on the network: record this URL or id."
+    "--published",
+    "url",
+    metavar="URL_OR_ID",
+    help=_("It is on the network: record this URL or id."),
 )
-@click.option("--absent", is_flag=True, help="It is not on the network: let the next run send it.")
 @click.option(
-    "--skipped", is_flag=True, help="It will not be posted (a reminder channel): close the pair."
+    "--absent", is_flag=True, help=_("It is not on the network: let the next run send it.")
 )
-@click.option("--force", is_flag=True, help="Also overwrite an outcome cmflow did prove.")
+@click.option(
+    "--skipped",
+    is_flag=True,
+    help=_("It will not be posted (a reminder channel): close the pair."),
+)
+@click.option("--force", is_flag=True, help=_("Also overwrite an outcome cmflow did prove."))
 @click.option(
     "--undo",
     is_flag=True,
-    help="Put back the state the last resolve replaced (kept in the record's history).",
+    help=_("Put back the state the last resolve replaced (kept in the record's history)."),
 )
 @root_option
 def resolve(
@@ -517,27 +613,27 @@ def resolve(
     undo: bool,
     root: Path | None,
 ) -> None:
-    """Settle a post whose outcome cmflow could not prove (needs_human / unknown), or one a
-    person posts by hand (waiting): --published URL once it is out, --skipped if it is not.
-
-    --undo puts back the state the last resolve replaced (a mistaken --absent), as long as
-    no publish run has acted on the pair since."""
+    """Settle a pair whose outcome cmflow could not prove, or one posted by hand."""
     from cmflow import ledger
 
     if undo:
         if url or absent or skipped:
-            raise click.UsageError("--undo takes no --published, --absent nor --skipped")
+            raise click.UsageError(_("--undo takes no --published, --absent nor --skipped"))
         cfg = load_config(root)
         book = ledger.Ledger(cfg.root, cfg.data_dir)
         entry = book.get(post_id, channel)
         if entry is None:
-            raise CmflowError(f"no record for post {post_id!r} on {channel!r} (see data/record/)")
+            raise CmflowError(_no_record(post_id, channel))
         state = ledger.undo_resolve(entry, book.clock.stamp())
         path = book.write(entry)
-        click.echo(f"{path.relative_to(cfg.root)}: {state} again (the resolve is undone)")
+        click.echo(
+            _("{path}: {state} again (the resolve is undone)").format(
+                path=path.relative_to(cfg.root), state=state
+            )
+        )
         return
     if [bool(url), absent, skipped].count(True) != 1:
-        raise click.UsageError("say one of --published URL_OR_ID, --absent, --skipped or --undo")
+        raise click.UsageError(_("say one of --published URL_OR_ID, --absent, --skipped or --undo"))
     cfg = load_config(root)
     book = ledger.Ledger(cfg.root, cfg.data_dir)
     try:
@@ -548,40 +644,50 @@ def resolve(
         # A file cmflow cannot read: the human's answer replaces it.
         entry = ledger.replacement(exc.problem, post_id, channel, cfg.channels[channel].platform)
     if entry is None:
-        raise CmflowError(f"no record for post {post_id!r} on {channel!r} (see data/record/)")
+        raise CmflowError(_no_record(post_id, channel))
     ledger.resolve(entry, url, book.clock.stamp(), force=force, skipped=skipped)
     path = book.write(entry)
     click.echo(f"{path.relative_to(cfg.root)}: {entry.state}")
 
 
-@cli.group()
+def _no_record(post_id: str, channel: str) -> str:
+    return _("no record for post {post} on {channel} (see data/record/)").format(
+        post=repr(post_id), channel=repr(channel)
+    )
+
+
+@cli.group(help=_("Engagement metrics, kept in data/metrics/ (see `cmflow report`)."))
 def metrics() -> None:
-    """Engagement metrics, kept in data/metrics/ (see `cmflow report`)."""
+    """Engagement metrics, kept in data/metrics/."""
 
 
-@metrics.command("collect")
+@metrics.command(
+    "collect",
+    help=_(
+        "Snapshot engagement of published posts (at 1h, 24h, 7d, 30d by default), followers, "
+        "competitors and site traffic into data/metrics/.\n\n"
+        "A failed fetch is recorded as failed, never as zeros, and asked again next run. Exit "
+        "1 when a credential is missing or refused (the message names the variable)."
+    ),
+)
 @root_option
-@at_option("Collect as of TIME (default: now): decides which snapshots are due.")
-@click.option("--commit", is_flag=True, help="Commit and push the snapshots (CI).")
-@click.option("--remote", default="origin", show_default=True, help="Git remote for --commit.")
+@at_option(_("Collect as of TIME (default: now): decides which snapshots are due."))
+@click.option("--commit", is_flag=True, help=_("Commit and push the snapshots (CI)."))
+@click.option("--remote", default="origin", help=_("Git remote for --commit (default: origin)."))
 @click.option(
-    "--budget", type=float, default=600, show_default=True, help="Seconds this run may spend."
+    "--budget", type=float, default=600, help=_("Seconds this run may spend (default: 600).")
 )
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "github"]),
     default="text",
-    help="text for people, json for tools, github: text, also in the job summary.",
+    help=_("text for people, json for tools, github: text, also in the job summary."),
 )
 def metrics_collect(
     root: Path | None, at: str | None, commit: bool, remote: str, budget: float, fmt: str
 ) -> None:
-    """Snapshot engagement of published posts (at 1h, 24h, 7d, 30d by default), followers,
-    competitors and site traffic into data/metrics/.
-
-    A failed fetch is recorded as failed, never as zeros, and asked again next run. Exit 1
-    when a credential is missing or refused (the message names the variable)."""
+    """Snapshot engagement, followers, competitors and site traffic into data/metrics/."""
     from cmflow.metrics import summary
     from cmflow.metrics.collect import collect
     from cmflow.redact import Redactor
@@ -596,35 +702,48 @@ def metrics_collect(
     sys.exit(ExitCode.OK if report.ok else ExitCode.FINDINGS)
 
 
-@cli.command()
+@cli.command(
+    help=_(
+        "KPIs from data/metrics/: interactions, engagement rate, per channel, pillar, "
+        "campaign, format and time slot; top posts, trends, followers, site traffic, "
+        "competitors."
+    )
+)
 @root_option
 @click.option(
-    "--since", metavar="DATE", help="First day included (default: 90 days before --until)."
+    "--since", metavar="DATE", help=_("First day included (default: 90 days before --until).")
 )
-@click.option("--until", metavar="DATE", help="Last day included (default: today).")
+@click.option("--until", metavar="DATE", help=_("Last day included (default: today)."))
 @click.option(
-    "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="NAME",
+    help=_("Only this channel (repeatable)."),
 )
 @click.option(
     "--campaign",
     "campaigns",
     multiple=True,
     metavar="NAME",
-    help="Only this campaign (repeatable).",
+    help=_("Only this campaign (repeatable)."),
 )
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["md", "html", "csv", "text", "github"]),
     default="md",
-    show_default=True,
-    help="md (renders on GitHub, charts as SVG), html (one self-contained page), csv, text; "
-    "github: md, also appended to the job summary.",
+    help=_(
+        "md (the default: renders on GitHub, charts as SVG), html (one self-contained page), "
+        "csv, text; github: md, also appended to the job summary."
+    ),
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (Markdown: charts as SVG files beside it). Default: standard output.",
+    help=_(
+        "Write to this file (Markdown: charts as SVG files beside it). Default: standard output."
+    ),
 )
 def report(
     root: Path | None,
@@ -635,8 +754,7 @@ def report(
     fmt: str,
     out: Path | None,
 ) -> None:
-    """KPIs from data/metrics/: interactions, engagement rate, per channel, pillar, campaign,
-    format and time slot; top posts, trends, followers, site traffic, competitors."""
+    """KPIs from data/metrics/ (per channel, pillar, campaign, format, time slot)."""
     from cmflow.report.build import run as build_report
 
     cfg = load_config(root)
@@ -656,21 +774,27 @@ def report(
     if out is None:
         click.echo(result, nl=False)
     else:
-        click.echo(f"report written to {out}", err=True)
+        click.echo(_("report written to {path}").format(path=out), err=True)
 
 
-@cli.command()
+@cli.command(
+    help=_(
+        "The rule catalogue: ids, levels (as set in channels.yaml when found) and what fires them."
+    )
+)
 @root_option
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "markdown", "github"]),
     default=None,
-    help="Output format: text, json, markdown (a table for docs), github (text, and the "
-    "table in the job summary). Default: github under GitHub Actions, else text.",
+    help=_(
+        "Output format: text, json, markdown (a table for docs), github (text, and the "
+        "table in the job summary). Default: github under GitHub Actions, else text."
+    ),
 )
 def rules(root: Path | None, fmt: str | None) -> None:
-    """The rule catalogue: ids, levels (as set in channels.yaml when found) and what fires them."""
+    """The rule catalogue: ids, levels and what fires them."""
     import json
 
     from cmflow.rules import RULES
@@ -683,9 +807,8 @@ def rules(root: Path | None, fmt: str | None) -> None:
             raise
     rows = [(r.id, levels.get(r.id, r.level), r.summary) for r in RULES]
     fmt = resolve_format(fmt)
-    table = "| id | level | fires when |\n|---|---|---|\n" + "\n".join(
-        f"| `{i}` | {lv} | {s} |" for i, lv, s in rows
-    )
+    head = "| {} | {} | {} |\n|---|---|---|\n".format(_("id"), _("level"), _("fires when"))
+    table = head + "\n".join(f"| `{i}` | {lv} | {s} |" for i, lv, s in rows)
     if fmt == "github":
         _append_summary(f"### cmflow rules\n\n{table}\n")
     if fmt == "json":
@@ -695,23 +818,26 @@ def rules(root: Path | None, fmt: str | None) -> None:
     elif fmt == "markdown":
         click.echo(table)
     else:
-        width = max(len(i) for i, _, _ in rows)
+        width = max(len(r[0]) for r in rows)
         for i, lv, s in rows:
             click.echo(f"{i:<{width}}  {lv:<7}  {s}")
 
 
-@cli.command()
+@cli.command(
+    help=_(
+        "JSON Schemas (draft 2020-12) of channels.yaml and of a post's front-matter, for "
+        "editors.\n\nGenerated from the definitions the validator itself uses."
+    )
+)
 @click.argument("which", type=click.Choice(["channels", "post", "all"]), default="all")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
-    help="Write channels.schema.json and/or post.schema.json into DIR instead of printing.",
+    help=_("Write channels.schema.json and/or post.schema.json into DIR instead of printing."),
 )
 def schema(which: str, out: Path | None) -> None:
-    """JSON Schemas (draft 2020-12) of channels.yaml and of a post's front-matter, for editors.
-
-    Generated from the definitions the validator itself uses."""
+    """JSON Schemas of channels.yaml and of a post's front-matter."""
     import json
 
     from cmflow import schema as schema_mod
@@ -724,46 +850,56 @@ def schema(which: str, out: Path | None) -> None:
     wanted = list(docs) if which == "all" else [which]
     if out is None:
         if len(wanted) > 1:
-            raise click.UsageError("name one schema (channels or post), or give --out DIR")
+            raise click.UsageError(_("name one schema (channels or post), or give --out DIR"))
         click.echo(json.dumps(docs[wanted[0]], indent=2, ensure_ascii=False))
         return
     out.mkdir(parents=True, exist_ok=True)
     for name in wanted:
         target = out / f"{name}.schema.json"
         _write_atomic(target, json.dumps(docs[name], indent=2, ensure_ascii=False) + "\n")
-        click.echo(f"wrote {target}")
+        click.echo(_("wrote {path}").format(path=target))
 
 
-@cli.command()
+@cli.command(
+    help=_(
+        "Create a content repository: channels.yaml, example posts, workflows, CODEOWNERS."
+        "\n\nExisting files are never overwritten unless --force is given. The result "
+        "validates and publishes its first example post to the site channel as it is."
+    )
+)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option(
     "--brand",
     "brand_names",
     multiple=True,
-    help="The brand's display name (default: the folder's name). Repeat it for an agency "
-    "repository: one folder per brand under brands/, workflows run per brand.",
+    help=_(
+        "The brand's display name (default: the folder's name). Repeat it for an agency "
+        "repository: one folder per brand under brands/, workflows run per brand."
+    ),
 )
-@click.option("--timezone", default="Europe/Paris", show_default=True, help="IANA time zone.")
-@click.option("--language", default="fr", show_default=True, help="Posts' language (ISO 639-1).")
+@click.option(
+    "--timezone", default="Europe/Paris", help=_("IANA time zone (default: Europe/Paris).")
+)
+@click.option("--language", default="fr", help=_("The posts' language, ISO 639-1 (default: fr)."))
 @click.option(
     "--site-url",
     default="https://example.org/actus",
-    show_default=True,
-    help="Public URL of the site channel (public/).",
+    help=_("Public URL of the site channel, public/ (default: https://example.org/actus)."),
 )
 @click.option(
     "--action",
     default=None,
     metavar="OWNER/REPO@REF",
-    help="The cmflow GitHub Action the workflows use (default: cmflow/cmflow@v1).",
+    help=_("The cmflow GitHub Action the workflows use (default: cmflow/cmflow@v1)."),
 )
 @click.option(
     "--owner",
     default="marque/equipe-editoriale",
-    show_default=True,
-    help="GitHub user or team that approves posts (CODEOWNERS).",
+    help=_(
+        "GitHub user or team that approves posts, CODEOWNERS (default: marque/equipe-editoriale)."
+    ),
 )
-@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.option("--force", is_flag=True, help=_("Overwrite files that already exist."))
 def init(
     directory: Path,
     brand_names: tuple[str, ...],
@@ -774,10 +910,7 @@ def init(
     owner: str,
     force: bool,
 ) -> None:
-    """Create a content repository: channels.yaml, example posts, workflows, CODEOWNERS.
-
-    Existing files are never overwritten unless --force is given. The result validates and
-    publishes its first example post to the site channel as it is."""
+    """Create a content repository: channels.yaml, example posts, workflows, CODEOWNERS."""
     from cmflow import scaffold
 
     target = directory.resolve()
@@ -796,47 +929,61 @@ def init(
     )
     written = scaffold.init(target, opts, datetime.now(UTC))
     for rel in written:
-        click.echo(f"  created {rel}")
+        click.echo("  " + _("created {path}").format(path=rel))
     who = ", ".join(opts.brands) if opts.brands else opts.brand
     click.echo(
-        f"\n{who}: {len(written)} files in {target}. Next: git init, then "
-        "`cmflow validate` and `cmflow publish` (README.md says which secrets to create)."
+        "\n"
+        + ngettext(
+            "{brand}: {count} file in {folder}. Next: git init, then `cmflow validate` and "
+            "`cmflow publish` (README.md says which secrets to create).",
+            "{brand}: {count} files in {folder}. Next: git init, then `cmflow validate` and "
+            "`cmflow publish` (README.md says which secrets to create).",
+            len(written),
+        ).format(brand=who, count=len(written), folder=target)
     )
 
 
-@cli.command(name="calendar")
+@cli.command(
+    name="calendar",
+    help=_("The editorial calendar: posts per channel and day, key dates, gaps and conflicts."),
+)
 @root_option
-@at_option("Mark what is late or published as of TIME (default: now).")
-@click.option("--from", "start", metavar="DATE", help="First week shown (default: this week).")
+@at_option(_("Mark what is late or published as of TIME (default: now)."))
+@click.option("--from", "start", metavar="DATE", help=_("First week shown (default: this week)."))
 @click.option(
     "--weeks",
     type=click.IntRange(1, 104),
     default=4,
-    show_default=True,
-    help="How many weeks to show (1-104).",
+    help=_("How many weeks to show, 1 to 104 (default: 4)."),
 )
 @click.option(
-    "--channel", "channels", multiple=True, metavar="NAME", help="Only this channel (repeatable)."
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="NAME",
+    help=_("Only this channel (repeatable)."),
 )
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "md", "html", "github"]),
     default="text",
-    help="text for the terminal, md renders on GitHub, html is one self-contained page, "
-    "github prints text and adds the md calendar to the job summary.",
+    help=_(
+        "text for the terminal, md renders on GitHub, html is one self-contained page, "
+        "github prints text and adds the md calendar to the job summary."
+    ),
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help=_("Write to FILE."))
 @click.option(
     "--ics",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="Also write an iCalendar file (Google Calendar, Outlook, Apple Calendar).",
+    help=_("Also write an iCalendar file (Google Calendar, Outlook, Apple Calendar)."),
 )
 @click.option(
     "--link-base",
     metavar="URL",
-    help="Link each ICS event to the post file at URL/PATH (e.g. the repository's blob URL).",
+    help=_("Link each ICS event to the post file at URL/PATH (e.g. the repository's blob URL)."),
 )
 def calendar_cmd(
     root: Path | None,
@@ -864,7 +1011,8 @@ def calendar_cmd(
             first = date_cls.fromisoformat(start.strip())
         except ValueError:
             raise click.BadParameter(
-                f"{start!r}: write a date like 2026-11-30", param_hint="--from"
+                _("{value}: write a date like 2026-11-30").format(value=repr(start)),
+                param_hint="--from",
             ) from None
     else:
         first = now.astimezone(cfg.timezone).date()
@@ -874,8 +1022,10 @@ def calendar_cmd(
     record = ledger.sent_index(cfg.root, cfg.data_dir, report.posts)
     if cfg.country and not keydates.holidays_known(cfg.country):
         click.echo(
-            f"warning: no public holidays known for country {cfg.country!r} (channels.yaml "
-            "`country:`): use a two-letter ISO 3166 code such as FR, BE, CH or CA",
+            _(
+                "warning: no public holidays known for country {country} (channels.yaml "
+                "`country:`): use a two-letter ISO 3166 code such as FR, BE, CH or CA"
+            ).format(country=repr(cfg.country)),
             err=True,
         )
     dates = keydates.between(
@@ -905,7 +1055,7 @@ def calendar_cmd(
     text = render(cal)
     if out:
         _write_atomic(out, text)
-        click.echo(f"calendar written to {out}")
+        click.echo(_("calendar written to {path}").format(path=out))
     else:
         click.echo(text, nl=False)
     if ics:
@@ -922,21 +1072,23 @@ def calendar_cmd(
             ),
             newline="",
         )
-        click.echo(f"iCalendar written to {ics}", err=out is None)
+        click.echo(_("iCalendar written to {path}").format(path=ics), err=out is None)
 
 
-@cli.command()
+@cli.command(help=_("List the brands of an agency repository (brands/<name>/channels.yaml)."))
 @root_option
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "github"]),
     default="text",
-    help="json: a list for a GitHub Actions matrix (name, root, secrets_prefix); github: "
-    "text, and the list in the job summary.",
+    help=_(
+        "json: a list for a GitHub Actions matrix (name, root, secrets_prefix); github: "
+        "text, and the list in the job summary."
+    ),
 )
 def brands(root: Path | None, fmt: str) -> None:
-    """List the brands of an agency repository (brands/<name>/channels.yaml)."""
+    """List the brands of an agency repository."""
     import json
 
     from cmflow import brands as brands_mod
@@ -944,15 +1096,18 @@ def brands(root: Path | None, fmt: str) -> None:
     found = brands_mod.discover((root or Path.cwd()).resolve())
     if not found:
         raise CmflowError(
-            "no brand found: an agency repository holds brands/<name>/channels.yaml "
-            "(one complete content repository per brand)"
+            _(
+                "no brand found: an agency repository holds brands/<name>/channels.yaml "
+                "(one complete content repository per brand)"
+            )
         )
     if fmt == "json":
         click.echo(json.dumps([b.as_dict() for b in found], ensure_ascii=False))
         return
     width = max(len(b.name) for b in found)
     for b in found:
-        click.echo(f"{b.name:<{width}}  {b.root}  secrets: {b.secrets_prefix}_*")
+        secrets = _("secrets: {prefix}").format(prefix=f"{b.secrets_prefix}_*")
+        click.echo(f"{b.name:<{width}}  {b.root}  {secrets}")
     if fmt == "github":
         from cmflow.output import md_cell, md_code
 
@@ -960,39 +1115,48 @@ def brands(root: Path | None, fmt: str) -> None:
             f"| {md_cell(b.name)} | {md_code(b.root)} | {md_code(b.secrets_prefix + '_*')} |"
             for b in found
         ]
-        _append_summary(
-            "### cmflow brands\n\n| brand | root | secrets |\n|---|---|---|\n"
-            + "\n".join(rows)
-            + "\n"
-        )
+        head = "| {} | {} | {} |".format(_("brand"), _("folder"), _("secrets"))
+        _append_summary(f"### cmflow brands\n\n{head}\n|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
-@cli.command()
+@cli.command(
+    help=_(
+        "Create a post file with complete front-matter, named and placed by convention.\n\n"
+        "Missing values are asked for when the terminal is interactive."
+    )
+)
 @root_option
-@click.option("--title", help="The post's title (also names the file).")
+@click.option("--title", help=_("The post's title (also names the file)."))
 @click.option(
     "--channel",
     "channels",
     multiple=True,
     metavar="NAME",
-    help="A channel (repeatable; default: all).",
+    help=_("A channel (repeatable; default: all)."),
 )
 @click.option(
     "--date",
     "when",
     metavar="WHEN",
-    help="'2026-11-24 09:30', a day (2026-11-24: its first slot, else 09:00), or 'next' "
-    "(the next free queue slot, the default when channels have slots).",
+    help=_(
+        "'2026-11-24 09:30', a day (2026-11-24: its first slot, else 09:00), or 'next' "
+        "(the next free queue slot, the default when channels have slots)."
+    ),
 )
 @click.option(
-    "--for", "for_event", metavar="EVENT", help="Date it for a key date (see `cmflow calendar`)."
+    "--for",
+    "for_event",
+    metavar="EVENT",
+    help=_("Date it for a key date (see `cmflow calendar`)."),
 )
-@click.option("--pillar", help="One of editorial_line.pillars.")
-@click.option("--campaign", help="Campaign name (UTM and reports).")
-@click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
-@click.option("--draft", is_flag=True, help="Create it as a draft (never published until ready).")
-@click.option("--edit", is_flag=True, help="Open the new file in $EDITOR.")
-@at_option("Compute 'next' from TIME (default: now).")
+@click.option("--pillar", help=_("One of editorial_line.pillars."))
+@click.option("--campaign", help=_("Campaign name (UTM and reports)."))
+@click.option("--tag", "tags", multiple=True, help=_("A tag (repeatable)."))
+@click.option(
+    "--draft", is_flag=True, help=_("Create it as a draft (never published until ready).")
+)
+@click.option("--edit", is_flag=True, help=_("Open the new file in $EDITOR."))
+@at_option(_("Compute 'next' from TIME (default: now)."))
 def new(
     root: Path | None,
     title: str | None,
@@ -1006,9 +1170,7 @@ def new(
     edit: bool,
     at: str | None,
 ) -> None:
-    """Create a post file with complete front-matter, named and placed by convention.
-
-    Missing values are asked for when the terminal is interactive."""
+    """Create a post file with complete front-matter, named and placed by convention."""
     from cmflow import keydates, newpost, output
     from cmflow.validation import validate
 
@@ -1031,21 +1193,25 @@ def new(
         if event is not None:
             title = event.name
         elif interactive:
-            title = click.prompt("Titre / title")
+            title = click.prompt(_("Title"))
         else:
-            raise click.UsageError("give the post a title with --title")
+            raise click.UsageError(_("give the post a title with --title"))
     chosen = list(channels) or list(cfg.channels)
     if not channels and interactive and not for_event:
-        answer = click.prompt("Canaux / channels", default=" ".join(chosen))
+        answer = click.prompt(_("Channels"), default=" ".join(chosen))
         chosen = answer.replace(",", " ").split()
         _check_channels(cfg, tuple(chosen))
     if pillar is None and cfg.pillars and interactive:
-        pillar = click.prompt("Pilier / pillar", type=click.Choice(cfg.pillars))
+        pillar = click.prompt(_("Pillar"), type=click.Choice(cfg.pillars))
     if pillar is not None and cfg.pillars and pillar not in cfg.pillars:
         from cmflow.schema import did_you_mean
 
         raise click.BadParameter(
-            f"{pillar!r} is not a pillar{did_you_mean(pillar, cfg.pillars)}: {', '.join(cfg.pillars)}",
+            _("{value} is not a pillar{hint}: {pillars}").format(
+                value=repr(pillar),
+                hint=did_you_mean(pillar, cfg.pillars),
+                pillars=", ".join(cfg.pillars),
+            ),
             param_hint="--pillar",
         )
     report = validate(cfg, now=now)
@@ -1056,7 +1222,7 @@ def new(
         campaign = campaign or event.slug
     elif when is None or when.strip().lower() == "next":
         if when is None and not any(cfg.slots.get(c) for c in chosen):
-            raise click.UsageError("give --date (no channel of this post has queue slots)")
+            raise click.UsageError(_("give --date (no channel of this post has queue slots)"))
         moment = newpost.next_slot(cfg, chosen, report.posts, now)
     else:
         from datetime import date as date_cls
@@ -1084,7 +1250,11 @@ def new(
     )
     rel = newpost.path_for(cfg, post)
     path = newpost.write(cfg.root, rel, post.text())
-    click.echo(f"created {rel} ({moment:%Y-%m-%d %H:%M} {cfg.timezone})")
+    click.echo(
+        _("created {path} ({when})").format(
+            path=rel, when=f"{moment:%Y-%m-%d %H:%M} {cfg.timezone}"
+        )
+    )
     if edit:
         click.edit(filename=str(path))
     found = validate(cfg, now=now, only={rel})
@@ -1107,20 +1277,49 @@ def _write_atomic(path: Path, text: str, newline: str | None = None) -> None:
         raise
 
 
+def show_error(exc: click.ClickException) -> None:
+    """What `exc.show()` prints (the usage and a hint for usage errors, then the error), in
+    cmflow's language: click's own words come from its English catalogue."""
+    message = exc.format_message()
+    if isinstance(exc, click.BadParameter) and not isinstance(exc, click.MissingParameter):
+        hint = exc.param_hint
+        if hint is None and exc.param is not None:
+            hint = exc.param.get_error_hint(exc.ctx) if exc.ctx is not None else None
+        if hint is not None:
+            if not isinstance(hint, str):
+                hint = " / ".join(repr(h) for h in hint)
+            message = _("Invalid value for {option}: {message}").format(
+                option=hint, message=exc.message
+            )
+    ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    if ctx is not None:
+        hint_line = ""
+        if ctx.command.get_help_option(ctx) is not None:
+            names = ctx.command.get_help_option_names(ctx)
+            hint_line = (
+                _("Try '{command} {option}' for help.").format(
+                    command=ctx.command_path, option=max(names, key=len)
+                )
+                + "\n"
+            )
+        click.echo(f"{ctx.get_usage()}\n{hint_line}", err=True, color=ctx.color)
+    click.echo(_("Error: {message}").format(message=message), err=True)
+
+
 def main() -> None:
     """Entry point: map every outcome to one exit code."""
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
+        click.echo(_("interrupted"), err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        click.echo(_("interrupted"), err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:  # usage errors and CmflowError
-        exc.show()
+        show_error(exc)
         sys.exit(ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code)
     except SystemExit:
         raise
@@ -1130,8 +1329,10 @@ def main() -> None:
         if os.environ.get("CMFLOW_DEBUG"):
             raise
         click.echo(
-            f"cmflow: internal error ({type(exc).__name__}: {exc}). This is a bug in cmflow; "
-            "rerun with CMFLOW_DEBUG=1 for the traceback and report it.",
+            _(
+                "cmflow: internal error ({error}). This is a bug in cmflow; rerun with "
+                "CMFLOW_DEBUG=1 for the traceback and report it."
+            ).format(error=f"{type(exc).__name__}: {exc}"),
             err=True,
         )
         sys.exit(ExitCode.INTERNAL)

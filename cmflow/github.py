@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cmflow.i18n import _
+
 if TYPE_CHECKING:
     import requests
 
@@ -107,7 +109,7 @@ class Comments:
         """Write `body` into the sticky comment: ("created" | "updated" | "unchanged", url)."""
         body = f"{self.marker}\n{body}"
         if len(body) > MAX_BODY:
-            cut = "\n\n… (preview cut: the whole preview is in the job summary)"
+            cut = "\n\n… " + _("(preview cut: the whole preview is in the job summary)")
             body = body[: MAX_BODY - len(cut)] + cut
         existing = self.find()
         base = f"{self.pr.api_url}/repos/{self.pr.repository}/issues"
@@ -131,7 +133,7 @@ class Comments:
             resp = self._send("GET", url, None)
             items = resp.json()
             if not isinstance(items, list):
-                raise CommentError("GitHub answered the comment list with something else")
+                raise CommentError(_("GitHub answered the comment list with something else"))
             for item in items:
                 if not isinstance(item, dict):
                     continue
@@ -152,7 +154,9 @@ class Comments:
             try:
                 resp = self.session.request(method, url, json=payload, timeout=self.timeout)
             except requests.RequestException as exc:
-                raise CommentError(f"GitHub could not be reached ({type(exc).__name__})") from None
+                raise CommentError(
+                    _("GitHub could not be reached ({error})").format(error=type(exc).__name__)
+                ) from None
             wait = _rate_limit_wait(resp)
             if wait is not None and self.waited + wait <= self.max_wait:
                 self.waited += wait
@@ -196,18 +200,18 @@ def _explain(resp: requests.Response) -> str:
         message = ""
     status = resp.status_code
     if status == 401:
-        hint = "the token was refused (GITHUB_TOKEN expired or not passed)"
+        hint = _("the token was refused (GITHUB_TOKEN expired or not passed)")
     elif status == 403:
-        hint = (
+        hint = _(
             "the token may not write comments (a fork's pull request, or the workflow lacks "
             "`permissions: pull-requests: write`)"
         )
     elif status == 404:
-        hint = "the repository or pull request was not found with this token"
+        hint = _("the repository or pull request was not found with this token")
     elif status == 422:
-        hint = "GitHub refused the comment body"
+        hint = _("GitHub refused the comment body")
     elif status == 429 or status == 403:
-        hint = "rate limited"
+        hint = _("rate limited")
     else:
-        hint = "GitHub answered with an error"
+        hint = _("GitHub answered with an error")
     return f"{hint} (HTTP {status}{': ' + message if message else ''})"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cmflow.errors import CmflowError, ExitCode
+from cmflow.i18n import _, ngettext
 
 
 def _repo(root: Path):  # type: ignore[no-untyped-def]
@@ -15,7 +16,9 @@ def _repo(root: Path):  # type: ignore[no-untyped-def]
     try:
         return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise CmflowError(f"{root} is not inside a git repository") from None
+        raise CmflowError(
+            _("{folder} is not inside a git repository").format(folder=root)
+        ) from None
 
 
 def changed_files(root: Path, ref: str) -> set[str]:
@@ -28,7 +31,9 @@ def changed_files(root: Path, ref: str) -> set[str]:
         base = repo.git.merge_base("--end-of-options", ref, "HEAD")
     except git.GitCommandError:
         raise CmflowError(
-            f"--changed-since: {ref!r} is not a git ref here (fetch it first: git fetch origin {ref})"
+            _("--changed-since: {ref} is not a git ref here (fetch it first: {command})").format(
+                ref=repr(ref), command=f"git fetch origin {ref}"
+            )
         ) from None
     # -z everywhere: without it git quotes (and escapes) any name with a non-ASCII byte,
     # a quote, a backslash or a control character, and `content/été.md` would not match
@@ -111,9 +116,13 @@ class RecordRepo:
         try:
             self.branch = branch or self.repo.active_branch.name
         except TypeError:
-            raise CmflowError("--commit needs a branch checked out (HEAD is detached)") from None
+            raise CmflowError(_("--commit needs a branch checked out (HEAD is detached)")) from None
         if remote not in [r.name for r in self.repo.remotes]:
-            raise CmflowError(f"--commit: this repository has no remote named {remote!r}")
+            raise CmflowError(
+                _("--commit: this repository has no remote named {remote}").format(
+                    remote=repr(remote)
+                )
+            )
         self._git = git
         try:
             self.repo.git.config("user.email")
@@ -138,9 +147,10 @@ class RecordRepo:
         ]
         if dirty:
             raise CmflowError(
-                "--commit needs a clean checkout, but these files have uncommitted changes: "
-                + ", ".join(dirty[:5])
-                + ": commit or stash them first"
+                _(
+                    "--commit needs a clean checkout, but these files have uncommitted changes: "
+                    "{files}: commit or stash them first"
+                ).format(files=", ".join(dirty[:5]))
             )
 
     def changed(self, paths: list[str]) -> list[str]:
@@ -151,7 +161,7 @@ class RecordRepo:
         out = self.repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--", *rels)
         root = self.root.resolve()
         files = []
-        for _, name in status_entries(out):
+        for _status, name in status_entries(out):
             full = (self.top / name).resolve()
             if full.is_relative_to(root) and full.exists():
                 files.append(full.relative_to(root).as_posix())
@@ -168,19 +178,28 @@ class RecordRepo:
             self.repo.git.fetch(self.remote, self.branch)
         except self._git.GitCommandError as exc:
             raise CmflowError(
-                f"git fetch {self.remote} {self.branch} failed: {_git_reason(exc)}"
+                _("{command} failed: {reason}").format(
+                    command=f"git fetch {self.remote} {self.branch}", reason=_git_reason(exc)
+                )
             ) from None
         ahead = self.repo.git.rev_list("--count", f"{self.remote}/{self.branch}..HEAD")
         if ahead.strip() != "0":
+            n = int(ahead.strip())
             raise CmflowError(
-                f"the local branch has {ahead.strip()} commit(s) not on {self.remote}/{self.branch}: push them first"
+                ngettext(
+                    "the local branch has {n} commit not on {branch}: push it first",
+                    "the local branch has {n} commits not on {branch}: push them first",
+                    n,
+                ).format(n=n, branch=f"{self.remote}/{self.branch}")
             )
         try:
             self.repo.git.merge("--ff-only", f"{self.remote}/{self.branch}")
         except self._git.GitCommandError as exc:
             raise CmflowError(
-                f"cannot fast-forward to {self.remote}/{self.branch} ({_git_reason(exc)}): "
-                "uncommitted record files clash with the remote's; commit or discard them"
+                _(
+                    "cannot fast-forward to {branch} ({reason}): uncommitted record files clash "
+                    "with the remote's; commit or discard them"
+                ).format(branch=f"{self.remote}/{self.branch}", reason=_git_reason(exc))
             ) from None
 
     def commit_and_push(
@@ -238,8 +257,10 @@ class RecordRepo:
                 dropped |= clashes - set(keep)
             files = [f for f in files if f not in dropped]
         raise PushFailed(
-            f"could not push the record to {self.remote}/{self.branch} after {attempts} attempts ({last}). "
-            "Nothing published is lost: the next run reconciles instead of reposting."
+            _(
+                "could not push the record to {branch} after {attempts} attempts ({reason}). "
+                "Nothing published is lost: the next run reconciles instead of reposting."
+            ).format(branch=f"{self.remote}/{self.branch}", attempts=attempts, reason=last)
         )
 
     def _ahead(self) -> bool:

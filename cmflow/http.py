@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cmflow import __version__
+from cmflow.i18n import _
 
 if TYPE_CHECKING:
     from http.cookiejar import DefaultCookiePolicy
@@ -51,7 +52,11 @@ class RateLimited(HttpError):
     """The platform asked to wait longer than the run's remaining budget."""
 
     def __init__(self, host: str, retry_after: float) -> None:
-        super().__init__(f"{host} is rate limited for {retry_after:.0f} s more")
+        super().__init__(
+            _("{host} is rate limited for {seconds} s more").format(
+                host=host, seconds=f"{retry_after:.0f}"
+            )
+        )
         self.retry_after = retry_after
 
 
@@ -191,23 +196,24 @@ def classify(exc: BaseException) -> type[NotSent] | type[MaybeSent]:
     return MaybeSent
 
 
-_WHAT = {
-    "ConnectTimeout": "timed out connecting",
-    "ReadTimeout": "no answer in time",
-    "ChunkedEncodingError": "the answer was cut short",
-    "ContentDecodingError": "the answer could not be decoded",
-    "SSLError": "TLS error",
-    "ProxyError": "proxy error",
-}
+def _what(name: str) -> str | None:
+    return {
+        "ConnectTimeout": _("timed out connecting"),
+        "ReadTimeout": _("no answer in time"),
+        "ChunkedEncodingError": _("the answer was cut short"),
+        "ContentDecodingError": _("the answer could not be decoded"),
+        "SSLError": _("TLS error"),
+        "ProxyError": _("proxy error"),
+    }.get(name)
 
 
 def _describe(exc: BaseException, kind: type[HttpError]) -> str:
     """A short description from the type only: an exception's text may quote the URL, and a
     webhook URL is a secret."""
     name = type(exc).__name__
-    what = _WHAT.get(name)
+    what = _what(name)
     if what is None:
-        what = "could not connect" if kind is NotSent else "the connection was lost"
+        what = _("could not connect") if kind is NotSent else _("the connection was lost")
     return f"{what} ({name})"
 
 

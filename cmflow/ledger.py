@@ -21,6 +21,7 @@ from typing import Any
 
 from cmflow.clock import Clock
 from cmflow.errors import CmflowError, ExitCode
+from cmflow.i18n import _
 from cmflow.model import SAFE_ID, Finding, Post, Sent, State
 from cmflow.platforms.base import PartResult
 
@@ -107,10 +108,12 @@ class Entry:
         """An entry from a record file's JSON; raises ValueError saying what is wrong when
         it is not what cmflow writes (unknown keys are ignored: a newer cmflow's)."""
         if not isinstance(data, dict):
-            raise ValueError(f"a JSON object was expected, not {_json_kind(data)}")
+            raise ValueError(
+                _("a JSON object was expected, not {kind}").format(kind=_json_kind(data))
+            )
         for key in ("post", "channel", "platform", "state"):
             if key not in data:
-                raise ValueError(f"{key!r} is missing")
+                raise ValueError(_("{key} is missing").format(key=repr(key)))
         values: dict[str, Any] = {}
         for key, kinds in _FIELDS.items():
             if key not in data:
@@ -120,36 +123,46 @@ class Entry:
                 values[key] = None
                 continue
             if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-                want = " or ".join(_JSON_NAMES[k] for k in kinds if k is not type(None))
-                raise ValueError(f"{key!r} must be {want}, not {_json_kind(value)}")
+                want = _(" or ").join(_json_names()[k] for k in kinds if k is not type(None))
+                raise ValueError(
+                    _("{key} must be {want}, not {kind}").format(
+                        key=repr(key), want=want, kind=_json_kind(value)
+                    )
+                )
             values[key] = value
         try:
             values["state"] = State(values["state"])
         except ValueError:
             known = ", ".join(s.value for s in State)
-            raise ValueError(f"state {values['state']!r} is not one of {known}") from None
+            raise ValueError(
+                _("state {state} is not one of {known}").format(
+                    state=repr(values["state"]), known=known
+                )
+            ) from None
         values.setdefault("path", "")  # informative only
         values["parts"] = [_part(i, p) for i, p in enumerate(values.get("parts", []))]
         if any(not isinstance(h, dict) for h in values.get("history", [])):
-            raise ValueError("'history' must be a list of objects")
+            raise ValueError(_("'history' must be a list of objects"))
         return cls(**values)
 
 
-_JSON_NAMES: dict[type, str] = {
-    str: "a string",
-    int: "a whole number",
-    dict: "an object",
-    list: "a list",
-    bool: "true or false",
-    float: "a number",
-    type(None): "null",
-}
+def _json_names() -> dict[type, str]:
+    """What a JSON value is, in words (in the current language)."""
+    return {
+        str: _("a string"),
+        int: _("a whole number"),
+        dict: _("an object"),
+        list: _("a list"),
+        bool: _("true or false"),
+        float: _("a number"),
+        type(None): "null",
+    }
 
 
 def _json_kind(value: Any) -> str:
     if isinstance(value, bool):
-        return "true or false"
-    return _JSON_NAMES.get(type(value), type(value).__name__)
+        return _("true or false")
+    return _json_names().get(type(value), type(value).__name__)
 
 
 _STR, _OPT_STR, _INT = (str,), (str, type(None)), (int,)
@@ -183,14 +196,18 @@ _FIELDS: dict[str, tuple[type, ...]] = {
 
 def _part(index: int, data: Any) -> PartResult:
     if not isinstance(data, dict):
-        raise ValueError(f"parts[{index}] must be an object, not {_json_kind(data)}")
+        raise ValueError(
+            _("{field} must be an object, not {kind}").format(
+                field=f"parts[{index}]", kind=_json_kind(data)
+            )
+        )
     pid, url, extra = data.get("id"), data.get("url"), data.get("extra", {})
     if not isinstance(pid, str) or not pid:
-        raise ValueError(f"parts[{index}].id must be a non-empty string")
+        raise ValueError(_("{field} must be a non-empty string").format(field=f"parts[{index}].id"))
     if url is not None and not isinstance(url, str):
-        raise ValueError(f"parts[{index}].url must be a string")
+        raise ValueError(_("{field} must be a string").format(field=f"parts[{index}].url"))
     if not isinstance(extra, dict):
-        raise ValueError(f"parts[{index}].extra must be an object")
+        raise ValueError(_("{field} must be an object").format(field=f"parts[{index}].extra"))
     return PartResult(pid, url, dict(extra))
 
 
@@ -253,32 +270,43 @@ class Ledger:
             size = path.stat().st_size
             if size > MAX_RECORD_BYTES:
                 return problem(
-                    f"{size} bytes, far more than a publish record: not written by cmflow"
+                    _("{size} bytes, far more than a publish record: not written by cmflow").format(
+                        size=size
+                    )
                 )
             text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
-            return problem(f"not UTF-8 text (byte {exc.start})")
+            return problem(_("not UTF-8 text (byte {at})").format(at=exc.start))
         except OSError as exc:
-            return problem(f"cannot be read ({exc.strerror or exc})")
+            return problem(_("cannot be read ({error})").format(error=exc.strerror or exc))
         if text.lstrip().startswith("<<<<<<<") or "\n=======\n" in text:
             return problem(
-                "git conflict markers: take one side "
-                f"(git checkout --theirs -- {rel}) or restore it (git checkout origin/main -- {rel})"
+                _(
+                    "git conflict markers: take one side ({theirs}) or restore it ({restore})"
+                ).format(
+                    theirs=f"git checkout --theirs -- {rel}",
+                    restore=f"git checkout origin/main -- {rel}",
+                )
             )
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            return problem(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno)
+            return problem(_("invalid JSON: {error}").format(error=exc.msg), exc.lineno, exc.colno)
         except RecursionError:
-            return problem("invalid JSON: nested too deeply")
+            return problem(_("invalid JSON: nested too deeply"))
         try:
             entry = Entry.from_dict(data)
         except ValueError as exc:
-            return problem(f"not a publish record: {exc}")
+            return problem(_("not a publish record: {error}").format(error=exc))
         if record_key(entry.post, entry.channel) != key:
             return problem(
-                f"names post {entry.post!r} on {entry.channel!r}, whose record is "
-                f"{record_key(entry.post, entry.channel)}: moved or copied by hand"
+                _(
+                    "names post {post} on {channel}, whose record is {key}: moved or copied by hand"
+                ).format(
+                    post=repr(entry.post),
+                    channel=repr(entry.channel),
+                    key=record_key(entry.post, entry.channel),
+                )
             )
         return entry
 
@@ -358,8 +386,10 @@ def resolve(
     before is kept in the history item, for `undo_resolve`."""
     if entry.state.settled and not force:
         raise CmflowError(
-            f"{entry.post} on {entry.channel} is {entry.state}, which cmflow proved: "
-            "nothing to resolve (--force overrides)"
+            _(
+                "{post} on {channel} is {state}, which cmflow proved: nothing to resolve "
+                "(--force overrides)"
+            ).format(post=entry.post, channel=entry.channel, state=entry.state)
         )
     before = _snapshot(entry)
     _apply_resolve(entry, published, at, skipped)
@@ -373,23 +403,37 @@ def undo_resolve(entry: Entry, at: str) -> str:
     restored."""
     last = entry.history[-1] if entry.history else None
     if last is None or last.get("event") != "resolved" or not isinstance(last.get("before"), dict):
-        what = f"the last change was {last.get('event')!r} at {last.get('at')}" if last else ""
+        what = (
+            _("the last change was {event} at {at}").format(
+                event=repr(last.get("event")), at=last.get("at")
+            )
+            if last
+            else _("no resolve recorded")
+        )
         raise CmflowError(
-            f"{entry.post} on {entry.channel}: nothing to undo ({what or 'no resolve recorded'}); "
-            "undo only works right after a `cmflow resolve`, before a run acted on it"
+            _(
+                "{post} on {channel}: nothing to undo ({what}); undo only works right after "
+                "a `cmflow resolve`, before a run acted on it"
+            ).format(post=entry.post, channel=entry.channel, what=what)
         )
     before = last["before"]
     try:
         state = State(before["state"])
         parts = [_part(i, p) for i, p in enumerate(before.get("parts") or [])]
     except (KeyError, ValueError) as exc:
-        raise CmflowError(f"the state before the resolve cannot be read back ({exc})") from None
+        raise CmflowError(
+            _("the state before the resolve cannot be read back ({error})").format(error=exc)
+        ) from None
     entry.state = state
     entry.parts = parts
     for name in _RESOLVED_FIELDS[2:]:
         if name in before:
             setattr(entry, name, before[name])
-    entry.note("unresolved", f"undid the resolve of {last.get('at')}: {state} again", at=at)
+    entry.note(
+        "unresolved",
+        _("undid the resolve of {at}: {state} again").format(at=last.get("at"), state=state),
+        at=at,
+    )
     return str(state)
 
 
@@ -404,14 +448,14 @@ def _apply_resolve(entry: Entry, published: str | None, at: str, skipped: bool =
             entry.published_at = at
     if skipped:
         entry.state = State.SKIPPED
-        entry.note("resolved", "not posted, by choice", at=at)
+        entry.note("resolved", _("not posted, by choice"), at=at)
     elif published:
         is_url = published.startswith(("http://", "https://"))
         remote_id = published.rstrip("/").rsplit("/", 1)[-1] if is_url else published
         entry.parts.append(PartResult(remote_id, published if is_url else None))
         entry.state = State.PUBLISHED
         entry.published_at = entry.published_at or entry.claimed_at or at
-        entry.note("resolved", "published, confirmed by hand", at=at)
+        entry.note("resolved", _("published, confirmed by hand"), at=at)
     else:
         if entry.state == State.PUBLISHED:
             # A proven publication the human says is gone (deleted on the network): send
@@ -420,7 +464,7 @@ def _apply_resolve(entry: Entry, published: str | None, at: str, skipped: bool =
             entry.parts, entry.handles = [], {}
             entry.generation += 1
         entry.state = State.DEFERRED
-        entry.note("resolved", "absent, confirmed by hand: send it again", at=at)
+        entry.note("resolved", _("absent, confirmed by hand: send it again"), at=at)
     entry.in_flight = entry.in_flight_since = None
     entry.reason = None
     entry.reconcile_attempts = 0
@@ -430,7 +474,7 @@ def replacement(problem: RecordProblem, post_id: str, channel: str, platform: st
     """What `cmflow resolve` writes over a record file cmflow cannot read: a fresh entry
     for the pair, which `resolve` then settles as the human says."""
     entry = Entry(post_id, channel, platform, "", State.UNKNOWN)
-    entry.reason = f"the record file was unreadable ({problem.message})"
+    entry.reason = _("the record file was unreadable ({problem})").format(problem=problem.message)
     return entry
 
 
@@ -518,8 +562,10 @@ def problem_findings(problems: Iterable[RecordProblem]) -> list[Finding]:
             p.column,
             "error",
             UNREADABLE_RULE,
-            f"{p.message}: its post is held until `cmflow resolve POST CHANNEL --published URL` "
-            "or `--absent` rewrites it (or restore the file from git)",
+            _(
+                "{problem}: its post is held until {command} or `--absent` rewrites it (or "
+                "restore the file from git)"
+            ).format(problem=p.message, command="`cmflow resolve POST CHANNEL --published URL`"),
         )
         for p in problems
     ]

@@ -15,6 +15,7 @@ import yaml
 
 from cmflow.config import Config
 from cmflow.errors import CmflowError
+from cmflow.i18n import _
 from cmflow.keydates import KeyDate, slugify
 from cmflow.model import Post
 from cmflow.slots import local, next_free
@@ -51,7 +52,7 @@ class Draft:
         head = yaml.safe_dump(
             self.front_matter(), allow_unicode=True, sort_keys=False, default_flow_style=None
         )
-        body = self.body.strip() or "Écrivez ici le texte du post (Markdown)."
+        body = self.body.strip() or _("Write the post's text here (Markdown).")
         return f"---\n{head}---\n{body}\n"
 
 
@@ -63,14 +64,16 @@ def next_slot(
     with_slots = [c for c in channels if config.slots.get(c)]
     if not with_slots:
         raise CmflowError(
-            f'no queue slots on {", ".join(channels)}: add `slots: ["Tue 09:00"]` to a channel '
-            "in channels.yaml, or give --date"
+            _(
+                "no queue slots on {channels}: add {example} to a channel in channels.yaml, or "
+                "give --date"
+            ).format(channels=", ".join(channels), example='`slots: ["Tue 09:00"]`')
         )
     taken = {
         c: {p.date for p in posts if p.date is not None and c in p.channels} for c in with_slots
     }
     candidate = after
-    for _ in range(1000):
+    for _attempt in range(1000):
         proposals = [
             next_free(config.slots[c], config.timezone, candidate, taken[c]) for c in with_slots
         ]
@@ -81,8 +84,9 @@ def next_slot(
             return latest.astimezone(config.timezone)
         candidate = latest - timedelta(seconds=1)
     raise CmflowError(
-        f"no free slot shared by {', '.join(with_slots)} in the next year: "
-        "add slots, or give --date"
+        _("no free slot shared by {channels} in the next year: add slots, or give --date").format(
+            channels=", ".join(with_slots)
+        )
     )
 
 
@@ -96,9 +100,11 @@ def find_key_date(name: str, dates: Iterable[KeyDate]) -> KeyDate:
 
         names = sorted({d.slug for d in dates})
         close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        hint = " " + _("(did you mean {names}?)").format(names=", ".join(close)) if close else ""
         raise CmflowError(
-            f"no key date {name!r} in the coming year{hint}: `cmflow calendar` shows them"
+            _("no key date {name} in the coming year{hint}: `cmflow calendar` shows them").format(
+                name=repr(name), hint=hint
+            )
         )
     return min(found)
 
@@ -122,7 +128,7 @@ def write(root: Path, rel: str, text: str) -> Path:
     """Create the file; never overwrite one that exists."""
     path = root / rel
     if path.exists() or path.is_symlink():
-        raise CmflowError(f"{rel} already exists: choose another title or date")
+        raise CmflowError(_("{path} already exists: choose another title or date").format(path=rel))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".new-")
     try:

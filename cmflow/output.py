@@ -6,19 +6,37 @@ import json
 import os
 from collections.abc import Sequence
 
+from cmflow.i18n import _, ngettext
 from cmflow.model import Finding
 from cmflow.redact import one_line
+
+
+def count_errors(n: int) -> str:
+    return ngettext("{n} error", "{n} errors", n).format(n=n)
+
+
+def count_warnings(n: int) -> str:
+    return ngettext("{n} warning", "{n} warnings", n).format(n=n)
+
+
+def level_word(level: str) -> str:
+    """`error` / `warning` for people (the JSON keeps the identifier)."""
+    return {"error": _("error"), "warning": _("warning")}.get(level, level)
 
 
 def summary_line(findings: Sequence[Finding], files: int) -> str:
     errors = sum(1 for f in findings if f.level == "error")
     warnings = sum(1 for f in findings if f.level == "warning")
-
-    def plural(n: int, word: str) -> str:
-        return f"{n} {word}{'' if n == 1 else 's'}"
-
-    verdict = "ok" if errors == 0 else "failed"
-    return f"{verdict}: {plural(errors, 'error')}, {plural(warnings, 'warning')} in {plural(files, 'file')}"
+    line = (
+        _("ok: {errors}, {warnings} in {files}")
+        if errors == 0
+        else _("failed: {errors}, {warnings} in {files}")
+    )
+    return line.format(
+        errors=count_errors(errors),
+        warnings=count_warnings(warnings),
+        files=ngettext("{n} file", "{n} files", files).format(n=files),
+    )
 
 
 def text(findings: Sequence[Finding], files: int) -> str:
@@ -26,7 +44,7 @@ def text(findings: Sequence[Finding], files: int) -> str:
     for f in findings:
         where = f"{f.channel}: " if f.channel else ""
         lines.append(
-            f"{printable(f.path)}:{f.line}:{f.column}: {f.level} {f.rule}  "
+            f"{printable(f.path)}:{f.line}:{f.column}: {level_word(f.level)} {f.rule}  "
             f"{printable(where)}{printable(f.message)}"
         )
     lines.append(summary_line(findings, files))
@@ -131,7 +149,8 @@ def step_summary(findings: Sequence[Finding], files: int, title: str = "cmflow v
         return
     out = [f"### {title} — {summary_line(findings, files)}", ""]
     if findings:
-        out += ["| | file | rule | channel | message |", "|---|---|---|---|---|"]
+        head = (_("file"), _("rule"), _("channel"), _("message"))
+        out += ["| | " + " | ".join(head) + " |", "|---|---|---|---|---|"]
         for f in findings:
             icon = "❌" if f.level == "error" else "⚠️"
             out.append(

@@ -11,7 +11,9 @@ from cmflow import content, platforms
 from cmflow import media as media_files
 from cmflow.config import Config
 from cmflow.errors import CmflowError
+from cmflow.i18n import _, ngettext
 from cmflow.model import Finding, Rendered
+from cmflow.output import level_word
 from cmflow.render import render
 from cmflow.schema import channel_hint
 from cmflow.validation import validate
@@ -38,12 +40,18 @@ def preview(config: Config, rel: str, channels: list[str], now: datetime) -> Pre
     unknown = [c for c in channels if c not in config.channels]
     if unknown:
         raise CmflowError(
-            f"unknown channel {unknown[0]!r}{channel_hint(unknown[0], config.channels)}"
+            _("unknown channel {name}{hint}").format(
+                name=repr(unknown[0]), hint=channel_hint(unknown[0], config.channels)
+            )
         )
     wanted = [c for c in post.channels if not channels or c in channels]
     if channels and not wanted:
         raise CmflowError(
-            f"{rel} is not published on {', '.join(channels)} (it goes to {', '.join(post.channels) or 'no channel'})"
+            _("{path} is not published on {channels} (it goes to {goes})").format(
+                path=rel,
+                channels=", ".join(channels),
+                goes=", ".join(post.channels) or _("no channel"),
+            )
         )
     findings = validate(config, now=now, only=[rel]).findings
     if channels:
@@ -57,7 +65,7 @@ def preview(config: Config, rel: str, channels: list[str], now: datetime) -> Pre
 
 
 def _line(f: Finding) -> str:
-    return f"  {f.path}:{f.line}:{f.column}: {f.level} {f.rule}  {f.message}"
+    return f"  {f.path}:{f.line}:{f.column}: {level_word(f.level)} {f.rule}  {f.message}"
 
 
 def findings_for(p: Preview, channel: str | None) -> list[Finding]:
@@ -73,7 +81,7 @@ def as_text(p: Preview) -> str:
     out = [f"{p.path}  (id: {p.post_id})"]
     shared = findings_for(p, None)
     if shared:
-        out += ["", "About the post (every channel):", *(_line(f) for f in shared)]
+        out += ["", _("About the post (every channel):"), *(_line(f) for f in shared)]
     shared_errors = sum(1 for f in shared if f.level == "error")
     for r in p.rendered:
         n = len(r.parts)
@@ -82,14 +90,16 @@ def as_text(p: Preview) -> str:
         mine = findings_for(p, r.channel)
         errors = shared_errors + sum(1 for f in mine if f.level == "error")
         head = f"── {r.channel} ({r.platform}) · {limit} {r.counter}"
-        head += f" · thread of {n}" if n > 1 else ""
+        head += " · " + _("thread of {n}").format(n=n) if n > 1 else ""
         if errors:
-            head += f"  ✗ {errors} error{'s' if errors > 1 else ''}: not sent until fixed"
+            head += "  ✗ " + ngettext(
+                "{n} error: not sent until fixed", "{n} errors: not sent until fixed", errors
+            ).format(n=errors)
         else:
             head += "  ✓"
         out += ["", head]
         if r.title and _titled(r.platform):
-            out.append(f"title: {r.title}")
+            out.append(_("title: {title}").format(title=r.title))
         for i, part in enumerate(r.parts, 1):
             if n > 1:
                 out.append(f"[{i}/{n}] {part.length}{'/' + str(r.limit) if r.limit else ''}")
@@ -99,7 +109,8 @@ def as_text(p: Preview) -> str:
                 if video is not None:
                     out.append(f"  🎬  {m.path} — {video}")
                 else:
-                    out.append(f"  🖼  {m.path} — alt: {m.alt or '(none)'}")
+                    alt = _("alt: {text}").format(text=m.alt or _("(none)"))
+                    out.append(f"  🖼  {m.path} — {alt}")
         out += [_line(f) for f in mine]
     return "\n".join(out)
 

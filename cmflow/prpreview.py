@@ -18,7 +18,9 @@ from datetime import datetime
 from cmflow import content
 from cmflow import media as media_files
 from cmflow.config import Config
+from cmflow.i18n import _, ngettext
 from cmflow.model import Finding, Post, Rendered
+from cmflow.output import count_errors, count_warnings
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 _LEVEL_MARK = {"error": "✗", "warning": "⚠"}
@@ -95,7 +97,8 @@ def _count(r: Rendered) -> tuple[str, bool]:
 
 def _finding_line(f: Finding) -> str:
     mark = _LEVEL_MARK.get(f.level, "•")
-    return f"- {mark} line {f.line}:{f.column} {code(f.rule)} {text(f.message)}"
+    where = _("line {line}:{column}").format(line=f.line, column=f.column)
+    return f"- {mark} {where} {code(f.rule)} {text(f.message)}"
 
 
 def markdown(
@@ -107,12 +110,17 @@ def markdown(
     if heading:
         out.append("## cmflow preview" + (f" — {code(label)}" if label else ""))
     if not previews:
-        out.append("No post changed in this pull request.")
+        out.append(_("No post changed in this pull request."))
         return "\n".join(out) + "\n"
     n = len(previews)
     out.append(
-        f"{n} post{'s' if n > 1 else ''} changed · {errors} error{'s' if errors != 1 else ''}, "
-        f"{warnings} warning{'s' if warnings != 1 else ''} · times in {text(str(config.timezone))}"
+        " · ".join(
+            [
+                ngettext("{n} post changed", "{n} posts changed", n).format(n=n),
+                f"{count_errors(errors)}, {count_warnings(warnings)}",
+                _("times in {zone}").format(zone=text(str(config.timezone))),
+            ]
+        )
     )
     for p in previews:
         out += ["", *_post_section(p, config)]
@@ -123,11 +131,11 @@ def _post_section(p: PostPreview, config: Config) -> list[str]:
     title = p.post.meta.get("title") if p.post and isinstance(p.post.meta, dict) else None
     head = f"### {code(p.path)}" + (f" — {text(str(title))}" if title else "")
     if p.removed:
-        return [head, "Removed in this pull request."]
+        return [head, _("Removed in this pull request.")]
     lines = [head]
     if p.post is not None and p.post.date is not None:
         local = p.post.date.astimezone(config.timezone)
-        status = " · draft (never published)" if p.post.status == "draft" else ""
+        status = " · " + _("draft (never published)") if p.post.status == "draft" else ""
         lines.append(f"📅 {local:%Y-%m-%d %H:%M} ({text(str(config.timezone))}){status}")
     general = [f for f in p.findings if not f.channel]
     if general:
@@ -138,11 +146,11 @@ def _post_section(p: PostPreview, config: Config) -> list[str]:
         bad = any(f.level == "error" for f in mine) or not fits
         mark = "✗" if bad else ("⚠" if mine else "✓")
         n = len(r.parts)
-        thread = f" · thread of {n}" if n > 1 else ""
+        thread = " · " + _("thread of {n}").format(n=n) if n > 1 else ""
         summary = f"{mark} <b>{text(r.channel)}</b> ({text(r.platform)}) · {text(count)}{thread}"
         lines += ["", f"<details{' open' if mine else ''}><summary>{summary}</summary>", ""]
         if r.title:
-            lines.append(f"**Title:** {text(r.title)}")
+            lines.append("**{}** {}".format(_("Title:"), text(r.title)))
         for i, part in enumerate(r.parts, 1):
             if n > 1:
                 limit = f"/{r.limit}" if r.limit is not None else ""
@@ -153,8 +161,8 @@ def _post_section(p: PostPreview, config: Config) -> list[str]:
                 if video is not None:
                     lines.append(f"- 🎬 {code(m.path)} — {text(video)}")
                     continue
-                alt = text(m.alt) if m.alt else "**no alt text**"
-                lines.append(f"- 🖼 {code(m.path)} — alt: {alt}")
+                alt = text(m.alt) if m.alt else "**{}**".format(_("no alt text"))
+                lines.append(f"- 🖼 {code(m.path)} — " + _("alt: {text}").format(text=alt))
         lines += [_finding_line(f) for f in mine]
         lines += ["", "</details>"]
     return lines

@@ -26,6 +26,7 @@ from cmflow.clock import Clock, stamp
 from cmflow.config import Channel, Config
 from cmflow.errors import MissingSecret
 from cmflow.http import Http
+from cmflow.i18n import _
 from cmflow.ledger import Entry, Index, Ledger, parse_time
 from cmflow.model import Finding, Post, Rendered, State
 from cmflow.platforms.base import (
@@ -419,15 +420,15 @@ class _Run:
                 else:
                     self.ledger.write(old)
             self.report.push_error = self.redact.text(str(exc))
-            for action, _ in self.todo:
+            for action, _entry in self.todo:
                 self.report.results.append(
-                    PairResult(action, Kind.WAIT, "not claimed: push failed")
+                    PairResult(action, Kind.WAIT, _("not claimed: push failed"))
                 )
             return False
         for action, entry in self.todo:
             if self.rel(entry) in lost:
                 self.report.results.append(
-                    PairResult(action, Kind.WAIT, "claimed by another run at the same time")
+                    PairResult(action, Kind.WAIT, _("claimed by another run at the same time"))
                 )
         self.todo = [t for t in self.todo if self.rel(t[1]) not in lost]
         return True
@@ -579,7 +580,7 @@ def _claim(
         old.reason = old.not_before = None
         old.in_flight = old.in_flight_since = None
         old.reconcile_attempts = 0
-        old.note("claimed", "edit of the published post", at=real_now)
+        old.note("claimed", _("edit of the published post"), at=real_now)
         return old
     if action.kind == Kind.MISSED:
         entry = Entry(
@@ -610,7 +611,7 @@ def _claim(
         old.in_flight = old.in_flight_since = None
         old.note(
             "claimed",
-            f"resuming after part {len(old.parts)}" if old.parts else "again",
+            _("resuming after part {n}").format(n=len(old.parts)) if old.parts else _("again"),
             at=real_now,
         )
         return old
@@ -691,15 +692,18 @@ def _run_channel(
             result = Result(
                 Outcome.UNKNOWN,
                 # The type only: an exception's text may quote a request, secrets included.
-                reason=f"internal error in the {channel.platform} adapter ({type(exc).__name__}): "
-                "please report it",
+                reason=_(
+                    "internal error in the {platform} adapter ({error}): please report it"
+                ).format(platform=channel.platform, error=type(exc).__name__),
             )
         record = _record_edit if "edit" in entry.handles else _record
         res = record(action, channel.spec, entry, result, progress, ledger, lock, redact, clock)
         log(f"{res.status:<9} {action.channel:<10} {action.post.path}  {res.message}")
         results.append(res)
         if result.needs_reauth or result.outcome == Outcome.RETRY:
-            stop = f"not tried: {channel.name} stopped earlier in this run ({res.message})"
+            stop = _("not tried: {channel} stopped earlier in this run ({why})").format(
+                channel=channel.name, why=res.message
+            )
             stop_until = parse_time(entry.not_before)
     return results
 
@@ -719,7 +723,7 @@ def _send(
             return Result(
                 Outcome.UNKNOWN,
                 progress.done,
-                reason=r.reason or "cannot tell whether it was published",
+                reason=r.reason or _("cannot tell whether it was published"),
                 needs_reauth=r.needs_reauth,
             )
         if len(progress.done) >= total:
@@ -732,7 +736,7 @@ def _send_edit(
 ) -> Result:
     """An edit, exactly once: an earlier attempt whose answer was lost is read back first."""
     if not isinstance(adapter, Editor):
-        return Result(Outcome.FAILED, progress.done, reason="this platform cannot edit a post")
+        return Result(Outcome.FAILED, progress.done, reason=_("this platform cannot edit a post"))
     if reconcile:
         found = adapter.edited(rendered, progress)
         if found.outcome == Outcome.PUBLISHED:
@@ -741,7 +745,7 @@ def _send_edit(
             return Result(
                 Outcome.UNKNOWN,
                 progress.done,
-                reason=found.reason or "cannot tell whether the edit landed",
+                reason=found.reason or _("cannot tell whether the edit landed"),
                 needs_reauth=found.needs_reauth,
             )
     progress.part_started(0)
@@ -774,21 +778,26 @@ def _record_edit(
         entry.state, entry.reason, entry.not_before = State.PUBLISHED, None, None
         entry.handles.pop("edit", None)
         updated = True
-        message = f"updated {entry.url or entry.remote_id or ''}".strip()
+        message = _("updated {where}").format(where=entry.url or entry.remote_id or "").strip()
         entry.note("updated", at=clock.stamp())
     elif result.outcome == Outcome.UNKNOWN:
-        entry.reason = reason or "no answer from the platform"
+        entry.reason = reason or _("no answer from the platform")
         reconciled = action.kind == Kind.RECONCILE
         if reconciled:
             entry.reconcile_attempts += 1
         give_up = reconciled and entry.reconcile_attempts >= MAX_RECONCILE
         entry.state = State.NEEDS_HUMAN if give_up else State.UNKNOWN
         state = entry.state
-        message = f"edit outcome unknown ({entry.reason}): the next run reads the post back"
+        message = _("edit outcome unknown ({reason}): the next run reads the post back").format(
+            reason=entry.reason
+        )
         if give_up:
-            message = (
-                f"edit outcome still unknown ({entry.reason}): check the post, then "
-                f"`cmflow resolve {entry.post} {entry.channel} --published {entry.url or 'URL'}`"
+            message = _(
+                "edit outcome still unknown ({reason}): check the post, then {command}"
+            ).format(
+                reason=entry.reason,
+                command=f"`cmflow resolve {entry.post} {entry.channel} --published "
+                f"{entry.url or 'URL'}`",
             )
         entry.note(entry.state, entry.reason, at=clock.stamp())
     else:
@@ -799,10 +808,14 @@ def _record_edit(
         if result.outcome == Outcome.FAILED:
             entry.handles["edit_refused"] = {"fingerprint": new, "reason": reason}
             state = State.FAILED
-            message = f"edit refused: {reason} (the published version stays)"
+            message = _("edit refused: {reason} (the published version stays)").format(
+                reason=reason
+            )
         else:
             state = Kind.WAIT
-            message = f"edit not sent: {reason or 'try again'}: the next run sends it"
+            message = _("edit not sent: {reason}: the next run sends it").format(
+                reason=reason or _("try again")
+            )
         entry.note(
             "edit " + ("refused" if state == State.FAILED else "deferred"), reason, at=clock.stamp()
         )
@@ -860,20 +873,19 @@ def _record(
         # The reminder went out: the post itself waits for the person on duty.
         entry.state = State.WAITING
         entry.in_flight = entry.in_flight_since = entry.reason = entry.not_before = None
-        message = (
-            f"reminder sent: waiting for a person to post it, then `cmflow resolve "
-            f"{entry.post} {entry.channel} --published URL` (or `--skipped`)"
-        )
+        message = _(
+            "reminder sent: waiting for a person to post it, then {command} (or `--skipped`)"
+        ).format(command=f"`cmflow resolve {entry.post} {entry.channel} --published URL`")
     elif result.outcome == Outcome.PUBLISHED:
         entry.state = State.PUBLISHED
         entry.published_at = clock.stamp()
         entry.in_flight = entry.in_flight_since = entry.reason = entry.not_before = None
-        message = entry.url or entry.remote_id or "published"
+        message = entry.url or entry.remote_id or _("published")
     elif result.outcome in (Outcome.UNKNOWN, Outcome.ABSENT):
         # May have landed: whatever else the platform said, never treat it as not sent.
-        entry.reason = reason or "no answer from the platform"
+        entry.reason = reason or _("no answer from the platform")
         if result.needs_reauth:
-            entry.reason += " (and the credential was refused: renew it)"
+            entry.reason += " " + _("(and the credential was refused: renew it)")
         reconciled = action.kind == Kind.RECONCILE
         if reconciled:
             entry.reconcile_attempts += 1
@@ -884,19 +896,26 @@ def _record(
         )
         entry.state = State.NEEDS_HUMAN if give_up else State.UNKNOWN
         message = (
-            f"outcome still unknown ({entry.reason}): check the account, then "
-            f"`cmflow resolve {entry.post} {entry.channel} --published URL` or `... --absent`"
+            _(
+                "outcome still unknown ({reason}): check the account, then {command} or "
+                "`... --absent`"
+            ).format(
+                reason=entry.reason,
+                command=f"`cmflow resolve {entry.post} {entry.channel} --published URL`",
+            )
             if give_up
-            else f"outcome unknown ({entry.reason}): the next run checks before any resend"
+            else _("outcome unknown ({reason}): the next run checks before any resend").format(
+                reason=entry.reason
+            )
         )
     elif result.outcome == Outcome.FAILED and result.needs_reauth:
         entry.state = State.DEFERRED  # refused before anything was sent: goes again once renewed
-        entry.reason = f"credential refused: renew it ({reason})"
+        entry.reason = _("credential refused: renew it ({reason})").format(reason=reason)
         message = entry.reason
     elif result.outcome == Outcome.FAILED:
         entry.state = State.FAILED
         entry.reason = reason
-        message = f"refused: {reason}"
+        message = _("refused: {reason}").format(reason=reason)
     else:  # RETRY: definitely not sent
         entry.state = State.DEFERRED
         wait = result.retry_after or 0
@@ -905,8 +924,8 @@ def _record(
         entry.not_before = (
             stamp(max(clock.schedule_now, real) + timedelta(seconds=wait)) if wait else None
         )
-        entry.reason = reason or "not sent"
-        message = f"deferred to a later run: {entry.reason}"
+        entry.reason = reason or _("not sent")
+        message = _("deferred to a later run: {reason}").format(reason=entry.reason)
     entry.note(entry.state, entry.reason, at=clock.stamp())
     with lock:
         ledger.write(entry)

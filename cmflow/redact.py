@@ -9,6 +9,8 @@ import unicodedata
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
+from cmflow.i18n import _
+
 MASK = "***"
 # How much of a server's error text a reason quotes.
 EXCERPT = 300
@@ -66,16 +68,18 @@ def unsendable(value: str) -> str | None:
 
     Says what is wrong and where, never the value itself."""
     if not value:
-        return "is empty"
+        return _("is empty")
     if value != value.strip():
-        return "starts or ends with a space or a line break"
+        return _("starts or ends with a space or a line break")
     for i, c in enumerate(value, 1):
         if c in "\r\n":
-            return f"contains a line break at character {i}"
+            return _("contains a line break at character {at}").format(at=i)
         if unicodedata.category(c) == "Cc":
-            return f"contains a control character at character {i}"
+            return _("contains a control character at character {at}").format(at=i)
         if ord(c) > 0xFF:
-            return f"contains U+{ord(c):04X} at character {i}, which HTTP headers cannot carry"
+            return _("contains {char} at character {at}, which HTTP headers cannot carry").format(
+                char=f"U+{ord(c):04X}", at=i
+            )
     return None
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cmflow.errors import CmflowError, ExitCode
+from cmflow.i18n import _
 
 LOCK_DIR = ".cmflow"  # under the data folder; ignores itself (see `RunLock`)
 LOCK_NAME = "run.lock"
@@ -135,10 +136,14 @@ def claim_holder(
         if alive is False:
             return None
         if alive:
-            return f"in progress: process {who.pid} on {who.host} still runs"
+            return _("in progress: process {pid} on {host} still runs").format(
+                pid=who.pid, host=who.host
+            )
     if leased_at is not None and real_now - leased_at < lease:
-        where = f" on {who.host}" if who is not None else ""
-        return f"in progress{where} (lease until {(leased_at + lease):%H:%M} UTC)"
+        until = f"{(leased_at + lease):%H:%M} UTC"
+        if who is not None:
+            return _("in progress on {host} (lease until {time})").format(host=who.host, time=until)
+        return _("in progress (lease until {time})").format(time=until)
     return None
 
 
@@ -180,11 +185,13 @@ class RunLock:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     fh.seek(0)
-                    holder = fh.read().strip() or "another process"
+                    holder = fh.read().strip() or _("another process")
                     fh.close()
                     raise RunBusy(
-                        f"another `cmflow publish` is running in this checkout ({holder}): "
-                        "this run sent nothing; run it again once that one has ended"
+                        _(
+                            "another `cmflow publish` is running in this checkout ({holder}): "
+                            "this run sent nothing; run it again once that one has ended"
+                        ).format(holder=holder)
                     ) from None
                 time.sleep(0.1)
         me = Claimer.here()

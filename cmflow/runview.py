@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from cmflow.i18n import _, ngettext
 from cmflow.model import Finding
 from cmflow.output import md_cell, md_code, printable
 from cmflow.publisher import RunReport
@@ -47,11 +48,14 @@ def unreadable_lines(unreadable: Unreadable) -> list[str]:
     lines = []
     for path, findings in unreadable.items():
         p = printable(path)
-        lines.append(f"  ✗ unreadable {p}  cannot be read as a post, so it goes nowhere:")
+        lines.append(
+            "  ✗ unreadable "
+            + _("{path}  cannot be read as a post, so it goes nowhere:").format(path=p)
+        )
         for f in findings:
             lines.append(f"      {p}:{f.line}:{f.column}: {f.rule}  {printable(f.message)}")
         if not findings:
-            lines.append(f"      run cmflow validate {p}")
+            lines.append("      " + _("run {command}").format(command=f"cmflow validate {p}"))
     return lines
 
 
@@ -62,7 +66,7 @@ def unreadable_json(unreadable: Unreadable) -> list[dict[str, object]]:
             "line": findings[0].line if findings else 1,
             "column": findings[0].column if findings else 1,
             "rule": findings[0].rule if findings else None,
-            "message": findings[0].message if findings else "cannot be read as a post",
+            "message": findings[0].message if findings else _("cannot be read as a post"),
             "findings": [
                 {"line": f.line, "column": f.column, "rule": f.rule, "message": f.message}
                 for f in findings
@@ -84,7 +88,7 @@ def plan_text(
     """One line per pair that the run acts on (every pair with `show_all`), then the skipped
     ones grouped by reason, the posts that could not be read, and the counts."""
     unreadable = unreadable or {}
-    lines = [f"Plan at {now.astimezone(tz):%Y-%m-%d %H:%M %Z}:"]
+    lines = [_("Plan at {time}:").format(time=f"{now.astimezone(tz):%Y-%m-%d %H:%M %Z}")]
     quiet = ("done", "wait", "skip")
     for a in actions:
         if show_all or a.kind not in quiet:
@@ -93,9 +97,10 @@ def plan_text(
                 f"{printable(a.channel):<10} {printable(a.post.path)}  {printable(a.reason)}"
             )
     if not show_all:
-        skipped = Counter(a.reason for a in actions if a.kind == "skip" and a.reason != "draft")
+        # Drafts are not worth a line (the scheduler's reason for them is `_("draft")`).
+        skipped = Counter(a.reason for a in actions if a.kind == "skip" and a.reason != _("draft"))
         for reason, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
-            lines.append(f"  - {n} skipped: {printable(reason)}")
+            lines.append("  - " + _skipped(n, printable(reason)))
     counts = Counter(str(a.kind) for a in actions)
     order = [
         "publish",
@@ -113,22 +118,28 @@ def plan_text(
     if not actions and unreadable:
         n = len(unreadable)
         lines.append(
-            f"No readable post goes to these channels, and {n} post{'s' if n > 1 else ''} "
-            "could not be read (above): fix them, they may be meant for these channels."
+            ngettext(
+                "No readable post goes to these channels, and {n} post could not be read "
+                "(above): fix it, it may be meant for these channels.",
+                "No readable post goes to these channels, and {n} posts could not be read "
+                "(above): fix them, they may be meant for these channels.",
+                n,
+            ).format(n=n)
         )
     elif not actions:
-        lines.append("Nothing to do: no post goes to these channels.")
+        lines.append(_("Nothing to do: no post goes to these channels."))
     else:
         lines.append(
-            "Summary: "
-            + ", ".join(
-                [f"{counts[k]} {k}" for k in order if counts[k]]
-                + ([f"{len(unreadable)} unreadable"] if unreadable else [])
+            _("Summary: {counts}").format(
+                counts=", ".join(
+                    [f"{counts[k]} {k}" for k in order if counts[k]]
+                    + ([f"{len(unreadable)} unreadable"] if unreadable else [])
+                )
             )
         )
         if not show_all and any(a.kind in quiet for a in actions):
-            lines.append("(--all lists every pair, including done and not yet due)")
-    lines += [f"Note: {n}" for n in notes or ()]
+            lines.append(_("(--all lists every pair, including done and not yet due)"))
+    lines += [_("Note: {note}").format(note=n) for n in notes or ()]
     return "\n".join(lines)
 
 
@@ -187,20 +198,25 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
         "blocked",
         "invalid",
     ]
-    head = f"Run {report.run_id}: " + (
-        ", ".join(f"{counts[k]} {k}" for k in order if counts[k]) or "nothing to do"
+    head = _("Run {run}: {counts}").format(
+        run=report.run_id,
+        counts=", ".join(f"{counts[k]} {k}" for k in order if counts[k]) or _("nothing to do"),
     )
     if not acted:
-        head += " — nothing new to publish"
+        head += " — " + _("nothing new to publish")
     out = [head, *lines]
     skipped = Counter(r.message for r in report.results if r.status in ("skip", "blocked"))
     for message, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
-        if message != "draft":
-            out.append(f"  - {n} skipped: {printable(message)}")
+        if message != _("draft"):
+            out.append("  - " + _skipped(n, printable(message)))
     out += unreadable_lines({p: report.why.get(p, []) for p in report.unreadable})
     if report.push_error:
-        out.append(f"push failed: {printable(report.push_error)}")
+        out.append(_("push failed: {reason}").format(reason=printable(report.push_error)))
     return "\n".join(out)
+
+
+def _skipped(n: int, reason: str) -> str:
+    return ngettext("{n} skipped: {reason}", "{n} skipped: {reason}", n).format(n=n, reason=reason)
 
 
 def run_json(report: RunReport) -> str:
@@ -244,11 +260,11 @@ def run_summary_markdown(report: RunReport, redact: Callable[[str], str] = str) 
         return md_cell(redact(value))
 
     counts = Counter(r.status for r in report.results)
-    lines = [f"### cmflow publish — run {report.run_id}", ""]
-    lines.append(", ".join(f"{n} {k}" for k, n in counts.most_common()) or "nothing to do")
+    lines = ["### cmflow publish — " + _("run {run}").format(run=report.run_id), ""]
+    lines.append(", ".join(f"{n} {k}" for k, n in counts.most_common()) or _("nothing to do"))
     acted = [r for r in report.results if r.status not in ("done", "wait", "skip")]
     if acted or report.unreadable or report.push_error:
-        lines += ["", "| | state | channel | post | details |", "|---|---|---|---|---|"]
+        lines += ["", _table_head(_("state")), "|---|---|---|---|---|"]
         for r in acted:
             icon = SYMBOLS.get(r.status, "")
             lines.append(
@@ -257,19 +273,24 @@ def run_summary_markdown(report: RunReport, redact: Callable[[str], str] = str) 
             )
         lines += _unreadable_rows({p: report.why.get(p, []) for p in report.unreadable}, redact)
     if report.push_error:
-        lines += ["", f"**The record could not be pushed:** {cell(report.push_error)}"]
+        lines += [
+            "",
+            "**{}** {}".format(_("The record could not be pushed:"), cell(report.push_error)),
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _table_head(first: str) -> str:
+    return "| | {} | {} | {} | {} |".format(first, _("channel"), _("post"), _("details"))
 
 
 def _unreadable_rows(unreadable: Unreadable, redact: Callable[[str], str] = str) -> list[str]:
     rows = []
     for path, findings in unreadable.items():
         what = "; ".join(f"{f.line}:{f.column} {f.message}" for f in findings)
-        rows.append(
-            f"| ✗ | unreadable | | {md_code(redact(path))} | "
-            f"{md_cell(redact(what or 'cannot be read as a post'))}: "
-            f"run {md_code(redact(f'cmflow validate {path}'))} |"
-        )
+        run = _("run {command}").format(command=md_code(redact(f"cmflow validate {path}")))
+        what = md_cell(redact(what or _("cannot be read as a post")))
+        rows.append(f"| ✗ | unreadable | | {md_code(redact(path))} | {what}: {run} |")
     return rows
 
 
@@ -280,10 +301,10 @@ def plan_summary_markdown(actions: list[Action], now: datetime, unreadable: Unre
     summary = [f"{n} {k}" for k, n in counts.most_common()]
     if unreadable:
         summary.append(f"{len(unreadable)} unreadable")
-    lines.append(", ".join(summary) or "nothing to do")
+    lines.append(", ".join(summary) or _("nothing to do"))
     acting = [a for a in actions if a.kind not in ("done", "wait", "skip")]
     if acting or unreadable:
-        lines += ["", "| | action | channel | post | details |", "|---|---|---|---|---|"]
+        lines += ["", _table_head(_("action")), "|---|---|---|---|---|"]
         for a in acting:
             icon = SYMBOLS.get(str(a.kind), "")
             lines.append(

@@ -20,6 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from cmflow.errors import CmflowError
+from cmflow.i18n import _
 
 DEFAULT_ACTION = "cmflow/cmflow@v1"
 _TEXT_SUFFIXES = {".md", ".yaml", ".yml", ""}
@@ -135,16 +136,22 @@ def plan_files(opts: Options, now: datetime) -> dict[str, bytes]:
     try:
         tz = ZoneInfo(opts.timezone)
     except (KeyError, ValueError) as exc:
-        raise CmflowError(f"unknown time zone {opts.timezone!r} (e.g. Europe/Paris)") from exc
+        raise CmflowError(
+            _("unknown time zone {zone} (e.g. Europe/Paris)").format(zone=repr(opts.timezone))
+        ) from exc
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", opts.site_url):
-        raise CmflowError(f"--site-url must be an http(s) URL, not {opts.site_url!r}")
+        raise CmflowError(
+            _("--site-url must be an http(s) URL, not {value}").format(value=repr(opts.site_url))
+        )
     if opts.brand_only:
         return _render(_templates(), opts, now, tz, keep=BRAND_FILES)
     if not opts.brands:
         return _render(_templates(), opts, now, tz)
     slugs = [slug(b) for b in opts.brands]
     if len(set(slugs)) != len(slugs):
-        raise CmflowError(f"two brands would share a folder: {', '.join(slugs)}")
+        raise CmflowError(
+            _("two brands would share a folder: {folders}").format(folders=", ".join(slugs))
+        )
     agency = Options(**{**vars(opts), "brand": " / ".join(opts.brands), "brands": ()})
     files = {
         rel: data
@@ -217,18 +224,24 @@ def init(target: Path, opts: Options, now: datetime) -> list[str]:
     file unless `opts.force`; checks every file before writing the first one."""
     files = plan_files(opts, now)
     if target.exists() and not target.is_dir():
-        raise CmflowError(f"{target} exists and is not a folder")
+        raise CmflowError(_("{path} exists and is not a folder").format(path=target))
     existing = sorted(rel for rel in files if (target / rel).exists())
     if existing and not opts.force:
         listed = "\n  ".join(existing)
         raise CmflowError(
-            f"{target} already has files cmflow init would write:\n  {listed}\n"
-            "Nothing was written. Move them away, or pass --force to overwrite them."
+            _(
+                "{folder} already has files cmflow init would write:\n  {files}\n"
+                "Nothing was written. Move them away, or pass --force to overwrite them."
+            ).format(folder=target, files=listed)
         )
     for rel in files:
         dest = target / rel
         if dest.is_symlink() or any(p.is_symlink() for p in _parents(target, dest)):
-            raise CmflowError(f"{dest} is (inside) a symbolic link: refusing to write through it")
+            raise CmflowError(
+                _("{path} is (inside) a symbolic link: refusing to write through it").format(
+                    path=dest
+                )
+            )
     for rel, data in files.items():
         _write(target / rel, data)
     return sorted(files)

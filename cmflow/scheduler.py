@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from cmflow import vocabulary
 from cmflow.config import Config
+from cmflow.i18n import _, ngettext
 from cmflow.ledger import Entry, Index, parse_time
 from cmflow.model import Finding, Post, State
 from cmflow.timeutil import shown_iso
@@ -89,7 +90,9 @@ def plan(
         if keys:
             wanted = ", ".join(f"`{k}`" for k in keys)
             missing[name] = [
-                f"{wanted} under channels.{name} in channels.yaml",
+                _("{keys} under channels.{channel} in channels.yaml").format(
+                    keys=wanted, channel=name
+                ),
                 *missing.get(name, []),
             ]
     actions: list[Action] = []
@@ -147,7 +150,9 @@ def holds(
 
 def _errors(rules: Sequence[str]) -> str:
     n = len(rules)
-    return f"{n} error{'s' if n > 1 else ''} ({', '.join(dict.fromkeys(rules))})"
+    return ngettext("{n} error ({rules})", "{n} errors ({rules})", n).format(
+        n=n, rules=", ".join(dict.fromkeys(rules))
+    )
 
 
 def _edited(
@@ -172,29 +177,39 @@ def _edited(
     if isinstance(refused, dict) and refused.get("fingerprint") == fp:
         return act(
             Kind.DONE,
-            f"{done} (edited since; the platform refused the edit: {refused.get('reason')}; "
-            "change it by hand)",
+            _(
+                "{done} (edited since; the platform refused the edit: {reason}; change it by hand)"
+            ).format(done=done, reason=refused.get("reason")),
         )
     if vocabulary.edit_mode(channel) != "update" or channel.platform not in publishable:
-        return act(Kind.DONE, f"{done} (edited since: {vocabulary.edit_fate(channel, entry.url)})")
+        return act(
+            Kind.DONE,
+            _("{done} (edited since: {fate})").format(
+                done=done, fate=vocabulary.edit_fate(channel, entry.url)
+            ),
+        )
     errors = [*invalid.get((post.path, None), ()), *invalid.get((post.path, name), ())]
     if errors:
         return act(
             Kind.INVALID,
-            f"edited since it was published, with {_errors(errors)}: the edit is not sent "
-            f"(run cmflow validate {post.path})",
+            _(
+                "edited since it was published, with {errors}: the edit is not sent (run {command})"
+            ).format(errors=_errors(errors), command=f"cmflow validate {post.path}"),
         )
     if not channel.enabled:
-        return act(Kind.DONE, f"{done} (edited since; channel disabled)")
+        return act(Kind.DONE, _("{done} (edited since; channel disabled)").format(done=done))
     if missing.get(name):
         return act(
             Kind.SKIP,
-            f"edited since it was published; missing credentials: set {', '.join(missing[name])}",
+            _("edited since it was published; missing credentials: set {what}").format(
+                what=", ".join(missing[name])
+            ),
         )
     return act(
         Kind.UPDATE,
-        f"edited since it was published: the change goes out as an edit of "
-        f"{entry.url or entry.remote_id or 'the published post'}",
+        _("edited since it was published: the change goes out as an edit of {what}").format(
+            what=entry.url or entry.remote_id or _("the published post")
+        ),
     )
 
 
@@ -223,104 +238,152 @@ def _decide(
         # Never act on a record nobody can read: it may say "published" (docs/publishing.md, "The record").
         return act(
             Kind.BLOCKED,
-            f"record unreadable: {problem}. Check the account, then run "
-            f"`cmflow resolve {post.id} {name} --published URL` or `... --absent` "
-            "(it rewrites the file)",
+            _(
+                "record unreadable: {problem}. Check the account, then run {command} or "
+                "`... --absent` (it rewrites the file)"
+            ).format(problem=problem, command=_resolve(post, name)),
         )
     if entry is not None and entry.state == State.PUBLISHED:
         where = entry.url or entry.remote_id or ""
         at = shown_iso(entry.published_at, config.timezone)
-        done = f"published {at} {where}".strip()
+        done = _("published {at} {where}").format(at=at, where=where).strip()
         if not (fp and entry.content_hash and fp != entry.content_hash):
             return act(Kind.DONE, done)
         return _edited(act, post, name, entry, fp, config, invalid, missing, publishable, done)
     if entry is not None and entry.state == State.WAITING:
         return act(
             Kind.WAITING,
-            f"reminder sent {entry.updated_at or ''}: waiting for a person to post it, then "
-            f"`cmflow resolve {post.id} {name} --published URL` (or `--skipped`)",
+            _(
+                "reminder sent {at}: waiting for a person to post it, then {command} (or "
+                "`--skipped`)"
+            ).format(at=entry.updated_at or "", command=_resolve(post, name)),
         )
     if entry is not None and entry.state == State.SKIPPED:
-        return act(Kind.SKIP, f"not posted, by choice ({entry.updated_at or 'resolved by hand'})")
+        return act(
+            Kind.SKIP,
+            _("not posted, by choice ({when})").format(
+                when=entry.updated_at or _("resolved by hand")
+            ),
+        )
     if entry is not None and entry.state == State.NEEDS_HUMAN:
         return act(
             Kind.BLOCKED,
-            f"needs a human: {entry.reason or 'outcome unknown'}. Check the account, then run "
-            f"`cmflow resolve {post.id} {name} --published URL` or `... --absent`",
+            _(
+                "needs a human: {reason}. Check the account, then run {command} or `... --absent`"
+            ).format(reason=entry.reason or _("outcome unknown"), command=_resolve(post, name)),
         )
     if post.field("status", name) == "draft" or post.status == "draft":
-        return act(Kind.SKIP, "draft")
+        # runview leaves drafts out of its "skipped" lines by this very reason.
+        return act(Kind.SKIP, _("draft"))
     if not enabled:
-        return act(Kind.SKIP, "channel disabled (enabled: false)")
+        return act(Kind.SKIP, _("channel disabled (enabled: false)"))
     if entry is not None and entry.state in (State.CLAIMED, State.UNKNOWN):
         holder = held.get((entry.post, entry.channel)) if entry.state == State.CLAIMED else None
         if holder is not None:
             return act(
                 Kind.WAIT,
-                f"{holder}, run {entry.run_id} since "
-                f"{shown_iso(entry.leased_at or entry.claimed_at, config.timezone)}",
+                _("{holder}, run {run} since {since}").format(
+                    holder=holder,
+                    run=entry.run_id,
+                    since=shown_iso(entry.leased_at or entry.claimed_at, config.timezone),
+                ),
             )
         if fp and entry.content_hash and fp != entry.content_hash:
             # Reconciling would look for the new text and miss the old one (docs/publishing.md, "Edits").
             return act(
                 Kind.BLOCKED,
-                "edited while the outcome of the last attempt is unknown: check the account, "
-                f"then `cmflow resolve {post.id} {name} --published URL` or `... --absent`",
+                _(
+                    "edited while the outcome of the last attempt is unknown: check the "
+                    "account, then {command} or `... --absent`"
+                ).format(command=_resolve(post, name)),
             )
         if missing.get(name):
             return act(
                 Kind.SKIP,
-                f"outcome to reconcile, but credentials are missing: set {', '.join(missing[name])}",
+                _("outcome to reconcile, but credentials are missing: set {what}").format(
+                    what=", ".join(missing[name])
+                ),
             )
         what = (
-            "an earlier run stopped while sending it"
+            _("an earlier run stopped while sending it")
             if entry.state == State.CLAIMED
-            else "the last attempt's outcome is unknown"
+            else _("the last attempt's outcome is unknown")
         )
-        return act(Kind.RECONCILE, f"{what}: checking whether it landed before any resend")
+        return act(
+            Kind.RECONCILE,
+            _("{what}: checking whether it landed before any resend").format(what=what),
+        )
     about_post = invalid.get((post.path, None), ())
     about_pair = invalid.get((post.path, name), ())
     if about_post or about_pair or post.date is None:
         # A finding about one channel holds that pair only; one about the post (its
         # front-matter, a secret) holds every channel. Say which, so the fix is obvious.
         if about_post:
-            scope = f"{_errors(about_post)} about the post: every channel waits"
+            scope = _("{errors} about the post: every channel waits").format(
+                errors=_errors(about_post)
+            )
         elif about_pair:
-            scope = f"{_errors(about_pair)} on this channel only: the others go"
+            scope = _("{errors} on this channel only: the others go").format(
+                errors=_errors(about_pair)
+            )
         else:
-            scope = "no valid date"
-        what = f"invalid: {scope} (run cmflow validate {post.path})"
+            scope = _("no valid date")
+        what = _("invalid: {scope} (run {command})").format(
+            scope=scope, command=f"cmflow validate {post.path}"
+        )
         if post.date is not None and post.date > now:
-            return act(Kind.SKIP, f"{what}, due in {_ago(post.date - now)}")
+            return act(
+                Kind.SKIP, _("{what}, due in {time}").format(what=what, time=_ago(post.date - now))
+            )
         return act(Kind.INVALID, what)
     if post.date > now:
-        return act(Kind.WAIT, f"not due: scheduled in {_ago(post.date - now)}")
+        return act(Kind.WAIT, _("not due: scheduled in {time}").format(time=_ago(post.date - now)))
     if channel.platform not in publishable:
-        return act(Kind.SKIP, f"cmflow cannot publish to {channel.spec.label} yet (validated only)")
+        return act(
+            Kind.SKIP,
+            _("cmflow cannot publish to {platform} yet (validated only)").format(
+                platform=channel.spec.label
+            ),
+        )
     if entry is not None and entry.state == State.FAILED and (not fp or fp == entry.content_hash):
         return act(
             Kind.SKIP,
-            f"failed: {entry.reason or 'refused by the platform'} — fix the post and it goes again",
+            _("failed: {reason} — fix the post and it goes again").format(
+                reason=entry.reason or _("refused by the platform")
+            ),
         )
     if (
         entry is not None
         and entry.state == State.MISSED
         and entry.scheduled_for == post.date.isoformat()
     ):
-        return act(Kind.MISSED, entry.reason or "missed")
+        return act(Kind.MISSED, entry.reason or _("missed"))
     not_before = parse_time(entry.not_before) if entry is not None else None
     # A platform's wait runs on the real clock; a run --at the future simulates it passed.
     if not_before is not None and not_before > max(now, real_now):
         return act(
             Kind.WAIT,
-            f"rate limited until {shown_iso(entry.not_before if entry else None, config.timezone)}",
+            _("rate limited until {time}").format(
+                time=shown_iso(entry.not_before if entry else None, config.timezone)
+            ),
         )
     late = now - post.date
     catch_up = config.catch_up_for(channel)
     # Missed before credentials: a pair past its window is not sent whatever the secrets,
     # and `validate` (which never sees them) calls it missed too.
     if late > catch_up:
-        return act(Kind.MISSED, f"due {_ago(late)} ago, {vocabulary.missed(catch_up)}")
+        return act(
+            Kind.MISSED,
+            _("due {time} ago, {why}").format(time=_ago(late), why=vocabulary.missed(catch_up)),
+        )
     if missing.get(name):
-        return act(Kind.SKIP, f"missing credentials: set {', '.join(missing[name])}")
+        return act(
+            Kind.SKIP,
+            _("missing credentials: set {what}").format(what=", ".join(missing[name])),
+        )
     return act(Kind.PUBLISH, vocabulary.due(late))
+
+
+def _resolve(post: Post, channel: str) -> str:
+    """The command that settles a pair by hand, to quote in a reason."""
+    return f"`cmflow resolve {post.id} {channel} --published URL`"

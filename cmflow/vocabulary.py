@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from cmflow.i18n import _, ngettext
 from cmflow.platforms.spec import Capability
 from cmflow.timeutil import format_duration
 
@@ -17,23 +18,24 @@ def ago(d: timedelta) -> str:
     """`12 min`, `5 h`, `3 days`: how long ago, rounded the way people say it."""
     s = int(d.total_seconds())
     if s < 3600:
-        return f"{s // 60} min"
+        return _("{n} min").format(n=s // 60)
     if s < 172800:
-        return f"{s // 3600} h"
-    return f"{s // 86400} days"
+        return _("{n} h").format(n=s // 3600)
+    return ngettext("{n} day", "{n} days", s // 86400).format(n=s // 86400)
 
 
 def missed(catch_up: timedelta) -> str:
     """Why a due pair later than its catch-up window is `missed`: recorded, never sent."""
-    return (
-        f"beyond the {format_duration(catch_up)} catch-up window, it is not sent "
-        "(change its date to send it)"
-    )
+    return _(
+        "beyond the {window} catch-up window, it is not sent (change its date to send it)"
+    ).format(window=format_duration(catch_up))
 
 
 def due(late: timedelta) -> str:
     """Why a due pair within its catch-up window is `publish`."""
-    return f"due {ago(late)} ago" if late >= timedelta(minutes=1) else "due now"
+    if late >= timedelta(minutes=1):
+        return _("due {time} ago").format(time=ago(late))
+    return _("due now")
 
 
 def edit_mode(channel: Channel) -> str:
@@ -52,15 +54,23 @@ def edit_mode(channel: Channel) -> str:
 def edit_fate(channel: Channel, url: str | None) -> str:
     """What becomes of an edit of a published post on `channel`, in the words `validate`
     and `plan` share."""
-    where = f" at {url}" if url else ""
     if edit_mode(channel) == "update":
-        return "the next publish run sends the change as an edit"
+        return _("the next publish run sends the change as an edit")
     if not channel.spec.can(Capability.EDITS):
-        return (
-            f"the change will not be sent: {channel.spec.label} cannot edit a post, "
-            f"change it by hand{where}"
-        )
-    return (
-        f"the change will not be sent (set `on_edit: update` on {channel.name} to send "
-        f"edits); change it by hand{where}"
-    )
+        if url:
+            return _(
+                "the change will not be sent: {platform} cannot edit a post, change it by "
+                "hand at {url}"
+            ).format(platform=channel.spec.label, url=url)
+        return _(
+            "the change will not be sent: {platform} cannot edit a post, change it by hand"
+        ).format(platform=channel.spec.label)
+    if url:
+        return _(
+            "the change will not be sent (set `on_edit: update` on {channel} to send "
+            "edits); change it by hand at {url}"
+        ).format(channel=channel.name, url=url)
+    return _(
+        "the change will not be sent (set `on_edit: update` on {channel} to send "
+        "edits); change it by hand"
+    ).format(channel=channel.name)

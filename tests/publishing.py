@@ -314,9 +314,10 @@ class Site:
             if argv[:1] == ["publish"] and "--dry-run" not in argv and future:
                 argv.append("--force")
         env = {**os.environ, **self.env}
-        # The subprocess must not read the developer's secrets nor publish for real.
+        # The subprocess must not read the developer's secrets nor publish for real; it
+        # speaks the tests' language (CMFLOW_LANG, see conftest.py), not the brand's.
         for name in list(env):
-            if name.startswith("CMFLOW_") and name not in self.env:
+            if name.startswith("CMFLOW_") and name not in self.env and name != "CMFLOW_LANG":
                 del env[name]
         return argv, env
 
