@@ -144,7 +144,7 @@ RULES = (
     Rule(
         "editorial.forbidden-term",
         "error",
-        lambda: _("a forbidden term appears (case and accents folded)"),
+        lambda: _("a forbidden term appears (capitals and accents ignored)"),
         post=forbidden_term,
     ),
     Rule(
@@ -162,7 +162,9 @@ RULES = (
     Rule(
         "editorial.mix",
         "warning",
-        lambda: _("a pillar exceeds its share of the rolling window"),
+        lambda: _(
+            "a pillar takes more than its share of the posts over the last days (mix window)"
+        ),
         queue=mix,
         stable=True,
     ),

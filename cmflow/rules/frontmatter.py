@@ -39,7 +39,7 @@ RULES = (
         "content.file",
         "error",
         lambda: _(
-            "the file cannot be read as a post (not UTF-8, binary, over 1 MB, symlink leaving the repository)"
+            "the file cannot be read as a post (not UTF-8, binary, over 1 MB, a link leading out of the repository)"
         ),
     ),
     Rule(
@@ -60,7 +60,7 @@ RULES = (
         "frontmatter.date",
         "error",
         lambda: _(
-            "unparsable date; local time that does not exist or is ambiguous at a DST change"
+            "a date that cannot be read, or a local time that a clock change skips or repeats"
         ),
     ),
     Rule("frontmatter.status", "error", lambda: _("status is not draft or ready")),
