@@ -232,15 +232,16 @@ def load(root: Path, known_rules: set[str] | None = None) -> Config:
         raise ConfigError([_at(name, m, message)]) from None
     if "\r" in text:  # lines counted as posts count them (and as the end-of-file mark needs)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # The brand's problems in the brand's language (`cli.load_config` keeps it on after),
+    # even those of a file YAML cannot read: its `language:` line is read from the text.
+    _speak(_written_language(text))
     try:
         data, marks, _node = parse(text)
     except YamlSyntaxError as exc:
-        _speak(_written_language(text))
         message = _("invalid YAML: {problem}").format(problem=exc.message)
         raise ConfigError([_at(name, exc.mark, message)]) from None
     if data is None:
         data = {}
-    # The brand's problems in the brand's language (`cli.load_config` keeps it on after).
     _speak(data.get("language") if isinstance(data, dict) else None)
     problems = [_at(name, p.mark, p.message) for p in schema.check(data, schema.CONFIG_KEYS, marks)]
     if not isinstance(data, dict):
@@ -261,7 +262,7 @@ _LANGUAGE_LINE = re.compile(r"^language:[ \t]*[\"']?([A-Za-z_-]+)", re.MULTILINE
 
 
 def _written_language(text: str) -> str | None:
-    """The top-level `language:` of a channels.yaml YAML cannot read, for its error."""
+    """The top-level `language:` written in a channels.yaml, before (or without) YAML."""
     m = _LANGUAGE_LINE.search(text)
     return m.group(1) if m else None
 
