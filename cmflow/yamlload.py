@@ -67,7 +67,10 @@ class _Loader(_BaseLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, yaml.MappingNode):
             raise yaml.constructor.ConstructorError(
-                None, None, f"expected a mapping, found {node.id}", node.start_mark
+                None,
+                None,
+                _("expected a mapping, found {kind}").format(kind=node.id),
+                node.start_mark,
             )
         self.flatten_mapping(node)
         mapping: dict[Any, Any] = {}

@@ -281,3 +281,17 @@ def test_cached_findings_are_given_in_the_language_asked_now(
     assert message().startswith("no pillar")
     monkeypatch.delenv("CMFLOW_LANG")
     assert message().startswith("pas de pilier")
+
+
+def test_speaking_the_language_already_spoken_reads_no_catalogue_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """channels.yaml is read in its language, then the command goes on in it: reading the
+    catalogue again each time would cost milliseconds on every run."""
+    i18n.activate("fr")
+    try:
+        monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)  # no catalogue here
+        assert i18n.activate("fr") == "fr"
+        assert i18n._("invalid YAML") == "YAML invalide"
+    finally:
+        i18n.activate("en")
