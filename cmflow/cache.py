@@ -35,7 +35,7 @@ from cmflow.model import Finding, KeyPath, Mark, Post, State
 
 CACHE_DIR = ".cmflow-cache"
 FILE_NAME = "validate.bin"
-FORMAT = 7  # 7: finding messages reworded (first-run review)
+FORMAT = 8  # 8: finding messages translated (French) and reworded; 7: first-run review
 LEVELS = frozenset({"error", "warning"})
 _STATES = frozenset(s.value for s in State)
 

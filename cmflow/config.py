@@ -13,8 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cmflow import platforms, safefs, schema
+from cmflow import i18n, platforms, safefs, schema
 from cmflow.errors import ConfigError
+from cmflow.i18n import _
 from cmflow.model import KeyPath, Level, Mark
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec
 from cmflow.redact import unsendable
@@ -127,7 +128,11 @@ class Channel:
                 problems.append(name)
             elif (why := unsendable(value.strip())) is not None:
                 # What is wrong and where, never the value (not even in part).
-                problems.append(f"{name} (its value {why}: set it again with the credential only)")
+                problems.append(
+                    _("{name} (its value {why}: set it again with the credential only)").format(
+                        name=name, why=why
+                    )
+                )
         return problems
 
     def secrets(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -197,7 +202,11 @@ def find_root(start: Path) -> Path:
         if (folder / CONFIG_NAME).is_file():
             return folder
     raise ConfigError(
-        [f"no {CONFIG_NAME} found in {here} or its parents: run `cmflow init` or pass --root"]
+        [
+            _(
+                "no {name} found in {folder} or its parents: run `cmflow init` or pass --root"
+            ).format(name=CONFIG_NAME, folder=here)
+        ]
     )
 
 
@@ -210,25 +219,30 @@ def load(root: Path, known_rules: set[str] | None = None) -> Config:
         # link into .git (where the CI keeps its token).
         raw = safefs.read_regular(path.parent, path.name)
     except safefs.UnsafePath as exc:
-        raise ConfigError([f"{name}: cannot read it: it {exc}"]) from None
+        raise ConfigError(
+            [_("{file}: cannot read it: it {why}").format(file=name, why=exc)]
+        ) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         m = byte_mark(raw, exc.start)
-        raise ConfigError(
-            [
-                f"{name}:{m.line}:{m.column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}): save it as UTF-8"
-            ]
-        ) from None
+        message = _("not UTF-8 text (byte {byte}): save it as UTF-8").format(
+            byte=f"0x{raw[exc.start]:02x}"
+        )
+        raise ConfigError([_at(name, m, message)]) from None
     if "\r" in text:  # lines counted as posts count them (and as the end-of-file mark needs)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # The brand's problems in the brand's language (`cli.load_config` keeps it on after),
+    # even those of a file YAML cannot read: its `language:` line is read from the text.
+    _speak(_written_language(text))
     try:
-        data, marks, _ = parse(text)
+        data, marks, _node = parse(text)
     except YamlSyntaxError as exc:
-        m = exc.mark
-        raise ConfigError([f"{name}:{m.line}:{m.column}: invalid YAML: {exc.message}"]) from None
+        message = _("invalid YAML: {problem}").format(problem=exc.message)
+        raise ConfigError([_at(name, exc.mark, message)]) from None
     if data is None:
         data = {}
+    _speak(data.get("language") if isinstance(data, dict) else None)
     problems = [_at(name, p.mark, p.message) for p in schema.check(data, schema.CONFIG_KEYS, marks)]
     if not isinstance(data, dict):
         raise ConfigError(problems)
@@ -237,6 +251,20 @@ def load(root: Path, known_rules: set[str] | None = None) -> Config:
     if problems:
         raise ConfigError(sorted(set(problems), key=_problem_order))
     return config
+
+
+def _speak(language: object) -> None:
+    """Speak the brand's `language` from now on (unless CMFLOW_LANG says otherwise)."""
+    i18n.activate(i18n.choose(language if isinstance(language, str) else None))
+
+
+_LANGUAGE_LINE = re.compile(r"^language:[ \t]*[\"']?([A-Za-z_-]+)", re.MULTILINE)
+
+
+def _written_language(text: str) -> str | None:
+    """The top-level `language:` written in a channels.yaml, before (or without) YAML."""
+    m = _LANGUAGE_LINE.search(text)
+    return m.group(1) if m else None
 
 
 def _problem_order(text: str) -> tuple[int, int, str]:
@@ -283,7 +311,10 @@ class _Builder:
             except (ZoneInfoNotFoundError, ValueError, OSError):
                 self.error(
                     ("timezone",),
-                    f"unknown timezone {tz_name!r}: use an IANA name such as Europe/Paris",
+                    _(
+                        "unknown timezone {zone}: use a name from the time zone database "
+                        "such as Europe/Paris"
+                    ).format(zone=repr(tz_name)),
                 )
         catch_up = self.duration(("catch_up",), d.get("catch_up"))
         catch_up = DEFAULT_CATCH_UP if catch_up is None else catch_up
@@ -298,7 +329,7 @@ class _Builder:
         if not raw_channels:
             self.error(
                 ("channels",) if "channels" in d else (),
-                "define at least one channel under `channels:`",
+                _("define at least one channel under `channels:`"),
             )
         elif isinstance(raw_channels, dict):
             for cname, raw in raw_channels.items():
@@ -315,7 +346,9 @@ class _Builder:
                 hint = schema.did_you_mean(str(rule_id), sorted(self.known_rules))
                 self.error(
                     ("levels", rule_id),
-                    f"unknown rule {rule_id!r}{hint}: `cmflow rules` lists them",
+                    _("unknown rule {rule}{hint}: `cmflow rules` lists them").format(
+                        rule=repr(rule_id), hint=hint
+                    ),
                 )
             elif level is False or level == "off":
                 levels[str(rule_id)] = "off"
@@ -362,7 +395,12 @@ class _Builder:
         value = self.data.get("country")
         if isinstance(value, str):
             if not (len(value) == 2 and value.isalpha()):
-                self.error(("country",), f"country {value!r}: use a two-letter ISO code like FR")
+                self.error(
+                    ("country",),
+                    _("country {country}: use a two-letter ISO code like FR").format(
+                        country=repr(value)
+                    ),
+                )
                 return None
             return value.upper()
         from cmflow.keydates import country_for_timezone
@@ -388,18 +426,23 @@ class _Builder:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            self.error(("events",), f"events file {rel!r} cannot be read ({exc}): check the path")
+            self.error(
+                ("events",),
+                _("events file {file} cannot be read ({why}): check the path").format(
+                    file=repr(rel), why=exc
+                ),
+            )
             return []
         try:
-            data, marks, _ = parse(text)
+            data, marks, _node = parse(text)
         except (YamlSyntaxError, CmflowError) as exc:
             mark = getattr(exc, "mark", Mark(1, 1))
-            self.problems.append(f"{rel}:{mark.line}:{mark.column}: invalid YAML: {exc}")
+            self.problems.append(_at(rel, mark, _("invalid YAML: {problem}").format(problem=exc)))
             return []
         if isinstance(data, dict):
             data = data.get("events")
         if not isinstance(data, list):
-            self.problems.append(f"{rel}:1:1: expected a list of events (date, name)")
+            self.problems.append(_at(rel, Mark(1, 1), _("expected a list of events (date, name)")))
             return []
         out: list[Mapping[str, Any]] = []
         for i, ev in enumerate(data):
@@ -413,7 +456,13 @@ class _Builder:
             elif isinstance(ev, dict) and "date" in ev and _as_date(ev["date"]) is None:
                 mark = marks.get((i, "date"), Mark(1, 1))
                 self.problems.append(
-                    _at(rel, mark, f"event date {ev['date']!r}: write it as 2027-03-10")
+                    _at(
+                        rel,
+                        mark,
+                        _("event date {date}: write it as 2027-03-10").format(
+                            date=repr(ev["date"])
+                        ),
+                    )
                 )
         return out
 
@@ -424,12 +473,15 @@ class _Builder:
         if day is None or not isinstance(ev.get("name"), str):
             if report and "date" in ev and day is None:
                 self.error(
-                    (*path, "date"), f"event date {ev.get('date')!r}: write it as 2027-03-10"
+                    (*path, "date"),
+                    _("event date {date}: write it as 2027-03-10").format(
+                        date=repr(ev.get("date"))
+                    ),
                 )
             return None
         if until is not None and until < day:
             if report:
-                self.error((*path, "until"), "an event ends on or after the day it starts")
+                self.error((*path, "until"), _("an event ends on or after the day it starts"))
             return None
         return {**ev, "date": day, "until": until}
 
@@ -468,21 +520,30 @@ class _Builder:
                 choices = (
                     ", ".join(able)
                     if able
-                    else "none yet: add a Slack, Discord, Telegram or email channel"
+                    else _("none yet: add a Slack, Discord, Telegram or email channel")
                 )
                 target = channels.get(value)
                 if target is None or value == cname:
                     hint = schema.did_you_mean(value, able)
                     self.error(
                         ("channels", cname, conn.name),
-                        f"{conn.name} {value!r} is not another channel of this brand{hint} "
-                        f"(channels that can carry it: {choices})",
+                        _(
+                            "{key} {value} is not another channel of this brand{hint} "
+                            "(channels that can carry it: {choices})"
+                        ).format(key=conn.name, value=repr(value), hint=hint, choices=choices),
                     )
                 elif not target.spec.can(conn.channel_with):
                     self.error(
                         ("channels", cname, conn.name),
-                        f"{conn.name} {value!r} is a {target.spec.label} channel, which cannot "
-                        f"carry it (channels that can: {choices})",
+                        _(
+                            "{key} {value} is a {platform} channel, which cannot carry it "
+                            "(channels that can: {choices})"
+                        ).format(
+                            key=conn.name,
+                            value=repr(value),
+                            platform=target.spec.label,
+                            choices=choices,
+                        ),
                     )
 
     def inside(self, root: Path, path: KeyPath, value: Any) -> None:
@@ -495,7 +556,12 @@ class _Builder:
         except ValueError:  # a NUL character
             inside = False
         if not inside:
-            self.error(path, f"{path[-1]} {value!r} leaves the repository: use a folder inside it")
+            self.error(
+                path,
+                _("{key} {value} leaves the repository: use a folder inside it").format(
+                    key=path[-1], value=repr(value)
+                ),
+            )
 
     def duration(self, path: KeyPath, value: Any) -> timedelta | None:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
@@ -519,7 +585,9 @@ class _Builder:
             hint = schema.did_you_mean(platform, known)
             self.error(
                 (*base, "platform"),
-                f"unknown platform {platform!r}{hint}; known: {', '.join(known)}",
+                _("unknown platform {platform}{hint}; known: {known}").format(
+                    platform=repr(platform), hint=hint, known=", ".join(known)
+                ),
             )
             return None
         self.connection_keys(base, raw, spec)
@@ -574,8 +642,9 @@ class _Builder:
                 if any(s.key(str(key)) for s in _other_specs(spec.name)):
                     self.error(
                         path,
-                        f"{key!r} does not apply to {spec.label} channels "
-                        f"(it takes: {', '.join(takes)})",
+                        _("{key} does not apply to {platform} channels (it takes: {keys})").format(
+                            key=repr(key), platform=spec.label, keys=", ".join(takes)
+                        ),
                     )
                 else:
                     known = [*schema.CHANNEL_KEYS, *own]
@@ -612,7 +681,9 @@ class _Builder:
                     hint = schema.did_you_mean(str(pillar), pillars)
                     self.error(
                         (*where("mix"), "max_share", pillar),
-                        f"mix names pillar {pillar!r}, not in pillars{hint}",
+                        _("mix names pillar {pillar}, not in pillars{hint}").format(
+                            pillar=repr(pillar), hint=hint
+                        ),
                     )
                 if (
                     isinstance(share, int | float)
@@ -621,7 +692,9 @@ class _Builder:
                 ):
                     self.error(
                         (*where("mix"), "max_share", pillar),
-                        f"a share is between 0 and 1 (0.3 = 30%), got {share}",
+                        _("a share is between 0 and 1 (0.3 = 30%), got {share}").format(
+                            share=share
+                        ),
                     )
             mix = Mix(
                 {
@@ -654,11 +727,14 @@ class _Builder:
         ):
             v = r.get(key)
             if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
-                self.error(where(key), f"{key} cannot be negative")
+                self.error(where(key), _("{key} cannot be negative").format(key=key))
         aspect = r.get("video_aspect")
         if isinstance(aspect, str) and parse_aspect(aspect) is None:
             self.error(
-                where("video_aspect"), f"video_aspect is written W:H, like 9:16 (got {aspect!r})"
+                where("video_aspect"),
+                _("video_aspect is written W:H, like 9:16 (got {aspect})").format(
+                    aspect=repr(aspect)
+                ),
             )
 
         def ints(key: str) -> int | None:
@@ -781,21 +857,20 @@ def _env_name_problem(key: str, value: str, example: str) -> str | None:
     """Why `value` cannot be the environment variable named by `key`, or None."""
     if not _ENV_NAME.match(value):
         if value and _ENV_NAME.match(value.upper()) and value == value.lower():
-            return (
-                f"{key} {value!r}: write environment variable names in capitals, "
-                f"e.g. {value.upper()}"
-            )
-        return (
-            f"{key} names an environment variable (like {example}), "
-            "not the secret itself: store the value as a repository secret under that "
-            "name, and since it is now in git history, revoke it and create a new one"
-        )
+            return _(
+                "{key} {value}: write environment variable names in capitals, e.g. {upper}"
+            ).format(key=key, value=repr(value), upper=value.upper())
+        return _(
+            "{key} names an environment variable (like {example}), not the secret itself: "
+            "store the value as a repository secret under that name, and since it is now "
+            "in git history, revoke it and create a new one"
+        ).format(key=key, example=example)
     if value in _SYSTEM_ENV or value.startswith(_SYSTEM_ENV_PREFIXES):
-        return (
-            f"{key} {value} is a variable the system or the CI runner sets, not this "
-            f"channel's credential: name a variable of its own, like {example}, and set it "
+        return _(
+            "{key} {value} is a variable the system or the CI runner sets, not this "
+            "channel's credential: name a variable of its own, like {example}, and set it "
             "from a repository secret"
-        )
+        ).format(key=key, value=value, example=example)
     return None
 
 
@@ -806,7 +881,9 @@ def _url_problem(key: str, url: str) -> str | None:
     except ValueError:
         parts = None
     if parts is None or parts.scheme.lower() not in ("http", "https"):
-        return f"{key} must start with https:// (got {url!r})"
+        return _("{key} must start with https:// (got {url})").format(key=key, url=repr(url))
     if not parts.hostname or any(c.isspace() or ord(c) < 32 for c in url):
-        return f"{key} {url!r} is not a web address: write it like https://example.fr/path"
+        return _("{key} {url} is not a web address: write it like https://example.fr/path").format(
+            key=key, url=repr(url)
+        )
     return None

@@ -16,6 +16,7 @@ from typing import Any
 
 from cmflow import safefs, schema
 from cmflow.errors import CmflowError
+from cmflow.i18n import _
 from cmflow.model import SAFE_ID, Finding, Mark, Post
 from cmflow.timeutil import DateProblem, parse_datetime
 from cmflow.yamlload import YamlSyntaxError, byte_mark, parse
@@ -56,8 +57,10 @@ class MissingContentDir(CmflowError):
         )
         hint = schema.did_you_mean(content_dir, sorted(folders))
         super().__init__(
-            f"the content folder {content_dir!r} does not exist in {root}{hint}: "
-            "create it, or set content_dir in channels.yaml"
+            _(
+                "the content folder {folder} does not exist in {root}{hint}: "
+                "create it, or set content_dir in channels.yaml"
+            ).format(folder=repr(content_dir), root=root, hint=hint)
         )
 
 
@@ -70,8 +73,10 @@ def read_bytes(root: Path, rel: str) -> bytes | Finding:
     except safefs.Outside:
         return _file_finding(
             rel,
-            "is a symbolic link leading outside the repository: "
-            "copy the file into the repository instead",
+            _(
+                "is a symbolic link leading outside the repository: "
+                "copy the file into the repository instead"
+            ),
         )
     except safefs.UnsafePath as exc:
         return _file_finding(rel, str(exc))
@@ -80,12 +85,14 @@ def read_bytes(root: Path, rel: str) -> bytes | Finding:
         if size > MAX_BYTES:
             return _file_finding(
                 rel,
-                f"is {size:,} bytes, over the {MAX_BYTES:,}-byte limit for "
-                "a post: is it really a post? Move large media to media/",
+                _(
+                    "is {size} bytes, over the {limit}-byte limit for a post: "
+                    "is it really a post? Move large media to media/"
+                ).format(size=f"{size:,}", limit=f"{MAX_BYTES:,}"),
             )
         return safefs.read_fd(fd, MAX_BYTES)
     except OSError as exc:
-        return _file_finding(rel, f"cannot be read ({exc.strerror})")
+        return _file_finding(rel, _("cannot be read ({reason})").format(reason=exc.strerror))
     finally:
         os.close(fd)
 
@@ -94,7 +101,14 @@ _TOP = Mark(1, 1)
 
 
 def _file_finding(rel: str, message: str, mark: Mark = _TOP) -> Finding:
-    return Finding(rel, mark.line, mark.column, "error", "content.file", f"this file {message}")
+    return Finding(
+        rel,
+        mark.line,
+        mark.column,
+        "error",
+        "content.file",
+        _("this file {problem}").format(problem=message),
+    )
 
 
 def parse_post(
@@ -105,7 +119,7 @@ def parse_post(
     post = Post(path=rel, id=stem, meta={}, body="", body_line=1)
     if b"\x00" in raw[:8192]:
         post.problems.append(
-            _file_finding(rel, "is binary, not a Markdown post: move it to media/")
+            _file_finding(rel, _("is binary, not a Markdown post: move it to media/"))
         )
         return post
     try:
@@ -114,7 +128,9 @@ def parse_post(
         post.problems.append(
             _file_finding(
                 rel,
-                f"is not UTF-8 (byte 0x{raw[exc.start]:02x}): save it as UTF-8",
+                _("is not UTF-8 (byte {byte}): save it as UTF-8").format(
+                    byte=f"0x{raw[exc.start]:02x}"
+                ),
                 byte_mark(raw, exc.start),
             )
         )
@@ -132,17 +148,19 @@ def parse_post(
                 1,
                 "error",
                 "frontmatter.required",
-                "front-matter has no closing `---` line: add one after the last key"
+                _("front-matter has no closing `---` line: add one after the last key")
                 if text.startswith("---\n")
-                else "no front-matter: start the file with a line `---`, then `date:` and "
-                "`channels:`, then `---`",
+                else _(
+                    "no front-matter: start the file with a line `---`, then `date:` and "
+                    "`channels:`, then `---`"
+                ),
             )
         )
         _finish(post, tz, channels, had_front_matter=False)
         return post
     post.body, post.body_line = body, body_line
     try:
-        meta, marks, _ = parse(meta_text, line_offset=1)
+        meta, marks, _node = parse(meta_text, line_offset=1)
     except YamlSyntaxError as exc:
         post.problems.append(
             Finding(
@@ -151,7 +169,7 @@ def parse_post(
                 exc.mark.column,
                 "error",
                 "frontmatter.syntax",
-                f"front-matter is not valid YAML: {exc.message}",
+                _("front-matter is not valid YAML: {problem}").format(problem=exc.message),
             )
         )
         return post
@@ -159,7 +177,11 @@ def parse_post(
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
-        kind = "a list" if isinstance(meta, list) else f"a single value ({meta!r:.40})"
+        kind = (
+            _("a list")
+            if isinstance(meta, list)
+            else _("a single value ({value})").format(value=f"{meta!r:.40}")
+        )
         post.problems.append(
             Finding(
                 rel,
@@ -167,7 +189,9 @@ def parse_post(
                 1,
                 "error",
                 "frontmatter.syntax",
-                f"front-matter must be a mapping of `key: value` lines, not {kind}",
+                _("front-matter must be a mapping of `key: value` lines, not {kind}").format(
+                    kind=kind
+                ),
             )
         )
         return post
@@ -228,14 +252,24 @@ def _finish(
     elif meta.get("channels", meta.get("channel")) in ([], "", None):
         key = "channels" if "channels" in meta else "channel"
         problem(
-            "frontmatter.required", post.mark(key), f"`{key}` is empty: name at least one channel"
+            "frontmatter.required",
+            post.mark(key),
+            _("`{key}` is empty: name at least one channel").format(key=key),
         )
     if missing and had_front_matter:
         problem(
             "frontmatter.required",
             Mark(1, 1),
-            f"missing {' and '.join(missing)}: add "
-            + " and ".join(_example(k, channels) for k in missing)
+            (
+                _("missing {key}: add {example}")
+                if len(missing) == 1
+                else _("missing {key} and {other}: add {example} and {other_example}")
+            ).format(
+                key=missing[0],
+                example=_example(missing[0], channels),
+                other=missing[-1],
+                other_example=_example(missing[-1], channels),
+            )
             + _near_miss(meta, missing),
         )
     if "id" in meta and isinstance(meta["id"], str | int) and str(meta["id"]).strip():
@@ -244,15 +278,19 @@ def _finish(
             problem(
                 "frontmatter.type",
                 post.mark("id"),
-                f"id is {len(post.id)} characters long: keep it under {MAX_ID} "
-                "(it names the post's publish record, a file)",
+                _(
+                    "id is {length} characters long: keep it under {limit} "
+                    "(it names the post's publish record, a file)"
+                ).format(length=len(post.id), limit=MAX_ID),
             )
         elif not SAFE_ID.match(post.id):
             problem(
                 "frontmatter.type",
                 post.mark("id"),
-                f"id {post.id!r}: use letters, digits, '-', '_' and '.', starting with a letter "
-                "or digit (it names the post's publish record)",
+                _(
+                    "id {id}: use letters, digits, '-', '_' and '.', starting with a letter "
+                    "or digit (it names the post's publish record)"
+                ).format(id=repr(post.id)),
             )
     status = meta.get("status", "ready")
     post.status = status if status in ("draft", "ready") else "invalid"
@@ -273,11 +311,13 @@ def _finish(
         if channels is not None and name not in channels:
             hint = schema.channel_hint(name, channels)
             if "," in name:
-                hint = f": write a list, channels: [{name}]"
+                hint = _(": write a list, channels: [{names}]").format(names=name)
             problem(
                 "frontmatter.unknown-channel",
                 post.mark(key, i) if isinstance(raw, list) else post.mark(key),
-                f"channel {name!r} is not defined in channels.yaml{hint}",
+                _("channel {channel} is not defined in channels.yaml{hint}").format(
+                    channel=repr(name), hint=hint
+                ),
             )
             continue
         post.channels.append(name)
@@ -289,7 +329,9 @@ def _finish(
                 problem(
                     "frontmatter.unknown-channel",
                     post.mark("variants", name),
-                    f"variant for {name!r}, which is not defined in channels.yaml{hint}",
+                    _("variant for {channel}, which is not defined in channels.yaml{hint}").format(
+                        channel=repr(name), hint=hint
+                    ),
                 )
             elif name not in seen:
                 post.problems.append(
@@ -298,7 +340,10 @@ def _finish(
                         *_lc(post.mark("variants", name)),
                         "warning",
                         "frontmatter.unknown-channel",
-                        f"variant for {name!r}, but the post does not go there: add it to channels",
+                        _(
+                            "variant for {channel}, but the post does not go there: "
+                            "add it to channels"
+                        ).format(channel=repr(name)),
                     )
                 )
     post.content_hash = content_hash(post.meta, post.body)
@@ -320,7 +365,9 @@ def _near_miss(meta: Mapping[str, Any], missing: list[str]) -> str:
             want, [str(k) for k in meta if k not in schema.FRONTMATTER_KEYS], n=1, cutoff=0.75
         )
         if near:
-            return f" (is {near[0]!r} meant to be {want!r}?)"
+            return " " + _("(is {written} meant to be {wanted}?)").format(
+                written=repr(near[0]), wanted=repr(want)
+            )
     return ""
 
 

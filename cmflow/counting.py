@@ -26,6 +26,8 @@ from typing import Final
 
 import regex  # type: ignore[import-untyped, unused-ignore]
 
+from cmflow.i18n import _
+
 __all__ = [
     "COUNTERS",
     "COUNTER_LABELS",
@@ -37,6 +39,7 @@ __all__ = [
     "count_utf8",
     "count_utf16",
     "count_x",
+    "counter_label",
     "find_urls",
     "graphemes",
     "is_emoji_grapheme",
@@ -324,13 +327,19 @@ COUNTERS: Final[dict[str, Callable[[str, int | None], int]]] = {
 }
 """Counter name (as used in channel configuration) -> ``f(text, url_length)``."""
 
-COUNTER_LABELS: Final[dict[str, str]] = {
-    "x": "weighted characters (URLs 23, emoji and CJK 2)",
-    "mastodon": "grapheme clusters (URLs 23 by default, @user@domain as @user)",
-    "graphemes": "grapheme clusters (URLs in full)",
-    "threads": "characters (emoji as their UTF-8 bytes)",
-    "utf16": "UTF-16 code units",
-    "chars": "characters (Unicode code points)",
-    "utf8": "bytes (UTF-8)",
+COUNTER_LABELS: Final[dict[str, Callable[[], str]]] = {
+    "x": lambda: _("characters as X counts them (a link 23, an emoji or a CJK character 2)"),
+    "mastodon": lambda: _("characters (a link counts 23 by default, @user@domain counts as @user)"),
+    "graphemes": lambda: _("characters (an emoji counts 1, links in full)"),
+    "threads": lambda: _("characters (an emoji counts as many as its UTF-8 bytes)"),
+    "utf16": lambda: _("characters (most emoji count 2)"),
+    "chars": lambda: _("characters (an emoji may count 2 or more)"),
+    "utf8": lambda: _("bytes (an accented letter counts 2, an emoji 4)"),
 }
-"""Human description of each counter's unit, for messages such as "312/280 ..."."""
+"""Each counter's unit in plain words, for messages such as "312/280 ...": called when the
+message is written, so that it is in the current language (see `counter_label`)."""
+
+
+def counter_label(name: str) -> str:
+    """What counter `name` counts, in the current language."""
+    return COUNTER_LABELS[name]()

@@ -6,6 +6,8 @@ from enum import IntEnum
 
 import click
 
+from cmflow.i18n import _, ngettext
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -30,7 +32,13 @@ class ConfigError(CmflowError):
 
     def format_message(self) -> str:
         n = len(self.problems)
-        head = f"channels.yaml has {n} problem{'s' if n > 1 else ''}:" if n > 1 else ""
+        head = (
+            ngettext(
+                "channels.yaml has {count} problem:", "channels.yaml has {count} problems:", n
+            ).format(count=n)
+            if n > 1
+            else ""
+        )
         return "\n".join([head, *self.problems]) if head else self.problems[0]
 
 
@@ -39,8 +47,10 @@ class MissingSecret(CmflowError):
 
     def __init__(self, channel: str, variable: str) -> None:
         super().__init__(
-            f"channel {channel!r} needs a credential: set the environment variable {variable} "
-            f"(in GitHub Actions: a repository secret passed as env)"
+            _(
+                "channel {channel} needs a credential: set the environment variable {variable} "
+                "(in GitHub Actions: a repository secret passed as env)"
+            ).format(channel=repr(channel), variable=variable)
         )
         self.channel = channel
         self.variable = variable

@@ -78,6 +78,8 @@ def activate(language: str) -> str:
     """Speak `language` from now on (English when it has no catalogue); returns the code."""
     global _translations, _current
     code = normalise(language) or DEFAULT
+    if code == _current and (code == DEFAULT or _translations is not None):
+        return code  # already spoken: reading a catalogue costs milliseconds
     if code == DEFAULT:
         _translations, _current = None, DEFAULT
         return DEFAULT

@@ -14,15 +14,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cmflow import safefs
+from cmflow.i18n import _
 from cmflow.video import VideoInfo, VideoProblem, read_fd
 
 HEAD_BYTES = 512  # enough for an ISO-BMFF `ftyp` box and its compatible brands
 SVG = "image/svg+xml"
 KNOWN = "JPEG, PNG, GIF, WebP, AVIF, HEIC, MP4 or MOV"
-UNRECOGNISED = (
-    f"is not a format cmflow recognises from its content ({KNOWN}): "
-    "export it again as JPEG or PNG (or MP4 for a video)"
-)
+
+
+def unrecognised() -> str:
+    """What is said of a file whose bytes are no format cmflow knows (after its path)."""
+    return _(
+        "is not a format cmflow recognises from its content ({formats}): "
+        "export it again as JPEG or PNG (or MP4 for a video)"
+    ).format(formats=KNOWN)
+
+
+def __getattr__(name: str) -> str:
+    # `UNRECOGNISED`, read by platforms as a constant: in the current language.
+    if name == "UNRECOGNISED":
+        return unrecognised()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -137,7 +150,7 @@ def _iso_bmff(head: bytes) -> str | None:
 def _where(rel: str) -> str | None:
     """Why a path as written cannot be a media path at all, before touching the disk."""
     if not rel or rel.startswith(("/", "\\", "~")) or "://" in rel or rel[1:3] == ":\\":
-        return "must be a path relative to the repository root, like media/photo.jpg"
+        return _("must be a path relative to the repository root, like media/photo.jpg")
     return None
 
 
@@ -162,10 +175,10 @@ def inspect(root: Path, rel: str) -> MediaFile:
             except VideoProblem as exc:
                 video_problem = str(exc)
     except OSError as exc:
-        return MediaFile(rel, None, f"cannot be read ({exc.strerror})")
+        return MediaFile(rel, None, _("cannot be read ({reason})").format(reason=exc.strerror))
     finally:
         os.close(fd)
-    _, parts = safefs.inside_parts(root, rel)
+    _real, parts = safefs.inside_parts(root, rel)
     real = Path(os.path.realpath(root)).joinpath(*parts)
     return MediaFile(rel, real, None, mime, size, video, video_problem)
 
@@ -179,10 +192,10 @@ def load(root: Path, rel: str) -> Loaded:
             raise safefs.UnsafePath(problem)
         data = safefs.read_regular(root, rel)
     except safefs.UnsafePath as exc:
-        raise MediaProblem(f"media {rel} {exc}") from None
+        raise MediaProblem(_("media {path} {problem}").format(path=rel, problem=exc)) from None
     mime = sniff(data[:HEAD_BYTES])
     if mime is None:
-        raise MediaProblem(f"media {rel} {UNRECOGNISED}")
+        raise MediaProblem(_("media {path} {problem}").format(path=rel, problem=unrecognised()))
     return Loaded(rel, rel.replace("\\", "/").rsplit("/", 1)[-1], data, mime)
 
 
@@ -193,5 +206,5 @@ def video_line(root: Path, rel: str) -> str | None:
     if info.mime is None or not info.mime.startswith("video/"):
         return None
     if info.video is None:
-        return f"video that cannot be read: it {info.video_problem}"
+        return _("video that cannot be read: it {problem}").format(problem=info.video_problem)
     return info.video.summary()

@@ -70,7 +70,7 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
         tags=[str(t) for t in tags] if isinstance(tags, list) else [],
         language=str(language) if language else None,
         limit=limit,
-        counter=counting.COUNTER_LABELS[spec.counter],
+        counter=counting.counter_label(spec.counter),
         series=str(series) if series else None,
         path=post.path,
     )

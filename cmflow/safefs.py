@@ -25,6 +25,8 @@ import secrets
 import stat
 from pathlib import Path, PurePosixPath
 
+from cmflow.i18n import _
+
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -56,16 +58,16 @@ def is_git_name(name: str) -> bool:
 def kind(mode: int) -> str:
     """What a non-regular file is, in plain words."""
     if stat.S_ISDIR(mode):
-        return "is a folder, not a file"
+        return _("is a folder, not a file")
     if stat.S_ISFIFO(mode):
-        return "is a named pipe (FIFO), not a file"
+        return _("is a named pipe (FIFO), not a file")
     if stat.S_ISSOCK(mode):
-        return "is a socket, not a file"
+        return _("is a socket, not a file")
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "is a device, not a file"
+        return _("is a device, not a file")
     if stat.S_ISLNK(mode):
-        return "is a symbolic link"
-    return "is not a regular file"
+        return _("is a symbolic link")
+    return _("is not a regular file")
 
 
 def inside_parts(root: Path, rel: str) -> tuple[str, tuple[str, ...]]:
@@ -74,22 +76,26 @@ def inside_parts(root: Path, rel: str) -> tuple[str, tuple[str, ...]]:
     Raises UnsafePath when `rel` resolves outside the repository or into a `.git`.
     """
     if "\x00" in rel:
-        raise UnsafePath("contains a NUL character: write the file name without it")
+        raise UnsafePath(_("contains a NUL character: write the file name without it"))
     real_root = os.path.realpath(root)
     try:
         real = os.path.realpath(os.path.join(real_root, rel))
     except (OSError, ValueError) as exc:  # a name too long, say
-        raise UnsafePath(f"cannot be resolved ({exc})") from None
+        raise UnsafePath(_("cannot be resolved ({reason})").format(reason=exc)) from None
     if real != real_root and os.path.commonpath([real_root, real]) != real_root:
         raise Outside(
-            "leaves the repository (through a symbolic link or `..`): "
-            "copy the file into the repository instead"
+            _(
+                "leaves the repository (through a symbolic link or `..`): "
+                "copy the file into the repository instead"
+            )
         )
     parts = PurePosixPath(real).relative_to(real_root).parts if real != real_root else ()
     if any(is_git_name(p) for p in parts):
         raise UnsafePath(
-            "leads into git's own folder (.git), which holds the job's credentials: "
-            "point to a file of the repository instead"
+            _(
+                "leads into git's own folder (.git), which holds the job's credentials: "
+                "point to a file of the repository instead"
+            )
         )
     return real_root, parts
 
@@ -99,7 +105,7 @@ def open_regular(root: Path, rel: str) -> int:
     docstring). The caller closes it. Raises UnsafePath with the reason."""
     real_root, parts = inside_parts(root, rel)
     if not parts:
-        raise UnsafePath("is the repository's folder, not a file")
+        raise UnsafePath(_("is the repository's folder, not a file"))
     dfd = os.open(real_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for name in parts[:-1]:
@@ -111,7 +117,7 @@ def open_regular(root: Path, rel: str) -> int:
             raise UnsafePath(_unusable(before.st_mode))
         fd = os.open(parts[-1], _READ_FLAGS, dir_fd=dfd)
     except FileNotFoundError:
-        raise UnsafePath("does not exist") from None
+        raise UnsafePath(_("does not exist")) from None
     except OSError as exc:
         raise UnsafePath(_open_reason(exc)) from None
     finally:
@@ -130,7 +136,7 @@ def read_regular(root: Path, rel: str, limit: int | None = None) -> bytes:
     try:
         return read_fd(fd, limit)
     except OSError as exc:
-        raise UnsafePath(f"cannot be read ({exc.strerror})") from None
+        raise UnsafePath(_("cannot be read ({reason})").format(reason=exc.strerror)) from None
     finally:
         os.close(fd)
 
@@ -147,24 +153,25 @@ def read_fd(fd: int, limit: int | None) -> bytes:
     return b"".join(chunks)
 
 
-_UNRESOLVED = (
-    "is a symbolic link that cannot be resolved (a loop, or it changed while being read): "
-    "replace it with a real file"
-)
+def _unresolved() -> str:
+    return _(
+        "is a symbolic link that cannot be resolved (a loop, or it changed while being "
+        "read): replace it with a real file"
+    )
 
 
 def _unusable(mode: int) -> str:
     if stat.S_ISLNK(mode):  # realpath leaves a link in place only when it loops
-        return _UNRESOLVED
-    return f"{kind(mode)}: replace it with a real file"
+        return _unresolved()
+    return _("{what}: replace it with a real file").format(what=kind(mode))
 
 
 def _open_reason(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
-        return _UNRESOLVED
+        return _unresolved()
     if exc.errno == errno.ENOTDIR:
-        return "does not exist (a folder on its way is a file)"
-    return f"cannot be read ({exc.strerror})"
+        return _("does not exist (a folder on its way is a file)")
+    return _("cannot be read ({reason})").format(reason=exc.strerror)
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -173,13 +180,13 @@ def _open_reason(exc: OSError) -> str:
 def _plain_parts(rel: PurePosixPath) -> tuple[str, ...]:
     parts = rel.parts
     if rel.is_absolute() or not parts or any(p in ("", ".", "..") for p in parts):
-        raise UnsafePath(f"{rel} is not a plain path below the repository")
+        raise UnsafePath(_("{path} is not a plain path below the repository").format(path=rel))
     return parts
 
 
 def _open_dir(dfd: int, name: str, shown: str, create: bool) -> int:
     """Open (or create) the real folder `name` in `dfd`; never through a link."""
-    for _ in range(2):
+    for _attempt in range(2):
         try:
             return os.open(name, _DIR_FLAGS, dir_fd=dfd)
         except FileNotFoundError:
@@ -195,8 +202,10 @@ def _open_dir(dfd: int, name: str, shown: str, create: bool) -> int:
             if stat.S_ISLNK(st.st_mode):
                 raise UnsafeWrite(
                     shown,
-                    "is a symbolic link: cmflow never writes through links; "
-                    "replace it with a real folder",
+                    _(
+                        "is a symbolic link: cmflow never writes through links; "
+                        "replace it with a real folder"
+                    ),
                 ) from None
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), shown) from None
     raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), shown)
@@ -242,13 +251,15 @@ def _read_existing(dfd: int, name: str, shown: str) -> bytes | None:
     except FileNotFoundError:
         return None
     if stat.S_ISLNK(st.st_mode):
-        raise UnsafeWrite(shown, "is a symbolic link: cmflow never writes through links; remove it")
+        raise UnsafeWrite(
+            shown, _("is a symbolic link: cmflow never writes through links; remove it")
+        )
     if not stat.S_ISREG(st.st_mode):
-        raise UnsafeWrite(shown, f"{kind(st.st_mode)}: remove it")
+        raise UnsafeWrite(shown, _("{what}: remove it").format(what=kind(st.st_mode)))
     fd = os.open(name, _READ_FLAGS, dir_fd=dfd)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UnsafeWrite(shown, "changed while being read: run again")
+            raise UnsafeWrite(shown, _("changed while being read: run again"))
         return read_fd(fd, None)
     finally:
         os.close(fd)

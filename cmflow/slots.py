@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from cmflow.i18n import _
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FR_DAYS = {"lun": 0, "mar": 1, "mer": 2, "jeu": 3, "ven": 4, "sam": 5, "dim": 6}
 _SLOT = re.compile(r"^\s*(?P<days>[A-Za-zéû,\- ]+?)\s+(?P<h>\d{1,2})[:h](?P<m>\d{2})\s*$")
@@ -48,7 +50,9 @@ def _day(token: str) -> int:
         return DAYS.index(t)
     if t in _FR_DAYS:
         return _FR_DAYS[t]
-    raise ValueError(f"unknown day {token.strip()!r}: use Mon, Tue, … Sun (or lun, mar, …)")
+    raise ValueError(
+        _("unknown day {day}: use Mon, Tue, … Sun (or lun, mar, …)").format(day=repr(token.strip()))
+    )
 
 
 def parse_slot(text: str) -> Slot:
@@ -56,11 +60,17 @@ def parse_slot(text: str) -> Slot:
     m = _SLOT.match(text)
     if not m:
         raise ValueError(
-            f"slot {text!r}: write a day and a time, e.g. 'Tue 09:00' or 'Mon-Fri 12:30'"
+            _("slot {slot}: write a day and a time, e.g. 'Tue 09:00' or 'Mon-Fri 12:30'").format(
+                slot=repr(text)
+            )
         )
     hour, minute = int(m["h"]), int(m["m"])
     if hour > 23 or minute > 59:
-        raise ValueError(f"slot {text!r}: {hour:02d}:{minute:02d} is not a time of day")
+        raise ValueError(
+            _("slot {slot}: {time} is not a time of day").format(
+                slot=repr(text), time=f"{hour:02d}:{minute:02d}"
+            )
+        )
     spec = m["days"].strip().lower()
     days: set[int] = set()
     if spec in ("daily", "every day", "tous les jours", "chaque jour"):
@@ -83,7 +93,11 @@ def parse_slot(text: str) -> Slot:
 def parse_cadence(text: str) -> Cadence:
     m = _CADENCE.match(str(text))
     if not m or int(m["n"]) < 1:
-        raise ValueError(f"cadence {text!r}: write posts per period, e.g. 3/week, 1/day or 8/month")
+        raise ValueError(
+            _("cadence {cadence}: write posts per period, e.g. 3/week, 1/day or 8/month").format(
+                cadence=repr(text)
+            )
+        )
     unit = {"jour": "day", "semaine": "week", "mois": "month"}.get(m["unit"], m["unit"])
     return Cadence(int(m["n"]), unit)
 

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from cmflow.i18n import _
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -24,12 +26,15 @@ def parse_duration(value: object, maximum: timedelta = MAX_DURATION) -> timedelt
     elif isinstance(value, str) and (m := _DURATION.match(value)):
         seconds = float(m.group(1)) * _UNITS[m.group(2).lower()]
     if seconds is None:
-        raise ValueError(f"expected a duration like 48h, 90m or 2d, got {_short(value)}")
+        raise ValueError(
+            _("expected a duration like 48h, 90m or 2d, got {value}").format(value=_short(value))
+        )
     # Also refuses NaN and infinity (`.nan`, `.inf`, `1e999`), which timedelta cannot hold.
     if not 0 <= seconds <= maximum.total_seconds():
         raise ValueError(
-            f"{_short(value)} is out of range: write a duration between 0 and "
-            f"{format_duration(maximum)}"
+            _("{value} is out of range: write a duration between 0 and {maximum}").format(
+                value=_short(value), maximum=format_duration(maximum)
+            )
         )
     return timedelta(seconds=seconds)
 
@@ -81,13 +86,16 @@ def resolve_local(naive: datetime, tz: tzinfo) -> datetime:
     when = naive.strftime("%Y-%m-%d %H:%M")
     if back != naive:
         raise DateProblem(
-            f"{when} does not exist in {tz} (clocks go forward): "
-            "pick another time or write an explicit offset such as +02:00"
+            _(
+                "{time} does not exist in {zone} (clocks go forward): "
+                "pick another time or write an explicit offset such as +02:00"
+            ).format(time=when, zone=tz)
         )
     e, la = early.strftime("%z"), late.strftime("%z")
     raise DateProblem(
-        f"{when} happens twice in {tz} (clocks go back): write the offset, "
-        f"{when}{e[:3]}:{e[3:]} or {when}{la[:3]}:{la[3:]}"
+        _(
+            "{time} happens twice in {zone} (clocks go back): write the offset, {one} or {other}"
+        ).format(time=when, zone=tz, one=f"{when}{e[:3]}:{e[3:]}", other=f"{when}{la[:3]}:{la[3:]}")
     )
 
 
@@ -100,7 +108,9 @@ def parse_datetime(value: object, tz: tzinfo) -> datetime:
     if isinstance(value, date):
         return resolve_local(datetime.combine(value, time(0, 0)), tz)
     if not isinstance(value, str):
-        raise DateProblem(f"expected a date like 2026-11-24 09:30, got {value!r}")
+        raise DateProblem(
+            _("expected a date like 2026-11-24 09:30, got {value}").format(value=repr(value))
+        )
     text = value.strip()
     m = _LOCAL.match(text)
     if m:
@@ -108,14 +118,18 @@ def parse_datetime(value: object, tz: tzinfo) -> datetime:
         try:
             naive = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0))
         except ValueError as exc:
-            raise DateProblem(f"{text!r} is not a valid date: {exc}") from None
+            raise DateProblem(
+                _("{value} is not a valid date: {why}").format(value=repr(text), why=exc)
+            ) from None
         return resolve_local(naive, tz)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
         raise DateProblem(
-            f"{text!r} is not a date: write 2026-11-24 09:30 (in the brand's timezone) "
-            "or 2026-11-24T09:30:00+01:00"
+            _(
+                "{value} is not a date: write 2026-11-24 09:30 (in the brand's timezone) "
+                "or 2026-11-24T09:30:00+01:00"
+            ).format(value=repr(text))
         ) from None
     return parsed if parsed.tzinfo is not None else resolve_local(parsed, tz)
 
@@ -156,13 +170,19 @@ def _day(name: str) -> int:
         return DAYS.index(word) if word in DAYS else _FRENCH_DAYS[word]
     if word in _FULL_DAYS:
         return _FULL_DAYS[word]
-    raise ValueError(f"unknown day {name!r}: use Mon, Tue, Wed, Thu, Fri, Sat, Sun")
+    raise ValueError(
+        _("unknown day {day}: use Mon, Tue, Wed, Thu, Fri, Sat, Sun").format(day=repr(name))
+    )
 
 
 def _clock(text: str) -> time:
-    hh, _, mm = text.strip().partition(":")
+    hh, _sep, mm = text.strip().partition(":")
     if not (hh.isdigit() and (mm.isdigit() or mm == "")):
-        raise ValueError(f"{text.strip()!r} is not a time: write hours as 08:00 or 17:30")
+        raise ValueError(
+            _("{value} is not a time: write hours as 08:00 or 17:30").format(
+                value=repr(text.strip())
+            )
+        )
     if hh == "24" and mm in ("", "00"):
         return time.max
     return time(int(hh), int(mm or 0))
@@ -171,7 +191,7 @@ def _clock(text: str) -> time:
 def parse_window(text: str) -> Window:
     """`Tue-Thu 08:00-10:00`, `Mon,Wed 12:00-14:00`, `Sat 10:00-12:00`, `08:00-10:00` (daily)."""
     spec = text.strip()
-    days_part, _, hours = spec.rpartition(" ")
+    days_part, _sep, hours = spec.rpartition(" ")
     days: set[int] = set()
     try:
         if not days_part:
@@ -184,12 +204,18 @@ def parse_window(text: str) -> Window:
                 days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
             else:
                 days.add(_day(chunk))
-        start_s, _, end_s = hours.partition("-")
+        start_s, _sep, end_s = hours.partition("-")
         start, end = _clock(start_s), _clock(end_s)
     except ValueError as exc:
         raise ValueError(
-            f"posting window {text!r}: {exc}; write e.g. 'Tue-Thu 08:00-10:00'"
+            _("posting window {window}: {problem}; write e.g. 'Tue-Thu 08:00-10:00'").format(
+                window=repr(text), problem=exc
+            )
         ) from None
     if not end_s or start >= end:
-        raise ValueError(f"posting window {text!r}: write the hours as start-end, e.g. 08:00-10:00")
+        raise ValueError(
+            _("posting window {window}: write the hours as start-end, e.g. 08:00-10:00").format(
+                window=repr(text)
+            )
+        )
     return Window(frozenset(days), start, end, spec)

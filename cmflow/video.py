@@ -28,6 +28,8 @@ import os
 import struct
 from dataclasses import dataclass
 
+from cmflow.i18n import _
+
 MAX_BOXES = 20_000  # boxes visited in one file: real files have a few hundred
 MAX_DEPTH = 8  # moov/trak/mdia/minf/stbl/stsd is 6 deep
 PAYLOAD_READ = 4096  # bytes read from any one box we parse (they are tens of bytes)
@@ -122,12 +124,21 @@ class VideoInfo:
 
     def summary(self) -> str:
         """One line for `cmflow preview`: "0:42, 1080x1920 (9:16, vertical), h264 + aac"."""
-        bits = [duration_text(self.duration) if self.duration is not None else "duration unknown"]
+        bits = [
+            duration_text(self.duration) if self.duration is not None else _("duration unknown")
+        ]
         if self.width and self.height:
-            bits.append(f"{self.width}x{self.height} ({self.aspect}, {self.orientation})")
+            shape = orientation_text(self.orientation)
+            bits.append(f"{self.width}x{self.height} ({self.aspect}, {shape})")
         if self.codecs:
             bits.append(" + ".join(self.codecs))
         return ", ".join(bits)
+
+
+def orientation_text(orientation: str | None) -> str:
+    """`VideoInfo.orientation` (an identifier) in words of the current language."""
+    words = {"vertical": _("vertical"), "horizontal": _("horizontal"), "square": _("square")}
+    return words.get(orientation or "", orientation or "")
 
 
 _COMMON = ((9, 16), (16, 9), (1, 1), (4, 5), (5, 4), (4, 3), (3, 4), (2, 3), (3, 2), (21, 9))
@@ -181,18 +192,22 @@ class _Reader:
         try:
             return os.pread(self.fd, length, offset)
         except OSError as exc:
-            raise VideoProblem(f"cannot be read ({exc.strerror})") from None
+            raise VideoProblem(_("cannot be read ({reason})").format(reason=exc.strerror)) from None
 
     def boxes(self, start: int, end: int, depth: int) -> list[tuple[bytes, int, int]]:
         """(type, payload start, box end) of each box in [start, end), checked."""
         out: list[tuple[bytes, int, int]] = []
         if depth > MAX_DEPTH:
-            raise VideoProblem("has boxes nested deeper than any video: not a video file")
+            raise VideoProblem(_("has boxes nested deeper than any video: not a video file"))
         pos = start
         while pos + 8 <= end:
             self.visited += 1
             if self.visited > MAX_BOXES:
-                raise VideoProblem(f"has more than {MAX_BOXES} boxes: not a video cmflow reads")
+                raise VideoProblem(
+                    _("has more than {count} boxes: not a video cmflow reads").format(
+                        count=MAX_BOXES
+                    )
+                )
             head = self.read(pos, 16)
             if len(head) < 8:
                 raise VideoProblem(_truncated(self.size))
@@ -207,14 +222,18 @@ class _Reader:
                 size = end - pos  # "extends to the end of the file" (§4.2)
             if size < header:
                 raise VideoProblem(
-                    f"has a malformed {_name(kind)} box ({size} bytes at byte {pos}): "
-                    "export the video again"
+                    _(
+                        "has a malformed {box} box ({size} bytes at byte {position}): "
+                        "export the video again"
+                    ).format(box=_name(kind), size=size, position=pos)
                 )
             if pos + size > end:
                 if end == self.size:
                     raise VideoProblem(_truncated(self.size, kind, pos + size))
                 raise VideoProblem(
-                    f"has a {_name(kind)} box larger than the box holding it: export the video again"
+                    _(
+                        "has a {box} box larger than the box holding it: export the video again"
+                    ).format(box=_name(kind))
                 )
             out.append((kind, pos + header, pos + size))
             pos += size  # size >= 8: always forward, so no crafted size loops
@@ -228,11 +247,15 @@ def _name(kind: bytes) -> str:
 
 
 def _truncated(size: int, kind: bytes | None = None, wanted: int | None = None) -> str:
-    what = f" (its {_name(kind)} box needs {wanted:,} bytes)" if kind and wanted else ""
-    return (
-        f"is cut short: the file ends at {size:,} bytes{what}. "
-        "The copy is incomplete: export or download the video again"
-    )
+    if kind and wanted:
+        return _(
+            "is cut short: the file ends at {size} bytes (its {box} box needs {wanted} "
+            "bytes). The copy is incomplete: export or download the video again"
+        ).format(size=f"{size:,}", box=_name(kind), wanted=f"{wanted:,}")
+    return _(
+        "is cut short: the file ends at {size} bytes. The copy is incomplete: export or "
+        "download the video again"
+    ).format(size=f"{size:,}")
 
 
 def read_fd(fd: int) -> VideoInfo:
@@ -240,18 +263,20 @@ def read_fd(fd: int) -> VideoInfo:
     try:
         size = os.fstat(fd).st_size
     except OSError as exc:
-        raise VideoProblem(f"cannot be read ({exc.strerror})") from None
+        raise VideoProblem(_("cannot be read ({reason})").format(reason=exc.strerror)) from None
     r = _Reader(fd, size)
     top = r.boxes(0, size, 0)
     if not top or top[0][0] != b"ftyp":
-        raise VideoProblem("does not start with an `ftyp` box: not an MP4 or MOV video")
-    _, fstart, fend = top[0]
+        raise VideoProblem(_("does not start with an `ftyp` box: not an MP4 or MOV video"))
+    _ftyp, fstart, fend = top[0]
     brand = r.read(fstart, min(4, fend - fstart)).decode("latin-1")
     moov = next(((s, e) for k, s, e in top if k == b"moov"), None)
     if moov is None:
         raise VideoProblem(
-            "has no `moov` box (the index of the video): the export did not finish, "
-            "or the file is not a video: export it again"
+            _(
+                "has no `moov` box (the index of the video): the export did not finish, "
+                "or the file is not a video: export it again"
+            )
         )
     timescale, duration = 0, None
     fragments: int | None = None
@@ -298,10 +323,10 @@ def read_fd(fd: int) -> VideoInfo:
 def _full_box(data: bytes, need: int) -> int:
     """The version of a full box payload, checking it holds `need` bytes for it."""
     if len(data) < 4:
-        raise VideoProblem("has a box too short for its header: export the video again")
+        raise VideoProblem(_("has a box too short for its header: export the video again"))
     version = data[0]
     if len(data) < need:
-        raise VideoProblem("has a box too short for what it must hold: export the video again")
+        raise VideoProblem(_("has a box too short for what it must hold: export the video again"))
     return version
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from cmflow.i18n import _
 from cmflow.model import KeyPath, Mark
 
 try:  # libyaml is several times faster; PyYAML wheels ship it
@@ -66,7 +67,10 @@ class _Loader(_BaseLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, yaml.MappingNode):
             raise yaml.constructor.ConstructorError(
-                None, None, f"expected a mapping, found {node.id}", node.start_mark
+                None,
+                None,
+                _("expected a mapping, found {kind}").format(kind=node.id),
+                node.start_mark,
             )
         self.flatten_mapping(node)
         mapping: dict[Any, Any] = {}
@@ -75,7 +79,7 @@ class _Loader(_BaseLoader):
                 raise yaml.constructor.ConstructorError(
                     None,
                     None,
-                    "a key must be a name, not a list or a mapping",
+                    _("a key must be a name, not a list or a mapping"),
                     key_node.start_mark,
                 )
             mapping[key_node.value] = self.construct_object(value_node, deep=deep)
@@ -106,13 +110,13 @@ def _checked_str(loader: _Loader, node: yaml.ScalarNode) -> str:
     # A "\0" escape would reach file names (media paths) and C libraries, which refuse it.
     if "\x00" in value:
         raise yaml.constructor.ConstructorError(
-            None, None, "a NUL character (\\0) is not allowed: remove it", node.start_mark
+            None, None, _("a NUL character (\\0) is not allowed: remove it"), node.start_mark
         )
     # libyaml refuses "\ud800"-style escapes; the pure-Python reader accepts them, and a lone
     # surrogate cannot be encoded back to UTF-8 (hashing, rendering and sending would fail).
     if not _LIBYAML and any("\ud800" <= c <= "\udfff" for c in value):
         raise yaml.constructor.ConstructorError(
-            None, None, "found invalid Unicode character escape code", node.start_mark
+            None, None, _("found invalid Unicode character escape code"), node.start_mark
         )
     return value
 
@@ -171,13 +175,16 @@ def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], ya
             _check_structure(node, at)
         value = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        problem = exc.problem or "invalid YAML"
+        problem = exc.problem or _("invalid YAML")
         if "maximum nesting depth" in problem:  # libyaml's own limit, above ours
-            problem = f"nested more than {MAX_DEPTH} levels deep: flatten the structure"
+            problem = _too_deep()
             exc.context = None
         opened = _unclosed(exc)
         if opened is not None:
             raise YamlSyntaxError(opened, at(exc.context_mark)) from None
+        plain = _plain_words(problem)
+        if plain is not None:
+            problem, exc.context = plain, None
         context = f" ({exc.context})" if exc.context else ""
         mark = at(exc.problem_mark or exc.context_mark)
         raise YamlSyntaxError(f"{problem}{context}", mark) from None
@@ -186,9 +193,10 @@ def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], ya
         pos = max(0, min(exc.position, len(text)))
         line = text.count("\n", 0, pos) + 1 + line_offset
         column = pos - (text.rfind("\n", 0, pos) + 1) + 1
-        code = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "a character"
+        code = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "?"
         raise YamlSyntaxError(
-            f"control character {code} is not allowed: remove it", Mark(line, column)
+            _("control character {code} is not allowed: remove it").format(code=code),
+            Mark(line, column),
         ) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(str(exc).splitlines()[0], at(None)) from None
@@ -201,21 +209,64 @@ def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], ya
     return value, marks, node
 
 
-_OPENED = {
-    "while parsing a flow sequence": "this `[` is never closed: end the list with `]` on this line",
-    "while parsing a flow mapping": "this `{` is never closed: end the mapping with `}` on this line",
-    "while scanning a quoted scalar": "this quote is never closed: end the text with the same quote",
-}
+def _too_deep() -> str:
+    return _("nested more than {levels} levels deep: flatten the structure").format(
+        levels=MAX_DEPTH
+    )
+
+
+def _opened(context: str) -> str | None:
+    if context == "while parsing a flow sequence":
+        return _("this `[` is never closed: end the list with `]` on this line")
+    if context == "while parsing a flow mapping":
+        return _("this `{` is never closed: end the mapping with `}` on this line")
+    if context == "while scanning a quoted scalar":
+        return _("this quote is never closed: end the text with the same quote")
+    return None
 
 
 def _unclosed(exc: yaml.MarkedYAMLError) -> str | None:
     """What was left open, when the parser noticed it only on a later line: the problem is
     where it was opened (an unclosed `[` on line 9 is found at line 10), so point there."""
     start, found = exc.context_mark, exc.problem_mark
-    message = _OPENED.get(exc.context or "")
+    message = _opened(exc.context or "")
     if message is None or start is None or found is None or found.line <= start.line:
         return None
     return message
+
+
+def _plain_words(problem: str) -> str | None:
+    """The YAML parser's most common complaints said in plain words, with what to do
+    (None: a rarer one, shown as the parser says it)."""
+    if problem.startswith("mapping values are not allowed"):
+        return _(
+            "YAML reads this `:` as the start of another key: put a text holding `: ` "
+            'in quotes ("..."), and check the indentation'
+        )
+    if problem == "did not find expected key":
+        return _("this line is not where YAML expects a key: line it up with the keys above it")
+    if problem == "did not find expected '-' indicator":
+        return _(
+            "this line is not where YAML expects a list item: line it up with the "
+            "`- ` items above it"
+        )
+    if problem.startswith("found a tab character"):
+        return _("a tab in the indentation: indent with spaces")
+    if problem == "found character that cannot start any token":
+        return _(
+            'a value cannot start with this character: put it in quotes ("..."), '
+            "and indent with spaces, not tabs"
+        )
+    if problem == "could not find expected ':'":
+        return _("a key without its `:`: write `key: value`")
+    if problem == "found unknown escape character":
+        return _(
+            "a `\\` in double quotes starts an escape YAML does not know: write `\\\\`, "
+            "or use single quotes"
+        )
+    if problem == "found unexpected end of stream":
+        return _("the text ends in the middle of a value: close its quote or bracket")
+    return None
 
 
 def _scan_events(text: str, at: Any) -> None:
@@ -235,31 +286,35 @@ def _scan_events(text: str, at: Any) -> None:
                 break
             if isinstance(event, yaml.AliasEvent):
                 raise YamlSyntaxError(
-                    f"alias *{event.anchor} is not allowed: write the value out in full "
-                    "(anchors and aliases are refused, nested ones can expand without limit)",
+                    _(
+                        "alias {alias} is not allowed: write the value out in full "
+                        "(anchors and aliases are refused, nested ones can expand without "
+                        "limit)"
+                    ).format(alias=f"*{event.anchor}"),
                     at(event.start_mark),
                 )
             if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
                 raise YamlSyntaxError(
-                    f"anchor &{event.anchor} is not allowed: remove it and write the value out "
-                    "wherever it is needed (anchors and aliases are refused)",
+                    _(
+                        "anchor {anchor} is not allowed: remove it and write the value out "
+                        "wherever it is needed (anchors and aliases are refused)"
+                    ).format(anchor=f"&{event.anchor}"),
                     at(event.start_mark),
                 )
             tag = getattr(event, "tag", None)
             if tag is not None and tag not in _ALLOWED_TAGS:
                 shown = "!!" + tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else tag
                 raise YamlSyntaxError(
-                    f"the tag {shown} is not supported: remove it and write the value plainly "
-                    '(in quotes, "...", to keep it as text)',
+                    _(
+                        "the tag {tag} is not supported: remove it and write the value plainly "
+                        '(in quotes, "...", to keep it as text)'
+                    ).format(tag=shown),
                     at(event.start_mark),
                 )
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise YamlSyntaxError(
-                        f"nested more than {MAX_DEPTH} levels deep: flatten the structure",
-                        at(event.start_mark),
-                    )
+                    raise YamlSyntaxError(_too_deep(), at(event.start_mark))
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:
@@ -297,14 +352,11 @@ def _check_structure(root: yaml.Node, at: Any) -> None:
             continue
         if id(node) in seen:
             raise YamlSyntaxError(
-                "anchors and aliases (&name / *name) are not allowed: write the values out",
+                _("anchors and aliases (&name / *name) are not allowed: write the values out"),
                 at(node.start_mark),
             )
         if depth > MAX_DEPTH:
-            raise YamlSyntaxError(
-                f"nested more than {MAX_DEPTH} levels deep: flatten the structure",
-                at(node.start_mark),
-            )
+            raise YamlSyntaxError(_too_deep(), at(node.start_mark))
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             keys: dict[str, yaml.Node] = {}
@@ -313,8 +365,9 @@ def _check_structure(root: yaml.Node, at: Any) -> None:
                     if key_node.value in keys and key_node.tag != f"{_YAML_TAG}merge":
                         first = at(keys[key_node.value].start_mark).line
                         raise YamlSyntaxError(
-                            f"key {key_node.value!r} is written twice (first on line {first}): "
-                            "keep one",
+                            _("key {key} is written twice (first on line {line}): keep one").format(
+                                key=repr(key_node.value), line=first
+                            ),
                             at(key_node.start_mark),
                         )
                     keys[key_node.value] = key_node

@@ -107,7 +107,8 @@ def findings_with_witness(make_repo: MakeRepo, bad: str | bytes) -> list[Found]:
                 "frontmatter.syntax",
                 3,
                 15,
-                "front-matter is not valid YAML: mapping values are not allowed in this context",
+                "front-matter is not valid YAML: YAML reads this `:` as the start of another key: "
+                'put a text holding `: ` in quotes ("..."), and check the indentation',
             ),
             id="yaml-syntax",
         ),
@@ -128,8 +129,7 @@ def findings_with_witness(make_repo: MakeRepo, bad: str | bytes) -> list[Found]:
                 "frontmatter.syntax",
                 3,
                 1,
-                "front-matter is not valid YAML: found a tab character that violates "
-                "indentation (while scanning a plain scalar)",
+                "front-matter is not valid YAML: a tab in the indentation: indent with spaces",
             ),
             id="yaml-tab",
         ),

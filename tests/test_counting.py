@@ -338,7 +338,7 @@ def test_counters_registry() -> None:
     names = {"x", "mastodon", "graphemes", "threads", "utf16", "chars", "utf8"}
     assert set(COUNTERS) == names
     assert set(COUNTER_LABELS) == names
-    assert all(COUNTER_LABELS[name] for name in names)
+    assert all(COUNTER_LABELS[name]() for name in names)
     text = f"Voir {LONG_URL} {FAMILY}"  # "Voir " 5, URL 120, " " 1, family
     # x: 5 + 23 + 1 + 2 = 31 (url_length is ignored)
     assert COUNTERS["x"](text, None) == 31

@@ -115,7 +115,7 @@ def test_frontmatter_syntax_points_at_the_yaml_error(make_repo: MakeRepo) -> Non
     text = "---\ndate: 2026-11-24 09:30\ntitle: Bonjour: le monde\nchannels: [mastodon]\n---\nx\n"
     f = one(run(make_repo, {"a.md": text}), "frontmatter.syntax")
     assert (f.path, f.line, f.column, f.level, f.channel) == ("content/a.md", 3, 15, "error", None)
-    assert "mapping values are not allowed" in f.message
+    assert "YAML reads this `:` as the start of another key" in f.message
 
 
 def test_frontmatter_required_fires_when_channels_is_missing(make_repo: MakeRepo) -> None:
@@ -362,14 +362,30 @@ def _one_channel(channel: str, body: str, extra: str = "") -> str:
     [
         # X: the ZWJ family is one emoji, weight 2; each CJK character weighs 2; ASCII 1.
         # 2 + 100 x 2 + 79 = 281.
-        ("x", FAMILY + "日" * 100 + "a" * 79, "281/280 weighted characters"),
+        (
+            "x",
+            FAMILY + "日" * 100 + "a" * 79,
+            "281/280 characters as X counts them (a link 23, an emoji or a CJK character 2)",
+        ),
         # Mastodon: a URL counts 23 whatever its length: 477 + 1 (space) + 23 = 501.
-        ("mastodon", "a" * 477 + " " + URL_120, "501/500 grapheme clusters"),
+        (
+            "mastodon",
+            "a" * 477 + " " + URL_120,
+            "501/500 characters (a link counts 23 by default, @user@domain counts as @user)",
+        ),
         # Bluesky: the link right after the emoji is shown shortened to 27 characters
         # ("exemple.fr/aaaa…"), and graphemes are counted: 272 + 1 + 1 (🎉) + 27 = 301.
-        ("bluesky", "a" * 272 + " " + PARTY + URL_120, "301/300 grapheme clusters"),
+        (
+            "bluesky",
+            "a" * 272 + " " + PARTY + URL_120,
+            "301/300 characters (an emoji counts 1, links in full)",
+        ),
         # Threads: an emoji counts its UTF-8 bytes, 18 for the family: 483 + 18 = 501.
-        ("threads", "a" * 483 + FAMILY, "501/500 characters (emoji as their UTF-8 bytes)"),
+        (
+            "threads",
+            "a" * 483 + FAMILY,
+            "501/500 characters (an emoji counts as many as its UTF-8 bytes)",
+        ),
         # LinkedIn: plain code points; the emoji is 5 code points: 2996 + 5 = 3001.
         ("linkedin", "#Marque " + "a" * 2988 + FAMILY, "3001/3000 characters"),
     ],
@@ -424,7 +440,7 @@ def test_telegram_caption_limit_applies_with_media(make_repo: MakeRepo) -> None:
     found = run(make_repo, {"a.md": _one_channel("telegram", body, MEDIA_FRONT)}, media=PHOTO)
     f = one(found, "channel.max-length")
     assert (f.line, f.column, f.channel) == (9, 1, "telegram")
-    assert f.message.startswith("1025/1024 UTF-16 code units (caption with media)")
+    assert f.message.startswith("1025/1024 characters (most emoji count 2) (caption with media)")
 
 
 def test_telegram_caption_limit_silent_at_1024_and_without_media(make_repo: MakeRepo) -> None:
@@ -439,7 +455,7 @@ def test_telegram_text_limit_is_4096_utf16_units(make_repo: MakeRepo) -> None:
         run(make_repo, {"a.md": _one_channel("telegram", PARTY * 2047 + "abc")}),
         "channel.max-length",
     )
-    assert f.message.startswith("4097/4096 UTF-16 code units")
+    assert f.message.startswith("4097/4096 characters (most emoji count 2)")
 
 
 def test_max_length_names_the_thread_part(make_repo: MakeRepo) -> None:
@@ -447,7 +463,9 @@ def test_max_length_names_the_thread_part(make_repo: MakeRepo) -> None:
     # part 2's text on line 10.
     body = "Premier message.\n\n<!-- thread -->\n\n" + "a" * 501 + "\n"
     f = one(run(make_repo, {"a.md": _one_channel("mastodon", body)}), "channel.max-length")
-    assert f.message.startswith("part 2/2 501/500 grapheme clusters")
+    assert f.message.startswith(
+        "part 2/2 501/500 characters (a link counts 23 by default, @user@domain counts as @user)"
+    )
 
 
 def test_max_length_of_a_thread_part_points_at_its_first_line(make_repo: MakeRepo) -> None:
@@ -470,7 +488,7 @@ def test_max_length_in_a_variant_points_at_the_variant_body(make_repo: MakeRepo)
     )
     f = one(run(make_repo, {"a.md": text}), "channel.max-length")
     assert (f.line, f.column, f.channel) == (7, 5, "bluesky")
-    assert f.message.startswith("301/300 grapheme clusters")
+    assert f.message.startswith("301/300 characters (an emoji counts 1, links in full)")
 
 
 # --- channel.max-hashtags -------------------------------------------------------------------
@@ -564,7 +582,8 @@ def test_media_alt_fires_on_an_image_without_alt(make_repo: MakeRepo) -> None:
             "error",
             "channel.media-alt",
             "mastodon",
-            "media/photo.jpg has no alt text: add `alt:` describing the image for screen readers",
+            "media/photo.jpg has no alt text: add `alt:` describing the image for people "
+            "who use a screen reader",
         )
     ]
 
@@ -1084,7 +1103,8 @@ def test_secret_fires_in_the_body(make_repo: MakeRepo, secret: str, what: str) -
     # The Slack pattern matches from the host, after "https://" (8 characters).
     assert f.column == (16 if what == "a Slack webhook URL" else 8)
     assert f.message == (
-        f"this looks like {what}: remove it from the post and rotate it if it was ever pushed"
+        f"this looks like {what}: remove it from the post and change it (revoke it and create "
+        "a new one) if it was ever pushed"
     )
 
 

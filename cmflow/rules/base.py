@@ -63,7 +63,9 @@ QueueCheck = Callable[[QueueContext], Iterable[Finding]]
 class Rule:
     id: str
     level: Level
-    summary: str  # fires when ...
+    # What fires it, in the current language: `lambda: _("...")`, so that the summary is
+    # translated when it is shown (`cmflow rules`), not when the rules are imported.
+    describe: Callable[[], str]
     post: PostCheck | None = None  # run for every (post, channel)
     file: FileCheck | None = None  # run once per post file, whatever its channels
     queue: QueueCheck | None = None  # run once over the whole queue
@@ -71,6 +73,11 @@ class Rule:
     # environment): its findings are cached until a post changes.
     stable: bool = False
     # Neither: raised while loading a file (frontmatter.*, content.file)
+
+    @property
+    def summary(self) -> str:
+        """What fires the rule, in the language cmflow speaks now."""
+        return self.describe()
 
 
 def body_mark(post: Post, channel: str | None, index: int) -> Mark:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from cmflow import media as media_files
 from cmflow import video as videos
+from cmflow.i18n import _
 from cmflow.model import Finding, Level, Mark
 from cmflow.platforms.spec import Capability
 from cmflow.rules.base import PostContext, Rule, body_mark
@@ -38,30 +39,31 @@ def max_length(ctx: PostContext) -> Iterator[Finding]:
     if r.limit is not None:
         for i, part in enumerate(r.parts):
             if part.length > r.limit:
-                which = f"part {i + 1}/{n} " if n > 1 else ""
-                caption = (
-                    " (caption with media)"
-                    if part.media and r.limit == ctx.channel.rules.max_caption_length
-                    else ""
-                )
-                variant = f"a shorter `variants: {{{ctx.channel.name}: {{body: ...}}}}`"
+                words = [f"{part.length}/{r.limit} {r.counter}"]
+                if n > 1:
+                    words.insert(0, _("part {index}/{count}").format(index=i + 1, count=n))
+                if part.media and r.limit == ctx.channel.rules.max_caption_length:
+                    words.append(_("(caption with media)"))
+                example = f"`variants: {{{ctx.channel.name}: {{body: ...}}}}`"
                 hint = (
-                    f" — shorten it, set `thread: auto` (numbered parts that fit), "
-                    f"split it with a `<!-- thread -->` line, or write {variant}"
+                    _(
+                        "shorten it, set `thread: auto` (numbered parts that fit), split it "
+                        "with a `<!-- thread -->` line, or write a shorter {example}"
+                    )
                     if ctx.channel.spec.threads
-                    else f" — shorten it or write {variant} (this platform has no threads)"
-                )
+                    else _("shorten it or write a shorter {example} (this platform has no threads)")
+                ).format(example=example)
                 yield ctx.finding(
                     "channel.max-length",
                     _part_mark(ctx, i),
-                    f"{which}{part.length}/{r.limit} {r.counter}{caption}{hint}",
+                    f"{' '.join(words)} — {hint}",
                 )
     limit = ctx.channel.rules.max_title_length
     if limit is not None and r.title is not None and len(r.title) > limit:
         yield ctx.finding(
             "channel.max-length",
             ctx.post.field_mark("title", ctx.channel.name),
-            f"title is {len(r.title)}/{limit} characters",
+            _("title is {length}/{limit} characters").format(length=len(r.title), limit=limit),
         )
 
 
@@ -73,13 +75,17 @@ def max_hashtags(ctx: PostContext) -> Iterator[Finding]:
             yield ctx.finding(
                 "channel.max-hashtags",
                 _part_mark(ctx, 0),
-                f"{len(found)} hashtags, at most {rules.max_hashtags} ({' '.join(found)})",
+                _("{count} hashtags, at most {limit} ({hashtags})").format(
+                    count=len(found), limit=rules.max_hashtags, hashtags=" ".join(found)
+                ),
             )
     if rules.max_tags is not None and len(ctx.rendered.tags) > rules.max_tags:
         yield ctx.finding(
             "channel.max-hashtags",
             ctx.post.field_mark("tags", ctx.channel.name),
-            f"{len(ctx.rendered.tags)} tags, {ctx.channel.spec.label} takes at most {rules.max_tags}",
+            _("{count} tags, {platform} takes at most {limit}").format(
+                count=len(ctx.rendered.tags), platform=ctx.channel.spec.label, limit=rules.max_tags
+            ),
         )
 
 
@@ -106,13 +112,18 @@ def media_alt(ctx: PostContext) -> Iterator[Finding]:
             yield ctx.finding(
                 "channel.media-alt",
                 _media_key(ctx, i),
-                f"{m.path} has no alt text: add `alt:` describing the image for screen readers",
+                _(
+                    "{path} has no alt text: add `alt:` describing the image for people "
+                    "who use a screen reader"
+                ).format(path=m.path),
             )
         elif m.alt and spec.max_alt_length and len(m.alt) > spec.max_alt_length:
             yield ctx.finding(
                 "channel.media-alt",
                 _media_key(ctx, i),
-                f"{m.path}: alt text is {len(m.alt)}/{spec.max_alt_length} characters on {spec.label}",
+                _("{path}: alt text is {length}/{limit} characters on {platform}").format(
+                    path=m.path, length=len(m.alt), limit=spec.max_alt_length, platform=spec.label
+                ),
             )
 
 
@@ -123,7 +134,9 @@ def media_count(ctx: PostContext) -> Iterator[Finding]:
         yield ctx.finding(
             "channel.media-count",
             _media_key(ctx, limit),
-            f"{len(items)} media, {ctx.channel.spec.label} takes at most {limit}",
+            _("{count} media, {platform} takes at most {limit}").format(
+                count=len(items), platform=ctx.channel.spec.label, limit=limit
+            ),
         )
 
 
@@ -132,7 +145,9 @@ def media_required(ctx: PostContext) -> Iterator[Finding]:
         yield ctx.finding(
             "channel.media-required",
             ctx.post.mark("channels"),
-            f"{ctx.channel.spec.label} needs an image or a video: add `media:` (or a variant)",
+            _("{platform} needs an image or a video: add `media:` (or a variant)").format(
+                platform=ctx.channel.spec.label
+            ),
         )
 
 
@@ -154,9 +169,11 @@ def media_url(ctx: PostContext) -> Iterator[Finding]:
     yield ctx.finding(
         "channel.media-url",
         _media_key(ctx, 0),
-        f"{channel.spec.label} fetches images from a public URL and channel {channel.name!r} "
-        "has none: set its `media_base_url` (where the repository's media/ folder is served), "
-        "or send this post to a feed channel with `site_url` too (its copy is used)",
+        _(
+            "{platform} fetches images from a public URL and channel {channel} has none: "
+            "set its `media_base_url` (where the repository's media/ folder is served), "
+            "or send this post to a feed channel with `site_url` too (its copy is used)"
+        ).format(platform=channel.spec.label, channel=repr(channel.name)),
     )
 
 
@@ -168,7 +185,7 @@ def media_format(ctx: PostContext) -> Iterator[Finding]:
             continue
         if info.mime is None:
             yield ctx.finding(
-                "channel.media-format", _media_key(ctx, i), f"{m.path} {media_files.UNRECOGNISED}"
+                "channel.media-format", _media_key(ctx, i), f"{m.path} {media_files.unrecognised()}"
             )
             continue
         if info.mime == media_files.SVG and ctx.channel.spec.can(Capability.WRITES_FILES):
@@ -177,15 +194,19 @@ def media_format(ctx: PostContext) -> Iterator[Finding]:
             yield ctx.finding(
                 "channel.media-format",
                 _media_key(ctx, i),
-                f"{m.path} is an SVG image, which can carry scripts that would run on the site: "
-                "export it as PNG, JPEG or WebP",
+                _(
+                    "{path} is an SVG image, which can carry scripts that would run on the "
+                    "site: export it as PNG, JPEG or WebP"
+                ).format(path=m.path),
             )
         elif rules.media_types and info.mime not in rules.media_types:
             accepted = ", ".join(rules.media_types)
             yield ctx.finding(
                 "channel.media-format",
                 _media_key(ctx, i),
-                f"{m.path} is {info.mime}; {label} accepts {accepted}",
+                _("{path} is {type}; {platform} accepts {accepted}").format(
+                    path=m.path, type=info.mime, platform=label, accepted=accepted
+                ),
             )
             continue
         is_video = info.mime.startswith("video/")
@@ -196,26 +217,25 @@ def media_format(ctx: PostContext) -> Iterator[Finding]:
             yield ctx.finding(
                 "channel.media-format",
                 _media_key(ctx, i),
-                f"{m.path} is {info.size:,} bytes; {label} takes at most {limit:,}"
-                + (" for a video" if is_video else ""),
+                (
+                    _("{path} is {size} bytes; {platform} takes at most {limit} for a video")
+                    if is_video
+                    else _("{path} is {size} bytes; {platform} takes at most {limit}")
+                ).format(path=m.path, size=f"{info.size:,}", platform=label, limit=f"{limit:,}"),
             )
         if is_video:
-            for message in video_problems(ctx, info):
-                level: Level = "warning" if message.startswith(RECOMMENDED) else "error"
+            for level, message in video_problems(ctx, info):
                 yield ctx.finding(
                     "channel.media-format", _media_key(ctx, i), f"{m.path} {message}", level
                 )
 
 
-RECOMMENDED = "is recommended"
-
-
-def video_problems(ctx: PostContext, info: media_files.MediaFile) -> Iterator[str]:
-    """What the channel refuses in a video, each with the value found and the limit (a
-    message starting with RECOMMENDED is advice: a warning)."""
+def video_problems(ctx: PostContext, info: media_files.MediaFile) -> Iterator[tuple[Level, str]]:
+    """What the channel refuses in a video (errors), each with the value found and the
+    limit, and what it advises (warnings)."""
     rules, label = ctx.channel.rules, ctx.channel.spec.label
     if info.video_problem is not None:
-        yield info.video_problem
+        yield "error", info.video_problem
         return
     v = info.video
     if v is None:
@@ -223,94 +243,141 @@ def video_problems(ctx: PostContext, info: media_files.MediaFile) -> Iterator[st
     seconds = v.duration
     low, high = rules.min_video_seconds, rules.max_video_seconds
     if (low is not None or high is not None) and seconds is None:
-        yield "does not say how long it lasts (its `mvhd` box has no duration): export it again"
+        yield (
+            "error",
+            _("does not say how long it lasts (its `mvhd` box has no duration): export it again"),
+        )
     elif seconds is not None and (
         (low is not None and seconds < low) or (high is not None and seconds > high)
     ):
         shown = videos.duration_text
         if low is not None and high is not None:
-            span = f"from {shown(low)} to {shown(high)}"
+            text = _("lasts {duration}; {platform} takes videos from {low} to {high}")
         elif low is not None:
-            span = f"at least {shown(low)}"
+            text = _("lasts {duration}; {platform} takes videos at least {low}")
         else:
-            span = f"at most {shown(high or 0)}"
-        yield f"lasts {videos.duration_text(seconds)}; {label} takes videos {span}"
+            text = _("lasts {duration}; {platform} takes videos at most {high}")
+        yield (
+            "error",
+            text.format(
+                duration=shown(seconds),
+                platform=label,
+                low=shown(low or 0),
+                high=shown(high or 0),
+            ),
+        )
     if rules.video_codecs and v.video_codec is not None and v.video_codec not in rules.video_codecs:
         yield (
-            f"is encoded in {v.video_codec} ({v.video_codecs[0].strip()}); {label} takes "
-            f"{', '.join(rules.video_codecs)}: export it again as H.264 (MP4)"
+            "error",
+            _(
+                "is encoded in {codec} ({fourcc}); {platform} takes {codecs}: "
+                "export it again as H.264 (MP4)"
+            ).format(
+                codec=v.video_codec,
+                fourcc=v.video_codecs[0].strip(),
+                platform=label,
+                codecs=", ".join(rules.video_codecs),
+            ),
         )
     if v.video_codec is None:
-        yield "has no video track: export it again as a video (MP4, H.264)"
+        yield "error", _("has no video track: export it again as a video (MP4, H.264)")
         return
     if v.width is None or v.height is None:
         if rules.video_orientation or rules.min_video_side or rules.max_video_side:
-            yield "does not say its picture size (its `tkhd` box has none): export it again"
+            yield (
+                "error",
+                _("does not say its picture size (its `tkhd` box has none): export it again"),
+            )
         return
-    size = f"{v.width}x{v.height} ({v.aspect}, {v.orientation})"
-    orientation = rules.video_orientation
+    size = f"{v.width}x{v.height} ({v.aspect}, {videos.orientation_text(v.orientation)})"
     wanted = {
         "vertical": ("vertical",),
         "vertical_or_square": ("vertical", "square"),
         "horizontal": ("horizontal",),
-    }.get(orientation or "any")
+    }.get(rules.video_orientation or "any")
     if wanted is not None and v.orientation not in wanted:
-        shape = " or ".join(wanted)
-        yield (
-            f"is {size}; {label} takes {shape} videos (e.g. 1080x1920, 9:16)"
-            if "vertical" in wanted
-            else f"is {size}; {label} takes {shape} videos"
-        )
+        if wanted == ("vertical",):
+            text = _("is {size}; {platform} takes vertical videos (e.g. 1080x1920, 9:16)")
+        elif "vertical" in wanted:
+            text = _("is {size}; {platform} takes vertical or square videos (e.g. 1080x1920, 9:16)")
+        else:
+            text = _("is {size}; {platform} takes horizontal videos")
+        yield "error", text.format(size=size, platform=label)
     sides = (v.width, v.height)
     if rules.min_video_side is not None and min(sides) < rules.min_video_side:
-        yield f"is {size}; {label} takes at least {rules.min_video_side} pixels a side"
+        yield (
+            "error",
+            _("is {size}; {platform} takes at least {pixels} pixels a side").format(
+                size=size, platform=label, pixels=rules.min_video_side
+            ),
+        )
     if rules.max_video_side is not None and max(sides) > rules.max_video_side:
-        yield f"is {size}; {label} takes at most {rules.max_video_side} pixels a side"
+        yield (
+            "error",
+            _("is {size}; {platform} takes at most {pixels} pixels a side").format(
+                size=size, platform=label, pixels=rules.max_video_side
+            ),
+        )
     target = videos.parse_aspect(rules.video_aspect) if rules.video_aspect else None
     ratio = v.ratio
     if target is not None and ratio is not None and abs(ratio - target) > 0.02 * target:
-        yield f"{RECOMMENDED} at {rules.video_aspect} on {label}: it is {size}"
+        yield (
+            "warning",
+            _("is recommended at {aspect} on {platform}: it is {size}").format(
+                aspect=rules.video_aspect, platform=label, size=size
+            ),
+        )
 
 
 RULES = (
     Rule(
         "channel.max-length",
         "error",
-        "rendered text longer than the channel allows, counted the platform's way",
+        lambda: _("rendered text longer than the channel allows, counted the platform's way"),
         post=max_length,
     ),
     Rule(
-        "channel.max-hashtags", "error", "more hashtags (or tags) than allowed", post=max_hashtags
+        "channel.max-hashtags",
+        "error",
+        lambda: _("more hashtags (or tags) than allowed"),
+        post=max_hashtags,
     ),
     Rule(
         "channel.media-missing",
         "error",
-        "a media path that does not exist or leaves the repository",
+        lambda: _("a media path that does not exist or leaves the repository"),
         post=media_missing,
     ),
     Rule(
         "channel.media-alt",
         "error",
-        "media without alt text where alt text is required (or alt text too long)",
+        lambda: _("media without alt text where alt text is required (or alt text too long)"),
         post=media_alt,
     ),
-    Rule("channel.media-count", "error", "more media than the platform takes", post=media_count),
+    Rule(
+        "channel.media-count",
+        "error",
+        lambda: _("more media than the platform takes"),
+        post=media_count,
+    ),
     Rule(
         "channel.media-required",
         "error",
-        "the channel needs media (Instagram) and the post has none",
+        lambda: _("the channel needs media (Instagram) and the post has none"),
         post=media_required,
     ),
     Rule(
         "channel.media-url",
         "error",
-        "images for a platform that fetches them by URL (Instagram, Threads) with no public URL",
+        lambda: _(
+            "images for a platform that fetches them by URL (Instagram, Threads) with no public URL"
+        ),
         post=media_url,
     ),
     Rule(
         "channel.media-format",
         "error",
-        "media type, size, or video length, codec or shape the platform refuses",
+        lambda: _("media type, size, or video length, codec or shape the platform refuses"),
         post=media_format,
     ),
 )

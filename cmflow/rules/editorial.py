@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from cmflow import schema
+from cmflow.i18n import _
 from cmflow.model import Finding, Mark, Post
 from cmflow.rules.base import PostContext, QueueContext, Rule, body_mark
 from cmflow.rules.text import hashtags, term_hits
@@ -15,14 +16,15 @@ from cmflow.rules.text import hashtags, term_hits
 def _sources(ctx: PostContext) -> Iterator[tuple[str, Mark | None, str]]:
     """(text, mark or None for the body, label) of everything the channel sends."""
     post, name = ctx.post, ctx.channel.name
+    labels = {"title": _("the title"), "summary": _("the summary")}
     for field in ("title", "summary"):
         value = post.field(field, name)
         if isinstance(value, str):
-            yield value, post.field_mark(field, name), field
-    yield post.body_for(name), None, "body"
+            yield value, post.field_mark(field, name), labels[field]
+    yield post.body_for(name), None, _("the body")
     for i, m in enumerate(ctx.media):
         if m.alt:
-            yield m.alt, post.mark("media", i), "alt text"
+            yield m.alt, post.mark("media", i), _("the alt text")
 
 
 def forbidden_term(ctx: PostContext) -> Iterator[Finding]:
@@ -35,7 +37,9 @@ def forbidden_term(ctx: PostContext) -> Iterator[Finding]:
             yield ctx.finding(
                 "editorial.forbidden-term",
                 at,
-                f"forbidden term {term!r} in the {label} ({text[start:end]!r}): rephrase it",
+                _("forbidden term {term} in {where} ({found}): rephrase it").format(
+                    term=repr(term), where=label, found=repr(text[start:end])
+                ),
             )
 
 
@@ -49,7 +53,7 @@ def required_hashtag(ctx: PostContext) -> Iterator[Finding]:
             yield ctx.finding(
                 "editorial.required-hashtag",
                 body_mark(ctx.post, ctx.channel.name, 0),
-                f"missing required hashtag {tag}",
+                _("missing required hashtag {hashtag}").format(hashtag=tag),
             )
 
 
@@ -58,16 +62,20 @@ def pillar(ctx: PostContext) -> Iterator[Finding]:
     value = ctx.post.field("pillar", ctx.channel.name)
     if value is None:
         if rules.require_pillar:
-            options = ", ".join(rules.pillars) or "see editorial_line.pillars"
+            options = ", ".join(rules.pillars) or _("see editorial_line.pillars")
             yield ctx.finding(
-                "editorial.pillar", Mark(1, 1), f"no pillar: add `pillar:` ({options})"
+                "editorial.pillar",
+                Mark(1, 1),
+                _("no pillar: add `pillar:` ({options})").format(options=options),
             )
     elif rules.pillars and value not in rules.pillars:
         hint = schema.did_you_mean(str(value), rules.pillars)
         yield ctx.finding(
             "editorial.pillar",
             ctx.post.field_mark("pillar", ctx.channel.name),
-            f"pillar {value!r} is not one of {', '.join(rules.pillars)}{hint}",
+            _("pillar {pillar} is not one of {pillars}{hint}").format(
+                pillar=repr(value), pillars=", ".join(rules.pillars), hint=hint
+            ),
         )
 
 
@@ -117,8 +125,17 @@ def _mix_finding(
         mark.column,
         "warning",
         "editorial.mix",
-        f"{name} is {count}/{total} posts ({count / total:.0%}) over the {days} days up to this one, "
-        f"above its {share:.0%} share: move it or balance with other pillars",
+        _(
+            "{pillar} is {count}/{total} posts ({percent}) over the {days} days up to this "
+            "one, above its {share} share: move it or balance with other pillars"
+        ).format(
+            pillar=name,
+            count=count,
+            total=total,
+            percent=f"{count / total:.0%}",
+            days=days,
+            share=f"{share:.0%}",
+        ),
         channel,
     )
 
@@ -127,25 +144,27 @@ RULES = (
     Rule(
         "editorial.forbidden-term",
         "error",
-        "a forbidden term appears (case and accents folded)",
+        lambda: _("a forbidden term appears (capitals and accents ignored)"),
         post=forbidden_term,
     ),
     Rule(
         "editorial.required-hashtag",
         "error",
-        "a required hashtag is missing",
+        lambda: _("a required hashtag is missing"),
         post=required_hashtag,
     ),
     Rule(
         "editorial.pillar",
         "error",
-        "pillar missing (when required) or not in the list",
+        lambda: _("pillar missing (when required) or not in the list"),
         post=pillar,
     ),
     Rule(
         "editorial.mix",
         "warning",
-        "a pillar exceeds its share of the rolling window",
+        lambda: _(
+            "a pillar takes more than its share of the posts over the last days (mix window)"
+        ),
         queue=mix,
         stable=True,
     ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
+from cmflow.i18n import _
 from cmflow.model import Finding, Post
 from cmflow.rules.base import QueueContext, Rule
 
@@ -20,14 +21,16 @@ def duplicate_id(ctx: QueueContext) -> Iterator[Finding]:
         for post in posts:
             others = ", ".join(p.path for p in posts if p is not post)
             mark = post.mark("id")
-            how = "its `id:`" if "id" in post.meta else "its file name"
+            how = _("its `id:`") if "id" in post.meta else _("its file name")
             yield Finding(
                 post.path,
                 mark.line,
                 mark.column,
                 "error",
                 "frontmatter.duplicate-id",
-                f"id {post_id!r} (from {how}) is also used by {others}: give each post its own `id:`",
+                _(
+                    "id {id} (from {source}) is also used by {others}: give each post its own `id:`"
+                ).format(id=repr(post_id), source=how, others=others),
             )
 
 
@@ -35,29 +38,41 @@ RULES = (
     Rule(
         "content.file",
         "error",
-        "the file cannot be read as a post (not UTF-8, binary, over 1 MB, symlink leaving the repository)",
+        lambda: _(
+            "the file cannot be read as a post (not UTF-8, binary, over 1 MB, a link leading out of the repository)"
+        ),
     ),
-    Rule("frontmatter.syntax", "error", "front-matter is not valid YAML, or not a mapping"),
-    Rule("frontmatter.required", "error", "`date` or `channels` missing"),
-    Rule("frontmatter.unknown-field", "error", "unknown key (with a did-you-mean)"),
+    Rule(
+        "frontmatter.syntax", "error", lambda: _("front-matter is not valid YAML, or not a mapping")
+    ),
+    Rule("frontmatter.required", "error", lambda: _("`date` or `channels` missing")),
+    Rule(
+        "frontmatter.unknown-field",
+        "error",
+        lambda: _("unknown key (with the nearest known key suggested)"),
+    ),
     Rule(
         "frontmatter.type",
         "error",
-        "a field has the wrong kind of value (e.g. a list where text is expected)",
+        lambda: _("a field has the wrong kind of value (e.g. a list where text is expected)"),
     ),
     Rule(
         "frontmatter.date",
         "error",
-        "unparsable date; local time that does not exist or is ambiguous at a DST change",
+        lambda: _(
+            "a date that cannot be read, or a local time that a clock change skips or repeats"
+        ),
     ),
-    Rule("frontmatter.status", "error", "status is not draft or ready"),
+    Rule("frontmatter.status", "error", lambda: _("status is not draft or ready")),
     Rule(
-        "frontmatter.unknown-channel", "error", "channel (or variant) not defined in channels.yaml"
+        "frontmatter.unknown-channel",
+        "error",
+        lambda: _("channel (or variant) not defined in channels.yaml"),
     ),
     Rule(
         "frontmatter.duplicate-id",
         "error",
-        "two posts share an id",
+        lambda: _("two posts share an id"),
         queue=duplicate_id,
         stable=True,
     ),

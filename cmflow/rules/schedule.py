@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 
 from cmflow import vocabulary
+from cmflow.i18n import _
 from cmflow.model import Finding, Level, Post
 from cmflow.platforms import can_publish
 from cmflow.rules.base import PostContext, QueueContext, Rule
@@ -25,8 +26,31 @@ def window(ctx: PostContext) -> Iterator[Finding]:
         yield ctx.finding(
             "schedule.window",
             ctx.post.mark("date"),
-            f"{local:%a %d %b %H:%M %Z} is outside the posting windows ({allowed})",
+            _("{time} is outside the posting windows ({windows})").format(
+                time=_weekday_time(local), windows=allowed
+            ),
         )
+
+
+def _weekday_time(local: datetime) -> str:
+    """`Tue 24 Nov 09:30 CET` (`mar. 24 nov. 09:30 CET` in French): the locale's names of
+    days and months are not used (the process locale is rarely the brand's)."""
+    days = (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
+    months = (
+        _("Jan"),
+        _("Feb"),
+        _("Mar"),
+        _("Apr"),
+        _("May"),
+        _("Jun"),
+        _("Jul"),
+        _("Aug"),
+        _("Sep"),
+        _("Oct"),
+        _("Nov"),
+        _("Dec"),
+    )
+    return f"{days[local.weekday()]} {local:%d} {months[local.month - 1]} {local:%H:%M %Z}"
 
 
 def _queue(ctx: QueueContext, channel: str) -> list[Post]:
@@ -58,7 +82,9 @@ def daily_cap(ctx: QueueContext) -> Iterator[Finding]:
                     p,
                     "schedule.daily-cap",
                     ch.name,
-                    f"{len(posts)} posts on {day}, at most {cap} a day (also: {others})",
+                    _("{count} posts on {day}, at most {limit} a day (also: {others})").format(
+                        count=len(posts), day=day, limit=cap, others=others
+                    ),
                 )
 
 
@@ -76,8 +102,9 @@ def min_gap(ctx: QueueContext) -> Iterator[Finding]:
                     after,
                     "schedule.min-gap",
                     ch.name,
-                    f"{format_duration(delta)} after {before.path}, "
-                    f"the minimum gap is {format_duration(gap)}",
+                    _("{gap} after {other}, the minimum gap is {minimum}").format(
+                        gap=format_duration(delta), other=before.path, minimum=format_duration(gap)
+                    ),
                 )
 
 
@@ -95,15 +122,17 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
             late = ctx.now - p.date
             # The same words as `cmflow plan` for the same state.
             fate = (
-                "the next publish run will still send it"
+                _("the next publish run will still send it")
                 if late <= catch_up
-                else f"missed: {vocabulary.missed(catch_up)}"
+                else _("missed: {why}").format(why=vocabulary.missed(catch_up))
             )
             yield _finding(
                 p,
                 "schedule.past",
                 name,
-                f"scheduled {vocabulary.ago(late)} ago and not published: {fate}",
+                _("scheduled {ago} ago and not published: {fate}").format(
+                    ago=vocabulary.ago(late), fate=fate
+                ),
                 "warning",
             )
 
@@ -129,44 +158,58 @@ def edited_after_publish(ctx: QueueContext) -> Iterator[Finding]:
                 continue
             if ctx.rendered_hash(p, ch) != sent.content_hash:
                 tz = ctx.config.timezone
-                when = f" on {shown(sent.published_at, tz)}" if sent.published_at else ""
+                when = shown(sent.published_at, tz) if sent.published_at else ""
                 yield _finding(
                     p,
                     "schedule.edited-after-publish",
                     name,
-                    f"changed since it was published{when}: {vocabulary.edit_fate(ch, sent.url)}",
+                    (
+                        _("changed since it was published on {when}: {fate}")
+                        if when
+                        else _("changed since it was published: {fate}")
+                    ).format(when=when, fate=vocabulary.edit_fate(ch, sent.url)),
                     "warning",
                 )
 
 
 RULES = (
     Rule(
-        "schedule.window", "error", "scheduled outside the channel's posting windows", post=window
+        "schedule.window",
+        "error",
+        lambda: _("scheduled outside the channel's posting windows"),
+        post=window,
     ),
     Rule(
         "schedule.daily-cap",
         "error",
-        "more posts on a channel that day than max_per_day",
+        lambda: _("more posts on a channel that day than max_per_day"),
         queue=daily_cap,
         stable=True,
     ),
     Rule(
         "schedule.min-gap",
         "error",
-        "two posts on a channel closer than min_gap",
+        lambda: _("two posts on a channel closer than min_gap"),
         queue=min_gap,
         stable=True,
     ),
     Rule(
         "record.unreadable",
         "error",
-        "a file in data/record/ is not a publish record cmflow can read (its post is held)",
+        lambda: _(
+            "a file in data/record/ is not a publish record cmflow can read (its post is held)"
+        ),
     ),
-    Rule("schedule.past", "warning", "a ready, unpublished post whose date has passed", queue=past),
+    Rule(
+        "schedule.past",
+        "warning",
+        lambda: _("a ready, unpublished post whose date has passed"),
+        queue=past,
+    ),
     Rule(
         "schedule.edited-after-publish",
         "warning",
-        "a published post's content changed since publishing",
+        lambda: _("a published post's content changed since publishing"),
         queue=edited_after_publish,
     ),
 )

@@ -7,6 +7,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator
 
+from cmflow.i18n import _
 from cmflow.model import Finding, Mark, Post
 from cmflow.rules.base import QueueContext, Rule, body_mark
 
@@ -93,6 +94,26 @@ _PREFILTERS: dict[str, re.Pattern[str]] = {
 }
 
 
+def _described(what: str) -> str:
+    """A pattern's name (an identifier above) in the current language."""
+    words = {
+        "a private key": _("a private key"),
+        "a GitHub token": _("a GitHub token"),
+        "a Slack token": _("a Slack token"),
+        "a Slack webhook URL": _("a Slack webhook URL"),
+        "a Discord webhook URL": _("a Discord webhook URL"),
+        "a Telegram bot token": _("a Telegram bot token"),
+        "an AWS access key": _("an AWS access key"),
+        "a JSON web token": _("a JSON web token"),
+        "a Bluesky app password": _("a Bluesky app password"),
+        "an OpenAI-style API key": _("an OpenAI-style API key"),
+        "a Google API key": _("a Google API key"),
+        "a credential assignment": _("a password or key written as `name: value`"),
+        "live": _("the value of one of this repository's secrets"),
+    }
+    return words.get(what, what)
+
+
 def _finding(post: Post, at: Mark, what: str) -> Finding:
     return Finding(
         post.path,
@@ -100,7 +121,10 @@ def _finding(post: Post, at: Mark, what: str) -> Finding:
         at.column,
         "error",
         "security.secret",
-        f"this looks like {what}: remove it from the post and rotate it if it was ever pushed",
+        _(
+            "this looks like {what}: remove it from the post and change it (revoke it and "
+            "create a new one) if it was ever pushed"
+        ).format(what=_described(what)),
     )
 
 
@@ -108,7 +132,7 @@ def secret(post: Post) -> Iterator[Finding]:
     """Credential shapes anywhere in the post (cached with it: depends on nothing else).
     All its texts are scanned as one, each pattern only if its needle is there."""
     pieces = list(_texts(post))
-    joined = "\n".join(text for text, _ in pieces)
+    joined = "\n".join(text for text, _mark in pieces)
     low = joined.lower()
     present = {n for n in _ALL_NEEDLES if n in low}  # each needle looked for once
     hits: list[tuple[int, str]] = []
@@ -122,7 +146,7 @@ def secret(post: Post) -> Iterator[Finding]:
         return
     starts = []
     pos = 0
-    for text, _ in pieces:
+    for text, _mark in pieces:
         starts.append(pos)
         pos += len(text) + 1
     seen: dict[int, int] = {}
@@ -150,16 +174,14 @@ def live_secret(ctx: QueueContext) -> Iterator[Finding]:
             if index >= 0:
                 line = text.count("\n", 0, index) + 1
                 col = index - (text.rfind("\n", 0, index) + 1) + 1
-                yield _finding(
-                    post, Mark(line, col), "the value of one of this repository's secrets"
-                )
+                yield _finding(post, Mark(line, col), "live")
 
 
 RULES = (
     Rule(
         "security.secret",
         "error",
-        "something that looks like a credential in a post",
+        lambda: _("something that looks like a credential in a post"),
         file=secret,
         queue=live_secret,
     ),
