@@ -345,7 +345,9 @@ def as_markdown(cal: Calendar) -> str:
     for week in cal.weeks:
         out += ["", f"## {_week_title(cal, week)}", ""]
         out.append(
-            "| " + _("channel") + " | "
+            "| "
+            + _("channel")
+            + " | "
             + " | ".join(f"{days[d.weekday()]} {d.day}" for d in week.days)
             + " |"
         )
