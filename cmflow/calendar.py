@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from cmflow import i18n
 from cmflow.keydates import KeyDate
 from cmflow.model import Finding, Post, Sent
 from cmflow.slots import Cadence, period_start
@@ -160,7 +161,9 @@ def build(
         and kd.day >= now.astimezone(tz).date()
         and not any(kd.day - timedelta(days=i) in planned_days for i in range(8))
     ]
-    return Calendar(start, cal, list(channels), gaps, unprepared, str(tz), (language or "en")[:2])
+    # Without a brand language, the calendar speaks the language of cmflow's messages.
+    code = i18n.normalise(language) or i18n.current()
+    return Calendar(start, cal, list(channels), gaps, unprepared, str(tz), code)
 
 
 def _gaps(
@@ -189,77 +192,63 @@ def _gaps(
 
 # -- layout ----------------------------------------------------------------------------------
 
-_WORDS = {
-    "fr": {
-        "week": "Semaine du",
-        "days": ("lun", "mar", "mer", "jeu", "ven", "sam", "dim"),
-        "months": (
-            "janv.",
-            "févr.",
-            "mars",
-            "avr.",
-            "mai",
-            "juin",
-            "juil.",
-            "août",
-            "sept.",
-            "oct.",
-            "nov.",
-            "déc.",
-        ),
-        "key": "Dates clés",
-        "gaps": "Rythme visé non atteint",
-        "unprepared": "Rien de prévu la semaine avant",
-        "legend": "✓ publié · ◐ en cours · ● prévu · ! en retard · ✎ brouillon · ✗ erreur · ⚠ avertissement",
-        "channel": "canal",
-        "of": "sur",
-        "week_of": "semaine du",
-        "month_of": "mois de",
-        "times": "heures",
-        "title": "Calendrier éditorial",
-    },
-    "en": {
-        "week": "Week of",
-        "days": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-        "months": (
-            "Jan",
-            "Feb",
-            "Mar",
-            "Apr",
-            "May",
-            "Jun",
-            "Jul",
-            "Aug",
-            "Sep",
-            "Oct",
-            "Nov",
-            "Dec",
-        ),
-        "key": "Key dates",
-        "gaps": "Below the target cadence",
-        "unprepared": "Nothing planned in the week before",
-        "legend": "✓ published · ◐ in progress · ● planned · ! late · ✎ draft · ✗ error · ⚠ warning",
-        "channel": "channel",
-        "of": "of",
-        "week_of": "week of",
-        "month_of": "month of",
-        "times": "times",
-        "title": "Editorial calendar",
-    },
-}
+
+def _words(cal: Calendar) -> Callable[[str], str]:
+    """The calendar's words in its own language (the brand's), whatever the messages speak."""
+    return i18n.translation(cal.language).gettext
 
 
-def _w(cal: Calendar) -> Mapping[str, object]:
-    return _WORDS.get(cal.language, _WORDS["en"])
+def _days(cal: Calendar) -> tuple[str, ...]:
+    _ = _words(cal)
+    return (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
+
+
+def _months(cal: Calendar) -> tuple[str, ...]:
+    _ = _words(cal)
+    return (
+        _("Jan"),
+        _("Feb"),
+        _("Mar"),
+        _("Apr"),
+        _("May"),
+        _("Jun"),
+        _("Jul"),
+        _("Aug"),
+        _("Sep"),
+        _("Oct"),
+        _("Nov"),
+        _("Dec"),
+    )
+
+
+def status_name(status: str, language: str) -> str:
+    """A status in words, in `language` (the iCalendar export describes events with it)."""
+    _ = i18n.translation(language).gettext
+    names = {
+        PUBLISHED: _("published"),
+        IN_PROGRESS: _("in progress"),
+        PLANNED: _("planned"),
+        LATE: _("late"),
+        DRAFT: _("draft"),
+    }
+    return names.get(status, status)
 
 
 def _day(cal: Calendar, d: date, *, weekday: bool = True) -> str:
-    w = _w(cal)
-    months = w["months"]
-    days = w["days"]
-    assert isinstance(months, tuple) and isinstance(days, tuple)
-    text = f"{d.day} {months[d.month - 1]}"
-    return f"{days[d.weekday()]} {text}" if weekday else text
+    text = f"{d.day} {_months(cal)[d.month - 1]}"
+    return f"{_days(cal)[d.weekday()]} {text}" if weekday else text
+
+
+def _week_title(cal: Calendar, week: Week) -> str:
+    _ = _words(cal)
+    return _("Week of {day} {year}").format(
+        day=_day(cal, week.start, weekday=False), year=week.start.year
+    )
+
+
+def _title(cal: Calendar) -> str:
+    _ = _words(cal)
+    return _("Editorial calendar")
 
 
 def short(post_id: str) -> str:
@@ -272,31 +261,36 @@ def _cell(it: Item) -> str:
 
 
 def _notes(cal: Calendar, week: Week | None) -> list[str]:
-    w = _w(cal)
-    lines: list[str] = []
+    _ = _words(cal)
     kds = week.key_dates if week is not None else []
-    if kds:
-        lines.append(f"{w['key']} : " if cal.language == "fr" else f"{w['key']}: ")
-        lines[-1] += " · ".join(f"{_day(cal, k.day, weekday=False)} {k.name}" for k in kds)
-    return lines
+    if not kds:
+        return []
+    dates = " · ".join(f"{_day(cal, k.day, weekday=False)} {k.name}" for k in kds)
+    return [_("Key dates: {dates}").format(dates=dates)]
 
 
 def _footer(cal: Calendar) -> list[str]:
-    w = _w(cal)
-    sep = " : " if cal.language == "fr" else ": "
+    _ = _words(cal)
     out: list[str] = []
     if cal.gaps:
-        out.append(f"{w['gaps']}{sep}".rstrip())
+        out.append(_("Below the target cadence:"))
         for g in cal.gaps:
-            period = w["week_of"] if g.unit == "week" else w["month_of"]
+            day = _day(cal, g.period, weekday=False)
+            line = (
+                _("{channel}: {planned}/{target} — week of {day}")
+                if g.unit == "week"
+                else _("{channel}: {planned}/{target} — month of {day}")
+            )
             out.append(
-                f"  {g.channel}: {g.planned}/{g.target} — {period} {_day(cal, g.period, weekday=False)}"
+                "  " + line.format(channel=g.channel, planned=g.planned, target=g.target, day=day)
             )
     if cal.unprepared:
-        out.append(f"{w['unprepared']}{sep}".rstrip())
+        out.append(_("Nothing planned in the week before:"))
         for k in cal.unprepared:
             out.append(f"  {_day(cal, k.day)} — {k.name}")
-    out.append(str(w["legend"]))
+    out.append(
+        _("✓ published · ◐ in progress · ● planned · ! late · ✎ draft · ✗ error · ⚠ warning")
+    )
     return out
 
 
@@ -305,13 +299,11 @@ def _clip(text: str, n: int) -> str:
 
 
 def as_text(cal: Calendar, *, width: int = 19) -> str:
-    w = _w(cal)
-    days = w["days"]
-    assert isinstance(days, tuple)
+    days = _days(cal)
     name_w = max([len(c) for c in cal.channels] + [8])
-    out: list[str] = [f"{w['title']} ({cal.timezone})"]
+    out: list[str] = [f"{_title(cal)} ({cal.timezone})"]
     for week in cal.weeks:
-        out += ["", f"{w['week']} {_day(cal, week.start, weekday=False)} {week.start.year}"]
+        out += ["", _week_title(cal, week)]
         head = (
             " " * name_w
             + "  "
@@ -347,14 +339,15 @@ def _md(text: str) -> str:
 
 
 def as_markdown(cal: Calendar) -> str:
-    w = _w(cal)
-    days = w["days"]
-    assert isinstance(days, tuple)
-    out: list[str] = [f"# {w['title']}", "", f"_{_md(cal.timezone)}_"]
+    _ = _words(cal)
+    days = _days(cal)
+    out: list[str] = [f"# {_title(cal)}", "", f"_{_md(cal.timezone)}_"]
     for week in cal.weeks:
-        out += ["", f"## {w['week']} {_day(cal, week.start, weekday=False)} {week.start.year}", ""]
+        out += ["", f"## {_week_title(cal, week)}", ""]
         out.append(
-            f"| {w['channel']} | "
+            "| "
+            + _("channel")
+            + " | "
             + " | ".join(f"{days[d.weekday()]} {d.day}" for d in week.days)
             + " |"
         )
@@ -390,20 +383,17 @@ th{background:#f3f5f7;font-weight:600}td.ch{font-weight:600;width:9rem}
 
 def as_html(cal: Calendar) -> str:
     """One self-contained page: inline CSS, no script, no external resource."""
-    w = _w(cal)
-    days = w["days"]
-    assert isinstance(days, tuple)
+    days = _days(cal)
+    title = _title(cal)
     e = html.escape
     out = [
         "<!doctype html>",
         f'<html lang="{e(cal.language)}"><head><meta charset="utf-8">',
-        f"<title>{e(str(w['title']))}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{e(str(w['title']))}</h1><p>{e(cal.timezone)}</p>",
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1><p>{e(cal.timezone)}</p>",
     ]
     for week in cal.weeks:
-        out.append(
-            f"<h2>{e(str(w['week']))} {e(_day(cal, week.start, weekday=False))} {week.start.year}</h2>"
-        )
+        out.append(f"<h2>{e(_week_title(cal, week))}</h2>")
         out.append(
             "<table><tr><th></th>"
             + "".join(f"<th>{e(days[d.weekday()])} {d.day}</th>" for d in week.days)

@@ -1069,6 +1069,7 @@ def calendar_cmd(
                 name=f"cmflow — {cfg.root.name}",
                 now=now,
                 link_base=link_base or "",
+                language=cal.language,
             ),
             newline="",
         )

@@ -31,6 +31,7 @@ _ENV_ORDER = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 _translations: gettext.NullTranslations | None = None
 _current = DEFAULT
+_documents: dict[Path, gettext.NullTranslations] = {}
 
 
 def available() -> tuple[str, ...]:
@@ -93,6 +94,24 @@ def activate(language: str) -> str:
         return DEFAULT
     _current = code
     return code
+
+
+def translation(language: str | None) -> gettext.NullTranslations:
+    """The messages of `language` whatever the current language is (English when it has no
+    catalogue): for a document written in a language of its own. The calendar and the report
+    speak the brand's `language` even when `CMFLOW_LANG` sets another one for the messages."""
+    path = LOCALE_DIR / (normalise(language) or DEFAULT) / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    found = _documents.get(path)
+    if found is None:
+        import gettext
+
+        try:
+            with path.open("rb") as fp:
+                found = gettext.GNUTranslations(fp)
+        except OSError:  # English, or a language without a catalogue
+            found = gettext.NullTranslations()
+        _documents[path] = found
+    return found
 
 
 def current() -> str:

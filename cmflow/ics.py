@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from cmflow.calendar import Calendar, Item
+from cmflow.calendar import Calendar, Item, status_name
 
 PRODID = "-//cmflow//editorial calendar//EN"
 DURATION = timedelta(minutes=15)
@@ -62,7 +62,10 @@ def render(
     now: datetime,
     domain: str = "cmflow.invalid",
     link_base: str = "",
+    language: str = "en",
 ) -> str:
+    """`language` is the one of the calendar (the brand's): event descriptions say each
+    post's status in it."""
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
@@ -73,7 +76,8 @@ def render(
         f"X-WR-TIMEZONE:{escape(timezone)}",
     ]
     for it in sorted(items, key=lambda i: (i.when, i.channel, i.post_id)):
-        desc = f"{it.path} — {it.status}" + (f" — {it.pillar}" if it.pillar else "")
+        status = status_name(it.status, language)
+        desc = f"{it.path} — {status}" + (f" — {it.pillar}" if it.pillar else "")
         lines += [
             "BEGIN:VEVENT",
             f"UID:{uid(it, domain)}",

@@ -288,4 +288,4 @@ def test_media_links_point_at_the_sites_copy_without_media_base_url(
     assert s.publish().code == 0
     [text] = [t for t in texts(fakes.telegram)]
     assert "- https://brulerie.example/actus/media/ethiopie.png" in text
-    assert "Post : content/a.md" in text
+    assert "Publication : content/a.md" in text

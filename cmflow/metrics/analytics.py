@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cmflow.http import HttpError, RateLimited
+from cmflow.i18n import _, ngettext
 from cmflow.metrics import store
 from cmflow.metrics.base import DEFERRED, FAILED, OK, REFUSED
 
@@ -73,11 +74,13 @@ def collect(
     local_midnight = now.astimezone(cfg.timezone).replace(hour=0, minute=0, second=0, microsecond=0)
     rows = list(st.rows("site", now - timedelta(days=MAX_DAYS)))
     if any(r["status"] == OK and r["collected_at"] >= store.stamp(local_midnight) for r in rows):
-        run.skipped = "site traffic already read today"
+        run.skipped = _("site traffic already read today")
         return
     token = env.get(a.token_env, "").strip()
     if not token:
-        run.skipped = f"needs credentials: set {a.token_env} (a GA4 access token)"
+        run.skipped = _("needs credentials: set {variable} (a GA4 access token)").format(
+            variable=a.token_env
+        )
         return
     days = [r["date"] for r in rows if r["status"] == OK and r["date"]]
     last = date.fromisoformat(max(days)) if days else None
@@ -104,10 +107,14 @@ def collect(
             break
     if not got:
         got.append(
-            {"collected_at": stamp, "date": end.isoformat(), "status": OK, "note": "no sessions"}
+            {"collected_at": stamp, "date": end.isoformat(), "status": OK, "note": _("no sessions")}
         )
     run.counts[OK] = len(got)
-    run.notes.append(f"{start.isoformat()} to {end.isoformat()}: {len(got)} row(s)")
+    run.notes.append(
+        ngettext(
+            "{start} to {end}: {count} row", "{start} to {end}: {count} rows", len(got)
+        ).format(start=start.isoformat(), end=end.isoformat(), count=len(got))
+    )
     with lock:
         pending.add("site", got)
 
@@ -165,9 +172,15 @@ def _post(
         return (
             REFUSED,
             {},
-            f"GA4 refused the access token (HTTP {resp.status_code} {status_name}): "
-            f"set a new one in {variable}, with read access to the property",
+            _(
+                "GA4 refused the access token (HTTP {status} {name}): set a new one in "
+                "{variable}, with read access to the property"
+            ).format(status=resp.status_code, name=status_name, variable=variable),
         )
     if resp.status_code == 429 or status_name == "RESOURCE_EXHAUSTED":
-        return DEFERRED, {}, f"GA4 quota exhausted (HTTP 429 {status_name}): next run"
+        return (
+            DEFERRED,
+            {},
+            _("GA4 quota exhausted (HTTP 429 {name}): next run").format(name=status_name),
+        )
     return FAILED, {}, f"GA4 HTTP {resp.status_code} {status_name} {message}".strip()

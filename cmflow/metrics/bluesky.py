@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cmflow.http import HttpError, RateLimited
+from cmflow.i18n import _
 from cmflow.metrics.base import (
     DEFERRED,
     FAILED,
@@ -60,12 +61,12 @@ class Reader:
                     found[str(view["uri"])] = counts(view)
             for u in batch:
                 if u not in found:
-                    failed[u] = (MISSING, "not on the AppView: deleted, or not indexed yet")
+                    failed[u] = (MISSING, _("not on the AppView: deleted, or not indexed yet"))
         out = []
         for t in targets:
             missing = [u for u in t.remote_ids if u not in found]
             if missing:
-                status, note = failed.get(missing[0], (FAILED, "not read"))
+                status, note = failed.get(missing[0], (FAILED, _("not read")))
                 out.append(Fetched(t, status, note=note))
             else:
                 out.append(Fetched(t, OK, sum_counts([found[u] for u in t.remote_ids])))
@@ -74,7 +75,9 @@ class Reader:
     def account(self) -> AccountStats:
         answer = self._get("app.bsky.actor.getProfile", [("actor", self.handle)])
         if answer.status != OK or not isinstance(answer.data, dict):
-            return AccountStats(answer.status, self.handle, note=answer.note or "unexpected answer")
+            return AccountStats(
+                answer.status, self.handle, note=answer.note or _("unexpected answer")
+            )
         return profile_stats(answer.data, self.handle)
 
     def _get_posts(self, batch: list[str]) -> _Answer:
@@ -103,9 +106,9 @@ def xrpc_get(
         try:
             return _Answer(OK, resp.json())
         except ValueError:
-            return _Answer(FAILED, note="HTTP 200 without JSON")
+            return _Answer(FAILED, note=_("HTTP 200 without JSON"))
     if resp.status_code == 429:
-        note = "rate limited (HTTP 429): next run"
+        note = _("rate limited (HTTP 429): next run")
         gate.close(DEFERRED, note)
         return _Answer(DEFERRED, note=note)
     try:

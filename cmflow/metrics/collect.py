@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cmflow import ledger
+from cmflow.i18n import _
 from cmflow.metrics import schedule, settings, store
 from cmflow.metrics.base import (
     OK,
@@ -24,7 +25,7 @@ from cmflow.metrics.base import (
     ReaderContext,
     Target,
 )
-from cmflow.metrics.registry import NO_METRICS, READERS, reader_for
+from cmflow.metrics.registry import READERS, no_metrics, reader_for
 
 if TYPE_CHECKING:
     from cmflow.config import Config
@@ -178,8 +179,8 @@ def collect(
             targets = due.get(name, [])
             run.due = len(targets)
             if channel.platform not in READERS:
-                reason = NO_METRICS.get(channel.platform, "cmflow has no reader for it yet")
-                run.skipped = f"no metrics: {reason}"
+                reason = no_metrics(channel.platform) or _("cmflow has no reader for it yet")
+                run.skipped = _("no metrics: {reason}").format(reason=reason)
                 continue
             module = importlib.import_module(READERS[channel.platform])
             needed = [
@@ -189,11 +190,13 @@ def collect(
             ]
             missing = [n for n in needed if not env.get(n, "").strip()]
             if missing:
-                run.skipped = f"needs credentials: set {', '.join(missing)}"
+                run.skipped = _("needs credentials: set {variables}").format(
+                    variables=", ".join(missing)
+                )
                 continue
             account_due = ("brand", name, channel.platform) not in today
             if not targets and not account_due:
-                run.skipped = "nothing due"
+                run.skipped = _("nothing due")
                 continue
             ctx = ReaderContext(channel, http, channel.secrets(env), conf)
             jobs.append(_channel_job(ctx, run, targets, account_due, now, pending, lock))
@@ -260,7 +263,7 @@ def _channel_job(
             if stats is not None:
                 run.followers = stats.followers
                 if stats.status != OK and stats.note:
-                    run.notes.append(f"account: {stats.note}")
+                    run.notes.append(_("account: {note}").format(note=stats.note))
                 if stats.status != "deferred":
                     pending.add(
                         "accounts",

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from cmflow.i18n import _
 from cmflow.metrics import schedule, store
 from cmflow.metrics.base import OK, AccountStats, as_int
 from cmflow.metrics.bluesky import counts as bsky_counts
@@ -152,7 +153,7 @@ def _bluesky(
         url = f"https://bsky.app/profile/{handle}/post/{rkey}"
         posts.append((uri, url, published, bsky_counts(view)))
     if feed.status != OK:
-        stats.note = f"{handle} feed: {feed.note}"
+        stats.note = _("{account} feed: {note}").format(account=handle, note=feed.note)
     return stats, posts
 
 
@@ -178,12 +179,14 @@ def _mastodon(
         try:
             return OK, resp.json(), ""
         except ValueError:
-            return "failed", None, "no JSON"
+            return "failed", None, _("no JSON")
 
     status, account, note = get(f"/api/v1/accounts/lookup?acct={quote(acct, safe='@')}")
     if status != OK or not isinstance(account, dict):
         return AccountStats(
-            status if status != OK else "failed", acct, note=f"{acct}: {note or 'not found'}"
+            status if status != OK else "failed",
+            acct,
+            note=f"{acct}: {note or _('not found')}",
         ), []
     stats = AccountStats(
         OK,
@@ -205,5 +208,5 @@ def _mastodon(
             continue
         posts.append((str(s.get("id")), str(s.get("url") or ""), published, masto_counts(s)))
     if status != OK:
-        stats.note = f"{acct} statuses: {note}"
+        stats.note = _("{account} statuses: {note}").format(account=acct, note=note)
     return stats, posts

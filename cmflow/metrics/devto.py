@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cmflow.i18n import _
 from cmflow.metrics.base import MISSING, OK, AccountStats, Fetched, ReaderContext, Target, as_int
 from cmflow.metrics.gate import Gate
 from cmflow.metrics.rest import get_json
@@ -54,9 +55,9 @@ class Reader:
                 break
         for i in wanted - set(found):
             failed.setdefault(
-                i, (MISSING, "not among the account's articles (deleted or unpublished)")
+                i, (MISSING, _("not among the account's articles (deleted or unpublished)"))
             )
         return results(targets, found, failed)
 
     def account(self) -> AccountStats:
-        return AccountStats(OK, note="dev.to gives no follower count")
+        return AccountStats(OK, note=_("dev.to gives no follower count"))

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from cmflow.i18n import _
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -53,8 +55,10 @@ class Gate:
         if remaining <= self.reserve:
             self.close(
                 "deferred",
-                f"rate limit nearly spent ({remaining} requests left in the window): "
-                "the rest waits for the next run",
+                _(
+                    "rate limit nearly spent ({count} requests left in the window): the rest "
+                    "waits for the next run"
+                ).format(count=remaining),
             )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+from cmflow.i18n import _
 from cmflow.metrics.base import (
     FAILED,
     MISSING,
@@ -63,7 +64,7 @@ class Reader:
 
     def posts(self, targets: Sequence[Target]) -> list[Fetched]:
         if not self.organization:
-            note = "LinkedIn gives post statistics for organization pages only"
+            note = _("LinkedIn gives post statistics for organization pages only")
             return [Fetched(t, FAILED, note=note) for t in targets]
         urns = list(dict.fromkeys(i for t in targets for i in t.remote_ids))
         found: dict[str, dict[str, int | None]] = {}
@@ -94,16 +95,16 @@ class Reader:
                 if urn in group:
                     found[str(urn)] = counts(el.get("totalShareStatistics") or {})
             for u in group:
-                failed.setdefault(u, (MISSING, "no statistics returned for this post"))
+                failed.setdefault(u, (MISSING, _("no statistics returned for this post")))
         for u in urns:
             if u not in found:
-                failed.setdefault(u, (FAILED, "not a share or ugcPost URN"))
+                failed.setdefault(u, (FAILED, _("not a share or ugcPost URN")))
         return results(targets, found, failed)
 
     def account(self) -> AccountStats:
         if not self.organization:
             return AccountStats(
-                FAILED, self.author, note="followers are read for organization pages only"
+                FAILED, self.author, note=_("followers are read for organization pages only")
             )
         answer = self._get(
             f"/networkSizes/{quote(self.author, safe='')}?edgeType=COMPANY_FOLLOWED_BY_MEMBER"

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cmflow.http import HttpError, RateLimited
+from cmflow.i18n import _
 from cmflow.metrics.base import (
     DEFERRED,
     FAILED,
@@ -79,7 +80,7 @@ class Reader:
     def account(self) -> AccountStats:
         answer = self._get("/api/v1/accounts/verify_credentials")
         if answer.status != OK or not isinstance(answer.data, dict):
-            return AccountStats(answer.status, note=answer.note or "unexpected answer")
+            return AccountStats(answer.status, note=answer.note or _("unexpected answer"))
         d = answer.data
         return AccountStats(
             OK,
@@ -131,19 +132,21 @@ class Reader:
             try:
                 return _Answer(OK, resp.json())
             except ValueError:
-                return _Answer(FAILED, note="HTTP 200 without JSON")
+                return _Answer(FAILED, note=_("HTTP 200 without JSON"))
         if code == 401:
-            note = f"the access token was refused (HTTP 401): set a new one in {self.variable}"
+            note = _("the access token was refused (HTTP 401): set a new one in {variable}").format(
+                variable=self.variable
+            )
             self.gate.close(REFUSED, note)
             return _Answer(REFUSED, note=note)
         if code == 429:
-            note = "rate limited (HTTP 429): next run"
+            note = _("rate limited (HTTP 429): next run")
             self.gate.close(DEFERRED, note)
             return _Answer(DEFERRED, note=note)
         if batch and code in (404, 405):
             return _Answer("no-batch")
         if code == 404:
-            return _Answer(MISSING, note="HTTP 404: deleted, or not visible to this account")
+            return _Answer(MISSING, note=_("HTTP 404: deleted, or not visible to this account"))
         return _Answer(FAILED, note=f"HTTP {code} {self._reason(resp)}")
 
     def _reason(self, resp: Any) -> str:
@@ -175,7 +178,7 @@ class Reader:
                 found[str(status["id"])] = counts(status)
         for i in batch:
             if i not in found:
-                failed[i] = (MISSING, "not returned: deleted, or not visible to this account")
+                failed[i] = (MISSING, _("not returned: deleted, or not visible to this account"))
 
     @staticmethod
     def _result(
@@ -185,7 +188,7 @@ class Reader:
     ) -> Fetched:
         for i in target.remote_ids:
             if i not in found:
-                status, note = failed.get(i, (FAILED, "not read"))
+                status, note = failed.get(i, (FAILED, _("not read")))
                 return Fetched(target, status, note=note)
         return Fetched(target, OK, sum_counts([found[i] for i in target.remote_ids]))
 

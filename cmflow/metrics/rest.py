@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cmflow.http import HttpError, RateLimited
+from cmflow.i18n import _
 from cmflow.metrics.base import DEFERRED, FAILED, MISSING, OK, REFUSED, ReaderContext
 from cmflow.metrics.gate import Gate
 from cmflow.redact import Redactor
@@ -60,13 +61,15 @@ def get_json(
         message = str(data.get("message") or data.get("detail") or data.get("title") or "")
     message = redact.text(message)[:200]
     if resp.status_code == 401 or code in GRAPH_AUTH:
-        note = (
-            f"the access token was refused (HTTP {resp.status_code}): set a new one in {variable}"
-        )
+        note = _(
+            "the access token was refused (HTTP {status}): set a new one in {variable}"
+        ).format(status=resp.status_code, variable=variable)
         gate.close(REFUSED, note)
         return Answer(REFUSED, note=note)
     if resp.status_code == 429 or code in GRAPH_RATE:
-        note = f"rate limited (HTTP {resp.status_code} {message}): next run".replace("  ", " ")
+        note = _("rate limited (HTTP {status}): next run").format(
+            status=f"{resp.status_code} {message}".strip()
+        )
         gate.close(DEFERRED, note)
         return Answer(DEFERRED, note=note)
     if resp.status_code == 404:

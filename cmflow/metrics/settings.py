@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from cmflow.errors import ConfigError
+from cmflow.i18n import _
 from cmflow.model import KeyPath, Mark
 from cmflow.timeutil import format_duration, parse_duration
 
@@ -88,22 +89,30 @@ def load(cfg: Config) -> Settings:
             error(("metrics", "schedule", i), f"metrics.schedule[{i}]: {exc}")
             continue
         if age <= timedelta(0):
-            error(("metrics", "schedule", i), f"metrics.schedule[{i}] must be after publishing")
+            error(
+                ("metrics", "schedule", i),
+                _("metrics.schedule[{index}] must be after publishing").format(index=i),
+            )
             continue
         label = item.strip() if isinstance(item, str) else format_duration(age)
         if schedule and age <= schedule[-1].age:
             error(
                 ("metrics", "schedule", i),
-                f"metrics.schedule[{i}] ({label}) must come after {schedule[-1].label}: "
-                "list the ages in increasing order",
+                _(
+                    "metrics.schedule[{index}] ({age}) must come after {previous}: list the ages "
+                    "in increasing order"
+                ).format(index=i, age=label, previous=schedule[-1].label),
             )
             continue
         schedule.append(Point(label, age))
     if isinstance(raw_schedule, list) and not raw_schedule:
-        error(("metrics", "schedule"), "metrics.schedule is empty: list ages such as 24h, 7d")
+        error(("metrics", "schedule"), _("metrics.schedule is empty: list ages such as 24h, 7d"))
     appview = str(cfg.metrics.get("appview") or DEFAULT_APPVIEW).rstrip("/")
     if not appview.startswith(("http://", "https://")):
-        error(("metrics", "appview"), f"metrics.appview must start with https:// (got {appview!r})")
+        error(
+            ("metrics", "appview"),
+            _("metrics.appview must start with https:// (got {value!r})").format(value=appview),
+        )
 
     analytics = None
     if cfg.analytics is not None:
@@ -112,13 +121,15 @@ def load(cfg: Config) -> Settings:
         if not prop.isdigit():
             error(
                 ("analytics", "property"),
-                f"analytics.property is the GA4 property id, digits only (got {prop!r}): "
-                "see Admin > Property details",
+                _(
+                    "analytics.property is the GA4 property id, digits only (got {value!r}): "
+                    "see Admin > Property details"
+                ).format(value=prop),
             )
         base = str(a.get("base_url") or DEFAULT_GA_BASE).rstrip("/")
         lookback = a.get("lookback", 3)
         if not isinstance(lookback, int) or isinstance(lookback, bool) or not 1 <= lookback <= 30:
-            error(("analytics", "lookback"), "analytics.lookback is a number of days, 1 to 30")
+            error(("analytics", "lookback"), _("analytics.lookback is a number of days, 1 to 30"))
             lookback = 3
         analytics = Analytics(prop, str(a.get("token_env", "")), base, lookback)
 
@@ -129,11 +140,19 @@ def load(cfg: Config) -> Settings:
         path: KeyPath = ("competitors", key)
         bsky, masto = raw.get("bluesky"), raw.get("mastodon")
         if not bsky and not masto:
-            error(path, f"competitor {key!r} needs a `bluesky` handle or a `mastodon` account")
+            error(
+                path,
+                _("competitor {name!r} needs a `bluesky` handle or a `mastodon` account").format(
+                    name=key
+                ),
+            )
         if isinstance(masto, str) and not _ACCT.match(masto):
             error(
                 (*path, "mastodon"),
-                f"competitors.{key}.mastodon is an account like rival@mastodon.social (got {masto!r})",
+                _(
+                    "competitors.{name}.mastodon is an account like rival@mastodon.social "
+                    "(got {value!r})"
+                ).format(name=key, value=masto),
             )
         competitors.append(
             Competitor(

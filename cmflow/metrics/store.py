@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cmflow.i18n import _
+
 METRICS_DIR = "metrics"
 # The interaction and reach figures cmflow keeps, whatever each platform calls them.
 COUNTS = (
@@ -168,7 +170,9 @@ class Store:
             try:
                 text = path.read_text("utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                self.problems.append(Problem(self.rel(path), 1, f"cannot be read ({exc})"))
+                self.problems.append(
+                    Problem(self.rel(path), 1, _("cannot be read ({error})").format(error=exc))
+                )
                 continue
             reader = csv.reader(io.StringIO(text))
             header: list[str] | None = None
@@ -182,7 +186,7 @@ class Store:
                     header = values  # a union merge may repeat the header: harmless
                     if "collected_at" not in header:
                         self.problems.append(
-                            Problem(self.rel(path), line, "no header row: not a cmflow file")
+                            Problem(self.rel(path), line, _("no header row: not a cmflow file"))
                         )
                         break
                     # Columns a newer cmflow added are dropped; missing ones read as empty.
@@ -193,7 +197,7 @@ class Store:
                     ("<<<<<<<", "=======", ">>>>>>>")
                 ):
                     self.problems.append(
-                        Problem(self.rel(path), line, "malformed row skipped (merge markers?)")
+                        Problem(self.rel(path), line, _("malformed row skipped (merge markers?)"))
                     )
                     continue
                 out = values if same else [values[k] if k >= 0 else "" for k in order]

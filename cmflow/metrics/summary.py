@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from cmflow.i18n import _, ngettext
 from cmflow.metrics.collect import ChannelRun, CollectReport
 from cmflow.metrics.store import stamp
 
@@ -15,27 +16,32 @@ def _line(run: ChannelRun) -> str:
     parts = []
     if run.due or run.counts:
         done = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items()))
-        parts.append(f"{run.due} post(s) due" + (f": {done}" if done else ""))
+        due = ngettext("{count} post due", "{count} posts due", run.due).format(count=run.due)
+        parts.append(due + (f": {done}" if done else ""))
     if run.followers is not None:
-        parts.append(f"{run.followers} followers")
-    text = head + ("; ".join(parts) or "nothing due")
+        parts.append(
+            ngettext("{count} follower", "{count} followers", run.followers).format(
+                count=run.followers
+            )
+        )
+    text = head + ("; ".join(parts) or _("nothing due"))
     for note in run.notes:
         text += f"\n    {note}"
     return text
 
 
 def as_text(report: CollectReport) -> str:
-    lines = [f"metrics as of {stamp(report.now)}"]
+    lines = [_("metrics as of {time}").format(time=stamp(report.now))]
     lines += [_line(r) for r in report.channels]
     lines += [_line(r) for r in report.extras]
     for problem in report.problems:
-        lines.append(f"warning: {problem}")
+        lines.append(_("warning: {problem}").format(problem=problem))
     if report.files:
-        lines.append("written: " + ", ".join(report.files))
+        lines.append(_("written: {files}").format(files=", ".join(report.files)))
         if report.pushed:
-            lines.append("committed and pushed")
+            lines.append(_("committed and pushed"))
     else:
-        lines.append("nothing written")
+        lines.append(_("nothing written"))
     return "\n".join(lines)
 
 

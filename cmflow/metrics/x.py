@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from cmflow.i18n import _
 from cmflow.metrics.base import (
     MISSING,
     OK,
@@ -64,7 +65,7 @@ class Reader:
                 if isinstance(tweet, dict) and str(tweet.get("id")) in group:
                     found[str(tweet["id"])] = counts(tweet.get("public_metrics") or {})
             for i in group:
-                failed.setdefault(i, (MISSING, "not returned: deleted, or not visible"))
+                failed.setdefault(i, (MISSING, _("not returned: deleted, or not visible")))
         return results(targets, found, failed)
 
     def account(self) -> AccountStats:
@@ -109,7 +110,7 @@ def results(
     for t in targets:
         missing = [i for i in t.remote_ids if i not in found]
         if missing:
-            status, note = failed.get(missing[0], ("failed", "not read"))
+            status, note = failed.get(missing[0], ("failed", _("not read")))
             out.append(Fetched(t, status, note=note))
         else:
             out.append(Fetched(t, OK, sum_counts([found[i] for i in t.remote_ids])))

@@ -30,6 +30,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from cmflow.i18n import _
 from cmflow.platforms.spec import Capability, PlatformSpec
 
 # platform name -> module holding `SPEC` (and `Adapter`), or "module:ATTRIBUTE" for a spec
@@ -63,7 +64,7 @@ def names() -> tuple[str, ...]:
 @cache
 def _module(name: str) -> tuple[ModuleType, str | None]:
     target = PLATFORMS[name]
-    module_name, _, attribute = target.partition(":")
+    module_name, _ignored, attribute = target.partition(":")
     return importlib.import_module(module_name), attribute or None
 
 
@@ -74,7 +75,11 @@ def spec(name: str) -> PlatformSpec | None:
     module, attribute = _module(name)
     found = getattr(module, attribute or "SPEC")
     if not isinstance(found, PlatformSpec) or found.name != name:
-        raise TypeError(f"{PLATFORMS[name]} does not hold the PlatformSpec of {name!r}")
+        raise TypeError(
+            _("{target} does not hold the PlatformSpec of {name!r}").format(
+                target=PLATFORMS[name], name=name
+            )
+        )
     return found
 
 
@@ -102,7 +107,7 @@ def page_url(platform: str, settings: Mapping[str, Any], post_id: str) -> str | 
     found = spec(platform)
     if found is None or not found.can(Capability.PAGES):
         return None
-    module, _ = _module(platform)
+    module, _ignored = _module(platform)
     url = module.page_url(settings, post_id)
     return str(url) if url else None
 
@@ -111,7 +116,7 @@ def adapter_class(name: str) -> type:
     """The `Adapter` class of platform `name` (KeyError when it has none)."""
     if not can_publish(name):
         raise KeyError(name)
-    module, _ = _module(name)
+    module, _ignored = _module(name)
     cls: type = module.Adapter
     return cls
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from cmflow.errors import MissingSecret
 from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
+from cmflow.i18n import _
 from cmflow.media import SVG, MediaProblem, inspect, load
 from cmflow.model import Link
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
@@ -302,14 +303,16 @@ class Adapter:
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
         index = len(progress.done)
         if index >= len(rendered.parts):
-            return Result(Outcome.ABSENT, reason="no part of this post is in flight")
+            return Result(Outcome.ABSENT, reason=_("no part of this post is in flight"))
         try:
             rkey = self._rkeys(rendered, progress)[index]
             session = self._login()
         except _Halt as halt:
             return Result(
                 Outcome.UNKNOWN,
-                reason=f"cannot check part {index + 1}: {halt.reason}",
+                reason=_("cannot check part {number}: {reason}").format(
+                    number=index + 1, reason=halt.reason
+                ),
                 retry_after=halt.retry_after,
                 needs_reauth=halt.needs_reauth,
             )
@@ -317,8 +320,13 @@ class Adapter:
         if look.found is not None:
             return Result(Outcome.PUBLISHED, parts=[look.found])
         if look.absent:
-            return Result(Outcome.ABSENT, reason=f"no record at key {rkey}")
-        return Result(Outcome.UNKNOWN, reason=f"cannot check part {index + 1}: {look.reason}")
+            return Result(Outcome.ABSENT, reason=_("no record at key {rkey}").format(rkey=rkey))
+        return Result(
+            Outcome.UNKNOWN,
+            reason=_("cannot check part {number}: {reason}").format(
+                number=index + 1, reason=look.reason
+            ),
+        )
 
     # -- handles and media ----------------------------------------------------------------
 
@@ -331,8 +339,10 @@ class Adapter:
         ):
             raise _Halt(
                 Outcome.FAILED,
-                f"the claim holds no valid record key for each of the {len(rendered.parts)} "
-                "part(s): it was made for another version of this post",
+                _(
+                    "the claim holds no valid record key for each of the {count} part(s): it was "
+                    "made for another version of this post"
+                ).format(count=len(rendered.parts)),
             )
         return [str(k) for k in rkeys]
 
@@ -342,17 +352,23 @@ class Adapter:
             if len(part.media) > MAX_IMAGES:
                 raise _Halt(
                     Outcome.FAILED,
-                    f"part {i + 1} has {len(part.media)} images: Bluesky takes at most {MAX_IMAGES}",
+                    _("part {number} has {count} images: Bluesky takes at most {limit}").format(
+                        number=i + 1, count=len(part.media), limit=MAX_IMAGES
+                    ),
                 )
             for media in part.media:
                 info = inspect(self.ctx.root, media.path)
                 if info.problem is not None:
-                    raise _Halt(Outcome.FAILED, f"media {media.path} {info.problem}")
+                    raise _Halt(
+                        Outcome.FAILED,
+                        _("media {path} {problem}").format(path=media.path, problem=info.problem),
+                    )
                 if not (info.mime or "").startswith("image/") or info.mime == SVG:
                     raise _Halt(
                         Outcome.FAILED,
-                        f"media {media.path} is {info.mime or 'of an unknown type'}: "
-                        "cmflow posts only images to Bluesky",
+                        _("media {path} is {mime}: cmflow posts only images to Bluesky").format(
+                            path=media.path, mime=info.mime or _("of an unknown type")
+                        ),
                     )
 
     # -- session --------------------------------------------------------------------------
@@ -375,7 +391,7 @@ class Adapter:
         return self._session
 
     def _create_session(self, password: str) -> _Session:
-        what = f"login as {self.handle}"
+        what = _("login as {handle}").format(handle=self.handle)
         try:
             resp = self._call(
                 "POST",
@@ -395,17 +411,24 @@ class Adapter:
                     self._redact.add(refresh)
                 handle = data.get("handle")
                 return _Session(did, handle if isinstance(handle, str) else self.handle, jwt)
-            raise _Halt(Outcome.RETRY, f"{what}: the server answered without a session")
+            raise _Halt(
+                Outcome.RETRY, _("{what}: the server answered without a session").format(what=what)
+            )
         if resp.status_code == 429:
             raise self._rate_limited(what, resp)
         if resp.status_code in (400, 401, 403):
             raise _Halt(
                 Outcome.FAILED,
-                f"{what} refused: {self._describe(resp)} (use an app password in the "
-                "variable named by password_env)",
+                _(
+                    "{what} refused: {reason} (use an app password in the variable named by "
+                    "password_env)"
+                ).format(what=what, reason=self._describe(resp)),
                 needs_reauth=True,
             )
-        raise _Halt(Outcome.RETRY, f"{what} failed: {self._describe(resp)}")
+        raise _Halt(
+            Outcome.RETRY,
+            _("{what} failed: {reason}").format(what=what, reason=self._describe(resp)),
+        )
 
     # -- building a record ----------------------------------------------------------------
 
@@ -495,9 +518,11 @@ class Adapter:
         if not loaded.mime.startswith("image/") or loaded.mime == SVG:
             raise _Halt(
                 Outcome.FAILED,
-                f"media {path} is {loaded.mime}: cmflow posts only images to Bluesky",
+                _("media {path} is {mime}: cmflow posts only images to Bluesky").format(
+                    path=path, mime=loaded.mime
+                ),
             )
-        what = f"upload of {path} (part {index + 1})"
+        what = _("upload of {path} (part {number})").format(path=path, number=index + 1)
         data = loaded.data
         try:
             resp = self._call(
@@ -514,7 +539,9 @@ class Adapter:
             blob = self._json(resp).get("blob")
             if isinstance(blob, dict) and blob.get("ref"):
                 return blob
-            raise _Halt(Outcome.RETRY, f"{what}: the server answered without a blob")
+            raise _Halt(
+                Outcome.RETRY, _("{what}: the server answered without a blob").format(what=what)
+            )
         raise self._refusal(what, resp, unclear=Outcome.RETRY)
 
     # -- writing and checking a record ----------------------------------------------------
@@ -524,7 +551,7 @@ class Adapter:
     ) -> PartResult:
         """createRecord at the claimed key; on an unclear answer, check, then resend once."""
         body = {"repo": session.did, "collection": POST, "rkey": rkey, "record": record}
-        what = f"part {index + 1}"
+        what = _("part {number}").format(number=index + 1)
         made, problem = self._send(session, body, what)
         if made is not None:
             return made
@@ -534,7 +561,12 @@ class Adapter:
         if look.found is not None:
             return look.found
         if not look.absent:
-            raise _Halt(Outcome.UNKNOWN, f"{what}: {problem}; then {look.reason}")
+            raise _Halt(
+                Outcome.UNKNOWN,
+                _("{what}: {problem}; then {reason}").format(
+                    what=what, problem=problem, reason=look.reason
+                ),
+            )
         try:
             made, problem = self._send(session, body, what)
         except _Halt as halt:
@@ -550,7 +582,12 @@ class Adapter:
         look = self._lookup(session, rkey)
         if look.found is not None:
             return look.found
-        raise _Halt(Outcome.UNKNOWN, f"{what}: {problem} twice; then {look.reason}")
+        raise _Halt(
+            Outcome.UNKNOWN,
+            _("{what}: {problem} twice; then {reason}").format(
+                what=what, problem=problem, reason=look.reason
+            ),
+        )
 
     def _send(
         self, session: _Session, body: dict[str, Any], what: str
@@ -562,13 +599,13 @@ class Adapter:
         except (NotSent, RateLimited) as exc:
             raise self._transport_halt(what, exc, Outcome.RETRY) from None
         except MaybeSent as exc:
-            return None, f"no answer ({exc})"
+            return None, _("no answer ({error})").format(error=exc)
         if resp.status_code == 200:
             data = self._json(resp)
             uri, cid = data.get("uri"), data.get("cid")
             if isinstance(uri, str) and isinstance(cid, str):
                 return self._part(session, uri, cid), ""
-            return None, "HTTP 200 without a uri and cid"
+            return None, _("HTTP 200 without a uri and cid")
         if resp.status_code == 408 or resp.status_code >= 500:
             return None, self._describe(resp)
         raise self._refusal(what, resp, unclear=Outcome.UNKNOWN)
@@ -583,17 +620,17 @@ class Adapter:
                 params={"repo": session.did, "collection": POST, "rkey": rkey},
             )
         except (NotSent, MaybeSent, RateLimited) as exc:
-            return _Lookup(reason=f"getRecord failed ({exc})")
+            return _Lookup(reason=_("getRecord failed ({exc})").format(exc=exc))
         if resp.status_code == 200:
             data = self._json(resp)
             uri, cid = data.get("uri"), data.get("cid")
             if isinstance(uri, str) and isinstance(cid, str):
                 return _Lookup(found=self._part(session, uri, cid))
-            return _Lookup(reason="getRecord answered HTTP 200 without a uri and cid")
+            return _Lookup(reason=_("getRecord answered HTTP 200 without a uri and cid"))
         # A missing record is HTTP 400 `RecordNotFound` (checked against @atproto/pds 0.4).
         if resp.status_code in (400, 404) and self._error(resp)[0] == "RecordNotFound":
             return _Lookup(absent=True)
-        return _Lookup(reason=f"getRecord failed: {self._describe(resp)}")
+        return _Lookup(reason=_("getRecord failed: {reason}").format(reason=self._describe(resp)))
 
     def _ref(self, session: _Session, done: PartResult) -> _Ref:
         """A strong ref to an already published part: its cid is recorded in `extra`; an
@@ -606,8 +643,9 @@ class Adapter:
             return _Ref(done.id, str(look.found.extra["cid"]))
         raise _Halt(
             Outcome.RETRY,
-            f"cannot reply to {done.id}: its cid is not recorded and "
-            + (look.reason or "the record is gone"),
+            _("cannot reply to {post}: its cid is not recorded and {reason}").format(
+                post=done.id, reason=look.reason or _("the record is gone")
+            ),
         )
 
     def _part(self, session: _Session, uri: str, cid: str) -> PartResult:
@@ -649,42 +687,57 @@ class Adapter:
 
     def _describe(self, resp: requests.Response) -> str:
         name, message = self._error(resp)
-        text = ": ".join(x for x in (name, message) if x) or (resp.reason or "no details")
+        text = ": ".join(x for x in (name, message) if x) or (resp.reason or _("no details"))
         text = self._redact.excerpt(text, MAX_REASON)  # masked, then cut
         return f"HTTP {resp.status_code} {text}"
 
     def _refusal(self, what: str, resp: requests.Response, *, unclear: Outcome) -> _Halt:
         """Sort a non-200 answer: credentials refused, rate limited, refused, or unclear."""
         code = resp.status_code
-        name, _ = self._error(resp)
+        name, _ignored = self._error(resp)
         if code == 429:
             return self._rate_limited(what, resp)
         if code in (401, 403) or (code == 400 and name in _AUTH_ERRORS):
             return _Halt(
                 Outcome.FAILED,
-                f"{what}: the session was refused: {self._describe(resp)}",
+                _("{what}: the session was refused: {reason}").format(
+                    what=what, reason=self._describe(resp)
+                ),
                 needs_reauth=True,
             )
         if 400 <= code < 500 and code != 408:
-            return _Halt(Outcome.FAILED, f"{what} refused by Bluesky: {self._describe(resp)}")
-        return _Halt(unclear, f"{what} failed: {self._describe(resp)}")
+            return _Halt(
+                Outcome.FAILED,
+                _("{what} refused by Bluesky: {reason}").format(
+                    what=what, reason=self._describe(resp)
+                ),
+            )
+        return _Halt(
+            unclear, _("{what} failed: {reason}").format(what=what, reason=self._describe(resp))
+        )
 
     def _rate_limited(self, what: str, resp: requests.Response) -> _Halt:
         wait = retry_after_seconds(resp.headers)
-        when = f" for {wait:.0f} s" if wait is not None else ""
+        when = _(" for {seconds} s").format(seconds=f"{wait:.0f}") if wait is not None else ""
         return _Halt(
             Outcome.RETRY,
-            f"{what}: rate limited{when} ({self._describe(resp)})",
+            _("{what}: rate limited{when} ({reason})").format(
+                what=what, when=when, reason=self._describe(resp)
+            ),
             retry_after=wait,
         )
 
     @staticmethod
     def _transport_halt(what: str, exc: Exception, outcome: Outcome) -> _Halt:
         if isinstance(exc, RateLimited):
-            return _Halt(Outcome.RETRY, f"{what}: {exc}", retry_after=exc.retry_after)
+            return _Halt(
+                Outcome.RETRY,
+                _("{what}: {exc}").format(what=what, exc=exc),
+                retry_after=exc.retry_after,
+            )
         if isinstance(exc, NotSent):
-            return _Halt(Outcome.RETRY, f"{what}: not sent ({exc})")
-        return _Halt(outcome, f"{what}: no answer ({exc})")
+            return _Halt(Outcome.RETRY, _("{what}: not sent ({exc})").format(what=what, exc=exc))
+        return _Halt(outcome, _("{what}: no answer ({exc})").format(what=what, exc=exc))
 
     def scrub(self, text: str) -> str:
         """Remove every secret this adapter holds (password, session tokens), in every form

@@ -26,6 +26,7 @@ from __future__ import annotations
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
+from cmflow.i18n import _
 from cmflow.platforms import rest
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.newsletter import (
@@ -94,16 +95,16 @@ class Campaigns:
             progress.part_started(0)
             answer = self._call("POST", "/emailCampaigns", json=self.campaign(rendered, progress))
             if answer.kind != "ok":
-                return self._failure(answer, "the campaign")
+                return self._failure(answer, _("the campaign"))
             campaign = answer.data.get("id") if isinstance(answer.data, dict) else None
             if campaign is None:
-                return Result(Outcome.UNKNOWN, reason="the campaign: answer without an id")
+                return Result(Outcome.UNKNOWN, reason=_("the campaign: answer without an id"))
             progress.part_handle(0, "campaign_id", campaign)
         else:
             progress.part_started(0)
         sent = self._call("POST", f"/emailCampaigns/{int(campaign)}/sendNow")
         if sent.kind != "ok":
-            return self._failure(sent, f"sending campaign {campaign}")
+            return self._failure(sent, _("sending campaign {campaign}").format(campaign=campaign))
         part = PartResult(str(campaign))
         progress.part_done(0, part)
         return Result(Outcome.PUBLISHED, [part])
@@ -118,14 +119,20 @@ class Campaigns:
             progress.part_handle(0, "campaign_id", campaign)
         answer = self._call("GET", f"/emailCampaigns/{int(campaign)}")
         if answer.kind != "ok" or not isinstance(answer.data, dict):
-            return rest.lookup_failed(answer, f"campaign {campaign}")
+            return rest.lookup_failed(answer, _("campaign {campaign}").format(campaign=campaign))
         status = str(answer.data.get("status", ""))
         if status in SENT:
             return Result(Outcome.PUBLISHED, [PartResult(str(campaign))])
         if status == "draft":
-            return Result(Outcome.ABSENT, reason=f"campaign {campaign} is a draft: sending it")
+            return Result(
+                Outcome.ABSENT,
+                reason=_("campaign {campaign} is a draft: sending it").format(campaign=campaign),
+            )
         return Result(
-            Outcome.UNKNOWN, reason=f"campaign {campaign} is {status!r}: check it in Brevo"
+            Outcome.UNKNOWN,
+            reason=_("campaign {campaign} is {status!r}: check it in Brevo").format(
+                campaign=campaign, status=status
+            ),
         )
 
     # -- helpers ----------------------------------------------------------------------------
@@ -147,11 +154,11 @@ class Campaigns:
 
     def _problem(self, rendered: Rendered) -> str | None:
         if not self.list_ids:
-            return "list_ids must name Brevo lists by number, e.g. [2, 7]"
+            return _("list_ids must name Brevo lists by number, e.g. [2, 7]")
         if not self.sender["email"]:
-            return "sender must be an address, e.g. 'La Brûlerie <lettre@example.fr>'"
+            return _("sender must be an address, e.g. 'La Brûlerie <lettre@example.fr>'")
         if rendered.parts[0].media and not self.media_base_url:
-            return "a Brevo campaign links its images: set media_base_url on this channel"
+            return _("a Brevo campaign links its images: set media_base_url on this channel")
         return None
 
     def _find(self, name: str) -> int | Result:
@@ -161,15 +168,15 @@ class Campaigns:
                 "GET", "/emailCampaigns", params={"limit": str(PAGE), "offset": str(page * PAGE)}
             )
             if answer.kind != "ok" or not isinstance(answer.data, dict):
-                return rest.lookup_failed(answer, "the campaign")
+                return rest.lookup_failed(answer, _("the campaign"))
             found = answer.data.get("campaigns")
             items = found if isinstance(found, list) else []
             for item in items:
                 if isinstance(item, dict) and item.get("name") == name and item.get("id"):
                     return int(item["id"])
             if len(items) < PAGE:
-                return Result(Outcome.ABSENT, reason="the campaign was not created")
-        return Result(Outcome.UNKNOWN, reason="the campaign: too many campaigns to look through")
+                return Result(Outcome.ABSENT, reason=_("the campaign was not created"))
+        return Result(Outcome.UNKNOWN, reason=_("the campaign: too many campaigns to look through"))
 
     def _failure(self, answer: rest.Answer, where: str) -> Result:
         if answer.kind == "rate":

@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from cmflow.i18n import _
 from cmflow.media import inspect
 from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.graph import (
-    MEDIA_URL_HELP,
     Answer,
     GraphClient,
     Halt,
     Lookup,
     check_media_url,
+    media_url_help,
     part_handles,
     public_url,
     text_hash,
@@ -43,7 +44,6 @@ class ContainerAdapter(ABC):
     """Base of the Instagram and Threads adapters (one instance per channel per run)."""
 
     label: ClassVar[str]
-    credential_help: ClassVar[str]
     create_path: ClassVar[str]  # "media" / "threads", under the user id
     publish_path: ClassVar[str]  # "media_publish" / "threads_publish"
     status_field: ClassVar[str]  # "status_code" / "status"
@@ -60,6 +60,11 @@ class ContainerAdapter(ABC):
         self.ctx = ctx
         self.graph = GraphClient(ctx, self.label, self.credential_help)
         self.user_id = str(ctx.channel.setting("user_id") or "me")
+
+    @staticmethod
+    @abstractmethod
+    def credential_help() -> str:
+        """What to do when the token is refused (which token to create, with which scopes)."""
 
     # -- what differs between platforms -------------------------------------------------------
 
@@ -120,7 +125,7 @@ class ContainerAdapter(ABC):
         index = len(progress.done)
         texts = self.texts(rendered)
         if index >= len(texts):
-            return Result(Outcome.ABSENT, reason="no part of this post is in flight")
+            return Result(Outcome.ABSENT, reason=_("no part of this post is in flight"))
         what = self._where(index, len(texts))
         container = part_handles(progress, index).get("container")
         try:
@@ -135,10 +140,16 @@ class ContainerAdapter(ABC):
                     # Not published: publish() resumes (or, once expired, remakes) it.
                     return Result(
                         Outcome.ABSENT,
-                        reason=f"{what}: container {container} is {status}, not published",
+                        reason=_("{what}: container {container} is {status}, not published").format(
+                            what=what, container=container, status=status
+                        ),
                     )
                 raise self.graph.halt(
-                    f"{what}: checking container {container}", self._last(detail), sent=True
+                    _("{what}: checking container {container}").format(
+                        what=what, container=container
+                    ),
+                    self._last(detail),
+                    sent=True,
                 )
             look = self._lookup(texts[index], index, progress)
         except Halt as halt:
@@ -151,11 +162,13 @@ class ContainerAdapter(ABC):
         if look.found is not None:
             return Result(Outcome.PUBLISHED, [self._part(look.found)])
         if look.absent:
-            return Result(Outcome.ABSENT, reason=f"{what}: {look.reason}")
+            return Result(
+                Outcome.ABSENT, reason=_("{what}: {reason}").format(what=what, reason=look.reason)
+            )
         last = self.graph.last
         return Result(
             Outcome.UNKNOWN,
-            reason=f"{what}: {look.reason}",
+            reason=_("{what}: {reason}").format(what=what, reason=look.reason),
             retry_after=last.retry_after if last is not None else None,
             needs_reauth=last is not None and last.kind == "auth",
         )
@@ -218,17 +231,30 @@ class ContainerAdapter(ABC):
         ident = answer.data.get("id") if answer.ok else None
         if not isinstance(ident, str | int) or not str(ident):
             if answer.ok:
-                raise Halt(Outcome.RETRY, f"{what}: {self.label} answered without a container id")
-            raise self.graph.halt(f"{what}: creating the container", answer, sent=False)
+                raise Halt(
+                    Outcome.RETRY,
+                    _("{what}: {label} answered without a container id").format(
+                        what=what, label=self.label
+                    ),
+                )
+            raise self.graph.halt(
+                _("{what}: creating the container").format(what=what), answer, sent=False
+            )
         return str(ident)
 
     def _container_error(self, container: str, what: str, status: str = "ERROR") -> Halt:
-        _, detail = self.graph.container_status(container, self.status_field)
+        _ignored, detail = self.graph.container_status(container, self.status_field)
         return Halt(
             Outcome.FAILED,
-            f"{what}: {self.label} could not process container {container} ({status}"
-            + (f": {detail}" if detail else "")
-            + "); check that each image is reachable and in a supported format",
+            _(
+                "{what}: {platform} could not process container {container} ({status}); "
+                "check that each image is reachable and in a supported format"
+            ).format(
+                what=what,
+                platform=self.label,
+                container=container,
+                status=f"{status}: {detail}" if detail else status,
+            ),
         )
 
     def _images(self, part: Part, what: str) -> list[Image]:
@@ -240,8 +266,10 @@ class ContainerAdapter(ABC):
             if url is None:
                 raise Halt(
                     Outcome.RETRY,
-                    f"{what}: {self.label} fetches images by URL and this channel has none for "
-                    f"{media.path}: {MEDIA_URL_HELP}",
+                    _(
+                        "{what}: {label} fetches images by URL and this channel has none for "
+                        "{path}: {help}"
+                    ).format(what=what, label=self.label, path=media.path, help=media_url_help()),
                 )
             check_media_url(self.ctx, url, self.image_types, f"{what}, {media.path}")
             images.append(Image(media.path, url, media.alt))
@@ -252,18 +280,29 @@ class ContainerAdapter(ABC):
             if len(part.media) > self.max_images:
                 raise Halt(
                     Outcome.FAILED,
-                    f"part {i + 1} has {len(part.media)} images: {self.label} takes at most "
-                    f"{self.max_images}",
+                    _("part {number} has {count} images: {label} takes at most {limit}").format(
+                        number=i + 1,
+                        count=len(part.media),
+                        label=self.label,
+                        limit=self.max_images,
+                    ),
                 )
             for media in part.media:
                 info = inspect(self.ctx.root, media.path)
                 if info.problem is not None:
-                    raise Halt(Outcome.FAILED, f"media {media.path} {info.problem}")
+                    raise Halt(
+                        Outcome.FAILED,
+                        _("media {path} {problem}").format(path=media.path, problem=info.problem),
+                    )
                 if info.mime not in self.image_types:
                     raise Halt(
                         Outcome.FAILED,
-                        f"media {media.path} is {info.mime or 'of an unknown type'}: "
-                        f"{self.label} takes {' or '.join(self.image_types)} only",
+                        _("media {path} is {mime}: {label} takes {types} only").format(
+                            path=media.path,
+                            mime=info.mime or _("of an unknown type"),
+                            label=self.label,
+                            types=_(" or ").join(self.image_types),
+                        ),
                     )
 
     # -- publishing ---------------------------------------------------------------------------
@@ -275,19 +314,23 @@ class ContainerAdapter(ABC):
         answer = self.graph.post(path, {"creation_id": container})
         if answer.kind == "unknown":
             # No answer, or a 5xx: the container's status says whether it was published.
-            status, _ = self.graph.container_status(container, self.status_field)
+            status, _ignored = self.graph.container_status(container, self.status_field)
             if status == "PUBLISHED":
                 return self._find_published(text, index, what, progress)
             if status != "FINISHED":
-                raise self.graph.halt(f"{what}: publishing", answer, sent=True)
+                raise self.graph.halt(_("{what}: publishing").format(what=what), answer, sent=True)
             # Still FINISHED, so not published: a container publishes once, so sending it
             # again cannot make a second post.
             answer = self.graph.post(path, {"creation_id": container})
         ident = answer.data.get("id") if answer.ok else None
         if not isinstance(ident, str | int) or not str(ident):
             if answer.ok:
-                raise Halt(Outcome.UNKNOWN, f"{what}: published without a media id")
-            raise self.graph.halt(f"{what}: publishing", answer, sent=answer.kind == "unknown")
+                raise Halt(
+                    Outcome.UNKNOWN, _("{what}: published without a media id").format(what=what)
+                )
+            raise self.graph.halt(
+                _("{what}: publishing").format(what=what), answer, sent=answer.kind == "unknown"
+            )
         return self._part({"id": str(ident)}, fetch=True)
 
     def _find_published(self, text: str, index: int, what: str, progress: Progress) -> PartResult:
@@ -296,8 +339,10 @@ class ContainerAdapter(ABC):
             return self._part(look.found)
         raise Halt(
             Outcome.UNKNOWN,
-            f"{what}: its container is PUBLISHED but the post is not found among the account's "
-            f"posts ({look.reason}): check the account",
+            _(
+                "{what}: its container is PUBLISHED but the post is not found among the account's "
+                "posts ({reason}): check the account"
+            ).format(what=what, reason=look.reason),
         )
 
     def _lookup(self, text: str, index: int, progress: Progress) -> Lookup:
@@ -331,8 +376,10 @@ class ContainerAdapter(ABC):
         last = self.graph.last
         if last is not None and not last.ok:
             return last
-        return Answer("unknown", detail or "status unreadable")
+        return Answer("unknown", detail or _("status unreadable"))
 
     @staticmethod
     def _where(index: int, total: int) -> str:
-        return "the post" if total == 1 else f"part {index + 1} of {total}"
+        if total == 1:
+            return _("the post")
+        return _("part {number} of {total}").format(number=index + 1, total=total)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from cmflow.i18n import _
 from cmflow.platforms import rest
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, PlatformSpec, caps, token
@@ -74,7 +75,9 @@ class Adapter:
         if progress.done:
             return Result(Outcome.PUBLISHED, list(progress.done))
         if not rendered.title:
-            return Result(Outcome.FAILED, reason="dev.to needs a title: add `title:` to the post")
+            return Result(
+                Outcome.FAILED, reason=_("dev.to needs a title: add `title:` to the post")
+            )
         article: dict[str, Any] = {
             "title": rendered.title,
             "body_markdown": rendered.parts[0].text,
@@ -87,7 +90,7 @@ class Adapter:
             article["canonical_url"] = rendered.canonical_url
         since = progress.started_at or datetime.now(UTC)
         progress.part_started(0)
-        for _ in range(3):
+        for _i in range(3):
             answer = self.client.call(
                 "POST",
                 f"{self.base_url}/articles",
@@ -102,27 +105,29 @@ class Adapter:
         if answer.kind == "ok":
             found = self._part(answer.data)
             if found is None:
-                return Result(Outcome.UNKNOWN, reason="the article: answer without an id")
+                return Result(Outcome.UNKNOWN, reason=_("the article: answer without an id"))
         elif answer.status == 422 and "has already been taken" in answer.reason:
             check = self._find(rendered, since)
             if check.outcome != Outcome.PUBLISHED:
                 return Result(
                     Outcome.FAILED,
-                    reason=f"the article: {answer.reason}: an article with this title and text "
-                    "(or this canonical URL) is on the account from before this attempt",
+                    reason=_(
+                        "the article: {reason}: an article with this title and text (or this "
+                        "canonical URL) is on the account from before this attempt"
+                    ).format(reason=answer.reason),
                 )
             found = check.parts[0]
         else:
-            return rest.failure(answer, [], "the article")
+            return rest.failure(answer, [], _("the article"))
         progress.part_done(0, found)
         return Result(Outcome.PUBLISHED, [found])
 
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
         if progress.done:
-            return Result(Outcome.ABSENT, reason="every part is already recorded")
+            return Result(Outcome.ABSENT, reason=_("every part is already recorded"))
         started_at = progress.started_at
         if started_at is None:
-            return Result(Outcome.ABSENT, reason="the article was never sent")
+            return Result(Outcome.ABSENT, reason=_("the article was never sent"))
         return self._find(rendered, started_at)
 
     def _part(self, data: Any) -> PartResult | None:
@@ -144,18 +149,19 @@ class Adapter:
                 write=False,
             )
             if answer.kind != "ok" or not isinstance(answer.data, list):
-                return rest.lookup_failed(answer, "the article")
+                return rest.lookup_failed(answer, _("the article"))
             for article in answer.data:
                 if isinstance(article, dict) and self._ours(article, rendered, body, since):
                     found = self._part(article)
                     if found is not None:
                         return Result(Outcome.PUBLISHED, [found])
             if len(answer.data) < PAGE_SIZE:
-                return Result(Outcome.ABSENT, reason="the article is not on the account")
+                return Result(Outcome.ABSENT, reason=_("the article is not on the account"))
         return Result(
             Outcome.UNKNOWN,
-            reason=f"the article: not among the account's {self.lookup_pages * PAGE_SIZE} most "
-            "recent articles: check by hand",
+            reason=_(
+                "the article: not among the account's {number} most recent articles: check by hand"
+            ).format(number=self.lookup_pages * PAGE_SIZE),
         )
 
     @staticmethod

@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cmflow import media as media_files
 from cmflow.http import retry_after_seconds
+from cmflow.i18n import _
 from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps
@@ -120,9 +121,11 @@ class Adapter:
             return Result(
                 Outcome.FAILED,
                 parts=done,
-                reason=f"{self.variable} does not hold a Discord webhook URL "
-                "(https://discord.com/api/webhooks/<id>/<token>): copy it again from the "
-                "channel's Integrations settings",
+                reason=_(
+                    "{variable} does not hold a Discord webhook URL "
+                    "(https://discord.com/api/webhooks/<id>/<token>): copy it again from the "
+                    "channel's Integrations settings"
+                ).format(variable=self.variable),
                 needs_reauth=True,
             )
         return send_parts(
@@ -141,9 +144,11 @@ class Adapter:
         return Result(
             Outcome.UNKNOWN,
             parts=[],
-            reason="Discord webhooks cannot list the channel's messages, so cmflow cannot "
-            "tell whether the interrupted message was posted: check the channel, then mark "
-            "the post published or retry it",
+            reason=_(
+                "Discord webhooks cannot list the channel's messages, so cmflow cannot tell "
+                "whether the interrupted message was posted: check the channel, then mark the "
+                "post published or retry it"
+            ),
         )
 
     # -- helpers ----------------------------------------------------------------------------
@@ -202,43 +207,68 @@ class Adapter:
             if not message_id:
                 return Result(
                     Outcome.UNKNOWN,
-                    reason=f"Discord accepted the message ({status}) but returned no message "
-                    "id: check the channel",
+                    reason=_(
+                        "Discord accepted the message ({status}) but returned no message id: "
+                        "check the channel"
+                    ).format(status=status),
                 )
             extra = {"channel_id": str(body["channel_id"])} if body.get("channel_id") else {}
             return PartResult(id=str(message_id), url=None, extra=extra)
         message = str(body.get("message") or response.reason or "").strip()
         details = "; ".join(_flatten_errors(body.get("errors")))
         said = self._forms.excerpt(message + (f": {details}" if details else ""))
-        code = f" (code {body['code']})" if isinstance(body.get("code"), int) else ""
+        code = (
+            _(" (code {code})").format(code=body["code"])
+            if isinstance(body.get("code"), int)
+            else ""
+        )
         if status == 429:
             retry_after = _retry_after(body, response)
             self._gate.wait(retry_after)
             return Result(
                 Outcome.RETRY,
-                reason="Discord rate limit reached"
-                + (f": retry after {retry_after:.1f} s" if retry_after is not None else ""),
+                reason=(
+                    _("Discord rate limit reached: retry after {seconds} s").format(
+                        seconds=f"{retry_after:.1f}"
+                    )
+                    if retry_after is not None
+                    else _("Discord rate limit reached")
+                ),
                 retry_after=retry_after,
             )
         if status in (401, 403, 404):
             if status == 404:
-                what = "the webhook no longer exists (deleted or moved)"
+                what = _("the webhook no longer exists (deleted or moved)")
             else:
-                what = "the webhook was refused"
+                what = _("the webhook was refused")
             return self._gate.refuse(
-                f"Discord: {what}{': ' + said if said else ''}{code} ({status}). Create a "
-                f"new webhook and update {self.variable}; cmflow stops using this one."
+                _(
+                    "Discord: {what}{said}{code} ({status}). Create a new webhook and update "
+                    "{variable}; cmflow stops using this one."
+                ).format(
+                    what=what,
+                    said=": " + said if said else "",
+                    code=code,
+                    status=status,
+                    variable=self.variable,
+                )
             )
         if status == 408:
-            return Result(Outcome.RETRY, reason="Discord timed out reading the request: not sent")
+            return Result(
+                Outcome.RETRY, reason=_("Discord timed out reading the request: not sent")
+            )
         if 400 <= status < 500:
             return Result(
                 Outcome.FAILED,
-                reason=f"Discord refused the message ({status}){code}: {said or 'no reason given'}",
+                reason=_("Discord refused the message ({status}){code}: {said}").format(
+                    status=status, code=code, said=said or _("no reason given")
+                ),
             )
         return Result(
             Outcome.UNKNOWN,
-            reason=f"Discord answered {status} after the message was sent: it may have been posted",
+            reason=_(
+                "Discord answered {status} after the message was sent: it may have been posted"
+            ).format(status=status),
         )
 
 

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cmflow import counting
+from cmflow.i18n import _
 from cmflow.media import inspect
 from cmflow.model import Media, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
@@ -36,10 +37,14 @@ from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
 
 MAX_PHOTOS = 10
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
-CREDENTIAL_HELP = (
-    "create a new Page access token with pages_manage_posts and pages_read_engagement "
-    "and store it in that secret"
-)
+
+
+def credential_help() -> str:
+    return _(
+        "create a new Page access token with pages_manage_posts and pages_read_engagement "
+        "and store it in that secret"
+    )
+
 
 GRAPH_ID = r"[0-9]+"
 
@@ -77,7 +82,7 @@ class Adapter:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.graph = GraphClient(ctx, "Facebook", CREDENTIAL_HELP)
+        self.graph = GraphClient(ctx, "Facebook", credential_help)
         self.page_id = str(ctx.channel.setting("page_id") or "")
 
     # -- the contract -------------------------------------------------------------------------
@@ -122,7 +127,7 @@ class Adapter:
 
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
         if progress.done:
-            return Result(Outcome.ABSENT, reason="no part of this post is in flight")
+            return Result(Outcome.ABSENT, reason=_("no part of this post is in flight"))
         look = self._lookup(self._text(rendered), progress)
         if look.found is not None:
             return Result(Outcome.PUBLISHED, [self._part(look.found)])
@@ -151,7 +156,7 @@ class Adapter:
             ident = answer.data.get("post_id") or answer.data.get("id")
             if isinstance(ident, str | int) and str(ident):
                 return self._part({"id": str(ident)})
-            answer.kind, answer.reason = "unknown", "answered without a post id"
+            answer.kind, answer.reason = "unknown", _("answered without a post id")
         if answer.kind in ("unknown", "duplicate"):
             # Maybe published (a 5xx after the write: arsduo/koala#699), or Facebook says it
             # already has this text: look for it, never send it again.
@@ -160,10 +165,12 @@ class Adapter:
                 return self._part(look.found)
             raise Halt(
                 Outcome.UNKNOWN,
-                f"the post: {answer.reason}; not found in the Page's feed yet "
-                f"({look.reason}): the next run looks again before any resend",
+                _(
+                    "the post: {reason}; not found in the Page's feed yet ({reason2}): the next "
+                    "run looks again before any resend"
+                ).format(reason=answer.reason, reason2=look.reason),
             )
-        raise self.graph.halt("the post", answer, sent=True)
+        raise self.graph.halt(_("the post"), answer, sent=True)
 
     def _unpublished_photos(self, media: list[Media], progress: Progress) -> list[str]:
         photos = [p for p in part_handles(progress, 0).get("photos") or [] if isinstance(p, str)]
@@ -180,7 +187,9 @@ class Adapter:
             )
             ident = answer.data.get("id") if answer.ok else None
             if not isinstance(ident, str | int) or not str(ident):
-                raise self.graph.halt(f"uploading {item.path}", answer, sent=False)
+                raise self.graph.halt(
+                    _("uploading {path}").format(path=item.path), answer, sent=False
+                )
             photos.append(str(ident))
             progress.part_handle(0, "photos", list(photos))
         return photos
@@ -220,28 +229,40 @@ class Adapter:
         if len(media) > MAX_PHOTOS:
             raise Halt(
                 Outcome.FAILED,
-                f"{len(media)} images: cmflow posts at most {MAX_PHOTOS} to a Facebook Page",
+                _("{count} images: cmflow posts at most {limit} to a Facebook Page").format(
+                    count=len(media), limit=MAX_PHOTOS
+                ),
             )
         for item in media:
             info = inspect(self.ctx.root, item.path)
             if info.problem is not None:
-                raise Halt(Outcome.FAILED, f"media {item.path} {info.problem}")
+                raise Halt(
+                    Outcome.FAILED,
+                    _("media {path} {problem}").format(path=item.path, problem=info.problem),
+                )
             if info.mime not in IMAGE_TYPES:
                 raise Halt(
                     Outcome.FAILED,
-                    f"media {item.path} is {info.mime or 'of an unknown type'}: cmflow posts "
-                    "only images to a Facebook Page",
+                    _("media {path} is {mime}: cmflow posts only images to a Facebook Page").format(
+                        path=item.path, mime=info.mime or _("of an unknown type")
+                    ),
                 )
 
     def _file(self, item: Media) -> tuple[str, bytes, str]:
         info = inspect(self.ctx.root, item.path)
         if info.path is None:
-            raise Halt(Outcome.FAILED, f"media {item.path} {info.problem}")
+            raise Halt(
+                Outcome.FAILED,
+                _("media {path} {problem}").format(path=item.path, problem=info.problem),
+            )
         try:
             data = info.path.read_bytes()
         except OSError as exc:
             raise Halt(
-                Outcome.FAILED, f"media {item.path} cannot be read ({exc.strerror})"
+                Outcome.FAILED,
+                _("media {path} cannot be read ({strerror})").format(
+                    path=item.path, strerror=exc.strerror
+                ),
             ) from None
         return (info.path.name, data, info.mime or "application/octet-stream")
 

@@ -50,6 +50,7 @@ from urllib.parse import quote
 
 from cmflow import media as media_files
 from cmflow import safefs
+from cmflow.i18n import _
 from cmflow.model import Media, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import LANGUAGE, Capability, ConnKey, PlatformSpec, caps
@@ -189,24 +190,32 @@ class _Entry:
     @classmethod
     def from_json(cls, post_id: str, raw: Any) -> _Entry:
         if not isinstance(raw, dict):
-            raise ValueError(f"entry {post_id!r} is not an object")
+            raise ValueError(_("entry {post_id!r} is not an object").format(post_id=post_id))
 
         def text(key: str) -> str:
             value = raw.get(key)
             if not isinstance(value, str):
-                raise ValueError(f"entry {post_id!r} has no text {key!r}")
+                raise ValueError(
+                    _("entry {post_id!r} has no text {key!r}").format(post_id=post_id, key=key)
+                )
             return value
 
         media: list[_Media] = []
         for item in raw.get("media") or []:
             if not isinstance(item, dict) or not isinstance(item.get("path"), str):
-                raise ValueError(f"entry {post_id!r} has a media without a path")
+                raise ValueError(
+                    _("entry {post_id!r} has a media without a path").format(post_id=post_id)
+                )
             alt = item.get("alt")
             media.append(_Media(item["path"], alt if isinstance(alt, str) else None))
         language = raw.get("language")
         slug = text("slug")
         if not _SAFE_SLUG.match(slug):
-            raise ValueError(f"entry {post_id!r} has an unsafe slug {slug!r}")
+            raise ValueError(
+                _("entry {post_id!r} has an unsafe slug {slug!r}").format(
+                    post_id=post_id, slug=slug
+                )
+            )
         for m in media:
             _check_output_relative(m.path)
         for key in ("published", "updated"):
@@ -429,15 +438,17 @@ class Adapter:
         try:
             data = json.loads(raw.decode("utf-8"))
             if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
-                raise ValueError("no `entries` object")
+                raise ValueError(_("no `entries` object"))
             if data.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:
-                raise ValueError(f"unknown format {data.get('format')!r}")
+                raise ValueError(_("unknown format {format!r}").format(format=data.get("format")))
             return {str(pid): _Entry.from_json(str(pid), e) for pid, e in data["entries"].items()}
         except (UnicodeDecodeError, ValueError) as exc:
             # Never overwrite it: it is the only list of what this site already published.
             raise FeedError(
-                f"{shown} is damaged ({exc}): restore it from git history "
-                f"(git checkout -- {shown}) before publishing to this channel"
+                _(
+                    "{shown} is damaged ({exc}): restore it from git history (git checkout -- "
+                    "{shown}) before publishing to this channel"
+                ).format(shown=shown, exc=exc)
             ) from None
 
     def _copy_media(self, rendered: Rendered) -> list[_Media]:
@@ -485,11 +496,15 @@ class Adapter:
             return PurePosixPath(path.relative_to(self.ctx.root).as_posix())
         except ValueError:
             raise FeedError(
-                f"output_dir {self._shown(self.output_dir)} is not inside the repository"
+                _("output_dir {shown} is not inside the repository").format(
+                    shown=self._shown(self.output_dir)
+                )
             ) from None
 
     def _unsafe_reason(self, exc: safefs.UnsafePath) -> str:
-        return f"cannot write the site to {self._shown(self.output_dir)}: {exc}"
+        return _("cannot write the site to {folder}: {error}").format(
+            folder=self._shown(self.output_dir), error=exc
+        )
 
     def _shown(self, path: Path) -> str:
         try:
@@ -503,10 +518,10 @@ class Adapter:
             target = target.parent  # our temporary file: name the folder it was made in
         where = self._shown(target)
         why = exc.strerror or type(exc).__name__
-        return (
-            f"cannot write the site to {self._shown(self.output_dir)}: {why} ({where}); "
-            "check that output_dir is a writable folder"
-        )
+        return _(
+            "cannot write the site to {folder}: {why} ({where}); check that output_dir is a "
+            "writable folder"
+        ).format(folder=self._shown(self.output_dir), why=why, where=where)
 
     # -- rendering ---------------------------------------------------------------------------
 
@@ -669,7 +684,9 @@ def _date_handle(value: Any, name: str) -> str | None:
     try:
         parsed = value if isinstance(value, datetime) else _parse_date(str(value))
     except ValueError:
-        raise FeedError(f"the claim's {name} {value!r} is not an ISO 8601 date") from None
+        raise FeedError(
+            _("the claim's {name} {value!r} is not an ISO 8601 date").format(name=name, value=value)
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return _rfc3339(parsed)
@@ -753,8 +770,10 @@ def _site_media(root: Path, path: str) -> bytes:
         raise FeedError(str(exc)) from None
     if loaded.mime == media_files.SVG:
         raise FeedError(
-            f"media {path} is an SVG image, which can carry scripts that would run on the "
-            "site: export it as PNG, JPEG or WebP"
+            _(
+                "media {path} is an SVG image, which can carry scripts that would run on the "
+                "site: export it as PNG, JPEG or WebP"
+            ).format(path=path)
         )
     return loaded.data
 
@@ -762,7 +781,9 @@ def _site_media(root: Path, path: str) -> bytes:
 def _check_output_relative(path: str) -> None:
     pure = PurePosixPath(path)
     if pure.is_absolute() or ".." in pure.parts or not path.startswith(MEDIA_DIR + "/"):
-        raise ValueError(f"media path {path!r} is not inside {MEDIA_DIR}/")
+        raise ValueError(
+            _("media path {path!r} is not inside {folder}/").format(path=path, folder=MEDIA_DIR)
+        )
 
 
 def _figure(media: _Media, prefix: str) -> str:

@@ -34,7 +34,7 @@ import hashlib
 import json
 import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
@@ -43,6 +43,7 @@ from urllib.parse import quote
 
 from cmflow.errors import MissingSecret
 from cmflow.http import MaybeSent, NotSent, RateLimited
+from cmflow.i18n import _
 from cmflow.platforms.base import Outcome, Progress, Result
 from cmflow.platforms.spec import Capability
 from cmflow.redact import Redactor
@@ -191,7 +192,7 @@ class GraphClient:
     example sends it), reasons scrubbed of it, and the channel throttled for the rest of the
     run once a usage header or an error says the limit is reached."""
 
-    def __init__(self, ctx: Context, label: str, credential_help: str) -> None:
+    def __init__(self, ctx: Context, label: str, credential_help: Callable[[], str]) -> None:
         self.ctx = ctx
         self.label = label
         channel = ctx.channel
@@ -236,7 +237,7 @@ class GraphClient:
         if self.throttled is not None:
             self.last = Answer(
                 "rate",
-                f"not sent: {self.throttled.reason}",
+                _("not sent: {reason}").format(reason=self.throttled.reason),
                 retry_after=self.throttled.retry_after,
             )
             return self.last
@@ -255,9 +256,9 @@ class GraphClient:
                 Answer("rate", self.scrub(str(exc)), retry_after=exc.retry_after)
             )
         except NotSent as exc:
-            answer = Answer("not_sent", self.scrub(f"not sent ({exc})"))
+            answer = Answer("not_sent", self.scrub(_("not sent ({error})").format(error=exc)))
         except MaybeSent as exc:
-            answer = Answer("unknown", self.scrub(f"no answer ({exc})"))
+            answer = Answer("unknown", self.scrub(_("no answer ({error})").format(error=exc)))
         else:
             answer = self._sort(response)
         self.last = answer
@@ -276,13 +277,21 @@ class GraphClient:
             if exhausted:
                 # This call went through, the next ones would not: stop after it.
                 self._throttle(
-                    Answer("rate", f"{self.label} usage limit reached", retry_after=wait)
+                    Answer(
+                        "rate",
+                        _("{label} usage limit reached").format(label=self.label),
+                        retry_after=wait,
+                    )
                 )
             return answer
         if not isinstance(error, dict):
             text = f"HTTP {status} {response.reason or ''}".strip()
             if 200 <= status < 300:
-                return Answer("unknown", f"HTTP {status} without a usable body", status=status)
+                return Answer(
+                    "unknown",
+                    _("HTTP {status} without a usable body").format(status=status),
+                    status=status,
+                )
             if status == 429 or exhausted:
                 return self._throttle(Answer("rate", text, retry_after=wait, status=status))
             if status in (401, 403):
@@ -326,11 +335,17 @@ class GraphClient:
         return answer
 
     def _auth_reason(self, described: str, permission: bool = False) -> str:
-        what = "lacks a permission" if permission else "was refused (expired or revoked)"
-        return (
-            f"needs new credentials: the token in {self.variable} {what} ({described}); "
-            f"{self.credential_help}"
-        )
+        if permission:
+            text = _(
+                "needs new credentials: the token in {variable} lacks a permission "
+                "({described}); {help}"
+            )
+        else:
+            text = _(
+                "needs new credentials: the token in {variable} was refused (expired or "
+                "revoked) ({described}); {help}"
+            )
+        return text.format(variable=self.variable, described=described, help=self.credential_help())
 
     def scrub(self, text: str) -> str:
         return self._redact.text(text)
@@ -340,13 +355,16 @@ class GraphClient:
     def halt(self, what: str, answer: Answer, *, sent: bool) -> Halt:
         """The Halt for a failed call. `sent`: the call may have published something (then an
         unclear answer is an unknown outcome, else nothing visible happened)."""
-        reason = f"{what}: {answer.reason}"
+        reason = _("{what}: {reason}").format(what=what, reason=answer.reason)
         if answer.kind == "auth":
             return Halt(Outcome.FAILED, reason, needs_reauth=True)
         if answer.kind == "rate":
             wait = answer.retry_after
-            when = f" (access back in about {wait / 60:.0f} min)" if wait else ""
-            return Halt(Outcome.RETRY, reason + when, retry_after=wait)
+            if wait:
+                reason = _("{reason} (access back in about {minutes} min)").format(
+                    reason=reason, minutes=f"{wait / 60:.0f}"
+                )
+            return Halt(Outcome.RETRY, reason, retry_after=wait)
         if answer.kind == "not_sent":
             return Halt(Outcome.RETRY, reason)
         if answer.kind == "refused":
@@ -372,16 +390,20 @@ class GraphClient:
         since `since` (minus clock skew), newest first, following the `after` cursor."""
         after: str | None = None
         limit = since - CLOCK_SKEW
-        for _ in range(pages):
+        for _i in range(pages):
             params = {"fields": fields, "limit": str(page_size)}
             if after:
                 params["after"] = after
             answer = self.get(path, params)
             if not answer.ok:
-                return Lookup(reason=f"cannot list the account's posts: {answer.reason}")
+                return Lookup(
+                    reason=_("cannot list the account's posts: {reason}").format(
+                        reason=answer.reason
+                    )
+                )
             items = answer.data.get("data")
             if not isinstance(items, list):
-                return Lookup(reason="the account's posts came without a data list")
+                return Lookup(reason=_("the account's posts came without a data list"))
             older = False
             for item in items:
                 if not isinstance(item, dict):
@@ -393,15 +415,19 @@ class GraphClient:
                 if created is not None and created < limit:
                     older = True
             if older or not items:
-                return Lookup(absent=True, reason="not among the account's posts since it was sent")
+                return Lookup(
+                    absent=True, reason=_("not among the account's posts since it was sent")
+                )
             paging = answer.data.get("paging")
             cursors = paging.get("cursors") if isinstance(paging, dict) else None
             after = cursors.get("after") if isinstance(cursors, dict) else None
             if not after or not (isinstance(paging, dict) and paging.get("next")):
-                return Lookup(absent=True, reason="not among the account's posts")
+                return Lookup(absent=True, reason=_("not among the account's posts"))
         return Lookup(
-            reason=f"not found in the {pages * page_size} most recent posts, which do not reach "
-            "back to when it was sent: check the account by hand"
+            reason=_(
+                "not found in the {number} most recent posts, which do not reach back to when it "
+                "was sent: check the account by hand"
+            ).format(number=pages * page_size)
         )
 
     # -- containers ---------------------------------------------------------------------------
@@ -432,11 +458,17 @@ class GraphClient:
                 raise self.halt(what, self.last, sent=False)
             left = deadline - time.monotonic()
             if left <= 0:
-                why = f"still {status}" if status else f"status unreadable ({detail})"
+                why = (
+                    _("still {status}").format(status=status)
+                    if status
+                    else _("status unreadable ({detail})").format(detail=detail)
+                )
                 raise Halt(
                     Outcome.RETRY,
-                    f"{what}: container {container_id} {why} after {budget:.0f} s; "
-                    "the next run resumes it",
+                    _(
+                        "{what}: container {container} {why} after {seconds} s; the next run "
+                        "resumes it"
+                    ).format(what=what, container=container_id, why=why, seconds=f"{budget:.0f}"),
                 )
             time.sleep(min(delay, left))
             delay = min(delay * 2, 5.0)
@@ -476,10 +508,12 @@ def media_url(rel: str, media_base_url: str | None, site_media_url: str | None) 
     return None
 
 
-MEDIA_URL_HELP = (
-    "set `media_base_url` on the channel (the public URL where the repository's media/ "
-    "folder is served), or publish the post to a feed channel that has `site_url` too"
-)
+def media_url_help() -> str:
+    """How to give a platform that fetches images by URL an address to fetch them from."""
+    return _(
+        "set `media_base_url` on the channel (the public URL where the repository's media/ "
+        "folder is served), or publish the post to a feed channel that has `site_url` too"
+    )
 
 
 def check_media_url(ctx: Context, url: str, types: tuple[str, ...], what: str) -> None:
@@ -492,7 +526,10 @@ def check_media_url(ctx: Context, url: str, types: tuple[str, ...], what: str) -
             answer = ctx.http.request(method, url, stream=method == "GET")
         except (NotSent, MaybeSent, RateLimited) as exc:
             raise Halt(
-                Outcome.RETRY, f"{what}: {url} cannot be reached ({exc}); {MEDIA_URL_HELP}"
+                Outcome.RETRY,
+                _("{what}: {url} cannot be reached ({error}); {help}").format(
+                    what=what, url=url, error=exc, help=media_url_help()
+                ),
             ) from None
         answer.close()
         if answer.status_code not in (405, 501):
@@ -501,15 +538,21 @@ def check_media_url(ctx: Context, url: str, types: tuple[str, ...], what: str) -
     if answer.status_code != 200:
         raise Halt(
             Outcome.RETRY,
-            f"{what}: {url} answers HTTP {answer.status_code}, and Meta fetches the image from "
-            f"there: {MEDIA_URL_HELP} (then wait until it is online)",
+            _(
+                "{what}: {url} answers HTTP {status}, and Meta fetches the image from there: "
+                "{help} (then wait until it is online)"
+            ).format(what=what, url=url, status=answer.status_code, help=media_url_help()),
         )
     ctype = answer.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if ctype not in types:
         raise Halt(
             Outcome.FAILED,
-            f"{what}: {url} is served as {ctype or 'no content type'}, expected "
-            f"{' or '.join(types)}",
+            _("{what}: {url} is served as {type}, expected {types}").format(
+                what=what,
+                url=url,
+                type=ctype or _("no content type"),
+                types=_(" or ").join(types),
+            ),
         )
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from cmflow.i18n import _
 from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Outcome
 from cmflow.platforms.containers import ContainerAdapter, Image
@@ -84,11 +85,15 @@ class Adapter(ContainerAdapter):
     """Publishes one post (a caption with 1-10 JPEG images) to an Instagram account."""
 
     label: ClassVar[str] = "Instagram"
-    credential_help: ClassVar[str] = (
-        "create a new token with instagram_basic and instagram_content_publish for the "
-        "Instagram professional account and store it in that secret"
-    )
     create_path: ClassVar[str] = "media"
+
+    @staticmethod
+    def credential_help() -> str:
+        return _(
+            "create a new token with instagram_basic and instagram_content_publish for the "
+            "Instagram professional account and store it in that secret"
+        )
+
     publish_path: ClassVar[str] = "media_publish"
     status_field: ClassVar[str] = "status_code"
     text_field: ClassVar[str] = "caption"
@@ -103,8 +108,10 @@ class Adapter(ContainerAdapter):
         if not any(p.media for p in rendered.parts):
             raise Halt(
                 Outcome.FAILED,
-                "Instagram posts need at least one image (text-only posts do not exist there): "
-                "add `media` to the post",
+                _(
+                    "Instagram posts need at least one image (text-only posts do not exist "
+                    "there): add `media` to the post"
+                ),
             )
         texts = self.texts(rendered)
         self._check_files([self.part_at(rendered, 0, texts[0])])

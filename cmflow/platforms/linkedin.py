@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cmflow import media as media_files
+from cmflow.i18n import _
 from cmflow.platforms import rest
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
@@ -191,7 +192,7 @@ class Adapter:
         if answer.kind == "ok":
             urn = answer.header("x-restli-id")
             if not urn:
-                return Result(Outcome.UNKNOWN, reason="the post: answer without x-restli-id")
+                return Result(Outcome.UNKNOWN, reason=_("the post: answer without x-restli-id"))
             found = self._part(urn)
         elif answer.status == 422 and "DUPLICATE_POST" in answer.reason:
             result = self._duplicate(answer, part.text, since)
@@ -205,10 +206,10 @@ class Adapter:
 
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
         if progress.done:
-            return Result(Outcome.ABSENT, reason="every part is already recorded")
+            return Result(Outcome.ABSENT, reason=_("every part is already recorded"))
         started_at = progress.started_at
         if started_at is None:
-            return Result(Outcome.ABSENT, reason="the post was never sent")
+            return Result(Outcome.ABSENT, reason=_("the post was never sent"))
         return self._find(rendered.parts[0].text, started_at)
 
     # -- posts --------------------------------------------------------------------------------
@@ -217,16 +218,18 @@ class Adapter:
         return PartResult(urn, f"https://www.linkedin.com/feed/update/{urn}/")
 
     def _failure(self, answer: rest.Answer) -> Result:
-        result = rest.failure(answer, [], "the post")
+        result = rest.failure(answer, [], _("the post"))
         if answer.kind == "rate" and answer.status == 429 and not answer.header("retry-after"):
             result.retry_after = _next_midnight_utc()  # daily limits reset at midnight UTC
         if answer.status == 426:
-            result.reason = f"{result.reason}: set `api_version` to a current YYYYMM version"
-        elif answer.status == 403:
-            result.reason = (
-                f"{result.reason}: the token needs w_organization_social (a Page author, as its "
-                "administrator) or w_member_social (a member author)"
+            result.reason = _("{reason}: set `api_version` to a current YYYYMM version").format(
+                reason=result.reason
             )
+        elif answer.status == 403:
+            result.reason = _(
+                "{reason}: the token needs w_organization_social (a Page author, as its "
+                "administrator) or w_member_social (a member author)"
+            ).format(reason=result.reason)
         return result
 
     def _duplicate(self, answer: rest.Answer, text: str, since: datetime) -> Result:
@@ -234,7 +237,9 @@ class Adapter:
         with this text, created since the attempt was claimed."""
         m = _URN.search(answer.reason)
         if m is None:
-            return Result(Outcome.FAILED, reason=f"the post: {answer.reason}")
+            return Result(
+                Outcome.FAILED, reason=_("the post: {reason}").format(reason=answer.reason)
+            )
         urn = m.group(0)
         got = self.client.call(
             "GET",
@@ -246,17 +251,21 @@ class Adapter:
         if got.status == 404:
             return Result(
                 Outcome.FAILED,
-                reason=f"the post: LinkedIn refuses it as a duplicate of {urn}, which no longer "
-                "exists (deleted): change the text to post it again",
+                reason=_(
+                    "the post: LinkedIn refuses it as a duplicate of {urn}, which no longer "
+                    "exists (deleted): change the text to post it again"
+                ).format(urn=urn),
             )
         if got.kind != "ok" or not isinstance(got.data, dict):
-            return rest.lookup_failed(got, "the post")
+            return rest.lookup_failed(got, _("the post"))
         if self._matches(got.data, text, since):
             return Result(Outcome.PUBLISHED, [self._part(urn)])
         return Result(
             Outcome.FAILED,
-            reason=f"the post: LinkedIn refuses it as a duplicate of {urn}, posted before this "
-            "attempt: change the text to post it again",
+            reason=_(
+                "the post: LinkedIn refuses it as a duplicate of {urn}, posted before this "
+                "attempt: change the text to post it again"
+            ).format(urn=urn),
         )
 
     def _matches(self, post: dict[str, Any], text: str, since: datetime) -> bool:
@@ -289,21 +298,23 @@ class Adapter:
             )
             elements = answer.data.get("elements") if isinstance(answer.data, dict) else None
             if answer.kind != "ok" or not isinstance(elements, list):
-                return rest.lookup_failed(answer, "the post")
+                return rest.lookup_failed(answer, _("the post"))
             for post in elements:
                 if not isinstance(post, dict):
                     continue
                 created = rest.parse_time(post.get("createdAt"))
                 if created is not None and created < since - rest.CLOCK_SKEW:
-                    return Result(Outcome.ABSENT, reason="the post is not among the author's")
+                    return Result(Outcome.ABSENT, reason=_("the post is not among the author's"))
                 if self._matches(post, text, since) and isinstance(post.get("id"), str):
                     return Result(Outcome.PUBLISHED, [self._part(post["id"])])
             if len(elements) < PAGE_SIZE:
-                return Result(Outcome.ABSENT, reason="the post is not among the author's")
+                return Result(Outcome.ABSENT, reason=_("the post is not among the author's"))
         return Result(
             Outcome.UNKNOWN,
-            reason=f"the post: not among the author's {self.lookup_pages * PAGE_SIZE} most recent "
-            "posts, which do not reach back to when it was sent: check by hand",
+            reason=_(
+                "the post: not among the author's {number} most recent posts, which do not reach "
+                "back to when it was sent: check by hand"
+            ).format(number=self.lookup_pages * PAGE_SIZE),
         )
 
     # -- images -------------------------------------------------------------------------------
@@ -311,20 +322,37 @@ class Adapter:
     def _upload(self, rel: str, alt: str | None) -> dict[str, Any]:
         info = media_files.inspect(self.ctx.root, rel)
         if info.path is None:
-            raise _Stop(Result(Outcome.FAILED, reason=f"the post: media {rel} {info.problem}"))
+            raise _Stop(
+                Result(
+                    Outcome.FAILED,
+                    reason=_("the post: media {rel} {problem}").format(
+                        rel=rel, problem=info.problem
+                    ),
+                )
+            )
         if info.mime not in IMAGE_TYPES:
             raise _Stop(
                 Result(
                     Outcome.FAILED,
-                    reason=f"the post: {rel} is {info.mime or 'of an unknown type'}; cmflow sends "
-                    f"LinkedIn images only ({', '.join(IMAGE_TYPES)})",
+                    reason=_(
+                        "the post: {rel} is {mime}; cmflow sends LinkedIn images only ({types})"
+                    ).format(
+                        rel=rel,
+                        mime=info.mime or _("of an unknown type"),
+                        types=", ".join(IMAGE_TYPES),
+                    ),
                 )
             )
         try:
             data = info.path.read_bytes()
         except OSError as exc:
             raise _Stop(
-                Result(Outcome.FAILED, reason=f"the post: {rel} cannot be read ({exc.strerror})")
+                Result(
+                    Outcome.FAILED,
+                    reason=_("the post: {rel} cannot be read ({strerror})").format(
+                        rel=rel, strerror=exc.strerror
+                    ),
+                )
             ) from None
         init = self.client.call(
             "POST",
@@ -340,7 +368,9 @@ class Adapter:
             raise _Stop(self._media_failure(init, rel))
         upload_url, image = value.get("uploadUrl"), value.get("image")
         if not isinstance(upload_url, str) or not isinstance(image, str):
-            raise _Stop(Result(Outcome.RETRY, reason=f"the post: no upload URL for {rel}"))
+            raise _Stop(
+                Result(Outcome.RETRY, reason=_("the post: no upload URL for {rel}").format(rel=rel))
+            )
         put = self.client.call(
             "PUT",
             upload_url,
@@ -358,7 +388,7 @@ class Adapter:
 
     def _media_failure(self, answer: rest.Answer, rel: str) -> Result:
         result = self._failure(answer)
-        result.reason = f"uploading {rel}: {result.reason}"
+        result.reason = _("uploading {path}: {reason}").format(path=rel, reason=result.reason)
         if result.outcome == Outcome.UNKNOWN:  # an upload creates no post
             result.outcome = Outcome.RETRY
         return result

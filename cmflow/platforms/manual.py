@@ -28,11 +28,13 @@ outcome is unknown is never sent again blindly (the notify adapter reconciles, o
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from cmflow import counting
+from cmflow import counting, i18n
 from cmflow.errors import MissingSecret
+from cmflow.i18n import _
 from cmflow.model import Link, Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps
@@ -186,7 +188,9 @@ class Adapter:
         self.files_url = str(files).rstrip("/") if files else None
         base = ch.setting("media_base_url")
         self.media_base_url = str(base).rstrip("/") if base else None
-        self.french = (ch.language or "").lower().startswith("fr")
+        # The reminder is written in the channel's language (the brand's by default), like
+        # the post it carries, whatever language cmflow's messages are in.
+        self.language = ch.language
 
     def _peer(self) -> AdapterProtocol:
         if self.ctx.peer is None:
@@ -212,22 +216,28 @@ class Adapter:
         except MissingSecret as exc:
             return Result(
                 Outcome.RETRY,
-                reason=f"the reminder goes through {self.notify}, which cannot send yet: {exc}",
+                reason=_(
+                    "the reminder goes through {notify}, which cannot send yet: {error}"
+                ).format(notify=self.notify, error=exc),
             )
         notify = self._notify_channel()
         if notify is not None and notify.spec.variant(notify.settings) == "brevo":
             return Result(
                 Outcome.FAILED,
-                reason=f"{self.notify} sends Brevo campaigns to whole lists: reminders go "
-                "through a channel that reaches the person on duty (an SMTP email channel "
-                "whose `to` is that person, Slack, Discord or Telegram)",
+                reason=_(
+                    "{notify} sends Brevo campaigns to whole lists: reminders go through a "
+                    "channel that reaches the person on duty (an SMTP email channel whose `to` is "
+                    "that person, Slack, Discord or Telegram)"
+                ).format(notify=self.notify),
             )
         handles = progress.handles.get("notify")
         if not isinstance(handles, dict):
             handles = peer.prepare(reminder, str(progress.handles.get("key", rendered.post_id)))
         result = peer.publish(reminder, _Relay(progress, handles))
         if result.reason:
-            result.reason = f"reminder through {self.notify}: {result.reason}"
+            result.reason = _("reminder through {notify}: {reason}").format(
+                notify=self.notify, reason=result.reason
+            )
         return result
 
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
@@ -235,14 +245,18 @@ class Adapter:
         try:
             peer = self._peer()
         except MissingSecret as exc:
-            return Result(Outcome.UNKNOWN, reason=f"cannot check the reminder: {exc}")
+            return Result(
+                Outcome.UNKNOWN, reason=_("cannot check the reminder: {exc}").format(exc=exc)
+            )
         reminder = self.reminder(rendered, progress.handles.get("date"))
         handles = progress.handles.get("notify")
         result = peer.reconcile(
             reminder, _Relay(progress, handles if isinstance(handles, dict) else {})
         )
         if result.reason:
-            result.reason = f"reminder through {self.notify}: {result.reason}"
+            result.reason = _("reminder through {notify}: {reason}").format(
+                notify=self.notify, reason=result.reason
+            )
         return result
 
     # -- the reminder -----------------------------------------------------------------------
@@ -253,41 +267,36 @@ class Adapter:
         notify = self._notify_channel()
         limit = notify.rules.max_length if notify is not None else None
         part = rendered.parts[0]
-        fr = self.french
+        _ = i18n.translation(self.language).gettext
+        label = self._label(_)
         where = rendered.path or rendered.post_id
         link = f"{self.files_url}/{quote(where)}" if self.files_url and rendered.path else None
         head = [
-            (
-                f"📣 À publier à la main sur {self.label}"
-                if fr
-                else f"📣 To post by hand on {self.label}"
-            )
-            + f" ({rendered.channel})",
+            _("📣 To post by hand on {network}").format(network=label) + f" ({rendered.channel})",
         ]
         if date:
-            head.append(f"Prévu : {date}" if fr else f"Due: {date}")
-        head.append(
-            (f"Post : {where}" if fr else f"Post: {where}") + (f" — {link}" if link else "")
-        )
+            head.append(_("Due: {date}").format(date=date))
+        head.append(_("Post: {path}").format(path=where) + (f" — {link}" if link else ""))
         if rendered.title:
-            head.append(f"Titre : {rendered.title}" if fr else f"Title: {rendered.title}")
-        unit = "caractères" if fr else "characters"
+            head.append(_("Title: {title}").format(title=rendered.title))
         count = (
-            f"{part.length}/{rendered.limit} {unit}" if rendered.limit else f"{part.length} {unit}"
+            _("{count}/{limit} characters").format(count=part.length, limit=rendered.limit)
+            if rendered.limit
+            else _("{count} characters").format(count=part.length)
         )
-        head.append(f"Texte prêt à copier ({count}) :" if fr else f"Ready-to-post text ({count}):")
+        head.append(_("Ready-to-post text ({count}):").format(count=count))
         # A site channel that also publishes the post serves its copy of each file.
         site = self._site_url() if rendered.canonical_url else None
         media_lines = [self._media_line(m.path, m.alt, site) for m in part.media]
         tail: list[str] = []
         if media_lines:
-            tail.append("Médias :" if fr else "Media:")
+            tail.append(_("Media:"))
             tail.extend(media_lines)
         resolve = f"cmflow resolve {rendered.post_id} {rendered.channel}"
         tail.append(
-            f"Une fois publié : {resolve} --published URL (ou --skipped si vous ne le publiez pas)"
-            if fr
-            else f"Once posted: {resolve} --published URL (or --skipped if it will not be)"
+            _("Once posted: {command} --published URL (or --skipped if it will not be)").format(
+                command=resolve
+            )
         )
         header, body, footer = "\n".join(head), part.text, "\n".join(tail)
         whole = f"{header}\n\n{body}\n\n{footer}"
@@ -295,10 +304,8 @@ class Adapter:
             texts = [whole]
         else:
             texts = [header, *_chunks(body, limit), footer]
-        subject = (
-            f"À publier sur {self.label} : {rendered.title or rendered.post_id}"
-            if fr
-            else f"To post on {self.label}: {rendered.title or rendered.post_id}"
+        subject = _("To post on {network}: {title}").format(
+            network=label, title=rendered.title or rendered.post_id
         )
         return Rendered(
             post_id=rendered.post_id,
@@ -332,9 +339,16 @@ class Adapter:
             where = public_media_url(site, path)
         else:
             where = f"{self.files_url}/{quote(path)}" if self.files_url else path
-        return f"- {where}" + (
-            f" (alt : {alt})" if alt and self.french else f" (alt: {alt})" if alt else ""
-        )
+        if not alt:
+            return f"- {where}"
+        _ = i18n.translation(self.language).gettext
+        return f"- {where}" + _(" (alt: {alt})").format(alt=alt)
+
+    def _label(self, _: Callable[[str], str]) -> str:
+        """The network's name, in the reminder's language when it is not a brand name."""
+        if SPEC.variant(self.ctx.channel.settings) in set(NETWORKS) - {"other"}:
+            return self.label
+        return _("another network")
 
 
 def _chunks(text: str, limit: int) -> list[str]:

@@ -35,6 +35,7 @@ from urllib.parse import quote
 from cmflow import media as media_files
 from cmflow.errors import ConfigError, MissingSecret
 from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
+from cmflow.i18n import _
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import LANGUAGE, Capability, ConnKey, PlatformSpec, caps, token
 from cmflow.redact import Redactor
@@ -168,7 +169,9 @@ class Adapter:
             raise MissingSecret(channel.name, str(channel.setting("token_env", "token_env")))
         base_url = channel.base_url
         if not base_url:
-            raise ConfigError([f"channel {channel.name!r}: base_url is required for Mastodon"])
+            raise ConfigError(
+                [_("channel {name!r}: base_url is required for Mastodon").format(name=channel.name)]
+            )
         self._token = token
         self._redact = Redactor([token])
         self.base_url = base_url
@@ -207,8 +210,9 @@ class Adapter:
                     return Result(
                         Outcome.UNKNOWN,
                         done,
-                        reason=f"{where}: {answer.reason}; resent with the same "
-                        f"Idempotency-Key: {second.reason}",
+                        reason=_(
+                            "{where}: {reason}; resent with the same Idempotency-Key: {reason2}"
+                        ).format(where=where, reason=answer.reason, reason2=second.reason),
                         retry_after=second.retry_after,
                         needs_reauth=second.kind == "auth",
                     )
@@ -233,10 +237,13 @@ class Adapter:
         total = len(rendered.parts)
         index = len(done)
         if index >= total:
-            return Result(Outcome.ABSENT, reason="every part is already recorded")
+            return Result(Outcome.ABSENT, reason=_("every part is already recorded"))
         started_at = progress.started_at
         if started_at is None:
-            return Result(Outcome.ABSENT, reason=f"{self._where(index, total)} was never sent")
+            return Result(
+                Outcome.ABSENT,
+                reason=_("{where} was never sent").format(where=self._where(index, total)),
+            )
         if started_at.tzinfo is None:
             started_at = started_at.replace(tzinfo=UTC)
         part = rendered.parts[index]
@@ -259,7 +266,9 @@ class Adapter:
         except _MediaError as exc:
             return Result(
                 Outcome.UNKNOWN,
-                reason=f"{exc.result.reason} (needed to resend {where} with its key)",
+                reason=_("{reason} (needed to resend {where} with its key)").format(
+                    reason=exc.result.reason, where=where
+                ),
                 needs_reauth=exc.result.needs_reauth,
                 retry_after=exc.result.retry_after,
             )
@@ -271,10 +280,15 @@ class Adapter:
             # means nothing is stored under it: the first attempt created no status. (The
             # controller's earlier checks, e.g. 404 for a deleted parent, refused the first
             # attempt just the same, as it was the same request.)
-            return Result(Outcome.ABSENT, reason=f"{where}: {answer.reason}")
+            return Result(
+                Outcome.ABSENT,
+                reason=_("{where}: {reason}").format(where=where, reason=answer.reason),
+            )
         return Result(
             Outcome.UNKNOWN,
-            reason=f"{where}: resending with the same Idempotency-Key: {answer.reason}",
+            reason=_("{where}: resending with the same Idempotency-Key: {reason}").format(
+                where=where, reason=answer.reason
+            ),
             retry_after=answer.retry_after,
             needs_reauth=answer.kind == "auth",
         )
@@ -293,9 +307,15 @@ class Adapter:
             return Result(
                 Outcome.FAILED,
                 done,
-                reason=f"the post now has {len(rendered.parts)} part(s) where {len(done)} were "
-                "published: Mastodon edits a status, not the length of a thread; edit it by "
-                f"hand at {done[0].url if done and done[0].url else 'the account'}",
+                reason=_(
+                    "the post now has {count} part(s) where {published} were published: Mastodon "
+                    "edits a "
+                    "status, not the length of a thread; edit it by hand at {where}"
+                ).format(
+                    count=len(rendered.parts),
+                    published=len(done),
+                    where=done[0].url if done and done[0].url else _("the account"),
+                ),
             )
         for i, (part, sent) in enumerate(zip(rendered.parts, done, strict=True)):
             where = self._where(i, len(done))
@@ -314,30 +334,42 @@ class Adapter:
                 return Result(
                     Outcome.RETRY if i == 0 else Outcome.UNKNOWN,
                     done,
-                    reason=self._scrub(f"{where}: rate limited: {exc}"),
+                    reason=self._scrub(
+                        _("{where}: rate limited: {exc}").format(where=where, exc=exc)
+                    ),
                     retry_after=exc.retry_after,
                 )
             except NotSent as exc:
                 outcome = Outcome.RETRY if i == 0 else Outcome.UNKNOWN
-                return Result(outcome, done, reason=self._scrub(f"{where}: not sent: {exc}"))
+                return Result(
+                    outcome,
+                    done,
+                    reason=self._scrub(_("{where}: not sent: {exc}").format(where=where, exc=exc)),
+                )
             except MaybeSent as exc:
                 return Result(
-                    Outcome.UNKNOWN, done, reason=self._scrub(f"{where}: no answer: {exc}")
+                    Outcome.UNKNOWN,
+                    done,
+                    reason=self._scrub(_("{where}: no answer: {exc}").format(where=where, exc=exc)),
                 )
             code = response.status_code
             if 200 <= code < 300:
                 continue
-            reason = f"{where}: {self._error_reason(response, _json(response))}"
+            reason = _("{where}: {reason}").format(
+                where=where, reason=self._error_reason(response, _json(response))
+            )
             if code in (401, 403):
                 return Result(
                     Outcome.FAILED,
                     done,
-                    reason=f"{reason}: renew the access token",
+                    reason=_("{reason}: renew the access token").format(reason=reason),
                     needs_reauth=True,
                 )
             if code == 404:
                 return Result(
-                    Outcome.FAILED, done, reason=f"{reason}: the status was deleted on Mastodon"
+                    Outcome.FAILED,
+                    done,
+                    reason=_("{reason}: the status was deleted on Mastodon").format(reason=reason),
                 )
             if code == 429:
                 return Result(
@@ -366,13 +398,19 @@ class Adapter:
                     idempotent=True,
                 )
             except (RateLimited, NotSent, MaybeSent) as exc:
-                return Result(Outcome.UNKNOWN, done, reason=self._scrub(f"cannot check: {exc}"))
+                return Result(
+                    Outcome.UNKNOWN,
+                    done,
+                    reason=self._scrub(_("cannot check: {exc}").format(exc=exc)),
+                )
             data = _json(response)
             if response.status_code != 200 or not isinstance(data, dict):
                 return Result(
                     Outcome.UNKNOWN,
                     done,
-                    reason=f"cannot check: {self._error_reason(response, data)}",
+                    reason=_("cannot check: {reason}").format(
+                        reason=self._error_reason(response, data)
+                    ),
                     needs_reauth=response.status_code in (401, 403),
                 )
             if normalise(str(data.get("text") or "")) != normalise(part.text):
@@ -404,21 +442,25 @@ class Adapter:
                 idempotent=True,
             )
         except RateLimited as exc:
-            return _Answer("rate", self._scrub(f"rate limited: {exc}"), None, exc.retry_after)
+            return _Answer(
+                "rate", self._scrub(_("rate limited: {exc}").format(exc=exc)), None, exc.retry_after
+            )
         except NotSent as exc:
-            return _Answer("not_sent", self._scrub(f"not sent: {exc}"))
+            return _Answer("not_sent", self._scrub(_("not sent: {exc}").format(exc=exc)))
         except MaybeSent as exc:
-            return _Answer("unknown", self._scrub(f"no answer: {exc}"))
+            return _Answer("unknown", self._scrub(_("no answer: {exc}").format(exc=exc)))
         code = response.status_code
         data = _json(response)
         if 200 <= code < 300:
             part = self._part_result(data)
             if part is not None:
                 return _Answer("ok", "published", part)
-            return _Answer("unknown", f"HTTP {code} without a status id")
+            return _Answer("unknown", _("HTTP {code} without a status id").format(code=code))
         reason = self._error_reason(response, data)
         if code in (401, 403):
-            return _Answer("auth", f"{reason}: renew the access token", None)
+            return _Answer(
+                "auth", _("{reason}: renew the access token").format(reason=reason), None
+            )
         if code == 429:
             return _Answer("rate", reason, None, retry_after_seconds(response.headers))
         if code == 408 or code >= 500 or code < 400:
@@ -442,10 +484,12 @@ class Adapter:
             # Read and checked now: the file may have changed since `validate`.
             loaded = media_files.load(self.ctx.root, rel)
         except media_files.MediaProblem as exc:
-            raise _MediaError(Result(Outcome.FAILED, reason=f"{where}: {exc}")) from None
+            raise _MediaError(
+                Result(Outcome.FAILED, reason=_("{where}: {exc}").format(where=where, exc=exc))
+            ) from None
         fields = {"description": alt} if alt else None
         files = {"file": (loaded.name, loaded.data, loaded.mime)}
-        label = f"{where}: uploading {rel}"
+        label = _("{where}: uploading {path}").format(where=where, path=rel)
         try:
             # Repeating an upload creates no post, so transport retries are allowed.
             response = self.ctx.http.request(
@@ -458,18 +502,30 @@ class Adapter:
             )
         except RateLimited as exc:
             raise _MediaError(
-                Result(Outcome.RETRY, reason=f"{label}: rate limited", retry_after=exc.retry_after)
+                Result(
+                    Outcome.RETRY,
+                    reason=_("{label}: rate limited").format(label=label),
+                    retry_after=exc.retry_after,
+                )
             ) from None
         except (NotSent, MaybeSent) as exc:
             raise _MediaError(
-                Result(Outcome.RETRY, reason=self._scrub(f"{label}: {exc}"))
+                Result(
+                    Outcome.RETRY,
+                    reason=self._scrub(_("{label}: {exc}").format(label=label, exc=exc)),
+                )
             ) from None
         body = _json(response)
         if response.status_code not in (200, 202):
             raise _MediaError(self._media_refusal(response, body, label))
         media_id = str(body.get("id")) if isinstance(body, dict) and body.get("id") else None
         if media_id is None:
-            raise _MediaError(Result(Outcome.RETRY, reason=f"{label}: answer without a media id"))
+            raise _MediaError(
+                Result(
+                    Outcome.RETRY,
+                    reason=_("{label}: answer without a media id").format(label=label),
+                )
+            )
         if response.status_code == 200 and body.get("url"):
             return media_id
         return self._wait_processed(media_id, label)
@@ -491,12 +547,17 @@ class Adapter:
             except RateLimited as exc:
                 raise _MediaError(
                     Result(
-                        Outcome.RETRY, reason=f"{label}: rate limited", retry_after=exc.retry_after
+                        Outcome.RETRY,
+                        reason=_("{label}: rate limited").format(label=label),
+                        retry_after=exc.retry_after,
                     )
                 ) from None
             except (NotSent, MaybeSent) as exc:
                 raise _MediaError(
-                    Result(Outcome.RETRY, reason=self._scrub(f"{label}: {exc}"))
+                    Result(
+                        Outcome.RETRY,
+                        reason=self._scrub(_("{label}: {exc}").format(label=label, exc=exc)),
+                    )
                 ) from None
             body = _json(response)
             if response.status_code == 200 and isinstance(body, dict) and body.get("url"):
@@ -504,7 +565,12 @@ class Adapter:
             if response.status_code not in (200, 206):
                 raise _MediaError(self._media_refusal(response, body, label))
         raise _MediaError(
-            Result(Outcome.RETRY, reason=f"{label}: still processing after {self.media_wait:.0f} s")
+            Result(
+                Outcome.RETRY,
+                reason=_("{label}: still processing after {media_wait:.0f} s").format(
+                    label=label, media_wait=self.media_wait
+                ),
+            )
         )
 
     def _media_refusal(self, response: requests.Response, body: Any, label: str) -> Result:
@@ -512,7 +578,9 @@ class Adapter:
         reason = f"{label}: {self._error_reason(response, body)}"
         if code in (401, 403):
             return Result(
-                Outcome.FAILED, reason=f"{reason}: renew the access token", needs_reauth=True
+                Outcome.FAILED,
+                reason=_("{reason}: renew the access token").format(reason=reason),
+                needs_reauth=True,
             )
         if code == 429:
             return Result(
@@ -542,7 +610,7 @@ class Adapter:
         wanted = normalise(part.text)
         since = started_at - CLOCK_SKEW
         max_id: str | None = None
-        for _ in range(self.lookup_pages):
+        for _i in range(self.lookup_pages):
             params = {"limit": str(PAGE_SIZE), "exclude_reblogs": "true"}
             if max_id is not None:
                 params["max_id"] = max_id
@@ -556,7 +624,10 @@ class Adapter:
                     where, self._error_reason(response, items), None, response
                 )
             if not items:
-                return Result(Outcome.ABSENT, reason=f"{where}: not among the account's statuses")
+                return Result(
+                    Outcome.ABSENT,
+                    reason=_("{where}: not among the account's statuses").format(where=where),
+                )
             for status in items:
                 if not isinstance(status, dict):
                     continue
@@ -566,7 +637,9 @@ class Adapter:
                 if created < since:
                     return Result(
                         Outcome.ABSENT,
-                        reason=f"{where}: not among the account's statuses since it was sent",
+                        reason=_(
+                            "{where}: not among the account's statuses since it was sent"
+                        ).format(where=where),
                     )
                 if self._matches(status, wanted, reply_to):
                     found = self._part_result(status)
@@ -578,8 +651,10 @@ class Adapter:
                 break
         return Result(
             Outcome.UNKNOWN,
-            reason=f"{where}: not found in the account's {self.lookup_pages * PAGE_SIZE} most "
-            "recent statuses, which do not reach back to when it was sent: check by hand",
+            reason=_(
+                "{where}: not found in the account's {number} most recent statuses, which do not "
+                "reach back to when it was sent: check by hand"
+            ).format(where=where, number=self.lookup_pages * PAGE_SIZE),
         )
 
     @staticmethod
@@ -603,7 +678,9 @@ class Adapter:
             retry_after = retry_after_seconds(response.headers)
         return Result(
             Outcome.UNKNOWN,
-            reason=self._scrub(f"{where}: cannot read the account's statuses: {why}"),
+            reason=self._scrub(
+                _("{where}: cannot read the account's statuses: {why}").format(where=where, why=why)
+            ),
             retry_after=retry_after,
             needs_reauth=code in (401, 403),
         )
@@ -619,8 +696,10 @@ class Adapter:
         ):
             return Result(
                 Outcome.FAILED,
-                reason=f"the claim holds no Idempotency-Key for each of the {total} parts "
-                "(post changed after it was claimed?): nothing was sent",
+                reason=_(
+                    "the claim holds no Idempotency-Key for each of the {total} parts (post "
+                    "changed after it was claimed?): nothing was sent"
+                ).format(total=total),
             )
         return [str(k) for k in keys]
 
@@ -641,11 +720,13 @@ class Adapter:
                     message = value.strip()
                     break
         if message is None:
-            message = response.reason or "no error message"
+            message = response.reason or _("no error message")
         # Masked before it is cut (Redactor.excerpt): a token straddling the cut would no
         # longer be recognised, and all but one of its characters would be kept.
         return f"HTTP {code}: {self._redact.excerpt(message)}"
 
     @staticmethod
     def _where(index: int, total: int) -> str:
-        return "the status" if total == 1 else f"part {index + 1} of {total}"
+        if total == 1:
+            return _("the status")
+        return _("part {number} of {total}").format(number=index + 1, total=total)

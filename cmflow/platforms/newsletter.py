@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 from cmflow import media as media_files
 from cmflow.errors import MissingSecret
+from cmflow.i18n import _
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps
 from cmflow.redact import Redactor
@@ -162,7 +163,7 @@ class SmtpSender:
             port=int(ch.setting("smtp_port", DEFAULT_PORTS.get(security, 587))),
             security=security,
             sender=str(ch.setting("from", "")),
-            to=[a for _, a in getaddresses([str(ch.setting("to", ""))]) if a],
+            to=[a for _name, a in getaddresses([str(ch.setting("to", ""))]) if a],
             reply_to=str(ch.setting("reply_to")) if ch.setting("reply_to") else None,
             unsubscribe=str(ch.setting("unsubscribe_url"))
             if ch.setting("unsubscribe_url")
@@ -189,7 +190,7 @@ class SmtpSender:
             return Result(Outcome.PUBLISHED, done)
         mid = str(progress.handles.get("message_id") or "")
         if not mid:
-            return Result(Outcome.FAILED, reason="the claim has no Message-ID: run again")
+            return Result(Outcome.FAILED, reason=_("the claim has no Message-ID: run again"))
         problem = self._problem()
         if problem:
             return Result(Outcome.FAILED, reason=problem)
@@ -205,11 +206,13 @@ class SmtpSender:
 
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
         """SMTP cannot be asked what it accepted: a human searches for the Message-ID."""
-        mid = progress.handles.get("message_id") or "(none recorded)"
+        mid = progress.handles.get("message_id") or _("(none recorded)")
         return Result(
             Outcome.UNKNOWN,
-            reason=f"the SMTP server may have accepted the letter before the connection "
-            f"dropped: search the list's archive or a subscriber's mailbox for Message-ID {mid}",
+            reason=_(
+                "the SMTP server may have accepted the letter before the connection dropped: "
+                "search the list's archive or a subscriber's mailbox for Message-ID {mid}"
+            ).format(mid=mid),
         )
 
     # -- the letter -------------------------------------------------------------------------
@@ -253,7 +256,7 @@ class SmtpSender:
             assert isinstance(html_part, EmailMessage)
             for m, cid in images:
                 loaded = media_files.load(self.ctx.root, m.path)
-                maintype, _, subtype = loaded.mime.partition("/")
+                maintype, _ignored, subtype = loaded.mime.partition("/")
                 html_part.add_related(
                     loaded.data, maintype, subtype, cid=f"<{cid}>", filename=loaded.name
                 )
@@ -270,13 +273,13 @@ class SmtpSender:
 
         s = self.settings
         if not s.host or not s.sender or not s.to:
-            return "set smtp_host, from and to under this channel in channels.yaml"
+            return _("set smtp_host, from and to under this channel in channels.yaml")
         try:
             Address(addr_spec=parseaddr(s.sender)[1])
         except (ValueError, IndexError):
-            return f"from {s.sender!r} is not an email address"
+            return _("from {sender!r} is not an email address").format(sender=s.sender)
         if self.password and s.security == "none":
-            return "security: none would send the SMTP password unencrypted: use starttls or tls"
+            return _("security: none would send the SMTP password unencrypted: use starttls or tls")
         return None
 
     def _send(self, msg: EmailMessage, mid: str) -> Result:
@@ -301,8 +304,10 @@ class SmtpSender:
                 if not smtp.has_extn("starttls"):
                     return Result(
                         Outcome.FAILED,
-                        reason=f"{s.host} does not offer STARTTLS: set `security: tls` (port "
-                        "465) if it expects TLS from the start",
+                        reason=_(
+                            "{host} does not offer STARTTLS: set `security: tls` (port 465) if it "
+                            "expects TLS from the start"
+                        ).format(host=s.host),
                     )
                 smtp.starttls(context=context)
                 smtp.ehlo()
@@ -313,7 +318,7 @@ class SmtpSender:
             sender = parseaddr(s.sender)[1]
             code, reply = smtp.mail(sender)
             if code != 250:
-                return self._refused("the sender", code, reply)
+                return self._refused(_("the sender"), code, reply)
             accepted = 0
             refusals: list[tuple[int, bytes]] = []
             for rcpt in s.to:
@@ -324,12 +329,12 @@ class SmtpSender:
                     refusals.append((code, reply))
             if not accepted:
                 code, reply = refusals[0]
-                return self._refused("the list address", code, reply)
+                return self._refused(_("the list address"), code, reply)
             phase = "data"
             # CRLF line ends (SMTP policy): smtplib sends bytes as they are.
             code, reply = smtp.data(msg.as_bytes(policy=email.policy.SMTP))
             if code != 250:
-                return self._refused("the letter", code, reply)
+                return self._refused(_("the letter"), code, reply)
             phase = "done"
         except smtplib.SMTPAuthenticationError as exc:
             names = " and ".join(
@@ -337,24 +342,36 @@ class SmtpSender:
             )
             return Result(
                 Outcome.FAILED,
-                reason=f"{s.host} refused the login ({exc.smtp_code}): check {names}",
+                reason=_("{host} refused the login ({smtp_code}): check {names}").format(
+                    host=s.host, smtp_code=exc.smtp_code, names=names
+                ),
                 needs_reauth=True,
             )
         except smtplib.SMTPDataError as exc:
-            return self._refused("the letter", exc.smtp_code, exc.smtp_error)
+            return self._refused(_("the letter"), exc.smtp_code, exc.smtp_error)
         except (OSError, smtplib.SMTPException) as exc:
             what = self.redact.text(f"{type(exc).__name__}: {exc}")[:200]
             if phase in ("data", "done"):
                 return Result(
                     Outcome.UNKNOWN,
-                    reason=f"the connection to {s.host} failed while the letter was being "
-                    f"delivered ({what}): it may have been accepted; Message-ID {mid}",
+                    reason=_(
+                        "the connection to {host} failed while the letter was being delivered "
+                        "({what}): it may have been accepted; Message-ID {mid}"
+                    ).format(host=s.host, what=what, mid=mid),
                 )
             if isinstance(exc, ssl.SSLCertVerificationError):
                 return Result(
-                    Outcome.FAILED, reason=f"{s.host}'s certificate cannot be verified: {what}"
+                    Outcome.FAILED,
+                    reason=_("{host}'s certificate cannot be verified: {what}").format(
+                        host=s.host, what=what
+                    ),
                 )
-            return Result(Outcome.RETRY, reason=f"could not reach {s.host} ({what}): not sent")
+            return Result(
+                Outcome.RETRY,
+                reason=_("could not reach {host} ({what}): not sent").format(
+                    host=s.host, what=what
+                ),
+            )
         finally:
             if smtp is not None:
                 try:
@@ -366,7 +383,9 @@ class SmtpSender:
     def _refused(self, what: str, code: int, reply: bytes | str) -> Result:
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
         text = self.redact.text(re.sub(r"\s+", " ", text).strip())[:200]
-        reason = f"{self.settings.host} refused {what}: {code} {text}"
+        reason = _("{host} refused {what}: {code} {text}").format(
+            host=self.settings.host, what=what, code=code, text=text
+        )
         if 400 <= code < 500:  # a temporary refusal: nothing was accepted, try later
             return Result(Outcome.RETRY, reason=reason)
         return Result(Outcome.FAILED, reason=reason)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cmflow import media as media_files
+from cmflow.i18n import _
 from cmflow.platforms import rest
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
@@ -114,27 +115,27 @@ class Adapter:
         progress.part_started(0)
         answer = self._call("POST", "/pins", json=pin)
         if answer.kind != "ok":
-            return rest.failure(answer, [], "the Pin")
+            return rest.failure(answer, [], _("the Pin"))
         found = self._part(answer.data)
         if found is None:
-            return Result(Outcome.UNKNOWN, reason="the Pin: answer without an id")
+            return Result(Outcome.UNKNOWN, reason=_("the Pin: answer without an id"))
         progress.part_done(0, found)
         return Result(Outcome.PUBLISHED, [found])
 
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
         if progress.done:
-            return Result(Outcome.ABSENT, reason="every part is already recorded")
+            return Result(Outcome.ABSENT, reason=_("every part is already recorded"))
         since = progress.started_at
         if since is None:
-            return Result(Outcome.ABSENT, reason="the Pin was never sent")
+            return Result(Outcome.ABSENT, reason=_("the Pin was never sent"))
         ours = self.pin(rendered)
         key = rest.content_key(ours.get("description", ""))
         bookmark: str | None = None
-        for _ in range(LOOKUP_PAGES):
+        for _i in range(LOOKUP_PAGES):
             params = {"page_size": str(PAGE_SIZE), **({"bookmark": bookmark} if bookmark else {})}
             answer = self._call("GET", f"/boards/{quote(self.board_id)}/pins", params=params)
             if answer.kind != "ok" or not isinstance(answer.data, dict):
-                return rest.lookup_failed(answer, "the Pin")
+                return rest.lookup_failed(answer, _("the Pin"))
             items = answer.data.get("items")
             older = False
             for item in items if isinstance(items, list) else []:
@@ -153,11 +154,12 @@ class Adapter:
                     return Result(Outcome.PUBLISHED, [found])
             bookmark = answer.data.get("bookmark") or None
             if older or not bookmark:
-                return Result(Outcome.ABSENT, reason="the Pin is not on the board")
+                return Result(Outcome.ABSENT, reason=_("the Pin is not on the board"))
         return Result(
             Outcome.UNKNOWN,
-            reason=f"the Pin: not among the board's {LOOKUP_PAGES * PAGE_SIZE} newest Pins: "
-            "check the board by hand",
+            reason=_(
+                "the Pin: not among the board's {number} newest Pins: check the board by hand"
+            ).format(number=LOOKUP_PAGES * PAGE_SIZE),
         )
 
     # -- the Pin ----------------------------------------------------------------------------
@@ -203,7 +205,7 @@ class Adapter:
         if len(videos) > 1 or len(images) > 1 or not (videos or images):
             return Result(
                 Outcome.FAILED,
-                reason="a Pin takes one image, or one video with at most one image as its cover",
+                reason=_("a Pin takes one image, or one video with at most one image as its cover"),
             )
         if videos:
             return self._video_source(videos[0], images[0] if images else None)
@@ -215,8 +217,10 @@ class Adapter:
         loaded = media_files.load(self.ctx.root, item.path)
         if loaded.mime not in ("image/jpeg", "image/png"):
             raise media_files.MediaProblem(
-                f"media {item.path} is {loaded.mime}: Pinterest takes JPEG or PNG uploads "
-                "(or set media_base_url so that it fetches the image from the site)"
+                _(
+                    "media {path} is {mime}: Pinterest takes JPEG or PNG uploads (or set "
+                    "media_base_url so that it fetches the image from the site)"
+                ).format(path=item.path, mime=loaded.mime)
             )
         return {
             "source_type": "image_base64",
@@ -245,7 +249,7 @@ class Adapter:
         answer = self._call("POST", "/media", json={"media_type": "video"})
         data = answer.data if isinstance(answer.data, dict) else {}
         if answer.kind != "ok" or not data.get("media_id") or not data.get("upload_url"):
-            return _not_sent(answer, "the video's upload")
+            return _not_sent(answer, _("the video's upload"))
         media_id = str(data["media_id"])
         params = data.get("upload_parameters")
         fields = {str(k): str(v) for k, v in (params if isinstance(params, dict) else {}).items()}
@@ -257,7 +261,7 @@ class Adapter:
             write=False,  # uploading again replaces the file: safe to retry
         )
         if upload.kind != "ok":
-            return _not_sent(upload, "the video's upload")
+            return _not_sent(upload, _("the video's upload"))
         waited, delay = 0.0, 0.5
         while True:
             status = self._call("GET", f"/media/{quote(media_id)}")
@@ -267,14 +271,18 @@ class Adapter:
             if status.kind == "ok" and state == "failed":
                 return Result(
                     Outcome.FAILED,
-                    reason=f"Pinterest could not process the video {video.path} (MP4 or MOV, "
-                    "4 s to 15 min, 1.91:1 to 1:2)",
+                    reason=_(
+                        "Pinterest could not process the video {path} (MP4 or MOV, 4 s to 15 min, "
+                        "1.91:1 to 1:2)"
+                    ).format(path=video.path),
                 )
             if status.kind not in ("ok",) or waited >= POLL_LIMIT:
                 return Result(
                     Outcome.RETRY,
-                    reason=f"the video {video.path} is still being processed by Pinterest "
-                    f"({state or status.reason}): no Pin yet, the next run tries again",
+                    reason=_(
+                        "the video {path} is still being processed by Pinterest ({state}): no Pin "
+                        "yet, the next run tries again"
+                    ).format(path=video.path, state=state or status.reason),
                 )
             time.sleep(delay)
             waited += delay

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from cmflow.errors import MissingSecret
 from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
+from cmflow.i18n import _
 from cmflow.platforms.base import Context, Outcome, PartResult, Result
 from cmflow.redact import Redactor
 
@@ -107,11 +108,15 @@ class Client:
         try:
             response = self.ctx.http.request(method, url, idempotent=not write, **kwargs)
         except RateLimited as exc:
-            return Answer("rate", self.scrub(f"rate limited: {exc}"), retry_after=exc.retry_after)
+            return Answer(
+                "rate",
+                self.scrub(_("rate limited: {error}").format(error=exc)),
+                retry_after=exc.retry_after,
+            )
         except NotSent as exc:
-            return Answer("not_sent", self.scrub(f"not sent: {exc}"))
+            return Answer("not_sent", self.scrub(_("not sent: {error}").format(error=exc)))
         except MaybeSent as exc:
-            return Answer("unknown", self.scrub(f"no answer: {exc}"))
+            return Answer("unknown", self.scrub(_("no answer: {error}").format(error=exc)))
         try:
             data: Any = response.json() if response.content else None
         except ValueError:
@@ -120,12 +125,14 @@ class Client:
         if 200 <= code < 300:
             return Answer("ok", f"HTTP {code}", data, response)
         text = message(data) if message is not None else None
-        reason = self.reason(code, text or response.reason or "no error message")
+        reason = self.reason(code, text or response.reason or _("no error message"))
         if code == 401:
             return Answer(
                 "auth",
-                f"{reason}: the token in {self.variable} was refused (expired or revoked): "
-                f"create a new one and store it in {self.variable}",
+                _(
+                    "{reason}: the token in {variable} was refused (expired or revoked): "
+                    "create a new one and store it in {variable}"
+                ).format(reason=reason, variable=self.variable),
                 data,
                 response,
             )
@@ -143,7 +150,7 @@ class Client:
 
 def failure(answer: Answer, done: list[PartResult], where: str) -> Result:
     """The Result of a write that did not publish `where`, after `done` parts."""
-    reason = f"{where}: {answer.reason}"
+    reason = _("{where}: {reason}").format(where=where, reason=answer.reason)
     if answer.kind == "unknown":
         return Result(Outcome.UNKNOWN, done, reason=reason)
     if answer.kind == "auth":
@@ -157,11 +164,16 @@ def lookup_failed(answer: Answer, where: str) -> Result:
     """A reconciliation that could not read the account: still unknown."""
     return Result(
         Outcome.UNKNOWN,
-        reason=f"{where}: cannot read the account's posts to check: {answer.reason}",
+        reason=_("{where}: cannot read the account's posts to check: {reason}").format(
+            where=where, reason=answer.reason
+        ),
         retry_after=answer.retry_after,
         needs_reauth=answer.kind == "auth",
     )
 
 
-def where(index: int, total: int, noun: str = "the post") -> str:
-    return noun if total == 1 else f"part {index + 1} of {total}"
+def where(index: int, total: int, noun: str | None = None) -> str:
+    """`the post`, or `part 2 of 3` in a thread (`noun` names a single part otherwise)."""
+    if total == 1:
+        return _("the post") if noun is None else noun
+    return _("part {number} of {total}").format(number=index + 1, total=total)

@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from cmflow.http import retry_after_seconds
+from cmflow.i18n import _
 from cmflow.model import Media, Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps
@@ -48,25 +49,47 @@ SECTION_LIMIT = 3000  # Block Kit: a section's text is at most 3,000 characters
 ALT_LIMIT = 2000  # Block Kit: an image block's alt_text is at most 2,000 characters
 
 # The webhook itself is gone or refused: a new one is needed (re-authorisation).
-_REAUTH_CODES = {
-    "invalid_token": "the webhook's token is invalid (revoked or regenerated)",
-    "no_service": "the webhook no longer exists (removed or the app was uninstalled)",
-    "no_team": "the workspace behind the webhook no longer exists",
-    "team_disabled": "the workspace behind the webhook is disabled",
-    "channel_not_found": "the webhook's channel no longer exists",
-    "action_prohibited": "the workspace forbids this webhook from posting here",
-}
-_FAILED_CODES = {
-    "channel_is_archived": "the channel is archived and accepts no messages: unarchive it "
-    "or point the channel at another webhook",
-    "invalid_payload": "Slack could not read the message",
-    "invalid_blocks": "Slack refused the image blocks (check media_base_url: Slack must be "
-    "able to download each image from there)",
-    "no_text": "the message is empty",
-    "user_not_found": "a user named in the message does not exist",
-    "posting_to_general_channel_denied": "only admins may post in this channel",
-    "too_many_attachments": "too many images in one message",
-}
+_REAUTH_CODES = frozenset(
+    {
+        "invalid_token",
+        "no_service",
+        "no_team",
+        "team_disabled",
+        "channel_not_found",
+        "action_prohibited",
+    }
+)
+
+
+def _reauth_reason(code: str) -> str | None:
+    """What a Slack error code that needs a new webhook means, in words."""
+    return {
+        "invalid_token": _("the webhook's token is invalid (revoked or regenerated)"),
+        "no_service": _("the webhook no longer exists (removed or the app was uninstalled)"),
+        "no_team": _("the workspace behind the webhook no longer exists"),
+        "team_disabled": _("the workspace behind the webhook is disabled"),
+        "channel_not_found": _("the webhook's channel no longer exists"),
+        "action_prohibited": _("the workspace forbids this webhook from posting here"),
+    }.get(code)
+
+
+def _failure_reason(code: str) -> str | None:
+    """What a Slack error code that refuses this message means, in words."""
+    return {
+        "channel_is_archived": _(
+            "the channel is archived and accepts no messages: unarchive it or point the "
+            "channel at another webhook"
+        ),
+        "invalid_payload": _("Slack could not read the message"),
+        "invalid_blocks": _(
+            "Slack refused the image blocks (check media_base_url: Slack must be able to "
+            "download each image from there)"
+        ),
+        "no_text": _("the message is empty"),
+        "user_not_found": _("a user named in the message does not exist"),
+        "posting_to_general_channel_denied": _("only admins may post in this channel"),
+        "too_many_attachments": _("too many images in one message"),
+    }.get(code)
 
 
 SPEC = PlatformSpec(
@@ -157,8 +180,10 @@ class Adapter:
             return Result(
                 Outcome.FAILED,
                 parts=done,
-                reason=f"{self.variable} does not hold a Slack webhook URL "
-                "(https://hooks.slack.com/services/...): copy it again from the Slack app",
+                reason=_(
+                    "{variable} does not hold a Slack webhook URL "
+                    "(https://hooks.slack.com/services/...): copy it again from the Slack app"
+                ).format(variable=self.variable),
                 needs_reauth=True,
             )
         return send_parts(
@@ -175,9 +200,11 @@ class Adapter:
         return Result(
             Outcome.UNKNOWN,
             parts=[],
-            reason="a Slack incoming webhook cannot read the channel, so cmflow cannot tell "
-            "whether the interrupted message was posted: check the channel, then mark the "
-            "post published or retry it",
+            reason=_(
+                "a Slack incoming webhook cannot read the channel, so cmflow cannot tell whether "
+                "the interrupted message was posted: check the channel, then mark the post "
+                "published or retry it"
+            ),
         )
 
     # -- helpers ----------------------------------------------------------------------------
@@ -214,31 +241,44 @@ class Adapter:
         if 200 <= status < 300:
             return PartResult(id=message_id(text))
         code = _error_code(response.text)
-        shown = f"`{code}`" if code else "no error code"
+        shown = f"`{code}`" if code else _("no error code")
         if status == 429:
             retry_after = retry_after_seconds(response.headers)
             self._gate.wait(retry_after)
             return Result(
                 Outcome.RETRY,
-                reason="Slack rate limit reached (about one message per second)"
-                + (f": retry after {retry_after:.0f} s" if retry_after is not None else ""),
+                reason=(
+                    _(
+                        "Slack rate limit reached (about one message per second): retry after "
+                        "{seconds} s"
+                    ).format(seconds=f"{retry_after:.0f}")
+                    if retry_after is not None
+                    else _("Slack rate limit reached (about one message per second)")
+                ),
                 retry_after=retry_after,
             )
         if code in _REAUTH_CODES or status in (401, 403, 404):
-            what = _REAUTH_CODES.get(code or "", "the webhook was refused")
+            what = _reauth_reason(code or "") or _("the webhook was refused")
             return self._gate.refuse(
-                f"Slack: {what} ({status} {shown}). Create a new incoming webhook and update "
-                f"{self.variable}."
+                _(
+                    "Slack: {what} ({status} {shown}). Create a new incoming webhook and update "
+                    "{variable}."
+                ).format(what=what, status=status, shown=shown, variable=self.variable)
             )
         if status == 408:
-            return Result(Outcome.RETRY, reason="Slack timed out reading the request: not sent")
+            return Result(Outcome.RETRY, reason=_("Slack timed out reading the request: not sent"))
         if 400 <= status < 500:
-            what = _FAILED_CODES.get(code or "", "Slack refused the message")
-            return Result(Outcome.FAILED, reason=f"{what} ({status} {shown})")
+            what = _failure_reason(code or "") or _("Slack refused the message")
+            return Result(
+                Outcome.FAILED,
+                reason=_("{what} ({status} {shown})").format(what=what, status=status, shown=shown),
+            )
         return Result(
             Outcome.UNKNOWN,
-            reason=f"Slack answered {status} ({shown}) after the message was sent: it may "
-            "have been posted",
+            reason=_(
+                "Slack answered {status} ({shown}) after the message was sent: it may have been "
+                "posted"
+            ).format(status=status, shown=shown),
         )
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from cmflow.i18n import _
+
 
 class Capability(StrEnum):
     """What a platform's adapter does beyond sending one text post."""
@@ -62,7 +64,9 @@ class ConnKey:
         if text is None:
             return None
         if self.pattern is not None and not re.fullmatch(self.pattern, text):
-            return f"{self.name} must look like {self.shape or self.pattern} (got {text!r})"
+            return _("{name} must look like {shape} (got {value!r})").format(
+                name=self.name, shape=self.shape or self.pattern, value=text
+            )
         return None
 
 

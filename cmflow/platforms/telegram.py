@@ -39,6 +39,7 @@ from urllib.parse import quote
 
 from cmflow import media as media_files
 from cmflow.http import retry_after_seconds
+from cmflow.i18n import _
 from cmflow.model import Part, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
@@ -111,7 +112,7 @@ class Adapter:
         if (blocked := self._gate.blocked(done)) is not None:
             return blocked
         if not self.chat_id:
-            return Result(Outcome.FAILED, parts=done, reason="the channel sets no chat_id")
+            return Result(Outcome.FAILED, parts=done, reason=_("the channel sets no chat_id"))
         return send_parts(
             rendered,
             progress,
@@ -127,9 +128,11 @@ class Adapter:
         return Result(
             Outcome.UNKNOWN,
             parts=[],
-            reason="a Telegram bot cannot read the chat's history, so cmflow cannot tell "
-            "whether the interrupted message was posted: check the chat, then mark the post "
-            "published or retry it",
+            reason=_(
+                "a Telegram bot cannot read the chat's history, so cmflow cannot tell whether the "
+                "interrupted message was posted: check the chat, then mark the post published or "
+                "retry it"
+            ),
         )
 
     # -- helpers ----------------------------------------------------------------------------
@@ -151,7 +154,9 @@ class Adapter:
             return "sendMessage", {"json": body}
         if len(part.media) > MAX_ALBUM:
             raise MediaError(
-                f"{len(part.media)} images: a Telegram album holds at most {MAX_ALBUM}"
+                _("{count} images: a Telegram album holds at most {limit}").format(
+                    count=len(part.media), limit=MAX_ALBUM
+                )
             )
         files = [self._file(m.path) for m in part.media]
         data: dict[str, Any] = {"chat_id": str(self.chat_id)}
@@ -202,12 +207,14 @@ class Adapter:
         if 200 <= status < 300:
             return Result(
                 Outcome.UNKNOWN,
-                reason=f"Telegram answered {status} to {method} without a message: check the chat",
+                reason=_(
+                    "Telegram answered {status} to {method} without a message: check the chat"
+                ).format(status=status, method=method),
             )
         code = body.get("error_code") if isinstance(body.get("error_code"), int) else status
         description = self._forms.excerpt(str(body.get("description") or response.reason or ""))
         params = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
-        said = f"{description} ({code})" if description else f"error {code}"
+        said = f"{description} ({code})" if description else _("error {code}").format(code=code)
         if code == 429 or status == 429:
             retry_after = params.get("retry_after")
             wait = (
@@ -218,31 +225,46 @@ class Adapter:
             self._gate.wait(wait)
             return Result(
                 Outcome.RETRY,
-                reason=f"Telegram rate limit reached: {said}",
+                reason=_("Telegram rate limit reached: {said}").format(said=said),
                 retry_after=wait,
             )
         if code in (401, 403, 404) or status in (401, 403, 404):
             if code == 403 or status == 403:
-                fix = f"add the bot back to {self.chat_id} with the right to post"
+                text = _(
+                    "Telegram refused the bot: {said}. Add the bot back to {chat} with the right "
+                    "to post."
+                )
             else:
-                fix = f"create a new token with @BotFather and update {self.variable}"
+                text = _(
+                    "Telegram refused the bot: {said}. Create a new token with @BotFather and "
+                    "update {variable}."
+                )
             return self._gate.refuse(
-                f"Telegram refused the bot: {said}. {fix[:1].upper()}{fix[1:]}."
+                text.format(said=said, chat=self.chat_id, variable=self.variable)
             )
         if code == 408 or status == 408:
-            return Result(Outcome.RETRY, reason="Telegram timed out reading the request: not sent")
+            return Result(
+                Outcome.RETRY, reason=_("Telegram timed out reading the request: not sent")
+            )
         if 400 <= status < 500:
             migrated = params.get("migrate_to_chat_id")
             hint = (
-                f"; the group became a supergroup: set chat_id to {migrated}"
+                _("; the group became a supergroup: set chat_id to {chat}").format(chat=migrated)
                 if isinstance(migrated, int)
                 else ""
             )
-            return Result(Outcome.FAILED, reason=f"Telegram refused {method}: {said}{hint}")
+            return Result(
+                Outcome.FAILED,
+                reason=_("Telegram refused {method}: {said}{hint}").format(
+                    method=method, said=said, hint=hint
+                ),
+            )
         return Result(
             Outcome.UNKNOWN,
-            reason=f"Telegram answered {status} to {method} after it was sent: the message may "
-            "have been posted",
+            reason=_(
+                "Telegram answered {status} to {method} after it was sent: the message may have "
+                "been posted"
+            ).format(status=status, method=method),
         )
 
     def _part_result(self, result: Any) -> PartResult | Result:
@@ -251,7 +273,9 @@ class Adapter:
         if not ids or not all(isinstance(i, int) for i in ids):
             return Result(
                 Outcome.UNKNOWN,
-                reason="Telegram accepted the message but returned no message id: check the chat",
+                reason=_(
+                    "Telegram accepted the message but returned no message id: check the chat"
+                ),
             )
         first = str(ids[0])
         url = f"https://t.me/{self.chat_id[1:]}/{first}" if self.chat_id.startswith("@") else None

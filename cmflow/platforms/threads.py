@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from cmflow.i18n import _
 from cmflow.model import Rendered
 from cmflow.platforms.containers import ContainerAdapter, Image
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
@@ -71,10 +72,15 @@ class Adapter(ContainerAdapter):
     """Publishes a post (or a thread of replies) to a Threads account."""
 
     label: ClassVar[str] = "Threads"
-    credential_help: ClassVar[str] = (
-        "create a new long-lived Threads token with threads_basic and threads_content_publish "
-        "(they expire after 60 days unless refreshed) and store it in that secret"
-    )
+
+    @staticmethod
+    def credential_help() -> str:
+        return _(
+            "create a new long-lived Threads token with threads_basic and "
+            "threads_content_publish (they expire after 60 days unless refreshed) and store it "
+            "in that secret"
+        )
+
     create_path: ClassVar[str] = "threads"
     publish_path: ClassVar[str] = "threads_publish"
     status_field: ClassVar[str] = "status"

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from cmflow import media as media_files
 from cmflow import safefs
+from cmflow.i18n import _
 from cmflow.platforms import rest
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
@@ -184,7 +185,7 @@ class Adapter:
 
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
         if progress.done:
-            return Result(Outcome.ABSENT, reason="the post is already recorded")
+            return Result(Outcome.ABSENT, reason=_("the post is already recorded"))
         publish_id = progress.handles.get("publish_id")
         if isinstance(publish_id, str):
             try:
@@ -195,15 +196,22 @@ class Adapter:
             if status.get("status") == "PUBLISH_COMPLETE":
                 return Result(Outcome.PUBLISHED, [self._part(publish_id, status, progress)])
             # Not out (yet): `publish` follows this very publish_id, never a new one.
-            return Result(Outcome.ABSENT, reason=f"publish {publish_id} is {status.get('status')}")
+            return Result(
+                Outcome.ABSENT,
+                reason=_("publish {publish_id} is {status}").format(
+                    publish_id=publish_id, status=status.get("status")
+                ),
+            )
         if progress.handles.get("initiating") == "pull":
             return Result(
                 Outcome.UNKNOWN,
-                reason="TikTok's answer to the post was lost and TikTok may be fetching the "
-                "media: check the account, then `cmflow resolve`",
+                reason=_(
+                    "TikTok's answer to the post was lost and TikTok may be fetching the media: "
+                    "check the account, then `cmflow resolve`"
+                ),
             )
         # A file upload without its publish_id sent no byte: nothing can be posted.
-        return Result(Outcome.ABSENT, reason="the post was never started")
+        return Result(Outcome.ABSENT, reason=_("the post was never started"))
 
     # -- a new post ---------------------------------------------------------------------------
 
@@ -218,8 +226,10 @@ class Adapter:
                 raise _Stop(
                     Result(
                         Outcome.FAILED,
-                        reason=f"{rel} lasts {seconds:.0f} s; this TikTok account may post "
-                        f"videos of at most {creator.max_seconds} s",
+                        reason=_(
+                            "{rel} lasts {seconds:.0f} s; this TikTok account may post videos of "
+                            "at most {max_seconds} s"
+                        ).format(rel=rel, seconds=seconds, max_seconds=creator.max_seconds),
                     )
                 )
             if self.media_base_url:
@@ -251,35 +261,53 @@ class Adapter:
             info = media_files.inspect(self.ctx.root, m.path)
             if info.problem or info.mime is None:
                 why = info.problem or media_files.UNRECOGNISED
-                raise _Stop(Result(Outcome.FAILED, reason=f"media {m.path} {why}"))
+                raise _Stop(
+                    Result(
+                        Outcome.FAILED, reason=_("media {path} {why}").format(path=m.path, why=why)
+                    )
+                )
             if info.video_problem:
-                raise _Stop(Result(Outcome.FAILED, reason=f"media {m.path} {info.video_problem}"))
+                raise _Stop(
+                    Result(
+                        Outcome.FAILED,
+                        reason=_("media {path} {problem}").format(
+                            path=m.path, problem=info.video_problem
+                        ),
+                    )
+                )
             (videos if info.mime.startswith("video/") else photos).append((m.path, info))
         if videos and (photos or len(videos) > 1):
             raise _Stop(
                 Result(
                     Outcome.FAILED,
-                    reason="a TikTok post is one video or up to 35 photos: keep one video, "
-                    "or only photos (add a variant for TikTok)",
+                    reason=_(
+                        "a TikTok post is one video or up to 35 photos: keep one video, or only "
+                        "photos (add a variant for TikTok)"
+                    ),
                 )
             )
         if not videos and not photos:
-            raise _Stop(Result(Outcome.FAILED, reason="a TikTok post needs a video or photos"))
+            raise _Stop(Result(Outcome.FAILED, reason=_("a TikTok post needs a video or photos")))
         return videos, photos
 
     def _post_info(self, rendered: Rendered, creator: _Creator, *, photos: bool) -> dict[str, Any]:
         if self.privacy not in creator.privacy_options:
             allowed = [k for k, v in PRIVACY.items() if v in creator.privacy_options]
             hint = (
-                " (an app not yet audited by TikTok may only post privately: `privacy: private`)"
+                _(" (an app not yet audited by TikTok may only post privately: `privacy: private`)")
                 if self.privacy != "SELF_ONLY"
                 else ""
             )
             raise _Stop(
                 Result(
                     Outcome.FAILED,
-                    reason=f"this TikTok account allows privacy {', '.join(allowed) or 'none'}, "
-                    f"not {self.ctx.channel.setting('privacy', 'private')}{hint}",
+                    reason=_(
+                        "this TikTok account allows privacy {allowed}, not {setting}{hint}"
+                    ).format(
+                        allowed=", ".join(allowed) or _("none"),
+                        setting=self.ctx.channel.setting("privacy", "private"),
+                        hint=hint,
+                    ),
                 )
             )
         ch = self.ctx.channel
@@ -305,7 +333,7 @@ class Adapter:
         answer = self._call("creator_info/query/", {})
         data = answer.data.get("data") if isinstance(answer.data, dict) else None
         if answer.kind != "ok" or not isinstance(data, dict):
-            raise _Stop(self._failure(answer, "reading the creator's settings", sent=False))
+            raise _Stop(self._failure(answer, _("reading the creator's settings"), sent=False))
         options = data.get("privacy_level_options")
         longest = data.get("max_video_post_duration_sec")
         return _Creator(
@@ -333,7 +361,7 @@ class Adapter:
         publish_id = data.get("publish_id") if isinstance(data, dict) else None
         if answer.kind != "ok" or not isinstance(publish_id, str) or not publish_id:
             # A pull TikTok may have accepted is unknown; an upload without its URL is not.
-            raise _Stop(self._failure(answer, "starting the post", sent=mode == "pull"))
+            raise _Stop(self._failure(answer, _("starting the post"), sent=mode == "pull"))
         progress.keep(publish_id=publish_id, username=creator.username, initiating=None)
         return self._poll(progress, publish_id)
 
@@ -345,7 +373,9 @@ class Adapter:
         try:
             fd = safefs.open_regular(self.ctx.root, rel)
         except safefs.UnsafePath as exc:
-            raise _Stop(Result(Outcome.FAILED, reason=f"media {rel} {exc}")) from None
+            raise _Stop(
+                Result(Outcome.FAILED, reason=_("media {rel} {exc}").format(rel=rel, exc=exc))
+            ) from None
         try:
             size = os.fstat(fd).st_size
             chunk = chunk_size(size)
@@ -362,7 +392,7 @@ class Adapter:
             upload_url = data.get("upload_url") if isinstance(data, dict) else None
             if answer.kind != "ok" or not isinstance(publish_id, str) or not upload_url:
                 # No byte went anywhere: no post can exist.
-                raise _Stop(self._failure(answer, "starting the upload", sent=False))
+                raise _Stop(self._failure(answer, _("starting the upload"), sent=False))
             progress.keep(
                 publish_id=publish_id,
                 username=creator.username,
@@ -385,7 +415,12 @@ class Adapter:
             last = size - 1 if i == count - 1 else first + chunk - 1
             data = os.pread(fd, last - first + 1, first)
             if len(data) != last - first + 1:
-                raise _Stop(Result(Outcome.RETRY, reason=f"{rel} changed while being uploaded"))
+                raise _Stop(
+                    Result(
+                        Outcome.RETRY,
+                        reason=_("{rel} changed while being uploaded").format(rel=rel),
+                    )
+                )
             for attempt in range(3):
                 # A chunk goes to this publish's own URL: sending it again cannot post twice.
                 answer = self.client.call(
@@ -402,7 +437,13 @@ class Adapter:
                     break
                 time.sleep(0.5 * (attempt + 1))
             if answer.kind != "ok":
-                raise _Stop(self._failure(answer, f"uploading part {i + 1} of {count}", sent=False))
+                raise _Stop(
+                    self._failure(
+                        answer,
+                        _("uploading part {number} of {count}").format(number=i + 1, count=count),
+                        sent=False,
+                    )
+                )
 
     # -- after init ---------------------------------------------------------------------------
 
@@ -420,12 +461,14 @@ class Adapter:
             and time.time() - started < UPLOAD_URL_LIFE
         ):
             # The run died mid-upload: send the file again to the same publish.
-            videos, _ = self._media(rendered)
+            videos, _ignored = self._media(rendered)
             rel = videos[0][0] if videos else ""
             try:
                 fd = safefs.open_regular(self.ctx.root, rel)
             except safefs.UnsafePath as exc:
-                raise _Stop(Result(Outcome.FAILED, reason=f"media {rel} {exc}")) from None
+                raise _Stop(
+                    Result(Outcome.FAILED, reason=_("media {rel} {exc}").format(rel=rel, exc=exc))
+                ) from None
             try:
                 size = os.fstat(fd).st_size
                 chunk = chunk_size(size)
@@ -451,21 +494,28 @@ class Adapter:
                 progress.part_done(0, part)
                 return Result(Outcome.PUBLISHED, [part])
             if state == "FAILED":
-                reason = status.get("fail_reason") or "no reason given"
+                reason = status.get("fail_reason") or _("no reason given")
                 interrupted = "upload_url" in progress.handles
                 progress.keep(publish_id=None, upload_url=None, upload_started=None)
                 if interrupted:  # our upload never finished: nothing is out, post it again
                     return Result(
                         Outcome.RETRY,
-                        reason=f"the upload was interrupted and TikTok dropped it ({reason}): "
-                        "the next run posts it again",
+                        reason=_(
+                            "the upload was interrupted and TikTok dropped it ({reason}): the "
+                            "next run posts it again"
+                        ).format(reason=reason),
                     )
-                return Result(Outcome.FAILED, reason=f"TikTok did not publish it: {reason}")
+                return Result(
+                    Outcome.FAILED,
+                    reason=_("TikTok did not publish it: {reason}").format(reason=reason),
+                )
             if time.monotonic() + self.poll_interval > deadline:
                 return Result(
                     Outcome.RETRY,
-                    reason=f"TikTok is still processing publish {publish_id} ({state}): "
-                    "the next run checks it (never posts it again)",
+                    reason=_(
+                        "TikTok is still processing publish {publish_id} ({state}): the next run "
+                        "checks it (never posts it again)"
+                    ).format(publish_id=publish_id, state=state),
                     retry_after=PENDING_WAIT,
                 )
             time.sleep(self.poll_interval)
@@ -475,7 +525,13 @@ class Adapter:
         answer = self._call("status/fetch/", {"publish_id": publish_id}, write=False)
         data = answer.data.get("data") if isinstance(answer.data, dict) else None
         if answer.kind != "ok" or not isinstance(data, dict):
-            raise _Stop(self._failure(answer, f"checking publish {publish_id}", sent=False))
+            raise _Stop(
+                self._failure(
+                    answer,
+                    _("checking publish {publish_id}").format(publish_id=publish_id),
+                    sent=False,
+                )
+            )
         return data
 
     def _part(self, publish_id: str, status: dict[str, Any], progress: Progress) -> PartResult:
@@ -504,28 +560,34 @@ class Adapter:
         )
 
     def _failure(self, answer: rest.Answer, where: str, *, sent: bool) -> Result:
-        code, _ = _error(answer.data)
+        code, _ignored = _error(answer.data)
         if code == _AUDIT:
             return Result(
                 Outcome.FAILED,
-                reason=f"{where}: {answer.reason}: an app not yet audited by TikTok may only "
-                "post privately (`privacy: private`) to private accounts",
+                reason=_(
+                    "{where}: {reason}: an app not yet audited by TikTok may only post privately "
+                    "(`privacy: private`) to private accounts"
+                ).format(where=where, reason=answer.reason),
             )
         if code in _RETRY_LATER:
             return Result(
                 Outcome.RETRY,
-                reason=f"{where}: {answer.reason}",
+                reason=_("{where}: {reason}").format(where=where, reason=answer.reason),
                 retry_after=answer.retry_after or _RETRY_LATER[code],
             )
         if answer.kind == "auth" or code in ("access_token_invalid", "scope_not_authorized"):
             return Result(
                 Outcome.FAILED,
-                reason=f"{where}: {answer.reason}: renew the token in {self.client.variable} "
-                "(scope video.publish)",
+                reason=_(
+                    "{where}: {reason}: renew the token in {variable} (scope video.publish)"
+                ).format(where=where, reason=answer.reason, variable=self.client.variable),
                 needs_reauth=True,
             )
         if answer.kind == "unknown" and not sent:
-            return Result(Outcome.RETRY, reason=f"{where}: {answer.reason}")
+            return Result(
+                Outcome.RETRY,
+                reason=_("{where}: {reason}").format(where=where, reason=answer.reason),
+            )
         return rest.failure(answer, [], where)
 
     def _public_url(self, rel: str) -> str:
@@ -548,8 +610,10 @@ class Adapter:
             raise _Stop(
                 Result(
                     Outcome.FAILED,
-                    reason="TikTok fetches photos from a public address: "
-                    f"{graph.MEDIA_URL_HELP}; its prefix must be verified with TikTok",
+                    reason=_(
+                        "TikTok fetches photos from a public address: {help}; its prefix must be "
+                        "verified with TikTok"
+                    ).format(help=graph.media_url_help()),
                 )
             )
         # The site goes online after the run that copies the photo there: until it answers,
@@ -559,8 +623,10 @@ class Adapter:
             raise _Stop(
                 Result(
                     Outcome.RETRY,
-                    reason=f"{rel}: the site does not serve {url} yet ({answer.reason}), and "
-                    "TikTok fetches the photo from there: the next run tries again",
+                    reason=_(
+                        "{rel}: the site does not serve {url} yet ({reason}), and TikTok fetches "
+                        "the photo from there: the next run tries again"
+                    ).format(rel=rel, url=url, reason=answer.reason),
                     retry_after=PENDING_WAIT,
                 )
             )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from cmflow.errors import MissingSecret
 from cmflow.http import MaybeSent, NotSent, RateLimited
+from cmflow.i18n import _
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 
 if TYPE_CHECKING:
@@ -38,7 +39,9 @@ class Gate:
             return Result(
                 Outcome.RETRY,
                 parts=done,
-                reason=f"{self.label} asked to wait {wait:.0f} s before sending again",
+                reason=_("{label} asked to wait {wait:.0f} s before sending again").format(
+                    label=self.label, wait=wait
+                ),
                 retry_after=wait,
             )
         return None
@@ -65,21 +68,28 @@ def post(http: Http, url: str, gate: Gate, **kwargs: Any) -> requests.Response |
         gate.wait(exc.retry_after)
         return Result(
             Outcome.RETRY,
-            reason=f"{label} is rate limited for {exc.retry_after:.0f} s more: not sent",
+            reason=_("{label} is rate limited for {retry_after:.0f} s more: not sent").format(
+                label=label, retry_after=exc.retry_after
+            ),
             retry_after=exc.retry_after,
         )
     except NotSent:
-        return Result(Outcome.RETRY, reason=f"could not reach {label}: not sent")
+        return Result(
+            Outcome.RETRY, reason=_("could not reach {label}: not sent").format(label=label)
+        )
     except MaybeSent:
         return Result(
             Outcome.UNKNOWN,
-            reason=f"{label} did not answer after the message was sent: it may have been posted",
+            reason=_(
+                "{label} did not answer after the message was sent: it may have been posted"
+            ).format(label=label),
         )
     except requests.RequestException as exc:
         return Result(
             Outcome.UNKNOWN,
-            reason=f"the request to {label} failed ({type(exc).__name__}): the message may "
-            "have been posted",
+            reason=_(
+                "the request to {label} failed ({error}): the message may have been posted"
+            ).format(label=label, error=type(exc).__name__),
         )
 
 
@@ -112,7 +122,11 @@ def send_parts(
     done = list(progress.done)
     total = len(rendered.parts)
     for index in range(len(done), total):
-        where = f"part {index + 1} of {total}: " if total > 1 else ""
+        where = (
+            _("part {number} of {total}: ").format(number=index + 1, total=total)
+            if total > 1
+            else ""
+        )
         try:
             request = build(index, rendered.parts[index], done)
         except MediaError as exc:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cmflow import media as media_files
+from cmflow.i18n import _
 from cmflow.platforms import rest
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
@@ -147,15 +148,21 @@ class Adapter:
             if answer.kind == "ok":
                 found = self._part(answer.data)
                 if found is None:
-                    return Result(Outcome.UNKNOWN, done, reason=f"{label}: answer without an id")
+                    return Result(
+                        Outcome.UNKNOWN,
+                        done,
+                        reason=_("{label}: answer without an id").format(label=label),
+                    )
             elif answer.status == 403 and _DUPLICATE.search(answer.reason):
                 check = self._find(part, reply_to, since, label)
                 if check.outcome != Outcome.PUBLISHED:
                     return Result(
                         Outcome.FAILED,
                         done,
-                        reason=f"{label}: {answer.reason} The same text is on the account from "
-                        "before this attempt: change the text to post it again",
+                        reason=_(
+                            "{label}: {reason} The same text is on the account from before this "
+                            "attempt: change the text to post it again"
+                        ).format(label=label, reason=answer.reason),
                     )
                 found = check.parts[0]
             else:
@@ -169,11 +176,11 @@ class Adapter:
         index = len(done)
         total = len(rendered.parts)
         if index >= total:
-            return Result(Outcome.ABSENT, reason="every part is already recorded")
+            return Result(Outcome.ABSENT, reason=_("every part is already recorded"))
         started_at = progress.started_at
         label = rest.where(index, total)
         if started_at is None:
-            return Result(Outcome.ABSENT, reason=f"{label} was never sent")
+            return Result(Outcome.ABSENT, reason=_("{label} was never sent").format(label=label))
         reply_to = done[-1].id if done else None
         return self._find(rendered.parts[index], reply_to, started_at, label)
 
@@ -205,7 +212,7 @@ class Adapter:
         wanted = rest.content_key(part.text)
         oldest = since - rest.CLOCK_SKEW
         token: str | None = None
-        for _ in range(self.lookup_pages):
+        for _i in range(self.lookup_pages):
             params = {
                 "max_results": str(PAGE_SIZE),
                 "tweet.fields": "created_at,entities,referenced_tweets",
@@ -228,7 +235,9 @@ class Adapter:
                     continue
                 created = rest.parse_time(tweet.get("created_at"))
                 if created is not None and created < oldest:
-                    return Result(Outcome.ABSENT, reason=f"{label}: not on the account")
+                    return Result(
+                        Outcome.ABSENT, reason=_("{label}: not on the account").format(label=label)
+                    )
                 if rest.content_key(shown_text(tweet)) == wanted and _parent(tweet) == reply_to:
                     found = self._part({"data": tweet})
                     if found is not None:
@@ -236,11 +245,15 @@ class Adapter:
             meta = answer.data.get("meta") or {}
             token = meta.get("next_token") if isinstance(meta, dict) else None
             if not token:
-                return Result(Outcome.ABSENT, reason=f"{label}: not on the account")
+                return Result(
+                    Outcome.ABSENT, reason=_("{label}: not on the account").format(label=label)
+                )
         return Result(
             Outcome.UNKNOWN,
-            reason=f"{label}: not among the account's {self.lookup_pages * PAGE_SIZE} most "
-            "recent posts, which do not reach back to when it was sent: check by hand",
+            reason=_(
+                "{label}: not among the account's {number} most recent posts, which do not reach "
+                "back to when it was sent: check by hand"
+            ).format(label=label, number=self.lookup_pages * PAGE_SIZE),
         )
 
     def _user(self) -> str | rest.Answer:
@@ -263,21 +276,39 @@ class Adapter:
     def _upload(self, rel: str, alt: str | None, label: str) -> str:
         info = media_files.inspect(self.ctx.root, rel)
         if info.path is None:
-            raise _Stop(Result(Outcome.FAILED, reason=f"{label}: media {rel} {info.problem}"))
+            raise _Stop(
+                Result(
+                    Outcome.FAILED,
+                    reason=_("{label}: media {rel} {problem}").format(
+                        label=label, rel=rel, problem=info.problem
+                    ),
+                )
+            )
         if info.mime not in IMAGE_TYPES:
             raise _Stop(
                 Result(
                     Outcome.FAILED,
-                    reason=f"{label}: {rel} is {info.mime or 'of an unknown type'}; cmflow sends "
-                    f"X images only ({', '.join(IMAGE_TYPES)}): GIF and video need X's chunked "
-                    "upload, not supported yet",
+                    reason=_(
+                        "{label}: {rel} is {mime}; cmflow sends X images only ({types}): GIF and "
+                        "video need X's chunked upload, not supported yet"
+                    ).format(
+                        label=label,
+                        rel=rel,
+                        mime=info.mime or _("of an unknown type"),
+                        types=", ".join(IMAGE_TYPES),
+                    ),
                 )
             )
         try:
             data = info.path.read_bytes()
         except OSError as exc:
             raise _Stop(
-                Result(Outcome.FAILED, reason=f"{label}: {rel} cannot be read ({exc.strerror})")
+                Result(
+                    Outcome.FAILED,
+                    reason=_("{label}: {rel} cannot be read ({strerror})").format(
+                        label=label, rel=rel, strerror=exc.strerror
+                    ),
+                )
             ) from None
         answer = self.client.call(
             "POST",
@@ -290,7 +321,11 @@ class Adapter:
         )
         item = answer.data.get("data") if isinstance(answer.data, dict) else None
         if answer.kind != "ok" or not isinstance(item, dict) or not item.get("id"):
-            raise _Stop(self._media_failure(answer, f"{label}: uploading {rel}"))
+            raise _Stop(
+                self._media_failure(
+                    answer, _("{label}: uploading {path}").format(label=label, path=rel)
+                )
+            )
         media_id = str(item["id"])
         if alt:
             meta = self.client.call(
@@ -302,13 +337,19 @@ class Adapter:
                 write=False,
             )
             if meta.kind != "ok":
-                raise _Stop(self._media_failure(meta, f"{label}: alt text of {rel}"))
+                raise _Stop(
+                    self._media_failure(
+                        meta, _("{label}: alt text of {path}").format(label=label, path=rel)
+                    )
+                )
         return media_id
 
     @staticmethod
     def _media_failure(answer: rest.Answer, label: str) -> Result:
         if answer.kind == "ok":  # 2xx without an id
-            return Result(Outcome.RETRY, reason=f"{label}: answer without a media id")
+            return Result(
+                Outcome.RETRY, reason=_("{label}: answer without a media id").format(label=label)
+            )
         result = rest.failure(answer, [], label)
         if result.outcome == Outcome.UNKNOWN:  # no post can have been created by an upload
             result.outcome = Outcome.RETRY

@@ -52,6 +52,7 @@ from zoneinfo import ZoneInfo
 
 from cmflow import media as media_files
 from cmflow import safefs
+from cmflow.i18n import _
 from cmflow.platforms import rest
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
@@ -218,7 +219,7 @@ class Adapter:
 
     def reconcile(self, rendered: Rendered, progress: Progress) -> Result:
         if progress.done:
-            return Result(Outcome.ABSENT, reason="the video is already recorded")
+            return Result(Outcome.ABSENT, reason=_("the video is already recorded"))
         session = progress.handles.get("upload")
         size = progress.handles.get("upload_size")
         if isinstance(session, str) and isinstance(size, int):
@@ -236,7 +237,10 @@ class Adapter:
                 return Result(Outcome.PUBLISHED, [state])
             if state is not None:
                 # Incomplete: no video yet; `publish` resumes this very session.
-                return Result(Outcome.ABSENT, reason=f"upload incomplete ({state:,} bytes in)")
+                return Result(
+                    Outcome.ABSENT,
+                    reason=_("upload incomplete ({state:,} bytes in)").format(state=state),
+                )
         return self._find(progress)
 
     # -- the video resource -------------------------------------------------------------------
@@ -246,7 +250,7 @@ class Adapter:
         title = (rendered.title or "").strip()
         if not title:
             raise _Stop(
-                Result(Outcome.FAILED, reason="YouTube needs a title: add `title:` to the post")
+                Result(Outcome.FAILED, reason=_("YouTube needs a title: add `title:` to the post"))
             )
         marker = str(progress.handles.get("marker") or "")
         description = rendered.parts[0].text.strip()
@@ -276,20 +280,38 @@ class Adapter:
         for m in rendered.parts[0].media:
             info = media_files.inspect(self.ctx.root, m.path)
             if info.problem:
-                raise _Stop(Result(Outcome.FAILED, reason=f"media {m.path} {info.problem}"))
+                raise _Stop(
+                    Result(
+                        Outcome.FAILED,
+                        reason=_("media {path} {problem}").format(
+                            path=m.path, problem=info.problem
+                        ),
+                    )
+                )
             if info.mime is None or not info.mime.startswith("video/"):
                 continue
             if info.video_problem:
-                raise _Stop(Result(Outcome.FAILED, reason=f"media {m.path} {info.video_problem}"))
+                raise _Stop(
+                    Result(
+                        Outcome.FAILED,
+                        reason=_("media {path} {problem}").format(
+                            path=m.path, problem=info.video_problem
+                        ),
+                    )
+                )
             try:
                 fd = safefs.open_regular(self.ctx.root, m.path)
             except safefs.UnsafePath as exc:
-                raise _Stop(Result(Outcome.FAILED, reason=f"media {m.path} {exc}")) from None
+                raise _Stop(
+                    Result(
+                        Outcome.FAILED, reason=_("media {path} {exc}").format(path=m.path, exc=exc)
+                    )
+                ) from None
             return _Video(m.path, fd, os.fstat(fd).st_size, info.mime)
         raise _Stop(
             Result(
                 Outcome.FAILED,
-                reason="YouTube needs a video: add an MP4 or MOV file under `media:`",
+                reason=_("YouTube needs a video: add an MP4 or MOV file under `media:`"),
             )
         )
 
@@ -325,11 +347,19 @@ class Adapter:
                 data = os.pread(video.fd, end - offset, offset)
             except OSError as exc:
                 raise _Stop(
-                    Result(Outcome.RETRY, reason=f"{video.rel} cannot be read ({exc.strerror})")
+                    Result(
+                        Outcome.RETRY,
+                        reason=_("{rel} cannot be read ({strerror})").format(
+                            rel=video.rel, strerror=exc.strerror
+                        ),
+                    )
                 ) from None
             if len(data) != end - offset:
                 raise _Stop(
-                    Result(Outcome.RETRY, reason=f"{video.rel} changed while being uploaded")
+                    Result(
+                        Outcome.RETRY,
+                        reason=_("{rel} changed while being uploaded").format(rel=video.rel),
+                    )
                 )
             answer = self.client.call(
                 "PUT",
@@ -353,7 +383,7 @@ class Adapter:
                 raise _Stop(
                     Result(
                         Outcome.RETRY,
-                        reason="the upload session expired: the next run starts it again",
+                        reason=_("the upload session expired: the next run starts it again"),
                     )
                 )
             if answer.kind in ("unknown", "not_sent") and tries < STATUS_TRIES:
@@ -364,10 +394,10 @@ class Adapter:
                 if isinstance(state, PartResult):
                     return state
                 if state is None:
-                    raise _Stop(Result(Outcome.RETRY, reason="the upload session expired"))
+                    raise _Stop(Result(Outcome.RETRY, reason=_("the upload session expired")))
                 offset = state
                 continue
-            raise _Stop(self._failure(answer, "uploading the video", sent=True))
+            raise _Stop(self._failure(answer, _("uploading the video"), sent=True))
 
     def _session(self, progress: Progress, resource: dict[str, Any], video: _Video) -> str:
         self._check_quota(uploads=1, units=self._follow)
@@ -388,13 +418,15 @@ class Adapter:
         location = answer.header("Location") if answer.kind == "ok" else None
         if answer.kind != "ok":
             # No byte was sent on that session: no video can exist.
-            raise _Stop(self._failure(answer, "starting the upload", sent=False))
+            raise _Stop(self._failure(answer, _("starting the upload"), sent=False))
         if not location or not self._same_host(location):
             raise _Stop(
                 Result(
                     Outcome.RETRY,
-                    reason="starting the upload: YouTube's answer has no upload address "
-                    "on its own host",
+                    reason=_(
+                        "starting the upload: YouTube's answer has no upload address on its own "
+                        "host"
+                    ),
                 )
             )
         progress.keep(upload=location, upload_size=video.size)
@@ -407,8 +439,10 @@ class Adapter:
             raise _Stop(
                 Result(
                     Outcome.FAILED,
-                    reason="the recorded upload session is not on YouTube's host: "
-                    "the record was edited; resolve it by hand",
+                    reason=_(
+                        "the recorded upload session is not on YouTube's host: the record was "
+                        "edited; resolve it by hand"
+                    ),
                 )
             )
         for attempt in range(STATUS_TRIES):
@@ -430,14 +464,14 @@ class Adapter:
             return _next_offset(answer.header("Range"))
         if answer.status in (404, 410):
             return None
-        failure = self._failure(answer, "asking YouTube where the upload stands", sent=False)
+        failure = self._failure(answer, _("asking YouTube where the upload stands"), sent=False)
         raise _Stop(failure)
 
     def _video(self, data: Any) -> PartResult:
         video_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(video_id, str) or not video_id:
             raise _Stop(
-                Result(Outcome.UNKNOWN, reason="the upload ended without a video id: check")
+                Result(Outcome.UNKNOWN, reason=_("the upload ended without a video id: check"))
             )
         shorts = self.ctx.channel.setting("shorts") is True
         url = (
@@ -474,9 +508,9 @@ class Adapter:
             self._check_quota(units=COST["thumbnails.set"])
             image = media_files.load(self.ctx.root, rel)
         except _Stop as stop:
-            return f"not set: {stop.result.reason}"
+            return _("not set: {reason}").format(reason=stop.result.reason)
         except media_files.MediaProblem as exc:
-            return f"not set: {exc}"
+            return _("not set: {reason}").format(reason=exc)
         answer = self.client.call(
             "POST",
             f"{self.base_url}/upload/youtube/v3/thumbnails/set",
@@ -486,13 +520,13 @@ class Adapter:
             message=_message,
         )
         self._spend(progress, units=COST["thumbnails.set"])
-        return "set" if answer.kind == "ok" else f"not set: {answer.reason}"
+        return "set" if answer.kind == "ok" else _("not set: {reason}").format(reason=answer.reason)
 
     def _add_to_playlist(self, progress: Progress, video_id: str, playlist: str) -> str:
         try:
             self._check_quota(units=COST["playlistItems.insert"])
         except _Stop as stop:
-            return f"not added: {stop.result.reason}"
+            return _("not added: {reason}").format(reason=stop.result.reason)
         answer = self.client.call(
             "POST",
             f"{self.base_url}/youtube/v3/playlistItems",
@@ -507,7 +541,9 @@ class Adapter:
             message=_message,
         )
         self._spend(progress, units=COST["playlistItems.insert"])
-        return "added" if answer.kind == "ok" else f"not added: {answer.reason}"
+        if answer.kind == "ok":
+            return "added"
+        return _("not added: {reason}").format(reason=answer.reason)
 
     # -- reconciliation -----------------------------------------------------------------------
 
@@ -517,7 +553,7 @@ class Adapter:
         marker = progress.handles.get("marker")
         if not isinstance(marker, str) or not marker:
             return Result(
-                Outcome.UNKNOWN, reason="no marker recorded for this attempt: check by hand"
+                Outcome.UNKNOWN, reason=_("no marker recorded for this attempt: check by hand")
             )
         since = (progress.started_at or datetime.now(UTC)) - rest.CLOCK_SKEW
         answer = self.client.call(
@@ -533,7 +569,7 @@ class Adapter:
         if uploads is None:
             return _lookup_failed(answer)
         page: str | None = None
-        for _ in range(LOOKUP_PAGES):
+        for _i in range(LOOKUP_PAGES):
             params = {"part": "snippet", "playlistId": uploads, "maxResults": str(PAGE_SIZE)}
             if page:
                 params["pageToken"] = page
@@ -562,11 +598,13 @@ class Adapter:
                 older = older or (published is not None and published < since)
             page = answer.data.get("nextPageToken")
             if older or not page:
-                return Result(Outcome.ABSENT, reason="the video is not among the uploads")
+                return Result(Outcome.ABSENT, reason=_("the video is not among the uploads"))
         return Result(
             Outcome.UNKNOWN,
-            reason=f"not among the channel's {LOOKUP_PAGES * PAGE_SIZE} latest uploads, "
-            "which do not reach back to the attempt: check by hand",
+            reason=_(
+                "not among the channel's {number} latest uploads, which do not reach back to the "
+                "attempt: check by hand"
+            ).format(number=LOOKUP_PAGES * PAGE_SIZE),
         )
 
     # -- quota --------------------------------------------------------------------------------
@@ -601,16 +639,24 @@ class Adapter:
         used_units, used_uploads = self._spent_today()
         over = []
         if uploads and used_uploads + uploads > self.daily_uploads:
-            over.append(f"{used_uploads} of {self.daily_uploads} uploads")
+            over.append(
+                _("{used} of {limit} uploads").format(used=used_uploads, limit=self.daily_uploads)
+            )
         if units and used_units + units > self.daily_units:
-            over.append(f"{used_units:,} of {self.daily_units:,} units ({units} needed)")
+            over.append(
+                _("{used} of {limit} units ({needed} needed)").format(
+                    used=f"{used_units:,}", limit=f"{self.daily_units:,}", needed=units
+                )
+            )
         if over:
             now = datetime.now(UTC)
             raise _Stop(
                 Result(
                     Outcome.RETRY,
-                    reason=f"YouTube daily quota: {' and '.join(over)} used today (Pacific "
-                    "time): deferred until it resets at midnight Pacific time",
+                    reason=_(
+                        "YouTube daily quota: {quotas} used today (Pacific time): deferred until "
+                        "it resets at midnight Pacific time"
+                    ).format(quotas=_(" and ").join(over)),
                     retry_after=until_reset(now),
                 )
             )
@@ -635,20 +681,29 @@ class Adapter:
     # -- errors -------------------------------------------------------------------------------
 
     def _failure(self, answer: rest.Answer, where: str, *, sent: bool) -> Result:
-        reason, _ = _error(answer.data)
+        reason, _ignored = _error(answer.data)
         if reason in _QUOTA_REASONS or reason == "uploadLimitExceeded":
             self._quota_spent()
             wait = until_reset(datetime.now(UTC)) if reason != "uploadLimitExceeded" else 86400
             return Result(
                 Outcome.RETRY,
-                reason=f"{where}: {answer.reason}: deferred until the quota resets",
+                reason=_("{where}: {reason}: deferred until the quota resets").format(
+                    where=where, reason=answer.reason
+                ),
                 retry_after=wait,
             )
         if answer.kind == "auth":
-            return Result(Outcome.FAILED, reason=f"{where}: {answer.reason}", needs_reauth=True)
+            return Result(
+                Outcome.FAILED,
+                reason=_("{where}: {reason}").format(where=where, reason=answer.reason),
+                needs_reauth=True,
+            )
         if answer.kind == "unknown" and not sent:
             # Nothing that could have made a video was in flight.
-            return Result(Outcome.RETRY, reason=f"{where}: {answer.reason}")
+            return Result(
+                Outcome.RETRY,
+                reason=_("{where}: {reason}").format(where=where, reason=answer.reason),
+            )
         return rest.failure(answer, [], where)
 
     def _same_host(self, url: str) -> bool:
@@ -686,28 +741,35 @@ def _uploads_playlist(data: Any) -> str | None:
 
 
 def _lookup_failed(answer: rest.Answer) -> Result:
-    result = rest.lookup_failed(answer, "the video")
+    result = rest.lookup_failed(answer, _("the video"))
     if answer.status == 403:
-        result.reason = (
-            f"{result.reason} (listing uploads needs the youtube.readonly scope "
-            "besides youtube.upload)"
-        )
+        result.reason = _(
+            "{reason} (listing uploads needs the youtube.readonly scope besides youtube.upload)"
+        ).format(reason=result.reason)
     return result
 
 
 def _metadata_problem(title: str, description: str, tags: list[str]) -> str | None:
     """What YouTube would refuse in the snippet (videos#snippet), said before sending."""
-    for name, text in (("title", title), ("description", description)):
+    for text, refused in (
+        (title, _("YouTube refuses < and > in a video's title: remove them from the post")),
+        (
+            description,
+            _("YouTube refuses < and > in a video's description: remove them from the post"),
+        ),
+    ):
         if "<" in text or ">" in text:
-            return f"YouTube refuses < and > in a video's {name}: remove them from the post"
+            return refused
     if len(title) > 100:
-        return f"the title is {len(title)}/100 characters"
+        return _("the title is {count}/100 characters").format(count=len(title))
     size = len(description.encode("utf-8"))
     if size > 5000:
-        return f"the description is {size}/5000 bytes (with the line cmflow adds)"
+        return _("the description is {size}/5000 bytes (with the line cmflow adds)").format(
+            size=size
+        )
     # Tags: 500 characters in all, commas between them counted, quotes around one with a
     # space counted too.
     total = sum(len(t) + (2 if " " in t else 0) for t in tags) + max(0, len(tags) - 1)
     if total > 500:
-        return f"the tags take {total}/500 characters: remove some"
+        return _("the tags take {count}/500 characters: remove some").format(count=total)
     return None

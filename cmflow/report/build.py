@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cmflow.errors import CmflowError
+from cmflow.i18n import _
 from cmflow.report import data, doc, kpi, render
 from cmflow.report.i18n import Lang
 
@@ -25,14 +26,20 @@ def parse_day(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value.strip()[:10])
     except ValueError:
-        raise CmflowError(f"{name} {value!r} is not a date: write it as 2026-11-24") from None
+        raise CmflowError(
+            _("{option} {value} is not a date: write it as 2026-11-24").format(
+                option=name, value=repr(value)
+            )
+        ) from None
 
 
 def period(since: str | None, until: str | None, today: date) -> tuple[date, date]:
     end = parse_day(until, "--until") or today
     start = parse_day(since, "--since") or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
-        raise CmflowError(f"--since {start} is after --until {end}")
+        raise CmflowError(
+            _("--since {start} is after --until {end}: swap them").format(start=start, end=end)
+        )
     return start, end
 
 
@@ -56,7 +63,10 @@ def render_report(cfg: Config, report: kpi.Report, lang: Lang, fmt: str, out: Pa
     except CmflowError:
         ages, names = ", ".join(settings.DEFAULT_SCHEDULE), {}
     sections = doc.sections(report, lang, cfg.timezone, ages, names)
-    title = f"{lang.t('title')} — {report.since.isoformat()} → {report.until.isoformat()}"
+    _ = lang.gettext  # the report's words are in its own language (the brand's)
+    title = _("Social media report") + (
+        f" — {report.since.isoformat()} → {report.until.isoformat()}"
+    )
     if fmt == "html":
         return render.html(title, sections, lang)
     if fmt == "text":

@@ -35,19 +35,26 @@ class Section:
 def _group_table(
     r: Report, lang: Lang, groups: list[Group], head: str, label: bool = True
 ) -> tuple[list[str], list[list[Cell]]]:
+    _ = lang.gettext
+    heads = {
+        "channel": _("Channel"),
+        "pillar": _("Pillar"),
+        "campaign": _("Campaign"),
+        "format": _("Format"),
+    }
     headers = [
-        lang.t(head),
-        lang.t("posts"),
-        lang.t("interactions"),
-        lang.t("per_post"),
-        lang.t("likes"),
-        lang.t("reposts"),
-        lang.t("replies"),
-        lang.t("rate"),
+        heads[head],
+        _("Posts"),
+        _("Interactions"),
+        _("Per post"),
+        _("Likes"),
+        _("Reposts and shares"),
+        _("Replies"),
+        _("Engagement rate"),
     ]
     rows: list[list[Cell]] = []
     for g in groups:
-        name = lang.t(g.key) if not label and g.key else lang.label(g.key)
+        name = lang.format_name(g.key) if not label and g.key else lang.label(g.key)
         rows.append(
             [
                 name,
@@ -68,22 +75,25 @@ def sections(
     r: Report, lang: Lang, tz: tzinfo, ages: str, names: Mapping[str, str] | None = None
 ) -> list[Section]:
     """The report's sections; `names` gives competitors' display names by key."""
+    _ = lang.gettext
     names = names or {}
     out: list[Section] = []
     chart: str | None
     t = r.total
     summary = Section(
         "summary",
-        lang.t("summary"),
-        lang.t("snapshot_note", ages=ages, basis=lang.basis(t.basis)),
+        _("Summary"),
+        _("Figures are each post's latest snapshot ({ages}). Engagement rate: {basis}.").format(
+            ages=ages, basis=lang.basis(t.basis)
+        ),
         [
-            lang.t("period"),
-            lang.t("posts"),
-            lang.t("interactions"),
-            lang.t("per_post"),
-            lang.t("impressions"),
-            lang.t("clicks"),
-            lang.t("rate"),
+            _("Period"),
+            _("Posts"),
+            _("Interactions"),
+            _("Per post"),
+            _("Impressions"),
+            _("Clicks"),
+            _("Engagement rate"),
         ],
         [
             [
@@ -100,22 +110,22 @@ def sections(
     )
     out.append(summary)
     if not r.posts:
-        summary.note = lang.t("no_posts")
+        summary.note = _("No published post with metrics in this period.")
     numeric = {1, 2, 3, 4, 5, 6, 7}
     rate_note = f"¹ {lang.basis('followers')} · ² {lang.basis('mixed')}"
-    for slug, groups, head, label in (
-        ("channels", r.channels, "channel", True),
-        ("pillars", r.pillars, "pillar", True),
-        ("campaigns", r.campaigns, "campaign", True),
-        ("formats", r.formats, "format", False),
+    interactions = _("Interactions")
+    for slug, groups, head, label, title in (
+        ("channels", r.channels, "channel", True, _("By channel")),
+        ("pillars", r.pillars, "pillar", True, _("By content pillar")),
+        ("campaigns", r.campaigns, "campaign", True, _("By campaign")),
+        ("formats", r.formats, "format", False, _("By format")),
     ):
         if not groups:
             continue
         headers, rows = _group_table(r, lang, groups, head, label)
-        title = lang.t(f"by_{slug[:-1]}")
         chart = charts.bars(
             [(str(row[0]), float(g.interactions)) for row, g in zip(rows, groups, strict=True)],
-            f"{title} — {lang.t('interactions')}",
+            f"{title} — {interactions}",
             labels=[lang.count(g.interactions) for g in groups],
         )
         out.append(Section(slug, title, rate_note, headers, rows, numeric, chart))
@@ -124,10 +134,10 @@ def sections(
         chart = charts.lines(
             [w.key[5:] for w in weeks],
             [
-                (lang.t("interactions"), [float(w.interactions) for w in weeks]),
-                (lang.t("posts"), [float(w.posts) for w in weeks]),
+                (_("Interactions"), [float(w.interactions) for w in weeks]),
+                (_("Posts"), [float(w.posts) for w in weeks]),
             ],
-            lang.t("trend"),
+            _("Trend by week"),
         )
         rows = [
             [
@@ -142,14 +152,14 @@ def sections(
         out.append(
             Section(
                 "trend",
-                lang.t("trend"),
+                _("Trend by week"),
                 "",
                 [
-                    lang.t("week"),
-                    lang.t("posts"),
-                    lang.t("interactions"),
-                    lang.t("per_post"),
-                    lang.t("rate"),
+                    _("Week of"),
+                    _("Posts"),
+                    _("Interactions"),
+                    _("Per post"),
+                    _("Engagement rate"),
                 ],
                 rows,
                 {1, 2, 3, 4},
@@ -158,8 +168,10 @@ def sections(
         )
     if r.posts:
         grid = r.heat
-        chart = charts.heat(grid, [lang.weekday(i) for i in range(7)], lang.t("heat"))
-        out.append(Section("heat", lang.t("heat"), lang.t("heat_note", tz=str(tz)), chart=chart))
+        heat = _("When posts worked: mean interactions by weekday and hour")
+        chart = charts.heat(grid, [lang.weekday(i) for i in range(7)], heat)
+        note = _("Darker is better; empty cells had no post. Hours in {tz}.").format(tz=str(tz))
+        out.append(Section("heat", heat, note, chart=chart))
     if r.best_slots:
         rows = []
         for ch, slots in r.best_slots.items():
@@ -168,14 +180,17 @@ def sections(
         out.append(
             Section(
                 "slots",
-                lang.t("best"),
+                _("Best posting slots per channel (from this history)"),
                 "",
-                [lang.t("channel"), lang.t("slot"), lang.t("posts"), lang.t("mean")],
+                [_("Channel"), _("Slot"), _("Posts"), _("Mean interactions")],
                 rows,
                 {2, 3},
             )
         )
-    for slug, items in (("top", r.top), ("bottom", r.bottom)):
+    for slug, items, title in (
+        ("top", r.top, _("Top posts")),
+        ("bottom", r.bottom, _("Weakest posts")),
+    ):
         if not items:
             continue
         rows = [
@@ -193,16 +208,16 @@ def sections(
         out.append(
             Section(
                 slug,
-                lang.t(slug),
+                title,
                 "",
                 [
-                    lang.t("post"),
-                    lang.t("channel"),
-                    lang.t("published"),
-                    lang.t("pillar"),
-                    lang.t("campaign"),
-                    lang.t("interactions"),
-                    lang.t("rate"),
+                    _("Post"),
+                    _("Channel"),
+                    _("Published"),
+                    _("Pillar"),
+                    _("Campaign"),
+                    _("Interactions"),
+                    _("Engagement rate"),
                 ],
                 rows,
                 {5, 6},
@@ -214,7 +229,7 @@ def sections(
             name = (
                 g.name
                 if g.kind == "brand"
-                else f"{names.get(g.name, g.name)} ({lang.t('competitor')})"
+                else _("{name} (competitor)").format(name=names.get(g.name, g.name))
             )
             rows.append(
                 [
@@ -226,21 +241,21 @@ def sections(
                     lang.pct(g.percent, 1),
                 ]
             )
-        days = sorted({d for g in r.growth for d, _ in g.series})
+        days = sorted({d for g in r.growth for d, _count in g.series})
         brand = [g for g in r.growth if g.kind == "brand"]
         chart = None
         if len(days) > 1 and brand:
             chart = charts.lines(
                 [d.isoformat()[5:] for d in days],
                 [(g.name, [dict(g.series).get(d) for d in days]) for g in brand],
-                lang.t("growth"),
+                _("Follower growth"),
             )
         out.append(
             Section(
                 "growth",
-                lang.t("growth"),
+                _("Follower growth"),
                 "",
-                [lang.t("account"), "", lang.t("start"), lang.t("end"), lang.t("change"), "%"],
+                [_("Account"), "", _("Start"), _("End"), _("Change"), "%"],
                 rows,
                 {2, 3, 4, 5},
                 chart,
@@ -261,7 +276,7 @@ def sections(
         s = r.site_total
         rows.append(
             [
-                lang.t("total"),
+                _("Total"),
                 lang.count(s.sessions),
                 lang.count(s.engaged),
                 lang.count(s.key_events),
@@ -271,21 +286,21 @@ def sections(
         )
         chart = charts.bars(
             [(lang.label(x.campaign), float(x.sessions)) for x in r.site[:12]],
-            f"{lang.t('sessions')} / {lang.t('campaign')}",
+            _("Sessions") + " / " + _("Campaign"),
             labels=[lang.count(x.sessions) for x in r.site[:12]],
         )
         out.append(
             Section(
                 "site",
-                lang.t("site"),
+                _("Site traffic and conversions by campaign (Google Analytics)"),
                 "",
                 [
-                    lang.t("campaign"),
-                    lang.t("sessions"),
-                    lang.t("engaged"),
-                    lang.t("key_events"),
-                    lang.t("social_posts"),
-                    lang.t("interactions"),
+                    _("Campaign"),
+                    _("Sessions"),
+                    _("Engaged sessions"),
+                    _("Conversions (key events)"),
+                    _("Social posts"),
+                    _("Interactions"),
                 ],
                 rows,
                 {1, 2, 3, 4, 5},
@@ -295,7 +310,7 @@ def sections(
     if any(v.name for v in r.rivals):
         rows = [
             [
-                names.get(v.name, v.name) or lang.t("brand"),
+                names.get(v.name, v.name) or _("Brand"),
                 v.platform,
                 lang.count(v.followers),
                 lang.count(v.posts),
@@ -306,25 +321,25 @@ def sections(
         ]
         chart = charts.bars(
             [
-                (f"{names.get(v.name, v.name) or lang.t('brand')} · {v.platform}", v.per_post)
+                ((names.get(v.name, v.name) or _("Brand")) + f" · {v.platform}", v.per_post)
                 for v in r.rivals
             ],
-            f"{lang.t('rivals')} — {lang.t('interactions')} / {lang.t('post').lower()}",
+            _("Against competitors") + " — " + interactions + " / " + _("Post").lower(),
             labels=[lang.num(v.per_post) for v in r.rivals],
             colors=[charts.BAR if not v.name else charts.BAR_ALT for v in r.rivals],
         )
         out.append(
             Section(
                 "rivals",
-                lang.t("rivals"),
+                _("Against competitors"),
                 "",
                 [
-                    lang.t("account"),
+                    _("Account"),
                     "",
-                    lang.t("followers"),
-                    lang.t("posts"),
-                    lang.t("per_post"),
-                    lang.t("rate"),
+                    _("Followers"),
+                    _("Posts"),
+                    _("Per post"),
+                    _("Engagement rate"),
                 ],
                 rows,
                 {2, 3, 4, 5},
@@ -332,5 +347,7 @@ def sections(
             )
         )
     if r.problems:
-        out.append(Section("problems", lang.t("problems"), "\n".join(r.problems[:20])))
+        out.append(
+            Section("problems", _("Lines skipped in data/metrics"), "\n".join(r.problems[:20]))
+        )
     return out
