@@ -1007,7 +1007,8 @@ def test_edited_after_publish_fires_when_the_record_differs(make_repo: MakeRepo)
             "schedule.edited-after-publish",
             "mastodon",
             "changed since it was published on 2026-11-24 09:31 CET: the change will not be "
-            "sent (set `on_edit: update` on mastodon to send edits); change it by hand",
+            "sent (set `on_edit: update` on mastodon to send edits); change it by hand at "
+            "https://mastodon.example/@marque/109",
         )
     ]
 
