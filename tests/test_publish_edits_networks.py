@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import Fault, FakeLinkedIn, FakeServer
+from tests.fakes import FakeLinkedIn, FakeServer, Fault
 from tests.fakes.facebook import FakeFacebook
 from tests.fakes.linkedin import shown
 from tests.meta import TOKEN as META_TOKEN
@@ -105,8 +105,7 @@ def _facebook() -> Iterator[Network]:
             r"^/v25\.0/[0-9]+_[0-9]+$",
             {
                 "error": {
-                    "message": "An unexpected error has occurred. Please retry your request "
-                    "later.",
+                    "message": "An unexpected error has occurred. Please retry your request later.",
                     "type": "OAuthException",
                     "code": 2,
                     "fbtrace_id": "AhQ9",
