@@ -41,6 +41,7 @@ class Network:
     edits: Callable[[], list[dict[str, Any]]]  # the edits the platform applied
     text: Callable[[str], str]  # the text the post shows now, by id
     delete: Callable[[str], None]  # delete a post by hand on the platform
+    tokens: set[str]  # the tokens the platform answers as expired
 
     def make_site(self, tmp_path: Path, **extra: Any) -> Site:
         return site(
@@ -77,6 +78,7 @@ def _linkedin() -> Iterator[Network]:
             lambda: fake.edits,
             lambda urn: shown(str(fake.post(urn)["commentary"])) or "",
             fake.delete,
+            fake.expired_tokens,
         )
         assert not fake.errors
 
@@ -114,6 +116,7 @@ def _facebook() -> Iterator[Network]:
             lambda: fake.edits,
             text,
             fake.delete,
+            fake.expired,
         )
         assert not fake.errors
 
@@ -229,3 +232,22 @@ def test_an_edit_of_a_post_deleted_on_the_platform_is_refused_once(
     assert s.state("atelier", "net") == "published"
     assert s.actions()[("atelier", "net")] == "done"  # not retried every run
     assert net.edits() == []
+
+
+def test_an_edit_refused_for_an_expired_token_goes_out_once_it_is_renewed(
+    tmp_path: Path, net: Network
+) -> None:
+    s = net.make_site(tmp_path, on_edit="update")
+    assert s.publish().code == 0
+    post_id, _ = _shown(net, s)
+    s.write_post("atelier.md", post(["net"], FIXED, date=DATE))
+    net.tokens.add(next(iter(net.env.values())))
+    refused = s.publish()
+    assert refused.code == 1 and "edit not sent" in refused.stdout, refused
+    assert s.state("atelier", "net") == "published" and net.edits() == []
+    assert s.actions()[("atelier", "net")] == "update"  # the credential, not the edit, was refused
+    net.tokens.clear()
+    renewed = s.publish()
+    assert renewed.code == 0, renewed
+    assert net.edits() == [{"id": post_id, "text": FIXED}]
+    s.assert_no_secret()
