@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cmflow import counting
+from cmflow.i18n import _
 from cmflow.media import inspect
 from cmflow.model import Media, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
@@ -159,19 +160,21 @@ class Adapter:
         transport retry): an unclear answer is read back by the next run (`edited`)."""
         done = list(progress.done)
         if not done:
-            return Result(Outcome.FAILED, done, reason="the post: nothing published to edit")
+            return Result(Outcome.FAILED, done, reason=_("the post: nothing published to edit"))
         answer = self.graph.post(quote(done[0].id, safe=""), {"message": self._text(rendered)})
         if answer.ok and answer.data.get("success") is True:
             return Result(Outcome.PUBLISHED, done)
         if answer.ok:
-            answer.kind, answer.reason = "unknown", "answered without success: true"
+            answer.kind, answer.reason = "unknown", _("answered without success: true")
         if _gone(answer):
             return Result(
                 Outcome.FAILED,
                 done,
-                reason=f"the post: {answer.reason} (deleted from the Page?)",
+                reason=_("the post: {reason} (deleted from the Page?)").format(
+                    reason=answer.reason
+                ),
             )
-        return self.graph.halt("the edit", answer, sent=True).result(done)
+        return self.graph.halt(_("the edit"), answer, sent=True).result(done)
 
     def edited(self, rendered: Rendered, progress: Progress) -> Result:
         """Read the post's message back and compare it with the edit."""
@@ -186,7 +189,9 @@ class Adapter:
             return Result(
                 Outcome.UNKNOWN,
                 done,
-                reason=f"the post: cannot read it back to check the edit: {answer.reason}",
+                reason=_("the post: cannot read it back to check the edit: {reason}").format(
+                    reason=answer.reason
+                ),
                 retry_after=answer.retry_after,
                 needs_reauth=answer.kind == "auth",
             )

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cmflow import media as media_files
+from cmflow.i18n import _
 from cmflow.platforms import rest
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
@@ -226,7 +227,7 @@ class Adapter:
         transport retry, an unclear answer is read back by the next run (`edited`)."""
         done = list(progress.done)
         if not done:
-            return Result(Outcome.FAILED, done, reason="the post: nothing published to edit")
+            return Result(Outcome.FAILED, done, reason=_("the post: nothing published to edit"))
         urn = done[0].id
         answer = self.client.call(
             "POST",
@@ -241,7 +242,9 @@ class Adapter:
             return Result(
                 Outcome.FAILED,
                 done,
-                reason=f"the post: {answer.reason}: it no longer exists on LinkedIn (deleted?)",
+                reason=_("the post: {reason}: it no longer exists on LinkedIn (deleted?)").format(
+                    reason=answer.reason
+                ),
             )
         result = self._failure(answer)
         result.parts = done
@@ -266,7 +269,9 @@ class Adapter:
             return Result(
                 Outcome.UNKNOWN,
                 done,
-                reason=f"the post: cannot read it back to check the edit: {got.reason}",
+                reason=_("the post: cannot read it back to check the edit: {reason}").format(
+                    reason=got.reason
+                ),
                 retry_after=got.retry_after,
                 needs_reauth=got.kind == "auth",
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cmflow.i18n import _
 from cmflow.model import Finding
 from cmflow.platforms.spec import Capability
 from cmflow.rules.base import QueueContext, Rule
@@ -27,9 +28,11 @@ def site_title(ctx: QueueContext) -> Iterator[Finding]:
             ch.mark.column,
             "warning",
             "config.site-title",
-            f"the site's heading, its pages' <title> and the feed's author will show the "
-            f"channel's name {ch.name!r}: set `brand:` at the top of channels.yaml (the "
-            f"brand's name) or `title:` on the {ch.name} channel",
+            _(
+                "the site's heading, its pages' <title> and the feed's author will show the "
+                "channel's name '{channel}': set `brand:` at the top of channels.yaml (the "
+                "brand's name) or `title:` on the {channel} channel"
+            ).format(channel=ch.name),
             ch.name,
         )
 
