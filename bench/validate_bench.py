@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHANNELS = textwrap.dedent(
     """\
+    brand: Boulangerie Martin
     timezone: Europe/Paris
     language: fr
     editorial_line:
@@ -179,6 +180,7 @@ def write_archive(root: Path, n: int) -> None:
     from cmflow import content
     from cmflow.ledger import Entry, Ledger
     from cmflow.model import State
+    from cmflow.platforms.base import PartResult
     from cmflow.render import fingerprint, render
     from cmflow.rules import BY_ID
 
@@ -207,6 +209,7 @@ def write_archive(root: Path, n: int) -> None:
         if post.date is None or post.date > now or rng.random() < 0.04:
             continue  # upcoming, or never published: schedule.past
         for name in post.channels:
+            ident = str(rng.randrange(10**17, 10**18))
             fp = fingerprint(render(post, cfg.channels[name]))
             if rng.random() < 0.01:
                 fp = "0" * 32  # edited since: schedule.edited-after-publish
@@ -222,6 +225,8 @@ def write_archive(root: Path, n: int) -> None:
                     source_hash=post.content_hash,
                     published_at=when,
                     scheduled_for=post.date.isoformat(),
+                    # Where it went out, as the platform answered.
+                    parts=[PartResult(ident, f"https://{name}.example/p/{ident}")],
                 )
             )
 

@@ -35,7 +35,7 @@ from cmflow.model import Finding, KeyPath, Mark, Post, State
 
 CACHE_DIR = ".cmflow-cache"
 FILE_NAME = "validate.bin"
-FORMAT = 8  # 8: finding messages translated (French) and reworded; 7: first-run review
+FORMAT = 9  # 9: record entries carry their first part (id and URL); 8: messages translated
 LEVELS = frozenset({"error", "warning"})
 _STATES = frozenset(s.value for s in State)
 
@@ -54,9 +54,10 @@ class Entry:
     marks_json: list[Any] | None = None  # the post's marks as the cache held them
 
 
-# What validation reads of one publish record file (see `cmflow.validation.record_entries`):
-# post, channel, state, content_hash, source_hash, published_at, scheduled_for.
-RecordFields = tuple[str, str, str, str, str, str | None, str | None]
+# What validation reads of one publish record file (see `cmflow.validation.record_scan`):
+# post, channel, state, content_hash, source_hash, published_at, scheduled_for, and the first
+# part's id and URL ("" when none: "change it by hand at <url>" in validate's messages).
+RecordFields = tuple[str, str, str, str, str, str | None, str | None, str, str]
 
 
 @dataclass
@@ -247,6 +248,8 @@ _RFILE_COLUMNS: dict[str, tuple[type, ...]] = {
     "source_hash": (str,),
     "published_at": (str, type(None)),
     "scheduled_for": (str, type(None)),
+    "remote_id": (str,),
+    "url": (str,),
 }
 _QUEUE_COLUMNS: dict[str, tuple[type, ...]] = {
     "path": (str,),

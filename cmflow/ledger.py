@@ -545,7 +545,7 @@ def sent_index(
             if e is None or e.state == State.FAILED:
                 continue
             sent = e.content_hash if e.state == State.PUBLISHED else ""
-            out[(post.id, channel)] = Sent(sent, parse_time(e.published_at))
+            out[(post.id, channel)] = Sent(sent, parse_time(e.published_at), e.url)
     return out
 
 

@@ -566,7 +566,7 @@ def _claim(
     if action.kind == Kind.UPDATE and old is not None:
         # An edit of a published post: claimed like a creation (the push is the lock), with
         # what was sent before, so that a refused edit puts the record back as it was.
-        old.handles["edit"] = {"from": old.content_hash}
+        old.handles["edit"] = {"from": old.content_hash, "source": old.source_hash}
         old.handles["updated"] = real_now
         old.handles.pop("edit_refused", None)
         old.state, old.run_id, old.claimed_at, old.leased_at = (
@@ -803,9 +803,11 @@ def _record_edit(
     else:
         new = entry.content_hash
         entry.state, entry.content_hash = State.PUBLISHED, sent_before
+        _restore_source(entry, edit)
         entry.handles.pop("edit", None)
         entry.handles.pop("updated", None)
-        if result.outcome == Outcome.FAILED:
+        # A refused credential says nothing about the edit: sent again once it is renewed.
+        if result.outcome == Outcome.FAILED and not result.needs_reauth:
             entry.handles["edit_refused"] = {"fingerprint": new, "reason": reason}
             state = State.FAILED
             message = _("edit refused: {reason} (the published version stays)").format(
@@ -825,6 +827,15 @@ def _record_edit(
     return PairResult(action, state, redact.text(message), entry, reauth, updated)
 
 
+def _restore_source(entry: Entry, edit: Mapping[str, Any]) -> None:
+    """Put back the source hash of the version on the network, as the claim noted it: else
+    the next plan would take the unsent change for a mere change of rendering (same post,
+    nothing to send) and never send the edit."""
+    source = edit.get("source")
+    if isinstance(source, str):
+        entry.source_hash = source
+
+
 def _release(
     entry: Entry,
     action: Action,
@@ -841,6 +852,7 @@ def _release(
     if isinstance(edit, dict):
         # An edit not attempted: the published version is still what the network shows.
         entry.state, entry.content_hash = State.PUBLISHED, str(edit.get("from") or "")
+        _restore_source(entry, edit)
         entry.handles.pop("updated", None)
         entry.note("released", reason, at=clock.stamp())
         with lock:

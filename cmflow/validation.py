@@ -19,6 +19,7 @@ from cmflow.cache import Cache, Entry, RecordFields, RecordState, media_stamps
 from cmflow.config import CONFIG_NAME, Channel, Config
 from cmflow.media import MediaFile
 from cmflow.model import Finding, KeyPath, Mark, Post, Sent, State
+from cmflow.platforms.base import PartResult
 from cmflow.rules import BY_ID, FILE_RULES, POST_RULES, QUEUE_RULES, PostContext, QueueContext
 
 PARALLEL_FROM = 400  # files; below this, starting worker processes costs more than it saves
@@ -394,8 +395,11 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
             if stamp is not None and got is not None and got[:2] == stamp:
                 fields = got[2]
                 entry = new(ledger.Entry)
-                entry.__dict__.update(zip(_RECORD_FIELDS, fields, strict=True))
+                *kept, remote_id, url = fields
+                entry.__dict__.update(zip(_RECORD_FIELDS, kept, strict=True))
                 entry.state = State(entry.state)  # checked when the cache was loaded
+                # The first part only (its id and URL): all validation reads of the parts.
+                entry.parts = [PartResult(remote_id, url or None)] if remote_id else []
             else:
                 changed = True
                 read = reader.read(base / name / file)
@@ -403,7 +407,11 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
                     out.problems.append(read)  # not kept: read again next time
                     continue
                 entry = read
-                fields = tuple(getattr(entry, f) for f in _RECORD_FIELDS)
+                fields = (
+                    *(getattr(entry, f) for f in _RECORD_FIELDS),
+                    entry.remote_id or "",
+                    entry.url or "",
+                )
             if stamp is not None:
                 files[key] = (*stamp, fields)
             out.entries.append(entry)

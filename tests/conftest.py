@@ -89,6 +89,7 @@ channels:
     platform: feed
     output_dir: public
     site_url: https://example.fr/actus
+    title: Actus de la marque
 """
 
 # A moment before every date used in the tests, so schedule.past stays silent unless wanted.

@@ -285,7 +285,7 @@ def test_utf8_bom_is_accepted(make_repo: MakeRepo) -> None:
 def test_a_channel_defined_twice_is_an_error(make_repo: MakeRepo) -> None:
     config = CHANNELS_YAML + "  mastodon:\n    platform: x\n    token_env: CMFLOW_X2_TOKEN\n"
     found = problems(make_repo, config)
-    assert any(p.startswith("channels.yaml:50:3: ") and "mastodon" in p for p in found)
+    assert any(p.startswith("channels.yaml:51:3: ") and "mastodon" in p for p in found)
 
 
 def test_root_without_channels_yaml_is_a_usage_error(tmp_path: Path) -> None:

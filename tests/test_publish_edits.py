@@ -11,6 +11,7 @@ from cmflow.model import Finding
 from tests.fakes import Fault
 from tests.publishing import (
     Fakes,
+    Site,
     ago,
     created,
     feed_channel,
@@ -134,6 +135,20 @@ def test_a_refused_edit_keeps_the_published_version_and_is_not_retried(
     assert created(fakes.mastodon, "edit-77x") == 1
 
 
+def _assert_validate_names_the_url(s: Site, words: str, url: str) -> None:
+    """`validate` gives the post's address in its edited-after-publish warning, with a cold
+    validation cache and again with a warm one (record entries read from the cache)."""
+    cache = s.root / ".cmflow-cache" / "validate.bin"
+    cache.unlink(missing_ok=True)
+    cold = s.run("validate")
+    assert words in cold.stdout and url in cold.stdout, cold
+    assert cache.is_file()
+    stamp = cache.stat().st_mtime_ns
+    warm = s.run("validate")
+    assert warm.stdout == cold.stdout, warm
+    assert cache.stat().st_mtime_ns == stamp  # unchanged: answered from the cache
+
+
 def test_by_default_an_edit_is_flagged_with_the_posts_address(tmp_path: Path, fakes: Fakes) -> None:
     s = site(
         tmp_path / "repo",
@@ -145,8 +160,7 @@ def test_by_default_an_edit_is_flagged_with_the_posts_address(tmp_path: Path, fa
     assert s.publish().code == 0
     (status,) = fakes.mastodon.posts
     s.write_post("croissant.md", post(["mastodon"], FIXED, date=DATE))
-    warned = s.run("validate")
-    assert "set `on_edit: update` on mastodon" in warned.stdout
+    _assert_validate_names_the_url(s, "set `on_edit: update` on mastodon", status["url"])
     plan = s.run("plan", "--all").stdout
     assert "set `on_edit: update` on mastodon" in plan and status["url"] in plan
     assert s.actions()[("croissant", "mastodon")] == "done"
@@ -177,8 +191,7 @@ def test_a_platform_that_cannot_edit_keeps_the_warning_with_the_url(
         '"state": "published", "content_hash": "0000", "published_at": "2026-11-24T08:31:00Z", '
         f'"parts": [{{"id": "at://x/app.bsky.feed.post/3kabc", "url": "{url}"}}]}}',
     )
-    warned = s.run("validate")
-    assert "Bluesky cannot edit a post" in warned.stdout
+    _assert_validate_names_the_url(s, "Bluesky cannot edit a post", url)
     plan = s.run("plan", "--all").stdout
     assert "Bluesky cannot edit a post" in plan and url in plan
     assert s.actions()[("croissant", "bluesky")] == "done"

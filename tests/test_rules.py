@@ -1026,7 +1026,8 @@ def test_edited_after_publish_fires_when_the_record_differs(make_repo: MakeRepo)
             "schedule.edited-after-publish",
             "mastodon",
             "changed since it was published on 2026-11-24 09:31 CET: the change will not be "
-            "sent (set `on_edit: update` on mastodon to send edits); change it by hand",
+            "sent (set `on_edit: update` on mastodon to send edits); change it by hand at "
+            "https://mastodon.example/@marque/109",
         )
     ]
 
@@ -1137,6 +1138,47 @@ def test_secret_silent_on_ordinary_text(make_repo: MakeRepo) -> None:
         "https://exemple.fr/atelier-2026?ref=ABCDEF123456 #Atelier2026"
     )
     assert run(make_repo, {"a.md": _one_channel("mastodon", body)}) == []
+
+
+# --- config.* ----------------------------------------------------------------------------------
+
+UNTITLED = CHANNELS_YAML.replace("    title: Actus de la marque\n", "")
+
+
+def test_config_site_title_fires_on_a_site_with_neither_title_nor_brand(
+    make_repo: MakeRepo,
+) -> None:
+    assert UNTITLED != CHANNELS_YAML
+    found = run(
+        make_repo, {"a.md": _on("mastodon", "2026-11-24 09:30", "education")}, config=UNTITLED
+    )
+    hit = one(found, "config.site-title")
+    line = UNTITLED.splitlines().index("  site:") + 1
+    assert (hit.path, hit.line, hit.column, hit.level, hit.channel) == (
+        "channels.yaml",
+        line,
+        3,
+        "warning",
+        "site",
+    )
+    assert "channel's name 'site'" in hit.message and "`brand:`" in hit.message
+    assert "`title:` on the site channel" in hit.message
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        f"brand: Boulangerie Martin\n{UNTITLED}",
+        CHANNELS_YAML,
+        UNTITLED.replace("  site:\n", "  site:\n    enabled: false\n"),
+    ],
+    ids=["brand", "title", "disabled"],
+)
+def test_config_site_title_silent_with_a_brand_or_a_title(make_repo: MakeRepo, config: str) -> None:
+    found = run(
+        make_repo, {"a.md": _on("mastodon", "2026-11-24 09:30", "education")}, config=config
+    )
+    assert only(found, "config.site-title") == []
 
 
 # --- The catalogue is covered -------------------------------------------------------------------

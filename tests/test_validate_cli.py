@@ -562,3 +562,46 @@ def test_help_through_the_entry_point(tmp_path: Path) -> None:
     assert proc.returncode == 0
     for option in ("--root", "--format", "--at", "--changed-since", "--no-cache"):
         assert option in proc.stdout
+
+
+SITE_ONLY = """\
+timezone: Europe/Paris
+language: fr
+channels:
+  mastodon:
+    platform: mastodon
+    base_url: https://mastodon.example
+    token_env: CMFLOW_MASTODON_TOKEN
+  actus:
+    platform: feed
+    output_dir: public
+"""
+
+
+def test_a_site_with_neither_title_nor_brand_is_flagged_where_channels_yaml_defines_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "channels.yaml").write_text(SITE_ONLY, encoding="utf-8")
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "pain.md").write_text(
+        "---\ndate: 2026-11-30 09:30\nchannels: [actus, mastodon]\n---\nLe pain du jour.\n",
+        encoding="utf-8",
+    )
+    expected = (
+        "channels.yaml:8:3: warning config.site-title  actus: the site's heading, its pages' "
+        "<title> and the feed's author will show the channel's name 'actus': set `brand:` at "
+        "the top of channels.yaml (the brand's name) or `title:` on the actus channel\n"
+    )
+    for _ in ("cold", "warm"):  # the second run answers from the validation cache
+        done = run_main(["validate", "--at", AT], tmp_path)
+        assert done.returncode == 0, done.stderr  # a warning never blocks
+        assert done.stdout.startswith(expected), done.stdout
+    assert (tmp_path / ".cmflow-cache" / "validate.bin").is_file()
+    data = json.loads(run_main(["validate", "--format", "json"], tmp_path).stdout)
+    (finding,) = [f for f in data["findings"] if f["rule"] == "config.site-title"]
+    assert finding["channel"] == "actus" and finding["path"] == "channels.yaml"
+
+    for fixed in (f"brand: Boulangerie Martin\n{SITE_ONLY}", f"{SITE_ONLY}    title: Actus\n"):
+        (tmp_path / "channels.yaml").write_text(fixed, encoding="utf-8")
+        done = run_main(["validate", "--at", AT], tmp_path)
+        assert done.returncode == 0 and "config.site-title" not in done.stdout, done.stdout

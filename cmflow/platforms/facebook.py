@@ -19,6 +19,12 @@ duplicate answers (#506 "Duplicate status message", 368 "You've already posted t
 reconciled by listing `GET /{page-id}/feed?fields=id,message,created_time,permalink_url` and
 matching the hash of the message: found → recorded as published; not found → outcome
 unknown, looked for again by the next run (never resent blindly: arsduo/koala#699).
+
+Edits (`on_edit: update`, pages-api/posts "Update a post"): `POST /{page-post-id}` with the
+new `message`, answered `{"success": true}`. Only the text changes: the link preview and the
+photos stay as published. An unknown or deleted post is Graph error 100 (subcode 33, "Object
+with ID ... does not exist"). An edit whose answer is lost is settled by reading the post's
+`message` back (`GET /{page-post-id}?fields=id,message`), never by sending it again blindly.
 """
 
 from __future__ import annotations
@@ -26,13 +32,22 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from cmflow import counting
 from cmflow.i18n import _
 from cmflow.media import inspect
 from cmflow.model import Media, Rendered
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
-from cmflow.platforms.graph import GraphClient, Halt, Lookup, part_handles, text_hash
+from cmflow.platforms.graph import (
+    Answer,
+    GraphClient,
+    Halt,
+    Lookup,
+    normalise,
+    part_handles,
+    text_hash,
+)
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
 
 MAX_PHOTOS = 10
@@ -68,7 +83,8 @@ SPEC = PlatformSpec(
         ),
         token("environment variable holding the Page access token"),
     ),
-    capabilities=caps(Capability.ALT_TEXT, Capability.RECONCILES),
+    # EDITS: POST /{page-post-id} with `message`, see `Adapter.edit`.
+    capabilities=caps(Capability.ALT_TEXT, Capability.RECONCILES, Capability.EDITS),
     default_base_url="https://graph.facebook.com/v25.0",
     source="developers.facebook.com pages-api/posts; length third-party",
 )
@@ -140,6 +156,52 @@ class Adapter:
             retry_after=last.retry_after if last is not None else None,
             needs_reauth=last is not None and last.kind == "auth",
         )
+
+    # -- edits (cmflow.platforms.base.Editor) -------------------------------------------------
+
+    def edit(self, rendered: Rendered, progress: Progress) -> Result:
+        """Give the published post the post's text as its `message`. Sent once (no
+        transport retry): an unclear answer is read back by the next run (`edited`)."""
+        done = list(progress.done)
+        if not done:
+            return Result(Outcome.FAILED, done, reason=_("the post: nothing published to edit"))
+        answer = self.graph.post(quote(done[0].id, safe=""), {"message": self._text(rendered)})
+        if answer.ok and answer.data.get("success") is True:
+            return Result(Outcome.PUBLISHED, done)
+        if answer.ok:
+            answer.kind, answer.reason = "unknown", _("answered without success: true")
+        if _gone(answer):
+            return Result(
+                Outcome.FAILED,
+                done,
+                reason=_("the post: {reason} (deleted from the Page?)").format(
+                    reason=answer.reason
+                ),
+            )
+        return self.graph.halt(_("the edit"), answer, sent=True).result(done)
+
+    def edited(self, rendered: Rendered, progress: Progress) -> Result:
+        """Read the post's message back and compare it with the edit."""
+        done = list(progress.done)
+        if not done:
+            return Result(Outcome.ABSENT)  # edit() says why, plainly
+        answer = self.graph.get(quote(done[0].id, safe=""), {"fields": "id,message"})
+        if _gone(answer):
+            return Result(Outcome.ABSENT)  # edit() is then refused, plainly
+        message = answer.data.get("message") if answer.ok else None
+        if not answer.ok or not isinstance(message, str):
+            return Result(
+                Outcome.UNKNOWN,
+                done,
+                reason=_("the post: cannot read it back to check the edit: {reason}").format(
+                    reason=answer.reason
+                ),
+                retry_after=answer.retry_after,
+                needs_reauth=answer.kind == "auth",
+            )
+        if normalise(message) == normalise(self._text(rendered)):
+            return Result(Outcome.PUBLISHED, done)
+        return Result(Outcome.ABSENT)
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -270,3 +332,9 @@ class Adapter:
         ident = str(item["id"])
         url = item.get("permalink_url")
         return PartResult(ident, str(url) if url else f"https://www.facebook.com/{ident}")
+
+
+def _gone(answer: Answer) -> bool:
+    """The Graph's answer for an object that does not exist (or no longer does): error 100
+    with subcode 33, or a plain 404."""
+    return answer.status == 404 or (answer.code == 100 and answer.subcode == 33)

@@ -25,6 +25,12 @@ shares/posts-api, images-api, little-text-format):
 - Rate limits are daily per application and member and reset at midnight UTC, with no
   Retry-After (developer.linkedin.com rate-limits): a 429 defers the channel to then.
 - Access tokens last 60 days: an expired or revoked one answers 401.
+- Edits (`on_edit: update`): a partial update, `POST /rest/posts/{encoded urn}` with
+  `X-RestLi-Method: PARTIAL_UPDATE` and `{"patch": {"$set": {"commentary": ...}}}`, answered
+  204 with no body; an unknown or deleted post answers 404. Only the text changes (LinkedIn
+  does not let a published post's images change). No key makes a resend safe, so an edit
+  whose answer is lost is settled by reading the post back (`GET /rest/posts/{urn}`) and
+  comparing its commentary with the edit, never by sending it again blindly.
 """
 
 from __future__ import annotations
@@ -69,7 +75,8 @@ SPEC = PlatformSpec(
             shape="YYYYMM, e.g. 202611",
         ),
     ),
-    capabilities=caps(Capability.ALT_TEXT, Capability.RECONCILES),
+    # EDITS: a partial update of `commentary`, see `Adapter.edit`.
+    capabilities=caps(Capability.ALT_TEXT, Capability.RECONCILES, Capability.EDITS),
     default_base_url="https://api.linkedin.com/rest",
     source="learn.microsoft.com posts-api; commentary limit third-party",
 )
@@ -211,6 +218,66 @@ class Adapter:
         if started_at is None:
             return Result(Outcome.ABSENT, reason=_("the post was never sent"))
         return self._find(rendered.parts[0].text, started_at)
+
+    # -- edits (cmflow.platforms.base.Editor) -------------------------------------------------
+
+    def edit(self, rendered: Rendered, progress: Progress) -> Result:
+        """Replace the published post's commentary with the post's text (a Rest.li partial
+        update: every other field, images included, stays as published). Sent once: no
+        transport retry, an unclear answer is read back by the next run (`edited`)."""
+        done = list(progress.done)
+        if not done:
+            return Result(Outcome.FAILED, done, reason=_("the post: nothing published to edit"))
+        urn = done[0].id
+        answer = self.client.call(
+            "POST",
+            f"{self.base_url}/posts/{quote(urn, safe='')}",
+            json={"patch": {"$set": {"commentary": little(rendered.parts[0].text)}}},
+            headers={**self._headers(), "X-RestLi-Method": "PARTIAL_UPDATE"},
+            message=_message,
+        )
+        if answer.kind == "ok":
+            return Result(Outcome.PUBLISHED, done)
+        if answer.status == 404:
+            return Result(
+                Outcome.FAILED,
+                done,
+                reason=_("the post: {reason}: it no longer exists on LinkedIn (deleted?)").format(
+                    reason=answer.reason
+                ),
+            )
+        result = self._failure(answer)
+        result.parts = done
+        return result
+
+    def edited(self, rendered: Rendered, progress: Progress) -> Result:
+        """Read the post back and compare the text it shows with the edit."""
+        done = list(progress.done)
+        if not done:
+            return Result(Outcome.ABSENT)  # edit() says why, plainly
+        got = self.client.call(
+            "GET",
+            f"{self.base_url}/posts/{quote(done[0].id, safe='')}",
+            headers=self._headers(),
+            message=_message,
+            write=False,
+        )
+        if got.status == 404:
+            return Result(Outcome.ABSENT)  # gone: the edit is refused plainly by edit()
+        commentary = got.data.get("commentary") if isinstance(got.data, dict) else None
+        if got.kind != "ok" or not isinstance(commentary, str):
+            return Result(
+                Outcome.UNKNOWN,
+                done,
+                reason=_("the post: cannot read it back to check the edit: {reason}").format(
+                    reason=got.reason
+                ),
+                retry_after=got.retry_after,
+                needs_reauth=got.kind == "auth",
+            )
+        if rest.content_key(plain(commentary)) == rest.content_key(rendered.parts[0].text):
+            return Result(Outcome.PUBLISHED, done)
+        return Result(Outcome.ABSENT)
 
     # -- posts --------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cmflow.rules import channel, editorial, frontmatter, schedule, security
+from cmflow.rules import channel, configuration, editorial, frontmatter, schedule, security
 from cmflow.rules.base import PostContext, QueueContext, Rule
 
 RULES: tuple[Rule, ...] = (
@@ -11,6 +11,7 @@ RULES: tuple[Rule, ...] = (
     *editorial.RULES,
     *schedule.RULES,
     *security.RULES,
+    *configuration.RULES,
 )
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 POST_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.post is not None)

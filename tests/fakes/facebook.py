@@ -9,6 +9,10 @@
   `alt_text_custom`, `published`: published → `{"id": photo, "post_id": post}`; unpublished →
   `{"id": photo}`, no post.
 - `GET /{page-id}/feed?fields=id,message,created_time,permalink_url` newest first, paged.
+- `GET /{page-post-id}?fields=...` one post; `POST /{page-post-id}` with `message` updates
+  its text (pages-api/posts "Update a post") → `{"success": true}`. An unknown or deleted
+  post: HTTP 400, `(#100)` GraphMethodException with subcode 33 ("Object with ID ... does not
+  exist, cannot be loaded due to missing permissions, or does not support this operation").
 - Page tokens count against Business Use Case limits: `X-Business-Use-Case-Usage`; a
   throttled Page answers `(#32) Page request limit reached`.
 """
@@ -39,6 +43,7 @@ class FakeFacebook(FakeGraph):
         self.duplicate_window = 3600.0
         self.photos: dict[str, dict[str, Any]] = {}
         self.feed: list[dict[str, Any]] = []  # newest last
+        self.edits: list[dict[str, Any]] = []  # every applied update: {"id", "text"}
 
     def _page(self, match: re.Match[str]) -> Response | None:
         if match.group("page") != self.page_id:
@@ -154,8 +159,59 @@ class FakeFacebook(FakeGraph):
         if wrong:
             return wrong
         with self._lock:
-            items = list(reversed(self.feed))
+            items = [p for p in reversed(self.feed) if not p.get("_deleted")]
         return self.page_of(req, req.path, items, FEED_FIELDS)
+
+    def _post(self, ident: str) -> dict[str, Any] | None:
+        with self._lock:
+            for post in self.feed:
+                if post["id"] == ident and not post.get("_deleted"):
+                    return post
+        return None
+
+    def delete(self, post_id: str) -> None:
+        """Delete a post from the Page (by hand on facebook.com)."""
+        with self._lock:
+            for post in self.feed:
+                if post["id"] == post_id:
+                    post["_deleted"] = True
+
+    def unknown_object(self, method: str, ident: str) -> Response:
+        return graph_error(
+            400,
+            100,
+            f"Unsupported {method} request. Object with ID '{ident}' does not exist, cannot be "
+            "loaded due to missing permissions, or does not support this operation. Please "
+            "read the Graph API documentation at https://developers.facebook.com/docs/graph-api",
+            type_="GraphMethodException",
+            subcode=33,
+        )
+
+    @route("GET", VERSION_RE + r"/(?P<post>[0-9]+_[0-9]+)")
+    def get_post(self, req: Recorded, match: re.Match[str]) -> Response:
+        post = self._post(match.group("post"))
+        if post is None:
+            return self.unknown_object("get", match.group("post"))
+        wanted = [f for f in req.query.get("fields", "id").split(",") if f]
+        unknown = [f for f in wanted if f not in FEED_FIELDS]
+        if unknown:
+            return self.param_error(f"Tried accessing nonexisting field ({unknown[0]})")
+        with self._lock:
+            return json_response(200, {k: post[k] for k in ["id", *wanted] if k in post})
+
+    @route("POST", VERSION_RE + r"/(?P<post>[0-9]+_[0-9]+)")
+    def update_post(self, req: Recorded, match: re.Match[str]) -> Response:
+        post = self._post(match.group("post"))
+        if post is None:
+            return self.unknown_object("post", match.group("post"))
+        if "message" not in req.form:
+            return self.param_error("The parameter message is required to update a post")
+        message = req.form["message"]
+        with self._lock:
+            post["message"] = message
+            post["updated_time"] = graph_time(self.now())
+            self.edits.append({"id": post["id"], "text": message})
+        return json_response(200, {"success": True})
 
     @property
     def unpublished_photos(self) -> int:

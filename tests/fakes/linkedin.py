@@ -13,6 +13,12 @@ linkedin/marketing/community-management/shares/posts-api, images-api, little-tex
   of urn:li:share:..." (`Arisamiga/Linkedin-RSS#5`).
 - `GET /rest/posts/{urn}`, `GET /rest/posts?author=...&q=author` (newest first, `count`,
   `start`) with `X-RestLi-Method: FINDER`.
+- Update (posts-api "Update Posts"): `POST /rest/posts/{encoded urn}` with
+  `X-RestLi-Method: PARTIAL_UPDATE` and `{"patch": {"$set": {...}}}`; `commentary`,
+  `contentCallToActionLabel`, `contentLandingPage`, `lifecycleState` and `adContext` may be
+  set, nothing else (400). 204 with an empty body; 404 `NOT_FOUND` for an unknown or deleted
+  post; 403 for another author's. The commentary is checked as on creation (little text,
+  3,000 characters shown).
 - `POST /rest/images?action=initializeUpload` `{"initializeUploadRequest": {"owner"}}` answers
   `{"value": {"uploadUrl", "image", "uploadUrlExpiresAt"}}`; the bytes go with a PUT to
   `uploadUrl`. A post's `content.media` `{id, altText}` or `content.multiImage.images`.
@@ -82,6 +88,7 @@ class FakeLinkedIn(FakeServer):
         self.daily_quota: int | None = None  # POST /rest/posts per day, then 429
         self._posts_by_urn: dict[str, dict[str, Any]] = {}
         self._images: dict[str, dict[str, Any]] = {}
+        self.edits: list[dict[str, Any]] = []  # every applied update: {"id", "text"}
         self._ids = itertools.count(7_200_000_000_000_000_000)
         self._calls = 0
 
@@ -256,6 +263,64 @@ class FakeLinkedIn(FakeServer):
             return self._error(req, 404, "NOT_FOUND", f"Post {urn} not found")
         return json_response(200, {k: v for k, v in post.items() if not k.startswith("_")})
 
+    @route("POST", r"/rest/posts/(?P<urn>urn(?::|%3A)li(?::|%3A).+)")
+    def update_post(self, req: Recorded, match: re.Match[str]) -> Response:
+        urn = unquote(match.group("urn"))
+        if req.headers.get("x-restli-method", "").upper() != "PARTIAL_UPDATE":
+            return self._error(
+                req,
+                400,
+                "ILLEGAL_ARGUMENT",
+                "Updating an entity requires the header X-RestLi-Method: PARTIAL_UPDATE",
+            )
+        body = req.json
+        patch = body.get("patch") if isinstance(body, dict) else None
+        changes = patch.get("$set") if isinstance(patch, dict) else None
+        if not isinstance(changes, dict) or not changes:
+            return self._error(
+                req, 400, "ILLEGAL_ARGUMENT", 'Request body must be {"patch": {"$set": {...}}}'
+            )
+        for key in changes:
+            if key not in _UPDATABLE:
+                return self._error(
+                    req, 400, "ILLEGAL_ARGUMENT", f"/{key} :: field cannot be partially updated"
+                )
+        text: str | None = None
+        if "commentary" in changes:
+            commentary = changes["commentary"]
+            text = shown(commentary) if isinstance(commentary, str) else None
+            if text is None:
+                return self._error(
+                    req,
+                    422,
+                    "FIELD_VALIDATION_ERROR",
+                    "/commentary :: little text format error: unescaped reserved character",
+                )
+            if len(text) > MAX_COMMENTARY:
+                return self._error(
+                    req,
+                    422,
+                    "FIELD_VALIDATION_ERROR",
+                    f"/commentary :: length {len(text)} exceeds the maximum allowed 3000",
+                )
+        with self._lock:
+            post = self._posts_by_urn.get(urn)
+            if post is None or post.get("_deleted"):
+                return self._error(req, 404, "NOT_FOUND", f"Post {urn} not found")
+            if post["author"] not in self.authors:
+                return self._error(
+                    req, 403, "ACCESS_DENIED", f"Not enough permissions to update {urn}"
+                )
+            post.update(changes)
+            post["lastModifiedAt"] = int(self.now() * 1000)
+            if text is not None:
+                self.edits.append({"id": urn, "text": text})
+                # The oracle `posts` shows what a reader sees now: the edited text.
+                for seen in self._posts:
+                    if seen.get("id") == urn:
+                        seen.update(commentary=post["commentary"], text=text)
+        return Response(204, b"")
+
     @route("GET", r"/rest/posts")
     def find_posts(self, req: Recorded, match: re.Match[str]) -> Response:
         if req.query.get("q") != "author" or req.headers.get("x-restli-method") != "FINDER":
@@ -313,6 +378,9 @@ class FakeLinkedIn(FakeServer):
         return Response(201, b"")
 
 
+_UPDATABLE = frozenset(
+    {"commentary", "contentCallToActionLabel", "contentLandingPage", "lifecycleState", "adContext"}
+)
 _THROTTLE = "Resource level throttle APPLICATION DAY limit for calls to this resource is reached."
 
 
