@@ -89,7 +89,8 @@ class Redactor:
     def __init__(self, secrets: Iterable[str]) -> None:
         self._secrets: list[str] = []
         self.forms: list[str] = []
-        self._pattern: re.Pattern[str] | None = None
+        # The pattern and the forms it was compiled from: compiled when first needed.
+        self._compiled: tuple[list[str], re.Pattern[str]] | None = None
         self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
@@ -102,15 +103,24 @@ class Redactor:
         for s in fresh:
             forms |= forms_of(s)
         self.forms = sorted(forms, key=len, reverse=True)
-        # Case-insensitive: percent-encodings may use either case of hex digits, and some
-        # servers echo a header lower-cased.
-        self._pattern = re.compile("|".join(re.escape(f) for f in self.forms), re.IGNORECASE)
 
     def __call__(self, text: str | None) -> str | None:
         return self.text(text) if text else text
 
     def text(self, text: str) -> str:
-        return self._pattern.sub(MASK, text) if self._pattern is not None else text
+        if not self.forms or not text:
+            return text
+        forms, compiled = self.forms, self._compiled  # another thread may `add` meanwhile
+        if compiled is not None and compiled[0] is forms:
+            pattern = compiled[1]
+        else:
+            # Case-insensitive: percent-encodings may use either case of hex digits, and some
+            # servers echo a header lower-cased. Compiled on first use, not when made: every
+            # adapter of a run makes one, most never have a server's text to scrub, and the
+            # compilation costs milliseconds.
+            pattern = re.compile("|".join(re.escape(f) for f in forms), re.IGNORECASE)
+            self._compiled = (forms, pattern)
+        return pattern.sub(MASK, text)
 
     def excerpt(self, text: str, limit: int = EXCERPT) -> str:
         """A server's text made fit for a reason: masked FIRST, then put on one line, then cut
