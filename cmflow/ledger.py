@@ -160,7 +160,7 @@ class Entry:
 
 
 _NAMES = tuple(f.name for f in fields(Entry))
-_TEXT: Any = json.encoder.encode_basestring  # type: ignore[attr-defined]  # ensure_ascii=False
+_TEXT: Any = json.encoder.encode_basestring  # what ensure_ascii=False writes a string with
 
 
 class _NotPlain(Exception):
