@@ -170,6 +170,8 @@ class Prepared:
     index: Index
     unreadable: list[str]
     why: dict[str, list[Finding]] = field(default_factory=dict)  # unreadable path -> its errors
+    # What validation fingerprinted each (post id, channel) as: the claim records it.
+    fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class _Rendered(dict[tuple[str, str], Rendered]):
@@ -205,13 +207,14 @@ def prepare(
     # one, and this run holds the channels' credentials. Validation runs from the files.
     # The posts as validation parsed them, and what it rendered (fingerprints): read and
     # rendered once per run.
-    report = validate(config, now=now, use_cache=False, keep_posts=True)
+    # The record is read once, for validation and for the plan.
+    scan = Ledger(config.root, config.data_dir, clock).scan()
+    report = validate(config, now=now, use_cache=False, keep_posts=True, scan=scan)
     invalid: dict[str, int] = {}
     for f in report.findings:
         if f.level == "error":
             invalid[f.path] = invalid.get(f.path, 0) + 1
     posts = report.full_posts
-    scan = Ledger(config.root, config.data_dir, clock).scan()
     index = Index.build(scan.entries, (p.id for p in posts), scan.problems)
     here, real_now = Claimer.here(env), clock.now()
     held = {
@@ -263,7 +266,7 @@ def prepare(
         held=held,
         real_now=real_now,
     )
-    return Prepared(config, posts, actions, rendered, index, unreadable, unreadable_why)
+    return Prepared(config, posts, actions, rendered, index, unreadable, unreadable_why, fps)
 
 
 def publish(
@@ -581,7 +584,7 @@ def _claim(
     post, name = action.post, action.channel
     channel = prep.config.channels[name]
     rendered = prep.rendered[(post.id, name)]
-    fp = fingerprint(rendered)
+    fp = prep.fingerprints.get((post.id, name)) or fingerprint(rendered)  # validation's
     old = action.entry
     real_now = clock.stamp()  # leases run on the real clock, whatever --at says
     scheduled = post.date.isoformat() if post.date else None
@@ -597,15 +600,8 @@ def _claim(
         old.handles["edit"] = {"from": old.content_hash}
         old.handles["updated"] = real_now
         old.handles.pop("edit_refused", None)
-        old.state, old.run_id, old.claimed_at, old.leased_at = (
-            State.CLAIMED,
-            run_id,
-            real_now,
-            real_now,
-        )
-        old.claimer = claimer.to_dict()
-        old.content_hash, old.source_hash, old.path = fp, post.content_hash, post.path
-        old.reason = old.not_before = None
+        _reclaim(old, run_id, real_now, claimer, fp, post.path)
+        old.source_hash = post.content_hash
         old.in_flight = old.in_flight_since = None
         old.reconcile_attempts = 0
         old.note("claimed", _("edit of the published post"), at=real_now)
@@ -628,14 +624,7 @@ def _claim(
     if old is not None and (old.parts or (old.state == State.DEFERRED and old.handles)):
         # Some parts of a thread are out, or nothing was sent (deferred): go on with the same
         # key and handles, after the parts already recorded.
-        old.state, old.run_id, old.claimed_at, old.leased_at = (
-            State.CLAIMED,
-            run_id,
-            real_now,
-            real_now,
-        )
-        old.claimer = claimer.to_dict()
-        old.content_hash, old.path, old.reason, old.not_before = fp, post.path, None, None
+        _reclaim(old, run_id, real_now, claimer, fp, post.path)
         # The next part is in flight from the claim on: the send starts without a write.
         old.in_flight, old.in_flight_since = len(old.parts), None
         old.note(
@@ -818,12 +807,7 @@ def _record_edit(
         message = _("updated {where}").format(where=entry.url or entry.remote_id or "").strip()
         entry.note("updated", at=clock.stamp())
     elif result.outcome == Outcome.UNKNOWN:
-        entry.reason = reason or _("no answer from the platform")
-        reconciled = action.kind == Kind.RECONCILE
-        if reconciled:
-            entry.reconcile_attempts += 1
-        give_up = reconciled and entry.reconcile_attempts >= MAX_RECONCILE
-        entry.state = State.NEEDS_HUMAN if give_up else State.UNKNOWN
+        give_up = _unknown(entry, action, reason or _("no answer from the platform"), True)
         state = entry.state
         message = _("edit outcome unknown ({reason}): the next run reads the post back").format(
             reason=entry.reason
@@ -859,6 +843,26 @@ def _record_edit(
     ledger.write(entry)
     reauth = result.needs_reauth
     return PairResult(action, state, redact.text(message), entry, reauth, updated)
+
+
+def _unknown(entry: Entry, action: Action, reason: str, can_look: bool) -> bool:
+    """Record an outcome that may have landed (a creation or an edit); True when a person
+    must now decide: a platform that can look (Mastodon, Bluesky) is asked again by the next
+    runs, three times; a webhook cannot look back at all."""
+    entry.reason = reason
+    reconciled = action.kind == Kind.RECONCILE
+    if reconciled:
+        entry.reconcile_attempts += 1
+    give_up = reconciled and (not can_look or entry.reconcile_attempts >= MAX_RECONCILE)
+    entry.state = State.NEEDS_HUMAN if give_up else State.UNKNOWN
+    return give_up
+
+
+def _reclaim(old: Entry, run_id: str, now: str, claimer: Claimer, fp: str, path: str) -> None:
+    """Claim for this run a pair the record already holds: the lease, what is sent now."""
+    old.state, old.run_id, old.claimed_at, old.leased_at = State.CLAIMED, run_id, now, now
+    old.claimer = claimer.to_dict()
+    old.content_hash, old.path, old.reason, old.not_before = fp, path, None, None
 
 
 def _release(
@@ -916,18 +920,10 @@ def _record(
         message = entry.url or entry.remote_id or _("published")
     elif result.outcome in (Outcome.UNKNOWN, Outcome.ABSENT):
         # May have landed: whatever else the platform said, never treat it as not sent.
-        entry.reason = reason or _("no answer from the platform")
+        why = reason or _("no answer from the platform")
         if result.needs_reauth:
-            entry.reason += " " + _("(and the credential was refused: renew it)")
-        reconciled = action.kind == Kind.RECONCILE
-        if reconciled:
-            entry.reconcile_attempts += 1
-        # A platform that can look (Mastodon, Bluesky) is asked again next run, three times;
-        # a webhook cannot look back at all.
-        give_up = reconciled and (
-            not spec.reconcilable or entry.reconcile_attempts >= MAX_RECONCILE
-        )
-        entry.state = State.NEEDS_HUMAN if give_up else State.UNKNOWN
+            why += " " + _("(and the credential was refused: renew it)")
+        give_up = _unknown(entry, action, why, spec.reconcilable)
         message = (
             _(
                 "outcome still unknown ({reason}): check the account, then {command} or "
