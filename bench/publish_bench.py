@@ -25,13 +25,16 @@ from __future__ import annotations
 import argparse
 import cProfile
 import itertools
+import json
 import os
 import pstats
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,44 +77,108 @@ def _channel_of(fake: LoopbackServer, req: Any) -> str:
     return str(req.path)
 
 
-def one_run(profile: bool) -> Run:
-    with (
-        FakeMastodon(token="bench-token-0") as masto,
-        FakeDiscord() as discord,
-        FakeTelegram(token="111:bench") as telegram,
-        FakeSlack() as slack,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        fakes: list[LoopbackServer] = [masto, discord, telegram, slack]
-        for fake in fakes:
-            fake.rate_limit(None)
-            fake.inject("POST", ".*", Fault.stall_after_commit(LATENCY), times=None)
+def start_platforms(stack: ExitStack) -> tuple[dict[str, Any], list[LoopbackServer]]:
+    """The four fakes, slowed down, with their 20 accounts; and what cmflow needs to know
+    of them (channels.yaml lines, environment, channel names), as JSON data."""
+    masto = stack.enter_context(FakeMastodon(token="bench-token-0"))
+    discord = stack.enter_context(FakeDiscord())
+    telegram = stack.enter_context(FakeTelegram(token="111:bench"))
+    slack = stack.enter_context(FakeSlack())
+    fakes: list[LoopbackServer] = [masto, discord, telegram, slack]
+    for fake in fakes:
+        fake.rate_limit(None)
+        fake.inject("POST", ".*", Fault.stall_after_commit(LATENCY), times=None)
+    env: dict[str, str] = {"BENCH_TG": "111:bench"}
+    channels: list[str] = []
+    lines = ["timezone: Europe/Paris", "channels:"]
+    for i in range(PER_PLATFORM):
+        masto.tokens.add(f"bench-token-{i}")
+        env[f"BENCH_MASTO{i}"] = f"bench-token-{i}"
+        lines.append(
+            f"  masto{i}: {{platform: mastodon, base_url: '{masto.url}', "
+            f"token_env: BENCH_MASTO{i}}}"
+        )
+        discord.add_webhook(f"90{i}", f"tok{i}")
+        env[f"BENCH_DISCORD{i}"] = discord.webhook_url_for(f"90{i}")
+        lines.append(f"  discord{i}: {{platform: discord, webhook_env: BENCH_DISCORD{i}}}")
+        telegram.add_chat(-100 - i)
+        lines.append(
+            f"  tg{i}: {{platform: telegram, base_url: '{telegram.url}', "
+            f"chat_id: '{-100 - i}', token_env: BENCH_TG}}"
+        )
+        env[f"BENCH_SLACK{i}"] = (
+            f"{slack.url}/services/{slack.add_webhook(f'T{i}', f'B{i}', f'S{i}')}"
+        )
+        lines.append(f"  slack{i}: {{platform: slack, webhook_env: BENCH_SLACK{i}}}")
+        channels += [f"masto{i}", f"discord{i}", f"tg{i}", f"slack{i}"]
+    return {"lines": lines, "env": env, "channels": channels}, fakes
+
+
+def request_log(fakes: list[LoopbackServer]) -> list[tuple[str, float]]:
+    """Every write the fakes received: (channel, arrival time)."""
+    return [
+        (_channel_of(fake, req), req.received_at)
+        for fake in fakes
+        for req in fake.requests_to("POST", ".*")
+    ]
+
+
+def serve() -> None:
+    """`--serve`: the fakes in this process, for a run in another (as platforms are): says
+    how to reach them on stdout, then, once a line comes on stdin, what they received."""
+    with ExitStack() as stack:
+        setup, fakes = start_platforms(stack)
+        print(json.dumps(setup), flush=True)
+        sys.stdin.readline()
+        print(json.dumps(request_log(fakes)), flush=True)
+
+
+class Platforms:
+    """The fakes, in this interpreter or (`apart`) in a process of their own."""
+
+    def __init__(self, apart: bool) -> None:
+        self.apart = apart
+        self.stack = ExitStack()
+        self.fakes: list[LoopbackServer] = []
+        self.child: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> dict[str, Any]:
+        if not self.apart:
+            setup, self.fakes = start_platforms(self.stack)
+            return setup
+        self.child = subprocess.Popen(
+            [sys.executable, __file__, "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.child.stdout is not None
+        data: dict[str, Any] = json.loads(self.child.stdout.readline())
+        return data
+
+    def log(self) -> list[tuple[str, float]]:
+        if self.child is None:
+            return request_log(self.fakes)
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write("\n")
+        self.child.stdin.flush()
+        return [(str(c), float(t)) for c, t in json.loads(self.child.stdout.readline())]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.child is not None:
+            assert self.child.stdin is not None
+            self.child.stdin.close()
+            self.child.wait(timeout=30)
+        self.stack.close()
+
+
+def one_run(profile: bool, apart: bool) -> Run:
+    platforms = Platforms(apart)
+    with platforms as setup, tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        env = dict(os.environ)
-        channels: list[str] = []
-        lines = ["timezone: Europe/Paris", "channels:"]
-        for i in range(PER_PLATFORM):
-            masto.tokens.add(f"bench-token-{i}")
-            env[f"BENCH_MASTO{i}"] = f"bench-token-{i}"
-            lines.append(
-                f"  masto{i}: {{platform: mastodon, base_url: '{masto.url}', "
-                f"token_env: BENCH_MASTO{i}}}"
-            )
-            discord.add_webhook(f"90{i}", f"tok{i}")
-            env[f"BENCH_DISCORD{i}"] = discord.webhook_url_for(f"90{i}")
-            lines.append(f"  discord{i}: {{platform: discord, webhook_env: BENCH_DISCORD{i}}}")
-            telegram.add_chat(-100 - i)
-            lines.append(
-                f"  tg{i}: {{platform: telegram, base_url: '{telegram.url}', "
-                f"chat_id: '{-100 - i}', token_env: BENCH_TG}}"
-            )
-            env[f"BENCH_SLACK{i}"] = (
-                f"{slack.url}/services/{slack.add_webhook(f'T{i}', f'B{i}', f'S{i}')}"
-            )
-            lines.append(f"  slack{i}: {{platform: slack, webhook_env: BENCH_SLACK{i}}}")
-            channels += [f"masto{i}", f"discord{i}", f"tg{i}", f"slack{i}"]
-        env["BENCH_TG"] = "111:bench"
-        (root / "channels.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        env = {**os.environ, **setup["env"]}
+        channels: list[str] = setup["channels"]
+        (root / "channels.yaml").write_text("\n".join(setup["lines"]) + "\n", encoding="utf-8")
         (root / "content").mkdir()
         for n in range(POSTS):
             (root / "content" / f"post-{n}.md").write_text(
@@ -150,17 +217,16 @@ def one_run(profile: bool) -> Run:
         )
         run.profiles = profiles
         per_channel: dict[str, list[float]] = {}
-        for fake in fakes:
-            for req in fake.requests_to("POST", ".*"):
-                per_channel.setdefault(_channel_of(fake, req), []).append(req.received_at)
-        last = 0.0
-        for times in per_channel.values():
-            times.sort()
-            run.first.append(times[0] - t0)
-            run.turnaround += [b - a - LATENCY for a, b in itertools.pairwise(times)]
-            last = max(last, times[-1])
-        run.tail = end - last - LATENCY
-        return run
+        for channel, received_at in platforms.log():
+            per_channel.setdefault(channel, []).append(received_at)
+    last = 0.0
+    for times in per_channel.values():
+        times.sort()
+        run.first.append(times[0] - t0)
+        run.turnaround += [b - a - LATENCY for a, b in itertools.pairwise(times)]
+        last = max(last, times[-1])
+    run.tail = end - last - LATENCY
+    return run
 
 
 def ms(seconds: float) -> str:
@@ -189,8 +255,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the fakes in cmflow's interpreter (their work then competes with cmflow's)",
+    )
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    runs = [one_run(args.profile) for _ in range(max(1, args.runs))]
+    if args.serve:
+        serve()
+        return
+    runs = [one_run(args.profile, not args.in_process) for _ in range(max(1, args.runs))]
     best = min(runs, key=lambda r: r.wall)
     median = statistics.median(r.wall for r in runs)
     print(f"pairs published: {best.published}/{best.pairs} (others: {best.others})")
@@ -213,7 +288,8 @@ def main() -> None:
         f"   p90 {ms(turn[int(len(turn) * 0.9)])}   max {ms(turn[-1])}"
     )
     print(f"  last answer -> end of run             {ms(best.tail)}")
-    print(f"  CPU time (process, fakes included)    {best.cpu:.2f} s")
+    where = "fakes included" if args.in_process else "cmflow's process only"
+    print(f"  CPU time ({where}){' ' * (23 - len(where))}{best.cpu:.2f} s")
     if args.profile:
         show_profile(best.profiles)
 

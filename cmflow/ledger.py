@@ -8,12 +8,13 @@ old state or the new one, never half a file. The record never holds a secret.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -30,6 +31,7 @@ RECORD_DIR = "record"
 MAX_RECORD_BYTES = 1 << 20  # cmflow writes a few kB per pair; anything this big is not its own
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 
 
 def file_name(name: str) -> str:
@@ -393,17 +395,26 @@ class Ledger:
         in CI loses the whole workspace anyway, and costs milliseconds per step.)"""
         entry.updated_at = self.clock.stamp()
         path = self.path(entry.post, entry.channel)
+        data = entry.to_json().encode("utf-8")
+        # As tempfile.mkstemp makes it (a fresh name, 0600, never an existing file), without
+        # its overhead: a run writes hundreds of these, one per step of each pair.
+        tmp = f"{path.parent}/.tmp-{secrets.token_hex(6)}.json"
         try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+            fd = os.open(tmp, _TEMP_FLAGS, 0o600)
         except FileNotFoundError:  # the pair's first write (a folder per post)
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+            fd = os.open(tmp, _TEMP_FLAGS, 0o600)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(entry.to_json())
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             raise
         return path
 
