@@ -12,7 +12,8 @@ pointless), so ten requests in a row on one channel, 10x the latency, is the flo
 Prints, for the best run and the median of `--runs` (default 5, each on a fresh
 repository), the wall time in units of one request's latency (target: at most 12x), and
 where the time goes, read from the fakes' request log: from the start of the run to each
-channel's first request (validation, record, plan, claims), each channel's turnaround
+channel's first request (validation, record and plan, timed apart as a dry run; then the
+first claim), each channel's turnaround
 between the answer to one post and the request for the next (what cmflow adds per post:
 reading the answer, writing the record, building the next request, waiting for the
 interpreter's lock), and from the last answer to the end of the run. The CPU time is the
@@ -65,6 +66,7 @@ class Run:
     first: list[float] = field(default_factory=list)  # per channel: start -> first request
     turnaround: list[float] = field(default_factory=list)  # per post after the first
     tail: float = 0.0  # last answer -> end of run
+    dry: float = 0.0  # a dry run: validation, record, plan
     profiles: list[cProfile.Profile] = field(default_factory=list)
 
 
@@ -187,6 +189,10 @@ def one_run(profile: bool, apart: bool) -> Run:
                 encoding="utf-8",
             )
         cfg = config_mod.load(root, set(BY_ID))
+        at = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
+        d0 = time.perf_counter()
+        publish(cfg, at, env=env, dry_run=True)
+        dry = time.perf_counter() - d0
         profiles: list[cProfile.Profile] = []
         if profile:
             main = cProfile.Profile(time.thread_time)
@@ -205,7 +211,7 @@ def one_run(profile: bool, apart: bool) -> Run:
             main.enable()
         t0, c0 = time.time(), time.process_time()
         p0 = time.perf_counter()
-        report = publish(cfg, datetime(2026, 11, 20, 20, 0, tzinfo=UTC), env=env, workers=32)
+        report = publish(cfg, at, env=env, workers=32)
         wall = time.perf_counter() - p0
         end, cpu = time.time(), time.process_time() - c0
         if profile:
@@ -216,6 +222,7 @@ def one_run(profile: bool, apart: bool) -> Run:
             wall, cpu, report.count("published"), len(channels) * POSTS, sorted(map(str, states))
         )
         run.profiles = profiles
+        run.dry = dry
         per_channel: dict[str, list[float]] = {}
         for channel, received_at in platforms.log():
             per_channel.setdefault(channel, []).append(received_at)
@@ -283,6 +290,7 @@ def main() -> None:
         f"  start -> first request of a channel   median {ms(statistics.median(best.first))}"
         f"   max {ms(max(best.first))}"
     )
+    print(f"    of which validation, record, plan     {ms(best.dry)} (a dry run, timed apart)")
     print(
         f"  per post, answer -> next request      median {ms(statistics.median(turn))}"
         f"   p90 {ms(turn[int(len(turn) * 0.9)])}   max {ms(turn[-1])}"
