@@ -5,7 +5,9 @@ For every due (post, channel) the run (1) writes a claim with the handles the ad
 concurrent runs; (2) sends the parts, recording each part's id the moment the platform
 answers; (3) records the outcome and, with `commit`, pushes it. A claim found without an
 outcome means an earlier run died mid-send: the adapter reconciles before anything is resent.
-Channels run concurrently (a bounded pool); the parts of one channel go in order.
+Without `commit` nothing is pushed, so each pair is claimed right before it is sent (the
+claim also says that its next part is in flight: one write). Channels run concurrently (a
+bounded pool); the pairs of one channel, and the parts of each, go in order.
 """
 
 from __future__ import annotations
@@ -363,8 +365,9 @@ def _publish(
     with Http(budget=budget, read_timeout=read_timeout) as http:
         run.adapters = _Adapters(config, http, env)
         if repo is None:
-            # No push to wait for: each channel writes its claims and then sends, so the
-            # claims of one channel are written while the others wait for the network.
+            # No push to wait for (the checkout's lock keeps other runs out): each pair is
+            # claimed right before it is sent, while the other channels wait for the
+            # network, and a run stopped half-way leaves the pairs it never started free.
             run.note_idle()
             run.send_all(workers, claim=True)
         else:
