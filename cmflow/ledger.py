@@ -202,7 +202,6 @@ def _pretty(value: Any, newline: str) -> str:
     raise _NotPlain  # NaN, infinities, int and float subclasses: as json.dumps writes them
 
 
-
 def _json_names() -> dict[type, str]:
     """What a JSON value is, in words (in the current language)."""
     return {
