@@ -5,7 +5,9 @@ For every due (post, channel) the run (1) writes a claim with the handles the ad
 concurrent runs; (2) sends the parts, recording each part's id the moment the platform
 answers; (3) records the outcome and, with `commit`, pushes it. A claim found without an
 outcome means an earlier run died mid-send: the adapter reconciles before anything is resent.
-Channels run concurrently (a bounded pool); the parts of one channel go in order.
+Without `commit` nothing is pushed, so each pair is claimed right before it is sent (the
+claim also says that its next part is in flight: one write). Channels run concurrently (a
+bounded pool); the pairs of one channel, and the parts of each, go in order.
 """
 
 from __future__ import annotations
@@ -98,14 +100,17 @@ class LedgerProgress:
     """`Progress` backed by the record: every step is written before the next call."""
 
     def __init__(
-        self, ledger: Ledger, entry: Entry, lock: threading.Lock, last: int | None = None
+        self, ledger: Ledger, entry: Entry, last: int | None = None, claimed: bool = False
     ) -> None:
-        self.ledger, self.entry, self.lock = ledger, entry, lock
+        self.ledger, self.entry = ledger, entry
         self.clock = ledger.clock
         # The last part: its outcome is written by the caller right after (`_record`), so
         # one write covers both (killed in between, the part is still in flight on disk,
         # and the next run reconciles it, as if killed a moment earlier).
         self.last = last
+        # The record holds the claim as written, which already says that part `in_flight`
+        # goes next (since the claim): starting it needs no write of its own.
+        self.claimed = claimed and entry.in_flight is not None
 
     @property
     def handles(self) -> Mapping[str, Any]:
@@ -122,6 +127,9 @@ class LedgerProgress:
         return parse_time(self.entry.in_flight_since or self.entry.claimed_at)
 
     def part_started(self, index: int) -> None:
+        if self.claimed and index == self.entry.in_flight:
+            self.claimed = False
+            return
         self.entry.in_flight = index
         self.entry.in_flight_since = self.clock.stamp()
         self._write()
@@ -149,8 +157,8 @@ class LedgerProgress:
         self._write()
 
     def _write(self) -> None:
-        with self.lock:
-            self.ledger.write(self.entry)
+        self.claimed = False
+        self.ledger.write(self.entry)
 
 
 @dataclass
@@ -164,6 +172,8 @@ class Prepared:
     index: Index
     unreadable: list[str]
     why: dict[str, list[Finding]] = field(default_factory=dict)  # unreadable path -> its errors
+    # What validation fingerprinted each (post id, channel) as: the claim records it.
+    fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class _Rendered(dict[tuple[str, str], Rendered]):
@@ -199,13 +209,14 @@ def prepare(
     # one, and this run holds the channels' credentials. Validation runs from the files.
     # The posts as validation parsed them, and what it rendered (fingerprints): read and
     # rendered once per run.
-    report = validate(config, now=now, use_cache=False, keep_posts=True)
+    # The record is read once, for validation and for the plan.
+    scan = Ledger(config.root, config.data_dir, clock).scan()
+    report = validate(config, now=now, use_cache=False, keep_posts=True, scan=scan)
     invalid: dict[str, int] = {}
     for f in report.findings:
         if f.level == "error":
             invalid[f.path] = invalid.get(f.path, 0) + 1
     posts = report.full_posts
-    scan = Ledger(config.root, config.data_dir, clock).scan()
     index = Index.build(scan.entries, (p.id for p in posts), scan.problems)
     here, real_now = Claimer.here(env), clock.now()
     held = {
@@ -257,7 +268,7 @@ def prepare(
         held=held,
         real_now=real_now,
     )
-    return Prepared(config, posts, actions, rendered, index, unreadable, unreadable_why)
+    return Prepared(config, posts, actions, rendered, index, unreadable, unreadable_why, fps)
 
 
 def publish(
@@ -353,10 +364,17 @@ def _publish(
     run = _Run(prep, ledger, redact, report, clock, Claimer.here(env), log)
     with Http(budget=budget, read_timeout=read_timeout) as http:
         run.adapters = _Adapters(config, http, env)
-        run.claim_all()
-        if repo is not None and (run.todo or leftovers) and not run.push_claims(repo, leftovers):
-            return report
-        run.send_all(workers)
+        if repo is None:
+            # No push to wait for (the checkout's lock keeps other runs out): each pair is
+            # claimed right before it is sent, while the other channels wait for the
+            # network, and a run stopped half-way leaves the pairs it never started free.
+            run.note_idle()
+            run.send_all(workers, claim=True)
+        else:
+            run.claim_all()
+            if (run.todo or leftovers) and not run.push_claims(repo, leftovers):
+                return report
+            run.send_all(workers)
     if repo is not None and run.todo:
         run.push_results(repo)
     return report
@@ -376,26 +394,37 @@ class _Run:
     adapters: _Adapters = field(init=False)
     todo: list[tuple[Action, Entry]] = field(default_factory=list)
     before: dict[str, Entry | None] = field(default_factory=dict)  # entries as they were
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def rel(self, entry: Entry) -> str:
         return self.ledger.rel(entry.post, entry.channel)
 
-    def claim_all(self) -> None:
-        """Write a claim for every pair the run acts on; note the others in the report."""
+    def note_idle(self) -> None:
+        """Note in the report the pairs the run does not act on."""
         for action in self.prep.actions:
             if not action.acts:
                 self.report.results.append(
                     PairResult(action, action.kind, action.reason, action.entry)
                 )
-                continue
-            rel = self.ledger.rel(action.post.id, action.channel)
-            self.before[rel] = self.ledger.get(action.post.id, action.channel)
-            entry = _claim(
-                action, self.prep, self.report.run_id, self.adapters, self.clock, self.claimer
-            )
+
+    def claim(self, action: Action, write: bool = True) -> Entry:
+        """The pair's claim, written (before anything is sent for it) unless `write` is
+        False: a pair the run gives up before sending is written once, as given back."""
+        entry = _claim(
+            action, self.prep, self.report.run_id, self.adapters, self.clock, self.claimer
+        )
+        if write:
             self.ledger.write(entry)
-            self.todo.append((action, entry))
+        return entry
+
+    def claim_all(self) -> None:
+        """Write a claim for every pair the run acts on, keeping what the record held (to
+        give the claims back if their push fails); note the others in the report."""
+        self.note_idle()
+        for action in self.prep.actions:
+            if action.acts:
+                rel = self.ledger.rel(action.post.id, action.channel)
+                self.before[rel] = self.ledger.get(action.post.id, action.channel)
+                self.todo.append((action, self.claim(action)))
 
     def push_claims(self, repo: RecordRepo, leftovers: list[str]) -> bool:
         """Push the claims: the lock between runs. False when the push failed (the claims
@@ -433,10 +462,15 @@ class _Run:
         self.todo = [t for t in self.todo if self.rel(t[1]) not in lost]
         return True
 
-    def send_all(self, workers: int) -> None:
-        """Channels concurrently (a bounded pool), the pairs of one channel in order."""
-        by_channel: dict[str, list[tuple[Action, Entry]]] = {}
-        for item in self.todo:
+    def send_all(self, workers: int, *, claim: bool = False) -> None:
+        """Channels concurrently (a bounded pool), the pairs of one channel in order. With
+        `claim`, each pair is claimed right before it is sent (the claims are not pushed:
+        the claim and the start of the send are one write)."""
+        by_channel: dict[str, list[tuple[Action, Entry | None]]] = {}
+        items: list[tuple[Action, Entry | None]] = (
+            [(a, None) for a in self.prep.actions if a.acts] if claim else list(self.todo)
+        )
+        for item in items:
             by_channel.setdefault(item[0].channel, []).append(item)
         channels = self.prep.config.channels
 
@@ -444,9 +478,9 @@ class _Run:
             return _run_channel(
                 channels[name],
                 by_channel[name],
+                self.claim,
                 self.prep,
                 self.ledger,
-                self.lock,
                 self.adapters,
                 self.redact,
                 self.clock,
@@ -553,7 +587,7 @@ def _claim(
     post, name = action.post, action.channel
     channel = prep.config.channels[name]
     rendered = prep.rendered[(post.id, name)]
-    fp = fingerprint(rendered)
+    fp = prep.fingerprints.get((post.id, name)) or fingerprint(rendered)  # validation's
     old = action.entry
     real_now = clock.stamp()  # leases run on the real clock, whatever --at says
     scheduled = post.date.isoformat() if post.date else None
@@ -569,15 +603,8 @@ def _claim(
         old.handles["edit"] = {"from": old.content_hash, "source": old.source_hash}
         old.handles["updated"] = real_now
         old.handles.pop("edit_refused", None)
-        old.state, old.run_id, old.claimed_at, old.leased_at = (
-            State.CLAIMED,
-            run_id,
-            real_now,
-            real_now,
-        )
-        old.claimer = claimer.to_dict()
-        old.content_hash, old.source_hash, old.path = fp, post.content_hash, post.path
-        old.reason = old.not_before = None
+        _reclaim(old, run_id, real_now, claimer, fp, post.path)
+        old.source_hash = post.content_hash
         old.in_flight = old.in_flight_since = None
         old.reconcile_attempts = 0
         old.note("claimed", _("edit of the published post"), at=real_now)
@@ -600,15 +627,9 @@ def _claim(
     if old is not None and (old.parts or (old.state == State.DEFERRED and old.handles)):
         # Some parts of a thread are out, or nothing was sent (deferred): go on with the same
         # key and handles, after the parts already recorded.
-        old.state, old.run_id, old.claimed_at, old.leased_at = (
-            State.CLAIMED,
-            run_id,
-            real_now,
-            real_now,
-        )
-        old.claimer = claimer.to_dict()
-        old.content_hash, old.path, old.reason, old.not_before = fp, post.path, None, None
-        old.in_flight = old.in_flight_since = None
+        _reclaim(old, run_id, real_now, claimer, fp, post.path)
+        # The next part is in flight from the claim on: the send starts without a write.
+        old.in_flight, old.in_flight_since = len(old.parts), None
         old.note(
             "claimed",
             _("resuming after part {n}").format(n=len(old.parts)) if old.parts else _("again"),
@@ -639,6 +660,7 @@ def _claim(
         claimer=claimer.to_dict(),
         scheduled_for=scheduled,
         history=list(old.history) if old else [],
+        in_flight=0,  # from the claim on (see `LedgerProgress.claimed`)
     )
     try:
         entry.handles = adapters.get(name).prepare(rendered, key)
@@ -652,37 +674,45 @@ def _claim(
 
 def _run_channel(
     channel: Channel,
-    items: list[tuple[Action, Entry]],
+    items: list[tuple[Action, Entry | None]],
+    claim: Callable[[Action, bool], Entry],
     prep: Prepared,
     ledger: Ledger,
-    lock: threading.Lock,
     adapters: _Adapters,
     redact: Redactor,
     clock: Clock,
     log: Callable[[str], None],
 ) -> list[PairResult]:
+    """The pairs of one channel, in order. A pair without an entry is claimed here, right
+    before it is sent (written first), or given back at once when the channel stopped."""
     results: list[PairResult] = []
     stop: str | None = None  # once a channel is rate limited or its credential refused
     stop_until: datetime | None = None
-    for action, entry in items:
-        if action.kind == Kind.MISSED:
-            with lock:
-                ledger.write(entry)
+    for action, claimed in items:
+        if action.kind == Kind.MISSED:  # recorded by its claim
+            entry = claimed or claim(action, True)
             results.append(PairResult(action, State.MISSED, action.reason, entry))
             continue
         if stop is not None:
-            _release(entry, action, ledger, lock, stop, stop_until, clock)
+            entry = claimed or claim(action, False)
+            _release(entry, action, ledger, stop, stop_until, clock)
             results.append(PairResult(action, Kind.WAIT, stop, entry))
             continue
-        rendered = prep.rendered[(action.post.id, action.channel)]
         try:
             adapter = adapters.get(channel.name)
         except MissingSecret as exc:
             stop = str(exc)
-            _release(entry, action, ledger, lock, stop, None, clock)
+            entry = claimed or claim(action, False)
+            _release(entry, action, ledger, stop, None, clock)
             results.append(PairResult(action, Kind.SKIP, stop, entry))
             continue
-        progress = LedgerProgress(ledger, entry, lock, last=len(rendered.parts) - 1)
+        entry = claimed or claim(action, True)
+        rendered = prep.rendered[(action.post.id, action.channel)]
+        # A claim to publish says which part goes next (see `_claim`): its send starts with
+        # no further write.
+        progress = LedgerProgress(
+            ledger, entry, last=len(rendered.parts) - 1, claimed=action.kind == Kind.PUBLISH
+        )
         try:
             if "edit" in entry.handles:
                 result = _send_edit(adapter, rendered, progress, action.kind == Kind.RECONCILE)
@@ -697,7 +727,7 @@ def _run_channel(
                 ).format(platform=channel.platform, error=type(exc).__name__),
             )
         record = _record_edit if "edit" in entry.handles else _record
-        res = record(action, channel.spec, entry, result, progress, ledger, lock, redact, clock)
+        res = record(action, channel.spec, entry, result, progress, ledger, redact, clock)
         log(f"{res.status:<9} {action.channel:<10} {action.post.path}  {res.message}")
         results.append(res)
         if result.needs_reauth or result.outcome == Outcome.RETRY:
@@ -759,7 +789,6 @@ def _record_edit(
     result: Result,
     progress: LedgerProgress,
     ledger: Ledger,
-    lock: threading.Lock,
     redact: Redactor,
     clock: Clock,
 ) -> PairResult:
@@ -781,12 +810,7 @@ def _record_edit(
         message = _("updated {where}").format(where=entry.url or entry.remote_id or "").strip()
         entry.note("updated", at=clock.stamp())
     elif result.outcome == Outcome.UNKNOWN:
-        entry.reason = reason or _("no answer from the platform")
-        reconciled = action.kind == Kind.RECONCILE
-        if reconciled:
-            entry.reconcile_attempts += 1
-        give_up = reconciled and entry.reconcile_attempts >= MAX_RECONCILE
-        entry.state = State.NEEDS_HUMAN if give_up else State.UNKNOWN
+        give_up = _unknown(entry, action, reason or _("no answer from the platform"), True)
         state = entry.state
         message = _("edit outcome unknown ({reason}): the next run reads the post back").format(
             reason=entry.reason
@@ -821,8 +845,7 @@ def _record_edit(
         entry.note(
             "edit " + ("refused" if state == State.FAILED else "deferred"), reason, at=clock.stamp()
         )
-    with lock:
-        ledger.write(entry)
+    ledger.write(entry)
     reauth = result.needs_reauth
     return PairResult(action, state, redact.text(message), entry, reauth, updated)
 
@@ -836,11 +859,30 @@ def _restore_source(entry: Entry, edit: Mapping[str, Any]) -> None:
         entry.source_hash = source
 
 
+def _unknown(entry: Entry, action: Action, reason: str, can_look: bool) -> bool:
+    """Record an outcome that may have landed (a creation or an edit); True when a person
+    must now decide: a platform that can look (Mastodon, Bluesky) is asked again by the next
+    runs, three times; a webhook cannot look back at all."""
+    entry.reason = reason
+    reconciled = action.kind == Kind.RECONCILE
+    if reconciled:
+        entry.reconcile_attempts += 1
+    give_up = reconciled and (not can_look or entry.reconcile_attempts >= MAX_RECONCILE)
+    entry.state = State.NEEDS_HUMAN if give_up else State.UNKNOWN
+    return give_up
+
+
+def _reclaim(old: Entry, run_id: str, now: str, claimer: Claimer, fp: str, path: str) -> None:
+    """Claim for this run a pair the record already holds: the lease, what is sent now."""
+    old.state, old.run_id, old.claimed_at, old.leased_at = State.CLAIMED, run_id, now, now
+    old.claimer = claimer.to_dict()
+    old.content_hash, old.path, old.reason, old.not_before = fp, path, None, None
+
+
 def _release(
     entry: Entry,
     action: Action,
     ledger: Ledger,
-    lock: threading.Lock,
     reason: str,
     not_before: datetime | None,
     clock: Clock,
@@ -855,15 +897,14 @@ def _release(
         _restore_source(entry, edit)
         entry.handles.pop("updated", None)
         entry.note("released", reason, at=clock.stamp())
-        with lock:
-            ledger.write(entry)
+        ledger.write(entry)
         return
     entry.state = State.DEFERRED
     entry.reason = reason
     entry.not_before = stamp(not_before) if not_before else None
+    entry.in_flight = entry.in_flight_since = None  # nothing was started
     entry.note("released", reason, at=clock.stamp())
-    with lock:
-        ledger.write(entry)
+    ledger.write(entry)
 
 
 def _record(
@@ -873,7 +914,6 @@ def _record(
     result: Result,
     progress: LedgerProgress,
     ledger: Ledger,
-    lock: threading.Lock,
     redact: Redactor,
     clock: Clock,
 ) -> PairResult:
@@ -895,18 +935,10 @@ def _record(
         message = entry.url or entry.remote_id or _("published")
     elif result.outcome in (Outcome.UNKNOWN, Outcome.ABSENT):
         # May have landed: whatever else the platform said, never treat it as not sent.
-        entry.reason = reason or _("no answer from the platform")
+        why = reason or _("no answer from the platform")
         if result.needs_reauth:
-            entry.reason += " " + _("(and the credential was refused: renew it)")
-        reconciled = action.kind == Kind.RECONCILE
-        if reconciled:
-            entry.reconcile_attempts += 1
-        # A platform that can look (Mastodon, Bluesky) is asked again next run, three times;
-        # a webhook cannot look back at all.
-        give_up = reconciled and (
-            not spec.reconcilable or entry.reconcile_attempts >= MAX_RECONCILE
-        )
-        entry.state = State.NEEDS_HUMAN if give_up else State.UNKNOWN
+            why += " " + _("(and the credential was refused: renew it)")
+        give_up = _unknown(entry, action, why, spec.reconcilable)
         message = (
             _(
                 "outcome still unknown ({reason}): check the account, then {command} or "
@@ -939,7 +971,6 @@ def _record(
         entry.reason = reason or _("not sent")
         message = _("deferred to a later run: {reason}").format(reason=entry.reason)
     entry.note(entry.state, entry.reason, at=clock.stamp())
-    with lock:
-        ledger.write(entry)
+    ledger.write(entry)
     reauth = result.needs_reauth and entry.state == State.DEFERRED
     return PairResult(action, entry.state, redact.text(message), entry, reauth)

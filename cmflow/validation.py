@@ -278,15 +278,18 @@ def validate(
     use_cache: bool = True,
     jobs: int | None = None,
     keep_posts: bool = False,
+    scan: ledger.Scan | None = None,
 ) -> Report:
     """Check the whole queue; report findings for `only` (relative paths) or every file.
     `jobs`: processes to check posts with (default: one per core). `keep_posts`: also
-    return every post as parsed and its fingerprints (see `Report`), without the cache."""
+    return every post as parsed and its fingerprints (see `Report`), without the cache.
+    `scan`: the record as the caller already read it (the publisher reads it once)."""
     entries, cache = _load(config, use_cache and not keep_posts, jobs, keep_posts)
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
     if record is None:
-        scan = record_scan(config, cache) if cache is not None else None
+        if scan is None and cache is not None:
+            scan = record_scan(config, cache)
         if scan is None:
             scan = ledger.Ledger(config.root, config.data_dir).scan()
         record = ledger.sent_index(config.root, config.data_dir, posts, scan)

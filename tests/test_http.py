@@ -232,6 +232,27 @@ def test_one_pool_per_host_reused_across_threads_without_cookies(client: Http) -
         assert client.session(other.url.split("//")[1]) is not client.session(host)
 
 
+def test_a_proxy_from_the_environment_is_used_and_no_proxy_bypasses_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The environment is read once per host (not at every request): its proxy settings
+    still apply, as they did when requests read them itself."""
+    with FakeMastodon() as proxy, FakeMastodon() as direct:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        with Http() as h:
+            # Through the proxy: it receives the request for a host that does not exist.
+            far = h.request("GET", "http://cmflow-proxy-test.invalid/api/v1/instance")
+            assert far.status_code == 200
+            [seen] = proxy.requests
+            assert seen.headers.get("Host") == "cmflow-proxy-test.invalid"
+            # A host named in NO_PROXY is reached directly, twice (the second from the
+            # host's settings read the first time).
+            for _ in range(2):
+                assert h.request("GET", direct.url + "/api/v1/instance").status_code == 200
+            assert len(direct.requests) == 2 and len(proxy.requests) == 1
+
+
 # -- helpers ----------------------------------------------------------------------------------
 
 

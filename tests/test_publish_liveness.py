@@ -29,6 +29,7 @@ from tests.publishing import (
     from_now,
     git,
     init_remote,
+    own_text,
     post,
     pushed_site,
     remote_record,
@@ -125,6 +126,43 @@ def test_the_lease_of_a_claim_from_another_machine_runs_on_the_real_clock(
     assert rerun.code == 0, rerun
     assert s.state("a", "mastodon") == "published"
     assert fakes.mastodon.created == 1
+    s.assert_no_secret()
+
+
+def test_a_local_run_killed_mid_queue_leaves_the_posts_it_never_started_unclaimed(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    """Without --commit nothing is pushed, so each pair is claimed right before it is sent:
+    a run killed while Discord holds the first post leaves the next two free, and the next
+    run sends them. Claimed ahead, they would look possibly sent, and a webhook cannot be
+    asked: a person would have had to check each of them."""
+    s = site(
+        tmp_path / "repo",
+        fakes.channels("discord"),
+        {
+            f"{name}.md": post(["discord"], f"File d'attente {name}", date=ago(hours=hours))
+            for name, hours in (("a", 3), ("b", 2), ("c", 1))
+        },
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    fakes.discord.inject("POST", r"^/api/webhooks/", Fault.stall_after_commit(30))
+    running = s.start("publish")
+    wait_until(lambda: fakes.discord.created == 1, what="the first message to be created")
+    assert running.kill().code == -9
+    first = s.record("a", "discord")
+    assert first is not None and first["state"] == "claimed" and first["in_flight"] == 0
+    assert s.record("b", "discord") is None and s.record("c", "discord") is None
+
+    rerun = s.publish()
+    assert rerun.code == 1, rerun  # the first one: a person checks Discord
+    assert s.state("a", "discord") == "needs_human"
+    assert s.state("b", "discord") == s.state("c", "discord") == "published"
+    assert fakes.discord.created == 3
+    assert [own_text(m) for m in fakes.discord.posts][1:] == [
+        "File d'attente b",
+        "File d'attente c",
+    ]
     s.assert_no_secret()
 
 

@@ -8,6 +8,7 @@ runs; every due pair ends in a known state; nothing secret is printed or recorde
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.publishing import (
     created,
     from_now,
     later,
+    own_text,
     post,
     site,
     wait_until,
@@ -51,6 +53,44 @@ def three_channels(tmp_path: Path, fakes: Fakes, *bodies: str) -> Site:
 
 def webhook_requests(fakes: Fakes) -> int:
     return len(fakes.discord.requests_to("POST", WEBHOOK))
+
+
+# -- channels at once, the posts of each in order ----------------------------------------------------
+
+
+def test_channels_go_at_once_and_the_posts_of_each_in_date_order(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    # File names in the opposite order of the dates: the order is the schedule's.
+    names = ["c", "b", "a"]
+    s = site(
+        tmp_path / "repo",
+        fakes.channels("mastodon", "discord"),
+        {
+            f"{name}.md": post(
+                ["mastodon", "discord"], f"Ordre {i} t0-{name}", date=ago(hours=3 - i)
+            )
+            for i, name in enumerate(names)
+        },
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    # Each write takes 0.3 s to be answered: one channel after the other would take 1.8 s.
+    fakes.mastodon.inject("POST", STATUSES, Fault.stall_after_commit(0.3), times=None)
+    fakes.discord.inject("POST", WEBHOOK, Fault.stall_after_commit(0.3), times=None)
+    done = s.publish()
+    assert done.code == 0, done
+    expected = [f"Ordre {i} t0-{name}" for i, name in enumerate(names)]
+    for fake in (fakes.mastodon, fakes.discord):
+        shown = [own_text(p) for p in fake.posts]  # Mastodon's in HTML
+        assert len(shown) == 3 and all(e in t for e, t in zip(expected, shown, strict=True))
+    masto = [r.received_at for r in fakes.mastodon.requests_to("POST", STATUSES)]
+    discord = [r.received_at for r in fakes.discord.requests_to("POST", WEBHOOK)]
+    # Each channel waited for an answer before its next post...
+    for times in (masto, discord):
+        assert all(b - a >= 0.3 for a, b in itertools.pairwise(times)), times
+    # ...while the other channel went on: they overlap.
+    assert max(masto[0], discord[0]) < min(masto[-1], discord[-1]), (masto, discord)
 
 
 # -- T1: a 500 in the middle of a batch -------------------------------------------------------------

@@ -44,6 +44,7 @@ from urllib.parse import quote
 from cmflow.errors import MissingSecret
 from cmflow.http import MaybeSent, NotSent, RateLimited
 from cmflow.i18n import _
+from cmflow.platforms import rest
 from cmflow.platforms.base import Outcome, Progress, Result
 from cmflow.platforms.spec import Capability
 from cmflow.redact import Redactor
@@ -249,16 +250,13 @@ class GraphClient:
             kwargs["data"] = {**(data or {}), "access_token": self._token}
             if files:
                 kwargs["files"] = dict(files)
-        try:
-            response = self.ctx.http.request(method, url, idempotent=idempotent, **kwargs)
-        except RateLimited as exc:
-            answer = self._throttle(
-                Answer("rate", self.scrub(str(exc)), retry_after=exc.retry_after)
+        response = rest.exchange(self.ctx.http, method, url, idempotent=idempotent, **kwargs)
+        if isinstance(response, rest.Unanswered):
+            answer = Answer(
+                response.kind, self.scrub(response.reason), retry_after=response.retry_after
             )
-        except NotSent as exc:
-            answer = Answer("not_sent", self.scrub(_("not sent ({error})").format(error=exc)))
-        except MaybeSent as exc:
-            answer = Answer("unknown", self.scrub(_("no answer ({error})").format(error=exc)))
+            if answer.kind == "rate":
+                self._throttle(answer)
         else:
             answer = self._sort(response)
         self.last = answer
@@ -292,13 +290,12 @@ class GraphClient:
                     _("HTTP {status} without a usable body").format(status=status),
                     status=status,
                 )
-            if status == 429 or exhausted:
+            kind = "rate" if exhausted else rest.status_kind(status, auth=(401, 403))
+            if kind == "rate":
                 return self._throttle(Answer("rate", text, retry_after=wait, status=status))
-            if status in (401, 403):
+            if kind == "auth":
                 return Answer("auth", self._auth_reason(text), status=status)
-            if status == 408 or status >= 500:
-                return Answer("unknown", text, status=status)
-            return Answer("refused", text, status=status)
+            return Answer(kind, text, status=status)
         code = _int(error.get("code"))
         subcode = _int(error.get("error_subcode"))
         message = error.get("error_user_msg") or error.get("message") or ""

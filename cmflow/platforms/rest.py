@@ -5,7 +5,8 @@ definite 4xx: nothing was created); `auth` (the credential was refused: nothing 
 created, a human must renew it); `rate` (come back after `retry_after`); `not_sent` (the
 request never left); `unknown` (it may have been processed: 408, 5xx, no answer). Reasons are
 built from the platform's error fields only and scrubbed of the token: a request dump in an
-error body never reaches the record.
+error body never reaches the record. `exchange` and `status_kind` are that sorting, shared
+with the Graph API client (`graph`), which adds Meta's error codes on top.
 
 These platforms cannot replay a request safely, so an `unknown` write is never sent again in
 the same run: the next run lists the account's recent posts and matches the part's content
@@ -18,12 +19,13 @@ import hashlib
 import html
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from cmflow.errors import MissingSecret
-from cmflow.http import MaybeSent, NotSent, RateLimited, retry_after_seconds
+from cmflow.http import Http, MaybeSent, NotSent, RateLimited, retry_after_seconds
 from cmflow.i18n import _
 from cmflow.platforms.base import Context, Outcome, PartResult, Result
 from cmflow.redact import Redactor
@@ -54,6 +56,44 @@ class Answer:
 
     def header(self, name: str) -> str | None:
         return self.response.headers.get(name) if self.response is not None else None
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """A request that got no HTTP answer, sorted by what that proves: `rate` (the run
+    cannot wait that long: come back after `retry_after`), `not_sent` (it never reached the
+    server) or `unknown` (it may have been processed). `reason` is not scrubbed yet."""
+
+    kind: Kind
+    reason: str
+    retry_after: float | None = None
+
+
+def exchange(http: Http, method: str, url: str, **kwargs: Any) -> requests.Response | Unanswered:
+    """Send one request through the run's client: its answer, or what its absence proves."""
+    try:
+        return http.request(method, url, **kwargs)
+    except RateLimited as exc:
+        return Unanswered("rate", _("rate limited: {error}").format(error=exc), exc.retry_after)
+    except NotSent as exc:
+        return Unanswered("not_sent", _("not sent: {error}").format(error=exc))
+    except MaybeSent as exc:
+        return Unanswered("unknown", _("no answer: {error}").format(error=exc))
+
+
+def status_kind(status: int, *, auth: Collection[int] = (401,)) -> Kind:
+    """What an HTTP status proves when the body says nothing more precise: `ok` (2xx), `auth`
+    (the credential was refused: `auth` lists the statuses that say so on this platform),
+    `rate` (429), `unknown` (408 or 5xx: it may have been processed) or `refused`."""
+    if 200 <= status < 300:
+        return "ok"
+    if status in auth:
+        return "auth"
+    if status == 429:
+        return "rate"
+    if status == 408 or status >= 500:
+        return "unknown"
+    return "refused"
 
 
 def content_key(text: str) -> str:
@@ -105,28 +145,22 @@ class Client:
         """Send one request and sort its answer. `message(data)` picks the platform's error
         text from a JSON body; `write=False` marks a read (retried by `Http` on transport
         errors, and an unanswered read proves nothing about any post)."""
-        try:
-            response = self.ctx.http.request(method, url, idempotent=not write, **kwargs)
-        except RateLimited as exc:
+        response = exchange(self.ctx.http, method, url, idempotent=not write, **kwargs)
+        if isinstance(response, Unanswered):
             return Answer(
-                "rate",
-                self.scrub(_("rate limited: {error}").format(error=exc)),
-                retry_after=exc.retry_after,
+                response.kind, self.scrub(response.reason), retry_after=response.retry_after
             )
-        except NotSent as exc:
-            return Answer("not_sent", self.scrub(_("not sent: {error}").format(error=exc)))
-        except MaybeSent as exc:
-            return Answer("unknown", self.scrub(_("no answer: {error}").format(error=exc)))
         try:
             data: Any = response.json() if response.content else None
         except ValueError:
             data = None
         code = response.status_code
-        if 200 <= code < 300:
+        kind = status_kind(code)
+        if kind == "ok":
             return Answer("ok", f"HTTP {code}", data, response)
         text = message(data) if message is not None else None
         reason = self.reason(code, text or response.reason or _("no error message"))
-        if code == 401:
+        if kind == "auth":
             return Answer(
                 "auth",
                 _(
@@ -136,12 +170,10 @@ class Client:
                 data,
                 response,
             )
-        if code == 429:
+        if kind == "rate":
             wait = retry_after_seconds(response.headers)
             return Answer("rate", reason, data, response, wait or DEFAULT_RATE_WAIT)
-        if code == 408 or code >= 500:
-            return Answer("unknown", reason, data, response)
-        return Answer("refused", reason, data, response)
+        return Answer(kind, reason, data, response)
 
     def reason(self, code: int, message: str) -> str:
         message = _SPACE.sub(" ", str(message)).strip()[:300]

@@ -41,7 +41,9 @@ RULES = (
     Rule(
         "config.site-title",
         "warning",
-        "a site (feed) channel with neither `title` nor a `brand:` shows its channel name",
+        lambda: _(
+            "a site (feed) channel with neither `title` nor a `brand:` shows its channel name"
+        ),
         queue=site_title,
         stable=True,
     ),

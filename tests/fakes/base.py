@@ -452,6 +452,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     timeout = 30.0  # a silent client must not pin a worker thread forever
     server: _HTTPServer
 
