@@ -108,9 +108,7 @@ class Cache:
         if loaded is None:
             return cls(path, key, dirty=True)
         entries, queue, lazy, record, sent = loaded
-        return cls(
-            path, key, entries, queue_findings=queue, lazy=lazy, record=record, sent=sent
-        )
+        return cls(path, key, entries, queue_findings=queue, lazy=lazy, record=record, sent=sent)
 
     def complete(self) -> bool:
         """Give every cached post its marks and meta (the queue rules read them). False when
@@ -346,9 +344,10 @@ def _encode(cache: Cache) -> dict[str, Any]:
     sent: dict[str, list[Any]] | None = None
     if cache.sent is not None and cache.record is not None:
         sent = {k: [] for k in _SENT_COLUMNS}
-        for (post, channel), got in cache.sent.items():
-            when = got.published_at.isoformat() if got.published_at is not None else None
-            for key, value in zip(_SENT_COLUMNS, (post, channel, got.content_hash, when)):
+        for (post, channel), pair in cache.sent.items():
+            when = pair.published_at.isoformat() if pair.published_at is not None else None
+            cells = (post, channel, pair.content_hash, when)
+            for key, value in zip(_SENT_COLUMNS, cells, strict=True):
                 sent[key].append(value)
     return {
         "format": FORMAT,
