@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from cmflow import __version__, i18n
-from cmflow.model import Finding, KeyPath, Mark, Post, State
+from cmflow.model import Finding, KeyPath, Mark, Post, Sent, State
 
 CACHE_DIR = ".cmflow-cache"
 FILE_NAME = "validate.bin"
-FORMAT = 9  # 9: record entries carry their first part (id and URL); 8: messages translated
+FORMAT = 9  # 9: record entries carry their first part (id, URL); the sent index kept
 LEVELS = frozenset({"error", "warning"})
 _STATES = frozenset(s.value for s in State)
 
@@ -87,6 +87,10 @@ class Cache:
     # The cached posts' marks and meta, checked and filled in only when asked (`complete`).
     lazy: Lazy | None = None
     record: RecordState | None = None
+    # Which (post id, channel) pairs the record holds (`cmflow.ledger.sent_index`), valid
+    # while neither the posts nor the record change: reading tens of thousands of record
+    # files again is most of an unchanged run on a years-old repository.
+    sent: dict[tuple[str, str], Sent] | None = None
 
     @classmethod
     def open(cls, root: Path, config_digest: str) -> Cache:
@@ -104,8 +108,8 @@ class Cache:
             loaded = _decode(raw, key)
         if loaded is None:
             return cls(path, key, dirty=True)
-        entries, queue, lazy, record = loaded
-        return cls(path, key, entries, queue_findings=queue, lazy=lazy, record=record)
+        entries, queue, lazy, record, sent = loaded
+        return cls(path, key, entries, queue_findings=queue, lazy=lazy, record=record, sent=sent)
 
     def complete(self) -> bool:
         """Give every cached post its marks and meta (the queue rules read them). False when
@@ -167,9 +171,10 @@ def tracked(root: Path) -> bool:
 
 def media_stamps(root: Path, paths: list[str]) -> tuple[MediaStamp, ...]:
     out: list[MediaStamp] = []
+    base = str(root)
     for rel in paths:
         try:
-            st = (root / rel).stat()
+            st = os.stat(os.path.join(base, rel))  # Path objects cost more than the stat
             out.append((rel, st.st_size, st.st_mtime_ns))
         except (OSError, ValueError):
             out.append((rel, -1, 0))
@@ -250,6 +255,13 @@ _RFILE_COLUMNS: dict[str, tuple[type, ...]] = {
     "scheduled_for": (str, type(None)),
     "remote_id": (str,),
     "url": (str,),
+}
+_SENT_COLUMNS: dict[str, tuple[type, ...]] = {
+    "post": (str,),
+    "channel": (str,),
+    "hash": (str,),
+    "published_at": (str, type(None)),
+    "url": (str, type(None)),
 }
 _QUEUE_COLUMNS: dict[str, tuple[type, ...]] = {
     "path": (str,),
@@ -333,9 +345,18 @@ def _encode(cache: Cache) -> dict[str, Any]:
             rdirs["name"].append("")
             rdirs["mtime"].append(-1)
             rdirs["top"].append(rec.top)
+    sent: dict[str, list[Any]] | None = None
+    if cache.sent is not None and cache.record is not None:
+        sent = {k: [] for k in _SENT_COLUMNS}
+        for (post, channel), pair in cache.sent.items():
+            when = pair.published_at.isoformat() if pair.published_at is not None else None
+            cells = (post, channel, pair.content_hash, when, pair.url)
+            for key, value in zip(_SENT_COLUMNS, cells, strict=True):
+                sent[key].append(value)
     return {
         "format": FORMAT,
         "key": cache.key,
+        "sent": sent,
         "files": files,
         "findings": found,
         "queue": queue,
@@ -375,7 +396,16 @@ def _texts(values: list[Any]) -> None:
 
 def _decode(
     raw: bytes, key: str
-) -> tuple[dict[str, Entry], list[Finding] | None, Lazy, RecordState | None] | None:
+) -> (
+    tuple[
+        dict[str, Entry],
+        list[Finding] | None,
+        Lazy,
+        RecordState | None,
+        dict[tuple[str, str], Sent] | None,
+    ]
+    | None
+):
     """The entries and queue findings in `raw`, or None when it is not a cache cmflow wrote
     for this key (any other content, however crafted, gives None, never an exception)."""
     try:
@@ -463,9 +493,28 @@ def _decode(
         record = None
         if data.get("rdirs") is not None:
             record = _record(data["rdirs"], data.get("rfiles"))
-        return entries, queue, (marks, meta, by_index), record
+        sent = None
+        if data.get("sent") is not None and record is not None:
+            sent = _sent(data["sent"])
+        return entries, queue, (marks, meta, by_index), record, sent
     except (_Bad, ValueError, TypeError, RecursionError, KeyError):
         return None
+
+
+def _sent(table: object) -> dict[tuple[str, str], Sent]:
+    t = _columns(table, _SENT_COLUMNS)
+    new = Sent.__new__
+    out: dict[tuple[str, str], Sent] = {}
+    for post, channel, content_hash, when, url in zip(*(t[k] for k in _SENT_COLUMNS), strict=True):
+        published = None
+        if when is not None:
+            published = datetime.fromisoformat(when)  # naive when the record's time was
+        got = new(Sent)  # frozen: filled directly, as `Sent(...)` costs more (thousands)
+        got.__dict__.update(content_hash=content_hash, published_at=published, url=url)
+        out[(post, channel)] = got
+    if len(out) != len(t["post"]):
+        raise _Bad  # a pair twice
+    return out
 
 
 def _record(rdirs: object, rfiles: object) -> RecordState:
@@ -547,7 +596,7 @@ MAGIC = b"cmflow cache\n"
 _KINDS = {(int,): "i", (str,): "s", (str, type(None)): "s", (list,): "j", (_Later,): "j"}
 
 
-_TABLES = ("files", "findings", "media", "fingerprints", "queue", "rdirs", "rfiles")
+_TABLES = ("files", "findings", "media", "fingerprints", "queue", "rdirs", "rfiles", "sent")
 
 
 def _spec(table: str) -> dict[str, tuple[type, ...]]:
@@ -559,6 +608,7 @@ def _spec(table: str) -> dict[str, tuple[type, ...]]:
         "queue": _QUEUE_COLUMNS,
         "rdirs": _RDIR_COLUMNS,
         "rfiles": _RFILE_COLUMNS,
+        "sent": _SENT_COLUMNS,
     }[table]
 
 
@@ -639,7 +689,7 @@ def _unpack(raw: bytes) -> dict[str, Any]:
         got[name] = values
     if at != len(raw):
         raise _Bad
-    for table in ("queue", "rdirs", "rfiles"):
+    for table in ("queue", "rdirs", "rfiles", "sent"):
         out.setdefault(table, None)
     return out
 

@@ -6,7 +6,7 @@ import gc
 import hashlib
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -181,25 +181,38 @@ def _compute_many(rels: list[str]) -> list[Entry]:
 
 
 def _compute_all(
-    config: Config, rels: list[str], jobs: int | None = None, keep: bool = False
+    config: Config,
+    rels: list[str],
+    jobs: int | None = None,
+    keep: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[Entry]:
-    """Parse and check `rels`, on every core when there are many (fork start: Linux)."""
-    import multiprocessing
+    """Parse and check `rels`, on every core when there are many (fork start: Linux).
+    `meanwhile` runs in this process while the workers check (reading the publish record:
+    it needs none of their results), else after."""
+    if len(rels) < PARALLEL_FROM or (jobs or os.cpu_count() or 1) < 2:
+        checker = Checker(config)
+        out = [_compute(config.root, rel, config, checker, keep) for rel in rels]
+        if meanwhile is not None:
+            meanwhile()
+        return out
+    import multiprocessing  # only here: an unchanged run starts no process
 
     cores = jobs or os.cpu_count() or 1
-    if (
-        len(rels) < PARALLEL_FROM
-        or cores < 2
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
-        checker = Checker(config)
-        return [_compute(config.root, rel, config, checker, keep) for rel in rels]
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return _compute_all(config, rels, 1, keep, meanwhile)
     global _WORKER_CONFIG, _WORKER_KEEP
     _WORKER_CONFIG, _WORKER_KEEP = config, keep
-    chunks = [rels[i :: cores * 2] for i in range(cores * 2)]
+    # Small interleaved chunks, taken in turn: a worker slowed down (by this process reading
+    # the record, by another job on the machine) takes fewer of them.
+    count = min(cores * 8, max(1, len(rels) // 100))
+    chunks = [rels[i::count] for i in range(count)]
     try:
         with multiprocessing.get_context("fork").Pool(cores) as pool:
-            parts = pool.map(_compute_many, chunks)
+            pending = pool.map_async(_compute_many, chunks, chunksize=1)
+            if meanwhile is not None:
+                meanwhile()
+            parts = pending.get()
     finally:
         _WORKER_CONFIG, _WORKER_KEEP = None, False
     by_rel = {e.post.path: e for part in parts for e in part}
@@ -215,7 +228,11 @@ def load_entries(config: Config, *, use_cache: bool = True) -> dict[str, Entry]:
 
 
 def _load(
-    config: Config, use_cache: bool, jobs: int | None = None, keep: bool = False
+    config: Config,
+    use_cache: bool,
+    jobs: int | None = None,
+    keep: bool = False,
+    meanwhile: Callable[[Cache | None], None] | None = None,
 ) -> tuple[dict[str, Entry], Cache | None]:
     root = config.root
     cache = Cache.open(root, config.digest) if use_cache else None
@@ -235,14 +252,15 @@ def _load(
         and not cache.complete()
     ):
         todo, fresh = list(rels), {}
+    also = (lambda: meanwhile(cache)) if meanwhile is not None else None
     with _no_gc():
-        for entry in _compute_all(config, todo, jobs, keep):
+        for entry in _compute_all(config, todo, jobs, keep, also):
             fresh[entry.post.path] = entry
     fresh = {rel: fresh[rel] for rel in rels}
     if cache is not None:
         if todo or set(cache.entries) != set(fresh):
             cache.dirty = True
-            cache.queue_findings = None  # the queue changed
+            cache.queue_findings = cache.sent = None  # the queue changed
         cache.entries = fresh
     return fresh, cache
 
@@ -284,16 +302,39 @@ def validate(
     `jobs`: processes to check posts with (default: one per core). `keep_posts`: also
     return every post as parsed and its fingerprints (see `Report`), without the cache.
     `scan`: the record as the caller already read it (the publisher reads it once)."""
-    entries, cache = _load(config, use_cache and not keep_posts, jobs, keep_posts)
+    given = scan
+    scans: list[ledger.Scan | None] = []
+
+    def read_record(cache: Cache | None) -> None:
+        if record is None:
+            if given is not None:
+                scans.append(given)
+            elif cache is None:
+                scans.append(ledger.Ledger(config.root, config.data_dir).scan())
+            elif cache.sent is not None and record_unchanged(config, cache):
+                scans.append(None)  # the sent index kept in the cache holds, if posts do
+            else:
+                scans.append(record_scan(config, cache))
+
+    entries, cache = _load(config, use_cache and not keep_posts, jobs, keep_posts, read_record)
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
     if record is None:
-        if scan is None and cache is not None:
-            scan = record_scan(config, cache)
-        if scan is None:
-            scan = ledger.Ledger(config.root, config.data_dir).scan()
-        record = ledger.sent_index(config.root, config.data_dir, posts, scan)
-        findings.extend(ledger.problem_findings(scan.problems))
+        scan = scans[0]
+        if scan is None and cache is not None and cache.sent is not None:
+            record = cache.sent  # neither the posts nor the record changed
+        else:
+            if scan is None:
+                assert cache is not None
+                scan = record_scan(config, cache)
+            record = ledger.sent_index(config.root, config.data_dir, posts, scan)
+            findings.extend(ledger.problem_findings(scan.problems))
+            if cache is not None:
+                # Kept only for a record read whole (a file it could not read is read again).
+                if cache.record is not None and not scan.problems:
+                    cache.sent, cache.dirty = dict(record), True
+                elif cache.sent is not None:
+                    cache.sent, cache.dirty = None, True
     by_path = entries
 
     def rendered_hash(post: Post, channel: Channel) -> str:
@@ -343,6 +384,31 @@ _RECORD_FIELDS = (
     "published_at",
     "scheduled_for",
 )
+
+
+def record_unchanged(config: Config, cache: Cache) -> bool:
+    """Whether the record is exactly as the cache last read it: same folders (listed the
+    same, by their mtime) and every file with the same size and mtime. Only stats: nothing
+    is read or built."""
+    old = cache.record
+    if old is None:
+        return False
+    base = f"{config.root}/{config.data_dir}/{ledger.RECORD_DIR}"
+    try:
+        if os.stat(base).st_mtime_ns != old.top:
+            return False
+        for name, (mtime, listing) in old.dirs.items():
+            folder = f"{base}/{name}"
+            if os.stat(folder).st_mtime_ns != mtime:
+                return False
+            for file in listing:
+                got = old.files.get(f"{name}/{file}")
+                st = os.stat(f"{folder}/{file}")
+                if got is None or got[0] != st.st_size or got[1] != st.st_mtime_ns:
+                    return False
+    except OSError:
+        return False
+    return True
 
 
 def record_scan(config: Config, cache: Cache) -> ledger.Scan:

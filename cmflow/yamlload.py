@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -411,8 +412,11 @@ _SIMPLE_TAGS = frozenset(
 _CONSTRUCTOR = _Loader("")  # a resolver and constructor only: its parser never runs
 
 
+@lru_cache(maxsize=4096)
 def _scalar(text: str, flow: bool) -> tuple[Any] | None:
-    """(value,) of one scalar as the full parser would build it, or None: not simple."""
+    """(value,) of one scalar as the full parser would build it, or None: not simple.
+    Cached: channel names, pillars, campaigns and tags repeat from post to post, and the
+    values are immutable (text, numbers, booleans, dates)."""
     if not text.isprintable():  # control characters, NUL, other line breaks: full parser
         return None
     if _QUOTED.match(text):
@@ -430,6 +434,11 @@ def _scalar(text: str, flow: bool) -> tuple[Any] | None:
         return None
 
 
+@lru_cache(maxsize=1024)
+def _text_key(key: str) -> bool:
+    return bool(_CONSTRUCTOR.resolve(yaml.ScalarNode, key, (True, False)) == _STR)  # type: ignore[no-untyped-call]
+
+
 def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Mark]] | None:
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -443,7 +452,7 @@ def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Ma
         if m is None:
             return None
         key = m.group(1)
-        if key in value or _CONSTRUCTOR.resolve(yaml.ScalarNode, key, (True, False)) != _STR:  # type: ignore[no-untyped-call]
+        if key in value or not _text_key(key):
             return None
         marks[(key,)] = Mark(i + 1 + off, 1)
         start = m.end()

@@ -283,3 +283,31 @@ def test_corrupted_bytes_never_change_the_findings(tmp_path: Path) -> None:
         else:
             path.write_bytes(bytes(data))
             assert validate(cfg, now=now).findings == expected
+
+
+def test_the_kept_sent_index_follows_the_posts_and_the_record(repo: Site) -> None:
+    """What the record says went out is kept in the cache while neither the posts nor the
+    record change: a post renamed after publishing (its id comes from its file name, the
+    record still finds it by its content) and a record file rewritten are both seen."""
+
+    def late() -> set[str]:
+        """The posts validate says are late and unpublished, cached and not: the same."""
+        cached = repo.run("validate", "--format", "json")
+        fresh = repo.run("validate", "--format", "json", "--no-cache")
+        assert cached.stdout == fresh.stdout and cached.code == fresh.code, (cached, fresh)
+        return {f["path"] for f in cached.json()["findings"] if f["rule"] == "schedule.past"}
+
+    assert repo.publish().code == 1  # the bad post fails the run; the good one goes out
+    assert (repo.root / "data/record/bon/site.json").is_file()
+    assert late() == {BAD}
+    assert late() == {BAD}  # from the cache: the same
+    renamed = "content/bon-renomme.md"
+    (repo.root / GOOD).rename(repo.root / renamed)
+    assert late() == {BAD}  # still found in the record, by its content
+    record = repo.root / "data/record/bon/site.json"
+    entry = json.loads(record.read_text("utf-8"))
+    entry["state"] = "failed"  # rewritten in place: no longer sent
+    with record.open("r+", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry))
+        fh.truncate()
+    assert late() == {BAD, renamed}
