@@ -26,6 +26,7 @@ PUBLISHED, IN_PROGRESS, PLANNED, LATE, DRAFT = (
     "late",
     "draft",
 )
+SLOT_MARK = "*"  # after the time: it came from a queue slot (see the legend)
 MARKS = {PUBLISHED: "✓", IN_PROGRESS: "◐", PLANNED: "●", LATE: "!", DRAFT: "✎"}
 
 
@@ -39,6 +40,7 @@ class Item:
     status: str
     errors: int = 0
     warnings: int = 0
+    slot: bool = False  # its time came from a queue slot (`date: next`, a day alone)
 
     @property
     def mark(self) -> str:
@@ -139,6 +141,7 @@ def build(
                 status,
                 sum(1 for f in mine if f.level == "error"),
                 sum(1 for f in mine if f.level == "warning"),
+                post.slot is not None,
             )
             all_items.append(item)
             week = cal[(local.date() - start).days // 7]
@@ -210,6 +213,7 @@ _WORDS = {
         "key": "Dates clés",
         "gaps": "Rythme visé non atteint",
         "unprepared": "Rien de prévu la semaine avant",
+        "slot": "heure d'un créneau (slot) de la file",
         "legend": "✓ publié · ◐ en cours · ● prévu · ! en retard · ✎ brouillon · ✗ erreur · ⚠ avertissement",
         "channel": "canal",
         "of": "sur",
@@ -238,6 +242,7 @@ _WORDS = {
         "key": "Key dates",
         "gaps": "Below the target cadence",
         "unprepared": "Nothing planned in the week before",
+        "slot": "time from a queue slot",
         "legend": "✓ published · ◐ in progress · ● planned · ! late · ✎ draft · ✗ error · ⚠ warning",
         "channel": "channel",
         "of": "of",
@@ -268,7 +273,7 @@ def short(post_id: str) -> str:
 
 
 def _cell(it: Item) -> str:
-    return f"{it.when:%H:%M} {it.mark} {short(it.post_id)}"
+    return f"{it.when:%H:%M}{SLOT_MARK if it.slot else ''} {it.mark} {short(it.post_id)}"
 
 
 def _notes(cal: Calendar, week: Week | None) -> list[str]:
@@ -296,7 +301,10 @@ def _footer(cal: Calendar) -> list[str]:
         out.append(f"{w['unprepared']}{sep}".rstrip())
         for k in cal.unprepared:
             out.append(f"  {_day(cal, k.day)} — {k.name}")
-    out.append(str(w["legend"]))
+    legend = str(w["legend"])
+    if any(it.slot for week in cal.weeks for cell in week.items.values() for it in cell):
+        legend += f" · {SLOT_MARK} {w['slot']}"
+    out.append(legend)
     return out
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from cmflow.calendar import Calendar, Item
+from cmflow.i18n import _
 
 PRODID = "-//cmflow//editorial calendar//EN"
 DURATION = timedelta(minutes=15)
@@ -74,6 +75,8 @@ def render(
     ]
     for it in sorted(items, key=lambda i: (i.when, i.channel, i.post_id)):
         desc = f"{it.path} — {it.status}" + (f" — {it.pillar}" if it.pillar else "")
+        if it.slot:
+            desc += " — " + _("time from a queue slot")
         lines += [
             "BEGIN:VEVENT",
             f"UID:{uid(it, domain)}",
