@@ -32,10 +32,13 @@ from typing import Any
 
 from cmflow import __version__, i18n
 from cmflow.model import Finding, KeyPath, Mark, Post, Sent, State
+from cmflow.timeutil import slot_request
 
 CACHE_DIR = ".cmflow-cache"
 FILE_NAME = "validate.bin"
-FORMAT = 9  # 9: record entries carry their first part (id, URL); the sent index kept
+# 10: `slot:` dates (date: next, a day alone); 9: record entries carry their first part (id,
+# URL), the sent index kept
+FORMAT = 10
 LEVELS = frozenset({"error", "warning"})
 _STATES = frozenset(s.value for s in State)
 
@@ -269,6 +272,17 @@ _QUEUE_COLUMNS: dict[str, tuple[type, ...]] = {
 }
 
 
+_SLOT = "slot:"  # the date column of a post that takes a queue slot: "slot:next"
+
+
+def _date_column(p: Post) -> str | None:
+    """A post's date as cached: its own time, or its slot request (resolved each run: it
+    depends on the whole queue, the record and git)."""
+    if p.slot is not None:
+        return _SLOT + p.slot
+    return p.date.isoformat() if p.date is not None else None
+
+
 def _encode(cache: Cache) -> dict[str, Any]:
     files: dict[str, list[Any]] = {k: [] for k in _FILE_COLUMNS}
     found: dict[str, list[Any]] = {k: [] for k in _FINDING_COLUMNS}
@@ -283,7 +297,7 @@ def _encode(cache: Cache) -> dict[str, Any]:
             ("mtime", e.stat[1]),
             ("sha", e.sha),
             ("id", p.id),
-            ("date", p.date.isoformat() if p.date is not None else None),
+            ("date", _date_column(p)),
             ("date_line", date_mark.line),
             ("date_column", date_mark.column),
             ("status", p.status),
@@ -444,8 +458,12 @@ def _decode(
         new = Post.__new__
 
         for rel, size, mtime, sha, pid, date, line, col, status, chash, body_line, names in rows:
-            when = None
-            if date is not None:
+            when, slot = None, None
+            if date is not None and date.startswith(_SLOT):
+                slot = date[len(_SLOT) :]
+                if slot != "next" and slot_request(slot) != slot:
+                    raise _Bad
+            elif date is not None:
                 when = datetime.fromisoformat(date)
                 if when.tzinfo is None:
                     raise _Bad
@@ -460,6 +478,8 @@ def _decode(
                 body_line=body_line,
                 marks={("date",): Mark(line, col)},
                 date=when,
+                slot=slot,
+                slot_note="",
                 channels=names,
                 status=status,
                 content_hash=chash,

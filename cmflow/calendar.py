@@ -27,6 +27,7 @@ PUBLISHED, IN_PROGRESS, PLANNED, LATE, DRAFT = (
     "late",
     "draft",
 )
+SLOT_MARK = "*"  # after the time: it came from a queue slot (see the legend)
 MARKS = {PUBLISHED: "✓", IN_PROGRESS: "◐", PLANNED: "●", LATE: "!", DRAFT: "✎"}
 
 
@@ -40,6 +41,7 @@ class Item:
     status: str
     errors: int = 0
     warnings: int = 0
+    slot: bool = False  # its time came from a queue slot (`date: next`, a day alone)
 
     @property
     def mark(self) -> str:
@@ -140,6 +142,7 @@ def build(
                 status,
                 sum(1 for f in mine if f.level == "error"),
                 sum(1 for f in mine if f.level == "warning"),
+                post.slot is not None,
             )
             all_items.append(item)
             week = cal[(local.date() - start).days // 7]
@@ -257,7 +260,7 @@ def short(post_id: str) -> str:
 
 
 def _cell(it: Item) -> str:
-    return f"{it.when:%H:%M} {it.mark} {short(it.post_id)}"
+    return f"{it.when:%H:%M}{SLOT_MARK if it.slot else ''} {it.mark} {short(it.post_id)}"
 
 
 def _notes(cal: Calendar, week: Week | None) -> list[str]:
@@ -288,9 +291,10 @@ def _footer(cal: Calendar) -> list[str]:
         out.append(_("Nothing planned in the week before:"))
         for k in cal.unprepared:
             out.append(f"  {_day(cal, k.day)} — {k.name}")
-    out.append(
-        _("✓ published · ◐ in progress · ● planned · ! late · ✎ draft · ✗ error · ⚠ warning")
-    )
+    legend = _("✓ published · ◐ in progress · ● planned · ! late · ✎ draft · ✗ error · ⚠ warning")
+    if any(it.slot for week in cal.weeks for cell in week.items.values() for it in cell):
+        legend += f" · {SLOT_MARK} " + _("time from a queue slot")
+    out.append(legend)
     return out
 
 

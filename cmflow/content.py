@@ -18,7 +18,7 @@ from cmflow import safefs, schema
 from cmflow.errors import CmflowError
 from cmflow.i18n import _
 from cmflow.model import SAFE_ID, Finding, Mark, Post
-from cmflow.timeutil import DateProblem, parse_datetime
+from cmflow.timeutil import DateProblem, parse_datetime, slot_request
 from cmflow.yamlload import YamlSyntaxError, byte_mark, parse
 
 MAX_BYTES = 1_000_000
@@ -294,7 +294,8 @@ def _finish(
             )
     status = meta.get("status", "ready")
     post.status = status if status in ("draft", "ready") else "invalid"
-    if "date" in meta and meta["date"] is not None:
+    post.slot = slot_request(meta.get("date"))
+    if "date" in meta and meta["date"] is not None and post.slot is None:
         try:
             post.date = parse_datetime(meta["date"], tz)
         except DateProblem as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cmflow.errors import CmflowError, ExitCode
@@ -52,6 +53,69 @@ def changed_files(root: Path, ref: str) -> set[str]:
             out.add(unicodedata.normalize("NFC", full.relative_to(base_root).as_posix()))
             out.add(full.relative_to(base_root).as_posix())
     return out
+
+
+def added_at(root: Path, rels: list[str]) -> tuple[dict[str, datetime], set[str]]:
+    """When each post file reached the checked-out branch: the committer time of the newest
+    first-parent commit that added it (a merged pull request's merge commit; a squash or
+    rebase merge's own commit). Returns (known times, paths whose time this clone cannot
+    tell: it is shallow and the file is older than its history). A path in neither is not
+    committed (or there is no repository): `date: next` then counts from now."""
+    import git
+
+    known: dict[str, datetime] = {}
+    unknown: set[str] = set()
+    if not rels:
+        return known, unknown
+    try:
+        repo = _repo(root)
+    except CmflowError:
+        return known, unknown
+    top = Path(repo.working_tree_dir or root).resolve()
+    boundary: set[str] = set()
+    try:
+        if repo.git.rev_parse("--is-shallow-repository").strip() == "true":
+            shallow = Path(repo.git.rev_parse("--git-path", "shallow").strip())
+            if not shallow.is_absolute():
+                shallow = top / shallow
+            boundary = set(shallow.read_text(encoding="ascii").split())
+    except (git.GitCommandError, OSError):
+        pass
+    base = root.resolve()
+    wanted: dict[str, str] = {}  # path from the top -> path from root
+    for rel in rels:
+        try:
+            wanted[(base / rel).relative_to(top).as_posix() if base != top else rel] = rel
+        except ValueError:  # outside the repository's work tree: not committed here
+            continue
+    if not wanted:
+        return known, unknown
+    try:
+        # One walk for every path; newest first, so the first add seen is the newest.
+        out = repo.git.log(
+            "--first-parent",
+            "--no-renames",
+            "--diff-filter=A",
+            "-z",
+            "--name-only",
+            "--format=%x01%H%x02%ct",
+            "--",
+            *(f":(literal){path}" for path in sorted(wanted)),
+        )
+    except git.GitCommandError:
+        return known, unknown  # no commit yet (an empty repository)
+    for chunk in out.split("\x01")[1:]:
+        head, _, names = chunk.partition("\0")
+        sha, _, stamp = head.partition("\x02")
+        for name in split_z(names.lstrip("\n")):
+            mine = wanted.get(name)
+            if mine is None or mine in known or mine in unknown:
+                continue
+            if sha in boundary:
+                unknown.add(mine)
+            else:
+                known[mine] = datetime.fromtimestamp(int(stamp), UTC)
+    return known, unknown
 
 
 def split_z(output: str) -> list[str]:

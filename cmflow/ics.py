@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from cmflow import i18n
 from cmflow.calendar import Calendar, Item, status_name
 
 PRODID = "-//cmflow//editorial calendar//EN"
@@ -78,6 +79,8 @@ def render(
     for it in sorted(items, key=lambda i: (i.when, i.channel, i.post_id)):
         status = status_name(it.status, language)
         desc = f"{it.path} — {status}" + (f" — {it.pillar}" if it.pillar else "")
+        if it.slot:
+            desc += " — " + i18n.translation(language).gettext("time from a queue slot")
         lines += [
             "BEGIN:VEVENT",
             f"UID:{uid(it, domain)}",

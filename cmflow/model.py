@@ -54,6 +54,10 @@ class Post:
     body_line: int  # 1-based line of the file where the body starts
     marks: dict[KeyPath, Mark] = field(default_factory=dict)
     date: datetime | None = None  # aware; None when missing or invalid
+    # `date: next` or a day without a time (`2026-12-08`): the post takes a queue slot, and
+    # `date` is set once the whole queue is known (cmflow.slotdates). "next" or the day.
+    slot: str | None = None
+    slot_note: str = ""  # how the slot was found, when worth saying ("not committed yet")
     channels: list[str] = field(default_factory=list)
     status: str = "ready"
     content_hash: str = ""  # sha256 of front-matter + body as published (not of whitespace)

@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from pathlib import Path
 
 import yaml
@@ -18,7 +18,8 @@ from cmflow.errors import CmflowError
 from cmflow.i18n import _
 from cmflow.keydates import KeyDate, slugify
 from cmflow.model import Post
-from cmflow.slots import local, next_free
+from cmflow.slotdates import first_shared
+from cmflow.slots import local
 
 
 @dataclass
@@ -69,25 +70,18 @@ def next_slot(
                 "give --date"
             ).format(channels=", ".join(channels), example='`slots: ["Tue 09:00"]`')
         )
+    posts = list(posts)
     taken = {
         c: {p.date for p in posts if p.date is not None and c in p.channels} for c in with_slots
     }
-    candidate = after
-    for _attempt in range(1000):
-        proposals = [
-            next_free(config.slots[c], config.timezone, candidate, taken[c]) for c in with_slots
-        ]
-        if any(p is None for p in proposals):
-            break
-        latest = max(p for p in proposals if p is not None)
-        if all(p == latest for p in proposals):
-            return latest.astimezone(config.timezone)
-        candidate = latest - timedelta(seconds=1)
-    raise CmflowError(
-        _("no free slot shared by {channels} in the next year: add slots, or give --date").format(
-            channels=", ".join(with_slots)
+    found = first_shared({c: config.slots[c] for c in with_slots}, config.timezone, after, taken)
+    if found is None:
+        raise CmflowError(
+            _(
+                "no free slot shared by {channels} in the next year: add slots, or give --date"
+            ).format(channels=", ".join(with_slots))
         )
-    )
+    return found.astimezone(config.timezone)
 
 
 def find_key_date(name: str, dates: Iterable[KeyDate]) -> KeyDate:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from cmflow import content, platforms
+from cmflow import content, platforms, slotdates
 from cmflow import media as media_files
 from cmflow.config import Config
 from cmflow.errors import CmflowError
@@ -16,7 +16,7 @@ from cmflow.model import Finding, Rendered
 from cmflow.output import level_word
 from cmflow.render import render
 from cmflow.schema import channel_hint
-from cmflow.validation import validate
+from cmflow.validation import take_slot, validate
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Preview:
     rendered: list[Rendered]
     findings: list[Finding] = field(default_factory=list)
     root: Path | None = None  # the repository, to describe videos (duration, aspect ratio)
+    slot: str | None = None  # the time a queue slot gives it: "Tue 8 Dec 2026 09:00 CET (slot)"
 
     @property
     def errors(self) -> int:
@@ -53,7 +54,9 @@ def preview(config: Config, rel: str, channels: list[str], now: datetime) -> Pre
                 goes=", ".join(post.channels) or _("no channel"),
             )
         )
-    findings = validate(config, now=now, only=[rel]).findings
+    report = validate(config, now=now, only=[rel])
+    take_slot(post, report.posts)
+    findings = report.findings
     if channels:
         findings = [
             f
@@ -61,7 +64,12 @@ def preview(config: Config, rel: str, channels: list[str], now: datetime) -> Pre
             if f.channel is None or any(c in f.channel.split(", ") for c in channels)
         ]
     rendered = [render(post, config.channels[c], html=True) for c in wanted]
-    return Preview(rel, post.id, rendered, findings, config.root)
+    slot = (
+        f"{slotdates.when_text(post.date, config.timezone)} ({slotdates.slot_label(post.slot_note)})"
+        if post.slot is not None and post.date is not None
+        else None
+    )
+    return Preview(rel, post.id, rendered, findings, config.root, slot)
 
 
 def _line(f: Finding) -> str:
@@ -79,6 +87,8 @@ def as_text(p: Preview) -> str:
     """Each channel's text with its count and, beside it, what holds it back: a tick means
     the channel has no error, not merely that the text fits."""
     out = [f"{p.path}  (id: {p.post_id})"]
+    if p.slot is not None:
+        out.append(_("date: {when}").format(when=p.slot))
     shared = findings_for(p, None)
     if shared:
         out += ["", _("About the post (every channel):"), *(_line(f) for f in shared)]
@@ -151,6 +161,8 @@ def as_json(p: Preview) -> str:
         ],
         "findings": [f.__dict__ for f in p.findings],
     }
+    if p.slot is not None:
+        data["date"] = p.slot
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 

@@ -21,6 +21,7 @@ from cmflow.config import Config
 from cmflow.i18n import _, ngettext
 from cmflow.model import Finding, Post, Rendered
 from cmflow.output import count_errors, count_warnings
+from cmflow.slotdates import slot_label
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 _LEVEL_MARK = {"error": "✗", "warning": "⚠"}
@@ -39,7 +40,7 @@ def collect(config: Config, rels: Iterable[str], now: datetime) -> list[PostPrev
     """Previews of the posts among `rels` (other changed files are ignored; a change to
     channels.yaml or a media file is reported on the posts it affects by `validate`)."""
     from cmflow.render import render
-    from cmflow.validation import validate
+    from cmflow.validation import take_slot, validate
 
     prefix = config.content_dir.rstrip("/") + "/"
     posts = sorted(
@@ -60,6 +61,8 @@ def collect(config: Config, rels: Iterable[str], now: datetime) -> list[PostPrev
             out.append(PostPreview(rel, None, findings=[raw, *findings]))
             continue
         post = content.parse_post(rel, raw, config.timezone, config.channels)
+        if report is not None:
+            take_slot(post, report.posts)
         rendered = [
             render(post, config.channels[c], html=False)
             for c in post.channels
@@ -136,7 +139,8 @@ def _post_section(p: PostPreview, config: Config) -> list[str]:
     if p.post is not None and p.post.date is not None:
         local = p.post.date.astimezone(config.timezone)
         status = " · " + _("draft (never published)") if p.post.status == "draft" else ""
-        lines.append(f"📅 {local:%Y-%m-%d %H:%M} ({text(str(config.timezone))}){status}")
+        slot = f" ({slot_label(p.post.slot_note)})" if p.post.slot is not None else ""
+        lines.append(f"📅 {local:%Y-%m-%d %H:%M} ({text(str(config.timezone))}){slot}{status}")
     general = [f for f in p.findings if not f.channel]
     if general:
         lines += ["", *(_finding_line(f) for f in general)]

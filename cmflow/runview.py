@@ -13,6 +13,7 @@ from cmflow.model import Finding
 from cmflow.output import md_cell, md_code, printable
 from cmflow.publisher import RunReport
 from cmflow.scheduler import Action
+from cmflow.slotdates import slot_label
 
 SYMBOLS = {
     "publish": "+",
@@ -37,7 +38,13 @@ SYMBOLS = {
 
 
 def _when(action: Action, tz: ZoneInfo) -> str:
-    return f"{action.post.date.astimezone(tz):%Y-%m-%d %H:%M}" if action.post.date else "—"
+    post = action.post
+    if post.date is None:
+        return "—"
+    when = f"{post.date.astimezone(tz):%Y-%m-%d %H:%M}"
+    if post.slot is None:
+        return when
+    return f"{when} ({slot_label(post.slot_note)})"
 
 
 Unreadable = Mapping[str, Sequence[Finding]]  # post path -> its error findings
@@ -163,6 +170,8 @@ def plan_json(
                     "action": str(a.kind),
                     "reason": a.reason,
                     "state": a.entry.state if a.entry else None,
+                    # Only for a post whose time came from a queue slot (`date: next`, a day).
+                    **({"slot": a.post.slot} if a.post.slot is not None else {}),
                 }
                 for a in actions
             ],

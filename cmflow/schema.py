@@ -198,7 +198,11 @@ _MEDIA = _k(
 )
 
 _POST_FIELDS: dict[str, Key] = {
-    "date": _k("date", "when to publish; naive times are in channels.yaml timezone"),
+    "date": _k(
+        "date",
+        "when to publish; naive times are in channels.yaml timezone; a day alone or `next` "
+        "takes a queue slot",
+    ),
     "channels": _k("list", "where to publish", item=STR, alt_kinds=("str",)),
     "channel": _k("str", "one channel (instead of channels)"),
     "title": _k("str", "title, for channels that have titles (feed, dev.to)"),

@@ -99,6 +99,30 @@ def resolve_local(naive: datetime, tz: tzinfo) -> datetime:
     )
 
 
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def slot_request(value: object) -> str | None:
+    """What a post's `date` asks of the queue: "next" (`date: next`), a day as YYYY-MM-DD
+    (`date: 2026-12-08`, no time), or None for a time (or anything else: not a request)."""
+    if isinstance(value, datetime):
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.lower() == "next":
+        return "next"
+    m = _DAY.match(text)
+    if not m:
+        return None
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+    except ValueError:
+        return None  # 2026-02-30: parse_datetime says why
+
+
 def parse_datetime(value: object, tz: tzinfo) -> datetime:
     """A post date as YAML hands it over (string, date or datetime), made timezone-aware.
 

@@ -118,6 +118,7 @@ def slim(post: Post) -> Post:
         body_line=post.body_line,
         marks=marks,
         date=post.date,
+        slot=post.slot,
         channels=post.channels,
         status=post.status,
         content_hash=post.content_hash,
@@ -319,8 +320,16 @@ def validate(
     entries, cache = _load(config, use_cache and not keep_posts, jobs, keep_posts, read_record)
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
+    scan = scans[0] if scans else given
+    slotted = any(p.slot is not None for p in posts)
+    if slotted:
+        # Before anything reads a date: every view then sees the time the slot gives.
+        if scan is None:
+            scan = record_scan(config, cache) if cache is not None else None
+        if scan is None:
+            scan = ledger.Ledger(config.root, config.data_dir).scan()
+        findings.extend(place_in_slots(config, entries, scan, now))
     if record is None:
-        scan = scans[0]
         if scan is None and cache is not None and cache.sent is not None:
             record = cache.sent  # neither the posts nor the record changed
         else:
@@ -342,10 +351,11 @@ def validate(
         return entry.fingerprints.get(channel.name, "") if entry is not None else ""
 
     qctx = QueueContext(posts, config, now, record, rendered_hash)
-    stable = cache.queue_findings if cache is not None else None
+    # Slot times depend on the record and git, not only on the posts: never cached.
+    stable = cache.queue_findings if cache is not None and not slotted else None
     if stable is None:
         stable = [f for rule in QUEUE_RULES if rule.stable and rule.queue for f in rule.queue(qctx)]
-        if cache is not None:
+        if cache is not None and not slotted:
             cache.queue_findings, cache.dirty = stable, True
     findings.extend(stable)
     for rule in QUEUE_RULES:
@@ -365,6 +375,72 @@ def validate(
             for name, fp in e.fingerprints.items():
                 report.fingerprints[(rel, name)] = fp
     return report
+
+
+def place_in_slots(
+    config: Config, entries: Mapping[str, Entry], scan: ledger.Scan, now: datetime
+) -> list[Finding]:
+    """Give every post dated `next` or a day alone its slot's time (on the cached post and
+    the full one), and the findings that depend on it: schedule.no-slot, schedule.window."""
+    from cmflow import gitops, slotdates
+    from cmflow.rules.schedule import outside_window
+
+    posts = [e.post for e in entries.values()]
+    ids = {p.id for p in posts}
+    index = ledger.Index.build(scan.entries, ids)
+    pinned: dict[str, datetime] = {}
+    for p in posts:
+        if p.slot is None:
+            continue
+        times = []
+        for c in p.channels:
+            entry = index.by_key.get((p.id, c))
+            if entry is None and p.content_hash:  # a renamed file: the same text, old id gone
+                old = index.by_source.get((p.content_hash, c))
+                entry = old if old is not None and old.post not in ids else None
+            when = ledger.parse_time(entry.scheduled_for) if entry is not None else None
+            if when is not None and when.tzinfo is not None:
+                times.append(when)
+        if times:
+            pinned[p.path] = min(times)
+    used: dict[str, list[datetime]] = {}
+    for kept in scan.entries:
+        when = ledger.parse_time(kept.scheduled_for)
+        if when is not None and when.tzinfo is not None:
+            used.setdefault(kept.channel, []).append(when)
+    asking = sorted(p.path for p in posts if p.slot == "next" and p.path not in pinned)
+    added, unknown = gitops.added_at(config.root, asking)
+    placed = slotdates.resolve(
+        posts, config, now=now, added=added, pinned=pinned, used=used, unknown=unknown
+    )
+    out: list[Finding] = []
+    for rel, e in entries.items():
+        r = placed.get(rel)
+        if r is None:
+            continue
+        for post in (e.post, e.full):
+            if post is not None:
+                post.date = r.when
+                post.slot_note = r.note
+        if r.when is None:
+            mark = e.post.mark("date")
+            out.append(Finding(rel, mark.line, mark.column, "error", "schedule.no-slot", r.problem))
+            continue
+        for name in e.post.channels:
+            found = outside_window(e.post, config.channels[name], config.timezone)
+            if found is not None:
+                out.append(found)
+    return out
+
+
+def take_slot(post: Post, placed: Iterable[Post]) -> None:
+    """Give `post`, parsed again from its file, the slot time validation placed it at."""
+    if post.slot is None:
+        return
+    for p in placed:
+        if p.path == post.path:
+            post.date, post.slot_note = p.date, p.slot_note
+            return
 
 
 def sent_index(

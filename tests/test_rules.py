@@ -855,17 +855,18 @@ def test_mix_ignores_drafts(make_repo: MakeRepo) -> None:
 
 
 @pytest.mark.parametrize(
-    ("date", "shown"),
+    ("date", "shown", "then"),
     [
-        ("2026-11-28 09:00", "Sat 28 Nov 09:00 CET"),  # a Saturday
-        ("2026-11-24 10:00", "Tue 24 Nov 10:00 CET"),  # the window's end is excluded
-        ("2026-11-24 07:59", "Tue 24 Nov 07:59 CET"),
+        ("2026-11-28 09:00", "Sat 28 Nov 09:00 CET", "Tue 1 Dec 08:00"),  # a Saturday
+        # The window's end is excluded; the next one opens at 17:00 the same day.
+        ("2026-11-24 10:00", "Tue 24 Nov 10:00 CET", "Tue 24 Nov 17:00"),
+        ("2026-11-24 07:59", "Tue 24 Nov 07:59 CET", "Tue 24 Nov 08:00"),
         # An explicit UTC time is judged in Paris time: 09:00Z is 10:00 there (UTC+1).
-        ("2026-11-24T09:00:00Z", "Tue 24 Nov 10:00 CET"),
+        ("2026-11-24T09:00:00Z", "Tue 24 Nov 10:00 CET", "Tue 24 Nov 17:00"),
     ],
 )
 def test_window_fires_outside_the_posting_windows(
-    make_repo: MakeRepo, date: str, shown: str
+    make_repo: MakeRepo, date: str, shown: str, then: str
 ) -> None:
     found = run(make_repo, {"a.md": _on("linkedin", date, "education")})
     assert found == [
@@ -876,7 +877,8 @@ def test_window_fires_outside_the_posting_windows(
             "error",
             "schedule.window",
             "linkedin",
-            f"{shown} is outside the posting windows (Tue-Thu 08:00-10:00; Tue-Thu 17:00-18:30)",
+            f"{shown} is outside the posting windows (Tue-Thu 08:00-10:00; Tue-Thu 17:00-18:30)"
+            f": the next time that passes is {then} (Europe/Paris)",
         )
     ]
 
@@ -902,7 +904,8 @@ def test_daily_cap_and_min_gap_across_two_files(make_repo: MakeRepo) -> None:
             "error",
             "schedule.daily-cap",
             "linkedin",
-            "2 posts on 2026-11-24, at most 1 a day (also: content/a.md)",
+            "2 posts on 2026-11-24, at most 1 a day (also: content/a.md): "
+            "the next time that passes is Wed 25 Nov 17:30 (Europe/Paris)",
         ),
         Found(
             "content/b.md",
@@ -911,7 +914,8 @@ def test_daily_cap_and_min_gap_across_two_files(make_repo: MakeRepo) -> None:
             "error",
             "schedule.min-gap",
             "linkedin",
-            "9h after content/a.md, the minimum gap is 20h",
+            "9h after content/a.md, the minimum gap is 20h: "
+            "the next time that passes is Wed 25 Nov 04:30 (Europe/Paris)",
         ),
     ]
 
@@ -925,7 +929,11 @@ def test_min_gap_fires_across_midnight_without_the_daily_cap(make_repo: MakeRepo
     found = run(make_repo, posts)
     assert only(found, "schedule.daily-cap") == []
     f = one(found, "schedule.min-gap")
-    assert (f.path, f.message) == ("content/b.md", "15h after content/a.md, the minimum gap is 20h")
+    assert (f.path, f.message) == (
+        "content/b.md",
+        "15h after content/a.md, the minimum gap is 20h: "
+        "the next time that passes is Wed 25 Nov 13:30 (Europe/Paris)",
+    )
 
 
 def test_daily_cap_and_min_gap_silent_a_day_apart(make_repo: MakeRepo) -> None:
@@ -941,6 +949,21 @@ def test_daily_cap_and_min_gap_silent_a_day_apart(make_repo: MakeRepo) -> None:
         "d.md": _on("mastodon", "2026-11-24 09:00", "community"),
     }
     assert run(make_repo, posts) == []
+
+
+def test_no_slot_fires_for_a_day_alone_on_a_channel_without_slots(make_repo: MakeRepo) -> None:
+    found = run(make_repo, {"a.md": _on("mastodon", "2026-11-24", "education")})
+    f = one(found, "schedule.no-slot")
+    assert (f.path, f.line, f.column, f.level, f.channel) == ("content/a.md", 2, 1, "error", None)
+    assert "mastodon has no `slots:`" in f.message
+    # In French (a new message: translated).
+    root = make_repo({"a.md": _on("mastodon", "2026-11-24", "education")}, name="fr")
+    args = ["validate", "--format", "json", "--no-cache", "--at", BEFORE_ALL]
+    result = run_cli(args, root, env={"CMFLOW_LANG": "fr"})
+    (fr,) = [f for f in json.loads(result.stdout)["findings"] if f["rule"] == "schedule.no-slot"]
+    assert "mastodon n'a pas de `slots:`" in fr["message"]
+    # The same day with a time takes no slot: silent.
+    assert run(make_repo, {"a.md": _on("mastodon", "2026-11-24 09:00", "education")}) == []
 
 
 def test_past_warns_about_a_ready_post_whose_date_has_passed(make_repo: MakeRepo) -> None:

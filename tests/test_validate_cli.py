@@ -226,9 +226,10 @@ def test_paths_restrict_the_report_but_the_queue_sees_every_post(make_repo: Make
     assert result.exit_code == 1
     assert result.stdout == (
         "content/2026/b.md:2:1: error schedule.daily-cap  linkedin: 2 posts on 2026-11-24, "
-        "at most 1 a day (also: content/2026/a.md)\n"
+        "at most 1 a day (also: content/2026/a.md): the next time that passes is "
+        "Wed 25 Nov 17:30 (Europe/Paris)\n"
         "content/2026/b.md:2:1: error schedule.min-gap  linkedin: 9h after content/2026/a.md, "
-        "the minimum gap is 20h\n"
+        "the minimum gap is 20h: the next time that passes is Wed 25 Nov 04:30 (Europe/Paris)\n"
         "failed: 2 errors, 0 warnings in 1 file\n"
     )
     # a.md is the first post of the day: nothing to report on it.

@@ -2,41 +2,104 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 from cmflow import vocabulary
+from cmflow.config import Channel
 from cmflow.i18n import _
 from cmflow.model import Finding, Level, Post
 from cmflow.platforms import can_publish
 from cmflow.rules.base import PostContext, QueueContext, Rule
-from cmflow.timeutil import format_duration, shown
+from cmflow.slotdates import LABEL
+from cmflow.slots import local
+from cmflow.timeutil import Window, format_duration, shown
+
+
+def next_text(when: datetime, tz: ZoneInfo) -> str:
+    """`the next time that passes is Mon 7 Dec 09:00 (Europe/Paris)`."""
+    t = when.astimezone(tz)
+    return _("the next time that passes is {time} ({zone})").format(
+        time=f"{_days()[t.weekday()]} {t.day} {_months()[t.month - 1]} {t:%H:%M}", zone=tz
+    )
+
+
+def next_in_window(when: datetime, windows: Sequence[Window], tz: ZoneInfo) -> datetime | None:
+    """The first moment at or after `when` inside one of the weekly `windows` (local time)."""
+    day = when.astimezone(tz).date()
+    best: datetime | None = None
+    for i in range(8):
+        d = day + timedelta(days=i)
+        for w in windows:
+            if d.weekday() not in w.days:
+                continue
+            start = local(d, w.start, tz)
+            end = (
+                local(d + timedelta(days=1), time(0, 0), tz)
+                if w.end == time.max
+                else local(d, w.end, tz)
+            )
+            candidate = start if start >= when else when if when < end else None
+            if candidate is not None and (best is None or candidate < best):
+                best = candidate
+        if best is not None:
+            return best
+    return None
+
+
+def outside_window(post: Post, channel: Channel, tz: ZoneInfo) -> Finding | None:
+    """schedule.window for one (post, channel), at the post's date (its own, or its slot's)."""
+    windows = channel.rules.posting_windows
+    date = post.date
+    if not windows or date is None:
+        return None
+    when = date.astimezone(tz)
+    if any(w.contains(when) for w in windows):
+        return None
+    allowed = "; ".join(w.text for w in windows)
+    label = f" ({LABEL})" if post.slot is not None else ""
+    nxt = next_in_window(when, windows, tz)
+    then = f": {next_text(nxt, tz)}" if nxt is not None else ""
+    mark = post.mark("date")
+    return Finding(
+        post.path,
+        mark.line,
+        mark.column,
+        "error",
+        "schedule.window",
+        _("{time} is outside the posting windows ({windows})").format(
+            time=_weekday_time(when) + label, windows=allowed
+        )
+        + then,
+        channel.name,
+    )
 
 
 def window(ctx: PostContext) -> Iterator[Finding]:
-    windows = ctx.channel.rules.posting_windows
-    date = ctx.post.date
-    if not windows or date is None:
-        return
-    local = date.astimezone(ctx.config.timezone)
-    if not any(w.contains(local) for w in windows):
-        allowed = "; ".join(w.text for w in windows)
-        yield ctx.finding(
-            "schedule.window",
-            ctx.post.mark("date"),
-            _("{time} is outside the posting windows ({windows})").format(
-                time=_weekday_time(local), windows=allowed
-            ),
-        )
+    if ctx.post.slot is not None:
+        return  # its time depends on the queue: checked once it is known (no_slot below)
+    found = outside_window(ctx.post, ctx.channel, ctx.config.timezone)
+    if found is not None:
+        yield found
 
 
 def _weekday_time(local: datetime) -> str:
     """`Tue 24 Nov 09:30 CET` (`mar. 24 nov. 09:30 CET` in French): the locale's names of
     days and months are not used (the process locale is rarely the brand's)."""
-    days = (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
-    months = (
+    days, months = _days(), _months()
+    return f"{days[local.weekday()]} {local:%d} {months[local.month - 1]} {local:%H:%M %Z}"
+
+
+def _days() -> tuple[str, ...]:
+    return (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
+
+
+def _months() -> tuple[str, ...]:
+    return (
         _("Jan"),
         _("Feb"),
         _("Mar"),
@@ -50,7 +113,6 @@ def _weekday_time(local: datetime) -> str:
         _("Nov"),
         _("Dec"),
     )
-    return f"{days[local.weekday()]} {local:%d} {months[local.month - 1]} {local:%H:%M %Z}"
 
 
 def _queue(ctx: QueueContext, channel: str) -> list[Post]:
@@ -65,47 +127,86 @@ def _finding(post: Post, rule: str, channel: str, message: str, level: Level = "
     return Finding(post.path, mark.line, mark.column, level, rule, message, channel)
 
 
+def next_with_room(when: datetime, counts: Mapping[date, int], cap: int, tz: ZoneInfo) -> datetime:
+    """The same wall-clock time on the first later day with fewer than `cap` posts
+    (`counts`: posts per local day)."""
+    t = when.astimezone(tz)
+    d = t.date() + timedelta(days=1)
+    while counts.get(d, 0) >= cap:
+        d += timedelta(days=1)
+    return local(d, t.time().replace(tzinfo=None), tz)
+
+
+def next_apart(when: datetime, others: Sequence[datetime], gap: timedelta) -> datetime:
+    """The first moment at or after `when` at least `gap` from every one of `others`
+    (sorted)."""
+    t = when
+    while True:
+        lo = bisect_right(others, t - gap)
+        hi = bisect_left(others, t + gap)
+        if lo >= hi:
+            return t
+        t = others[hi - 1] + gap
+
+
 def daily_cap(ctx: QueueContext) -> Iterator[Finding]:
     tz = ctx.config.timezone
     for ch in ctx.config.channels.values():
         cap = ch.rules.max_per_day
         if cap is None:
             continue
-        days: dict[object, list[Post]] = defaultdict(list)
+        days: dict[date, list[Post]] = defaultdict(list)
         for p in _queue(ctx, ch.name):
             assert p.date is not None
             days[p.date.astimezone(tz).date()].append(p)
+        counts = {d: len(ps) for d, ps in days.items()}
         for day, posts in days.items():
             for p in posts[cap:]:
+                assert p.date is not None
                 others = ", ".join(o.path for o in posts if o is not p)
+                nxt = next_with_room(p.date, counts, cap, tz)
                 yield _finding(
                     p,
                     "schedule.daily-cap",
                     ch.name,
                     _("{count} posts on {day}, at most {limit} a day (also: {others})").format(
-                        count=len(posts), day=day, limit=cap, others=others
-                    ),
+                        count=len(posts), day=f"{day}{_slot(p)}", limit=cap, others=others
+                    )
+                    + f": {next_text(nxt, tz)}",
                 )
 
 
 def min_gap(ctx: QueueContext) -> Iterator[Finding]:
+    tz = ctx.config.timezone
     for ch in ctx.config.channels.values():
         gap = ch.rules.min_gap
         if gap is None:
             continue
         posts = _queue(ctx, ch.name)
-        for before, after in pairwise(posts):
+        dates = [p.date for p in posts if p.date is not None]
+        for k, (before, after) in enumerate(pairwise(posts), 1):
             assert before.date is not None and after.date is not None
             delta = after.date - before.date
             if delta < gap:
+                nxt = next_apart(after.date, dates[:k] + dates[k + 1 :], gap)
                 yield _finding(
                     after,
                     "schedule.min-gap",
                     ch.name,
                     _("{gap} after {other}, the minimum gap is {minimum}").format(
-                        gap=format_duration(delta), other=before.path, minimum=format_duration(gap)
-                    ),
+                        gap=format_duration(delta),
+                        other=f"{before.path}{_slot(after)}",
+                        minimum=format_duration(gap),
+                    )
+                    + f": {next_text(nxt, tz)}",
                 )
+
+
+def _slot(p: Post) -> str:
+    """Said when the post's time came from a queue slot."""
+    if p.slot is None or p.date is None:
+        return ""
+    return " " + _("(its time, {time}, is a queue slot)").format(time=f"{p.date:%H:%M}")
 
 
 def past(ctx: QueueContext) -> Iterator[Finding]:
@@ -178,6 +279,11 @@ RULES = (
         "error",
         lambda: _("scheduled outside the channel's posting windows"),
         post=window,
+    ),
+    Rule(
+        "schedule.no-slot",
+        "error",
+        lambda: _("a post dated `next` or a day alone finds no free queue slot on its channels"),
     ),
     Rule(
         "schedule.daily-cap",
