@@ -1019,7 +1019,8 @@ def calendar_cmd(
     first = cal_mod.monday(first)
     last = first + timedelta(days=7 * weeks - 1)
     report = validate(cfg, now=now)
-    record = ledger.sent_index(cfg.root, cfg.data_dir, report.posts)
+    scan = ledger.Ledger(cfg.root, cfg.data_dir).scan()
+    record = ledger.sent_index(cfg.root, cfg.data_dir, report.posts, scan)
     if cfg.country and not keydates.holidays_known(cfg.country):
         click.echo(
             _(
@@ -1031,6 +1032,10 @@ def calendar_cmd(
     dates = keydates.between(
         first, last, country=cfg.country, language=cfg.language, events=cfg.events
     )
+    from cmflow import evergreen
+
+    index = ledger.Index.build(scan.entries, (p.id for p in report.posts), scan.problems)
+    reposts = evergreen.plan(evergreen.with_policies(cfg, report.posts), cfg, index, now)
     cal = cal_mod.build(
         report.posts,
         report.findings,
@@ -1043,6 +1048,7 @@ def calendar_cmd(
         tz=cfg.timezone,
         now=now,
         language=cfg.language,
+        reposts=reposts,
     )
     if fmt == "github":
         _append_summary(cal_mod.as_markdown(cal))

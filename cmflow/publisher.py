@@ -42,7 +42,7 @@ from cmflow.platforms.spec import Capability, PlatformSpec
 from cmflow.redact import Redactor
 from cmflow.render import fingerprint, render
 from cmflow.runlock import Claimer, RunLock, claim_holder
-from cmflow.scheduler import DEFAULT_LEASE, Action, Kind, holds, plan
+from cmflow.scheduler import DEFAULT_LEASE, Action, Kind, held_key, holds, plan
 from cmflow.validation import validate
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ def prepare(
     index = Index.build(scan.entries, (p.id for p in posts), scan.problems)
     here, real_now = Claimer.here(env), clock.now()
     held = {
-        (e.post, e.channel): why
+        held_key(e.post, e.channel, e.publication): why
         for e in scan.entries
         if e.state == State.CLAIMED
         and (
@@ -379,7 +379,7 @@ class _Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def rel(self, entry: Entry) -> str:
-        return self.ledger.rel(entry.post, entry.channel)
+        return self.ledger.rel(entry.post, entry.channel, entry.publication)
 
     def claim_all(self) -> None:
         """Write a claim for every pair the run acts on; note the others in the report."""
@@ -389,8 +389,8 @@ class _Run:
                     PairResult(action, action.kind, action.reason, action.entry)
                 )
                 continue
-            rel = self.ledger.rel(action.post.id, action.channel)
-            self.before[rel] = self.ledger.get(action.post.id, action.channel)
+            rel = self.ledger.rel(action.post.id, action.channel, action.publication)
+            self.before[rel] = self.ledger.get(action.post.id, action.channel, action.publication)
             entry = _claim(
                 action, self.prep, self.report.run_id, self.adapters, self.clock, self.claimer
             )
@@ -594,6 +594,7 @@ def _claim(
             run_id=run_id,
             reason=action.reason,
             scheduled_for=scheduled,
+            publication=action.publication,
         )
         entry.note("missed", action.reason, at=real_now)
         return entry
@@ -620,9 +621,12 @@ def _claim(
         if old is not None and old.state == State.FAILED
         else (old.generation if old else 1)
     )
-    key = hashlib.sha256(f"{post.id}|{name}|{generation}|{scheduled or ''}".encode()).hexdigest()[
-        :32
-    ]
+    # A re-post's keys are its own (a Bluesky record key, a Mastodon idempotency key):
+    # reusing the first publication's would name, or replay, that one.
+    seed = f"{post.id}|{name}|{generation}|{scheduled or ''}"
+    if action.publication > 1:
+        seed += f"|{action.publication}"
+    key = hashlib.sha256(seed.encode()).hexdigest()[:32]
     entry = Entry(
         post.id,
         name,
@@ -639,6 +643,7 @@ def _claim(
         claimer=claimer.to_dict(),
         scheduled_for=scheduled,
         history=list(old.history) if old else [],
+        publication=action.publication,
     )
     try:
         entry.handles = adapters.get(name).prepare(rendered, key)
@@ -646,7 +651,7 @@ def _claim(
         entry.handles = {}
     if scheduled:
         entry.handles.setdefault("date", scheduled)
-    entry.note("claimed", at=real_now)
+    entry.note("claimed", action.repost, at=real_now)
     return entry
 
 

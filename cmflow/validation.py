@@ -396,6 +396,8 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
                 entry = new(ledger.Entry)
                 entry.__dict__.update(zip(_RECORD_FIELDS, fields, strict=True))
                 entry.state = State(entry.state)  # checked when the cache was loaded
+                # An evergreen re-post's number is in its file's name (checked when read).
+                entry.publication = ledger.publication_of(file)
             else:
                 changed = True
                 read = reader.read(base / name / file)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cmflow.rules import channel, editorial, frontmatter, schedule, security
+from cmflow.rules import channel, editorial, evergreen, frontmatter, schedule, security
 from cmflow.rules.base import PostContext, QueueContext, Rule
 
 RULES: tuple[Rule, ...] = (
@@ -10,6 +10,7 @@ RULES: tuple[Rule, ...] = (
     *channel.RULES,
     *editorial.RULES,
     *schedule.RULES,
+    *evergreen.RULES,
     *security.RULES,
 )
 BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
