@@ -460,16 +460,16 @@ class _Builder:
         from cmflow import evergreen
 
         where: KeyPath = ("channels", name, "evergreen")
-        good, problems = evergreen.check(raw)
-        for key, message in problems:
-            self.error((*where, key) if key else where, message)
         if not evergreen.reposts_on(ch):
             self.error(
                 where,
-                f"a {ch.spec.label} channel keeps one copy of each post: it is never re-posted; "
-                "remove `evergreen:` here",
+                f"channel {name!r} ({ch.spec.label}) keeps one copy of each post and is never "
+                "re-posted: remove `evergreen:` here",
             )
             return None
+        good, problems = evergreen.check(raw)
+        for key, message in problems:
+            self.error((*where, key) if key else where, message)
         missing = [k for k in ("every", "times") if k not in raw]
         if missing:
             self.error(

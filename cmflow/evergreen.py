@@ -142,6 +142,12 @@ def label(publication: int, times: int) -> str:
     return f"re-post {publication - 1}/{times}"
 
 
+def after(prev: datetime, every: timedelta, tz: ZoneInfo) -> datetime:
+    """`every` after `prev` on the wall clock: 90d after 09:00 is 09:00, across a DST change."""
+    naive = prev.astimezone(tz).replace(tzinfo=None) + every
+    return local(naive.date(), naive.time(), tz)
+
+
 def moment(
     earliest: datetime,
     original: datetime,
@@ -154,13 +160,10 @@ def moment(
     slots = tuple(slots)
     if slots:
         return next_free(slots, tz, earliest - timedelta(microseconds=1), taken)
-    at = original.astimezone(tz).timetz().replace(tzinfo=None)
+    at = original.astimezone(tz).time()
     day = earliest.astimezone(tz).date()
-    for i in range(2):
-        t = local(day + timedelta(days=i), at, tz)
-        if t >= earliest:
-            return t
-    return None  # unreachable: the next day's is always later
+    t = local(day, at, tz)
+    return t if t >= earliest else local(day + timedelta(days=1), at, tz)
 
 
 def plan(
@@ -229,8 +232,12 @@ def _chain(
     if first is not None and first.state != State.PUBLISHED:
         return []  # the first publication is not out: nothing to re-post yet
     recorded = index.reposts_of(post, channel.name)
-    prev = parse_time(first.published_at) if first is not None else None
-    ready = prev is not None
+    tz = config.timezone
+    # Intervals run between scheduled moments (a run a few minutes late does not push the
+    # next re-post to the next day); a first publication sent later than planned counts
+    # from when it went out.
+    ready = first is not None
+    prev = _moment_of(first) if first is not None else None
     prev = prev or post.date
     slots = config.slots.get(channel.name, ())
     catch_up = config.catch_up_for(channel)
@@ -238,20 +245,17 @@ def _chain(
     for n in range(2, pol.times + 2):
         entry = recorded.get(n)
         if entry is not None:
-            when = parse_time(entry.scheduled_for) or prev + pol.every
-            if entry.state in _DONE:
-                prev = parse_time(entry.published_at) or when
-                out.append(Repost(post, channel.name, n, pol.times, prev, entry, False))
-                continue
+            when = parse_time(entry.scheduled_for) or after(prev, pol.every, tz)
             out.append(Repost(post, channel.name, n, pol.times, when, entry, ready))
-            ready = False
+            if entry.state not in _DONE:
+                ready = False
             prev = when
             continue
-        earliest = prev + pol.every
+        earliest = after(prev, pol.every, tz)
         if ready:
             # Late beyond the catch-up window (the job was off): the first slot within it.
             earliest = max(earliest, now - catch_up)
-        found = moment(earliest, post.date, slots, config.timezone, taken)
+        found = moment(earliest, post.date, slots, tz, taken)
         if found is None:
             break  # no free slot within the horizon
         taken.add(found)
@@ -259,6 +263,15 @@ def _chain(
         ready = False
         prev = found
     return out
+
+
+def _moment_of(first: Entry) -> datetime | None:
+    scheduled = parse_time(first.scheduled_for)
+    published = parse_time(first.published_at)
+    if scheduled is None or published is None:
+        return scheduled or published
+    # Published much later than planned (resolved by hand, a catch-up): from then.
+    return published if published - scheduled > timedelta(days=1) else scheduled
 
 
 def with_policies(config: Config, posts: Iterable[Post]) -> list[Post]:

@@ -801,7 +801,7 @@ def _record_edit(
                 "edit outcome still unknown ({reason}): check the post, then {command}"
             ).format(
                 reason=entry.reason,
-                command=f"`cmflow resolve {entry.post} {entry.channel} --published "
+                command=f"`cmflow resolve {_pair(entry)} --published "
                 f"{entry.url or 'URL'}`",
             )
         entry.note(entry.state, entry.reason, at=clock.stamp())
@@ -859,6 +859,12 @@ def _release(
         ledger.write(entry)
 
 
+def _pair(entry: Entry) -> str:
+    """How `cmflow resolve` names the entry's pair (and re-post, if one)."""
+    again = f" --publication {entry.publication}" if entry.publication > 1 else ""
+    return f"{entry.post} {entry.channel}{again}"
+
+
 def _record(
     action: Action,
     spec: PlatformSpec,
@@ -880,7 +886,7 @@ def _record(
         entry.in_flight = entry.in_flight_since = entry.reason = entry.not_before = None
         message = _(
             "reminder sent: waiting for a person to post it, then {command} (or `--skipped`)"
-        ).format(command=f"`cmflow resolve {entry.post} {entry.channel} --published URL`")
+        ).format(command=f"`cmflow resolve {_pair(entry)} --published URL`")
     elif result.outcome == Outcome.PUBLISHED:
         entry.state = State.PUBLISHED
         entry.published_at = clock.stamp()
@@ -906,7 +912,7 @@ def _record(
                 "`... --absent`"
             ).format(
                 reason=entry.reason,
-                command=f"`cmflow resolve {entry.post} {entry.channel} --published URL`",
+                command=f"`cmflow resolve {_pair(entry)} --published URL`",
             )
             if give_up
             else _("outcome unknown ({reason}): the next run checks before any resend").format(

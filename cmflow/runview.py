@@ -163,6 +163,8 @@ def plan_json(
                     "action": str(a.kind),
                     "reason": a.reason,
                     "state": a.entry.state if a.entry else None,
+                    # An evergreen re-post: its publication number and "re-post n/times".
+                    **({"publication": a.publication, "repost": a.repost} if a.repost else {}),
                 }
                 for a in actions
             ],

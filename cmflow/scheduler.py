@@ -184,12 +184,12 @@ def _reposts(
                 real_now,
                 index,
             )
+        # `cmflow resolve` names the re-post by its number.
+        pair = f"resolve {post.id} {r.channel} "
+        reason = action.reason.replace(pair, f"{pair}--publication {r.publication} ")
         out.append(
             replace(
-                action,
-                publication=r.publication,
-                repost=r.label,
-                reason=f"{r.label}: {action.reason}",
+                action, publication=r.publication, repost=r.label, reason=f"{r.label}: {reason}"
             )
         )
     return out
