@@ -178,6 +178,13 @@ def plan(
     and every one still to come, in order of the posts' dates. The first of each pair not
     yet done is `ready` when the publication before it is out: a run acts on it; the later
     ones are projections from it (the calendar shows them)."""
+    posts = list(posts)
+    order = sorted(
+        (p for p in posts if p.meta.get("evergreen") is not None or _in_variants(p)),
+        key=lambda p: (p.date or now, p.id),
+    )
+    if not order:
+        return []  # the usual case: nothing else to look at
     wanted = set(channels) if channels is not None else None
     out: list[Repost] = []
     # Moments already taken on each channel: its posts, and the re-posts the record holds.
@@ -191,10 +198,6 @@ def plan(
         for e in by_number.values():
             if (t := parse_time(e.scheduled_for)) is not None:
                 taken.setdefault(e.channel, set()).add(t)
-    order = sorted(
-        (p for p in posts if p.meta.get("evergreen") is not None or _in_variants(p)),
-        key=lambda p: (p.date or now, p.id),
-    )
     for post in order:
         if post.status == "draft" or post.date is None:
             continue
