@@ -417,3 +417,62 @@ def test_a_webhook_repost_lost_mid_send_is_settled_by_its_number(
     assert s.publish(at=due + timedelta(minutes=40)).code == 0
     assert fakes.discord.created == 2
     s.assert_no_secret()
+
+
+def test_a_repost_whose_moment_passed_long_ago_comes_late_never_missed(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    s = site(
+        tmp_path / "repo",
+        fakes.channels("mastodon"),
+        {"a.md": post(["mastodon"], "Rattrapage evg-l", evergreen={"every": "7d", "times": 1})},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish().code == 0
+    due = when(reposts(s, from_now(days=1))[0])
+    # The publish job was off for ten days: the re-post takes the first moment within the
+    # catch-up window (48h), at the post's time of day, and goes out.
+    at = due + timedelta(days=10, hours=1)
+    (action,) = reposts(s, at)
+    assert action["action"] == "publish", action
+    moved = when(action)
+    assert at - timedelta(hours=48) <= moved <= at
+    assert wall(moved).time() == wall(due).time()
+    assert s.publish(at=at).code == 0
+    assert created(fakes.mastodon, "evg-l") == 2
+    entry = s.record("a", "mastodon", 2)
+    assert entry is not None and datetime.fromisoformat(entry["scheduled_for"]) == moved
+
+
+def test_a_first_publication_sent_days_late_counts_from_when_it_went_out(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    s = site(tmp_path / "repo", fakes.channels("mastodon"), {})
+    s.write_post(
+        "pain.md",
+        "---\ndate: 2026-11-24 09:00\nchannels: [mastodon]\n"
+        "evergreen: {every: 30d, times: 1}\n---\nLe pain.\n",
+    )
+    # Scheduled for the 24th, out on the 27th (resolved by hand): 30 days from the 27th.
+    _record(
+        s,
+        "mastodon",
+        state="published",
+        scheduled_for="2026-11-24T09:00:00+01:00",
+        published_at="2026-11-27T15:00:00Z",
+        parts=[{"id": "1"}],
+    )
+    (action,) = reposts(s, datetime(2026, 12, 1, tzinfo=PARIS))
+    assert wall(when(action)) == datetime(2026, 12, 28, 9, 0)
+    # Out on time (a few minutes late): 30 days from when it was scheduled.
+    _record(
+        s,
+        "mastodon",
+        state="published",
+        scheduled_for="2026-11-24T09:00:00+01:00",
+        published_at="2026-11-24T08:03:00Z",
+        parts=[{"id": "1"}],
+    )
+    (action,) = reposts(s, datetime(2026, 12, 1, tzinfo=PARIS))
+    assert wall(when(action)) == datetime(2026, 12, 24, 9, 0)
