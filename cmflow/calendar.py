@@ -44,7 +44,8 @@ class Item:
     errors: int = 0
     warnings: int = 0
     repost: str | None = None  # "re-post 1/3": an evergreen post going out again
-    publication: int = 1
+    publication: int = 1  # 2 for its first re-post
+    times: int = 0  # its re-posts in all
 
     @property
     def mark(self) -> str:
@@ -177,6 +178,7 @@ def build(
             status,
             repost=r.label,
             publication=r.publication,
+            times=r.times,
         )
         all_items.append(item)
         week = cal[(local.date() - start).days // 7]
@@ -306,7 +308,7 @@ def short(post_id: str) -> str:
 
 
 def _cell(it: Item) -> str:
-    again = f" ↻{it.repost.removeprefix('re-post ')}" if it.repost else ""
+    again = f" ↻{it.publication - 1}/{it.times}" if it.repost else ""
     return f"{it.when:%H:%M} {it.mark}{again} {short(it.post_id)}"
 
 

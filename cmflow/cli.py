@@ -608,7 +608,7 @@ def publish(
     default=1,
     show_default=True,
     metavar="N",
-    help="Which publication: 2 and more are an evergreen post's re-posts.",
+    help=_("Which publication: 2 and more are an evergreen post's re-posts."),
 )
 @root_option
 def resolve(

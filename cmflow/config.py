@@ -458,13 +458,16 @@ class _Builder:
         if not isinstance(raw, dict):
             return None  # absent, or a kind the schema reports
         from cmflow import evergreen
+        from cmflow.i18n import _
 
         where: KeyPath = ("channels", name, "evergreen")
         if not evergreen.reposts_on(ch):
             self.error(
                 where,
-                f"channel {name!r} ({ch.spec.label}) keeps one copy of each post and is never "
-                "re-posted: remove `evergreen:` here",
+                _(
+                    "channel {channel!r} ({platform}) keeps one copy of each post and is never "
+                    "re-posted: remove `evergreen:` here"
+                ).format(channel=name, platform=ch.spec.label),
             )
             return None
         good, problems = evergreen.check(raw)
@@ -474,7 +477,9 @@ class _Builder:
         if missing:
             self.error(
                 where,
-                f"evergreen needs {' and '.join(missing)}, e.g. {{every: 180d, times: 2}}",
+                _("evergreen needs {keys}, e.g. {{every: 180d, times: 2}}").format(
+                    keys=", ".join(missing)
+                ),
             )
         if problems or missing:
             return None

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from cmflow.i18n import _
 from cmflow.ledger import Entry, Index, parse_time
 from cmflow.model import Post, State
 from cmflow.slots import Slot, local, next_free
@@ -46,9 +47,6 @@ class Policy:
     every: timedelta
     times: int  # re-posts after the first publication
 
-    def __str__(self) -> str:
-        return f"every {format_duration(self.every)}, {self.times} time{'s' * (self.times > 1)}"
-
 
 def reposts_on(channel: Channel) -> bool:
     """Whether a post can go out again on this channel."""
@@ -66,25 +64,21 @@ def check(value: Any) -> tuple[dict[str, Any], list[tuple[str | None, str]]]:
         try:
             every = parse_duration(value["every"])
         except ValueError as exc:
-            problems.append(("every", f"evergreen.every: {exc}"))
+            problems.append(("every", _("evergreen.every: {problem}").format(problem=exc)))
         else:
             if every < MIN_EVERY:
-                problems.append(
-                    (
-                        "every",
-                        f"evergreen.every is {format_duration(every)}: re-posting more often "
-                        f"than every {format_duration(MIN_EVERY)} tires followers; "
-                        "write e.g. 90d",
-                    )
-                )
+                message = _(
+                    "evergreen.every is {every}: re-posting more often than every {minimum} "
+                    "tires followers; write e.g. 90d"
+                ).format(every=format_duration(every), minimum=format_duration(MIN_EVERY))
+                problems.append(("every", message))
             else:
                 good["every"] = every
     times = value.get("times")
     if isinstance(times, int) and not isinstance(times, bool):
         if not 1 <= times <= MAX_TIMES:
-            problems.append(
-                ("times", f"evergreen.times is {times}: write how many re-posts, 1 to {MAX_TIMES}")
-            )
+            message = _("evergreen.times is {times}: write how many re-posts, 1 to {maximum}")
+            problems.append(("times", message.format(times=times, maximum=MAX_TIMES)))
         else:
             good["times"] = times
     return good, problems
@@ -139,7 +133,7 @@ class Repost:
 
 
 def label(publication: int, times: int) -> str:
-    return f"re-post {publication - 1}/{times}"
+    return _("re-post {number}/{times}").format(number=publication - 1, times=times)
 
 
 def after(prev: datetime, every: timedelta, tz: ZoneInfo) -> datetime:

@@ -165,7 +165,7 @@ def _reposts(
                 post,
                 r.channel,
                 Kind.BLOCKED,
-                f"record unreadable: {problem}. Fix or restore the file",
+                _("record unreadable: {problem}. Fix or restore the file").format(problem=problem),
                 r.entry,
             )
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cmflow import evergreen
+from cmflow.i18n import _
 from cmflow.model import Finding
 from cmflow.rules.base import PostContext, Rule
 
@@ -27,15 +28,17 @@ def policy(ctx: PostContext) -> Iterator[Finding]:
             yield ctx.finding(
                 "evergreen.no-policy",
                 ctx.post.mark(*where),
-                f"evergreen: true, but channel {ctx.channel.name!r} has no `evergreen:` policy, "
-                "so it is not re-posted there: add one under the channel in channels.yaml "
-                "(e.g. {every: 180d, times: 2}) or write the policy in the post",
+                _(
+                    "evergreen: true, but channel {channel!r} has no `evergreen:` policy, so it "
+                    "is not re-posted there: add one under the channel in channels.yaml "
+                    "(e.g. {{every: 180d, times: 2}}) or write the policy in the post"
+                ).format(channel=ctx.channel.name),
                 "warning",
             )
         return
     if not isinstance(raw, dict):
         return  # another kind: frontmatter.type says so
-    _, problems = evergreen.check(raw)
+    problems = evergreen.check(raw)[1]
     for key, message in problems:
         yield ctx.finding(
             "evergreen.policy", ctx.post.mark(*where, *((key,) if key else ())), message
@@ -45,8 +48,10 @@ def policy(ctx: PostContext) -> Iterator[Finding]:
         yield ctx.finding(
             "evergreen.policy",
             ctx.post.mark(*where),
-            f"evergreen needs {' and '.join(missing)} (channel {ctx.channel.name!r} has no "
-            "policy to take it from), e.g. {every: 90d, times: 3}",
+            _(
+                "evergreen needs {keys} (channel {channel!r} has no policy to take it from), "
+                "e.g. {{every: 90d, times: 3}}"
+            ).format(keys=", ".join(missing), channel=ctx.channel.name),
         )
 
 
