@@ -801,8 +801,7 @@ def _record_edit(
                 "edit outcome still unknown ({reason}): check the post, then {command}"
             ).format(
                 reason=entry.reason,
-                command=f"`cmflow resolve {_pair(entry)} --published "
-                f"{entry.url or 'URL'}`",
+                command=f"`cmflow resolve {_pair(entry)} --published {entry.url or 'URL'}`",
             )
         entry.note(entry.state, entry.reason, at=clock.stamp())
     else:
