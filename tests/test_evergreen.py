@@ -97,9 +97,8 @@ def test_re_posted_once_per_interval_as_a_new_publication_then_stops(
     assert [(a["channel"], a["publication"], a["action"]) for a in planned] == [
         ("mastodon", 2, "wait")
     ]
-    # The brand writes in French: so does cmflow (`republication` is French for re-post).
-    assert planned[0]["repost"] == "republication 1/2"
-    assert planned[0]["reason"].startswith("republication 1/2: ")
+    assert planned[0]["repost"] == "re-post 1/2"
+    assert planned[0]["reason"].startswith("re-post 1/2: ")
     due = when(planned[0])
     scheduled = datetime.fromisoformat(json.loads(original)["scheduled_for"])
     assert wall(due) == wall(scheduled) + timedelta(days=90)
@@ -247,8 +246,8 @@ def test_plan_and_calendar_show_the_reposts(tmp_path: Path, fakes: Fakes) -> Non
     at = from_now(days=1)
     text = s.run("plan", "--all", at=at)
     assert text.code == 0, text
-    assert "republication 1/3" in text.stdout  # the brand's language: French
-    assert "republication 1/3" not in s.run("plan", at=at).stdout  # not due: --all only
+    assert "re-post 1/3" in text.stdout
+    assert "re-post 1/3" not in s.run("plan", at=at).stdout  # not due: --all only
 
     cal = s.run("calendar", "--weeks", "4", "--ics", "cal.ics", at=at)
     assert cal.code == 0, cal
@@ -258,7 +257,7 @@ def test_plan_and_calendar_show_the_reposts(tmp_path: Path, fakes: Fakes) -> Non
     md = s.run("calendar", "--weeks", "4", "--format", "md", at=at)
     assert "↻2/3" in md.stdout
     html = s.run("calendar", "--weeks", "4", "--format", "html", at=at)
-    assert "republication 3/3" in html.stdout
+    assert "re-post 3/3" in html.stdout
 
     import icalendar
 
@@ -268,9 +267,9 @@ def test_plan_and_calendar_show_the_reposts(tmp_path: Path, fakes: Fakes) -> Non
     summaries = sorted(str(e["SUMMARY"]) for e in events)
     assert summaries == [
         "mastodon: miel",
-        "mastodon: miel (republication 1/3)",
-        "mastodon: miel (republication 2/3)",
-        "mastodon: miel (republication 3/3)",
+        "mastodon: miel (re-post 1/3)",
+        "mastodon: miel (re-post 2/3)",
+        "mastodon: miel (re-post 3/3)",
     ]
     assert len({str(e["UID"]) for e in events}) == 4
 
