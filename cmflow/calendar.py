@@ -12,12 +12,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from cmflow import i18n
 from cmflow.keydates import KeyDate
-from cmflow.model import Finding, Post, Sent
+from cmflow.model import Finding, Post, Sent, State
 from cmflow.slots import Cadence, period_start
+
+if TYPE_CHECKING:
+    from cmflow.evergreen import Repost
 
 # Status of one (post, channel) in the calendar.
 PUBLISHED, IN_PROGRESS, PLANNED, LATE, DRAFT = (
@@ -42,12 +46,20 @@ class Item:
     errors: int = 0
     warnings: int = 0
     slot: bool = False  # its time came from a queue slot (`date: next`, a day alone)
+    repost: str | None = None  # "re-post 1/3": an evergreen post going out again
+    publication: int = 1  # 2 for its first re-post
+    times: int = 0  # its re-posts in all
 
     @property
     def mark(self) -> str:
         if self.errors:
             return "✗"
         return MARKS[self.status] + ("⚠" if self.warnings else "")
+
+    @property
+    def name(self) -> str:
+        """The post id, with the re-post it is, if one."""
+        return f"{self.post_id} ({self.repost})" if self.repost else self.post_id
 
 
 @dataclass(frozen=True)
@@ -98,7 +110,9 @@ def build(
     tz: ZoneInfo,
     now: datetime,
     language: str | None,
+    reposts: Iterable[Repost] = (),
 ) -> Calendar:
+    """`reposts`: evergreen re-posts (cmflow.evergreen.plan), shown on their own days."""
     start = monday(start)
     end = start + timedelta(days=7 * weeks)
     by_path: dict[str, list[Finding]] = {}
@@ -147,6 +161,32 @@ def build(
             all_items.append(item)
             week = cal[(local.date() - start).days // 7]
             week.items.setdefault((ch, local.date()), []).append(item)
+    for r in reposts:
+        local = r.when.astimezone(tz)
+        if r.channel not in wanted or not start <= local.date() < end:
+            continue
+        state = r.entry.state if r.entry is not None else None
+        if state == State.PUBLISHED:
+            status = PUBLISHED
+        elif state is not None:
+            status = IN_PROGRESS
+        else:
+            status = LATE if r.when <= now else PLANNED
+        pillar = r.post.meta.get("pillar")
+        item = Item(
+            local,
+            r.channel,
+            r.post.id,
+            r.post.path,
+            str(pillar) if pillar else None,
+            status,
+            repost=r.label,
+            publication=r.publication,
+            times=r.times,
+        )
+        all_items.append(item)
+        week = cal[(local.date() - start).days // 7]
+        week.items.setdefault((r.channel, local.date()), []).append(item)
     for week in cal:
         for cell in week.items.values():
             cell.sort(key=lambda it: (it.when, it.post_id))
@@ -260,7 +300,8 @@ def short(post_id: str) -> str:
 
 
 def _cell(it: Item) -> str:
-    return f"{it.when:%H:%M}{SLOT_MARK if it.slot else ''} {it.mark} {short(it.post_id)}"
+    again = f" ↻{it.publication - 1}/{it.times}" if it.repost else ""
+    return f"{it.when:%H:%M}{SLOT_MARK if it.slot else ''} {it.mark}{again} {short(it.post_id)}"
 
 
 def _notes(cal: Calendar, week: Week | None) -> list[str]:
@@ -295,6 +336,8 @@ def _footer(cal: Calendar) -> list[str]:
     if any(it.slot for week in cal.weeks for cell in week.items.values() for it in cell):
         legend += f" · {SLOT_MARK} " + _("time from a queue slot")
     out.append(legend)
+    if any(it.repost for week in cal.weeks for cell in week.items.values() for it in cell):
+        out.append(_("↻ n/m: re-post n of m (evergreen)"))
     return out
 
 
@@ -408,7 +451,8 @@ def as_html(cal: Calendar) -> str:
             for d in week.days:
                 items = week.items.get((ch, d), [])
                 spans = "".join(
-                    f'<span class="it {"error" if it.errors else it.status}" title="{e(it.path)}">'
+                    f'<span class="it {"error" if it.errors else it.status}" '
+                    f'title="{e(it.path + (f" — {it.repost}" if it.repost else ""))}">'
                     f"{e(_cell(it))}</span>"
                     for it in items
                 )

@@ -602,6 +602,14 @@ def publish(
     is_flag=True,
     help=_("Put back the state the last resolve replaced (kept in the record's history)."),
 )
+@click.option(
+    "--publication",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help=_("Which publication: 2 and more are an evergreen post's re-posts."),
+)
 @root_option
 def resolve(
     post_id: str,
@@ -611,6 +619,7 @@ def resolve(
     skipped: bool,
     force: bool,
     undo: bool,
+    publication: int,
     root: Path | None,
 ) -> None:
     """Settle a pair whose outcome cmflow could not prove, or one posted by hand."""
@@ -621,7 +630,7 @@ def resolve(
             raise click.UsageError(_("--undo takes no --published, --absent nor --skipped"))
         cfg = load_config(root)
         book = ledger.Ledger(cfg.root, cfg.data_dir)
-        entry = book.get(post_id, channel)
+        entry = book.get(post_id, channel, publication)
         if entry is None:
             raise CmflowError(_no_record(post_id, channel))
         state = ledger.undo_resolve(entry, book.clock.stamp())
@@ -637,12 +646,13 @@ def resolve(
     cfg = load_config(root)
     book = ledger.Ledger(cfg.root, cfg.data_dir)
     try:
-        entry = book.get(post_id, channel)
+        entry = book.get(post_id, channel, publication)
     except ledger.RecordError as exc:
         if channel not in cfg.channels:
             raise
         # A file cmflow cannot read: the human's answer replaces it.
         entry = ledger.replacement(exc.problem, post_id, channel, cfg.channels[channel].platform)
+        entry.publication = publication
     if entry is None:
         raise CmflowError(_no_record(post_id, channel))
     ledger.resolve(entry, url, book.clock.stamp(), force=force, skipped=skipped)
@@ -1019,7 +1029,8 @@ def calendar_cmd(
     first = cal_mod.monday(first)
     last = first + timedelta(days=7 * weeks - 1)
     report = validate(cfg, now=now)
-    record = ledger.sent_index(cfg.root, cfg.data_dir, report.posts)
+    scan = ledger.Ledger(cfg.root, cfg.data_dir).scan()
+    record = ledger.sent_index(cfg.root, cfg.data_dir, report.posts, scan)
     if cfg.country and not keydates.holidays_known(cfg.country):
         click.echo(
             _(
@@ -1031,6 +1042,10 @@ def calendar_cmd(
     dates = keydates.between(
         first, last, country=cfg.country, language=cfg.language, events=cfg.events
     )
+    from cmflow import evergreen
+
+    index = ledger.Index.build(scan.entries, (p.id for p in report.posts), scan.problems)
+    reposts = evergreen.plan(evergreen.with_policies(cfg, report.posts), cfg, index, now)
     cal = cal_mod.build(
         report.posts,
         report.findings,
@@ -1043,6 +1058,7 @@ def calendar_cmd(
         tz=cfg.timezone,
         now=now,
         language=cfg.language,
+        reposts=reposts,
     )
     if fmt == "github":
         _append_summary(cal_mod.as_markdown(cal))

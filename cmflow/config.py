@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +23,9 @@ from cmflow.slots import Cadence, Slot
 from cmflow.timeutil import Window, parse_duration, parse_window
 from cmflow.video import parse_aspect
 from cmflow.yamlload import YamlSyntaxError, byte_mark, parse
+
+if TYPE_CHECKING:
+    from cmflow.evergreen import Policy
 
 CONFIG_NAME = "channels.yaml"
 DEFAULT_CATCH_UP = timedelta(hours=48)
@@ -175,6 +178,7 @@ class Config:
     events: tuple[Mapping[str, Any], ...] = ()  # the brand's key dates, checked
     slots: Mapping[str, tuple[Slot, ...]] = field(default_factory=dict)  # channel -> slots
     cadence: Mapping[str, Cadence] = field(default_factory=dict)  # channel -> target rhythm
+    evergreen: Mapping[str, Policy] = field(default_factory=dict)  # channel -> re-post policy
     # Metrics sections as written (checked by `schema`); `cmflow.metrics.settings` reads them.
     metrics: Mapping[str, Any] = field(default_factory=dict)
     analytics: Mapping[str, Any] | None = None
@@ -381,6 +385,9 @@ class _Builder:
                 for n, ch in channels.items()
                 if (c := self.cadence(n, ch.setting("cadence"))) is not None
             },
+            evergreen={
+                n: p for n, ch in channels.items() if (p := self.evergreen(n, ch)) is not None
+            },
             metrics=_section(d.get("metrics")) or {},
             analytics=_section(d.get("analytics")),
             competitors=_section(d.get("competitors")) or {},
@@ -496,6 +503,39 @@ class _Builder:
             except ValueError as exc:
                 self.error(("channels", name, "slots", i), str(exc))
         return tuple(out)
+
+    def evergreen(self, name: str, ch: Channel) -> Policy | None:
+        """The channel's re-post policy (`evergreen:`), its problems reported where written."""
+        raw = ch.setting("evergreen")
+        if not isinstance(raw, dict):
+            return None  # absent, or a kind the schema reports
+        from cmflow import evergreen
+        from cmflow.i18n import _
+
+        where: KeyPath = ("channels", name, "evergreen")
+        if not evergreen.reposts_on(ch):
+            self.error(
+                where,
+                _(
+                    "channel {channel!r} ({platform}) keeps one copy of each post and is never "
+                    "re-posted: remove `evergreen:` here"
+                ).format(channel=name, platform=ch.spec.label),
+            )
+            return None
+        good, problems = evergreen.check(raw)
+        for key, message in problems:
+            self.error((*where, key) if key else where, message)
+        missing = [k for k in ("every", "times") if k not in raw]
+        if missing:
+            self.error(
+                where,
+                _("evergreen needs {keys}, e.g. {{every: 180d, times: 2}}").format(
+                    keys=", ".join(missing)
+                ),
+            )
+        if problems or missing:
+            return None
+        return evergreen.Policy(good["every"], good["times"])
 
     def cadence(self, name: str, value: Any) -> Cadence | None:
         if value is None:

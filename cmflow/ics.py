@@ -47,7 +47,10 @@ def fold(line: str) -> str:
 
 
 def uid(item: Item, domain: str) -> str:
-    digest = hashlib.sha256(f"{item.post_id}\0{item.channel}".encode()).hexdigest()[:24]
+    seed = f"{item.post_id}\0{item.channel}"
+    if item.publication > 1:  # an evergreen re-post: an event of its own
+        seed += f"\0{item.publication}"
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:24]
     return f"{digest}@{domain}"
 
 
@@ -81,13 +84,14 @@ def render(
         desc = f"{it.path} — {status}" + (f" — {it.pillar}" if it.pillar else "")
         if it.slot:
             desc += " — " + i18n.translation(language).gettext("time from a queue slot")
+        desc += f" — {it.repost}" if it.repost else ""
         lines += [
             "BEGIN:VEVENT",
             f"UID:{uid(it, domain)}",
             f"DTSTAMP:{_stamp(now)}",
             f"DTSTART:{_stamp(it.when)}",
             f"DTEND:{_stamp(it.when + DURATION)}",
-            f"SUMMARY:{escape(f'{it.channel}: {it.post_id}')}",
+            f"SUMMARY:{escape(f'{it.channel}: {it.name}')}",
             f"DESCRIPTION:{escape(desc)}",
             f"STATUS:{'TENTATIVE' if it.status == 'draft' else 'CONFIRMED'}",
             f"CATEGORIES:{escape(it.channel)}",

@@ -53,9 +53,25 @@ def parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def record_key(post_id: str, channel: str) -> str:
-    """Where a pair's file lies inside the record folder (posix)."""
-    return f"{file_name(post_id)}/{file_name(channel)}.json"
+def record_key(post_id: str, channel: str, publication: int = 1) -> str:
+    """Where a pair's file lies inside the record folder (posix). An evergreen re-post is a
+    publication of its own, in its own file: `<channel>@<n>.json` (n >= 2; `@` never
+    appears in a `file_name`, so it cannot clash with a channel's name)."""
+    return f"{file_name(post_id)}/{_channel_file(channel, publication)}"
+
+
+def _channel_file(channel: str, publication: int) -> str:
+    suffix = f"@{publication}" if publication > 1 else ""
+    return f"{file_name(channel)}{suffix}.json"
+
+
+_REPOST_FILE = re.compile(r"@([0-9]+)\.json$")
+
+
+def publication_of(name: str) -> int:
+    """The publication a record file's name says: n for `<channel>@<n>.json`, else 1."""
+    m = _REPOST_FILE.search(name)
+    return int(m.group(1)) if m else 1
 
 
 @dataclass
@@ -84,6 +100,9 @@ class Entry:
     reason: str | None = None
     not_before: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    # 1 for a post's first publication; n >= 2 for its evergreen re-posts (cmflow.evergreen),
+    # each a new entry in a file of its own, never an edit of an earlier one.
+    publication: int = 1
 
     @property
     def remote_id(self) -> str | None:
@@ -111,6 +130,8 @@ class Entry:
                 continue
             data[name] = value
         data["state"] = str(self.state)
+        if data.get("publication") == 1:
+            del data["publication"]  # the first publication's files stay as they always were
         if self.parts:
             data["parts"] = [{"id": p.id, "url": p.url, "extra": p.extra} for p in self.parts]
         try:
@@ -135,7 +156,8 @@ class Entry:
             # check below would pass; tens of thousands of files are read by validation.
             values = {k: v for k, v in data.items() if k in fields}
             state = _STATES.get(values["state"])
-            if state is not None and not values.get("parts") and not values.get("history"):
+            plain = not values.get("parts") and not values.get("history")
+            if state is not None and plain and values.get("publication", 1) >= 1:
                 values["state"] = state
                 values.setdefault("path", "")
                 values["parts"] = []
@@ -165,6 +187,8 @@ class Entry:
                     state=repr(values["state"]), known=known
                 )
             ) from None
+        if values.get("publication", 1) < 1:
+            raise ValueError(_("'publication' must be 1 or more"))
         values.setdefault("path", "")  # informative only
         values["parts"] = [_part(i, p) for i, p in enumerate(values.get("parts", []))]
         if any(not isinstance(h, dict) for h in values.get("history", [])):
@@ -258,6 +282,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "reason": _OPT_STR,
     "not_before": _OPT_STR,
     "history": (list,),
+    "publication": _INT,
 }
 
 
@@ -310,18 +335,18 @@ class Ledger:
         self._rel_dir = Path(os.path.relpath(self.dir, root)).as_posix()
         self.clock = clock or Clock.at()
 
-    def rel(self, post_id: str, channel: str) -> str:
+    def rel(self, post_id: str, channel: str, publication: int = 1) -> str:
         """The entry's path relative to the repository root (posix)."""
-        path = self.path(post_id, channel)
+        path = self.path(post_id, channel, publication)
         return path.relative_to(self.root).as_posix()
 
-    def path(self, post_id: str, channel: str) -> Path:
-        return self.dir / file_name(post_id) / f"{file_name(channel)}.json"
+    def path(self, post_id: str, channel: str, publication: int = 1) -> Path:
+        return self.dir / file_name(post_id) / _channel_file(channel, publication)
 
-    def get(self, post_id: str, channel: str) -> Entry | None:
-        """The pair's entry, None when it has none; raises RecordError when its file is
-        not a record cmflow can read."""
-        path = self.path(post_id, channel)
+    def get(self, post_id: str, channel: str, publication: int = 1) -> Entry | None:
+        """The pair's entry (of its `publication`), None when it has none; raises
+        RecordError when its file is not a record cmflow can read."""
+        path = self.path(post_id, channel, publication)
         if not path.exists():
             return None
         entry = self.read(path)
@@ -374,14 +399,14 @@ class Ledger:
             entry = Entry.from_dict(data)
         except ValueError as exc:
             return problem(_("not a publish record: {error}").format(error=exc))
-        if record_key(entry.post, entry.channel) != key:
+        if record_key(entry.post, entry.channel, entry.publication) != key:
             return problem(
                 _(
                     "names post {post} on {channel}, whose record is {key}: moved or copied by hand"
                 ).format(
                     post=repr(entry.post),
                     channel=repr(entry.channel),
-                    key=record_key(entry.post, entry.channel),
+                    key=record_key(entry.post, entry.channel, entry.publication),
                 )
             )
         return entry
@@ -417,7 +442,7 @@ class Ledger:
         leaves the old file or the new one. (No fsync: it guards against power loss, which
         in CI loses the whole workspace anyway, and costs milliseconds per step.)"""
         entry.updated_at = self.clock.stamp()
-        path = self.path(entry.post, entry.channel)
+        path = self.path(entry.post, entry.channel, entry.publication)
         data = entry.to_json().encode("utf-8")
         # As tempfile.mkstemp makes it (a fresh name, 0600, never an existing file), without
         # its overhead: a run writes hundreds of these, one per step of each pair.
@@ -585,10 +610,12 @@ class Index:
     """Record entries found for current posts: by id, else, for a renamed or moved file whose
     id came from its name, by content (same text and same date, old id no longer in use)."""
 
-    by_key: dict[tuple[str, str], Entry]
+    by_key: dict[tuple[str, str], Entry]  # first publications
     by_source: dict[tuple[str, str], Entry]
     current_ids: frozenset[str] = frozenset()
     problems: dict[str, RecordProblem] = field(default_factory=dict)  # by record_key
+    # Evergreen re-posts: (post id, channel) -> publication number -> entry.
+    reposts: dict[tuple[str, str], dict[int, Entry]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -599,16 +626,30 @@ class Index:
     ) -> Index:
         by_key: dict[tuple[str, str], Entry] = {}
         by_source: dict[tuple[str, str], Entry] = {}
+        reposts: dict[tuple[str, str], dict[int, Entry]] = {}
         for e in entries:
+            if e.publication > 1:
+                reposts.setdefault((e.post, e.channel), {})[e.publication] = e
+                continue
             by_key[(e.post, e.channel)] = e
             if e.source_hash:
                 by_source.setdefault((e.source_hash, e.channel), e)
         bad = {p.key: p for p in problems}
-        return cls(by_key, by_source, frozenset(current_ids), bad)
+        return cls(by_key, by_source, frozenset(current_ids), bad, reposts)
 
-    def problem(self, post: Post, channel: str) -> RecordProblem | None:
+    def problem(self, post: Post, channel: str, publication: int = 1) -> RecordProblem | None:
         """The pair's record file, when it is there but cannot be read."""
-        return self.problems.get(record_key(post.id, channel))
+        return self.problems.get(record_key(post.id, channel, publication))
+
+    def reposts_of(self, post: Post, channel: str) -> dict[int, Entry]:
+        """The pair's re-post entries by publication number: under the post's id, else
+        under the id its first publication was recorded with (a renamed file)."""
+        found = self.reposts.get((post.id, channel))
+        if found is None:
+            first = self.find(post, channel)
+            if first is not None and first.post != post.id:
+                found = self.reposts.get((first.post, channel))
+        return found or {}
 
     def find(self, post: Post, channel: str) -> Entry | None:
         entry = self.by_key.get((post.id, channel))

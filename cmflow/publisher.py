@@ -44,7 +44,7 @@ from cmflow.platforms.spec import Capability, PlatformSpec
 from cmflow.redact import Redactor
 from cmflow.render import fingerprint, render
 from cmflow.runlock import Claimer, RunLock, claim_holder
-from cmflow.scheduler import DEFAULT_LEASE, Action, Kind, holds, plan
+from cmflow.scheduler import DEFAULT_LEASE, Action, Kind, held_key, holds, plan
 from cmflow.validation import validate
 
 if TYPE_CHECKING:
@@ -220,7 +220,7 @@ def prepare(
     index = Index.build(scan.entries, (p.id for p in posts), scan.problems)
     here, real_now = Claimer.here(env), clock.now()
     held = {
-        (e.post, e.channel): why
+        held_key(e.post, e.channel, e.publication): why
         for e in scan.entries
         if e.state == State.CLAIMED
         and (
@@ -396,7 +396,7 @@ class _Run:
     before: dict[str, Entry | None] = field(default_factory=dict)  # entries as they were
 
     def rel(self, entry: Entry) -> str:
-        return self.ledger.rel(entry.post, entry.channel)
+        return self.ledger.rel(entry.post, entry.channel, entry.publication)
 
     def note_idle(self) -> None:
         """Note in the report the pairs the run does not act on."""
@@ -422,8 +422,10 @@ class _Run:
         self.note_idle()
         for action in self.prep.actions:
             if action.acts:
-                rel = self.ledger.rel(action.post.id, action.channel)
-                self.before[rel] = self.ledger.get(action.post.id, action.channel)
+                rel = self.ledger.rel(action.post.id, action.channel, action.publication)
+                self.before[rel] = self.ledger.get(
+                    action.post.id, action.channel, action.publication
+                )
                 self.todo.append((action, self.claim(action)))
 
     def push_claims(self, repo: RecordRepo, leftovers: list[str]) -> bool:
@@ -621,6 +623,7 @@ def _claim(
             run_id=run_id,
             reason=action.reason,
             scheduled_for=scheduled,
+            publication=action.publication,
         )
         entry.note("missed", action.reason, at=real_now)
         return entry
@@ -641,9 +644,12 @@ def _claim(
         if old is not None and old.state == State.FAILED
         else (old.generation if old else 1)
     )
-    key = hashlib.sha256(f"{post.id}|{name}|{generation}|{scheduled or ''}".encode()).hexdigest()[
-        :32
-    ]
+    # A re-post's keys are its own (a Bluesky record key, a Mastodon idempotency key):
+    # reusing the first publication's would name, or replay, that one.
+    seed = f"{post.id}|{name}|{generation}|{scheduled or ''}"
+    if action.publication > 1:
+        seed += f"|{action.publication}"
+    key = hashlib.sha256(seed.encode()).hexdigest()[:32]
     entry = Entry(
         post.id,
         name,
@@ -661,6 +667,7 @@ def _claim(
         scheduled_for=scheduled,
         history=list(old.history) if old else [],
         in_flight=0,  # from the claim on (see `LedgerProgress.claimed`)
+        publication=action.publication,
     )
     try:
         entry.handles = adapters.get(name).prepare(rendered, key)
@@ -668,7 +675,7 @@ def _claim(
         entry.handles = {}
     if scheduled:
         entry.handles.setdefault("date", scheduled)
-    entry.note("claimed", at=real_now)
+    entry.note("claimed", action.repost, at=real_now)
     return entry
 
 
@@ -820,8 +827,7 @@ def _record_edit(
                 "edit outcome still unknown ({reason}): check the post, then {command}"
             ).format(
                 reason=entry.reason,
-                command=f"`cmflow resolve {entry.post} {entry.channel} --published "
-                f"{entry.url or 'URL'}`",
+                command=f"`cmflow resolve {_pair(entry)} --published {entry.url or 'URL'}`",
             )
         entry.note(entry.state, entry.reason, at=clock.stamp())
     else:
@@ -907,6 +913,12 @@ def _release(
     ledger.write(entry)
 
 
+def _pair(entry: Entry) -> str:
+    """How `cmflow resolve` names the entry's pair (and re-post, if one)."""
+    again = f" --publication {entry.publication}" if entry.publication > 1 else ""
+    return f"{entry.post} {entry.channel}{again}"
+
+
 def _record(
     action: Action,
     spec: PlatformSpec,
@@ -927,7 +939,7 @@ def _record(
         entry.in_flight = entry.in_flight_since = entry.reason = entry.not_before = None
         message = _(
             "reminder sent: waiting for a person to post it, then {command} (or `--skipped`)"
-        ).format(command=f"`cmflow resolve {entry.post} {entry.channel} --published URL`")
+        ).format(command=f"`cmflow resolve {_pair(entry)} --published URL`")
     elif result.outcome == Outcome.PUBLISHED:
         entry.state = State.PUBLISHED
         entry.published_at = clock.stamp()
@@ -945,7 +957,7 @@ def _record(
                 "`... --absent`"
             ).format(
                 reason=entry.reason,
-                command=f"`cmflow resolve {entry.post} {entry.channel} --published URL`",
+                command=f"`cmflow resolve {_pair(entry)} --published URL`",
             )
             if give_up
             else _("outcome unknown ({reason}): the next run checks before any resend").format(

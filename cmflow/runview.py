@@ -172,6 +172,8 @@ def plan_json(
                     "state": a.entry.state if a.entry else None,
                     # Only for a post whose time came from a queue slot (`date: next`, a day).
                     **({"slot": a.post.slot} if a.post.slot is not None else {}),
+                    # An evergreen re-post: its publication number and "re-post n/times".
+                    **({"publication": a.publication, "repost": a.repost} if a.repost else {}),
                 }
                 for a in actions
             ],

@@ -9,11 +9,11 @@ for waits the platforms set (rate limits), which `--at` in the past must not str
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from cmflow import vocabulary
+from cmflow import evergreen, vocabulary
 from cmflow.config import Config
 from cmflow.i18n import _, ngettext
 from cmflow.ledger import Entry, Index, parse_time
@@ -45,6 +45,8 @@ class Action:
     kind: Kind
     reason: str
     entry: Entry | None = None
+    publication: int = 1  # 2 and more: an evergreen re-post (cmflow.evergreen)
+    repost: str | None = None  # "re-post 1/3", for people
 
     @property
     def acts(self) -> bool:
@@ -78,7 +80,7 @@ def plan(
     (post path, None) -> those about the post itself, which hold every channel of it (see
     `holds`). `publishable`: platforms with an
     adapter. `channels`: only these channels (all when None). `held`: claimed entries (by
-    the entry's own post id and channel) that a live run still holds -> why; any other
+    `held_key`: the entry's own post id and channel) that a live run still holds -> why; any other
     claim is reconciled. `real_now`: the real time (default: `now`). `missing_keys`:
     channel -> connection keys channels.yaml does not set yet (the channel is skipped, like
     one whose credential is missing)."""
@@ -120,8 +122,90 @@ def plan(
                     index,
                 )
             )
-    actions.sort(key=lambda a: (a.post.date or now, a.channel, a.post.path))
+    actions += _reposts(
+        posts,
+        config,
+        index,
+        now,
+        fingerprints,
+        invalid,
+        missing,
+        publishable,
+        channels,
+        held,
+        real_now,
+    )
+    actions.sort(key=lambda a: (a.post.date or now, a.channel, a.post.path, a.publication))
     return actions
+
+
+def _reposts(
+    posts: list[Post],
+    config: Config,
+    index: Index,
+    now: datetime,
+    fingerprints: Mapping[tuple[str, str], str],
+    invalid: Holds,
+    missing: Mapping[str, list[str]],
+    publishable: Collection[str],
+    channels: Collection[str] | None,
+    held: Mapping[tuple[str, str], str],
+    real_now: datetime,
+) -> list[Action]:
+    """The next re-post of every evergreen (post, channel) whose last publication is out:
+    decided like a first publication of the same post dated at the re-post's moment (its
+    own record entry; the post's current text)."""
+    out: list[Action] = []
+    for r in evergreen.plan(posts, config, index, now, channels=channels):
+        if not r.ready:
+            continue
+        post = replace(r.post, date=r.when)
+        if (problem := index.problem(r.post, r.channel, r.publication)) is not None:
+            action = Action(
+                post,
+                r.channel,
+                Kind.BLOCKED,
+                _("record unreadable: {problem}. Fix or restore the file").format(problem=problem),
+                r.entry,
+            )
+        else:
+            action = _decide(
+                post,
+                r.channel,
+                r.entry,
+                fingerprints.get((post.id, r.channel), ""),
+                config,
+                now,
+                invalid,
+                missing,
+                publishable,
+                config.channels[r.channel].enabled,
+                _held(held, r),
+                real_now,
+                index,
+            )
+        # `cmflow resolve` names the re-post by its number.
+        pair = f"resolve {post.id} {r.channel} "
+        reason = action.reason.replace(pair, f"{pair}--publication {r.publication} ")
+        out.append(
+            replace(
+                action, publication=r.publication, repost=r.label, reason=f"{r.label}: {reason}"
+            )
+        )
+    return out
+
+
+def held_key(post_id: str, channel: str, publication: int) -> tuple[str, str]:
+    """The key of a claim in `plan`'s `held`: (post id, channel), `channel@n` for re-post n."""
+    return (post_id, channel if publication == 1 else f"{channel}@{publication}")
+
+
+def _held(held: Mapping[tuple[str, str], str], r: evergreen.Repost) -> dict[tuple[str, str], str]:
+    """The claim of re-post `r`, if a live run holds it, as `_decide` looks it up."""
+    if r.entry is None:
+        return {}
+    why = held.get(held_key(r.entry.post, r.channel, r.publication))
+    return {} if why is None else {(r.entry.post, r.channel): why}
 
 
 Holds = Mapping[tuple[str, str | None], Sequence[str]]

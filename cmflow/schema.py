@@ -98,6 +98,14 @@ CHANNEL_KEYS: dict[str, Key] = {
     "enabled": _k("bool", "false: validate but never publish"),
     "slots": _k("list", "queue slots in the brand's zone, e.g. 'Tue 09:00'", item=STR),
     "cadence": _k("str", "target rhythm, e.g. 3/week"),
+    "evergreen": _k(
+        "map",
+        "re-post policy for posts that say `evergreen: true`",
+        keys={
+            "every": _k("duration", "time between two publications, at least 7d, e.g. 180d"),
+            "times": _k("int", "how many re-posts after the first publication, e.g. 2"),
+        },
+    ),
     "on_edit": _k(
         "str",
         "update: send an edit of a published post where the platform can edit; "
@@ -216,6 +224,15 @@ _POST_FIELDS: dict[str, Key] = {
     "language": _k("str", "language of the post (ISO 639-1)"),
     "summary": _k("str", "short description (feed, dev.to)"),
     "series": _k("str", "series the post belongs to (dev.to)"),
+    "evergreen": _k(
+        "map",
+        "post it again later: {every: 90d, times: 3}, or true for the channel's policy",
+        keys={
+            "every": _k("duration", "time between two publications, at least 7d, e.g. 90d"),
+            "times": _k("int", "how many re-posts after the first publication, e.g. 3"),
+        },
+        alt_kinds=("bool",),
+    ),
 }
 
 VARIANT_KEYS: dict[str, Key] = {

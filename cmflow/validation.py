@@ -545,6 +545,8 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
                 entry.state = State(entry.state)  # checked when the cache was loaded
                 # The first part only (its id and URL): all validation reads of the parts.
                 entry.parts = [PartResult(remote_id, url or None)] if remote_id else []
+                # An evergreen re-post's number is in its file's name (checked when read).
+                entry.publication = ledger.publication_of(file)
             else:
                 changed = True
                 read = reader.read(base / name / file)

@@ -367,8 +367,10 @@ class Site:
 
     # -- the record --
 
-    def record(self, post_id: str, channel: str) -> dict[str, Any] | None:
-        path = self.root / "data" / "record" / post_id / f"{channel}.json"
+    def record(self, post_id: str, channel: str, publication: int = 1) -> dict[str, Any] | None:
+        """A record entry; `publication` n >= 2: the post's evergreen re-post n."""
+        name = channel if publication == 1 else f"{channel}@{publication}"
+        path = self.root / "data" / "record" / post_id / f"{name}.json"
         if not path.is_file():
             return None
         data: dict[str, Any] = json.loads(path.read_text("utf-8"))
@@ -388,8 +390,10 @@ class Site:
             )
             data = json.loads(path.read_text("utf-8"))
             assert isinstance(data, dict), path
-            assert path.stem == data["channel"] and path.parent.name == data["post"], path
-            out[(data["post"], data["channel"])] = data
+            n = data.get("publication", 1)
+            name = data["channel"] if n == 1 else f"{data['channel']}@{n}"  # a re-post's
+            assert path.stem == name and path.parent.name == data["post"], path
+            out[(data["post"], name)] = data
         return out
 
     def state(self, post_id: str, channel: str) -> str | None:

@@ -1204,6 +1204,44 @@ def test_config_site_title_silent_with_a_brand_or_a_title(make_repo: MakeRepo, c
     assert only(found, "config.site-title") == []
 
 
+# --- evergreen.* --------------------------------------------------------------------------------
+
+
+def test_evergreen_policy_fires_on_the_key_to_fix_per_channel(make_repo: MakeRepo) -> None:
+    # Line 5: `evergreen:`; line 6 its `every`. The site is never re-posted: not checked there.
+    text = post(
+        """
+        date: 2026-11-24 08:30
+        channels: [mastodon, site]
+        pillar: education
+        evergreen:
+          every: 2d
+          times: 3
+        """
+    )
+    f = one(run(make_repo, {"a.md": text}), "evergreen.policy")
+    assert (f.line, f.column, f.level, f.channel) == (6, 3, "error", "mastodon")
+    assert "7d" in f.message
+
+
+def test_evergreen_policy_silent_on_a_good_policy_and_no_policy_warns(
+    make_repo: MakeRepo,
+) -> None:
+    good = post(
+        """
+        date: 2026-11-24 08:30
+        channels: [mastodon]
+        pillar: education
+        evergreen: {every: 12w, times: 2}
+        """
+    )
+    found = run(make_repo, {"a.md": good})
+    assert only(found, "evergreen.policy") == [] and only(found, "evergreen.no-policy") == []
+    opted = good.replace("evergreen: {every: 12w, times: 2}", "evergreen: true")
+    f = one(run(make_repo, {"b.md": opted}), "evergreen.no-policy")
+    assert (f.line, f.column, f.level) == (5, 1, "warning")
+
+
 # --- The catalogue is covered -------------------------------------------------------------------
 
 

@@ -85,7 +85,8 @@ def _published_state() -> str:
 
 
 def published_pairs(cfg: Config, problems: list[str]) -> list[Any]:
-    """Record entries of published pairs with a remote id and a publishing time."""
+    """Record entries of published pairs with a remote id and a publishing time (first
+    publications: a pair's snapshots are keyed by post and channel)."""
     book = ledger.Ledger(cfg.root, cfg.data_dir)
     scan = getattr(book, "scan", None)
     if scan is not None:
@@ -102,6 +103,8 @@ def published_pairs(cfg: Config, problems: list[str]) -> list[Any]:
     out = []
     for e in entries:
         state = str(getattr(e.state, "value", e.state))
+        if getattr(e, "publication", 1) > 1:
+            continue  # an evergreen re-post: metrics follow a post's first publication
         if state == published and e.parts and ledger.parse_time(e.published_at):
             out.append(e)
     return out

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from cmflow.rules import channel, configuration, editorial, frontmatter, schedule, security
+from cmflow.rules import (
+    channel,
+    configuration,
+    editorial,
+    evergreen,
+    frontmatter,
+    schedule,
+    security,
+)
 from cmflow.rules.base import PostContext, QueueContext, Rule
 
 RULES: tuple[Rule, ...] = (
@@ -10,6 +18,7 @@ RULES: tuple[Rule, ...] = (
     *channel.RULES,
     *editorial.RULES,
     *schedule.RULES,
+    *evergreen.RULES,
     *security.RULES,
     *configuration.RULES,
 )
