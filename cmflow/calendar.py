@@ -242,26 +242,11 @@ def _words(cal: Calendar) -> Callable[[str], str]:
 
 
 def _days(cal: Calendar) -> tuple[str, ...]:
-    _ = _words(cal)
-    return (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
+    return i18n.day_names(_words(cal))
 
 
 def _months(cal: Calendar) -> tuple[str, ...]:
-    _ = _words(cal)
-    return (
-        _("Jan"),
-        _("Feb"),
-        _("Mar"),
-        _("Apr"),
-        _("May"),
-        _("Jun"),
-        _("Jul"),
-        _("Aug"),
-        _("Sep"),
-        _("Oct"),
-        _("Nov"),
-        _("Dec"),
-    )
+    return i18n.month_names(_words(cal))
 
 
 def status_name(status: str, language: str) -> str:

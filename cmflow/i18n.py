@@ -17,7 +17,7 @@ named, so a translation may put them in another order.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,6 +131,29 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     if _translations is None:
         return singular if n == 1 else plural
     return _translations.ngettext(singular, plural, n)
+
+
+def day_names(_: Callable[[str], str] = _) -> tuple[str, ...]:
+    """Monday to Sunday, short (`Mon`, `lun.`), in the current language or through `_`."""
+    return (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
+
+
+def month_names(_: Callable[[str], str] = _) -> tuple[str, ...]:
+    """January to December, short (`Jan`, `janv.`), in the current language or through `_`."""
+    return (
+        _("Jan"),
+        _("Feb"),
+        _("Mar"),
+        _("Apr"),
+        _("May"),
+        _("Jun"),
+        _("Jul"),
+        _("Aug"),
+        _("Sep"),
+        _("Oct"),
+        _("Nov"),
+        _("Dec"),
+    )
 
 
 activate(choose(None))

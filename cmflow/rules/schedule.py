@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from cmflow import vocabulary
+from cmflow import i18n, vocabulary
 from cmflow.config import Channel
 from cmflow.i18n import _
 from cmflow.model import Finding, Level, Post
@@ -95,24 +95,11 @@ def _weekday_time(local: datetime) -> str:
 
 
 def _days() -> tuple[str, ...]:
-    return (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
+    return i18n.day_names()
 
 
 def _months() -> tuple[str, ...]:
-    return (
-        _("Jan"),
-        _("Feb"),
-        _("Mar"),
-        _("Apr"),
-        _("May"),
-        _("Jun"),
-        _("Jul"),
-        _("Aug"),
-        _("Sep"),
-        _("Oct"),
-        _("Nov"),
-        _("Dec"),
-    )
+    return i18n.month_names()
 
 
 def _queue(ctx: QueueContext, channel: str) -> list[Post]:
