@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from cmflow.config import Config
-from cmflow.i18n import _, ngettext
+from cmflow.i18n import _, day_names, month_names, ngettext
 from cmflow.model import Post
 from cmflow.slots import HORIZON_DAYS, Slot, local, times
 
@@ -50,7 +50,8 @@ class Resolved:
 def when_text(when: datetime, tz: ZoneInfo) -> str:
     """`Tue 8 Dec 2026 09:00 CET`: a moment as the findings and previews say it."""
     t = when.astimezone(tz)
-    return f"{t:%a} {t.day} {t:%b %Y %H:%M %Z}"
+    day, month = day_names()[t.weekday()], month_names()[t.month - 1]
+    return f"{day} {t.day} {month} {t:%Y %H:%M %Z}"
 
 
 class Calendar:
@@ -214,7 +215,9 @@ def resolve(
         when = found.astimezone(tz)
         if p.slot is not None and p.slot != "next" and when.date().isoformat() != p.slot:
             day = date.fromisoformat(p.slot)
-            note = _("no free slot left on {day}").format(day=f"{day:%a} {day.day} {day:%b}")
+            note = _("no free slot left on {day}").format(
+                day=f"{day_names()[day.weekday()]} {day.day} {month_names()[day.month - 1]}"
+            )
         out[path] = Resolved(when, note=note)
     return out
 
