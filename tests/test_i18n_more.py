@@ -168,3 +168,20 @@ def test_numbers_in_messages_follow_the_language() -> None:
         )
     finally:
         i18n.activate("en")
+
+
+def test_a_brand_without_channels_is_told_so_in_its_language() -> None:
+    """Not "the channels defined are none": a sentence that reads in either language."""
+    from cmflow.schema import channel_hint
+
+    try:
+        assert channel_hint("twitter", {}) == (
+            " ('twitter' is the x platform, and no channel uses it); no channel is defined yet"
+        )
+        i18n.activate("fr")
+        assert channel_hint("twitter", {}) == (
+            " ('twitter' désigne la plateforme x, et aucun canal ne l'utilise) ; "
+            "aucun canal n'est encore défini"
+        )
+    finally:
+        i18n.activate("en")
