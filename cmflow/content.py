@@ -16,7 +16,7 @@ from typing import Any
 
 from cmflow import safefs, schema
 from cmflow.errors import CmflowError
-from cmflow.i18n import _
+from cmflow.i18n import _, number
 from cmflow.model import SAFE_ID, Finding, Mark, Post
 from cmflow.timeutil import DateProblem, parse_datetime, slot_request
 from cmflow.yamlload import YamlSyntaxError, byte_mark, parse
@@ -88,7 +88,7 @@ def read_bytes(root: Path, rel: str) -> bytes | Finding:
                 _(
                     "is {size} bytes, over the {limit}-byte limit for a post: "
                     "is it really a post? Move large media to media/"
-                ).format(size=f"{size:,}", limit=f"{MAX_BYTES:,}"),
+                ).format(size=number(size), limit=number(MAX_BYTES)),
             )
         return safefs.read_fd(fd, MAX_BYTES)
     except OSError as exc:

@@ -119,6 +119,31 @@ def current() -> str:
     return _current
 
 
+# In messages, per language: the thousands separator, the decimal mark, and what goes between
+# a number and "%". French writes 1 000 000 and 30 %, English (and a language without a rule
+# here) 1,000,000 and 30%. Plain spaces: a message is one line of terminal output, where other
+# spaces are shown escaped (output.printable); the report's documents have their own marks.
+_NUMBERS = {"fr": (" ", ",", " ")}
+_DEFAULT_NUMBERS = (",", ".", "")
+
+
+def _local(text: str) -> str:
+    """`text` formatted the English way (1,234.5) with the current language's marks."""
+    thousands, decimal, _space = _NUMBERS.get(_current, _DEFAULT_NUMBERS)
+    return text.replace(",", "\0").replace(".", decimal).replace("\0", thousands)
+
+
+def number(n: int) -> str:
+    """A whole number in a message: `1,000,000` in English, `1 000 000` in French."""
+    return _local(f"{n:,}")
+
+
+def percent(share: float, digits: int = 0) -> str:
+    """A share (0.3) in a message: `30%` in English, `30 %` in French."""
+    space = _NUMBERS.get(_current, _DEFAULT_NUMBERS)[2]
+    return _local(f"{share:.{digits}%}".removesuffix("%")) + space + "%"
+
+
 def _(message: str) -> str:
     """`message` in the current language."""
     if _translations is None:

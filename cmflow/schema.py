@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from cmflow.i18n import _
 from cmflow.model import KeyPath, Mark
 
 # Value kinds: str, int, number, bool, duration, date, list (of `item`), map (fixed `keys`),
@@ -245,17 +246,30 @@ FRONTMATTER_KEYS: dict[str, Key] = {
     "variants": _k("dict", "per-channel overrides", item=_k("map", "overrides", keys=VARIANT_KEYS)),
 }
 
-_KIND_NAMES = {
-    "str": "a string",
-    "int": "a whole number",
-    "number": "a number",
-    "bool": "true or false",
-    "duration": "a duration like 48h",
-    "date": "a date like 2026-11-24 09:30",
-    "list": "a list",
-    "map": "a mapping",
-    "dict": "a mapping",
-}
+
+def _kind_name(kind: str) -> str:
+    """What a value kind is called in a message, in the current language (at call time:
+    nothing is translated on import)."""
+    names = {
+        "str": _("a string"),
+        "int": _("a whole number"),
+        "number": _("a number"),
+        "bool": _("true or false"),
+        "duration": _("a duration like 48h"),
+        "date": _("a date like 2026-11-24 09:30"),
+        "list": _("a list"),
+        "map": _("a mapping"),
+        "dict": _("a mapping"),
+    }
+    return names.get(kind, kind)
+
+
+def _either(words: list[str]) -> str:
+    """`a list or a string`, in the current language."""
+    out = words[0]
+    for word in words[1:]:
+        out = _("{first} or {second}").format(first=out, second=word)
+    return out
 
 
 @dataclass(frozen=True)
@@ -288,7 +302,7 @@ def _fits(kind: str, value: Any) -> bool:
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return _(" (did you mean {name}?)").format(name=repr(close[0])) if close else ""
 
 
 # Names people give networks, to the platform cmflow calls them (a user writes `twitter`, `fb`).
@@ -343,11 +357,15 @@ def channel_hint(name: str, channels: Mapping[str, object]) -> str:
     """` (did you mean 'x'?); defined: facebook, site` — the closest channel if one is close,
     always the channels that exist."""
     close = closest_channel(name, channels)
-    mean = f" (did you mean {close!r}?)" if close else ""
+    mean = _(" (did you mean {name}?)").format(name=repr(close)) if close else ""
     platform = PLATFORM_ALIASES.get(name.strip().lower())
     if close is None and platform is not None:
-        mean = f" ({name!r} is the {platform} platform, and no channel uses it)"
-    return f"{mean}; the channels defined are {', '.join(sorted(channels)) or 'none'}"
+        mean = _(" ({name} is the {platform} platform, and no channel uses it)").format(
+            name=repr(name), platform=platform
+        )
+    if not channels:
+        return mean + _("; no channel is defined yet")
+    return mean + _("; the channels defined are {names}").format(names=", ".join(sorted(channels)))
 
 
 def check(
@@ -362,10 +380,13 @@ def check(
     problems: list[Problem] = []
     here = marks.get(path, Mark(1, 1))
     if not isinstance(value, dict):
-        return [Problem(path, here, f"expected a mapping, got {_describe(value)}")]
+        return [
+            Problem(path, here, _("expected a mapping, got {what}").format(what=_describe(value)))
+        ]
     for name, key in keys.items():
         if key.required and name not in value:
-            problems.append(Problem(path, here, f"missing required key {_dotted((*path, name))}"))
+            message = _("missing required key {key}").format(key=_dotted((*path, name)))
+            problems.append(Problem(path, here, message))
     for name, sub in value.items():
         p = (*path, str(name))
         mark = marks.get(p, here)
@@ -373,9 +394,8 @@ def check(
         if found is None and open:
             continue
         if found is None:
-            hint = did_you_mean(str(name), tuple(keys))
-            where = f" in {_dotted(path)}" if path else ""
-            problems.append(Problem(p, mark, f"unknown key {name!r}{where}{hint}", True))
+            message = _unknown(str(name), path, did_you_mean(str(name), tuple(keys)))
+            problems.append(Problem(p, mark, message, True))
             continue
         problems.extend(check_value(sub, found, marks, p, mark))
     return problems
@@ -384,22 +404,38 @@ def check(
 def unknown_key(path: KeyPath, mark: Mark, known: list[str] | tuple[str, ...]) -> Problem:
     """The problem of a key not in `known`, at `path` (its parent named, a close key hinted)."""
     name, parent = str(path[-1]), path[:-1]
-    where = f" in {_dotted(parent)}" if parent else ""
-    return Problem(path, mark, f"unknown key {name!r}{where}{did_you_mean(name, known)}", True)
+    return Problem(path, mark, _unknown(name, parent, did_you_mean(name, known)), True)
+
+
+def _unknown(name: str, parent: KeyPath, hint: str) -> str:
+    """`unknown key 'pilar' in media[0] (did you mean 'path'?)`."""
+    if parent:
+        return _("unknown key {name} in {parent}{hint}").format(
+            name=repr(name), parent=_dotted(parent), hint=hint
+        )
+    return _("unknown key {name}{hint}").format(name=repr(name), hint=hint)
 
 
 def check_value(
     value: Any, key: Key, marks: Mapping[KeyPath, Mark], path: KeyPath, mark: Mark
 ) -> list[Problem]:
     if value is None and not key.required:
-        return [Problem(path, mark, f"{_dotted(path)} is empty: give a value or remove the key")]
+        message = _("{key} is empty: give a value or remove the key").format(key=_dotted(path))
+        return [Problem(path, mark, message)]
     if not any(_fits(k, value) for k in (key.kind, *key.alt_kinds)):
-        want = " or ".join(_KIND_NAMES.get(k, k) for k in (key.kind, *key.alt_kinds))
-        return [Problem(path, mark, f"{_dotted(path)} must be {want}, got {_describe(value)}")]
+        want = _either([_kind_name(k) for k in (key.kind, *key.alt_kinds)])
+        message = _("{key} must be {kinds}, got {what}").format(
+            key=_dotted(path), kinds=want, what=_describe(value)
+        )
+        return [Problem(path, mark, message)]
     if key.choices and isinstance(value, str) and value not in key.choices:
-        options = ", ".join(key.choices)
-        hint = did_you_mean(value, key.choices)
-        return [Problem(path, mark, f"{_dotted(path)} is {value!r}: use one of {options}{hint}")]
+        message = _("{key} is {value}: use one of {options}{hint}").format(
+            key=_dotted(path),
+            value=repr(value),
+            options=", ".join(key.choices),
+            hint=did_you_mean(value, key.choices),
+        )
+        return [Problem(path, mark, message)]
     if key.kind == "map" and isinstance(value, dict):
         return check(value, key.keys, marks, path, key.open)
     out: list[Problem] = []
@@ -417,20 +453,28 @@ def _dotted(path: KeyPath) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "the document"
+    return out or _("the document")
 
 
 def _describe(value: Any) -> str:
     if value is None:
-        return "nothing"
+        return _("nothing")
     if isinstance(value, bool):
         return f"{str(value).lower()}"
     if isinstance(value, list):
-        return "a list"
+        return _("a list")
     if isinstance(value, dict):
-        return "a mapping"
+        return _("a mapping")
     text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+    text = text if len(text) <= 60 else text[:57] + "..."
+    # The English names Python gives the kinds (str, int) stay as they are in English.
+    if isinstance(value, str):
+        return _("str {value}").format(value=text)
+    if isinstance(value, int):
+        return _("int {value}").format(value=text)
+    if isinstance(value, float):
+        return _("float {value}").format(value=text)
+    return f"{type(value).__name__} {text}"
 
 
 def json_schema(keys: Mapping[str, Key], title: str) -> dict[str, Any]:

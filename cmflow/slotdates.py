@@ -28,8 +28,6 @@ from cmflow.i18n import _, day_names, month_names, ngettext
 from cmflow.model import Post
 from cmflow.slots import HORIZON_DAYS, Slot, local, times
 
-LABEL = "slot"  # how every view says a time came from a queue slot: "… 09:00 (slot)"
-
 
 def slot_label(note: str = "") -> str:
     """`slot`, or `slot, counted from now: not committed yet`: what views put in brackets

@@ -28,7 +28,7 @@ import os
 import struct
 from dataclasses import dataclass
 
-from cmflow.i18n import _
+from cmflow.i18n import _, number
 
 MAX_BOXES = 20_000  # boxes visited in one file: real files have a few hundred
 MAX_DEPTH = 8  # moov/trak/mdia/minf/stbl/stsd is 6 deep
@@ -251,11 +251,11 @@ def _truncated(size: int, kind: bytes | None = None, wanted: int | None = None) 
         return _(
             "is cut short: the file ends at {size} bytes (its {box} box needs {wanted} "
             "bytes). The copy is incomplete: export or download the video again"
-        ).format(size=f"{size:,}", box=_name(kind), wanted=f"{wanted:,}")
+        ).format(size=number(size), box=_name(kind), wanted=number(wanted))
     return _(
         "is cut short: the file ends at {size} bytes. The copy is incomplete: export or "
         "download the video again"
-    ).format(size=f"{size:,}")
+    ).format(size=number(size))
 
 
 def read_fd(fd: int) -> VideoInfo:

@@ -185,7 +185,8 @@ def test_the_queue_rules_speak_french(make_repo: MakeRepo, unset_language: None)
     )
     assert said("schedule.past", "programmée il y a ")
     assert said(
-        "editorial.mix", "product représente 4/4 publications (100%) sur les 14 jours jusqu'à"
+        "editorial.mix",
+        "product représente 4/4 publications (100 %) sur les 14 jours jusqu'à",
     )
 
 

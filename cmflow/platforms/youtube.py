@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo
 
 from cmflow import media as media_files
 from cmflow import safefs
-from cmflow.i18n import _
+from cmflow.i18n import _, number
 from cmflow.platforms import rest
 from cmflow.platforms.base import Context, Outcome, PartResult, Progress, Result
 from cmflow.platforms.spec import Capability, ConnKey, PlatformSpec, caps, token
@@ -239,7 +239,7 @@ class Adapter:
                 # Incomplete: no video yet; `publish` resumes this very session.
                 return Result(
                     Outcome.ABSENT,
-                    reason=_("upload incomplete ({state:,} bytes in)").format(state=state),
+                    reason=_("upload incomplete ({size} bytes in)").format(size=number(state)),
                 )
         return self._find(progress)
 
@@ -645,7 +645,7 @@ class Adapter:
         if units and used_units + units > self.daily_units:
             over.append(
                 _("{used} of {limit} units ({needed} needed)").format(
-                    used=f"{used_units:,}", limit=f"{self.daily_units:,}", needed=units
+                    used=number(used_units), limit=number(self.daily_units), needed=number(units)
                 )
             )
         if over:

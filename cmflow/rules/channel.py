@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from cmflow import media as media_files
 from cmflow import video as videos
-from cmflow.i18n import _
+from cmflow.i18n import _, number
 from cmflow.model import Finding, Level, Mark
 from cmflow.platforms.spec import Capability
 from cmflow.rules.base import PostContext, Rule, body_mark
@@ -221,7 +221,7 @@ def media_format(ctx: PostContext) -> Iterator[Finding]:
                     _("{path} is {size} bytes; {platform} takes at most {limit} for a video")
                     if is_video
                     else _("{path} is {size} bytes; {platform} takes at most {limit}")
-                ).format(path=m.path, size=f"{info.size:,}", platform=label, limit=f"{limit:,}"),
+                ).format(path=m.path, size=number(info.size), platform=label, limit=number(limit)),
             )
         if is_video:
             for level, message in video_problems(ctx, info):

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from cmflow import schema
-from cmflow.i18n import _
+from cmflow.i18n import _, percent
 from cmflow.model import Finding, Mark, Post
 from cmflow.rules.base import PostContext, QueueContext, Rule, body_mark
 from cmflow.rules.text import hashtags, term_hits
@@ -132,9 +132,9 @@ def _mix_finding(
             pillar=name,
             count=count,
             total=total,
-            percent=f"{count / total:.0%}",
+            percent=percent(count / total),
             days=days,
-            share=f"{share:.0%}",
+            share=percent(share),
         ),
         channel,
     )

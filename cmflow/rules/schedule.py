@@ -15,7 +15,7 @@ from cmflow.i18n import _
 from cmflow.model import Finding, Level, Post
 from cmflow.platforms import can_publish
 from cmflow.rules.base import PostContext, QueueContext, Rule
-from cmflow.slotdates import LABEL
+from cmflow.slotdates import slot_label
 from cmflow.slots import local
 from cmflow.timeutil import Window, format_duration, shown
 
@@ -61,7 +61,7 @@ def outside_window(post: Post, channel: Channel, tz: ZoneInfo) -> Finding | None
     if any(w.contains(when) for w in windows):
         return None
     allowed = "; ".join(w.text for w in windows)
-    label = f" ({LABEL})" if post.slot is not None else ""
+    label = f" ({slot_label()})" if post.slot is not None else ""
     nxt = next_in_window(when, windows, tz)
     then = f": {next_text(nxt, tz)}" if nxt is not None else ""
     mark = post.mark("date")
