@@ -698,7 +698,15 @@ def problem_findings(problems: Iterable[RecordProblem]) -> list[Finding]:
             _(
                 "{problem}: its post is held until {command} or `--absent` rewrites it (or "
                 "restore the file from git)"
-            ).format(problem=p.message, command="`cmflow resolve POST CHANNEL --published URL`"),
+            ).format(problem=p.message, command=_resolve_command(p.key)),
         )
         for p in problems
     ]
+
+
+def _resolve_command(key: str) -> str:
+    """The resolve that rewrites the record file at `key`: a re-post's file (`@n`) is
+    addressed by its number, else the command would touch the first publication's."""
+    n = publication_of(key)
+    which = f" --publication {n}" if n > 1 and key.endswith(f"@{n}.json") else ""
+    return f"`cmflow resolve POST CHANNEL{which} --published URL`"

@@ -477,3 +477,33 @@ def test_a_first_publication_sent_days_late_counts_from_when_it_went_out(
     )
     (action,) = reposts(s, datetime(2026, 12, 1, tzinfo=PARIS))
     assert wall(when(action)) == datetime(2026, 12, 24, 9, 0)
+
+
+def test_an_unreadable_repost_record_names_the_resolve_that_fixes_it(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    """A broken `mastodon@2.json` (a bad merge): validation tells the human which resolve
+    rewrites it. Without `--publication 2` the command it names would touch the first
+    publication's record, which is fine, and leave the broken file as it is."""
+    s = site(
+        tmp_path / "repo",
+        fakes.channels("mastodon"),
+        {"pain.md": post(["mastodon"], "Pain evg-u", evergreen={"every": "7d", "times": 2})},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish().code == 0
+    first = s.record("pain", "mastodon")
+    s.write("data/record/pain/mastodon@2.json", '{"post": "pain",\n<<<<<<< ours\n')
+    code, out = _validate(s)
+    assert code == 1, out
+    line = next(x for x in out.splitlines() if "record.unreadable" in x)
+    assert line.startswith("data/record/pain/mastodon@2.json:"), out
+    assert "cmflow resolve POST CHANNEL --publication 2 --published URL" in line, line
+    # Doing what it says settles the re-post, never the first publication.
+    done = s.run("resolve", "pain", "mastodon", "--publication", "2", "--absent")
+    assert done.code == 0, done
+    entry = s.record("pain", "mastodon", 2)
+    assert entry is not None and entry.get("publication") == 2
+    assert s.record("pain", "mastodon") == first
+    assert _validate(s)[0] == 0
