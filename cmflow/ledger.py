@@ -642,13 +642,15 @@ class Index:
         return self.problems.get(record_key(post.id, channel, publication))
 
     def reposts_of(self, post: Post, channel: str) -> dict[int, Entry]:
-        """The pair's re-post entries by publication number: under the post's id, else
-        under the id its first publication was recorded with (a renamed file)."""
+        """The pair's re-post entries by publication number: under the id its first
+        publication was recorded with and under the post's id, both (a file renamed between
+        two re-posts has some under each; missing either would send one again)."""
         found = self.reposts.get((post.id, channel))
-        if found is None:
-            first = self.find(post, channel)
-            if first is not None and first.post != post.id:
-                found = self.reposts.get((first.post, channel))
+        first = self.find(post, channel)
+        if first is not None and first.post != post.id:
+            old = self.reposts.get((first.post, channel))
+            if old:
+                return {**old, **found} if found else old
         return found or {}
 
     def find(self, post: Post, channel: str) -> Entry | None:

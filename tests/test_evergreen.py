@@ -507,3 +507,35 @@ def test_an_unreadable_repost_record_names_the_resolve_that_fixes_it(
     assert entry is not None and entry.get("publication") == 2
     assert s.record("pain", "mastodon") == first
     assert _validate(s)[0] == 0
+
+
+def test_a_post_renamed_between_reposts_is_never_re_posted_twice(
+    tmp_path: Path, fakes: Fakes, remote: Path
+) -> None:
+    """Re-post 1 is recorded under the post's first id; the file is then renamed (accents,
+    a space) and re-post 2 goes out under the new one. Later runs see both, whatever id
+    each was recorded under: re-post 1 is never sent again."""
+    s = pushed_site(
+        remote,
+        tmp_path / "ci",
+        fakes.channels("mastodon"),
+        {"pain.md": post(["mastodon"], "Pain evg-r", evergreen={"every": "7d", "times": 3})},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish("--commit").code == 0
+    assert s.publish("--commit", "--force", at=from_now(days=8)).code == 0
+    assert created(fakes.mastodon, "evg-r") == 2
+    git(s.root, "mv", "content/pain.md", "content/Pâin épi.md")
+    commit_all(s.root, "renamed")
+    assert s.publish("--commit", "--force", at=from_now(days=16)).code == 0
+    assert created(fakes.mastodon, "evg-r") == 3
+    at = from_now(days=17)
+    labels = [(a["action"], a.get("publication")) for a in reposts(s, at, "--all")]
+    assert labels == [("done", 2), ("done", 3), ("wait", 4)], labels
+    assert s.publish("--commit", "--force", at=at).code == 0
+    assert created(fakes.mastodon, "evg-r") == 3  # nothing sent again
+    assert s.publish("--commit", "--force", at=from_now(days=40)).code == 0
+    assert created(fakes.mastodon, "evg-r") == 4
+    assert s.publish("--commit", "--force", at=from_now(days=80)).code == 0
+    assert created(fakes.mastodon, "evg-r") == 4
