@@ -691,19 +691,27 @@ def problem_findings(problems: Iterable[RecordProblem]) -> list[Finding]:
     """What `cmflow validate` reports for record files it cannot read (a bad merge or hand
     edit in a pull request is caught before a publish run holds the pair)."""
     return [
-        Finding(
-            p.rel,
-            p.line,
-            p.column,
-            "error",
-            UNREADABLE_RULE,
-            _(
-                "{problem}: its post is held until {command} or `--absent` rewrites it (or "
-                "restore the file from git)"
-            ).format(problem=p.message, command=_resolve_command(p.key)),
-        )
+        Finding(p.rel, p.line, p.column, "error", UNREADABLE_RULE, _problem_text(p))
         for p in problems
     ]
+
+
+# The names cmflow gives record files: `<channel>.json`, `<channel>@<n>.json` for n >= 2.
+_NAMED = re.compile(r"[^@/]*(@([2-9]|[1-9][0-9]+))?\.json")
+
+
+def _problem_text(p: RecordProblem) -> str:
+    if not _NAMED.fullmatch(p.key.rsplit("/", 1)[-1]):
+        # `@0`, `@abc`, `@02`: no publication is recorded under such a name, so no post
+        # waits for it; a resolve would write another file and leave this one.
+        return _(
+            "{problem}: cmflow never names a record file so (a re-post's is "
+            "`<channel>@<n>.json`, n from 2) and no post waits for it: remove it"
+        ).format(problem=p.message)
+    return _(
+        "{problem}: its post is held until {command} or `--absent` rewrites it (or "
+        "restore the file from git)"
+    ).format(problem=p.message, command=_resolve_command(p.key))
 
 
 def _resolve_command(key: str) -> str:

@@ -539,3 +539,31 @@ def test_a_post_renamed_between_reposts_is_never_re_posted_twice(
     assert created(fakes.mastodon, "evg-r") == 4
     assert s.publish("--commit", "--force", at=from_now(days=80)).code == 0
     assert created(fakes.mastodon, "evg-r") == 4
+
+
+@pytest.mark.parametrize("name", ["mastodon@0", "mastodon@-1", "mastodon@abc", "mastodon@02"])
+def test_a_record_file_cmflow_never_names_so_is_not_said_to_hold_the_post(
+    tmp_path: Path, fakes: Fakes, name: str
+) -> None:
+    """A hand-made `mastodon@0.json` (or `@abc`, `@02`) is no publication's file: the post
+    is not held by it (its re-posts go out), and validation says so rather than sending the
+    human to a resolve that would write another file."""
+    s = site(
+        tmp_path / "repo",
+        fakes.channels("mastodon"),
+        {"pain.md": post(["mastodon"], "Pain evg-n", evergreen={"every": "7d", "times": 1})},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish().code == 0
+    first = s.record("pain", "mastodon")
+    assert first is not None
+    s.write(f"data/record/pain/{name}.json", json.dumps({**first, "publication": 2}))
+    code, out = _validate(s)
+    assert code == 1, out
+    line = next(x for x in out.splitlines() if "record.unreadable" in x)
+    assert line.startswith(f"data/record/pain/{name}.json:1:1: error"), out
+    assert "held" not in line and "resolve" not in line, line
+    assert "mastodon@2.json" in line and "remove" in line, line
+    assert s.publish("--force", at=from_now(days=8)).code == 0
+    assert created(fakes.mastodon, "evg-n") == 2
