@@ -9,18 +9,21 @@ old state or the new one, never half a file. The record never holds a secret.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cmflow import safefs
 from cmflow.clock import Clock
 from cmflow.errors import CmflowError, ExitCode
 from cmflow.i18n import _
@@ -367,19 +370,31 @@ class Ledger:
             return RecordProblem(rel, key, message, line, column)
 
         try:
-            with open(path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                if size > MAX_RECORD_BYTES:
-                    return problem(
-                        _(
-                            "{size} bytes, far more than a publish record: not written by cmflow"
-                        ).format(size=size)
+            # Never through a link, never waiting on a pipe (a pull request can add either:
+            # cmflow writes neither), never more than a record's size (/dev/zero).
+            fd = os.open(path, safefs.READ_FLAGS)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return problem(_("is a symbolic link: replace it with a real file"))
+            return problem(_("cannot be read ({error})").format(error=exc.strerror or exc))
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                what = safefs.kind(st.st_mode)
+                return problem(_("{what}: replace it with a real file").format(what=what))
+            if st.st_size > MAX_RECORD_BYTES:
+                return problem(
+                    _("{size} bytes, far more than a publish record: not written by cmflow").format(
+                        size=st.st_size
                     )
-                text = fh.read().decode("utf-8")
+                )
+            text = safefs.read_fd(fd, MAX_RECORD_BYTES).decode("utf-8")
         except UnicodeDecodeError as exc:
             return problem(_("not UTF-8 text (byte {at})").format(at=exc.start))
         except OSError as exc:
             return problem(_("cannot be read ({error})").format(error=exc.strerror or exc))
+        finally:
+            os.close(fd)
         if text.lstrip().startswith("<<<<<<<") or "\n=======\n" in text:
             return problem(
                 _(
@@ -417,7 +432,7 @@ class Ledger:
         base = str(self.dir)
         if not os.path.isdir(base):
             return out
-        for folder in sorted(e.name for e in os.scandir(base) if e.is_dir()):
+        for folder in sorted(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False)):
             try:
                 names = sorted(n for n in os.listdir(f"{base}/{folder}") if n.endswith(".json"))
             except PermissionError:
