@@ -9,18 +9,21 @@ old state or the new one, never half a file. The record never holds a secret.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cmflow import safefs
 from cmflow.clock import Clock
 from cmflow.errors import CmflowError, ExitCode
 from cmflow.i18n import _
@@ -367,19 +370,31 @@ class Ledger:
             return RecordProblem(rel, key, message, line, column)
 
         try:
-            with open(path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                if size > MAX_RECORD_BYTES:
-                    return problem(
-                        _(
-                            "{size} bytes, far more than a publish record: not written by cmflow"
-                        ).format(size=size)
+            # Never through a link, never waiting on a pipe (a pull request can add either:
+            # cmflow writes neither), never more than a record's size (/dev/zero).
+            fd = os.open(path, safefs.READ_FLAGS)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return problem(_("is a symbolic link: replace it with a real file"))
+            return problem(_("cannot be read ({error})").format(error=exc.strerror or exc))
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                what = safefs.kind(st.st_mode)
+                return problem(_("{what}: replace it with a real file").format(what=what))
+            if st.st_size > MAX_RECORD_BYTES:
+                return problem(
+                    _("{size} bytes, far more than a publish record: not written by cmflow").format(
+                        size=st.st_size
                     )
-                text = fh.read().decode("utf-8")
+                )
+            text = safefs.read_fd(fd, MAX_RECORD_BYTES).decode("utf-8")
         except UnicodeDecodeError as exc:
             return problem(_("not UTF-8 text (byte {at})").format(at=exc.start))
         except OSError as exc:
             return problem(_("cannot be read ({error})").format(error=exc.strerror or exc))
+        finally:
+            os.close(fd)
         if text.lstrip().startswith("<<<<<<<") or "\n=======\n" in text:
             return problem(
                 _(
@@ -417,7 +432,7 @@ class Ledger:
         base = str(self.dir)
         if not os.path.isdir(base):
             return out
-        for folder in sorted(e.name for e in os.scandir(base) if e.is_dir()):
+        for folder in sorted(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False)):
             try:
                 names = sorted(n for n in os.listdir(f"{base}/{folder}") if n.endswith(".json"))
             except PermissionError:
@@ -642,13 +657,15 @@ class Index:
         return self.problems.get(record_key(post.id, channel, publication))
 
     def reposts_of(self, post: Post, channel: str) -> dict[int, Entry]:
-        """The pair's re-post entries by publication number: under the post's id, else
-        under the id its first publication was recorded with (a renamed file)."""
+        """The pair's re-post entries by publication number: under the id its first
+        publication was recorded with and under the post's id, both (a file renamed between
+        two re-posts has some under each; missing either would send one again)."""
         found = self.reposts.get((post.id, channel))
-        if found is None:
-            first = self.find(post, channel)
-            if first is not None and first.post != post.id:
-                found = self.reposts.get((first.post, channel))
+        first = self.find(post, channel)
+        if first is not None and first.post != post.id:
+            old = self.reposts.get((first.post, channel))
+            if old:
+                return {**old, **found} if found else old
         return found or {}
 
     def find(self, post: Post, channel: str) -> Entry | None:
@@ -689,16 +706,32 @@ def problem_findings(problems: Iterable[RecordProblem]) -> list[Finding]:
     """What `cmflow validate` reports for record files it cannot read (a bad merge or hand
     edit in a pull request is caught before a publish run holds the pair)."""
     return [
-        Finding(
-            p.rel,
-            p.line,
-            p.column,
-            "error",
-            UNREADABLE_RULE,
-            _(
-                "{problem}: its post is held until {command} or `--absent` rewrites it (or "
-                "restore the file from git)"
-            ).format(problem=p.message, command="`cmflow resolve POST CHANNEL --published URL`"),
-        )
+        Finding(p.rel, p.line, p.column, "error", UNREADABLE_RULE, _problem_text(p))
         for p in problems
     ]
+
+
+# The names cmflow gives record files: `<channel>.json`, `<channel>@<n>.json` for n >= 2.
+_NAMED = re.compile(r"[^@/]*(@([2-9]|[1-9][0-9]+))?\.json")
+
+
+def _problem_text(p: RecordProblem) -> str:
+    if not _NAMED.fullmatch(p.key.rsplit("/", 1)[-1]):
+        # `@0`, `@abc`, `@02`: no publication is recorded under such a name, so no post
+        # waits for it; a resolve would write another file and leave this one.
+        return _(
+            "{problem}: cmflow never names a record file so (a re-post's is "
+            "`<channel>@<n>.json`, n from 2) and no post waits for it: remove it"
+        ).format(problem=p.message)
+    return _(
+        "{problem}: its post is held until {command} or `--absent` rewrites it (or "
+        "restore the file from git)"
+    ).format(problem=p.message, command=_resolve_command(p.key))
+
+
+def _resolve_command(key: str) -> str:
+    """The resolve that rewrites the record file at `key`: a re-post's file (`@n`) is
+    addressed by its number, else the command would touch the first publication's."""
+    n = publication_of(key)
+    which = f" --publication {n}" if n > 1 and key.endswith(f"@{n}.json") else ""
+    return f"`cmflow resolve POST CHANNEL{which} --published URL`"

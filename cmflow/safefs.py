@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from cmflow.i18n import _
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -118,7 +118,7 @@ def open_regular(root: Path, rel: str) -> int:
         before = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
         if not stat.S_ISREG(before.st_mode):
             raise UnsafePath(_unusable(before.st_mode))
-        fd = os.open(parts[-1], _READ_FLAGS, dir_fd=dfd)
+        fd = os.open(parts[-1], READ_FLAGS, dir_fd=dfd)
     except FileNotFoundError:
         raise UnsafePath(_("does not exist")) from None
     except OSError as exc:
@@ -154,7 +154,7 @@ def _open_plain(root: Path, rel: str) -> int | None:
             dfd = nfd
         # Never opened unless regular (a device may act on open), and checked again after.
         if stat.S_ISREG(os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False).st_mode):
-            fd = os.open(parts[-1], _READ_FLAGS, dir_fd=dfd)
+            fd = os.open(parts[-1], READ_FLAGS, dir_fd=dfd)
             if stat.S_ISREG(os.fstat(fd).st_mode):
                 return fd
     except (OSError, ValueError):
@@ -293,7 +293,7 @@ def _read_existing(dfd: int, name: str, shown: str) -> bytes | None:
         )
     if not stat.S_ISREG(st.st_mode):
         raise UnsafeWrite(shown, _("{what}: remove it").format(what=kind(st.st_mode)))
-    fd = os.open(name, _READ_FLAGS, dir_fd=dfd)
+    fd = os.open(name, READ_FLAGS, dir_fd=dfd)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UnsafeWrite(shown, _("changed while being read: run again"))

@@ -477,3 +477,93 @@ def test_a_first_publication_sent_days_late_counts_from_when_it_went_out(
     )
     (action,) = reposts(s, datetime(2026, 12, 1, tzinfo=PARIS))
     assert wall(when(action)) == datetime(2026, 12, 24, 9, 0)
+
+
+def test_an_unreadable_repost_record_names_the_resolve_that_fixes_it(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    """A broken `mastodon@2.json` (a bad merge): validation tells the human which resolve
+    rewrites it. Without `--publication 2` the command it names would touch the first
+    publication's record, which is fine, and leave the broken file as it is."""
+    s = site(
+        tmp_path / "repo",
+        fakes.channels("mastodon"),
+        {"pain.md": post(["mastodon"], "Pain evg-u", evergreen={"every": "7d", "times": 2})},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish().code == 0
+    first = s.record("pain", "mastodon")
+    s.write("data/record/pain/mastodon@2.json", '{"post": "pain",\n<<<<<<< ours\n')
+    code, out = _validate(s)
+    assert code == 1, out
+    line = next(x for x in out.splitlines() if "record.unreadable" in x)
+    assert line.startswith("data/record/pain/mastodon@2.json:"), out
+    assert "cmflow resolve POST CHANNEL --publication 2 --published URL" in line, line
+    # Doing what it says settles the re-post, never the first publication.
+    done = s.run("resolve", "pain", "mastodon", "--publication", "2", "--absent")
+    assert done.code == 0, done
+    entry = s.record("pain", "mastodon", 2)
+    assert entry is not None and entry.get("publication") == 2
+    assert s.record("pain", "mastodon") == first
+    assert _validate(s)[0] == 0
+
+
+def test_a_post_renamed_between_reposts_is_never_re_posted_twice(
+    tmp_path: Path, fakes: Fakes, remote: Path
+) -> None:
+    """Re-post 1 is recorded under the post's first id; the file is then renamed (accents,
+    a space) and re-post 2 goes out under the new one. Later runs see both, whatever id
+    each was recorded under: re-post 1 is never sent again."""
+    s = pushed_site(
+        remote,
+        tmp_path / "ci",
+        fakes.channels("mastodon"),
+        {"pain.md": post(["mastodon"], "Pain evg-r", evergreen={"every": "7d", "times": 3})},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish("--commit").code == 0
+    assert s.publish("--commit", "--force", at=from_now(days=8)).code == 0
+    assert created(fakes.mastodon, "evg-r") == 2
+    git(s.root, "mv", "content/pain.md", "content/Pâin épi.md")
+    commit_all(s.root, "renamed")
+    assert s.publish("--commit", "--force", at=from_now(days=16)).code == 0
+    assert created(fakes.mastodon, "evg-r") == 3
+    at = from_now(days=17)
+    labels = [(a["action"], a.get("publication")) for a in reposts(s, at, "--all")]
+    assert labels == [("done", 2), ("done", 3), ("wait", 4)], labels
+    assert s.publish("--commit", "--force", at=at).code == 0
+    assert created(fakes.mastodon, "evg-r") == 3  # nothing sent again
+    assert s.publish("--commit", "--force", at=from_now(days=40)).code == 0
+    assert created(fakes.mastodon, "evg-r") == 4
+    assert s.publish("--commit", "--force", at=from_now(days=80)).code == 0
+    assert created(fakes.mastodon, "evg-r") == 4
+
+
+@pytest.mark.parametrize("name", ["mastodon@0", "mastodon@-1", "mastodon@abc", "mastodon@02"])
+def test_a_record_file_cmflow_never_names_so_is_not_said_to_hold_the_post(
+    tmp_path: Path, fakes: Fakes, name: str
+) -> None:
+    """A hand-made `mastodon@0.json` (or `@abc`, `@02`) is no publication's file: the post
+    is not held by it (its re-posts go out), and validation says so rather than sending the
+    human to a resolve that would write another file."""
+    s = site(
+        tmp_path / "repo",
+        fakes.channels("mastodon"),
+        {"pain.md": post(["mastodon"], "Pain evg-n", evergreen={"every": "7d", "times": 1})},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish().code == 0
+    first = s.record("pain", "mastodon")
+    assert first is not None
+    s.write(f"data/record/pain/{name}.json", json.dumps({**first, "publication": 2}))
+    code, out = _validate(s)
+    assert code == 1, out
+    line = next(x for x in out.splitlines() if "record.unreadable" in x)
+    assert line.startswith(f"data/record/pain/{name}.json:1:1: error"), out
+    assert "held" not in line and "resolve" not in line, line
+    assert "mastodon@2.json" in line and "remove" in line, line
+    assert s.publish("--force", at=from_now(days=8)).code == 0
+    assert created(fakes.mastodon, "evg-n") == 2

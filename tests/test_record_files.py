@@ -197,3 +197,46 @@ def test_records_written_by_the_previous_format_still_load(tmp_path: Path) -> No
     here = Claimer.here({})
     assert claim_holder(None, since, since + timedelta(minutes=5), DEFAULT_LEASE, here)
     assert claim_holder(None, since, since + DEFAULT_LEASE, DEFAULT_LEASE, here) is None
+
+
+@pytest.mark.parametrize("kind", ["zero", "fifo", "outside"])
+def test_a_record_file_that_is_a_link_or_a_pipe_is_refused_never_read(
+    tmp_path: Path, fakes: Fakes, kind: str
+) -> None:
+    """A pull request can add `data/record/<post>/<channel>@2.json` as a symbolic link (to
+    /dev/zero: read forever; to a file outside the repository) or a named pipe (open waits
+    forever). cmflow never writes such files: validation names the file and goes on."""
+    import os
+    import subprocess
+    import sys
+
+    s = site(
+        tmp_path / "repo",
+        fakes.channels("mastodon"),
+        {"pain.md": post(["mastodon"], "Pain rec-l", evergreen={"every": "7d", "times": 1})},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish().code == 0
+    target = s.root / "data/record/pain/mastodon@2.json"
+    if kind == "zero":
+        os.symlink("/dev/zero", target)
+    elif kind == "fifo":
+        os.mkfifo(target)
+    else:
+        first = s.root / "data/record/pain/mastodon.json"
+        data = {**json.loads(first.read_text("utf-8")), "publication": 2}
+        outside = tmp_path / "elsewhere.json"
+        outside.write_text(json.dumps(data), "utf-8")
+        os.symlink(outside, target)
+    done = subprocess.run(
+        [sys.executable, "-m", "cmflow", "validate", "--root", str(s.root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **s.env, "CMFLOW_LANG": "en"},
+    )
+    assert done.returncode == 1, done
+    line = next(x for x in done.stdout.splitlines() if "record.unreadable" in x)
+    assert line.startswith("data/record/pain/mastodon@2.json:1:1: error"), line
+    assert "real file" in line, line
