@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,14 +63,47 @@ class Entry:
 RecordFields = tuple[str, str, str, str, str, str | None, str | None, str, str]
 
 
-@dataclass
 class RecordState:
     """The publish record as last read: the record folder's mtime, its post folders with
-    their mtime and .json names, and each file's (size, mtime_ns) and fields."""
+    their mtime and .json names, and each file's (size, mtime_ns) and fields.
 
-    top: int
-    dirs: dict[str, tuple[int, list[str]]]
-    files: dict[str, tuple[int, int, RecordFields]]  # "folder/name.json" -> ...
+    An unchanged run only compares stamps (`stamps`): the fields of tens of thousands of
+    record files are decoded and checked only when asked for (`files`)."""
+
+    def __init__(
+        self,
+        top: int,
+        dirs: dict[str, tuple[int, list[str]]],
+        files: dict[str, tuple[int, int, RecordFields]] | None = None,
+        *,
+        stamps: dict[str, tuple[int, int]] | None = None,
+        later: Callable[[], list[RecordFields]] | None = None,
+    ) -> None:
+        self.top = top
+        self.dirs = dirs
+        self._files = files
+        self._later = later
+        if stamps is None:
+            stamps = {k: (v[0], v[1]) for k, v in (files or {}).items()}
+        self.stamps = stamps  # "folder/name.json" -> (size, mtime_ns)
+
+    @property
+    def files(self) -> dict[str, tuple[int, int, RecordFields]]:
+        """ "folder/name.json" -> (size, mtime_ns, fields). Fields that are not what cmflow
+        writes give no file at all: each is then read again from the record."""
+        if self._files is None:
+            later, self._later = self._later, None
+            try:
+                fields = later() if later is not None else []
+                if len(fields) != len(self.stamps):
+                    raise _Bad
+                self._files = {
+                    k: (*stamp, got)
+                    for (k, stamp), got in zip(self.stamps.items(), fields, strict=True)
+                }
+            except (_Bad, ValueError, TypeError):
+                self._files = {}
+        return self._files
 
 
 # The marks and meta columns of a loaded cache, with the entries they belong to.
@@ -211,6 +244,21 @@ class _Later:
         return values
 
 
+class _Texts:
+    """A column of texts kept as its bytes until asked for (the record files' fields: an
+    unchanged run never reads them)."""
+
+    def __init__(self, chunk: bytes, count: int) -> None:
+        self.chunk = chunk
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def load(self) -> list[str | None]:
+        return _texts_from(self.chunk, self.count)
+
+
 _FILE_COLUMNS: dict[str, tuple[type, ...]] = {
     "path": (str,),
     "size": (int,),
@@ -259,6 +307,8 @@ _RFILE_COLUMNS: dict[str, tuple[type, ...]] = {
     "remote_id": (str,),
     "url": (str,),
 }
+# Decoded only when asked for (`RecordState.files`).
+_RFILE_FIELDS = tuple(k for k in _RFILE_COLUMNS if k not in ("dir", "name", "size", "mtime"))
 _SENT_COLUMNS: dict[str, tuple[type, ...]] = {
     "post": (str,),
     "channel": (str,),
@@ -397,6 +447,9 @@ def _columns(table: object, spec: dict[str, tuple[type, ...]]) -> dict[str, Any]
         length = len(column)
         if types == (_Later,):
             if type(column) is not _Later:
+                raise _Bad
+        elif type(column) is _Texts:
+            if _KINDS[types] != "s":
                 raise _Bad
         elif type(column) is not list or not set(map(type, column)) <= set(types):
             raise _Bad
@@ -551,18 +604,30 @@ def _record(rdirs: object, rfiles: object) -> RecordState:
             if not name or "/" in name or name in dirs:
                 raise _Bad
             dirs[name] = (mtime, [])
-    files: dict[str, tuple[int, int, RecordFields]] = {}
+    stamps: dict[str, tuple[int, int]] = {}
     if f["dir"] and (min(f["dir"]) < 0 or max(f["dir"]) >= len(dirs)):
         raise _Bad
     listed = list(dirs.values())
-    if not set(f["state"]) <= _STATES:
-        raise _Bad
-    for i, name, size, mtime, *fields in zip(*(f[k] for k in _RFILE_COLUMNS), strict=True):
+    for i, name, size, mtime in zip(f["dir"], f["name"], f["size"], f["mtime"], strict=True):
         if not name.endswith(".json") or "/" in name:
             raise _Bad
         listed[i][1].append(name)
-        files[f"{names[i]}/{name}"] = (size, mtime, tuple(fields))
-    return RecordState(top, dirs, files)
+        stamps[f"{names[i]}/{name}"] = (size, mtime)
+    if len(stamps) != len(f["name"]):
+        raise _Bad  # a file twice
+    columns = [f[k] for k in _RFILE_FIELDS]
+
+    def later() -> list[RecordFields]:
+        """The fields, checked as the rest of the cache was when it was loaded."""
+        values = [c.load() if type(c) is _Texts else c for c in columns]
+        for k, column in zip(_RFILE_FIELDS, values, strict=True):
+            if not set(map(type, column)) <= set(_RFILE_COLUMNS[k]):
+                raise _Bad
+        if not set(values[_RFILE_FIELDS.index("state")]) <= _STATES:
+            raise _Bad
+        return list(zip(*values, strict=True))  # type: ignore[arg-type]
+
+    return RecordState(top, dirs, stamps=stamps, later=later)
 
 
 def _plain(value: object, depth: int = 0) -> None:
@@ -690,11 +755,15 @@ def _unpack(raw: bytes) -> dict[str, Any]:
             raise _Bad
         chunk = raw[at : at + nbytes]
         at += nbytes
-        values: list[Any] | _Later
+        values: list[Any] | _Later | _Texts
         if kind == "i":
             if nbytes != 8 * count:
                 raise _Bad
             values = array("q", chunk).tolist()
+        elif kind == "s" and table == "rfiles" and name in _RFILE_FIELDS:
+            if len(chunk) < 8 * count:
+                raise _Bad
+            values = _Texts(chunk, count)
         elif kind == "s":
             values = _texts_from(chunk, count)
         elif _spec(table)[name] == (_Later,):

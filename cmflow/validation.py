@@ -478,9 +478,9 @@ def record_unchanged(config: Config, cache: Cache) -> bool:
             if os.stat(folder).st_mtime_ns != mtime:
                 return False
             for file in listing:
-                got = old.files.get(f"{name}/{file}")
+                got = old.stamps.get(f"{name}/{file}")
                 st = os.stat(f"{folder}/{file}")
-                if got is None or got[0] != st.st_size or got[1] != st.st_mtime_ns:
+                if got is None or got != (st.st_size, st.st_mtime_ns):
                     return False
     except OSError:
         return False
