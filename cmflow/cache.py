@@ -127,6 +127,8 @@ class Cache:
     # while neither the posts nor the record change: reading tens of thousands of record
     # files again is most of an unchanged run on a years-old repository.
     sent: dict[tuple[str, str], Sent] | None = None
+    # Fills the cached entries' fingerprints, until called (`fingerprints`).
+    fill: Callable[[], None] | None = None
 
     @classmethod
     def open(cls, root: Path, config_digest: str) -> Cache:
@@ -144,8 +146,24 @@ class Cache:
             loaded = _decode(raw, key)
         if loaded is None:
             return cls(path, key, dirty=True)
-        entries, queue, lazy, record, sent = loaded
-        return cls(path, key, entries, queue_findings=queue, lazy=lazy, record=record, sent=sent)
+        entries, queue, lazy, record, sent, fill = loaded
+        return cls(
+            path,
+            key,
+            entries,
+            queue_findings=queue,
+            lazy=lazy,
+            record=record,
+            sent=sent,
+            fill=fill,
+        )
+
+    def fingerprints(self) -> None:
+        """Give every cached entry its rendered hashes (only edited-after-publish reads them,
+        and only for posts the record holds)."""
+        fill, self.fill = self.fill, None
+        if fill is not None:
+            fill()
 
     def complete(self) -> bool:
         """Give every cached post its marks and meta (the queue rules read them). False when
@@ -159,6 +177,7 @@ class Cache:
     def save(self) -> None:
         if not self.dirty or not self.writable or not self.complete():
             return
+        self.fingerprints()
         with _no_gc():
             data = _encode(self)
         try:
@@ -245,18 +264,40 @@ class _Later:
 
 
 class _Texts:
-    """A column of texts kept as its bytes until asked for (the record files' fields: an
-    unchanged run never reads them)."""
+    """A column of texts cut into values only when asked for (the record files' fields, the
+    rendered hashes: an unchanged run rarely reads them). Its bytes are checked when the
+    cache is loaded (UTF-8, lengths that add up, no None unless `nullable`), so that
+    cutting it later cannot fail."""
 
-    def __init__(self, chunk: bytes, count: int) -> None:
-        self.chunk = chunk
+    def __init__(self, chunk: bytes, count: int, nullable: bool) -> None:
+        if len(chunk) < 8 * count:
+            raise _Bad
+        self.lengths = array("q", chunk[: 8 * count])
+        self.text = chunk[8 * count :].decode("utf-8")
+        low = min(self.lengths, default=0)
+        if low < (-1 if nullable else 0):
+            raise _Bad
+        if sum(n for n in self.lengths if n > 0) != len(self.text):
+            raise _Bad
         self.count = count
 
     def __len__(self) -> int:
         return self.count
 
     def load(self) -> list[str | None]:
-        return _texts_from(self.chunk, self.count)
+        out: list[str | None] = []
+        pos = 0
+        text = self.text
+        if min(self.lengths, default=0) >= 0:
+            ends = list(accumulate(self.lengths))
+            return list(map(text.__getitem__, map(slice, [0, *ends[:-1]], ends)))
+        for n in self.lengths:
+            if n < 0:
+                out.append(None)
+            else:
+                out.append(text[pos : pos + n])
+                pos += n
+        return out
 
 
 _FILE_COLUMNS: dict[str, tuple[type, ...]] = {
@@ -309,6 +350,10 @@ _RFILE_COLUMNS: dict[str, tuple[type, ...]] = {
 }
 # Decoded only when asked for (`RecordState.files`).
 _RFILE_FIELDS = tuple(k for k in _RFILE_COLUMNS if k not in ("dir", "name", "size", "mtime"))
+# Text columns cut into values only when asked for (see `_Texts`).
+_LAZY_TEXTS = frozenset(
+    [("rfiles", k) for k in _RFILE_FIELDS] + [("fingerprints", "channel"), ("fingerprints", "hash")]
+)
 _SENT_COLUMNS: dict[str, tuple[type, ...]] = {
     "post": (str,),
     "channel": (str,),
@@ -470,6 +515,7 @@ def _decode(
         Lazy,
         RecordState | None,
         dict[tuple[str, str], Sent] | None,
+        Callable[[], None],
     ]
     | None
 ):
@@ -553,8 +599,12 @@ def _decode(
             stamps.setdefault(i, []).append((path, size, mtime))
         for i, items in stamps.items():
             by_index[i].media = tuple(items)
-        for i, channel, fp in zip(*(fps[k] for k in _FP_COLUMNS), strict=True):
-            by_index[i].fingerprints[channel] = fp
+
+        def fill_fingerprints() -> None:
+            columns = (c.load() if type(c) is _Texts else c for c in map(fps.get, _FP_COLUMNS))
+            for i, channel, fp in zip(*columns, strict=True):
+                by_index[i].fingerprints[channel] = fp
+
         queue = None
         if data["queue"] is not None:
             q = _columns(data["queue"], _QUEUE_COLUMNS)
@@ -569,7 +619,7 @@ def _decode(
         sent = None
         if data.get("sent") is not None and record is not None:
             sent = _sent(data["sent"])
-        return entries, queue, (marks, meta, by_index), record, sent
+        return entries, queue, (marks, meta, by_index), record, sent, fill_fingerprints
     except (_Bad, ValueError, TypeError, RecursionError, KeyError):
         return None
 
@@ -625,7 +675,7 @@ def _record(rdirs: object, rfiles: object) -> RecordState:
                 raise _Bad
         if not set(values[_RFILE_FIELDS.index("state")]) <= _STATES:
             raise _Bad
-        return list(zip(*values, strict=True))  # type: ignore[arg-type]
+        return list(zip(*values, strict=True))
 
     return RecordState(top, dirs, stamps=stamps, later=later)
 
@@ -760,10 +810,8 @@ def _unpack(raw: bytes) -> dict[str, Any]:
             if nbytes != 8 * count:
                 raise _Bad
             values = array("q", chunk).tolist()
-        elif kind == "s" and table == "rfiles" and name in _RFILE_FIELDS:
-            if len(chunk) < 8 * count:
-                raise _Bad
-            values = _Texts(chunk, count)
+        elif kind == "s" and (table, name) in _LAZY_TEXTS:
+            values = _Texts(chunk, count, type(None) in _spec(table)[name])
         elif kind == "s":
             values = _texts_from(chunk, count)
         elif _spec(table)[name] == (_Later,):

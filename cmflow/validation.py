@@ -347,6 +347,8 @@ def validate(
     by_path = entries
 
     def rendered_hash(post: Post, channel: Channel) -> str:
+        if cache is not None and cache.fill is not None:
+            cache.fingerprints()
         entry = by_path.get(post.path)
         return entry.fingerprints.get(channel.name, "") if entry is not None else ""
 
