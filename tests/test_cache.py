@@ -60,9 +60,10 @@ def _unpacked(raw: bytes) -> dict[str, Any]:
     data = _unpack(raw)
     for column in ("marks", "meta"):
         data["files"][column] = data["files"][column].load()
-    for column, values in (data["rfiles"] or {}).items():
-        if not isinstance(values, list):  # the record fields: decoded when asked for
-            data["rfiles"][column] = values.load()
+    for table in ("rfiles", "fingerprints"):
+        for column, values in (data[table] or {}).items():
+            if not isinstance(values, list):  # cut into values when asked for
+                data[table][column] = values.load()
     return data
 
 
@@ -163,6 +164,8 @@ def _malformed(repo: Site) -> list[bytes]:
         ("files", "path", [GOOD, GOOD]),  # one path twice
         ("files", "id", ["bon"]),  # a short column
         ("findings", "level", ["fatal"]),
+        ("fingerprints", "hash", [None, None]),  # cut into values later: checked now
+        ("fingerprints", "channel", [None, None]),
         ("findings", "file", [7]),  # no such file
         ("findings", "file", [-1]),
         ("findings", "rule", [None]),
