@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,14 +63,47 @@ class Entry:
 RecordFields = tuple[str, str, str, str, str, str | None, str | None, str, str]
 
 
-@dataclass
 class RecordState:
     """The publish record as last read: the record folder's mtime, its post folders with
-    their mtime and .json names, and each file's (size, mtime_ns) and fields."""
+    their mtime and .json names, and each file's (size, mtime_ns) and fields.
 
-    top: int
-    dirs: dict[str, tuple[int, list[str]]]
-    files: dict[str, tuple[int, int, RecordFields]]  # "folder/name.json" -> ...
+    An unchanged run only compares stamps (`stamps`): the fields of tens of thousands of
+    record files are decoded and checked only when asked for (`files`)."""
+
+    def __init__(
+        self,
+        top: int,
+        dirs: dict[str, tuple[int, list[str]]],
+        files: dict[str, tuple[int, int, RecordFields]] | None = None,
+        *,
+        stamps: dict[str, tuple[int, int]] | None = None,
+        later: Callable[[], list[RecordFields]] | None = None,
+    ) -> None:
+        self.top = top
+        self.dirs = dirs
+        self._files = files
+        self._later = later
+        if stamps is None:
+            stamps = {k: (v[0], v[1]) for k, v in (files or {}).items()}
+        self.stamps = stamps  # "folder/name.json" -> (size, mtime_ns)
+
+    @property
+    def files(self) -> dict[str, tuple[int, int, RecordFields]]:
+        """ "folder/name.json" -> (size, mtime_ns, fields). Fields that are not what cmflow
+        writes give no file at all: each is then read again from the record."""
+        if self._files is None:
+            later, self._later = self._later, None
+            try:
+                fields = later() if later is not None else []
+                if len(fields) != len(self.stamps):
+                    raise _Bad
+                self._files = {
+                    k: (*stamp, got)
+                    for (k, stamp), got in zip(self.stamps.items(), fields, strict=True)
+                }
+            except (_Bad, ValueError, TypeError):
+                self._files = {}
+        return self._files
 
 
 # The marks and meta columns of a loaded cache, with the entries they belong to.
@@ -94,6 +127,8 @@ class Cache:
     # while neither the posts nor the record change: reading tens of thousands of record
     # files again is most of an unchanged run on a years-old repository.
     sent: dict[tuple[str, str], Sent] | None = None
+    # Fills the cached entries' fingerprints, until called (`fingerprints`).
+    fill: Callable[[], None] | None = None
 
     @classmethod
     def open(cls, root: Path, config_digest: str) -> Cache:
@@ -111,8 +146,24 @@ class Cache:
             loaded = _decode(raw, key)
         if loaded is None:
             return cls(path, key, dirty=True)
-        entries, queue, lazy, record, sent = loaded
-        return cls(path, key, entries, queue_findings=queue, lazy=lazy, record=record, sent=sent)
+        entries, queue, lazy, record, sent, fill = loaded
+        return cls(
+            path,
+            key,
+            entries,
+            queue_findings=queue,
+            lazy=lazy,
+            record=record,
+            sent=sent,
+            fill=fill,
+        )
+
+    def fingerprints(self) -> None:
+        """Give every cached entry its rendered hashes (only edited-after-publish reads them,
+        and only for posts the record holds)."""
+        fill, self.fill = self.fill, None
+        if fill is not None:
+            fill()
 
     def complete(self) -> bool:
         """Give every cached post its marks and meta (the queue rules read them). False when
@@ -126,6 +177,7 @@ class Cache:
     def save(self) -> None:
         if not self.dirty or not self.writable or not self.complete():
             return
+        self.fingerprints()
         with _no_gc():
             data = _encode(self)
         try:
@@ -211,6 +263,43 @@ class _Later:
         return values
 
 
+class _Texts:
+    """A column of texts cut into values only when asked for (the record files' fields, the
+    rendered hashes: an unchanged run rarely reads them). Its bytes are checked when the
+    cache is loaded (UTF-8, lengths that add up, no None unless `nullable`), so that
+    cutting it later cannot fail."""
+
+    def __init__(self, chunk: bytes, count: int, nullable: bool) -> None:
+        if len(chunk) < 8 * count:
+            raise _Bad
+        self.lengths = array("q", chunk[: 8 * count])
+        self.text = chunk[8 * count :].decode("utf-8")
+        low = min(self.lengths, default=0)
+        if low < (-1 if nullable else 0):
+            raise _Bad
+        if sum(n for n in self.lengths if n > 0) != len(self.text):
+            raise _Bad
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def load(self) -> list[str | None]:
+        out: list[str | None] = []
+        pos = 0
+        text = self.text
+        if min(self.lengths, default=0) >= 0:
+            ends = list(accumulate(self.lengths))
+            return list(map(text.__getitem__, map(slice, [0, *ends[:-1]], ends)))
+        for n in self.lengths:
+            if n < 0:
+                out.append(None)
+            else:
+                out.append(text[pos : pos + n])
+                pos += n
+        return out
+
+
 _FILE_COLUMNS: dict[str, tuple[type, ...]] = {
     "path": (str,),
     "size": (int,),
@@ -259,6 +348,12 @@ _RFILE_COLUMNS: dict[str, tuple[type, ...]] = {
     "remote_id": (str,),
     "url": (str,),
 }
+# Decoded only when asked for (`RecordState.files`).
+_RFILE_FIELDS = tuple(k for k in _RFILE_COLUMNS if k not in ("dir", "name", "size", "mtime"))
+# Text columns cut into values only when asked for (see `_Texts`).
+_LAZY_TEXTS = frozenset(
+    [("rfiles", k) for k in _RFILE_FIELDS] + [("fingerprints", "channel"), ("fingerprints", "hash")]
+)
 _SENT_COLUMNS: dict[str, tuple[type, ...]] = {
     "post": (str,),
     "channel": (str,),
@@ -398,6 +493,9 @@ def _columns(table: object, spec: dict[str, tuple[type, ...]]) -> dict[str, Any]
         if types == (_Later,):
             if type(column) is not _Later:
                 raise _Bad
+        elif type(column) is _Texts:
+            if _KINDS[types] != "s":
+                raise _Bad
         elif type(column) is not list or not set(map(type, column)) <= set(types):
             raise _Bad
     return table
@@ -417,6 +515,7 @@ def _decode(
         Lazy,
         RecordState | None,
         dict[tuple[str, str], Sent] | None,
+        Callable[[], None],
     ]
     | None
 ):
@@ -500,8 +599,12 @@ def _decode(
             stamps.setdefault(i, []).append((path, size, mtime))
         for i, items in stamps.items():
             by_index[i].media = tuple(items)
-        for i, channel, fp in zip(*(fps[k] for k in _FP_COLUMNS), strict=True):
-            by_index[i].fingerprints[channel] = fp
+
+        def fill_fingerprints() -> None:
+            columns = (c.load() if type(c) is _Texts else c for c in map(fps.get, _FP_COLUMNS))
+            for i, channel, fp in zip(*columns, strict=True):
+                by_index[i].fingerprints[channel] = fp
+
         queue = None
         if data["queue"] is not None:
             q = _columns(data["queue"], _QUEUE_COLUMNS)
@@ -516,7 +619,7 @@ def _decode(
         sent = None
         if data.get("sent") is not None and record is not None:
             sent = _sent(data["sent"])
-        return entries, queue, (marks, meta, by_index), record, sent
+        return entries, queue, (marks, meta, by_index), record, sent, fill_fingerprints
     except (_Bad, ValueError, TypeError, RecursionError, KeyError):
         return None
 
@@ -551,18 +654,30 @@ def _record(rdirs: object, rfiles: object) -> RecordState:
             if not name or "/" in name or name in dirs:
                 raise _Bad
             dirs[name] = (mtime, [])
-    files: dict[str, tuple[int, int, RecordFields]] = {}
+    stamps: dict[str, tuple[int, int]] = {}
     if f["dir"] and (min(f["dir"]) < 0 or max(f["dir"]) >= len(dirs)):
         raise _Bad
     listed = list(dirs.values())
-    if not set(f["state"]) <= _STATES:
-        raise _Bad
-    for i, name, size, mtime, *fields in zip(*(f[k] for k in _RFILE_COLUMNS), strict=True):
+    for i, name, size, mtime in zip(f["dir"], f["name"], f["size"], f["mtime"], strict=True):
         if not name.endswith(".json") or "/" in name:
             raise _Bad
         listed[i][1].append(name)
-        files[f"{names[i]}/{name}"] = (size, mtime, tuple(fields))
-    return RecordState(top, dirs, files)
+        stamps[f"{names[i]}/{name}"] = (size, mtime)
+    if len(stamps) != len(f["name"]):
+        raise _Bad  # a file twice
+    columns = [f[k] for k in _RFILE_FIELDS]
+
+    def later() -> list[RecordFields]:
+        """The fields, checked as the rest of the cache was when it was loaded."""
+        values = [c.load() if type(c) is _Texts else c for c in columns]
+        for k, column in zip(_RFILE_FIELDS, values, strict=True):
+            if not set(map(type, column)) <= set(_RFILE_COLUMNS[k]):
+                raise _Bad
+        if not set(values[_RFILE_FIELDS.index("state")]) <= _STATES:
+            raise _Bad
+        return list(zip(*values, strict=True))
+
+    return RecordState(top, dirs, stamps=stamps, later=later)
 
 
 def _plain(value: object, depth: int = 0) -> None:
@@ -690,11 +805,13 @@ def _unpack(raw: bytes) -> dict[str, Any]:
             raise _Bad
         chunk = raw[at : at + nbytes]
         at += nbytes
-        values: list[Any] | _Later
+        values: list[Any] | _Later | _Texts
         if kind == "i":
             if nbytes != 8 * count:
                 raise _Bad
             values = array("q", chunk).tolist()
+        elif kind == "s" and (table, name) in _LAZY_TEXTS:
+            values = _Texts(chunk, count, type(None) in _spec(table)[name])
         elif kind == "s":
             values = _texts_from(chunk, count)
         elif _spec(table)[name] == (_Later,):

@@ -347,6 +347,8 @@ def validate(
     by_path = entries
 
     def rendered_hash(post: Post, channel: Channel) -> str:
+        if cache is not None and cache.fill is not None:
+            cache.fingerprints()
         entry = by_path.get(post.path)
         return entry.fingerprints.get(channel.name, "") if entry is not None else ""
 
@@ -478,9 +480,9 @@ def record_unchanged(config: Config, cache: Cache) -> bool:
             if os.stat(folder).st_mtime_ns != mtime:
                 return False
             for file in listing:
-                got = old.files.get(f"{name}/{file}")
+                got = old.stamps.get(f"{name}/{file}")
                 st = os.stat(f"{folder}/{file}")
-                if got is None or got[0] != st.st_size or got[1] != st.st_mtime_ns:
+                if got is None or got != (st.st_size, st.st_mtime_ns):
                     return False
     except OSError:
         return False

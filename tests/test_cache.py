@@ -60,6 +60,10 @@ def _unpacked(raw: bytes) -> dict[str, Any]:
     data = _unpack(raw)
     for column in ("marks", "meta"):
         data["files"][column] = data["files"][column].load()
+    for table in ("rfiles", "fingerprints"):
+        for column, values in (data[table] or {}).items():
+            if not isinstance(values, list):  # cut into values when asked for
+                data[table][column] = values.load()
     return data
 
 
@@ -160,6 +164,8 @@ def _malformed(repo: Site) -> list[bytes]:
         ("files", "path", [GOOD, GOOD]),  # one path twice
         ("files", "id", ["bon"]),  # a short column
         ("findings", "level", ["fatal"]),
+        ("fingerprints", "hash", [None, None]),  # cut into values later: checked now
+        ("fingerprints", "channel", [None, None]),
         ("findings", "file", [7]),  # no such file
         ("findings", "file", [-1]),
         ("findings", "rule", [None]),
@@ -311,3 +317,44 @@ def test_the_kept_sent_index_follows_the_posts_and_the_record(repo: Site) -> Non
         fh.write(json.dumps(entry))
         fh.truncate()
     assert late() == {BAD, renamed}
+
+
+def test_malformed_record_fields_are_read_again_from_the_record(repo: Site) -> None:
+    """The record files' fields are decoded only when the record changed: an unchanged
+    record never needs them, and fields that are not what cmflow writes are never trusted
+    (each file is then read again from the record)."""
+    from cmflow import config as config_mod
+    from cmflow.cache import Cache
+    from cmflow.rules import BY_ID
+    from cmflow.validation import record_unchanged
+
+    assert repo.publish().code == 1  # the good post goes out: one record file
+    expected = repo.run("validate", "--format", "json", "--no-cache").stdout
+    assert repo.run("validate", "--format", "json").stdout == expected
+    cfg = config_mod.load(repo.root, set(BY_ID))
+    cache = Cache.open(repo.root, cfg.digest)
+    assert cache.record is not None and record_unchanged(cfg, cache)
+    assert cache.record._files is None  # only the stamps were compared
+    good = _unpacked((repo.root / ".cmflow-cache/validate.bin").read_bytes())
+    assert good["rfiles"]["state"] == ["published"]
+    record = repo.root / "data/record/bon/site.json"
+    original, stamp = record.read_bytes(), record.stat()
+    entry = json.loads(original)
+    entry["content_hash"] = "0" * 32  # as if the post had changed since it went out
+    for column, value in (
+        ("state", ["sent-for-sure"]),  # not a state
+        ("post", [None]),  # not a text
+        ("content_hash", [None]),
+    ):
+        data = copy.deepcopy(good)
+        data["rfiles"][column] = value
+        _plant(repo, {"validate.bin": _pack(data)}, track=False)
+        # Unchanged record: the sent index kept in the cache answers.
+        assert repo.run("validate", "--format", "json").stdout == expected, column
+        # The record changed in place: its file is read again, its cached fields not trusted.
+        record.write_text(json.dumps(entry), "utf-8")
+        fresh = repo.run("validate", "--format", "json", "--no-cache").stdout
+        assert "schedule.edited-after-publish" in fresh
+        assert repo.run("validate", "--format", "json").stdout == fresh, column
+        record.write_bytes(original)
+        os.utime(record, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
