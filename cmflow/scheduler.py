@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from cmflow import evergreen, vocabulary
@@ -417,11 +417,19 @@ def _decide(
         )
         if post.date is not None and post.date > now:
             return act(
-                Kind.SKIP, _("{what}, due in {time}").format(what=what, time=_ago(post.date - now))
+                Kind.SKIP,
+                _("{what}, due in {time}").format(
+                    what=what, time=_ago(post.date.astimezone(UTC) - now.astimezone(UTC))
+                ),
             )
         return act(Kind.INVALID, what)
     if post.date > now:
-        return act(Kind.WAIT, _("not due: scheduled in {time}").format(time=_ago(post.date - now)))
+        return act(
+            Kind.WAIT,
+            _("not due: scheduled in {time}").format(
+                time=_ago(post.date.astimezone(UTC) - now.astimezone(UTC))
+            ),
+        )
     if channel.platform not in publishable:
         return act(
             Kind.SKIP,
@@ -451,7 +459,7 @@ def _decide(
                 time=shown_iso(entry.not_before if entry else None, config.timezone)
             ),
         )
-    late = now - post.date
+    late = now.astimezone(UTC) - post.date.astimezone(UTC)  # elapsed, across DST too
     catch_up = config.catch_up_for(channel)
     # Missed before credentials: a pair past its window is not sent whatever the secrets,
     # and `validate` (which never sees them) calls it missed too.

@@ -358,3 +358,27 @@ def test_malformed_record_fields_are_read_again_from_the_record(repo: Site) -> N
         assert repo.run("validate", "--format", "json").stdout == fresh, column
         record.write_bytes(original)
         os.utime(record, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+
+
+def test_how_late_a_post_is_does_not_depend_on_the_cache_across_a_dst_change(
+    tmp_path: Path,
+) -> None:
+    """A post dated in local time before the spring change and checked after it is late by
+    the time elapsed, whether its date comes from the file (a zone) or from the cache (an
+    offset): 20 days 23 h 30, not the wall clock's 21 days."""
+    s = site(tmp_path / "repo", {"site": feed_channel()}, {})
+    (s.root / "content").mkdir(exist_ok=True)
+    (s.root / "content" / "printemps.md").write_text(
+        "---\ndate: 2026-03-20 10:00\nchannels: [site]\n---\nAvant le changement d'heure.\n",
+        "utf-8",
+    )
+    git(s.root, "init", "-q", "-b", "main")
+    at = ("--at", "2026-04-10 10:30")
+    runs = [
+        s.run("validate", "--format", "json", "--no-cache", *at),
+        s.run("validate", "--format", "json", *at),  # writes the cache
+        s.run("validate", "--format", "json", *at),  # reads it
+    ]
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout, runs
+    late = [f for f in runs[0].json()["findings"] if f["rule"] == "schedule.past"]
+    assert len(late) == 1 and "20 days" in late[0]["message"], late

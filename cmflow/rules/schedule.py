@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -173,7 +173,7 @@ def min_gap(ctx: QueueContext) -> Iterator[Finding]:
         dates = [p.date for p in posts if p.date is not None]
         for k, (before, after) in enumerate(pairwise(posts), 1):
             assert before.date is not None and after.date is not None
-            delta = after.date - before.date
+            delta = after.date.astimezone(UTC) - before.date.astimezone(UTC)
             if delta < gap:
                 nxt = next_apart(after.date, dates[:k] + dates[k + 1 :], gap)
                 yield _finding(
@@ -207,7 +207,9 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
             if ch is None or not ch.enabled or not can_publish(ch.platform):
                 continue  # nothing will be sent there: no point warning that it is late
             catch_up = ctx.config.catch_up_for(ch)
-            late = ctx.now - p.date
+            # Time elapsed, not wall-clock difference: the same across a DST change whether
+            # the date carries the zone (read from the file) or an offset (from the cache).
+            late = ctx.now.astimezone(UTC) - p.date.astimezone(UTC)
             # The same words as `cmflow plan` for the same state.
             fate = (
                 _("the next publish run will still send it")
