@@ -80,7 +80,8 @@ def added_at(root: Path, rels: list[str]) -> tuple[dict[str, datetime], set[str]
                 shallow = top / shallow
             boundary = set(shallow.read_text(encoding="ascii").split())
     except (git.GitCommandError, OSError):
-        pass
+        # No shallow file to read: a complete history, every commit's date is known.
+        boundary = set()
     base = root.resolve()
     wanted: dict[str, str] = {}  # path from the top -> path from root
     for rel in rels:

@@ -41,8 +41,8 @@ def available() -> tuple[str, ...]:
         for entry in LOCALE_DIR.iterdir():
             if (entry / "LC_MESSAGES" / f"{DOMAIN}.mo").is_file():
                 found.add(entry.name)
-    except OSError:
-        pass
+    except OSError:  # no catalogue folder (a stripped install): English only
+        return (DEFAULT,)
     return tuple(sorted(found))
 
 

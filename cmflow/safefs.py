@@ -158,10 +158,10 @@ def _open_plain(root: Path, rel: str) -> int | None:
             if stat.S_ISREG(os.fstat(fd).st_mode):
                 return fd
     except (OSError, ValueError):
-        pass
+        pass  # a link, a gone file, a folder: None, and the resolving path says which
     finally:
         os.close(dfd)
-    if fd >= 0:
+    if fd >= 0:  # opened, but not a regular file after all
         os.close(fd)
     return None
 

@@ -124,6 +124,15 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     i18n.activate("en")
 
 
+@pytest.fixture
+def unset_language(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Neither CMFLOW_LANG nor a locale: the brand's `language` decides."""
+    for name in ("CMFLOW_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+    i18n.activate("en")  # what the next test expects, whatever this one left
+
+
 def write_repo(
     root: Path,
     posts: Mapping[str, str | bytes] | None = None,

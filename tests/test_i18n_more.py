@@ -7,7 +7,7 @@ LANG=fr_FR.UTF-8 for a brand that says nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,15 +17,6 @@ from tests.conftest import BEFORE_ALL, CHANNELS_YAML, JPEG, post, run_cli, run_m
 
 MakeRepo = Callable[..., Path]
 LOCALE = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
-
-
-@pytest.fixture
-def unset_language(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Neither CMFLOW_LANG nor a locale: the brand's `language` decides."""
-    for name in ("CMFLOW_LANG", *LOCALE):
-        monkeypatch.delenv(name, raising=False)
-    yield
-    i18n.activate("en")  # what the next test expects, whatever this one left
 
 
 def validate_text(root: Path, at: str = BEFORE_ALL) -> str:

@@ -6,7 +6,7 @@ repository; the locale (`LANG=fr_FR.UTF-8`) does the same for a brand that says 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,15 +17,6 @@ from tests.conftest import BEFORE_ALL, CHANNELS_YAML, JPEG, post, run_cli, run_m
 
 MakeRepo = Callable[..., Path]
 LOCALE = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
-
-
-@pytest.fixture
-def unset_language(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Neither CMFLOW_LANG nor a locale: the brand's `language` decides."""
-    for name in ("CMFLOW_LANG", *LOCALE):
-        monkeypatch.delenv(name, raising=False)
-    yield
-    i18n.activate("en")  # what the next test expects, whatever this one left
 
 
 def findings(root: Path, *args: str, at: str = BEFORE_ALL) -> list[dict[str, object]]:
