@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from cmflow import i18n, vocabulary
-from cmflow.config import Channel
+from cmflow.config import Channel, Config
 from cmflow.i18n import _
 from cmflow.model import Finding, Level, Post
 from cmflow.platforms import can_publish
@@ -269,19 +269,23 @@ def _slot(p: Post) -> str:
 
 
 def past(ctx: QueueContext) -> Iterator[Finding]:
+    now, record, config = ctx.now, ctx.record, ctx.config
+    # Per channel, once: whether anything will be sent there, and how late it still may be.
+    catch_ups: dict[str, timedelta | None] = {}
     for p in ctx.posts:
-        if p.status != "ready" or p.date is None or p.date > ctx.now:
+        if p.status != "ready" or p.date is None or p.date > now:
             continue
         for name in p.channels:
-            if (p.id, name) in ctx.record:
+            if (p.id, name) in record:
                 continue
-            ch = ctx.config.channels.get(name)
-            if ch is None or not ch.enabled or not can_publish(ch.platform):
+            if name not in catch_ups:
+                catch_ups[name] = _catch_up(config, name)
+            catch_up = catch_ups[name]
+            if catch_up is None:
                 continue  # nothing will be sent there: no point warning that it is late
-            catch_up = ctx.config.catch_up_for(ch)
             # Time elapsed, not wall-clock difference: the same across a DST change whether
             # the date carries the zone (read from the file) or an offset (from the cache).
-            late = ctx.now.astimezone(UTC) - p.date.astimezone(UTC)
+            late = now.astimezone(UTC) - p.date.astimezone(UTC)
             # The same words as `cmflow plan` for the same state.
             fate = (
                 _("the next publish run will still send it")
@@ -297,6 +301,15 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
                 ),
                 "warning",
             )
+
+
+def _catch_up(config: Config, name: str) -> timedelta | None:
+    """How late a due post may still go out on channel `name`; None when nothing is sent
+    there (unknown, disabled, or a channel cmflow does not publish to)."""
+    ch = config.channels.get(name)
+    if ch is None or not ch.enabled or not can_publish(ch.platform):
+        return None
+    return config.catch_up_for(ch)
 
 
 def humanize(d: timedelta) -> str:
