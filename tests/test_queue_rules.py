@@ -1,7 +1,7 @@
 """The queue rules (run over the whole queue) give the findings of their plain definitions.
 
 The rules sort the queue once, bisect instead of sliding windows and memoise the "next
-time" searches (docs/performance.md). The plain definitions below are what they were
+time" searches (bench/queue_rules_bench.py times them). The plain definitions below are what they were
 before: every post compared with every other, Python's own datetime arithmetic. Random
 queues around both clock changes of Europe/Paris, with equal dates, drafts, variants'
 pillars, and dates both in the brand's zone (read from a file) and at a fixed offset (read

@@ -6,6 +6,7 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from itertools import compress, repeat
 from pathlib import Path
 
 from cmflow.config import Channel, Config
@@ -72,7 +73,9 @@ class QueueContext:
         got = self._where.get(channel)
         if got is None:
             chans = self.ready().channels
-            got = self._where[channel] = [i for i, cs in enumerate(chans) if channel in cs]
+            # `channel in cs` for each post, without a Python loop (tens of thousands).
+            has = map(operator.contains, chans, repeat(channel))
+            got = self._where[channel] = list(compress(range(len(chans)), has))
         return got
 
     def queue(self, channel: str) -> list[Post]:
@@ -94,22 +97,29 @@ class Ready:
     @classmethod
     def of(cls, posts: list[Post]) -> Ready:
         ready = [p for p in posts if p.status == "ready" and p.date]
-        dates = [p.date for p in ready]
-        if any(d.microsecond for d in dates):  # type: ignore[union-attr]
+        dates: list[datetime] = list(map(_date, ready))
+        if any(map(_microsecond, dates)):
             # Rare: float seconds could round two instants together. Compared as dates.
             ready.sort(key=_date_path)
-            return cls(ready, None, [p.channels for p in ready])
+            return cls(ready, None, list(map(_channels, ready)))
         # Whole seconds are exact floats, in the order Python compares the dates in (the
         # instants'; dates read from files never fall in a gap or a repeated hour of their
         # zone, where the wall clock and the instant would disagree). Floats compare far
         # faster than dates with a zone object each (as the cache gives them).
-        stamps = [d.timestamp() for d in dates]  # type: ignore[union-attr]
-        zones: set[tzinfo] = {d.tzinfo for d in dates}  # type: ignore[union-attr,misc]
+        stamps = list(map(datetime.timestamp, dates))
+        zones: set[tzinfo] = set(map(_tzinfo, dates))
         if not all(map(operator.lt, stamps, stamps[1:])):  # else in order already
             order = sorted(zip(stamps, [p.path for p in ready], range(len(ready)), strict=True))
             ready = [ready[i] for _t, _p, i in order]
             stamps = [t for t, _p, _i in order]
-        return cls(ready, stamps, [p.channels for p in ready], zones)
+        return cls(ready, stamps, list(map(_channels, ready)), zones)
+
+
+# Attribute readers that `map` runs without a Python frame per post.
+_date = operator.attrgetter("date")
+_channels = operator.attrgetter("channels")
+_microsecond = operator.attrgetter("microsecond")
+_tzinfo = operator.attrgetter("tzinfo")
 
 
 def _date_path(post: Post) -> tuple[datetime | None, str]:

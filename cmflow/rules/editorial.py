@@ -87,7 +87,7 @@ def mix(ctx: QueueContext) -> Iterator[Finding]:
     holds at least 1/max_share posts, the pillar's share must not exceed max_share.
     Only the posts of a capped pillar are looked at one by one (see `_mix_bisect`)."""
     starts: dict[timedelta, list[float] | None] = {}  # per window (channels share one)
-    candidates: dict[frozenset[str], list[int]] = {}
+    candidates: dict[frozenset[str], list[tuple[int, str | None]]] = {}
     for channel in ctx.config.channels.values():
         rules = channel.rules
         if rules.mix is None or not rules.mix.max_share:
@@ -167,7 +167,7 @@ def _mix_bisect(
     capped: Mapping[str, float],
     window: timedelta,
     starts: list[float] | None,
-    candidates: list[int],
+    candidates: list[tuple[int, str | None]],
 ) -> Iterator[_MixHit]:
     """`_mix_slide`'s window, evaluated only where a post of a capped pillar ends it: where
     it starts is found by bisection over the instants (the window's start never goes back,
@@ -181,20 +181,20 @@ def _mix_bisect(
     minimum = {k: math.ceil(1 / s) if s > 0 else 1 for k, s in capped.items()}
     first = start = end = 0  # where the last window started (among all ready posts, and
     # among the channel's), and where it ended on the channel
-    for i in [i for i in candidates if channel in chans[i]]:
-        post = posts[i]
-        meta = post.meta
-        pillar = post.field("pillar", channel) if "variants" in meta else meta.get("pillar")
-        if not isinstance(pillar, str) or pillar not in capped:
-            continue
+    for i, pillar in [c for c in candidates if channel in chans[c[0]]]:
+        if pillar is None:  # a variant may change it
+            pillar = posts[i].field("pillar", channel)
+            if not isinstance(pillar, str) or pillar not in capped:
+                continue
         end = bisect_left(where, i, end)  # its position on the channel
         mine = at[pillar]
         mine.append(end)
         if starts is not None:
             cut = starts[i]
         else:
-            assert post.date is not None
-            cut = _start(post.date, window)
+            date = posts[i].date
+            assert date is not None
+            cut = _start(date, window)
         first = bisect_left(instants, cut, first, i)
         start = bisect_left(where, first, start, end)
         size = end + 1 - start
@@ -205,13 +205,19 @@ def _mix_bisect(
             yield i, pillar, count, size, share
 
 
-def _candidates(posts: list[Post], capped: Mapping[str, float]) -> list[int]:
-    """The ready posts whose pillar may be capped: theirs is, or a variant may change it."""
-    return [
-        i
-        for i, p in enumerate(posts)
-        if (isinstance(v := p.meta.get("pillar"), str) and v in capped) or "variants" in p.meta
-    ]
+def _candidates(posts: list[Post], capped: Mapping[str, float]) -> list[tuple[int, str | None]]:
+    """The ready posts whose pillar may be capped, with it: theirs is (the pillar), or a
+    variant may change it (None: read per channel)."""
+    out: list[tuple[int, str | None]] = []
+    for i, meta in enumerate(map(_meta, posts)):
+        if "variants" in meta:
+            out.append((i, None))
+        elif isinstance(v := meta.get("pillar"), str) and v in capped:
+            out.append((i, v))
+    return out
+
+
+_meta = operator.attrgetter("meta")
 
 
 def _mix_slide(

@@ -270,13 +270,17 @@ def _slot(p: Post) -> str:
 
 def past(ctx: QueueContext) -> Iterator[Finding]:
     now, record, config = ctx.now, ctx.record, ctx.config
+    now_utc = now.astimezone(UTC)
     # Per channel, once: whether anything will be sent there, and how late it still may be.
     catch_ups: dict[str, timedelta | None] = {}
+    fates: dict[tuple[timedelta, bool], str] = {}  # (catch-up, still sent) -> its words
     for p in ctx.posts:
-        if p.status != "ready" or p.date is None or p.date > now:
+        when = p.date
+        if p.status != "ready" or when is None or when > now:
             continue
+        post_id = p.id
         for name in p.channels:
-            if (p.id, name) in record:
+            if (post_id, name) in record:
                 continue
             if name not in catch_ups:
                 catch_ups[name] = _catch_up(config, name)
@@ -285,13 +289,16 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
                 continue  # nothing will be sent there: no point warning that it is late
             # Time elapsed, not wall-clock difference: the same across a DST change whether
             # the date carries the zone (read from the file) or an offset (from the cache).
-            late = now.astimezone(UTC) - p.date.astimezone(UTC)
+            late = now_utc - when.astimezone(UTC)
             # The same words as `cmflow plan` for the same state.
-            fate = (
-                _("the next publish run will still send it")
-                if late <= catch_up
-                else _("missed: {why}").format(why=vocabulary.missed(catch_up))
-            )
+            sent = late <= catch_up
+            fate = fates.get((catch_up, sent))
+            if fate is None:
+                fate = fates[(catch_up, sent)] = (
+                    _("the next publish run will still send it")
+                    if sent
+                    else _("missed: {why}").format(why=vocabulary.missed(catch_up))
+                )
             yield _finding(
                 p,
                 "schedule.past",
@@ -325,14 +332,18 @@ def humanize(d: timedelta) -> str:
 def edited_after_publish(ctx: QueueContext) -> Iterator[Finding]:
     if ctx.rendered_hash is None or not ctx.record:
         return
+    record, channels, rendered_hash = ctx.record, ctx.config.channels, ctx.rendered_hash
+    tz = ctx.config.timezone
     for p in ctx.posts:
+        post_id = p.id
         for name in p.channels:
-            sent = ctx.record.get((p.id, name))
-            ch = ctx.config.channels.get(name)
-            if sent is None or ch is None or not sent.content_hash:
+            sent = record.get((post_id, name))
+            if sent is None or not sent.content_hash:
                 continue
-            if ctx.rendered_hash(p, ch) != sent.content_hash:
-                tz = ctx.config.timezone
+            ch = channels.get(name)
+            if ch is None:
+                continue
+            if rendered_hash(p, ch) != sent.content_hash:
                 when = shown(sent.published_at, tz) if sent.published_at else ""
                 yield _finding(
                     p,
