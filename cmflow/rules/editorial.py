@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import operator
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta, timezone
 
 from cmflow import schema
 from cmflow.i18n import _, percent
 from cmflow.model import Finding, Mark, Post
-from cmflow.rules.base import PostContext, QueueContext, Rule, body_mark
+from cmflow.rules.base import PostContext, QueueContext, Ready, Rule, body_mark
 from cmflow.rules.text import hashtags, term_hits
 
 
@@ -82,37 +85,163 @@ def pillar(ctx: PostContext) -> Iterator[Finding]:
 def mix(ctx: QueueContext) -> Iterator[Finding]:
     """For each channel and capped pillar: in every rolling window that ends at a post and
     holds at least 1/max_share posts, the pillar's share must not exceed max_share.
-    One pass with a sliding window and running counts."""
+    Only the posts of a capped pillar are looked at one by one (see `_mix_bisect`)."""
+    starts: dict[timedelta, list[float] | None] = {}  # per window (channels share one)
+    candidates: dict[frozenset[str], list[tuple[int, str | None]]] = {}
     for channel in ctx.config.channels.values():
         rules = channel.rules
         if rules.mix is None or not rules.mix.max_share:
             continue
-        name = channel.name
-        window = rules.mix.window
-        posts = sorted(
-            (p for p in ctx.posts if name in p.channels and p.status == "ready" and p.date),
-            key=lambda p: (p.date, p.path),
-        )
-        # Only text pillars count (a list is reported by frontmatter.type, not crashed on).
-        pillars = [v if isinstance(v := p.field("pillar", name), str) else None for p in posts]
-        counts: dict[object, int] = defaultdict(int)
-        reported: dict[str, int] = defaultdict(lambda: -1)
-        start = 0
-        for end, post in enumerate(posts):
-            assert post.date is not None
-            counts[pillars[end]] += 1
-            while posts[start].date < post.date - window:  # type: ignore[operator]
-                counts[pillars[start]] -= 1
-                start += 1
-            size = end + 1 - start
-            pillar_here = pillars[end]
-            if pillar_here is None or (share := rules.mix.max_share.get(pillar_here)) is None:
+        name, window, shares = channel.name, rules.mix.window, rules.mix.max_share
+        capped = {k: s for k, s in shares.items() if s is not None}
+        ready = ctx.ready()
+        found: list[tuple[Post, str, int, int, float]] | None = None
+        if ready.instants is not None and not window.microseconds:
+            try:
+                if window not in starts:
+                    starts[window] = _window_starts(ready, window)
+                key = frozenset(capped)
+                if key not in candidates:
+                    candidates[key] = _candidates(ready.posts, capped)
+                hits = _mix_bisect(ctx, name, capped, window, starts[window], candidates[key])
+                found = [(ready.posts[i], p, c, n, s) for i, p, c, n, s in hits]
+            except _Irregular:
+                found = None
+        if found is None:
+            posts = ctx.queue(name)
+            hits = _mix_slide(posts, _pillars(posts, name), shares, window)
+            found = [(posts[end], p, c, n, s) for end, p, c, n, s in hits]
+        for post, pillar, count, size, share in found:
+            yield _mix_finding(post, name, pillar, count, size, share, window.days)
+
+
+# (index of the post, pillar, posts of the pillar in the window, posts in it, max share)
+_MixHit = tuple[int, str, int, int, float]
+
+
+class _Irregular(Exception):
+    """A window start in a gap or a repeated hour of its zone: compared as Python compares
+    dates there (wall clock within one zone, instant across), not as an instant."""
+
+
+def _pillars(posts: list[Post], channel: str) -> list[str | None]:
+    """Each post's pillar on `channel` (its variant's, if any). Only text pillars count (a
+    list is reported by frontmatter.type, not crashed on)."""
+    values = [v if isinstance(v := p.field("pillar", channel), str) else None for p in posts]
+    return values
+
+
+def _window_starts(ready: Ready, window: timedelta) -> list[float] | None:
+    """Where the window ending at each post starts (`date - window`, as an instant), when
+    that is `instant - window` for all of them (every date at a fixed offset) or never goes
+    back from one post to the next (zoned dates among fixed ones, as when one file was
+    parsed again among cached posts). None when every date has the same zone object: then
+    each start is computed where needed (`_mix_bisect`), by Python's own arithmetic."""
+    assert ready.instants is not None and ready.zones is not None
+    seconds = window // timedelta(seconds=1)
+    if all(type(z) is timezone for z in ready.zones):
+        return [t - seconds for t in ready.instants]
+    if len(ready.zones) == 1:
+        return None
+    starts = []
+    for p, t in zip(ready.posts, ready.instants, strict=True):
+        assert p.date is not None
+        starts.append(t - seconds if type(p.date.tzinfo) is timezone else _start(p.date, window))
+    if not all(map(operator.le, starts, starts[1:])):
+        raise _Irregular
+    return starts
+
+
+def _start(date: datetime, window: timedelta) -> float:
+    """`date - window` as Python computes it (the same wall clock, in the date's zone), as
+    an instant; `_Irregular` when that wall clock is skipped or repeated there."""
+    cut = date - window
+    if cut.utcoffset() != cut.replace(fold=1 - cut.fold).utcoffset():
+        raise _Irregular
+    return cut.timestamp()
+
+
+def _mix_bisect(
+    ctx: QueueContext,
+    channel: str,
+    capped: Mapping[str, float],
+    window: timedelta,
+    starts: list[float] | None,
+    candidates: list[tuple[int, str | None]],
+) -> Iterator[_MixHit]:
+    """`_mix_slide`'s window, evaluated only where a post of a capped pillar ends it: where
+    it starts is found by bisection over the instants (the window's start never goes back,
+    see `_window_starts`), how many posts of the pillar it holds from their positions."""
+    ready = ctx.ready()
+    posts, instants, chans = ready.posts, ready.instants, ready.channels
+    assert instants is not None
+    where = ctx.where(channel)
+    at: dict[str, list[int]] = defaultdict(list)  # each capped pillar's posts so far
+    reported: dict[str, int] = {}
+    minimum = {k: math.ceil(1 / s) if s > 0 else 1 for k, s in capped.items()}
+    first = start = end = 0  # where the last window started (among all ready posts, and
+    # among the channel's), and where it ended on the channel
+    for i, pillar in [c for c in candidates if channel in chans[c[0]]]:
+        if pillar is None:  # a variant may change it
+            pillar = posts[i].field("pillar", channel)
+            if not isinstance(pillar, str) or pillar not in capped:
                 continue
-            minimum = math.ceil(1 / share) if share > 0 else 1
-            count = counts[pillar_here]
-            if size >= minimum and count / size > share and reported[pillar_here] < start:
-                reported[pillar_here] = end
-                yield _mix_finding(post, name, pillar_here, count, size, share, window.days)
+        end = bisect_left(where, i, end)  # its position on the channel
+        mine = at[pillar]
+        mine.append(end)
+        if starts is not None:
+            cut = starts[i]
+        else:
+            date = posts[i].date
+            assert date is not None
+            cut = _start(date, window)
+        first = bisect_left(instants, cut, first, i)
+        start = bisect_left(where, first, start, end)
+        size = end + 1 - start
+        count = len(mine) - bisect_left(mine, start)
+        share = capped[pillar]
+        if size >= minimum[pillar] and count / size > share and reported.get(pillar, -1) < start:
+            reported[pillar] = end
+            yield i, pillar, count, size, share
+
+
+def _candidates(posts: list[Post], capped: Mapping[str, float]) -> list[tuple[int, str | None]]:
+    """The ready posts whose pillar may be capped, with it: theirs is (the pillar), or a
+    variant may change it (None: read per channel)."""
+    out: list[tuple[int, str | None]] = []
+    for i, meta in enumerate(map(_meta, posts)):
+        if "variants" in meta:
+            out.append((i, None))
+        elif isinstance(v := meta.get("pillar"), str) and v in capped:
+            out.append((i, v))
+    return out
+
+
+_meta = operator.attrgetter("meta")
+
+
+def _mix_slide(
+    posts: list[Post], pillars: list[str | None], shares: Mapping[str, float], window: timedelta
+) -> Iterator[_MixHit]:
+    """One pass with a sliding window and running counts, every post moving it."""
+    counts: dict[object, int] = defaultdict(int)
+    reported: dict[str, int] = defaultdict(lambda: -1)
+    start = 0
+    for end, post in enumerate(posts):
+        assert post.date is not None
+        counts[pillars[end]] += 1
+        while posts[start].date < post.date - window:  # type: ignore[operator]
+            counts[pillars[start]] -= 1
+            start += 1
+        size = end + 1 - start
+        pillar_here = pillars[end]
+        if pillar_here is None or (share := shares.get(pillar_here)) is None:
+            continue
+        minimum = math.ceil(1 / share) if share > 0 else 1
+        count = counts[pillar_here]
+        if size >= minimum and count / size > share and reported[pillar_here] < start:
+            reported[pillar_here] = end
+            yield end, pillar_here, count, size, share
 
 
 def _mix_finding(

@@ -3,7 +3,7 @@ plus duplicate ids, which only the whole queue reveals."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 from cmflow.i18n import _
@@ -12,9 +12,14 @@ from cmflow.rules.base import QueueContext, Rule
 
 
 def duplicate_id(ctx: QueueContext) -> Iterator[Finding]:
+    ids = [p.id for p in ctx.posts]
+    if len(set(ids)) == len(ids):
+        return  # the usual case: told without grouping anything
+    shared = {i for i, n in Counter(ids).items() if n > 1}
     by_id: dict[str, list[Post]] = defaultdict(list)
-    for post in ctx.posts:
-        by_id[post.id].append(post)
+    for post_id, post in zip(ids, ctx.posts, strict=True):
+        if post_id in shared:
+            by_id[post_id].append(post)
     for post_id, posts in by_id.items():
         if len(posts) < 2:
             continue

@@ -6,11 +6,10 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from cmflow import i18n, vocabulary
-from cmflow.config import Channel
+from cmflow.config import Channel, Config
 from cmflow.i18n import _
 from cmflow.model import Finding, Level, Post
 from cmflow.platforms import can_publish
@@ -102,25 +101,34 @@ def _months() -> tuple[str, ...]:
     return i18n.month_names()
 
 
-def _queue(ctx: QueueContext, channel: str) -> list[Post]:
-    return sorted(
-        (p for p in ctx.posts if channel in p.channels and p.status == "ready" and p.date),
-        key=lambda p: (p.date, p.path),
-    )
-
-
 def _finding(post: Post, rule: str, channel: str, message: str, level: Level = "error") -> Finding:
     mark = post.mark("date")
     return Finding(post.path, mark.line, mark.column, level, rule, message, channel)
 
 
-def next_with_room(when: datetime, counts: Mapping[date, int], cap: int, tz: ZoneInfo) -> datetime:
+def next_with_room(
+    when: datetime,
+    counts: Mapping[date, int],
+    cap: int,
+    tz: ZoneInfo,
+    free: dict[date, date] | None = None,
+) -> datetime:
     """The same wall-clock time on the first later day with fewer than `cap` posts
-    (`counts`: posts per local day)."""
+    (`counts`: posts per local day). `free`: for each full day met, the first day after it
+    with room, kept across calls with the same counts (a long run of full days is walked
+    once, not once per post in it)."""
     t = when.astimezone(tz)
     d = t.date() + timedelta(days=1)
+    full: list[date] = []
     while counts.get(d, 0) >= cap:
+        if free is not None and d in free:
+            d = free[d]
+            break
+        full.append(d)
         d += timedelta(days=1)
+    if free is not None:
+        for f in full:
+            free[f] = d
     return local(d, t.time().replace(tzinfo=None), tz)
 
 
@@ -142,16 +150,19 @@ def daily_cap(ctx: QueueContext) -> Iterator[Finding]:
         cap = ch.rules.max_per_day
         if cap is None:
             continue
+        posts = ctx.queue(ch.name)
+        if cap > 0 and len(posts) <= cap:
+            continue  # no day can hold more
         days: dict[date, list[Post]] = defaultdict(list)
-        for p in _queue(ctx, ch.name):
-            assert p.date is not None
-            days[p.date.astimezone(tz).date()].append(p)
+        for p, day in zip(posts, _local_days(posts, tz), strict=True):
+            days[day].append(p)
         counts = {d: len(ps) for d, ps in days.items()}
+        free: dict[date, date] = {}
         for day, posts in days.items():
             for p in posts[cap:]:
                 assert p.date is not None
                 others = ", ".join(o.path for o in posts if o is not p)
-                nxt = next_with_room(p.date, counts, cap, tz)
+                nxt = next_with_room(p.date, counts, cap, tz, free)
                 yield _finding(
                     p,
                     "schedule.daily-cap",
@@ -163,30 +174,91 @@ def daily_cap(ctx: QueueContext) -> Iterator[Finding]:
                 )
 
 
+def _local_days(posts: list[Post], tz: ZoneInfo) -> list[date]:
+    """Each post's day in the brand's zone."""
+    return [p.date.astimezone(tz).date() for p in posts]  # type: ignore[union-attr]
+
+
 def min_gap(ctx: QueueContext) -> Iterator[Finding]:
     tz = ctx.config.timezone
     for ch in ctx.config.channels.values():
         gap = ch.rules.min_gap
         if gap is None:
             continue
-        posts = _queue(ctx, ch.name)
-        dates = [p.date for p in posts if p.date is not None]
-        for k, (before, after) in enumerate(pairwise(posts), 1):
-            assert before.date is not None and after.date is not None
-            delta = after.date.astimezone(UTC) - before.date.astimezone(UTC)
-            if delta < gap:
-                nxt = next_apart(after.date, dates[:k] + dates[k + 1 :], gap)
-                yield _finding(
-                    after,
-                    "schedule.min-gap",
-                    ch.name,
-                    _("{gap} after {other}, the minimum gap is {minimum}").format(
-                        gap=format_duration(delta),
-                        other=f"{before.path}{_slot(after)}",
-                        minimum=format_duration(gap),
-                    )
-                    + f": {next_text(nxt, tz)}",
+        posts = ctx.queue(ch.name)
+        dates = [p.date for p in posts]
+        instants = [d.astimezone(UTC) for d in dates]  # type: ignore[union-attr]
+        close = [k for k in range(1, len(posts)) if instants[k] - instants[k - 1] < gap]
+        if not close:
+            continue
+        apart = _Apart(dates, gap)  # type: ignore[arg-type]
+        for k in close:
+            before, after = posts[k - 1], posts[k]
+            assert after.date is not None
+            delta = instants[k] - instants[k - 1]
+            nxt = apart.next(k)
+            yield _finding(
+                after,
+                "schedule.min-gap",
+                ch.name,
+                _("{gap} after {other}, the minimum gap is {minimum}").format(
+                    gap=format_duration(delta),
+                    other=f"{before.path}{_slot(after)}",
+                    minimum=format_duration(gap),
                 )
+                + f": {next_text(nxt, tz)}",
+            )
+
+
+class _Apart:
+    """`next_apart(dates[k], dates without k, gap)` for each k, in O(log n) each: the search
+    hops from one post to the last one closer than the gap (at `dates[j] + gap`), and where a
+    hop from post j ends does not depend on k once j is past k (memoised in `_end`)."""
+
+    def __init__(self, dates: list[datetime], gap: timedelta) -> None:
+        self.dates = dates
+        self.gap = gap
+        # j -> (where hopping on from dates[j] + gap ends, the lowest first conflicting
+        # position met on the way: valid for a post k below it)
+        self._end: dict[int, tuple[datetime, int]] = {}
+
+    def next(self, k: int) -> datetime:
+        dates, gap = self.dates, self.gap
+        t = dates[k]
+        while True:
+            lo = bisect_right(dates, t - gap)
+            hi = bisect_left(dates, t + gap)
+            last = hi - 1 if hi - 1 != k else hi - 2
+            if last < lo:  # nothing closer than the gap but k itself
+                return t
+            if last > k:
+                end, lowest = self._hop(last)
+                if lowest > k:
+                    return end
+            t = dates[last] + gap
+
+    def _hop(self, j: int) -> tuple[datetime, int]:
+        """Where `next_apart` ends from dates[j] + gap over every date (none left out), and
+        the lowest `lo` of its steps."""
+        dates, gap, memo = self.dates, self.gap, self._end
+        path: list[tuple[int, int]] = []
+        while j not in memo:
+            t = dates[j] + gap
+            lo = bisect_right(dates, t - gap)
+            hi = bisect_left(dates, t + gap)
+            if hi - 1 < lo:
+                memo[j] = (t, lo)
+                break
+            if hi - 1 <= j:  # would not move forward: not memoised, hop by hop
+                memo[j] = (t, -1)
+                break
+            path.append((j, lo))
+            j = hi - 1
+        end, lowest = memo[j]
+        for i, lo in reversed(path):
+            lowest = min(lowest, lo)
+            memo[i] = (end, lowest)
+        return memo[j] if not path else memo[path[0][0]]
 
 
 def _slot(p: Post) -> str:
@@ -197,25 +269,36 @@ def _slot(p: Post) -> str:
 
 
 def past(ctx: QueueContext) -> Iterator[Finding]:
+    now, record, config = ctx.now, ctx.record, ctx.config
+    now_utc = now.astimezone(UTC)
+    # Per channel, once: whether anything will be sent there, and how late it still may be.
+    catch_ups: dict[str, timedelta | None] = {}
+    fates: dict[tuple[timedelta, bool], str] = {}  # (catch-up, still sent) -> its words
     for p in ctx.posts:
-        if p.status != "ready" or p.date is None or p.date > ctx.now:
+        when = p.date
+        if p.status != "ready" or when is None or when > now:
             continue
+        post_id = p.id
         for name in p.channels:
-            if (p.id, name) in ctx.record:
+            if (post_id, name) in record:
                 continue
-            ch = ctx.config.channels.get(name)
-            if ch is None or not ch.enabled or not can_publish(ch.platform):
+            if name not in catch_ups:
+                catch_ups[name] = _catch_up(config, name)
+            catch_up = catch_ups[name]
+            if catch_up is None:
                 continue  # nothing will be sent there: no point warning that it is late
-            catch_up = ctx.config.catch_up_for(ch)
             # Time elapsed, not wall-clock difference: the same across a DST change whether
             # the date carries the zone (read from the file) or an offset (from the cache).
-            late = ctx.now.astimezone(UTC) - p.date.astimezone(UTC)
+            late = now_utc - when.astimezone(UTC)
             # The same words as `cmflow plan` for the same state.
-            fate = (
-                _("the next publish run will still send it")
-                if late <= catch_up
-                else _("missed: {why}").format(why=vocabulary.missed(catch_up))
-            )
+            sent = late <= catch_up
+            fate = fates.get((catch_up, sent))
+            if fate is None:
+                fate = fates[(catch_up, sent)] = (
+                    _("the next publish run will still send it")
+                    if sent
+                    else _("missed: {why}").format(why=vocabulary.missed(catch_up))
+                )
             yield _finding(
                 p,
                 "schedule.past",
@@ -225,6 +308,15 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
                 ),
                 "warning",
             )
+
+
+def _catch_up(config: Config, name: str) -> timedelta | None:
+    """How late a due post may still go out on channel `name`; None when nothing is sent
+    there (unknown, disabled, or a channel cmflow does not publish to)."""
+    ch = config.channels.get(name)
+    if ch is None or not ch.enabled or not can_publish(ch.platform):
+        return None
+    return config.catch_up_for(ch)
 
 
 def humanize(d: timedelta) -> str:
@@ -240,14 +332,18 @@ def humanize(d: timedelta) -> str:
 def edited_after_publish(ctx: QueueContext) -> Iterator[Finding]:
     if ctx.rendered_hash is None or not ctx.record:
         return
+    record, channels, rendered_hash = ctx.record, ctx.config.channels, ctx.rendered_hash
+    tz = ctx.config.timezone
     for p in ctx.posts:
+        post_id = p.id
         for name in p.channels:
-            sent = ctx.record.get((p.id, name))
-            ch = ctx.config.channels.get(name)
-            if sent is None or ch is None or not sent.content_hash:
+            sent = record.get((post_id, name))
+            if sent is None or not sent.content_hash:
                 continue
-            if ctx.rendered_hash(p, ch) != sent.content_hash:
-                tz = ctx.config.timezone
+            ch = channels.get(name)
+            if ch is None:
+                continue
+            if rendered_hash(p, ch) != sent.content_hash:
                 when = shown(sent.published_at, tz) if sent.published_at else ""
                 yield _finding(
                     p,

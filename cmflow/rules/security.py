@@ -164,11 +164,22 @@ def live_secret(ctx: QueueContext) -> Iterator[Finding]:
     live = [v for v in ctx.config.secret_values(os.environ) if len(v) >= 8]
     if not live:
         return
+    # An ASCII value on one line is in the text only if its bytes are in the file (UTF-8
+    # never uses ASCII bytes inside another character): files are decoded only then.
+    raw = [
+        v.encode("ascii") if v.isascii() and "\r" not in v and "\n" not in v else None for v in live
+    ]
+    root = ctx.config.root
     for post in ctx.posts:
         try:
-            text = (ctx.config.root / post.path).read_text("utf-8", errors="replace")
+            with open(root / post.path, "rb") as fh:
+                data = fh.read()
         except OSError:
             continue
+        if all(b is not None and b not in data for b in raw):
+            continue
+        # As `read_text` gives it: universal newlines.
+        text = data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
         for v in live:
             index = text.find(v)
             if index >= 0:
