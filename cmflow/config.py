@@ -768,6 +768,16 @@ class _Builder:
             v = r.get(key)
             if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
                 self.error(where(key), _("{key} cannot be negative").format(key=key))
+        cap = r.get("max_per_day")
+        if isinstance(cap, int) and not isinstance(cap, bool) and cap == 0:
+            # No day could ever hold a post: the next free day would never be found.
+            self.error(
+                where("max_per_day"),
+                _(
+                    "max_per_day is at least 1: to post nothing on a channel, take it out of "
+                    "the posts' channels"
+                ),
+            )
         aspect = r.get("video_aspect")
         if isinstance(aspect, str) and parse_aspect(aspect) is None:
             self.error(

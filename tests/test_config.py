@@ -609,3 +609,16 @@ def test_a_truncated_file_points_at_its_end(make_repo: MakeRepo) -> None:
     config = CHANNELS_YAML[: CHANNELS_YAML.index("community")].replace("\n", "\r")
     [found] = problems(make_repo, config)
     assert found.startswith("channels.yaml:4:24: invalid YAML: "), found
+
+
+def test_a_daily_cap_of_zero_is_refused_at_load(make_repo: MakeRepo) -> None:
+    # 0 a day can never be met: the next day with room does not exist. Said at load, with
+    # what to do, instead of a check that looks for that day forever.
+    config = replaced("max_per_day: 1", "max_per_day: 0")
+    root = make_repo({"a.md": post("date: 2026-11-24 09:30\nchannels: [x]")}, config=config)
+    proc = run_main(["validate"], root)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "Error: channels.yaml:27:7: max_per_day is at least 1: to post nothing on a channel, "
+        "take it out of the posts' channels",
+    ]
