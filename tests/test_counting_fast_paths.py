@@ -154,3 +154,62 @@ def test_graphemes_with_no_complex_run_counts_code_points(seed: int) -> None:
     for _ in range(2000):
         text = "".join(rng.choice(simple) for _ in range(rng.randint(0, 20)))
         assert counting.graphemes(text) == len(regex.findall(r"\X", text)), repr(text)
+
+
+# The URL pattern as first written: every character of a link tested against the properties.
+_URL_THE_LONG_WAY = regex.compile(
+    r"(?<![\p{L}\p{N}_])https?://[\p{L}\p{N}\[]"
+    r"[^\s\p{Cc}\p{Cf}<>\"\p{Extended_Pictographic}\p{Emoji_Presentation}\p{RI}\uFE0F]*",
+    regex.IGNORECASE,
+)
+URL_PIECES = [
+    *PIECES,
+    "https://",
+    "HTTP://",
+    "hTtPs://",
+    "httpſ://",  # a long s folds to "s"
+    "xhttp://",
+    "ftp://",
+    "example.fr",
+    "/chemin",
+    "?q=1&r=2",
+    "#frag",
+    "(",
+    ")",
+    "[",
+    "]",
+    "<",
+    ">",
+    '"',
+    "'",
+    "\x7f",
+    "\x1c",
+    "\u200b",  # a format character: it ends a link
+    "\u2028",
+    "K",  # Kelvin sign, which folds to "k"
+    "ⓜ",
+    "Ⓜ",
+    "%C3%A9",
+    "~user",
+    "{x}",
+    "\\",
+    "^",
+    "`",
+    "|",
+]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_urls_are_what_the_pattern_as_first_written_finds(seed: int) -> None:
+    rng = random.Random(1000 + seed)
+    for _ in range(4000):
+        text = "".join(rng.choice(URL_PIECES) for _ in range(rng.randint(1, 16)))
+        found = [(m.start(), m.group()) for m in counting._URL.finditer(text)]
+        expected = [(m.start(), m.group()) for m in _URL_THE_LONG_WAY.finditer(text)]
+        assert found == expected, repr(text)
+
+
+def test_every_ascii_character_ends_a_url_or_not_as_first_written() -> None:
+    for c in map(chr, range(128)):
+        text = f"https://a{c}b"
+        assert counting._URL.match(text)[0] == _URL_THE_LONG_WAY.match(text)[0], repr(c)
