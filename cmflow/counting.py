@@ -217,15 +217,26 @@ def _emoji_graphemes(text: str) -> list[str]:
     end = 0  # where the last stretch segmented ends: a boundary
     for candidate in _EMOJI_CANDIDATE.finditer(text):
         at = candidate.start()
-        if at < end or _EMOJI_HINT.match(text, at) is None:
+        if at < end or not _is_hint(text[at]):
             continue
         start = at
         while start > end and not (text[start] < "\x80" and _safe_before(text[start - 1])):
             start -= 1
         after = _STRETCH_END.search(text, at)
         end = after.end() if after is not None else len(text)
-        found += [g for g in _GRAPHEME.findall(text[start:end]) if is_emoji_grapheme(g)]
+        found += _emoji_of(text[start:end])
     return found
+
+
+@lru_cache(maxsize=4096)
+def _is_hint(char: str) -> bool:
+    return _EMOJI_HINT.match(char) is not None
+
+
+@lru_cache(maxsize=1024)
+def _emoji_of(stretch: str) -> tuple[str, ...]:
+    """The emoji clusters of a stretch: cached, the same few (" 🎉 ") recur post after post."""
+    return tuple(g for g in _GRAPHEME.findall(stretch) if is_emoji_grapheme(g))
 
 
 def _safe_before(char: str) -> bool:

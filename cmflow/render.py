@@ -326,12 +326,14 @@ def number_parts(parts: list[str]) -> list[str]:
 def fingerprint(rendered: Rendered) -> str:
     """A hash of what the channel receives: recorded at publish time, compared later to spot
     posts edited after publishing."""
-    h = hashlib.sha256()
     # Not the HTML: it is derived from the same body, and validation renders no HTML.
-    for value in (rendered.title or "", *rendered.tags):
-        h.update(value.encode("utf-8") + b"\x00")
+    # Title and tags each end with NUL, parts with \x01, media as path \x02 alt \x03; one
+    # string encoded once (UTF-8 of the whole is the UTF-8 of the pieces, one after another).
+    pieces = [rendered.title or "", "\x00"]
+    for tag in rendered.tags:
+        pieces += (tag, "\x00")
     for part in rendered.parts:
-        h.update(part.text.encode("utf-8") + b"\x01")
+        pieces += (part.text, "\x01")
         for m in part.media:
-            h.update(f"{m.path}\x02{m.alt or ''}\x03".encode())
-    return h.hexdigest()[:32]
+            pieces.append(f"{m.path}\x02{m.alt or ''}\x03")
+    return hashlib.sha256("".join(pieces).encode("utf-8")).hexdigest()[:32]

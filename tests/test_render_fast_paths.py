@@ -7,6 +7,7 @@ the channel's variant looked up once gives each field as `Post.field` does."""
 from __future__ import annotations
 
 import collections
+import hashlib
 import itertools
 import random
 import re
@@ -21,7 +22,8 @@ from cmflow import counting, markup
 from cmflow import render as render_mod
 from cmflow.config import LinkTracking
 from cmflow.content import parse_post
-from cmflow.render import render, tag_links, utm
+from cmflow.model import Media, Part, Rendered
+from cmflow.render import fingerprint, render, tag_links, utm
 
 PIECES = [
     "Bonjour",
@@ -276,3 +278,50 @@ def _tag_params(text: str, params: dict[str, str]) -> str:
         domains=("example.fr",), params={"utm_source": "{channel}", "utm_campaign": "{campaign}"}
     )
     return tag_links(text, tracking, params)
+
+
+def _fingerprint_the_long_way(rendered: Rendered) -> str:
+    h = hashlib.sha256()
+    for value in (rendered.title or "", *rendered.tags):
+        h.update(value.encode("utf-8") + b"\x00")
+    for part in rendered.parts:
+        h.update(part.text.encode("utf-8") + b"\x01")
+        for m in part.media:
+            h.update(f"{m.path}\x02{m.alt or ''}\x03".encode())
+    return h.hexdigest()[:32]
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_fingerprint_hashes_what_it_hashed_piece_by_piece(seed: int) -> None:
+    rng = random.Random(seed)
+    words = [
+        "",
+        "é",
+        "🎉",
+        "👨\u200d👩\u200d👧",
+        "\x00",
+        "\x01",
+        "a\x02b",
+        "Titre",
+        "https://example.fr",
+    ]
+    for _ in range(2000):
+        parts = [
+            Part(
+                "".join(rng.choices(words, k=rng.randint(0, 4))),
+                [
+                    Media(rng.choice(words), rng.choice([None, *words]))
+                    for _ in range(rng.randint(0, 2))
+                ],
+            )
+            for _ in range(rng.randint(1, 3))
+        ]
+        rendered = Rendered(
+            post_id="p",
+            channel="x",
+            platform="x",
+            parts=parts,
+            title=rng.choice([None, *words]),
+            tags=rng.choices(words, k=rng.randint(0, 3)),
+        )
+        assert fingerprint(rendered) == _fingerprint_the_long_way(rendered)
