@@ -19,6 +19,7 @@ Sources of the rules (also collected in docs/platforms.md):
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
@@ -51,9 +52,9 @@ URL_LENGTH: Final = 23
 # --- Patterns ---------------------------------------------------------------------------
 
 _GRAPHEME = regex.compile(r"\X")
-# Text made only of these (Latin with precomposed accents, common punctuation, currency)
-# has one grapheme per code point: no combining marks, joiners, emoji or Hangul jamo.
-_SIMPLE = regex.compile(r"[\x00-\u02ff\u2010-\u2027\u2030-\u205e\u20a0-\u20cf]*")
+# Runs of characters other than these: characters outside such runs (Latin with precomposed
+# accents, common punctuation, currency) are one grapheme each: no combining marks, joiners,
+# emoji or Hangul jamo.
 _COMPLEX_RUN = regex.compile(r"[^\x00-\u02ff\u2010-\u2027\u2030-\u205e\u20a0-\u20cf]+")
 
 # A URL starts with http:// or https:// (any case) not glued to a preceding letter/digit,
@@ -61,8 +62,12 @@ _COMPLEX_RUN = regex.compile(r"[^\x00-\u02ff\u2010-\u2027\u2030-\u205e\u20a0-\u2
 # that are not whitespace, control/format characters, "<", ">", '"', or emoji parts (an
 # emoji right after a link is not part of it). Trailing punctuation is trimmed afterwards.
 _URL_STOP = r"\s\p{Cc}\p{Cf}<>\"\p{Extended_Pictographic}\p{Emoji_Presentation}\p{RI}\uFE0F"
+# The run is read as runs of the ASCII characters it may hold (all but controls, space, "<",
+# ">", '"'), tested at once, or single other characters, each tested against the Unicode
+# properties: the same run, without a slow property test for every character of a link.
 _URL = regex.compile(
-    rf"(?<![\p{{L}}\p{{N}}_])https?://[\p{{L}}\p{{N}}\[][^{_URL_STOP}]*",
+    rf"(?<![\p{{L}}\p{{N}}_])https?://[\p{{L}}\p{{N}}\[]"
+    rf"(?:(?-i:[\x21\x23-\x3b\x3d\x3f-\x7e]+)|[^{_URL_STOP}])*+",
     regex.IGNORECASE,
 )
 # Always trimmed from the end of a URL (sentence punctuation, closing quotes).
@@ -90,9 +95,18 @@ _EMOJI_START = regex.compile(
 )
 # Quick pre-filter: a grapheme without any of these characters cannot be an emoji.
 _EMOJI_HINT = regex.compile(r"[\p{RI}\u20E3\p{Emoji_Presentation}\p{Extended_Pictographic}]")
+# Every hint character is one of these (the first Extended_Pictographic code points are ©
+# and ®, the next one is ‼): the standard `re` finds them many times faster than `regex`
+# tells Unicode properties apart, and French text has few of them.
+_EMOJI_CANDIDATE = re.compile("[\u00a9\u00ae\u203c-\U0010ffff]")
+# Where a stretch around an emoji may end: after an ASCII character other than CR that an
+# ASCII character follows, or at the end of the text (see `_emoji_graphemes`).
+_STRETCH_END = re.compile(r"[\x00-\x0c\x0e-\x7f](?=[\x00-\x7f])")
 
-# X (twitter-text v3 config): code points in these ranges weigh 1, all others weigh 2.
-_X_LIGHT = regex.compile(r"[\u0000-\u10FF\u2000-\u200D\u2010-\u201F\u2032-\u2037]")
+# X (twitter-text v3 config): code points in U+0000-U+10FF, U+2000-U+200D, U+2010-U+201F and
+# U+2032-U+2037 weigh 1, all others (these) weigh 2.
+# Counted, not the light ones: fewer to find in most text, and `re` finds them faster.
+_X_HEAVY = re.compile("[^\u0000-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]")
 
 
 # --- Generic helpers --------------------------------------------------------------------
@@ -158,11 +172,12 @@ def _scan_urls(text: str) -> Spans:
 
 def graphemes(text: str) -> int:
     """Number of extended grapheme clusters (Unicode UAX #29, ``regex`` ``\\X``)."""
-    if text.isascii() or _SIMPLE.fullmatch(text):
+    if text.isascii():
         # Here only CR LF forms a multi-character cluster.
         return len(text) - text.count("\r\n")
     # Segment only the complex runs (emoji, combining marks...), each with the character
-    # before it, which a mark or joiner may attach to; simple characters count one each.
+    # before it, which a mark or joiner may attach to; simple characters count one each
+    # (with no complex run at all, the loop does nothing: one scan, not two).
     total = 0
     last = 0
     for m in _COMPLEX_RUN.finditer(text):
@@ -187,11 +202,46 @@ def is_emoji_grapheme(g: str) -> bool:
 
 
 def _emoji_graphemes(text: str) -> list[str]:
-    """The emoji grapheme clusters of ``text``, in order."""
-    if text.isascii() or _EMOJI_HINT.search(text) is None:
+    """The emoji grapheme clusters of ``text``, in order.
+
+    The same as keeping the emoji among all the clusters of ``text``, but only the stretch
+    of text around each emoji hint is segmented: ``\\X`` over a whole post costs more than
+    the rest of counting it. A stretch starts and ends where a cluster boundary is certain
+    whatever the Unicode version: between an ASCII character other than CR and an ASCII
+    character (no ASCII character extends, joins, prepends or pairs), so its clusters are
+    the text's; and every emoji cluster holds a hint character.
+    """
+    if text.isascii():
         return []
-    clusters: list[str] = _GRAPHEME.findall(text)
-    return [g for g in clusters if is_emoji_grapheme(g)]
+    found: list[str] = []
+    end = 0  # where the last stretch segmented ends: a boundary
+    for candidate in _EMOJI_CANDIDATE.finditer(text):
+        at = candidate.start()
+        if at < end or not _is_hint(text[at]):
+            continue
+        start = at
+        while start > end and not (text[start] < "\x80" and _safe_before(text[start - 1])):
+            start -= 1
+        after = _STRETCH_END.search(text, at)
+        end = after.end() if after is not None else len(text)
+        found += _emoji_of(text[start:end])
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _is_hint(char: str) -> bool:
+    return _EMOJI_HINT.match(char) is not None
+
+
+@lru_cache(maxsize=1024)
+def _emoji_of(stretch: str) -> tuple[str, ...]:
+    """The emoji clusters of a stretch: cached, the same few (" 🎉 ") recur post after post."""
+    return tuple(g for g in _GRAPHEME.findall(stretch) if is_emoji_grapheme(g))
+
+
+def _safe_before(char: str) -> bool:
+    """Whether a cluster boundary follows `char` when an ASCII character does."""
+    return char < "\x80" and char != "\r"
 
 
 # --- X ------------------------------------------------------------------------------------
@@ -201,12 +251,17 @@ def _x_code_point_weight(text: str) -> int:
     """Sum of per-code-point X weights: 1 inside the light ranges, 2 elsewhere."""
     if text.isascii():
         return len(text)
-    return 2 * len(text) - len(_X_LIGHT.findall(text))
+    return len(text) + len(_X_HEAVY.findall(text))
 
 
 def _x_weight(text: str) -> int:
     """Weighted length of URL-free text: emoji clusters 2, other code points 1 or 2."""
     total = _x_code_point_weight(text)
+    if total == len(text) and "\u200d" not in text:
+        # Every emoji cluster holds a code point of weight 2 (a flag, a keycap's U+20E3, an
+        # emoji-presentation character, U+FE0F or a skin tone after a pictograph) or a
+        # U+200D (after "©" or "®"): none here.
+        return total
     for g in _emoji_graphemes(text):
         total += 2 - _x_code_point_weight(g)
     return total

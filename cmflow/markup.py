@@ -132,6 +132,14 @@ def split_thread(body: str) -> list[str]:
 
     A break written inside a fenced code block is content, not a break.
     """
+    if "<!--" not in body:  # no break: what `_split_at_breaks` makes of it, in one step
+        whole = (body.replace("\r\n", "\n") if "\r" in body else body).strip()
+        return [whole] if whole else []
+    return _split_at_breaks(body)
+
+
+def _split_at_breaks(body: str) -> list[str]:
+    """`split_thread`, line by line."""
     parts: list[str] = []
     current: list[str] = []
     fence = ""

@@ -8,6 +8,7 @@ import re
 import string
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 from urllib.parse import quote_plus
 
 from cmflow import counting, markup
@@ -16,15 +17,27 @@ from cmflow.model import Link, Part, Post, Rendered
 from cmflow.platforms.spec import Capability
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+_NO_VARIANT: dict[str, Any] = {}  # read only
 
 
 def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
     """Render `post` for `channel`. With `html`, feed-like channels also get `Rendered.html`."""
     spec = channel.spec
     name = channel.name
-    body = post.body_for(name)
+    meta = post.meta
+    # `post.field(key, name)`, the channel's variant looked up once, not once per field.
+    variants = meta.get("variants")
+    variant = variants.get(name) if isinstance(variants, dict) else None
+    over: dict[str, Any] = variant if isinstance(variant, dict) else _NO_VARIANT
+
+    def field(key: str) -> Any:
+        return over[key] if key in over else meta.get(key)
+
+    body = field("body")
+    if not isinstance(body, str):  # `post.body_for(name)`
+        body = post.body
     tracking = channel.rules.link_tracking
-    campaign = post.field("campaign", name)
+    campaign = field("campaign")
     params = {
         "channel": name,
         "platform": channel.platform,
@@ -44,7 +57,7 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
         limit = min(limit or channel.rules.max_caption_length, channel.rules.max_caption_length)
     count = counting.COUNTERS[spec.counter]
     url_length = spec.url_length
-    if spec.threads and post.field("thread", name) == "auto" and limit:
+    if spec.threads and field("thread") == "auto" and limit:
         texts = [
             p
             for t in texts
@@ -57,10 +70,10 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
             shorten_links(text, spec.shorten_links) if spec.shorten_links else (text, _links(text))
         )
         parts.append(Part(shown, media if i == 0 else [], links, count(shown, url_length)))
-    title = post.field("title", name)
-    tags = post.field("tags", name)
-    language = post.field("language", name) or channel.language
-    series = post.field("series", name)
+    title = field("title")
+    tags = field("tags")
+    language = field("language") or channel.language
+    series = field("series")
     rendered = Rendered(
         post_id=post.id,
         channel=name,
@@ -84,7 +97,15 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
 def _plain_parts(body: str, threads: bool) -> tuple[str, ...]:
     """The body as plain text, split at thread breaks when the channel has threads.
     Cached: most channels of a post share its body."""
-    chunks = markup.split_thread(body) if threads else [body]
+    if threads:
+        chunks = markup.split_thread(body)
+    else:
+        # A body is stored with its last newline, and split_thread strips it: where that is
+        # all it strips (no break, no other edge space), the two are the same Markdown, so
+        # threaded and other channels of a post share one `_to_plain`.
+        trimmed = body.rstrip("\n")
+        keep = trimmed[:1].isspace() or trimmed[-1:].isspace() or "\r" in trimmed
+        chunks = [body if keep or "<!--" in body else trimmed]
     return tuple(_to_plain(c) for c in chunks)
 
 
@@ -105,6 +126,8 @@ def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
     found = counting.find_urls(text)
     if not found:
         return text
+    templates, items = _utm_key(tracking, params)
+    domains = tracking.domains
     out: list[str] = []
     spans: list[tuple[int, int, str]] = []
     known = True
@@ -112,7 +135,7 @@ def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
     pos = 0
     for start, end, url in found:
         out.append(text[last:start])
-        tagged = utm(url, tracking, params)
+        tagged = _tag(url, _tracked(url, domains), templates, items)
         out.append(tagged)
         pos += start - last
         spans.append((pos, pos + len(tagged), tagged))
@@ -129,11 +152,16 @@ def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
 
 
 def utm(url: str, tracking: LinkTracking, params: dict[str, str]) -> str:
+    return _tag(url, _tracked(url, tracking.domains), *_utm_key(tracking, params))
+
+
+def _utm_key(
+    tracking: LinkTracking, params: dict[str, str]
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """The templates, and the parameters they use (by name, as `_fields` sorts them): what
+    `_added` caches on."""
     templates = tuple(tracking.params.items())
-    used = _fields(templates)
-    return _utm(
-        url, tracking.domains, templates, tuple(sorted((k, params.get(k, "")) for k in used))
-    )
+    return templates, tuple([(k, params.get(k, "")) for k in _fields(templates)])
 
 
 @lru_cache(maxsize=64)
@@ -149,26 +177,43 @@ def _fields(templates: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
 
 _HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)")
 
+_Cut = tuple[str, str, str, frozenset[str]]
+
 
 @lru_cache(maxsize=4096)
-def _utm(
+def _tracked(url: str, domains: tuple[str, ...]) -> _Cut | None:
+    """`url` cut where parameters go (before the query, the query, from "#" on, the query's
+    keys), or None when its host is not tracked. Cached apart from the parameters: a post's
+    channels tag the same links, each with its own."""
+    m = _HOST.match(url)
+    host = m.group(1).lower() if m else ""
+    if host not in domains and not host.endswith(_subdomains(domains)):
+        return None
+    base, hash_mark, fragment = url.partition("#")
+    path, _, query = base.partition("?")
+    present = frozenset([pair.split("=", 1)[0] for pair in query.split("&") if pair])
+    return path, query, hash_mark + fragment, present
+
+
+@lru_cache(maxsize=64)
+def _subdomains(domains: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple("." + d for d in domains)
+
+
+def _tag(
     url: str,
-    domains: tuple[str, ...],
+    cut: _Cut | None,
     templates: tuple[tuple[str, str], ...],
     items: tuple[tuple[str, str], ...],
 ) -> str:
-    m = _HOST.match(url)
-    host = m.group(1).lower() if m else ""
-    if not any(host == d or host.endswith("." + d) for d in domains):
+    if cut is None:
         return url
-    base, hash_mark, fragment = url.partition("#")
-    path, _, query = base.partition("?")
-    present = frozenset(pair.split("=", 1)[0] for pair in query.split("&") if pair)
+    path, query, tail, present = cut
     added = _added(templates, items, present)
     if not added:
         return url
     # The query as written stays untouched (re-encoding it could alter the URL); ours follow.
-    return f"{path}?{'&'.join([query, *added] if query else added)}{hash_mark}{fragment}"
+    return f"{path}?{'&'.join([query, *added] if query else added)}{tail}"
 
 
 @lru_cache(maxsize=1024)
@@ -281,12 +326,14 @@ def number_parts(parts: list[str]) -> list[str]:
 def fingerprint(rendered: Rendered) -> str:
     """A hash of what the channel receives: recorded at publish time, compared later to spot
     posts edited after publishing."""
-    h = hashlib.sha256()
     # Not the HTML: it is derived from the same body, and validation renders no HTML.
-    for value in (rendered.title or "", *rendered.tags):
-        h.update(value.encode("utf-8") + b"\x00")
+    # Title and tags each end with NUL, parts with \x01, media as path \x02 alt \x03; one
+    # string encoded once (UTF-8 of the whole is the UTF-8 of the pieces, one after another).
+    pieces = [rendered.title or "", "\x00"]
+    for tag in rendered.tags:
+        pieces += (tag, "\x00")
     for part in rendered.parts:
-        h.update(part.text.encode("utf-8") + b"\x01")
+        pieces += (part.text, "\x01")
         for m in part.media:
-            h.update(f"{m.path}\x02{m.alt or ''}\x03".encode())
-    return h.hexdigest()[:32]
+            pieces.append(f"{m.path}\x02{m.alt or ''}\x03")
+    return hashlib.sha256("".join(pieces).encode("utf-8")).hexdigest()[:32]
