@@ -12,14 +12,15 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from cmflow import config as config_mod
-from cmflow import content, i18n
+from cmflow import content, i18n, schema
 from cmflow.config import Config
-from cmflow.model import Post
+from cmflow.model import Mark, Post
 from cmflow.rules import BY_ID
 from tests.conftest import write_repo
 from tests.test_fuzz_validate import hostile_post
@@ -350,3 +351,32 @@ def test_the_generator_reaches_the_shapes_it_aims_at(tmp_path: Path) -> None:
     with_media = [p for p in clean if isinstance(p.meta.get("media"), list)]
     assert len(clean) > COMMON // 10
     assert len(with_media) > COMMON // 50
+
+
+def _every_key(keys: Mapping[str, schema.Key]) -> Iterator[schema.Key]:
+    for key in keys.values():
+        yield key
+        yield from _every_key(key.keys)
+        if key.item is not None:
+            yield key.item
+            yield from _every_key(key.item.keys)
+
+
+def test_the_quick_field_check_never_hides_a_problem(tmp_path: Path) -> None:
+    """`schema.passes` says yes only where `schema.check_value` finds nothing: tried with
+    every value the generated posts hold, against every kind of field (most do not fit)."""
+    config = _config(tmp_path)
+    rng = random.Random(SEED)
+    values: list[object] = [None, True, 1, 1.5, "x", [], {}, [None], {"path": None}]
+    for n in range(COMMON):
+        post = content.parse_post(f"content/{n}.md", _common(rng), config.timezone, config.channels)
+        values.extend(post.meta.values())
+        values.extend(v for m in post.meta.values() if isinstance(m, dict) for v in m.values())
+    keys = [*_every_key(schema.FRONTMATTER_KEYS), *_every_key(schema.CONFIG_KEYS)]
+    said_yes = 0
+    for key in keys:
+        for value in values:
+            if schema.passes(value, key):
+                said_yes += 1
+                assert schema.check_value(value, key, {}, ("k",), Mark(1, 1)) == [], (key, value)
+    assert said_yes > len(values)  # it does say yes
