@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from datetime import tzinfo
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 from cmflow import safefs, schema
 from cmflow.errors import CmflowError
 from cmflow.i18n import _, number
-from cmflow.model import SAFE_ID, Finding, Mark, Post
+from cmflow.model import SAFE_ID, Finding, KeyPath, Mark, Post
 from cmflow.timeutil import DateProblem, parse_datetime, slot_request
 from cmflow.yamlload import YamlSyntaxError, byte_mark, parse
 
@@ -123,7 +124,9 @@ def parse_post(
         )
         return post
     try:
-        text = raw.decode("utf-8-sig")
+        # What decode("utf-8-sig") does, without its codec's Python wrapper; a position in
+        # an error counts from after the BOM, as that codec's does.
+        text = (raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw).decode("utf-8")
     except UnicodeDecodeError as exc:
         post.problems.append(
             _file_finding(
@@ -196,7 +199,7 @@ def parse_post(
         )
         return post
     post.meta = meta
-    for p in schema.check(meta, schema.FRONTMATTER_KEYS, marks):
+    for p in _field_problems(meta, marks):
         top = p.path[0] if p.path else ""
         rule = (
             "frontmatter.unknown-field"
@@ -212,26 +215,55 @@ def parse_post(
     return post
 
 
+# The closing line, with the \n before it: `---` or `...`, then nothing but whitespace (what
+# str.rstrip removes: `[^\S\n]` is the whitespace of `\s` but the line's end). Starting
+# with a literal \n lets the regex engine skip from line to line.
+_CLOSING = re.compile(r"\n(?:---|\.\.\.)[^\S\n]*(?=\n|\Z)")
+
+
 def split_front_matter(text: str) -> tuple[str | None, str, int]:
-    """(front-matter text or None, body, 1-based line where the body starts)."""
+    """(front-matter text or None, body, 1-based line where the body starts).
+
+    The front-matter opens with a first line `---` and closes at the next line `---` or
+    `...` (spaces after either are ignored); without a closing line, the whole file is body."""
     if not text.startswith("---"):
         return None, text, 1
     first_nl = text.find("\n")
     if first_nl == -1 or text[:first_nl].rstrip() != "---":
         return None, text, 1
-    pos = first_nl + 1
-    line = 2
-    while pos <= len(text):
-        nl = text.find("\n", pos)
-        end = len(text) if nl == -1 else nl
-        if text[pos:end].rstrip() in ("---", "..."):
-            body = text[end + 1 :] if nl != -1 else ""
-            return text[first_nl + 1 : pos], body, line + 1
-        if nl == -1:
-            break
-        pos = nl + 1
-        line += 1
-    return None, text, 1  # no closing line: treat the whole file as body
+    closing = _CLOSING.search(text, first_nl)
+    if closing is None:
+        return None, text, 1
+    start, end = closing.span()  # start: the \n ending the last line of front-matter
+    body = text[end + 1 :]  # "" when the closing line ends the file
+    return text[first_nl + 1 : start + 1], body, text.count("\n", 0, start) + 3
+
+
+def _field_problems(meta: dict[str, Any], marks: Mapping[KeyPath, Mark]) -> list[schema.Problem]:
+    """What `schema.check` finds in the front-matter, asked only when a quick look at each
+    field (`schema.passes`) sees something wrong: most posts have nothing to report."""
+    if not _ANY_REQUIRED:
+        keys = schema.FRONTMATTER_KEYS
+        for name, value in meta.items():
+            if value.__class__ is str and name in _TEXT_FIELDS:
+                continue
+            key = keys.get(name)
+            if key is None or not schema.passes(value, key):
+                break
+        else:
+            return []
+    return schema.check(meta, schema.FRONTMATTER_KEYS, marks)
+
+
+# A required top-level field is reported even when every written field passes.
+_ANY_REQUIRED = any(key.required for key in schema.FRONTMATTER_KEYS.values())
+# The fields any text passes (title, pillar, date...): without choices, `passes` looks only
+# at the type of a text value.
+_TEXT_FIELDS = frozenset(
+    name
+    for name, key in schema.FRONTMATTER_KEYS.items()
+    if not key.choices and schema.passes("text", key)
+)
 
 
 def _finish(
@@ -376,10 +408,15 @@ def _lc(mark: Mark) -> tuple[int, int]:
     return mark.line, mark.column
 
 
+# json.dumps(keep, sort_keys=True, default=str, ensure_ascii=False), without building an
+# encoder for every post: the same bytes, so every recorded hash stays valid.
+_HASH_JSON = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
+
+
 def content_hash(meta: Mapping[str, Any], body: str) -> str:
     """What identifies a post's content: body and the fields that change what is sent."""
     keep = {k: v for k, v in meta.items() if k not in ("date", "status", "id")}
-    blob = json.dumps(keep, sort_keys=True, default=str, ensure_ascii=False) + "\n" + body.strip()
+    blob = _HASH_JSON.encode(keep) + "\n" + body.strip()
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

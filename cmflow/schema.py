@@ -449,6 +449,44 @@ def check_value(
     return out
 
 
+def passes(value: Any, key: Key) -> bool:
+    """True when `check_value` would find nothing wrong with `value`: the quick answer for
+    the common case, which builds no message and no path. False may also mean "unsure"
+    (a non-text key): the caller then asks `check_value`, which says what is wrong."""
+    if value is None:
+        return False
+    kind = key.kind
+    if not _fits(kind, value) and not any(_fits(k, value) for k in key.alt_kinds):
+        return False
+    if key.choices and isinstance(value, str) and value not in key.choices:
+        return False
+    if kind == "map" and isinstance(value, dict):
+        for name, sub in key.keys.items():
+            if sub.required and name not in value:
+                return False
+        for name, item in value.items():
+            if not isinstance(name, str):
+                return False
+            known = key.keys.get(name)
+            if known is None:
+                if key.open:
+                    continue
+                return False
+            if not passes(item, known):
+                return False
+        return True
+    item_key = key.item
+    if item_key is None:
+        return True
+    if kind == "list" and isinstance(value, list):
+        if item_key is STR:
+            return all(isinstance(item, str) for item in value)
+        return all(passes(item, item_key) for item in value)
+    if kind == "dict" and isinstance(value, dict):
+        return all(passes(item, item_key) for item in value.values())
+    return True
+
+
 def _dotted(path: KeyPath) -> str:
     out = ""
     for part in path:

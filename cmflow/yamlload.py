@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import yaml
@@ -390,12 +390,14 @@ def byte_mark(raw: bytes, index: int) -> Mark:
 
 
 # --- A fast path for the front-matter most posts have -----------------------------------------
-# `key: plain value`, `key: [a, b]`, `key: "text"` lines and nothing else. Building libyaml's
-# node tree and walking it three times costs several times reading the file; these lines
-# need none of it. Values are typed by PyYAML's own resolver and constructors (so `yes`,
-# `2026-11-24`, `0x1F` mean what they mean to the full parser); anything else (indentation,
-# comments, anchors, tags, block or nested collections, escapes, a key written twice...) goes
-# to the full parser, so results and error messages are the same either way.
+# `key: plain value`, `key: [a, b]`, `key: "text"` lines, and below a `key:` a block list
+# (`  - item`, `  - path: x` with its `    alt: y` lines) or a block mapping of the same:
+# nothing else. Building libyaml's node tree and walking it three times costs several times
+# reading the file; these lines need none of it. Values are typed by PyYAML's own resolver
+# and constructors (so `yes`, `2026-11-24`, `0x1F` mean what they mean to the full parser);
+# anything else (a line indented otherwise, comments, blank lines, anchors, tags, multi-line
+# or block scalars, flow mappings, escapes, a key written twice...) goes to the full parser,
+# so results and error messages are the same either way.
 
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?:$| +(?=[^ \t]))")
 # A plain scalar with nothing YAML could read otherwise: no indicator first, no ": " or
@@ -410,6 +412,25 @@ _SIMPLE_TAGS = frozenset(
     f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")
 )
 _CONSTRUCTOR = _Loader("")  # a resolver and constructor only: its parser never runs
+# The first characters of the plain scalars PyYAML's resolver may read as other than text
+# (`yes`, `~`, `1`, `.5`, `2026-11-24`...): any other text is text, without asking it. All
+# (None: some pattern applies to any first character; none does in PyYAML's loaders.)
+_RESOLVERS: dict[str | None, Any] = _CONSTRUCTOR.yaml_implicit_resolvers
+_RESOLVED_FIRST = (
+    frozenset(_RESOLVERS)
+    if None not in _RESOLVERS and not _CONSTRUCTOR.yaml_path_resolvers
+    else None
+)
+# The fast path nests no deeper than this (real front-matter: 3 levels); deeper goes to the
+# full parser, which refuses what is deeper than MAX_DEPTH without recursing.
+_SIMPLE_DEPTH = 8
+# Mark(line, column) without the Python-level __new__ of a named tuple: one per key.
+_mark = partial(tuple.__new__, Mark)
+_EMPTY, _SCALAR, _LIST = 0, 1, 2
+
+
+class _NotSimple(Exception):
+    """The front-matter leaves the fast path's shapes: the full parser reads it."""
 
 
 @lru_cache(maxsize=4096)
@@ -419,10 +440,12 @@ def _scalar(text: str, flow: bool) -> tuple[Any] | None:
     values are immutable (text, numbers, booleans, dates)."""
     if not text.isprintable():  # control characters, NUL, other line breaks: full parser
         return None
-    if _QUOTED.match(text):
+    if text[:1] in "\"'" and _QUOTED.match(text):
         return (text[1:-1],)
     if not (_FLOW_ITEM if flow else _PLAIN).match(text):
         return None
+    if _RESOLVED_FIRST is not None and text[0] not in _RESOLVED_FIRST:
+        return (text,)  # what `resolve` returns, without trying a pattern
     tag = _CONSTRUCTOR.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
     if tag == _STR:
         return (text,)
@@ -439,6 +462,45 @@ def _text_key(key: str) -> bool:
     return bool(_CONSTRUCTOR.resolve(yaml.ScalarNode, key, (True, False)) == _STR)  # type: ignore[no-untyped-call]
 
 
+@lru_cache(maxsize=8192)
+def _entry(text: str) -> tuple[str, int, Any, tuple[int, ...]] | None:
+    """One `key: value` written from the start of `text`: (key, what follows it: _EMPTY,
+    _SCALAR or _LIST, the value (a list as a tuple), the columns of a list's items counted
+    from the start of `text`), or None: not simple. Cached: most lines repeat from post to
+    post (`pillar: product`, `channels: [linkedin, site]`), and the values are immutable."""
+    m = _KEY.match(text)
+    if m is None:
+        return None
+    key = m.group(1)
+    if not _text_key(key):
+        return None
+    start = m.end()
+    raw = text[start:]
+    if not raw:
+        return key, _EMPTY, None, ()
+    if raw[0] != "[":
+        got = _scalar(raw, False)
+        return None if got is None else (key, _SCALAR, got[0], ())
+    if raw[-1] != "]":
+        return None
+    items: list[Any] = []
+    columns: list[int] = []
+    inner = raw[1:-1]
+    if inner.strip():
+        pos = start + 1
+        for piece in inner.split(","):
+            item = piece.strip(" ")
+            got = _scalar(item, True) if item else None
+            if got is None:
+                return None
+            items.append(got[0])
+            columns.append(pos + len(piece) - len(piece.lstrip(" ")))
+            pos += len(piece) + 1
+    elif inner:
+        return None
+    return key, _LIST, tuple(items), tuple(columns)
+
+
 def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Mark]] | None:
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -447,40 +509,123 @@ def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Ma
         return None
     value: dict[str, Any] = {}
     marks: dict[KeyPath, Mark] = {}
-    for i, line in enumerate(lines):
-        m = _KEY.match(line)
-        if m is None:
-            return None
-        key = m.group(1)
-        if key in value or not _text_key(key):
-            return None
-        marks[(key,)] = Mark(i + 1 + off, 1)
-        start = m.end()
-        raw = line[start:]
-        if not raw:
-            value[key] = None
-        elif raw[0] == "[":
-            if raw[-1] != "]":
+    n = len(lines)
+    i = 0
+    try:
+        while i < n:  # the top-level keys: `_block_mapping` at column 0, unrolled
+            entry = _entry(lines[i])  # None for an indented line too
+            if entry is None:
                 return None
-            items: list[Any] = []
-            inner = raw[1:-1]
-            if inner.strip():
-                pos = start + 1
-                for n, piece in enumerate(inner.split(",")):
-                    item = piece.strip(" ")
-                    got = _scalar(item, True) if item else None
-                    if got is None:
-                        return None
-                    items.append(got[0])
-                    lead = len(piece) - len(piece.lstrip(" "))
-                    marks[(key, n)] = Mark(i + 1 + off, pos + lead + 1)
-                    pos += len(piece) + 1
-            elif inner:
-                return None
-            value[key] = items
-        else:
-            got = _scalar(raw, False)
-            if got is None:
-                return None
-            value[key] = got[0]
+            key, kind, v, columns = entry
+            if key in value:
+                return None  # the full parser says where it was first written
+            line_no = i + 1 + off
+            sub = (key,)
+            marks[sub] = _mark((line_no, 1))
+            i += 1
+            if kind == _LIST:
+                v = list(v)
+                for j, column in enumerate(columns):
+                    marks[(key, j)] = _mark((line_no, column + 1))
+            elif kind == _EMPTY and i < n and lines[i][:1] == " ":
+                v, i = _block_below(lines, i, sub, marks, off)
+            value[key] = v
+    except _NotSimple:
+        return None
     return value, marks
+
+
+def _block_below(
+    lines: list[str], i: int, path: KeyPath, marks: dict[KeyPath, Mark], off: int
+) -> tuple[Any, int]:
+    """The block list or mapping below a `key:` written alone, from line i (indented more
+    than the key), and the line after it."""
+    below = lines[i]
+    text = below.lstrip(" ")
+    lead = len(below) - len(text)
+    if text[:1] == "-":
+        return _block_sequence(lines, i, lead, path, marks, off)
+    return _block_mapping(lines, i, lead, path, marks, off, None)
+
+
+def _block_mapping(
+    lines: list[str],
+    i: int,
+    indent: int,
+    path: KeyPath,
+    marks: dict[KeyPath, Mark],
+    off: int,
+    first: str | None,
+) -> tuple[dict[str, Any], int]:
+    """The block mapping whose keys sit at column `indent` (0-based, above 0) from line i,
+    and the line after it. `first`: its first entry, when it follows a list item's `- `."""
+    if len(path) > _SIMPLE_DEPTH:
+        raise _NotSimple
+    value: dict[str, Any] = {}
+    n = len(lines)
+    while i < n:
+        if first is not None:
+            text, first = first, None
+        else:
+            line = lines[i]
+            text = line.lstrip(" ")
+            lead = len(line) - len(text)
+            if lead != indent:
+                if lead < indent:
+                    break  # the mapping ends; the caller checks the line
+                raise _NotSimple  # a continuation line, or a stray indent
+        entry = _entry(text)
+        if entry is None:
+            raise _NotSimple
+        key, kind, v, columns = entry
+        if key in value:
+            raise _NotSimple
+        sub = (*path, key)
+        line_no = i + 1 + off
+        marks[sub] = _mark((line_no, indent + 1))
+        i += 1
+        if kind == _LIST:
+            v = list(v)
+            for j, column in enumerate(columns):
+                marks[(*sub, j)] = _mark((line_no, indent + column + 1))
+        elif kind == _EMPTY and i < n:
+            below = lines[i]
+            if len(below) - len(below.lstrip(" ")) > indent:
+                v, i = _block_below(lines, i, sub, marks, off)
+        value[key] = v
+    return value, i
+
+
+def _block_sequence(
+    lines: list[str], i: int, indent: int, path: KeyPath, marks: dict[KeyPath, Mark], off: int
+) -> tuple[list[Any], int]:
+    """The block list whose `- ` sit at column `indent` from line `i`, and the line after."""
+    if len(path) > _SIMPLE_DEPTH:
+        raise _NotSimple
+    items: list[Any] = []
+    n = len(lines)
+    while i < n:
+        line = lines[i]
+        text = line.lstrip(" ")
+        lead = len(line) - len(text)
+        if lead != indent:
+            if lead < indent:
+                break
+            raise _NotSimple
+        if text[:2] != "- ":
+            raise _NotSimple  # `-` alone (an empty item, or one below), `-x`, a key...
+        rest = text[2:]
+        text = rest.lstrip(" ")
+        column = indent + 2 + len(rest) - len(text)  # where the item starts (0-based)
+        sub = (*path, len(items))
+        marks[sub] = _mark((i + 1 + off, column + 1))
+        got = _scalar(text, False) if text else None
+        if got is not None:
+            items.append(got[0])
+            i += 1
+        elif text:  # `- key: value`: a mapping whose keys line up with this first one
+            item, i = _block_mapping(lines, i, column, sub, marks, off, text)
+            items.append(item)
+        else:
+            raise _NotSimple
+    return items, i

@@ -178,3 +178,97 @@ def test_typical_front_matter_takes_the_fast_path() -> None:
     fast = _parse_simple(doc, 1)
     assert fast is not None and fast == _full(doc)
     assert fast[1][("channels", 2)] == (3, 28)
+
+
+BLOCK_LINES = [
+    "{i}- {v}",
+    "{i}-  {v}",
+    "{i}- k: {v}",
+    "{i}- path: {v}\n{i}  alt: {v}",
+    "{i}-   path: {v}\n{i}    alt: {v}",
+    "{i}- path: {v}\n{i}   alt: {v}",
+    "{i}- path: {v}\n{i}  path: {v}",
+    "{i}- path:\n{i}    - {v}",
+    "{i}- path:\n{i}  - {v}",
+    "{i}- a:\n{i}    b: {v}",
+    "{i}k: {v}",
+    "{i}k: [{v}, {v}]",
+    "{i}k:\n{i}  - {v}",
+    "{i}k:\n{i}- {v}",
+    "{i}k:\n{i}    x: {v}",
+    "{i}k:",
+    "{i}-",
+    "{i}-\n{i}  - {v}",
+    "{i}- - {v}",
+    "{i}- [{v}]",
+    "{i}- {{a: {v}}}",
+    "{i}#c",
+    "",
+    "{i}  {v}",
+    "{i}\t- {v}",
+    "{i}- \t{v}",
+]
+
+
+def _block_documents(rng: random.Random, count: int) -> list[str]:
+    """Keys holding block lists and mappings (media, variants), bent now and then."""
+    docs = []
+    for _ in range(count):
+        lines = []
+        for _ in range(rng.randint(1, 4)):
+            key = rng.choice(KEYS)
+            if rng.random() < 0.3:
+                lines.append(f"{key}: {rng.choice(VALUES)}")
+                continue
+            indent = " " * rng.choice([1, 2, 2, 2, 3, 4])
+            block = []
+            for _ in range(rng.randint(1, 3)):
+                shape = (
+                    rng.choice(BLOCK_LINES) if rng.random() < 0.4 else rng.choice(BLOCK_LINES[:4])
+                )
+                block.append(
+                    shape.format(i=indent, v=rng.choice(VALUES) if rng.random() < 0.3 else "x")
+                )
+            lines.append(f"{key}:\n" + "\n".join(block))
+        docs.append("\n".join(lines) + rng.choice(["\n", "\n", ""]))
+    return docs
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_fast_path_agrees_with_the_full_parser_on_block_collections(seed: int) -> None:
+    rng = random.Random(seed)
+    fast_taken = nested = 0
+    for doc in _block_documents(rng, 3000):
+        fast = _parse_simple(doc, 1)
+        if fast is None:
+            continue
+        full = _full(doc)
+        fast_taken += 1
+        nested += any(len(k) > 2 for k in fast[1])
+        assert not isinstance(full, str), (doc, full)
+        assert fast[0] == full[0], doc
+        assert repr(fast[0]) == repr(full[0]), doc  # same types, same key order
+        assert fast[1] == full[1], doc
+    assert fast_taken > 150
+    assert nested > 50
+
+
+def test_media_and_variants_take_the_fast_path() -> None:
+    doc = (
+        "date: 2023-03-15 07:25\nchannels: [linkedin, site]\nmedia:\n"
+        "  - path: media/2023/03/photo-04337.jpg\n    alt: Photo de l'abonnés\n"
+        "  - media/b.jpg\ntags:\n- a\n"
+    )
+    assert _parse_simple(doc, 1) is None  # `- a` level with its key: the full parser's
+    doc = doc.replace("\n- a\n", "\n  - a\nvariants:\n  x:\n    body: Court.\n")
+    fast = _parse_simple(doc, 1)
+    assert fast is not None and fast == _full(doc)
+    assert fast[1][("media", 0, "alt")] == (6, 5)
+    assert fast[1][("variants", "x", "body")] == (12, 5)
+
+
+def test_deep_block_nesting_is_left_to_the_full_parser() -> None:
+    doc = "a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 300)) + " " * 300 + "v: x\n"
+    assert _parse_simple(doc, 1) is None
+    with pytest.raises(YamlSyntaxError, match="nested more than 100 levels"):
+        parse(doc, 1)
