@@ -124,17 +124,16 @@ def parse_post(
         )
         return post
     try:
-        # What decode("utf-8-sig") does, without its codec's Python wrapper; a position in
-        # an error counts from after the BOM, as that codec's does.
-        text = (raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw).decode("utf-8")
+        # What decode("utf-8-sig") does, without its codec's Python wrapper.
+        skip = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+        text = (raw[skip:] if skip else raw).decode("utf-8")
     except UnicodeDecodeError as exc:
+        at = exc.start + skip  # the error counts from after the BOM; the file, from its start
         post.problems.append(
             _file_finding(
                 rel,
-                _("is not UTF-8 (byte {byte}): save it as UTF-8").format(
-                    byte=f"0x{raw[exc.start]:02x}"
-                ),
-                byte_mark(raw, exc.start),
+                _("is not UTF-8 (byte {byte}): save it as UTF-8").format(byte=f"0x{raw[at]:02x}"),
+                byte_mark(raw, at),
             )
         )
         return post

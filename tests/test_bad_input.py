@@ -53,6 +53,12 @@ def findings_with_witness(make_repo: MakeRepo, bad: str | bytes) -> list[Found]:
             id="not-utf8",
         ),
         pytest.param(
+            b"\xef\xbb\xbf" + LATIN1.encode("latin-1"),
+            # The BOM is skipped, not counted: the same byte at the same place as without it.
+            ("content.file", 5, 11, "this file is not UTF-8 (byte 0xe9): save it as UTF-8"),
+            id="not-utf8-after-bom",
+        ),
+        pytest.param(
             b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
             ("content.file", 1, 1, "this file is binary, not a Markdown post: move it to media/"),
             id="binary",
