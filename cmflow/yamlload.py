@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from collections.abc import Sequence
 from functools import lru_cache, partial
 from typing import Any
 
@@ -141,7 +142,14 @@ def parse(text: str, line_offset: int = 0) -> tuple[Any, dict[KeyPath, Mark], ya
     simple = _parse_simple(text, line_offset)
     if simple is not None:  # the common front-matter: see `_parse_simple`
         return simple[0], simple[1], None
+    return parse_full(text, line_offset)
 
+
+def parse_full(
+    text: str, line_offset: int = 0
+) -> tuple[Any, dict[KeyPath, Mark], yaml.Node | None]:
+    """`parse` without the fast path: libyaml's node tree, every check (tests compare the
+    fast path with it)."""
     # YAML also breaks lines at U+0085, U+2028 and U+2029; cmflow (and editors) count only
     # \n, so positions are then recomputed from the character index.
     starts = (
@@ -429,6 +437,15 @@ _mark = partial(tuple.__new__, Mark)
 _EMPTY, _SCALAR, _LIST = 0, 1, 2
 
 
+# A line that is blank or only a comment (`# ...`, after spaces); in a whole text, any one.
+_IGNORED_LINE = re.compile(r" *(?:#.*)?\Z")
+_IGNORABLE = re.compile(r"^ *(?:#.*)?$", re.MULTILINE)
+
+
+def _ignored(line: str) -> bool:
+    return _IGNORED_LINE.match(line) is not None and line.isprintable()
+
+
 class _NotSimple(Exception):
     """The front-matter leaves the fast path's shapes: the full parser reads it."""
 
@@ -505,6 +522,14 @@ def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Ma
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    # Each line's number in the file: `nums[i]` for lines[i]. Blank lines and comment lines
+    # carry nothing in block context (and the fast path reads no block or multi-line scalar,
+    # where they would): they are left out. One with a character YAML refuses (a tab, a
+    # control character, another line break) is the full parser's to report.
+    nums: Sequence[int] = range(off + 1, off + 1 + len(lines))
+    if _IGNORABLE.search(text[:-1] if text.endswith("\n") else text):
+        kept = [(n, line) for n, line in zip(nums, lines, strict=True) if not _ignored(line)]
+        nums, lines = [n for n, _ in kept], [line for _, line in kept]
     if not lines:
         return None
     value: dict[str, Any] = {}
@@ -519,7 +544,7 @@ def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Ma
             key, kind, v, columns = entry
             if key in value:
                 return None  # the full parser says where it was first written
-            line_no = i + 1 + off
+            line_no = nums[i]
             sub = (key,)
             marks[sub] = _mark((line_no, 1))
             i += 1
@@ -528,7 +553,7 @@ def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Ma
                 for j, column in enumerate(columns):
                     marks[(key, j)] = _mark((line_no, column + 1))
             elif kind == _EMPTY and i < n and lines[i][:1] == " ":
-                v, i = _block_below(lines, i, sub, marks, off)
+                v, i = _block_below(lines, i, sub, marks, nums)
             value[key] = v
     except _NotSimple:
         return None
@@ -536,7 +561,7 @@ def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Ma
 
 
 def _block_below(
-    lines: list[str], i: int, path: KeyPath, marks: dict[KeyPath, Mark], off: int
+    lines: list[str], i: int, path: KeyPath, marks: dict[KeyPath, Mark], nums: Sequence[int]
 ) -> tuple[Any, int]:
     """The block list or mapping below a `key:` written alone, from line i (indented more
     than the key), and the line after it."""
@@ -544,8 +569,8 @@ def _block_below(
     text = below.lstrip(" ")
     lead = len(below) - len(text)
     if text[:1] == "-":
-        return _block_sequence(lines, i, lead, path, marks, off)
-    return _block_mapping(lines, i, lead, path, marks, off, None)
+        return _block_sequence(lines, i, lead, path, marks, nums)
+    return _block_mapping(lines, i, lead, path, marks, nums, None)
 
 
 def _block_mapping(
@@ -554,7 +579,7 @@ def _block_mapping(
     indent: int,
     path: KeyPath,
     marks: dict[KeyPath, Mark],
-    off: int,
+    nums: Sequence[int],
     first: str | None,
 ) -> tuple[dict[str, Any], int]:
     """The block mapping whose keys sit at column `indent` (0-based, above 0) from line i,
@@ -581,7 +606,7 @@ def _block_mapping(
         if key in value:
             raise _NotSimple
         sub = (*path, key)
-        line_no = i + 1 + off
+        line_no = nums[i]
         marks[sub] = _mark((line_no, indent + 1))
         i += 1
         if kind == _LIST:
@@ -591,13 +616,18 @@ def _block_mapping(
         elif kind == _EMPTY and i < n:
             below = lines[i]
             if len(below) - len(below.lstrip(" ")) > indent:
-                v, i = _block_below(lines, i, sub, marks, off)
+                v, i = _block_below(lines, i, sub, marks, nums)
         value[key] = v
     return value, i
 
 
 def _block_sequence(
-    lines: list[str], i: int, indent: int, path: KeyPath, marks: dict[KeyPath, Mark], off: int
+    lines: list[str],
+    i: int,
+    indent: int,
+    path: KeyPath,
+    marks: dict[KeyPath, Mark],
+    nums: Sequence[int],
 ) -> tuple[list[Any], int]:
     """The block list whose `- ` sit at column `indent` from line `i`, and the line after."""
     if len(path) > _SIMPLE_DEPTH:
@@ -618,13 +648,13 @@ def _block_sequence(
         text = rest.lstrip(" ")
         column = indent + 2 + len(rest) - len(text)  # where the item starts (0-based)
         sub = (*path, len(items))
-        marks[sub] = _mark((i + 1 + off, column + 1))
+        marks[sub] = _mark((nums[i], column + 1))
         got = _scalar(text, False) if text else None
         if got is not None:
             items.append(got[0])
             i += 1
         elif text:  # `- key: value`: a mapping whose keys line up with this first one
-            item, i = _block_mapping(lines, i, column, sub, marks, off, text)
+            item, i = _block_mapping(lines, i, column, sub, marks, nums, text)
             items.append(item)
         else:
             raise _NotSimple

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cmflow.yamlload import YamlSyntaxError, _parse_simple, parse
+from cmflow.yamlload import YamlSyntaxError, _parse_simple, parse, parse_full
 
 KEYS = ["date", "channels", "title", "a", "b_c", "x-y", "true", "null", "yes", "1a", "ü", "_k"]
 VALUES = [
@@ -124,10 +124,9 @@ VALUES = [
 
 
 def _full(text: str) -> tuple[Any, Any] | str:
-    """What the full parser gives: a trailing comment line sends any document to it."""
+    """What the full parser gives."""
     try:
-        end = "" if text.endswith("\n") else "\n"
-        value, marks, _ = parse(f"{text}{end}# full parser\n", 1)
+        value, marks, _ = parse_full(text, 1)
     except (YamlSyntaxError, ValueError) as exc:  # ValueError: a date like 2026-02-30
         return f"error {exc}"
     return value, marks
@@ -272,3 +271,37 @@ def test_deep_block_nesting_is_left_to_the_full_parser() -> None:
     assert _parse_simple(doc, 1) is None
     with pytest.raises(YamlSyntaxError, match="nested more than 100 levels"):
         parse(doc, 1)
+
+
+_IGNORABLE_LINES = ["", "   ", "# note", "  # note: à revoir", "#", "    #x", "# a\ttab", "\t"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_blank_and_comment_lines_keep_the_fast_path_and_its_answers(seed: int) -> None:
+    rng = random.Random(seed)
+    fast_taken = 0
+    for doc in _block_documents(rng, 2000) + _documents(rng, 2000):
+        lines = doc.split("\n")
+        for _ in range(rng.randint(1, 3)):
+            lines.insert(rng.randint(0, len(lines)), rng.choice(_IGNORABLE_LINES))
+        doc = "\n".join(lines)
+        fast = _parse_simple(doc, 1)
+        if fast is None:
+            continue
+        full = _full(doc)
+        fast_taken += 1
+        assert not isinstance(full, str), (doc, full)
+        assert repr(fast[0]) == repr(full[0]), doc
+        assert fast[1] == full[1], doc  # every line number counts the skipped lines
+    assert fast_taken > 100  # the generators bend most documents out of the fast path
+
+
+def test_a_commented_front_matter_takes_the_fast_path() -> None:
+    doc = (
+        "# brouillon relu par Léa\ndate: 2027-01-04 09:00\n\nchannels: [site, x]\n"
+        "media:\n  # la photo du four\n  - path: media/four.jpg\n\n    alt: Le four\n"
+    )
+    fast = _parse_simple(doc, 1)
+    assert fast is not None and fast == _full(doc)
+    assert fast[1][("channels",)] == (5, 1)
+    assert fast[1][("media", 0, "alt")] == (10, 5)
