@@ -21,6 +21,7 @@ from cmflow.media import MediaFile
 from cmflow.model import Finding, KeyPath, Mark, Post, Sent, State
 from cmflow.platforms.base import PartResult
 from cmflow.rules import BY_ID, FILE_RULES, POST_RULES, QUEUE_RULES, PostContext, QueueContext
+from cmflow.rules.base import PostCheck
 
 PARALLEL_FROM = 400  # files; below this, starting worker processes costs more than it saves
 
@@ -51,6 +52,9 @@ class Checker:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._media: dict[str, MediaFile] = {}
+        # Per channel, the post checks its settings let fire (in catalogue order): most
+        # channels leave several rules nothing to check, on every post.
+        self._checks: dict[str, tuple[PostCheck, ...]] = {}
 
     def inspect(self, rel: str) -> MediaFile:
         info = self._media.get(rel)
@@ -76,9 +80,15 @@ class Checker:
             rendered = render(post, channel)
             fps[name] = fingerprint(rendered)
             ctx = PostContext(post, channel, rendered, config, config.root, self.inspect)
-            for rule in POST_RULES:
-                assert rule.post is not None
-                out.extend(rule.post(ctx))
+            checks = self._checks.get(name)
+            if checks is None:
+                checks = self._checks[name] = tuple(
+                    rule.post
+                    for rule in POST_RULES
+                    if rule.post is not None and (rule.applies is None or rule.applies(channel))
+                )
+            for check in checks:
+                out.extend(check(ctx))
         return out, fps
 
 
