@@ -52,9 +52,21 @@ class Checker:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._media: dict[str, MediaFile] = {}
-        # Per channel, the post checks its settings let fire (in catalogue order): most
-        # channels leave several rules nothing to check, on every post.
-        self._checks: dict[str, tuple[PostCheck, ...]] = {}
+        # Per channel, the post checks its settings let fire (in catalogue order), for a
+        # post that sends it media and for one that does not: most channels leave several
+        # rules nothing to check, and most posts have no media.
+        self._checks: dict[str, tuple[tuple[PostCheck, ...], tuple[PostCheck, ...]]] = {}
+
+    def _checks_for(self, channel: Channel) -> tuple[tuple[PostCheck, ...], tuple[PostCheck, ...]]:
+        rules = [
+            r
+            for r in POST_RULES
+            if r.post is not None and (r.applies is None or r.applies(channel))
+        ]
+        with_media = tuple(r.post for r in rules if r.post is not None)
+        without = tuple(r.post for r in rules if r.post is not None and not r.media_only)
+        checks = self._checks[channel.name] = (with_media, without)
+        return checks
 
     def inspect(self, rel: str) -> MediaFile:
         info = self._media.get(rel)
@@ -80,14 +92,8 @@ class Checker:
             rendered = render(post, channel)
             fps[name] = fingerprint(rendered)
             ctx = PostContext(post, channel, rendered, config, config.root, self.inspect)
-            checks = self._checks.get(name)
-            if checks is None:
-                checks = self._checks[name] = tuple(
-                    rule.post
-                    for rule in POST_RULES
-                    if rule.post is not None and (rule.applies is None or rule.applies(channel))
-                )
-            for check in checks:
+            both = self._checks.get(name) or self._checks_for(channel)
+            for check in both[0] if ctx.media else both[1]:
                 out.extend(check(ctx))
         return out, fps
 

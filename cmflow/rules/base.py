@@ -149,6 +149,8 @@ class Rule:
     # For a post check: whether it can find anything at all on a channel, judged from the
     # channel's settings alone (None: it may). `validation.Checker` runs it only where it can.
     applies: Callable[[Channel], bool] | None = None
+    # A post check that finds nothing on a post sending no media to the channel: not run there.
+    media_only: bool = False
 
     @property
     def summary(self) -> str:

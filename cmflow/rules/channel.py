@@ -220,12 +220,6 @@ def media_url(ctx: PostContext) -> list[Finding]:
 
 
 def media_format(ctx: PostContext) -> Iterator[Finding]:
-    if not ctx.media:
-        return iter(())  # no generator to start: most posts have no media
-    return _media_format(ctx)
-
-
-def _media_format(ctx: PostContext) -> Iterator[Finding]:
     rules, label = ctx.channel.rules, ctx.channel.spec.label
     for i, m in enumerate(ctx.media):
         info = ctx.inspect(m.path)
@@ -396,12 +390,14 @@ RULES = (
         "error",
         lambda: _("a media path that does not exist or leaves the repository"),
         post=media_missing,
+        media_only=True,
     ),
     Rule(
         "channel.media-alt",
         "error",
         lambda: _("media without alt text where alt text is required (or alt text too long)"),
         post=media_alt,
+        media_only=True,
         applies=lambda c: c.rules.require_alt_text or bool(c.spec.max_alt_length),
     ),
     Rule(
@@ -425,6 +421,7 @@ RULES = (
             "images for a platform that fetches them by URL (Instagram, Threads) with no public URL"
         ),
         post=media_url,
+        media_only=True,
         applies=_fetches_media,
     ),
     Rule(
@@ -432,5 +429,6 @@ RULES = (
         "error",
         lambda: _("media type, size, or video length, codec or shape the platform refuses"),
         post=media_format,
+        media_only=True,
     ),
 )
