@@ -284,3 +284,66 @@ def test_a_term_is_found_at_the_very_start_of_a_text() -> None:
     assert term_hits("Cliquez ici", ("cliquez ici",)) == (("cliquez ici", 0, 11),)
     assert term_hits("xcliquez ici", ("cliquez ici",)) == ()
     assert re.search(r"\w", "é")  # the premise: accented letters are word characters
+
+
+# --- What the Checker skips could have found nothing -----------------------------------------
+
+BARE = """\
+timezone: Europe/Paris
+channels:
+  mastodon: {platform: mastodon, base_url: https://mastodon.example, token_env: T1}
+  site: {platform: feed, output_dir: public, site_url: https://example.fr/actus}
+  instagram: {platform: instagram, user_id: "1", token_env: T2}
+  threads: {platform: threads, user_id: "1", token_env: T3}
+"""
+
+TRICKY = post(
+    """
+    date: 2026-11-28 23:30
+    channels: [mastodon]
+    title: "Cliquez ici : gratuit à vie"
+    pillar: recettes
+    tags: [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s, t, u, v, w, x, y, z]
+    evergreen: {every: 2d}
+    media:
+      - path: media/photo.png
+      - path: media/absent.jpg
+        alt: "gratuit à vie"
+    variants:
+      mastodon:
+        body: "#un #deux #trois #quatre #cinq #six #sept"
+        pillar: autre
+    """,
+    "#a #b #c #d #e #f #g Cliquez ici, gratuit à vie. " + "long " * 2000 + "\n",
+)
+
+
+@pytest.mark.parametrize("config", [CHANNELS_YAML, BARE], ids=["full", "bare"])
+def test_a_rule_a_channel_does_not_apply_finds_nothing_there(
+    make_repo: MakeRepo, config: str
+) -> None:
+    from cmflow import config as config_mod
+    from cmflow import content
+    from cmflow.render import render
+    from cmflow.rules import BY_ID, POST_RULES, PostContext
+
+    no_media = TRICKY.replace("media:\n  - path", "old:\n  - path").replace(
+        "    pillar: autre\n", "    pillar: autre\n    media: []\n"
+    )
+    root = make_repo({"a.md": TRICKY}, config=config, media={"media/photo.png": JPEG})
+    cfg = config_mod.load(root, set(BY_ID))
+    skipped = 0
+    for text in (TRICKY, no_media):
+        p = content.parse_post("content/a.md", text.encode(), cfg.timezone, cfg.channels)
+        for channel in cfg.channels.values():
+            ctx = PostContext(p, channel, render(p, channel), cfg, cfg.root)
+            for rule in POST_RULES:
+                assert rule.post is not None
+                found = list(rule.post(ctx))
+                if rule.applies is not None and not rule.applies(channel):
+                    assert found == [], (rule.id, channel.name)
+                    skipped += 1
+                if rule.media_only and not ctx.media:
+                    assert found == [], (rule.id, channel.name)
+                    skipped += 1
+    assert skipped > 10  # the cases above do test skipped rules
