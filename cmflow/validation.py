@@ -21,6 +21,7 @@ from cmflow.media import MediaFile
 from cmflow.model import Finding, KeyPath, Mark, Post, Sent, State
 from cmflow.platforms.base import PartResult
 from cmflow.rules import BY_ID, FILE_RULES, POST_RULES, QUEUE_RULES, PostContext, QueueContext
+from cmflow.rules.base import PostCheck
 
 PARALLEL_FROM = 400  # files; below this, starting worker processes costs more than it saves
 
@@ -51,6 +52,21 @@ class Checker:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._media: dict[str, MediaFile] = {}
+        # Per channel, the post checks its settings let fire (in catalogue order), for a
+        # post that sends it media and for one that does not: most channels leave several
+        # rules nothing to check, and most posts have no media.
+        self._checks: dict[str, tuple[tuple[PostCheck, ...], tuple[PostCheck, ...]]] = {}
+
+    def _checks_for(self, channel: Channel) -> tuple[tuple[PostCheck, ...], tuple[PostCheck, ...]]:
+        rules = [
+            r
+            for r in POST_RULES
+            if r.post is not None and (r.applies is None or r.applies(channel))
+        ]
+        with_media = tuple(r.post for r in rules if r.post is not None)
+        without = tuple(r.post for r in rules if r.post is not None and not r.media_only)
+        checks = self._checks[channel.name] = (with_media, without)
+        return checks
 
     def inspect(self, rel: str) -> MediaFile:
         info = self._media.get(rel)
@@ -76,9 +92,9 @@ class Checker:
             rendered = render(post, channel)
             fps[name] = fingerprint(rendered)
             ctx = PostContext(post, channel, rendered, config, config.root, self.inspect)
-            for rule in POST_RULES:
-                assert rule.post is not None
-                out.extend(rule.post(ctx))
+            both = self._checks.get(name) or self._checks_for(channel)
+            for check in both[0] if ctx.media else both[1]:
+                out.extend(check(ctx))
         return out, fps
 
 

@@ -146,6 +146,12 @@ class Rule:
     stable: bool = False
     # Neither: raised while loading a file (frontmatter.*, content.file)
 
+    # For a post check: whether it can find anything at all on a channel, judged from the
+    # channel's settings alone (None: it may). `validation.Checker` runs it only where it can.
+    applies: Callable[[Channel], bool] | None = None
+    # A post check that finds nothing on a post sending no media to the channel: not run there.
+    media_only: bool = False
+
     @property
     def summary(self) -> str:
         """What fires the rule, in the language cmflow speaks now."""

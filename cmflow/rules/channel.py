@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from cmflow import media as media_files
 from cmflow import video as videos
+from cmflow.config import Channel
 from cmflow.i18n import _, number
 from cmflow.model import Finding, Level, Mark
 from cmflow.platforms.spec import Capability
@@ -33,7 +34,12 @@ def _part_mark(ctx: PostContext, index: int) -> Mark:
     return body_mark(post, name, 0)
 
 
-def max_length(ctx: PostContext) -> Iterator[Finding]:
+# The per-post checks return lists, not generators: they run on every (post, channel) and
+# mostly find nothing, which a list says for less.
+
+
+def max_length(ctx: PostContext) -> list[Finding]:
+    out: list[Finding] = []
     r = ctx.rendered
     n = len(r.parts)
     if r.limit is not None:
@@ -53,40 +59,56 @@ def max_length(ctx: PostContext) -> Iterator[Finding]:
                     if ctx.channel.spec.threads
                     else _("shorten it or write a shorter {example} (this platform has no threads)")
                 ).format(example=example)
-                yield ctx.finding(
-                    "channel.max-length",
-                    _part_mark(ctx, i),
-                    f"{' '.join(words)} — {hint}",
+                out.append(
+                    ctx.finding(
+                        "channel.max-length",
+                        _part_mark(ctx, i),
+                        f"{' '.join(words)} — {hint}",
+                    )
                 )
     limit = ctx.channel.rules.max_title_length
     if limit is not None and r.title is not None and len(r.title) > limit:
-        yield ctx.finding(
-            "channel.max-length",
-            ctx.post.field_mark("title", ctx.channel.name),
-            _("title is {length}/{limit} characters").format(length=len(r.title), limit=limit),
+        out.append(
+            ctx.finding(
+                "channel.max-length",
+                ctx.post.field_mark("title", ctx.channel.name),
+                _("title is {length}/{limit} characters").format(length=len(r.title), limit=limit),
+            )
         )
+    return out
 
 
-def max_hashtags(ctx: PostContext) -> Iterator[Finding]:
+def max_hashtags(ctx: PostContext) -> list[Finding]:
+    out: list[Finding] = []
     rules = ctx.channel.rules
-    if rules.max_hashtags is not None:
+    limit = rules.max_hashtags
+    # Each hashtag takes a "#": with no more "#" than the limit, there are not too many
+    # hashtags, and they need not be found (URLs looked for, the text scanned).
+    if limit is not None and sum(p.text.count("#") for p in ctx.rendered.parts) > limit:
         found = [t for part in ctx.rendered.parts for t in hashtags(part.text)]
-        if len(found) > rules.max_hashtags:
-            yield ctx.finding(
-                "channel.max-hashtags",
-                _part_mark(ctx, 0),
-                _("{count} hashtags, at most {limit} ({hashtags})").format(
-                    count=len(found), limit=rules.max_hashtags, hashtags=" ".join(found)
-                ),
+        if len(found) > limit:
+            out.append(
+                ctx.finding(
+                    "channel.max-hashtags",
+                    _part_mark(ctx, 0),
+                    _("{count} hashtags, at most {limit} ({hashtags})").format(
+                        count=len(found), limit=limit, hashtags=" ".join(found)
+                    ),
+                )
             )
     if rules.max_tags is not None and len(ctx.rendered.tags) > rules.max_tags:
-        yield ctx.finding(
-            "channel.max-hashtags",
-            ctx.post.field_mark("tags", ctx.channel.name),
-            _("{count} tags, {platform} takes at most {limit}").format(
-                count=len(ctx.rendered.tags), platform=ctx.channel.spec.label, limit=rules.max_tags
-            ),
+        out.append(
+            ctx.finding(
+                "channel.max-hashtags",
+                ctx.post.field_mark("tags", ctx.channel.name),
+                _("{count} tags, {platform} takes at most {limit}").format(
+                    count=len(ctx.rendered.tags),
+                    platform=ctx.channel.spec.label,
+                    limit=rules.max_tags,
+                ),
+            )
         )
+    return out
 
 
 def _media_key(ctx: PostContext, i: int) -> Mark:
@@ -96,85 +118,105 @@ def _media_key(ctx: PostContext, i: int) -> Mark:
     return ctx.post.mark("media", i)
 
 
-def media_missing(ctx: PostContext) -> Iterator[Finding]:
+def media_missing(ctx: PostContext) -> list[Finding]:
+    out: list[Finding] = []
     for i, m in enumerate(ctx.media):
         info = ctx.inspect(m.path)
         if info.problem:
-            yield ctx.finding(
-                "channel.media-missing", _media_key(ctx, i), f"{m.path} {info.problem}"
+            out.append(
+                ctx.finding("channel.media-missing", _media_key(ctx, i), f"{m.path} {info.problem}")
             )
+    return out
 
 
-def media_alt(ctx: PostContext) -> Iterator[Finding]:
+def media_alt(ctx: PostContext) -> list[Finding]:
+    out: list[Finding] = []
     rules, spec = ctx.channel.rules, ctx.channel.spec
     for i, m in enumerate(ctx.media):
         if rules.require_alt_text and not (m.alt or "").strip():
-            yield ctx.finding(
-                "channel.media-alt",
-                _media_key(ctx, i),
-                _(
-                    "{path} has no alt text: add `alt:` describing the image for people "
-                    "who use a screen reader"
-                ).format(path=m.path),
+            out.append(
+                ctx.finding(
+                    "channel.media-alt",
+                    _media_key(ctx, i),
+                    _(
+                        "{path} has no alt text: add `alt:` describing the image for people "
+                        "who use a screen reader"
+                    ).format(path=m.path),
+                )
             )
         elif m.alt and spec.max_alt_length and len(m.alt) > spec.max_alt_length:
-            yield ctx.finding(
-                "channel.media-alt",
-                _media_key(ctx, i),
-                _("{path}: alt text is {length}/{limit} characters on {platform}").format(
-                    path=m.path, length=len(m.alt), limit=spec.max_alt_length, platform=spec.label
-                ),
+            out.append(
+                ctx.finding(
+                    "channel.media-alt",
+                    _media_key(ctx, i),
+                    _("{path}: alt text is {length}/{limit} characters on {platform}").format(
+                        path=m.path,
+                        length=len(m.alt),
+                        limit=spec.max_alt_length,
+                        platform=spec.label,
+                    ),
+                )
             )
+    return out
 
 
-def media_count(ctx: PostContext) -> Iterator[Finding]:
+def media_count(ctx: PostContext) -> list[Finding]:
     limit = ctx.channel.rules.max_media
     items = ctx.media
-    if limit is not None and len(items) > limit:
-        yield ctx.finding(
+    if limit is None or len(items) <= limit:
+        return []
+    return [
+        ctx.finding(
             "channel.media-count",
             _media_key(ctx, limit),
             _("{count} media, {platform} takes at most {limit}").format(
                 count=len(items), platform=ctx.channel.spec.label, limit=limit
             ),
         )
+    ]
 
 
-def media_required(ctx: PostContext) -> Iterator[Finding]:
-    if ctx.channel.rules.require_media and not ctx.media:
-        yield ctx.finding(
+def media_required(ctx: PostContext) -> list[Finding]:
+    if not ctx.channel.rules.require_media or ctx.media:
+        return []
+    return [
+        ctx.finding(
             "channel.media-required",
             ctx.post.mark("channels"),
             _("{platform} needs an image or a video: add `media:` (or a variant)").format(
                 platform=ctx.channel.spec.label
             ),
         )
+    ]
 
 
-def media_url(ctx: PostContext) -> Iterator[Finding]:
+def _fetches_media(channel: Channel) -> bool:
+    """Whether channel.media-url can fire on `channel` (see `media_url`)."""
+    return channel.spec.can(Capability.PUBLIC_MEDIA) and not channel.setting("media_base_url")
+
+
+def media_url(ctx: PostContext) -> list[Finding]:
     """A platform that fetches images from public URLs (Instagram, Threads) needs one: the
     channel's `media_base_url`, or the copy a site channel (with `site_url`) publishes of a
     post it also receives."""
     channel = ctx.channel
-    if (
-        not ctx.media
-        or not channel.spec.can(Capability.PUBLIC_MEDIA)
-        or channel.setting("media_base_url")
-    ):
-        return
+    if not ctx.media or not _fetches_media(channel):
+        return []
     for name in ctx.post.channels:
         other = ctx.config.channels.get(name)
         if other and other.spec.can(Capability.WRITES_FILES) and other.setting("site_url"):
-            return
-    yield ctx.finding(
-        "channel.media-url",
-        _media_key(ctx, 0),
-        _(
-            "{platform} fetches images from a public URL and channel {channel} has none: "
-            "set its `media_base_url` (where the repository's media/ folder is served), "
-            "or send this post to a feed channel with `site_url` too (its copy is used)"
-        ).format(platform=channel.spec.label, channel=repr(channel.name)),
-    )
+            return []
+    return [
+        ctx.finding(
+            "channel.media-url",
+            _media_key(ctx, 0),
+            _(
+                "{platform} fetches images from a public URL and channel {channel} has none: "
+                "set its `media_base_url` (where the repository's media/ folder is served), "
+                "or send this post to a feed channel with `site_url` too (its copy is used)"
+            ).format(platform=channel.spec.label, channel=repr(channel.name)),
+        )
+    ]
 
 
 def media_format(ctx: PostContext) -> Iterator[Finding]:
@@ -341,30 +383,36 @@ RULES = (
         "error",
         lambda: _("more hashtags (or tags) than allowed"),
         post=max_hashtags,
+        applies=lambda c: c.rules.max_hashtags is not None or c.rules.max_tags is not None,
     ),
     Rule(
         "channel.media-missing",
         "error",
         lambda: _("a media path that does not exist or leaves the repository"),
         post=media_missing,
+        media_only=True,
     ),
     Rule(
         "channel.media-alt",
         "error",
         lambda: _("media without alt text where alt text is required (or alt text too long)"),
         post=media_alt,
+        media_only=True,
+        applies=lambda c: c.rules.require_alt_text or bool(c.spec.max_alt_length),
     ),
     Rule(
         "channel.media-count",
         "error",
         lambda: _("more media than the platform takes"),
         post=media_count,
+        applies=lambda c: c.rules.max_media is not None,
     ),
     Rule(
         "channel.media-required",
         "error",
         lambda: _("the channel needs media (Instagram) and the post has none"),
         post=media_required,
+        applies=lambda c: c.rules.require_media,
     ),
     Rule(
         "channel.media-url",
@@ -373,11 +421,14 @@ RULES = (
             "images for a platform that fetches them by URL (Instagram, Threads) with no public URL"
         ),
         post=media_url,
+        media_only=True,
+        applies=_fetches_media,
     ),
     Rule(
         "channel.media-format",
         "error",
         lambda: _("media type, size, or video length, codec or shape the platform refuses"),
         post=media_format,
+        media_only=True,
     ),
 )

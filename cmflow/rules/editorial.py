@@ -15,71 +15,108 @@ from cmflow.model import Finding, Mark, Post
 from cmflow.rules.base import PostContext, QueueContext, Ready, Rule, body_mark
 from cmflow.rules.text import hashtags, term_hits
 
-
-def _sources(ctx: PostContext) -> Iterator[tuple[str, Mark | None, str]]:
-    """(text, mark or None for the body, label) of everything the channel sends."""
-    post, name = ctx.post, ctx.channel.name
-    labels = {"title": _("the title"), "summary": _("the summary")}
-    for field in ("title", "summary"):
-        value = post.field(field, name)
-        if isinstance(value, str):
-            yield value, post.field_mark(field, name), labels[field]
-    yield post.body_for(name), None, _("the body")
-    for i, m in enumerate(ctx.media):
-        if m.alt:
-            yield m.alt, post.mark("media", i), _("the alt text")
+# The per-post checks return lists, not generators: they run on every (post, channel) and
+# mostly find nothing, which a list says for less.
 
 
-def forbidden_term(ctx: PostContext) -> Iterator[Finding]:
+def _label(field: str) -> str:
+    """Where a forbidden term was found, in the current language (only said when found)."""
+    labels = {
+        "title": _("the title"),
+        "summary": _("the summary"),
+        "body": _("the body"),
+        "alt": _("the alt text"),
+    }
+    return labels[field]
+
+
+def forbidden_term(ctx: PostContext) -> list[Finding]:
+    """In everything the channel sends: title, summary, body, alt texts (in this order)."""
+    out: list[Finding] = []
     terms = ctx.channel.rules.forbidden_terms
     if not terms:
-        return
-    for text, mark, label in _sources(ctx):
-        for term, start, end in term_hits(text, terms):
-            at = mark or body_mark(ctx.post, ctx.channel.name, start)
-            yield ctx.finding(
+        return out
+    post, name = ctx.post, ctx.channel.name
+    for field in ("title", "summary"):
+        value = post.field(field, name)
+        # term_hits is cached: the channels of a post without variants share its texts.
+        if isinstance(value, str) and (hits := term_hits(value, terms)):
+            _forbidden(ctx, out, value, hits, post.field_mark(field, name), field)
+    body = post.body_for(name)
+    if hits := term_hits(body, terms):
+        _forbidden(ctx, out, body, hits, None, "body")
+    for i, m in enumerate(ctx.media):
+        if m.alt and (hits := term_hits(m.alt, terms)):
+            _forbidden(ctx, out, m.alt, hits, post.mark("media", i), "alt")
+    return out
+
+
+def _forbidden(
+    ctx: PostContext,
+    out: list[Finding],
+    text: str,
+    hits: tuple[tuple[str, int, int], ...],
+    mark: Mark | None,
+    field: str,
+) -> None:
+    """Add a finding for each hit in `text` (`mark` None: the body, pointed at the hit)."""
+    label = _label(field)
+    for term, start, end in hits:
+        at = mark or body_mark(ctx.post, ctx.channel.name, start)
+        out.append(
+            ctx.finding(
                 "editorial.forbidden-term",
                 at,
                 _("forbidden term {term} in {where} ({found}): rephrase it").format(
                     term=repr(term), where=label, found=repr(text[start:end])
                 ),
             )
+        )
 
 
-def required_hashtag(ctx: PostContext) -> Iterator[Finding]:
+def required_hashtag(ctx: PostContext) -> list[Finding]:
+    out: list[Finding] = []
     required = ctx.channel.rules.required_hashtags
     if not required:
-        return
+        return out
     present = {t.casefold() for part in ctx.rendered.parts for t in hashtags(part.text)}
     for tag in required:
         if tag.casefold() not in present:
-            yield ctx.finding(
-                "editorial.required-hashtag",
-                body_mark(ctx.post, ctx.channel.name, 0),
-                _("missing required hashtag {hashtag}").format(hashtag=tag),
+            out.append(
+                ctx.finding(
+                    "editorial.required-hashtag",
+                    body_mark(ctx.post, ctx.channel.name, 0),
+                    _("missing required hashtag {hashtag}").format(hashtag=tag),
+                )
             )
+    return out
 
 
-def pillar(ctx: PostContext) -> Iterator[Finding]:
+def pillar(ctx: PostContext) -> list[Finding]:
     rules = ctx.channel.rules
     value = ctx.post.field("pillar", ctx.channel.name)
     if value is None:
         if rules.require_pillar:
             options = ", ".join(rules.pillars) or _("see editorial_line.pillars")
-            yield ctx.finding(
-                "editorial.pillar",
-                Mark(1, 1),
-                _("no pillar: add `pillar:` ({options})").format(options=options),
-            )
+            return [
+                ctx.finding(
+                    "editorial.pillar",
+                    Mark(1, 1),
+                    _("no pillar: add `pillar:` ({options})").format(options=options),
+                )
+            ]
     elif rules.pillars and value not in rules.pillars:
         hint = schema.did_you_mean(str(value), rules.pillars)
-        yield ctx.finding(
-            "editorial.pillar",
-            ctx.post.field_mark("pillar", ctx.channel.name),
-            _("pillar {pillar} is not one of {pillars}{hint}").format(
-                pillar=repr(value), pillars=", ".join(rules.pillars), hint=hint
-            ),
-        )
+        return [
+            ctx.finding(
+                "editorial.pillar",
+                ctx.post.field_mark("pillar", ctx.channel.name),
+                _("pillar {pillar} is not one of {pillars}{hint}").format(
+                    pillar=repr(value), pillars=", ".join(rules.pillars), hint=hint
+                ),
+            )
+        ]
+    return []
 
 
 def mix(ctx: QueueContext) -> Iterator[Finding]:
@@ -275,18 +312,21 @@ RULES = (
         "error",
         lambda: _("a forbidden term appears (capitals and accents ignored)"),
         post=forbidden_term,
+        applies=lambda c: bool(c.rules.forbidden_terms),
     ),
     Rule(
         "editorial.required-hashtag",
         "error",
         lambda: _("a required hashtag is missing"),
         post=required_hashtag,
+        applies=lambda c: bool(c.rules.required_hashtags),
     ),
     Rule(
         "editorial.pillar",
         "error",
         lambda: _("pillar missing (when required) or not in the list"),
         post=pillar,
+        applies=lambda c: c.rules.require_pillar or bool(c.rules.pillars),
     ),
     Rule(
         "editorial.mix",

@@ -63,6 +63,7 @@ RULES = (
             "an `evergreen:` policy with a bad or missing `every` (at least 7d) or `times` (1 to 20)"
         ),
         post=policy,
+        applies=evergreen.reposts_on,
     ),
     Rule(
         "evergreen.no-policy",

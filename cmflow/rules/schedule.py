@@ -364,6 +364,7 @@ RULES = (
         "error",
         lambda: _("scheduled outside the channel's posting windows"),
         post=window,
+        applies=lambda c: bool(c.rules.posting_windows),
     ),
     Rule(
         "schedule.no-slot",

@@ -6,9 +6,10 @@ import os
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
+from typing import Any
 
 from cmflow.i18n import _
-from cmflow.model import Finding, Mark, Post
+from cmflow.model import Finding, KeyPath, Mark, Post
 from cmflow.rules.base import QueueContext, Rule, body_mark
 
 # Shapes of credentials that have no business in a post. Each names what it looks like.
@@ -47,24 +48,33 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-def _texts(post: Post) -> Iterator[tuple[str, Mark | None]]:
-    """The post's raw text pieces: the body (None: positions inside it), then each value's key."""
-    yield post.body, None
-    for key, value in _strings(post.meta, ()):
-        yield value, post.mark(*key)
+# Where a front-matter string is: the key path of its parent and its own key or index
+# (joined into a key path only for a string that holds a secret).
+Where = tuple[KeyPath, str | int]
+
+
+def _texts(post: Post) -> tuple[list[str], list[Where | None]]:
+    """The post's raw text pieces: the body (None), then each string in the front-matter,
+    depth first, in order, with where it is."""
+    texts: list[str] = [post.body]
+    wheres: list[Where | None] = [None]
+    _strings(post.meta, (), texts, wheres)
+    return texts, wheres
 
 
 def _strings(
-    value: object, path: tuple[str | int, ...]
-) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _strings(v, (*path, str(k)))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _strings(v, (*path, i))
+    value: dict[Any, Any] | list[Any], path: KeyPath, texts: list[str], wheres: list[Where | None]
+) -> None:
+    # Strings are taken here, one level down, not in a call each: most values are strings
+    # or lists of strings.
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for k, v in items:
+        key = str(k) if isinstance(value, dict) else k
+        if isinstance(v, str):
+            texts.append(v)
+            wheres.append((path, key))
+        elif isinstance(v, dict | list):
+            _strings(v, (*path, key), texts, wheres)
 
 
 # A substring each pattern cannot match without (lower-cased text): most posts hold none
@@ -90,7 +100,9 @@ _ALL_NEEDLES = tuple(sorted({n for ns in _NEEDLES.values() for n in ns}))
 # found with a fast literal-led search: without it, the pattern cannot match either.
 _PREFILTERS: dict[str, re.Pattern[str]] = {
     "a Bluesky app password": re.compile(r"-[a-z2-7]{4}-"),
-    "a Telegram bot token": re.compile(r"\d:[A-Za-z0-9_-]"),
+    # Led by the colon, not a digit: texts hold far fewer colons than digits (a time has one,
+    # never followed by 35 of these).
+    "a Telegram bot token": re.compile(r":[A-Za-z0-9_-]{35}"),
 }
 
 
@@ -128,11 +140,11 @@ def _finding(post: Post, at: Mark, what: str) -> Finding:
     )
 
 
-def secret(post: Post) -> Iterator[Finding]:
+def secret(post: Post) -> list[Finding]:
     """Credential shapes anywhere in the post (cached with it: depends on nothing else).
     All its texts are scanned as one, each pattern only if its needle is there."""
-    pieces = list(_texts(post))
-    joined = "\n".join(text for text, _mark in pieces)
+    texts, wheres = _texts(post)
+    joined = "\n".join(texts)
     low = joined.lower()
     present = {n for n in _ALL_NEEDLES if n in low}  # each needle looked for once
     hits: list[tuple[int, str]] = []
@@ -143,20 +155,26 @@ def secret(post: Post) -> Iterator[Finding]:
         if prefilter is None or prefilter.search(joined):
             hits.extend((m.start(), what) for m in pattern.finditer(joined))
     if not hits:
-        return
+        return []
     starts = []
     pos = 0
-    for text, _mark in pieces:
+    for text in texts:
         starts.append(pos)
         pos += len(text) + 1
     seen: dict[int, int] = {}
+    out: list[Finding] = []
     for index, what in sorted(hits):
         piece = bisect_right(starts, index) - 1
         if seen.get(piece, 0) >= 3:
             continue
         seen[piece] = seen.get(piece, 0) + 1
-        text, mark = pieces[piece]
-        yield _finding(post, mark or body_mark(post, None, index - starts[piece]), what)
+        where = wheres[piece]
+        if where is None:
+            mark = body_mark(post, None, index - starts[piece])
+        else:
+            mark = post.mark(*where[0], where[1])
+        out.append(_finding(post, mark, what))
+    return out
 
 
 def live_secret(ctx: QueueContext) -> Iterator[Finding]:

@@ -82,11 +82,78 @@ def _hashtags(text: str) -> tuple[str, ...]:
     return tuple("#" + m.group(1) for m in HASHTAG.finditer(text) if not m.group(1).isdigit())
 
 
+# Characters `fold` maps one for one to a character it keeps as is, and that are word
+# characters (and whitespace) exactly when what they map to is: in a text made only of
+# them, `term_pattern` finds a term in the folded text exactly where `raw_pattern` finds
+# it in the text itself, at the same positions. Found as texts bring them (ASCII: all).
+_ONE_FOR_ONE: set[str] = {chr(c) for c in range(128)}
+_WORD = re.compile(r"\w")
+_SPACE = re.compile(r"\s")
+
+
+def _one_for_one(c: str) -> bool:
+    f = _FOLD.get(ord(c), c)
+    if not (f.isascii() or _plain(f)):
+        return False  # `fold` takes its slow path on such a text
+    return f == c or (
+        bool(_WORD.match(c)) == bool(_WORD.match(f))
+        and bool(_SPACE.match(c)) == bool(_SPACE.match(f))
+    )
+
+
+def _raw_matchable(text: str) -> bool:
+    """Whether `raw_pattern` can stand for `term_pattern` over `fold(text)` (see above)."""
+    if text.isascii():
+        return True
+    chars = set(text)
+    if chars <= _ONE_FOR_ONE:
+        return True
+    for c in chars - _ONE_FOR_ONE:
+        if not _one_for_one(c):
+            return False
+        _ONE_FOR_ONE.add(c)
+    return True
+
+
+@lru_cache(maxsize=1024)
+def raw_pattern(term: str) -> re.Pattern[str]:
+    """`term_pattern(term)` with each letter a class of the characters `fold` maps to it
+    one for one: searched in the text itself, it spares folding it."""
+    folded = fold(term.strip())[0]
+    words = ["".join(_raw_class(t) for t in w) for w in folded.split()]
+    if not words:
+        return re.compile(r"(?<!\w)(?!\w)")
+    # `(?<!\w)X` written `X(?<!\w[\s\S])` (the same test, one character later): a pattern
+    # that starts with a character class is searched for ten times faster.
+    first = _raw_class(folded.split()[0][0])
+    rest = r"\s+".join(words)[len(first) :]
+    return re.compile(first + r"(?<!\w[\s\S])" + rest + r"(?!\w)")
+
+
+def _raw_class(t: str) -> str:
+    """A pattern for the characters `fold` maps to `t` one for one."""
+    members = sorted(
+        {chr(k) for k, v in _FOLD.items() if v == t} | ({t} if ord(t) not in _FOLD else set())
+    )
+    if not members:
+        return r"[^\s\S]"  # nothing: no character folds to it alone
+    if len(members) == 1:
+        return re.escape(members[0])
+    return "[" + "".join(re.escape(c) for c in members) + "]"
+
+
 @lru_cache(maxsize=1024)
 def term_hits(text: str, terms: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
     """(term, start, end) of the first match of each term in `text`, case and accents folded."""
+    if _raw_matchable(text):  # most texts: no folded copy made
+        hits: list[tuple[str, int, int]] = []
+        for term in terms:
+            m = raw_pattern(term).search(text)
+            if m:
+                hits.append((term, m.start(), m.end()))
+        return tuple(hits)
     folded, index = fold(text)
-    hits: list[tuple[str, int, int]] = []
+    hits = []
     for term in terms:
         m = term_pattern(term).search(folded)
         if m:
