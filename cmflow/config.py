@@ -710,6 +710,15 @@ class _Builder:
                 windows.append(parse_window(text))
             except ValueError as exc:
                 self.error((*where("posting_windows"), i), str(exc))
+        for key in ("forbidden_terms", "required_hashtags"):
+            raw_terms = r.get(key)
+            for i, term in enumerate(raw_terms if isinstance(raw_terms, list) else ()):
+                if isinstance(term, str) and not term.strip(" \t#"):
+                    # It would be found everywhere (or nowhere): never what was meant.
+                    self.error(
+                        (*where(key), i),
+                        _("{key}: an empty entry: write a word or remove the line").format(key=key),
+                    )
         mix = None
         raw_mix = r.get("mix")
         if isinstance(raw_mix, dict):

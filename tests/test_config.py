@@ -622,3 +622,30 @@ def test_a_daily_cap_of_zero_is_refused_at_load(make_repo: MakeRepo) -> None:
         "Error: channels.yaml:27:7: max_per_day is at least 1: to post nothing on a channel, "
         "take it out of the posts' channels",
     ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('forbidden_terms: ["gratuit à vie", "cliquez ici"]', 'forbidden_terms: ["  "]'),
+        ("max_hashtags: 5", 'max_hashtags: 5\n  required_hashtags: [boulangerie, "#"]'),
+    ],
+    ids=["blank-term", "bare-hash"],
+)
+def test_an_empty_term_or_hashtag_is_refused_at_load(
+    make_repo: MakeRepo, old: str, new: str
+) -> None:
+    # A blank term would be "found" at every position of every post; a bare `#` could
+    # never be present: either way a finding on every post, never what the line meant.
+    config = replaced(old, new)
+    line = next(
+        n
+        for n, text in enumerate(config.splitlines(), 1)
+        if '"' in text and ('["  "]' in text or '"#"' in text)
+    )
+    root = make_repo({"a.md": post("date: 2026-11-24 09:30\nchannels: [site]")}, config=config)
+    proc = run_main(["validate"], root)
+    assert proc.returncode == 2, proc.stderr
+    key = "forbidden_terms" if "forbidden" in new else "required_hashtags"
+    assert f"channels.yaml:{line}:" in proc.stderr
+    assert f"{key}: an empty entry: write a word or remove the line" in proc.stderr
