@@ -273,7 +273,12 @@ class _Shared:
                 source, sink = os.pipe()
                 with suppress(OSError, AttributeError):  # Linux: room for a whole range
                     fcntl.fcntl(sink, fcntl.F_SETPIPE_SZ, 1 << 20)
-                pid = os.fork()
+                try:
+                    pid = os.fork()
+                except OSError:  # no process to spare: the ranges are taken without it
+                    os.close(source)
+                    os.close(sink)
+                    break
                 if pid == 0:
                     self.work(ranges, claims, sink)  # never returns
                 os.close(sink)

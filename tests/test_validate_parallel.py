@@ -121,17 +121,18 @@ def test_a_worker_killed_while_checking_changes_nothing(repo: Path) -> None:
     cfg = _config(repo)
     rels = sorted(v.content.discover(repo, cfg.content_dir))
     expected = v._compute_all(cfg, rels, jobs=1)
+    before = _children()  # other tests' processes: left alone
     killed: list[int] = []
 
     def kill_the_workers() -> None:
-        for pid in _children():
+        for pid in set(_children()) - set(before):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
     got = v._compute_all(cfg, rels, jobs=2, meanwhile=kill_the_workers)
     assert killed
     assert got == expected
-    assert _children() == []
+    assert _children() == before
 
 
 class Stop(Exception):
@@ -143,12 +144,17 @@ def test_an_error_here_stops_the_workers(repo: Path) -> None:
     cfg = _config(repo)
     rels = sorted(v.content.discover(repo, cfg.content_dir))
 
+    before = _children()
+    started: list[int] = []
+
     def fail() -> None:
+        started.extend(set(_children()) - set(before))
         raise Stop
 
     with pytest.raises(Stop):
         v._compute_all(cfg, rels, jobs=2, meanwhile=fail)
-    assert _children() == []
+    assert started  # a worker was running
+    assert _children() == before
 
 
 @pytest.mark.parametrize("count", [1, 7, 400, 10_000, 50_000, 123_457])
