@@ -5,13 +5,16 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import pickle
+import signal
 import stat
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from cmflow import content, ledger
 from cmflow import media as media_files
@@ -148,7 +151,7 @@ def _text(value: object) -> str | None:
 def _compute(root: Path, rel: str, config: Config, checker: Checker, keep: bool = False) -> Entry:
     raw = content.read_bytes(root, rel)
     try:
-        st = os.stat(root / rel)
+        st = os.stat(f"{root}/{rel}")  # a str path: Path objects cost more than the stat
         stat = (st.st_size, st.st_mtime_ns)
     except OSError:
         stat = (-1, 0)
@@ -172,10 +175,6 @@ def _compute(root: Path, rel: str, config: Config, checker: Checker, keep: bool 
     )
 
 
-_WORKER_CONFIG: Config | None = None
-_WORKER_KEEP = False
-
-
 @contextmanager
 def _no_gc() -> Iterator[None]:
     """Without the cycle collector: checking posts makes hundreds of thousands of small
@@ -189,14 +188,6 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _compute_many(rels: list[str]) -> list[Entry]:
-    gc.disable()  # a worker process: see `_no_gc`
-    assert _WORKER_CONFIG is not None
-    checker = Checker(_WORKER_CONFIG)
-    cfg, keep = _WORKER_CONFIG, _WORKER_KEEP
-    return [_compute(cfg.root, rel, cfg, checker, keep) for rel in rels]
-
-
 def _compute_all(
     config: Config,
     rels: list[str],
@@ -204,36 +195,156 @@ def _compute_all(
     keep: bool = False,
     meanwhile: Callable[[], None] | None = None,
 ) -> list[Entry]:
-    """Parse and check `rels`, on every core when there are many (fork start: Linux).
-    `meanwhile` runs in this process while the workers check (reading the publish record:
-    it needs none of their results), else after."""
-    if len(rels) < PARALLEL_FROM or (jobs or os.cpu_count() or 1) < 2:
+    """Parse and check `rels` (entries in their order), on every core when there are many:
+    this process and `jobs - 1` forked ones (default: one process per core). `meanwhile`
+    runs in this process before it checks its share (reading the publish record: it needs
+    none of the entries), else after."""
+    cores = jobs or os.cpu_count() or 1
+    if len(rels) < PARALLEL_FROM or cores < 2 or not hasattr(os, "fork"):
         checker = Checker(config)
         out = [_compute(config.root, rel, config, checker, keep) for rel in rels]
         if meanwhile is not None:
             meanwhile()
         return out
-    import multiprocessing  # only here: an unchanged run starts no process
+    return _Shared(config, rels, keep).run(cores - 1, meanwhile)
 
-    cores = jobs or os.cpu_count() or 1
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return _compute_all(config, rels, 1, keep, meanwhile)
-    global _WORKER_CONFIG, _WORKER_KEEP
-    _WORKER_CONFIG, _WORKER_KEEP = config, keep
-    # Small interleaved chunks, taken in turn: a worker slowed down (by this process reading
-    # the record, by another job on the machine) takes fewer of them.
-    count = min(cores * 8, max(1, len(rels) // 100))
-    chunks = [rels[i::count] for i in range(count)]
-    try:
-        with multiprocessing.get_context("fork").Pool(cores) as pool:
-            pending = pool.map_async(_compute_many, chunks, chunksize=1)
+
+_LEAST_CHUNK = 8  # posts: a few milliseconds, the most one process may finish after another
+_MOST_CHUNK = 500  # posts: what a worker sends back at once fits the pipe (see `_Shared`)
+
+
+def _chunks(count: int, procs: int) -> list[tuple[int, int]]:
+    """[start, end) ranges cutting `count` posts for `procs` processes that each take the
+    next range when done with theirs. Large first (fewer hand-overs), then smaller and
+    smaller, so that all finish within a small range of each other whatever slows one of
+    them down (this process reading the record, other jobs on a shared machine). At most
+    250 ranges: a range's number is one byte (see `_Shared`)."""
+    least = max(_LEAST_CHUNK, -(-count // 250))
+    out: list[tuple[int, int]] = []
+    start = 0
+    while start < count:
+        size = max(least, min(_MOST_CHUNK, (count - start) // (3 * procs)))
+        out.append((start, min(count, start + size)))
+        start += size
+    return out
+
+
+class _Shared:
+    """The posts checked by this process and forked workers together, both cores busy
+    until the end.
+
+    The ranges (`_chunks`) are handed out through a pipe holding one byte per range: each
+    process reads one byte to take the next range (a pipe read is atomic: no range is
+    taken twice) until the pipe is empty. So this process, once its own work is done
+    (`meanwhile`), takes its share too, and the slower process simply takes fewer ranges.
+    Each worker sends the entries of each range back pickled over its own pipe (our own
+    objects between our own processes, never anything a repository holds), read here by a
+    thread as they come, so that a worker never waits for this process. A range a worker
+    took but never sent back (it failed or was killed) is checked here at the end: the
+    entries are the same, and an error in them is raised here as a run on one core would
+    raise it."""
+
+    def __init__(self, config: Config, rels: list[str], keep: bool) -> None:
+        self.config = config
+        self.rels = rels
+        self.keep = keep
+        self.done: dict[int, list[Entry]] = {}
+
+    def chunk(self, ranges: list[tuple[int, int]], i: int, checker: Checker) -> list[Entry]:
+        start, end = ranges[i]
+        cfg, keep = self.config, self.keep
+        return [_compute(cfg.root, rel, cfg, checker, keep) for rel in self.rels[start:end]]
+
+    def run(self, workers: int, meanwhile: Callable[[], None] | None) -> list[Entry]:
+        import fcntl  # only here: Unix, as `os.fork`
+
+        ranges = _chunks(len(self.rels), workers + 1)
+        claims, feed = os.pipe()
+        try:
+            os.write(feed, bytes(range(len(ranges))))  # at most 250 bytes: never blocks
+        finally:
+            os.close(feed)  # before forking: an empty pipe then reads as the end
+        pids: list[int] = []
+        readers: list[int] = []
+        threads: list[threading.Thread] = []
+        finished = False
+        try:
+            for _ in range(workers):
+                source, sink = os.pipe()
+                with suppress(OSError, AttributeError):  # Linux: room for a whole range
+                    fcntl.fcntl(sink, fcntl.F_SETPIPE_SZ, 1 << 20)
+                try:
+                    pid = os.fork()
+                except OSError:  # no process to spare: the ranges are taken without it
+                    os.close(source)
+                    os.close(sink)
+                    break
+                if pid == 0:
+                    self.work(ranges, claims, sink)  # never returns
+                os.close(sink)
+                pids.append(pid)
+                readers.append(source)
+            # Threads only once every worker is forked: a fork copies no thread.
+            for source in readers:
+                thread = threading.Thread(target=self.receive, args=(source,), daemon=True)
+                thread.start()
+                threads.append(thread)
             if meanwhile is not None:
                 meanwhile()
-            parts = pending.get()
-    finally:
-        _WORKER_CONFIG, _WORKER_KEEP = None, False
-    by_rel = {e.post.path: e for part in parts for e in part}
-    return [by_rel[r] for r in rels]
+            checker = Checker(self.config)
+            while got := os.read(claims, 1):
+                self.done[got[0]] = self.chunk(ranges, got[0], checker)
+            for thread in threads:
+                thread.join()
+            for i in range(len(ranges)):
+                if i not in self.done:  # taken by a worker that did not send it back
+                    self.done[i] = self.chunk(ranges, i, checker)
+            finished = True
+        finally:
+            os.close(claims)
+            for pid in pids:
+                if not finished:  # interrupted, or an error here: the workers' work is moot
+                    with suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+                with suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+        return [e for i in range(len(ranges)) for e in self.done[i]]
+
+    def work(self, ranges: list[tuple[int, int]], claims: int, sink: int) -> NoReturn:
+        """A worker: take ranges until none is left, send each one's entries back."""
+        code = 1
+        try:
+            gc.disable()  # see `_no_gc`
+            checker = Checker(self.config)
+            while got := os.read(claims, 1):
+                entries = self.chunk(ranges, got[0], checker)
+                data = pickle.dumps((got[0], entries), protocol=pickle.HIGHEST_PROTOCOL)
+                view = memoryview(len(data).to_bytes(8, "little") + data)
+                while view:
+                    view = view[os.write(sink, view) :]
+            code = 0
+        finally:
+            # Never back into the caller's code, nor its exit handlers and buffered output:
+            # those belong to the parent. An error is the parent's to raise (see above).
+            os._exit(code)
+
+    def receive(self, source: int) -> None:
+        """Entries of the ranges one worker sends back, as they come (a thread)."""
+        buf = bytearray()
+        try:
+            while data := os.read(source, 1 << 20):
+                buf += data
+                while len(buf) >= 8:
+                    size = int.from_bytes(buf[:8], "little")
+                    if len(buf) < 8 + size:
+                        break
+                    i, entries = pickle.loads(buf[8 : 8 + size])
+                    self.done[i] = entries
+                    del buf[: 8 + size]
+        except OSError:
+            pass  # its ranges are checked again by the parent
+        finally:
+            os.close(source)
 
 
 def load_entries(config: Config, *, use_cache: bool = True) -> dict[str, Entry]:
