@@ -177,6 +177,11 @@ def test_text_that_is_not_utf8_or_not_json_says_where(tmp_path: Path) -> None:
         "a/deep.json": b"[" * 100_000 + b"]" * 100_000,
         "a/conflict.json": b'<<<<<<< HEAD\n{"state": "published"}\n=======\n{}\n>>>>>>> x\n',
         "a/nan.json": json.dumps(record("a", generation=float("nan"))).encode(),
+        "a/vtab.json": json.dumps(record("a")).encode() + b"\n\x0b",  # not JSON's whitespace
+        "a/nbsp.json": json.dumps(record("a")).encode() + "\u00a0".encode(),
+        "a/spaced.json": b" \t\r\n" + json.dumps(record("a")).encode() + b" \t\r\n",
+        "a/two.json": b"{}{}",
+        "a/open.json": b'{"post": "a"',
     }
     for key, raw in cases.items():
         put(root, key, raw)
@@ -191,9 +196,15 @@ def test_text_that_is_not_utf8_or_not_json_says_where(tmp_path: Path) -> None:
         "data/record/a/latin1.json:1:1: not UTF-8 text (byte 10)",
         "data/record/a/nan.json:1:1: not a publish record: 'generation' must be a whole number, "
         "not a number",
+        f"data/record/a/nbsp.json:1:{len(json.dumps(record('a'))) + 1}: invalid JSON: Extra data",
+        "data/record/a/open.json:1:13: invalid JSON: Expecting ',' delimiter",
+        "data/record/a/spaced.json:1:1: names post 'a' on 'mastodon', whose record is "
+        "a/mastodon.json: moved or copied by hand",
         "data/record/a/syntax.json:3:14: invalid JSON: Expecting value",
         "data/record/a/trailing.json:2:1: invalid JSON: Extra data",
+        "data/record/a/two.json:1:3: invalid JSON: Extra data",
         "data/record/a/utf16.json:1:1: not UTF-8 text (byte 0)",
+        "data/record/a/vtab.json:2:1: invalid JSON: Extra data",
     ]
     assert read_each(root, sorted(cases)) == problems
 
@@ -355,3 +366,55 @@ def test_names_the_scan_skips(tmp_path: Path) -> None:
     put(root, "top.json", record("top"))  # a file directly in the record folder
     entries, problems = scanned(root)
     assert [e.post for e in entries] == ["a"] and problems == []
+
+
+JSON_VALUES: list[Any] = [None, True, False, 0, 1, -1, 2, 1.0, "", "x", "published", [], [{}], {}]
+PARTS: list[Any] = [
+    [{"id": "1"}],
+    [{"id": "1", "url": "u", "extra": {"k": 1}}],
+    [{"id": "1", "url": None, "extra": {}}, {"id": "2"}],
+    [{"id": ""}],
+    [{"id": None}],
+    [{"id": True}],
+    [{"url": "u"}],
+    [{"id": "1", "url": 1}],
+    [{"id": "1", "url": False}],
+    [{"id": "1", "extra": None}],
+    [{"id": "1", "extra": []}],
+    [{"id": "1"}, "2"],
+    [None],
+]
+HISTORY: list[Any] = [[{}], [{"at": "x", "event": "claimed"}], [{}, []], [None], ["x"]]
+
+
+def outcome(data: Any) -> Entry | str:
+    try:
+        return Entry.from_dict(data)
+    except ValueError as exc:
+        return str(exc)
+
+
+def test_the_shortcut_for_records_as_written_builds_what_the_full_check_builds() -> None:
+    """A record exactly as cmflow writes it is built without the field-by-field check that
+    says what is wrong (most of the cost of reading the record); any other (a dict subclass
+    included) goes through that check. Both must agree on every record: the same entry, or
+    the same message."""
+    from collections import OrderedDict
+
+    base = full_record("a")
+    cases: list[dict[str, Any]] = [base, record("a"), {**record("a"), "publication": 2}]
+    for name in [*base, "unknown"]:
+        cases += [{**base, name: value} for value in JSON_VALUES]
+        cases.append({k: v for k, v in base.items() if k != name})
+    cases += [{**base, "parts": parts} for parts in PARTS]
+    cases += [{**base, "history": history} for history in HISTORY]
+    shortcut = 0
+    for data in cases:
+        fast = outcome(data)
+        checked = outcome(OrderedDict(data))  # never the shortcut: a dict, not exactly one
+        assert fast == checked, data
+        if isinstance(fast, Entry):
+            shortcut += 1
+            assert type(fast.state) is State
+            assert all(type(p) is PartResult for p in fast.parts)
+    assert 20 < shortcut < len(cases) - 100  # both ways taken, many times
