@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
+import gc
 import hashlib
 import json
 import math
@@ -17,8 +19,8 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable, Iterable
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,7 @@ def record_key(post_id: str, channel: str, publication: int = 1) -> str:
     return f"{file_name(post_id)}/{_channel_file(channel, publication)}"
 
 
+@functools.lru_cache(maxsize=256)  # a repository has a few channels: each read checks one
 def _channel_file(channel: str, publication: int) -> str:
     suffix = f"@{publication}" if publication > 1 else ""
     return f"{file_name(channel)}{suffix}.json"
@@ -153,19 +156,11 @@ class Entry:
         for key in ("post", "channel", "platform", "state"):
             if key not in data:
                 raise ValueError(_("{key} is missing").format(key=repr(key)))
-        fields = _FIELDS
-        if all(type(v) in fields[k] for k, v in data.items() if k in fields):
-            # What cmflow writes (every value of its exact type, as JSON gives them): the
-            # check below would pass; tens of thousands of files are read by validation.
-            values = {k: v for k, v in data.items() if k in fields}
-            state = _STATES.get(values["state"])
-            plain = not values.get("parts") and not values.get("history")
-            if state is not None and plain and values.get("publication", 1) >= 1:
-                values["state"] = state
-                values.setdefault("path", "")
-                values["parts"] = []
-                return cls(**values)
-        values = {}
+        if type(data) is dict:
+            entry = _as_written(cls, data)
+            if entry is not None:
+                return entry
+        values: dict[str, Any] = {}
         for key, kinds in _FIELDS.items():
             if key not in data:
                 continue
@@ -292,6 +287,73 @@ _FIELDS: dict[str, tuple[type, ...]] = {
 _STATES: dict[str, State] = {s.value: s for s in State}
 
 
+# Every field of an entry in `__init__`'s order, with its default when that is not mutable
+# (None for those `_as_written` sets itself).
+_TEMPLATE: dict[str, Any] = {
+    f.name: None if f.default is MISSING else f.default for f in fields(Entry)
+}
+_TEMPLATE["path"] = ""  # informative only: a record may leave it out
+_new_entry = object.__new__
+
+
+def _as_written(cls: type[Entry], data: dict[str, Any]) -> Entry | None:
+    """The entry a record file holds when it is exactly what cmflow writes: every known
+    field of its exact JSON type, a known state, parts and history items that are objects
+    (each part with a non-empty string id, a string or null url, an object as extra). None
+    for anything else, which `Entry.from_dict` then checks field by field to say what is
+    wrong. Same entry as that check builds, without its cost: validation reads every file
+    of a years-old record (tens of thousands) and this was most of the time spent.
+    `data` holds the required keys (`from_dict` checked)."""
+    values = dict(_TEMPLATE)
+    kinds_of = _FIELDS
+    for key, value in data.items():
+        kinds = kinds_of.get(key)
+        if kinds is not None:  # unknown keys are a newer cmflow's: ignored
+            if type(value) not in kinds:  # exact: a bool is no whole number here
+                return None
+            values[key] = value
+    state = _STATES.get(values["state"])
+    if state is None or values["publication"] < 1:
+        return None
+    values["state"] = state
+    raw = values.get("parts")
+    parts: list[PartResult] = []
+    if raw:
+        for item in raw:
+            if type(item) is not dict:
+                return None
+            pid, url, extra = item.get("id"), item.get("url"), item.get("extra", _NO_EXTRA)
+            if type(pid) is not str or not pid or (url is not None and type(url) is not str):
+                return None
+            if extra is _NO_EXTRA:
+                extra = {}
+            elif type(extra) is not dict:
+                return None
+            else:
+                extra = dict(extra)  # as `_part` copies it
+            parts.append(PartResult(pid, url, extra))
+    values["parts"] = parts
+    history = values["history"]
+    if history is None:  # left out (a list when given: its type was checked)
+        values["history"] = []
+    else:
+        for item in history:
+            if type(item) is not dict:
+                return None
+    if values["handles"] is None:
+        values["handles"] = {}
+    if values["claimer"] is None:
+        values["claimer"] = {}
+    # As `__init__` would set them (Entry has no __post_init__), in the same order, a
+    # quarter of its cost: 25 keyword arguments are most of what building an entry costs.
+    entry = _new_entry(cls)
+    entry.__dict__.update(values)
+    return entry
+
+
+_NO_EXTRA: Any = object()
+
+
 def _part(index: int, data: Any) -> PartResult:
     if not isinstance(data, dict):
         raise ValueError(
@@ -331,11 +393,80 @@ class Scan:
     problems: list[RecordProblem] = field(default_factory=list)
 
 
+def _unreadable(rel: str, key: str, exc: OSError) -> RecordProblem:
+    return RecordProblem(rel, key, _("cannot be read ({error})").format(error=exc.strerror or exc))
+
+
+def _not_a_file(rel: str, key: str, mode: int) -> RecordProblem:
+    what = safefs.kind(mode)
+    return RecordProblem(rel, key, _("{what}: replace it with a real file").format(what=what))
+
+
+_DECODER = json.JSONDecoder()  # as `json.loads` makes it
+_scan_json: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def _json(text: str) -> Any:
+    """`json.loads(text)`, raising the same errors; a record as cmflow writes it (an object,
+    then a line break) straight from the decoder's C scanner, without the three Python
+    calls and two regular expressions around it (a sixth of parsing a record)."""
+    if text[:1] == "{":
+        try:
+            data, end = _scan_json(text, 0)
+        except (StopIteration, ValueError):
+            return json.loads(text)  # which says what is wrong, and where
+        if end == len(text) or not text[end:].strip(" \t\n\r"):  # json's own whitespace
+            return data
+    return json.loads(text)
+
+
+def _parse(raw: bytes, rel: str, key: str) -> Entry | RecordProblem:
+    """The entry a record file's bytes hold, or what is wrong with them."""
+    try:
+        text = raw.decode("utf-8")  # not `json.loads(raw)`: that would take UTF-16 too
+    except UnicodeDecodeError as exc:
+        return RecordProblem(rel, key, _("not UTF-8 text (byte {at})").format(at=exc.start))
+    if text.lstrip().startswith("<<<<<<<") or "\n=======\n" in text:
+        return RecordProblem(
+            rel,
+            key,
+            _("git conflict markers: take one side ({theirs}) or restore it ({restore})").format(
+                theirs=f"git checkout --theirs -- {rel}",
+                restore=f"git checkout origin/main -- {rel}",
+            ),
+        )
+    try:
+        data = _json(text)
+    except json.JSONDecodeError as exc:
+        message = _("invalid JSON: {error}").format(error=exc.msg)
+        return RecordProblem(rel, key, message, exc.lineno, exc.colno)
+    except RecursionError:
+        return RecordProblem(rel, key, _("invalid JSON: nested too deeply"))
+    try:
+        entry = Entry.from_dict(data)
+    except ValueError as exc:
+        return RecordProblem(rel, key, _("not a publish record: {error}").format(error=exc))
+    if record_key(entry.post, entry.channel, entry.publication) != key:
+        return RecordProblem(
+            rel,
+            key,
+            _(
+                "names post {post} on {channel}, whose record is {key}: moved or copied by hand"
+            ).format(
+                post=repr(entry.post),
+                channel=repr(entry.channel),
+                key=record_key(entry.post, entry.channel, entry.publication),
+            ),
+        )
+    return entry
+
+
 class Ledger:
     def __init__(self, root: Path, data_dir: str = "data", clock: Clock | None = None) -> None:
         self.root = root
         self.dir = root / data_dir / RECORD_DIR
         self._rel_dir = Path(os.path.relpath(self.dir, root)).as_posix()
+        self._prefix = f"{self.dir}/"
         self.clock = clock or Clock.at()
 
     def rel(self, post_id: str, channel: str, publication: int = 1) -> str:
@@ -359,94 +490,106 @@ class Ledger:
 
     def read(self, path: Path) -> Entry | RecordProblem:
         """One record file; a problem (never an exception) when it is not what cmflow wrote."""
-        key = path.relative_to(self.dir).as_posix()
-        return self._read(str(path), f"{self._rel_dir}/{key}", key)
+        text = str(path)
+        if text.startswith(self._prefix):  # as `relative_to` says, without its cost
+            key = text[len(self._prefix) :]
+        else:
+            key = path.relative_to(self.dir).as_posix()
+        return self._read(text, f"{self._rel_dir}/{key}", key)
 
-    def _read(self, path: str, rel: str, key: str) -> Entry | RecordProblem:
+    def _read(
+        self, name: str, rel: str, key: str, dir_fd: int | None = None
+    ) -> Entry | RecordProblem:
         """`read` with the paths already made (plain strings: `scan` reads tens of thousands
-        of files, and Path objects cost more than the reading)."""
-
-        def problem(message: str, line: int = 1, column: int = 1) -> RecordProblem:
-            return RecordProblem(rel, key, message, line, column)
-
+        of files, and Path objects cost more than the reading); `name` is a path, or a
+        file's name in the folder open as `dir_fd`."""
         try:
             # Never through a link, never waiting on a pipe (a pull request can add either:
             # cmflow writes neither), never more than a record's size (/dev/zero).
-            fd = os.open(path, safefs.READ_FLAGS)
+            raw = safefs.read_capped(name, MAX_RECORD_BYTES, dir_fd)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                return problem(_("is a symbolic link: replace it with a real file"))
-            return problem(_("cannot be read ({error})").format(error=exc.strerror or exc))
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                what = safefs.kind(st.st_mode)
-                return problem(_("{what}: replace it with a real file").format(what=what))
-            if st.st_size > MAX_RECORD_BYTES:
-                return problem(
-                    _("{size} bytes, far more than a publish record: not written by cmflow").format(
-                        size=st.st_size
-                    )
-                )
-            text = safefs.read_fd(fd, MAX_RECORD_BYTES).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return problem(_("not UTF-8 text (byte {at})").format(at=exc.start))
-        except OSError as exc:
-            return problem(_("cannot be read ({error})").format(error=exc.strerror or exc))
-        finally:
-            os.close(fd)
-        if text.lstrip().startswith("<<<<<<<") or "\n=======\n" in text:
-            return problem(
-                _(
-                    "git conflict markers: take one side ({theirs}) or restore it ({restore})"
-                ).format(
-                    theirs=f"git checkout --theirs -- {rel}",
-                    restore=f"git checkout origin/main -- {rel}",
-                )
+                return RecordProblem(rel, key, _("is a symbolic link: replace it with a real file"))
+            return _unreadable(rel, key, exc)
+        except safefs.NotRegular as exc:
+            return _not_a_file(rel, key, exc.mode)
+        except safefs.TooLarge as exc:
+            return RecordProblem(
+                rel,
+                key,
+                _("{size} bytes, far more than a publish record: not written by cmflow").format(
+                    size=exc.size
+                ),
             )
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return problem(_("invalid JSON: {error}").format(error=exc.msg), exc.lineno, exc.colno)
-        except RecursionError:
-            return problem(_("invalid JSON: nested too deeply"))
-        try:
-            entry = Entry.from_dict(data)
-        except ValueError as exc:
-            return problem(_("not a publish record: {error}").format(error=exc))
-        if record_key(entry.post, entry.channel, entry.publication) != key:
-            return problem(
-                _(
-                    "names post {post} on {channel}, whose record is {key}: moved or copied by hand"
-                ).format(
-                    post=repr(entry.post),
-                    channel=repr(entry.channel),
-                    key=record_key(entry.post, entry.channel, entry.publication),
-                )
-            )
-        return entry
+        return _parse(raw, rel, key)
 
     def scan(self) -> Scan:
-        """Every record file, read; one bad file never hides the others."""
+        """Every record file, read; one bad file never hides the others. A folder that is a
+        link is no post's: skipped, as one that cannot be listed."""
         out = Scan()
         base = str(self.dir)
         if not os.path.isdir(base):
             return out
-        for folder in sorted(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False)):
-            try:
-                names = sorted(n for n in os.listdir(f"{base}/{folder}") if n.endswith(".json"))
-            except PermissionError:
-                continue  # as a glob of a folder that cannot be listed: nothing in it
-            for name in names:
-                if name.startswith(".tmp-"):
-                    continue  # a write a killed process left half-done; the real file stands
+        top = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        # Without the cycle collector: tens of thousands of entries and no cycle; its passes
+        # over them (and over whatever the caller holds) cost a third of the reading.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            with os.scandir(top) as listing:
+                folders = sorted(e.name for e in listing if e.is_dir(follow_symlinks=False))
+            for folder in folders:
+                self._scan_folder(top, folder, out)
+        finally:
+            os.close(top)
+            if collecting:
+                gc.enable()
+        return out
+
+    def _scan_folder(self, top: int, folder: str, out: Scan) -> None:
+        """The record files of one post's folder: the folder opened once (never through a
+        link, even one swapped in since it was listed), each file opened from it by name."""
+        try:
+            dfd = os.open(folder, safefs.DIR_FLAGS, dir_fd=top)
+        except OSError:
+            return  # a link now, gone, or not to be listed: nothing in it
+        try:
+            with os.scandir(dfd) as listing:
+                files = {
+                    e.name: e
+                    for e in listing
+                    # `.tmp-*`: a write a killed process left half-done; the real file stands
+                    if e.name.endswith(".json") and not e.name.startswith(".tmp-")
+                }
+        except OSError:
+            os.close(dfd)
+            return
+        prefix = f"{self._rel_dir}/{folder}/"
+        try:
+            for name in sorted(files):
                 key = f"{folder}/{name}"
-                got = self._read(f"{base}/{key}", f"{self._rel_dir}/{key}", key)
+                if files[name].is_file(follow_symlinks=False):  # the listing says: no stat
+                    got = self._read(name, prefix + name, key, dfd)
+                else:
+                    got = self._odd(files[name], prefix + name, key, dfd)
                 if isinstance(got, RecordProblem):
                     out.problems.append(got)
                 else:
                     out.entries.append(got)
-        return out
+        finally:
+            os.close(dfd)
+
+    def _odd(self, found: os.DirEntry[str], rel: str, key: str, dfd: int) -> Entry | RecordProblem:
+        """A `.json` that its folder lists as no regular file: said what it is. A device is
+        never opened (opening one may act on it); the rest is read as any file, which says
+        what it is in the same words."""
+        try:
+            mode = found.stat(follow_symlinks=False).st_mode
+        except OSError:
+            mode = 0
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            return _not_a_file(rel, key, mode)
+        return self._read(found.name, rel, key, dfd)
 
     def all(self) -> list[Entry]:
         """Every entry that can be read (see `scan` for the files that cannot)."""

@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from cmflow.i18n import _
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -112,7 +112,7 @@ def open_regular(root: Path, rel: str) -> int:
     dfd = os.open(real_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for name in parts[:-1]:
-            nfd = os.open(name, _DIR_FLAGS, dir_fd=dfd)
+            nfd = os.open(name, DIR_FLAGS, dir_fd=dfd)
             os.close(dfd)
             dfd = nfd
         before = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
@@ -149,7 +149,7 @@ def _open_plain(root: Path, rel: str) -> int | None:
     fd = -1
     try:
         for name in parts[:-1]:
-            nfd = os.open(name, _DIR_FLAGS, dir_fd=dfd)
+            nfd = os.open(name, DIR_FLAGS, dir_fd=dfd)
             os.close(dfd)
             dfd = nfd
         # Never opened unless regular (a device may act on open), and checked again after.
@@ -174,6 +174,45 @@ def read_regular(root: Path, rel: str, limit: int | None = None) -> bytes:
         return read_fd(fd, limit)
     except OSError as exc:
         raise UnsafePath(_("cannot be read ({reason})").format(reason=exc.strerror)) from None
+    finally:
+        os.close(fd)
+
+
+class NotRegular(Exception):
+    """`read_capped` opened something other than a regular file; `mode` says what."""
+
+    def __init__(self, mode: int) -> None:
+        super().__init__(mode)
+        self.mode = mode
+
+
+class TooLarge(Exception):
+    """`read_capped` found a file over its limit (`size` bytes), and read none of it."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def read_capped(name: str, limit: int, dir_fd: int | None = None) -> bytes:
+    """The bytes of the regular file `name` (in the folder open as `dir_fd`, else a path),
+    never through a link as its last component (OSError ELOOP), never waiting on a pipe or
+    more than `limit` bytes (`/dev/zero`): raises NotRegular or TooLarge, OSError when the
+    system refuses. Made for many small files read in a row (a years-old publish record
+    holds tens of thousands): one open, one fstat, and one read when the file holds what
+    the fstat said (the usual case), instead of reading until a read returns nothing."""
+    fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(st.st_mode)
+        size = st.st_size
+        if size > limit:
+            raise TooLarge(size)
+        data = os.read(fd, size + 1)
+        if len(data) != size:  # changed since the fstat (or a short read): on to its end
+            data += read_fd(fd, limit - len(data))
+        return data
     finally:
         os.close(fd)
 
@@ -225,7 +264,7 @@ def _open_dir(dfd: int, name: str, shown: str, create: bool) -> int:
     """Open (or create) the real folder `name` in `dfd`; never through a link."""
     for _attempt in range(2):
         try:
-            return os.open(name, _DIR_FLAGS, dir_fd=dfd)
+            return os.open(name, DIR_FLAGS, dir_fd=dfd)
         except FileNotFoundError:
             if not create:
                 raise
