@@ -361,19 +361,20 @@ def _load(
     jobs: int | None = None,
     keep: bool = False,
     meanwhile: Callable[[Cache | None], None] | None = None,
-    opened: tuple[Cache, list[str]] | None = None,
+    opened: tuple[Cache, list[str], list[Stamp | None]] | None = None,
 ) -> tuple[dict[str, Entry], Cache | None]:
     root = config.root
     cache: Cache | None
-    if opened is not None:  # the cache and the post files, as `validate` found them
-        cache, rels = opened
+    if opened is not None:  # the cache, the post files and their stamps, as `validate` found them
+        cache, rels, stamps = opened
     else:
         cache = Cache.open(root, config.digest) if use_cache else None
         rels = content.discover(root, config.content_dir)
+        stamps = post_stamps(root, rels) if cache is not None else []
     fresh: dict[str, Entry] = {}
     todo: list[str] = []
-    for rel in rels:
-        entry = _cached(cache, root, rel) if cache else None
+    for rel, stamp in zip(rels, stamps or [None] * len(rels), strict=True):
+        entry = _cached(cache, root, rel, stamp) if cache else None
         if entry is None:
             todo.append(rel)
         else:
@@ -398,17 +399,36 @@ def _load(
     return fresh, cache
 
 
-def _cached(cache: Cache, root: Path, rel: str) -> Entry | None:
+Stamp = tuple[int, int]  # a file's (size, mtime_ns)
+
+
+def post_stamps(root: Path, rels: list[str]) -> list[Stamp | None]:
+    """Each post file's stamp (None: it cannot be stat'ed)."""
+    base = str(root)  # str paths: Path objects cost more than the stat
+    out: list[Stamp | None] = []
+    for rel in rels:
+        try:
+            st = os.stat(f"{base}/{rel}")
+        except OSError:
+            out.append(None)
+            continue
+        out.append((st.st_size, st.st_mtime_ns))
+    return out
+
+
+def _cached(cache: Cache, root: Path, rel: str, stamp: Stamp | None = None) -> Entry | None:
+    """The cached entry of `rel` if its file is unchanged (`stamp`: its stamp, when the
+    caller has it already)."""
     entry = cache.entries.get(rel)
     if entry is None:
         return None
-    try:
-        st = os.stat(f"{root}/{rel}")  # a str path: Path objects cost more than the stat
-    except OSError:
-        return None
-    stamp = (st.st_size, st.st_mtime_ns)
+    if stamp is None:
+        got = post_stamps(root, [rel])[0]
+        if got is None:
+            return None
+        stamp = got
     # A racy stamp (see `cmflow.cache.RACY_NS`) may hide a same-size rewrite: hashed too.
-    if stamp != entry.stat or st.st_mtime_ns >= cache.racy:
+    if stamp != entry.stat or stamp[1] >= cache.racy:
         raw = content.read_bytes(root, rel)  # never a blocking read of a FIFO
         if isinstance(raw, Finding):
             return None
@@ -454,18 +474,19 @@ def _validate(
     keep_posts: bool,
     scan: ledger.Scan | None,
 ) -> Report:
-    opened: tuple[Cache, list[str]] | None = None
+    opened: tuple[Cache, list[str], list[Stamp | None]] | None = None
     cache: Cache | None
     if use_cache and not keep_posts and record is None and scan is None:
         cache = Cache.open(config.root, config.digest)
         rels = content.discover(config.root, config.content_dir)
-        quick = _unchanged(config, cache, rels, now)
+        stamps = post_stamps(config.root, rels)
+        quick = _unchanged(config, cache, rels, stamps, now)
         if quick is not None:
             findings, posts = quick
             loaded = cache.loaded
             assert loaded is not None
             return _report(config, findings, only, posts, rels, loaded.media_by_path)
-        opened = (cache, rels)
+        opened = (cache, rels, stamps)
     given = scan
     scans: list[ledger.Scan | None] = []
 
@@ -580,7 +601,7 @@ def _report(
 
 
 def _unchanged(
-    config: Config, cache: Cache, rels: list[str], now: datetime
+    config: Config, cache: Cache, rels: list[str], stamps: list[Stamp | None], now: datetime
 ) -> tuple[list[Finding], list[Post]] | None:
     """The findings (levels not applied yet) and slim posts of a run in which no post file,
     media file or record file changed since the cache was written, else None. Only stats and
@@ -595,23 +616,17 @@ def _unchanged(
         or rels != loaded.paths
     ):
         return None
-    root = str(config.root)
     racy = cache.racy  # a stamp this recent may hide a change (`cmflow.cache.RACY_NS`)
-    try:
-        stats = [os.stat(f"{root}/{rel}") for rel in rels]  # str paths: cheaper than Path
-    except OSError:
+    if stamps != list(zip(loaded.sizes, loaded.mtimes, strict=True)):
+        return None  # (a missing file's None equals no stamp)
+    if loaded.mtimes and max(loaded.mtimes) >= racy:
         return None
-    mtimes = [st.st_mtime_ns for st in stats]
-    if mtimes != loaded.mtimes or [st.st_size for st in stats] != loaded.sizes:
-        return None
-    if mtimes and max(mtimes) >= racy:
-        return None
-    paths, sizes, stamps = loaded.media_rows()
+    paths, sizes, mtimes = loaded.media_rows()
     if paths:
         seen = media_stamps(config.root, paths)
-        if [s[1] for s in seen] != sizes or [s[2] for s in seen] != stamps:
+        if [s[1] for s in seen] != sizes or [s[2] for s in seen] != mtimes:
             return None
-        if max(stamps) >= racy:
+        if max(mtimes) >= racy:
             return None
     if not record_unchanged(config, cache):
         return None

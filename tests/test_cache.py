@@ -409,12 +409,13 @@ def _answers_from_stamps(s: Site, at: str | None = None) -> bool:
     from cmflow.cache import Cache
     from cmflow.rules import BY_ID
     from cmflow.timeutil import parse_datetime
-    from cmflow.validation import _unchanged
+    from cmflow.validation import _unchanged, post_stamps
 
     cfg = config_mod.load(s.root, set(BY_ID))
     now = parse_datetime(at or "2026-12-01 00:00", cfg.timezone)
     cache = Cache.open(s.root, cfg.digest)
-    return _unchanged(cfg, cache, content.discover(s.root, cfg.content_dir), now) is not None
+    rels = content.discover(s.root, cfg.content_dir)
+    return _unchanged(cfg, cache, rels, post_stamps(s.root, rels), now) is not None
 
 
 def test_unchanged_runs_answer_from_stamps_and_see_every_change(repo: Site) -> None:
