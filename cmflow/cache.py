@@ -156,28 +156,28 @@ class SentIndex(Mapping[tuple[str, str], Sent]):
     """The sent index kept in the cache: its keys at once (the clock's rules only ask
     whether a pair was sent), each value built when read (its columns cut the first time)."""
 
-    def __init__(
-        self,
-        keys: dict[tuple[str, str], int],
-        published: list[datetime | None],
-        texts: tuple[_Texts, _Texts],
-    ) -> None:
+    def __init__(self, keys: dict[tuple[str, str], int], texts: tuple[_Texts, ...]) -> None:
         self._keys = keys
-        self._published = published  # parsed (checked) when the cache was loaded
-        self._texts: tuple[_Texts, _Texts] | None = texts  # hash, url: checked then too
-        self._columns: tuple[list[str | None], list[str | None]] = ([], [])
+        # hash, published_at, url: their bytes checked when the cache was loaded (texts,
+        # None only where allowed), cut the first time a value is read.
+        self._texts: tuple[_Texts, ...] | None = texts
+        self._columns: tuple[list[str | None], ...] = ()
 
     def __getitem__(self, key: tuple[str, str]) -> Sent:
         i = self._keys[key]
         if self._texts is not None:
-            hashes, urls = self._texts
-            self._columns, self._texts = (hashes.load(), urls.load()), None
+            self._columns, self._texts = tuple(t.load() for t in self._texts), None
+        content_hash, when, url = (column[i] for column in self._columns)
+        published = None
+        if when is not None:
+            try:
+                published = datetime.fromisoformat(when)  # naive when the record's was
+            except ValueError:
+                # Never written by cmflow (it writes the record's own times): a damaged
+                # cache, whose checksum happens to hold, says no time rather than failing.
+                published = None
         got = Sent.__new__(Sent)  # frozen: filled directly, as `Sent(...)` costs more
-        got.__dict__.update(
-            content_hash=self._columns[0][i],
-            published_at=self._published[i],
-            url=self._columns[1][i],
-        )
+        got.__dict__.update(content_hash=content_hash, published_at=published, url=url)
         return got
 
     def __contains__(self, key: object) -> bool:
@@ -469,7 +469,7 @@ _RFILE_FIELDS = tuple(k for k in _RFILE_COLUMNS if k not in ("dir", "name", "siz
 _LAZY_TEXTS = frozenset(
     [("rfiles", k) for k in _RFILE_FIELDS]
     + [("fingerprints", "channel"), ("fingerprints", "hash"), ("files", "sha")]
-    + [("sent", "hash"), ("sent", "url")]
+    + [("sent", "hash"), ("sent", "published_at"), ("sent", "url")]
 )
 _SENT_COLUMNS: dict[str, tuple[type, ...]] = {
     "post": (str,),
@@ -800,13 +800,10 @@ def _sent(table: object) -> SentIndex:
     keys = dict(zip(pairs, range(len(t["post"])), strict=True))
     if len(keys) != len(t["post"]):
         raise _Bad  # a pair twice
-    # Parsed now (naive when the record's time was): a text that is no time is a bad cache.
-    parse = datetime.fromisoformat
-    published = [None if w is None else parse(w) for w in t["published_at"]]
-    hashes, urls = t["hash"], t["url"]
-    if type(hashes) is not _Texts or type(urls) is not _Texts:
+    texts = (t["hash"], t["published_at"], t["url"])
+    if any(type(column) is not _Texts for column in texts):
         raise _Bad
-    return SentIndex(keys, published, (hashes, urls))
+    return SentIndex(keys, texts)
 
 
 def _record(rdirs: object, rfiles: object) -> RecordState:
