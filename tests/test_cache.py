@@ -434,6 +434,7 @@ def test_unchanged_runs_answer_from_stamps_and_see_every_change(repo: Site) -> N
     both()  # writes the cache from aged stamps
     assert _answers_from_stamps(repo)
     both()
+    both(BAD)  # only one file's findings reported, from the stamps too
     both("--at", "2099-01-01 00:00")  # the clock moved: schedule.past computed again
     both("--at", "2020-01-01 00:00")
     record = repo.root / "data/record/bon/site.json"
