@@ -436,9 +436,10 @@ def _cached(cache: Cache, root: Path, rel: str, stamp: Stamp | None = None) -> E
         sha = hashlib.sha256(raw).hexdigest()
         if sha != entry.sha:
             return None
-        if stamp != entry.stat:
-            entry.stat = stamp
-            cache.dirty = True
+        # Saved again, with a new stamp or once no longer racy: the next unchanged run can
+        # then answer from the stamps alone (`_unchanged` trusts no racy stamp).
+        entry.stat = stamp
+        cache.dirty = True
     if entry.media and media_stamps(root, [m[0] for m in entry.media]) != entry.media:
         return None
     return entry
