@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,9 +36,16 @@ from cmflow.timeutil import slot_request
 
 CACHE_DIR = ".cmflow-cache"
 FILE_NAME = "validate.bin"
+# 11: the findings of the settled queue rules kept (an unchanged run answers without building
+# the posts' entries), content hashes and the sent index's values cut only when read;
 # 10: `slot:` dates (date: next, a day alone); 9: record entries carry their first part (id,
 # URL), the sent index kept
-FORMAT = 10
+FORMAT = 11
+# Stamps (mtime_ns) at most this long before the cache was written are not trusted: a file
+# changed again within the file system's clock tick (up to 2 s on some) after cmflow read it
+# keeps its mtime, and often its size (git's "racy" index entries). Such a file is read
+# again (posts: hashed; record files: read; folders: listed) rather than taken as unchanged.
+RACY_NS = 2_000_000_000
 LEVELS = frozenset({"error", "warning"})
 _STATES = frozenset(s.value for s in State)
 
@@ -67,25 +74,61 @@ class RecordState:
     """The publish record as last read: the record folder's mtime, its post folders with
     their mtime and .json names, and each file's (size, mtime_ns) and fields.
 
-    An unchanged run only compares stamps (`stamps`): the fields of tens of thousands of
-    record files are decoded and checked only when asked for (`files`)."""
+    An unchanged run only compares stamps (`flat`, four lists compared whole): the fields of
+    tens of thousands of record files are decoded and checked only when asked for
+    (`files`), and the dictionaries by folder and by file built only when the record
+    changed (`dirs`, `stamps`)."""
 
     def __init__(
         self,
         top: int,
-        dirs: dict[str, tuple[int, list[str]]],
+        dirs: dict[str, tuple[int, list[str]]] | None,
         files: dict[str, tuple[int, int, RecordFields]] | None = None,
         *,
         stamps: dict[str, tuple[int, int]] | None = None,
         later: Callable[[], list[RecordFields]] | None = None,
+        flat: Flat | None = None,
     ) -> None:
         self.top = top
-        self.dirs = dirs
+        self._dirs = dirs
         self._files = files
         self._later = later
-        if stamps is None:
+        if stamps is None and flat is None:
             stamps = {k: (v[0], v[1]) for k, v in (files or {}).items()}
-        self.stamps = stamps  # "folder/name.json" -> (size, mtime_ns)
+        self._stamps = stamps  # "folder/name.json" -> (size, mtime_ns)
+        self._flat = flat
+
+    def flat(self) -> Flat:
+        """Folder names, their mtimes, "folder/name.json" of each file and its (size,
+        mtime_ns), in the record's order."""
+        if self._flat is None:
+            names = list(self.dirs)
+            mtimes = [self.dirs[n][0] for n in names]
+            keys = [f"{n}/{f}" for n in names for f in self.dirs[n][1]]
+            stamps = self.stamps
+            self._flat = (names, mtimes, keys, [stamps.get(k, (-1, -1)) for k in keys])
+        return self._flat
+
+    @property
+    def dirs(self) -> dict[str, tuple[int, list[str]]]:
+        if self._dirs is None:
+            assert self._flat is not None
+            names, mtimes, keys, _stamps = self._flat
+            dirs: dict[str, tuple[int, list[str]]] = {
+                n: (m, []) for n, m in zip(names, mtimes, strict=True)
+            }
+            for k in keys:
+                folder, _, file = k.partition("/")
+                dirs[folder][1].append(file)
+            self._dirs = dirs
+        return self._dirs
+
+    @property
+    def stamps(self) -> dict[str, tuple[int, int]]:
+        if self._stamps is None:
+            assert self._flat is not None
+            self._stamps = dict(zip(self._flat[2], self._flat[3], strict=True))
+        return self._stamps
 
     @property
     def files(self) -> dict[str, tuple[int, int, RecordFields]]:
@@ -106,29 +149,99 @@ class RecordState:
         return self._files
 
 
+Flat = tuple[list[str], list[int], list[str], list[tuple[int, int]]]
+
+
+class SentIndex(Mapping[tuple[str, str], Sent]):
+    """The sent index kept in the cache: its keys at once (the clock's rules only ask
+    whether a pair was sent), each value built when read (its columns cut the first time)."""
+
+    def __init__(self, keys: dict[tuple[str, str], int], texts: tuple[_Texts, ...]) -> None:
+        self._keys = keys
+        # hash, published_at, url: their bytes checked when the cache was loaded (texts,
+        # None only where allowed), cut the first time a value is read.
+        self._texts: tuple[_Texts, ...] | None = texts
+        self._columns: tuple[list[str | None], ...] = ()
+
+    def __getitem__(self, key: tuple[str, str]) -> Sent:
+        i = self._keys[key]
+        if self._texts is not None:
+            self._columns, self._texts = tuple(t.load() for t in self._texts), None
+        content_hash, when, url = (column[i] for column in self._columns)
+        published = None
+        if when is not None:
+            try:
+                published = datetime.fromisoformat(when)  # naive when the record's was
+            except ValueError:
+                # Never written by cmflow (it writes the record's own times): a damaged
+                # cache, whose checksum happens to hold, says no time rather than failing.
+                published = None
+        got = Sent.__new__(Sent)  # frozen: filled directly, as `Sent(...)` costs more
+        got.__dict__.update(content_hash=content_hash, published_at=published, url=url)
+        return got
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
 # The marks and meta columns of a loaded cache, with the entries they belong to.
 Lazy = tuple["_Later", "_Later", list["Entry"]]
 
 
-@dataclass
 class Cache:
-    path: Path
-    key: str
-    entries: dict[str, Entry] = field(default_factory=dict)
-    dirty: bool = False
-    # Findings of the queue rules that depend on the posts and channels.yaml only (caps,
-    # gaps, mix, duplicate ids), valid while no entry changes.
-    queue_findings: list[Finding] | None = None
-    writable: bool = True
-    # The cached posts' marks and meta, checked and filled in only when asked (`complete`).
-    lazy: Lazy | None = None
-    record: RecordState | None = None
-    # Which (post id, channel) pairs the record holds (`cmflow.ledger.sent_index`), valid
-    # while neither the posts nor the record change: reading tens of thousands of record
-    # files again is most of an unchanged run on a years-old repository.
-    sent: dict[tuple[str, str], Sent] | None = None
-    # Fills the cached entries' fingerprints, until called (`fingerprints`).
-    fill: Callable[[], None] | None = None
+    """The cache of one repository for one run. `entries`, the posts' entries, are built
+    from the file when first read: an unchanged run answers from `loaded` without them."""
+
+    def __init__(self, path: Path, key: str, *, dirty: bool = False, writable: bool = True) -> None:
+        self.path = path
+        self.key = key
+        self.dirty = dirty
+        self.writable = writable
+        # Findings of the queue rules that depend on the posts and channels.yaml only (caps,
+        # gaps, mix, duplicate ids), valid while no entry changes.
+        self.queue_findings: list[Finding] | None = None
+        # Findings of the settled queue rules (`Rule.settled`: posts, record, rendered
+        # hashes, not the time), valid while neither the posts nor the record change.
+        self.settled: list[Finding] | None = None
+        # The cached posts' marks and meta, checked and filled in only when asked (`complete`).
+        self.lazy: Lazy | None = None
+        self.record: RecordState | None = None
+        # Which (post id, channel) pairs the record holds (`cmflow.ledger.sent_index`), valid
+        # while neither the posts nor the record change: reading tens of thousands of record
+        # files again is most of an unchanged run on a years-old repository.
+        self.sent: Mapping[tuple[str, str], Sent] | None = None
+        # Fills the cached entries' fingerprints, until called (`fingerprints`).
+        self.fill: Callable[[], None] | None = None
+        # The file as read, until its entries are built (None: no file, or built).
+        self.loaded: Loaded | None = None
+        # mtimes at or after this are "racy" (see RACY_NS): not trusted to mean unchanged.
+        self.racy = -1
+        self._entries: dict[str, Entry] = {}
+
+    @property
+    def entries(self) -> dict[str, Entry]:
+        loaded, self.loaded = self.loaded, None
+        if loaded is not None:
+            try:
+                with _no_gc():
+                    self._entries, self.lazy, self.fill = loaded.entries()
+            except (_Bad, ValueError, TypeError, RecursionError, KeyError):
+                # Not what cmflow writes after all: nothing in the file is used.
+                self._entries, self.lazy, self.fill = {}, None, None
+                self.queue_findings = self.settled = self.sent = self.record = None
+                self.dirty = True
+        return self._entries
+
+    @entries.setter
+    def entries(self, value: dict[str, Entry]) -> None:
+        self.loaded = None
+        self._entries = value
 
     @classmethod
     def open(cls, root: Path, config_digest: str) -> Cache:
@@ -136,7 +249,9 @@ class Cache:
         # Findings are cached as messages: in the language they were written in.
         key = f"{FORMAT}:{__version__}:{i18n.current()}:{config_digest}"
         try:
-            raw = path.read_bytes()
+            with path.open("rb") as fh:
+                written = os.fstat(fh.fileno()).st_mtime_ns
+                raw = fh.read()
         except OSError:
             return cls(path, key, dirty=True)
         if tracked(root):
@@ -146,21 +261,19 @@ class Cache:
             loaded = _decode(raw, key)
         if loaded is None:
             return cls(path, key, dirty=True)
-        entries, queue, lazy, record, sent, fill = loaded
-        return cls(
-            path,
-            key,
-            entries,
-            queue_findings=queue,
-            lazy=lazy,
-            record=record,
-            sent=sent,
-            fill=fill,
-        )
+        cache = cls(path, key)
+        cache.loaded = loaded
+        cache.racy = written - RACY_NS
+        cache.queue_findings = loaded.queue
+        cache.settled = loaded.settled
+        cache.record = loaded.record
+        cache.sent = loaded.sent
+        return cache
 
     def fingerprints(self) -> None:
         """Give every cached entry its rendered hashes (only edited-after-publish reads them,
         and only for posts the record holds)."""
+        self.entries  # noqa: B018 (built first: `fill` comes with them)
         fill, self.fill = self.fill, None
         if fill is not None:
             fill()
@@ -168,6 +281,7 @@ class Cache:
     def complete(self) -> bool:
         """Give every cached post its marks and meta (the queue rules read them). False when
         they are malformed: then no cached entry may be used."""
+        self.entries  # noqa: B018 (built first: `lazy` comes with them)
         lazy, self.lazy = self.lazy, None
         if lazy is None:
             return True
@@ -277,7 +391,8 @@ class _Texts:
         low = min(self.lengths, default=0)
         if low < (-1 if nullable else 0):
             raise _Bad
-        if sum(n for n in self.lengths if n > 0) != len(self.text):
+        # Every length is -1 (None) or more: the texts' lengths add up to this (in C).
+        if sum(self.lengths) + self.lengths.count(-1) != len(self.text):
             raise _Bad
         self.count = count
 
@@ -352,7 +467,9 @@ _RFILE_COLUMNS: dict[str, tuple[type, ...]] = {
 _RFILE_FIELDS = tuple(k for k in _RFILE_COLUMNS if k not in ("dir", "name", "size", "mtime"))
 # Text columns cut into values only when asked for (see `_Texts`).
 _LAZY_TEXTS = frozenset(
-    [("rfiles", k) for k in _RFILE_FIELDS] + [("fingerprints", "channel"), ("fingerprints", "hash")]
+    [("rfiles", k) for k in _RFILE_FIELDS]
+    + [("fingerprints", "channel"), ("fingerprints", "hash"), ("files", "sha")]
+    + [("sent", "hash"), ("sent", "published_at"), ("sent", "url")]
 )
 _SENT_COLUMNS: dict[str, tuple[type, ...]] = {
     "post": (str,),
@@ -379,58 +496,54 @@ def _date_column(p: Post) -> str | None:
 
 
 def _encode(cache: Cache) -> dict[str, Any]:
-    files: dict[str, list[Any]] = {k: [] for k in _FILE_COLUMNS}
-    found: dict[str, list[Any]] = {k: [] for k in _FINDING_COLUMNS}
-    media: dict[str, list[Any]] = {k: [] for k in _MEDIA_COLUMNS}
-    fps: dict[str, list[Any]] = {k: [] for k in _FP_COLUMNS}
-    for i, (rel, e) in enumerate(cache.entries.items()):
-        p = e.post
-        date_mark = p.mark("date")
-        for key, value in (
-            ("path", rel),
-            ("size", e.stat[0]),
-            ("mtime", e.stat[1]),
-            ("sha", e.sha),
-            ("id", p.id),
-            ("date", _date_column(p)),
-            ("date_line", date_mark.line),
-            ("date_column", date_mark.column),
-            ("status", p.status),
-            ("hash", p.content_hash),
-            ("body_line", p.body_line),
-            ("channels", p.channels),
-            (
-                "marks",
-                e.marks_json
-                if e.marks_json is not None
-                else [[list(k), m.line, m.column] for k, m in p.marks.items()],
-            ),
-            ("meta", p.meta),
-        ):
-            files[key].append(value)
-        for f in e.findings:
-            for key, value in (
-                ("file", i),
-                ("line", f.line),
-                ("column", f.column),
-                ("level", f.level),
-                ("rule", f.rule),
-                ("message", f.message),
-                ("channel", f.channel),
-            ):
-                found[key].append(value)
-        for path, size, mtime in e.media:
-            for key, value in (("file", i), ("path", path), ("size", size), ("mtime", mtime)):
-                media[key].append(value)
-        for channel, fp in e.fingerprints.items():
-            for key, value in (("file", i), ("channel", channel), ("hash", fp)):
-                fps[key].append(value)
-    queue: dict[str, list[Any]] | None = None
-    if cache.queue_findings is not None:
-        queue = {k: [] for k in _QUEUE_COLUMNS}
-        for f in cache.queue_findings:
-            for key in queue:
-                queue[key].append(getattr(f, key))
+    # Column by column, each a comprehension: a saved cache is written after every edit,
+    # and a loop appending to fourteen lists per post costs several times more.
+    es = list(cache.entries.values())
+    ps = [e.post for e in es]
+    marks = [p.mark("date") for p in ps]
+    files: dict[str, list[Any]] = {
+        "path": list(cache.entries),
+        "size": [e.stat[0] for e in es],
+        "mtime": [e.stat[1] for e in es],
+        "sha": [e.sha for e in es],
+        "id": [p.id for p in ps],
+        "date": [_date_column(p) for p in ps],
+        "date_line": [m.line for m in marks],
+        "date_column": [m.column for m in marks],
+        "status": [p.status for p in ps],
+        "hash": [p.content_hash for p in ps],
+        "body_line": [p.body_line for p in ps],
+        "channels": [p.channels for p in ps],
+        "marks": [
+            e.marks_json
+            if e.marks_json is not None
+            else [[list(k), m.line, m.column] for k, m in e.post.marks.items()]
+            for e in es
+        ],
+        "meta": [p.meta for p in ps],
+    }
+    rows = [(i, f) for i, e in enumerate(es) for f in e.findings]
+    found: dict[str, list[Any]] = {
+        "file": [i for i, _f in rows],
+        "line": [f.line for _i, f in rows],
+        "column": [f.column for _i, f in rows],
+        "level": [f.level for _i, f in rows],
+        "rule": [f.rule for _i, f in rows],
+        "message": [f.message for _i, f in rows],
+        "channel": [f.channel for _i, f in rows],
+    }
+    used = [(i, *m) for i, e in enumerate(es) for m in e.media]
+    media: dict[str, list[Any]] = {
+        k: [row[c] for row in used] for c, k in enumerate(("file", "path", "size", "mtime"))
+    }
+    hashed = [(i, c, fp) for i, e in enumerate(es) for c, fp in e.fingerprints.items()]
+    fps: dict[str, list[Any]] = {
+        k: [row[c] for row in hashed] for c, k in enumerate(("file", "channel", "hash"))
+    }
+    queue = _finding_table(cache.queue_findings)
+    settled = (
+        _finding_table(cache.settled) if queue is not None and cache.sent is not None else None
+    )
     rdirs: dict[str, list[Any]] | None = None
     rfiles: dict[str, list[Any]] | None = None
     if cache.record is not None:
@@ -469,11 +582,22 @@ def _encode(cache: Cache) -> dict[str, Any]:
         "files": files,
         "findings": found,
         "queue": queue,
+        "settled": settled,
         "media": media,
         "fingerprints": fps,
         "rdirs": rdirs,
         "rfiles": rfiles,
     }
+
+
+def _finding_table(findings: list[Finding] | None) -> dict[str, list[Any]] | None:
+    if findings is None:
+        return None
+    table: dict[str, list[Any]] = {k: [] for k in _QUEUE_COLUMNS}
+    for f in findings:
+        for key, column in table.items():
+            column.append(getattr(f, key))
+    return table
 
 
 class _Bad(Exception):
@@ -506,25 +630,12 @@ def _texts(values: list[Any]) -> None:
         raise _Bad
 
 
-def _decode(
-    raw: bytes, key: str
-) -> (
-    tuple[
-        dict[str, Entry],
-        list[Finding] | None,
-        Lazy,
-        RecordState | None,
-        dict[tuple[str, str], Sent] | None,
-        Callable[[], None],
-    ]
-    | None
-):
-    """The entries and queue findings in `raw`, or None when it is not a cache cmflow wrote
-    for this key (any other content, however crafted, gives None, never an exception)."""
-    try:
-        data = _unpack(raw)
-        if data.get("format") != FORMAT or data.get("key") != key:
-            return None
+class Loaded:
+    """A cache file's tables, every column's type checked, turned into objects only as asked:
+    an unchanged run reads the stamps, the findings and the slim posts (`posts`); the
+    entries (`entries`) are built only when some file changed."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
         files = _columns(data.get("files"), _FILE_COLUMNS)
         found = _columns(data.get("findings"), _FINDING_COLUMNS)
         media = _columns(data.get("media"), _MEDIA_COLUMNS)
@@ -535,28 +646,59 @@ def _decode(
                 raise _Bad
         if not set(found["level"]) <= LEVELS:
             raise _Bad
-        channels = files["channels"]
-        _texts([c for names in channels for c in names])
-        entries: dict[str, Entry] = {}
+        if sorted(found["file"]) != found["file"] or sorted(media["file"]) != media["file"]:
+            raise _Bad  # rows by post, in the posts' order (as written)
+        _texts([c for names in files["channels"] for c in names])
+        self.files, self.found, self.media, self.fps = files, found, media, fps
+        self.paths: list[str] = files["path"]
+        self.sizes: list[int] = files["size"]
+        self.mtimes: list[int] = files["mtime"]
+        self.queue = _findings(data.get("queue"))
+        self.settled = _findings(data.get("settled"))
+        self.record = None
+        if data.get("rdirs") is not None:
+            self.record = _record(data["rdirs"], data.get("rfiles"))
+        self.sent = None
+        if data.get("sent") is not None and self.record is not None:
+            self.sent = _sent(data["sent"])
+
+    def findings(self) -> list[Finding]:
+        """Every post's findings, in the posts' order."""
+        paths = self.paths
+        f = self.found
+        return [
+            Finding(paths[i], line, col, level, rule, message, channel)
+            for i, line, col, level, rule, message, channel in zip(
+                *(f[k] for k in _FINDING_COLUMNS), strict=True
+            )
+        ]
+
+    def slim_posts(self) -> list[Post] | None:
+        """`posts`, or None when a date is not what cmflow writes (a bad cache)."""
+        try:
+            return self.posts()
+        except (_Bad, ValueError, TypeError):
+            return None
+
+    def posts(self) -> list[Post]:
+        """The slim posts, their marks and meta as `Cache.complete` leaves them until called
+        (the date's mark only). Raises _Bad for a date that is not what cmflow writes."""
+        f = self.files
+        out: list[Post] = []
+        new = Post.__new__
         rows = zip(
-            files["path"],
-            files["size"],
-            files["mtime"],
-            files["sha"],
-            files["id"],
-            files["date"],
-            files["date_line"],
-            files["date_column"],
-            files["status"],
-            files["hash"],
-            files["body_line"],
-            channels,
+            f["path"],
+            f["id"],
+            f["date"],
+            f["date_line"],
+            f["date_column"],
+            f["status"],
+            f["hash"],
+            f["body_line"],
+            f["channels"],
             strict=True,
         )
-        by_index: list[Entry] = []
-        new = Post.__new__
-
-        for rel, size, mtime, sha, pid, date, line, col, status, chash, body_line, names in rows:
+        for rel, pid, date, line, col, status, chash, body_line, names in rows:
             when, slot = None, None
             if date is not None and date.startswith(_SLOT):
                 slot = date[len(_SLOT) :]
@@ -567,7 +709,6 @@ def _decode(
                 if when.tzinfo is None:
                     raise _Bad
             # Filled directly: calling the dataclass __init__ 10,000 times is measurable.
-            # Marks: only where the date is written until `posts_in_full` (see above).
             p = new(Post)
             p.__dict__.update(
                 path=rel,
@@ -584,60 +725,85 @@ def _decode(
                 content_hash=chash,
                 problems=[],
             )
+            out.append(p)
+        return out
+
+    def media_rows(self) -> tuple[list[str], list[int], list[int]]:
+        """Every media file a post looked at (a file per post that uses it), its size (-1:
+        missing) and mtime_ns."""
+        m = self.media
+        return m["path"], m["size"], m["mtime"]
+
+    def media_by_path(self) -> dict[str, tuple[MediaStamp, ...]]:
+        """Each post's media files, as its entry would hold them."""
+        out: dict[str, list[MediaStamp]] = {}
+        for i, path, size, mtime in zip(*(self.media[k] for k in _MEDIA_COLUMNS), strict=True):
+            out.setdefault(self.paths[i], []).append((path, size, mtime))
+        return {rel: tuple(out.get(rel, ())) for rel in self.paths}
+
+    def entries(self) -> tuple[dict[str, Entry], Lazy, Callable[[], None]]:
+        posts = self.posts()
+        shas = self.files["sha"]
+        shas = shas.load() if type(shas) is _Texts else shas
+        entries: dict[str, Entry] = {}
+        by_index: list[Entry] = []
+        for p, size, mtime, sha in zip(posts, self.sizes, self.mtimes, shas, strict=True):
             entry = Entry((size, mtime), sha, p, [], (), {})
-            entries[rel] = entry
+            entries[p.path] = entry
             by_index.append(entry)
-        if len(entries) != n:
+        if len(entries) != len(posts):
             raise _Bad  # a path twice
-        for i, line, col, level, rule, message, channel in zip(
-            *(found[k] for k in _FINDING_COLUMNS), strict=True
-        ):
-            e = by_index[i]
-            e.findings.append(Finding(e.post.path, line, col, level, rule, message, channel))
+        for found in self.findings():
+            entries[found.path].findings.append(found)
         stamps: dict[int, list[MediaStamp]] = {}
-        for i, path, size, mtime in zip(*(media[k] for k in _MEDIA_COLUMNS), strict=True):
+        for i, path, size, mtime in zip(*(self.media[k] for k in _MEDIA_COLUMNS), strict=True):
             stamps.setdefault(i, []).append((path, size, mtime))
         for i, items in stamps.items():
             by_index[i].media = tuple(items)
+        fps = self.fps
 
         def fill_fingerprints() -> None:
             columns = (c.load() if type(c) is _Texts else c for c in map(fps.get, _FP_COLUMNS))
             for i, channel, fp in zip(*columns, strict=True):
                 by_index[i].fingerprints[channel] = fp
 
-        queue = None
-        if data["queue"] is not None:
-            q = _columns(data["queue"], _QUEUE_COLUMNS)
-            if not set(q["level"]) <= LEVELS:
-                raise _Bad
-            queue = [Finding(*row) for row in zip(*(q[k] for k in _QUEUE_COLUMNS), strict=True)]
-        marks, meta = files["marks"], files["meta"]
+        marks, meta = self.files["marks"], self.files["meta"]
         assert isinstance(marks, _Later) and isinstance(meta, _Later)
-        record = None
-        if data.get("rdirs") is not None:
-            record = _record(data["rdirs"], data.get("rfiles"))
-        sent = None
-        if data.get("sent") is not None and record is not None:
-            sent = _sent(data["sent"])
-        return entries, queue, (marks, meta, by_index), record, sent, fill_fingerprints
+        return entries, (marks, meta, by_index), fill_fingerprints
+
+
+def _decode(raw: bytes, key: str) -> Loaded | None:
+    """The tables in `raw`, or None when it is not a cache cmflow wrote for this key (any
+    other content, however crafted, gives None, never an exception)."""
+    try:
+        data = _unpack(raw)
+        if data.get("format") != FORMAT or data.get("key") != key:
+            return None
+        return Loaded(data)
     except (_Bad, ValueError, TypeError, RecursionError, KeyError):
         return None
 
 
-def _sent(table: object) -> dict[tuple[str, str], Sent]:
+def _findings(table: object) -> list[Finding] | None:
+    """A table of findings with their paths (the queue's, the settled rules'), or None."""
+    if table is None:
+        return None
+    q = _columns(table, _QUEUE_COLUMNS)
+    if not set(q["level"]) <= LEVELS:
+        raise _Bad
+    return [Finding(*row) for row in zip(*(q[k] for k in _QUEUE_COLUMNS), strict=True)]
+
+
+def _sent(table: object) -> SentIndex:
     t = _columns(table, _SENT_COLUMNS)
-    new = Sent.__new__
-    out: dict[tuple[str, str], Sent] = {}
-    for post, channel, content_hash, when, url in zip(*(t[k] for k in _SENT_COLUMNS), strict=True):
-        published = None
-        if when is not None:
-            published = datetime.fromisoformat(when)  # naive when the record's time was
-        got = new(Sent)  # frozen: filled directly, as `Sent(...)` costs more (thousands)
-        got.__dict__.update(content_hash=content_hash, published_at=published, url=url)
-        out[(post, channel)] = got
-    if len(out) != len(t["post"]):
+    pairs = zip(t["post"], t["channel"], strict=True)
+    keys = dict(zip(pairs, range(len(t["post"])), strict=True))
+    if len(keys) != len(t["post"]):
         raise _Bad  # a pair twice
-    return out
+    texts = (t["hash"], t["published_at"], t["url"])
+    if any(type(column) is not _Texts for column in texts):
+        raise _Bad
+    return SentIndex(keys, texts)
 
 
 def _record(rdirs: object, rfiles: object) -> RecordState:
@@ -648,23 +814,22 @@ def _record(rdirs: object, rfiles: object) -> RecordState:
         raise _Bad
     top = tops.pop()
     names: list[str] = d["name"]
-    dirs: dict[str, tuple[int, list[str]]] = {}
-    if names != [""]:
-        for name, mtime in zip(names, d["mtime"], strict=True):
-            if not name or "/" in name or name in dirs:
-                raise _Bad
-            dirs[name] = (mtime, [])
-    stamps: dict[str, tuple[int, int]] = {}
-    if f["dir"] and (min(f["dir"]) < 0 or max(f["dir"]) >= len(dirs)):
+    mtimes: list[int] = d["mtime"]
+    if names == [""]:
+        names, mtimes = [], []
+    if "" in names or any("/" in name for name in names) or len(set(names)) != len(names):
         raise _Bad
-    listed = list(dirs.values())
-    for i, name, size, mtime in zip(f["dir"], f["name"], f["size"], f["mtime"], strict=True):
-        if not name.endswith(".json") or "/" in name:
-            raise _Bad
-        listed[i][1].append(name)
-        stamps[f"{names[i]}/{name}"] = (size, mtime)
-    if len(stamps) != len(f["name"]):
+    if f["dir"] and (min(f["dir"]) < 0 or max(f["dir"]) >= len(names)):
+        raise _Bad
+    if sorted(f["dir"]) != f["dir"]:
+        raise _Bad  # files by folder, in the folders' order (as written)
+    files: list[str] = f["name"]
+    if any("/" in name or not name.endswith(".json") for name in files):
+        raise _Bad
+    keys = [f"{names[i]}/{name}" for i, name in zip(f["dir"], files, strict=True)]
+    if len(set(keys)) != len(keys):
         raise _Bad  # a file twice
+    stamps = list(zip(f["size"], f["mtime"], strict=True))
     columns = [f[k] for k in _RFILE_FIELDS]
 
     def later() -> list[RecordFields]:
@@ -677,7 +842,7 @@ def _record(rdirs: object, rfiles: object) -> RecordState:
             raise _Bad
         return list(zip(*values, strict=True))
 
-    return RecordState(top, dirs, stamps=stamps, later=later)
+    return RecordState(top, None, later=later, flat=(names, mtimes, keys, stamps))
 
 
 def _plain(value: object, depth: int = 0) -> None:
@@ -731,7 +896,17 @@ MAGIC = b"cmflow cache\n"
 _KINDS = {(int,): "i", (str,): "s", (str, type(None)): "s", (list,): "j", (_Later,): "j"}
 
 
-_TABLES = ("files", "findings", "media", "fingerprints", "queue", "rdirs", "rfiles", "sent")
+_TABLES = (
+    "files",
+    "findings",
+    "media",
+    "fingerprints",
+    "queue",
+    "settled",
+    "rdirs",
+    "rfiles",
+    "sent",
+)
 
 
 def _spec(table: str) -> dict[str, tuple[type, ...]]:
@@ -741,6 +916,7 @@ def _spec(table: str) -> dict[str, tuple[type, ...]]:
         "media": _MEDIA_COLUMNS,
         "fingerprints": _FP_COLUMNS,
         "queue": _QUEUE_COLUMNS,
+        "settled": _QUEUE_COLUMNS,
         "rdirs": _RDIR_COLUMNS,
         "rfiles": _RFILE_COLUMNS,
         "sent": _SENT_COLUMNS,
@@ -760,8 +936,12 @@ def _pack(data: dict[str, Any]) -> bytes:
             if kind == "i":
                 chunk = array("q", values).tobytes()
             elif kind == "s":
-                lengths = array("q", (-1 if v is None else len(v) for v in values))
-                chunk = lengths.tobytes() + "".join(v for v in values if v).encode("utf-8")
+                if None in values:
+                    lengths = array("q", [-1 if v is None else len(v) for v in values])
+                    text = "".join(v for v in values if v)
+                else:  # most columns: lengths and text made in C
+                    lengths, text = array("q", map(len, values)), "".join(values)
+                chunk = lengths.tobytes() + text.encode("utf-8")
             else:
                 chunk = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
             header.append([table, name, kind, len(values), len(chunk)])
@@ -826,7 +1006,7 @@ def _unpack(raw: bytes) -> dict[str, Any]:
         got[name] = values
     if at != len(raw):
         raise _Bad
-    for table in ("queue", "rdirs", "rfiles", "sent"):
+    for table in ("queue", "settled", "rdirs", "rfiles", "sent"):
         out.setdefault(table, None)
     return out
 

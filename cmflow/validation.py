@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
 from cmflow import content, ledger
 from cmflow import media as media_files
-from cmflow.cache import Cache, Entry, RecordFields, RecordState, media_stamps
+from cmflow.cache import Cache, Entry, MediaStamp, RecordFields, RecordState, media_stamps
 from cmflow.config import CONFIG_NAME, Channel, Config
 from cmflow.media import MediaFile
 from cmflow.model import Finding, KeyPath, Mark, Post, Sent, State
@@ -361,14 +362,20 @@ def _load(
     jobs: int | None = None,
     keep: bool = False,
     meanwhile: Callable[[Cache | None], None] | None = None,
+    opened: tuple[Cache, list[str], list[Stamp | None]] | None = None,
 ) -> tuple[dict[str, Entry], Cache | None]:
     root = config.root
-    cache = Cache.open(root, config.digest) if use_cache else None
-    rels = content.discover(root, config.content_dir)
+    cache: Cache | None
+    if opened is not None:  # the cache, the post files and their stamps, as `validate` found them
+        cache, rels, stamps = opened
+    else:
+        cache = Cache.open(root, config.digest) if use_cache else None
+        rels = content.discover(root, config.content_dir)
+        stamps = post_stamps(root, rels) if cache is not None else []
     fresh: dict[str, Entry] = {}
     todo: list[str] = []
-    for rel in rels:
-        entry = _cached(cache, root, rel) if cache else None
+    for rel, stamp in zip(rels, stamps or [None] * len(rels), strict=True):
+        entry = _cached(cache, root, rel, stamp) if cache else None
         if entry is None:
             todo.append(rel)
         else:
@@ -388,27 +395,50 @@ def _load(
     if cache is not None:
         if todo or set(cache.entries) != set(fresh):
             cache.dirty = True
-            cache.queue_findings = cache.sent = None  # the queue changed
+            cache.queue_findings = cache.sent = cache.settled = None  # the queue changed
         cache.entries = fresh
     return fresh, cache
 
 
-def _cached(cache: Cache, root: Path, rel: str) -> Entry | None:
+Stamp = tuple[int, int]  # a file's (size, mtime_ns)
+
+
+def post_stamps(root: Path, rels: list[str]) -> list[Stamp | None]:
+    """Each post file's stamp (None: it cannot be stat'ed)."""
+    base = str(root)  # str paths: Path objects cost more than the stat
+    out: list[Stamp | None] = []
+    for rel in rels:
+        try:
+            st = os.stat(f"{base}/{rel}")
+        except OSError:
+            out.append(None)
+            continue
+        out.append((st.st_size, st.st_mtime_ns))
+    return out
+
+
+def _cached(cache: Cache, root: Path, rel: str, stamp: Stamp | None = None) -> Entry | None:
+    """The cached entry of `rel` if its file is unchanged (`stamp`: its stamp, when the
+    caller has it already)."""
     entry = cache.entries.get(rel)
     if entry is None:
         return None
-    try:
-        st = os.stat(f"{root}/{rel}")  # a str path: Path objects cost more than the stat
-    except OSError:
-        return None
-    if (st.st_size, st.st_mtime_ns) != entry.stat:
+    if stamp is None:
+        got = post_stamps(root, [rel])[0]
+        if got is None:
+            return None
+        stamp = got
+    # A racy stamp (see `cmflow.cache.RACY_NS`) may hide a same-size rewrite: hashed too.
+    if stamp != entry.stat or stamp[1] >= cache.racy:
         raw = content.read_bytes(root, rel)  # never a blocking read of a FIFO
         if isinstance(raw, Finding):
             return None
         sha = hashlib.sha256(raw).hexdigest()
         if sha != entry.sha:
             return None
-        entry.stat = (st.st_size, st.st_mtime_ns)
+        # Saved again, with a new stamp or once no longer racy: the next unchanged run can
+        # then answer from the stamps alone (`_unchanged` trusts no racy stamp).
+        entry.stat = stamp
         cache.dirty = True
     if entry.media and media_stamps(root, [m[0] for m in entry.media]) != entry.media:
         return None
@@ -430,6 +460,35 @@ def validate(
     `jobs`: processes to check posts with (default: one per core). `keep_posts`: also
     return every post as parsed and its fingerprints (see `Report`), without the cache.
     `scan`: the record as the caller already read it (the publisher reads it once)."""
+    # Without the cycle collector for the whole run (see `_no_gc`): it runs after, over what
+    # is left (the report), instead of over the hundreds of thousands of objects of the run.
+    with _no_gc():
+        return _validate(config, now, only, record, use_cache, jobs, keep_posts, scan)
+
+
+def _validate(
+    config: Config,
+    now: datetime,
+    only: Iterable[str] | None,
+    record: Mapping[tuple[str, str], Sent] | None,
+    use_cache: bool,
+    jobs: int | None,
+    keep_posts: bool,
+    scan: ledger.Scan | None,
+) -> Report:
+    opened: tuple[Cache, list[str], list[Stamp | None]] | None = None
+    cache: Cache | None
+    if use_cache and not keep_posts and record is None and scan is None:
+        cache = Cache.open(config.root, config.digest)
+        rels = content.discover(config.root, config.content_dir)
+        stamps = post_stamps(config.root, rels)
+        quick = _unchanged(config, cache, rels, stamps, now)
+        if quick is not None:
+            findings, posts = quick
+            loaded = cache.loaded
+            assert loaded is not None
+            return _report(config, findings, only, posts, rels, loaded.media_by_path)
+        opened = (cache, rels, stamps)
     given = scan
     scans: list[ledger.Scan | None] = []
 
@@ -444,7 +503,9 @@ def validate(
             else:
                 scans.append(record_scan(config, cache))
 
-    entries, cache = _load(config, use_cache and not keep_posts, jobs, keep_posts, read_record)
+    entries, cache = _load(
+        config, use_cache and not keep_posts, jobs, keep_posts, read_record, opened
+    )
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
     scan = scans[0] if scans else given
@@ -470,7 +531,8 @@ def validate(
                 if cache.record is not None and not scan.problems:
                     cache.sent, cache.dirty = dict(record), True
                 elif cache.sent is not None:
-                    cache.sent, cache.dirty = None, True
+                    cache.sent = cache.settled = None
+                    cache.dirty = True
     by_path = entries
 
     def rendered_hash(post: Post, channel: Channel) -> str:
@@ -492,16 +554,28 @@ def validate(
             if cache is not None and not slotted:
                 cache.queue_findings, cache.dirty = stable, True
         findings.extend(stable)
+        settled: list[Finding] = []
         for rule in QUEUE_RULES:
             if not rule.stable and rule.queue is not None:
-                findings.extend(rule.queue(qctx))
+                got = list(rule.queue(qctx))
+                findings.extend(got)
+                if rule.settled:
+                    settled.extend(got)
     if cache is not None:
+        # Kept with the sent index and the queue findings they were computed from (an
+        # unchanged run then answers without the entries: `_unchanged`).
+        kept = None if slotted or cache.sent is None or cache.queue_findings is None else settled
+        if kept != cache.settled:
+            cache.settled, cache.dirty = kept, True
         cache.save()
-    wanted = _affected(set(only), entries) if only is not None else None
-    if wanted is not None:
-        findings = [f for f in findings if f.path in wanted]
-    files = len(wanted & set(entries)) if wanted is not None else len(entries)
-    report = Report(merge(apply_levels(findings, config.levels)), files, posts)
+    report = _report(
+        config,
+        findings,
+        only,
+        posts,
+        list(entries),
+        lambda: {r: e.media for r, e in entries.items()},
+    )
     if keep_posts:
         for rel, e in entries.items():
             assert e.full is not None
@@ -509,6 +583,76 @@ def validate(
             for name, fp in e.fingerprints.items():
                 report.fingerprints[(rel, name)] = fp
     return report
+
+
+def _report(
+    config: Config,
+    findings: list[Finding],
+    only: Iterable[str] | None,
+    posts: list[Post],
+    rels: list[str],
+    media: Callable[[], Mapping[str, tuple[MediaStamp, ...]]],
+) -> Report:
+    """The report: levels applied, findings merged, kept to `only` (and the posts using the
+    media files among them: `media` gives each post's)."""
+    wanted = _affected(set(only), media()) if only is not None else None
+    if wanted is not None:
+        findings = [f for f in findings if f.path in wanted]
+    files = len(wanted & set(rels)) if wanted is not None else len(rels)
+    return Report(merge(apply_levels(findings, config.levels)), files, posts)
+
+
+def _unchanged(
+    config: Config, cache: Cache, rels: list[str], stamps: list[Stamp | None], now: datetime
+) -> tuple[list[Finding], list[Post]] | None:
+    """The findings (levels not applied yet) and slim posts of a run in which no post file,
+    media file or record file changed since the cache was written, else None. Only stats and
+    whole-list comparisons: no entry is built, no rule but those that read the time or the
+    environment runs (on the slim posts, as in any run)."""
+    loaded = cache.loaded
+    if (
+        loaded is None
+        or cache.queue_findings is None  # also None while a post takes a queue slot
+        or cache.settled is None
+        or cache.sent is None
+        or rels != loaded.paths
+    ):
+        return None
+    racy = cache.racy  # a stamp this recent may hide a change (`cmflow.cache.RACY_NS`)
+    if stamps != list(zip(loaded.sizes, loaded.mtimes, strict=True)):
+        return None  # (a missing file's None equals no stamp)
+    if loaded.mtimes and max(loaded.mtimes) >= racy:
+        return None
+    paths, sizes, mtimes = loaded.media_rows()
+    if paths:
+        seen = media_stamps(config.root, paths)
+        if [s[1] for s in seen] != sizes or [s[2] for s in seen] != mtimes:
+            return None
+        if max(mtimes) >= racy:
+            return None
+    if not record_unchanged(config, cache):
+        return None
+    posts = loaded.slim_posts()
+    if posts is None or any(p.slot is not None for p in posts):
+        return None
+    findings = loaded.findings()
+    findings.extend(cache.queue_findings)
+    settled: dict[str, list[Finding]] = {}
+    for f in cache.settled:
+        settled.setdefault(f.rule, []).append(f)
+
+    def rendered_hash(post: Post, channel: Channel) -> str:
+        # No rule that runs here reads it today; built from the entries if one ever does.
+        cache.fingerprints()
+        entry = cache.entries.get(post.path)
+        return entry.fingerprints.get(channel.name, "") if entry is not None else ""
+
+    qctx = QueueContext(posts, config, now, cache.sent, rendered_hash)
+    for rule in QUEUE_RULES:
+        if rule.stable or rule.queue is None:
+            continue
+        findings.extend(settled.get(rule.id, []) if rule.settled else rule.queue(qctx))
+    return findings, posts
 
 
 def place_in_slots(
@@ -598,27 +742,52 @@ _RECORD_FIELDS = (
 
 def record_unchanged(config: Config, cache: Cache) -> bool:
     """Whether the record is exactly as the cache last read it: same folders (listed the
-    same, by their mtime) and every file with the same size and mtime. Only stats: nothing
-    is read or built."""
+    same, by their mtime) and every file with the same size and mtime, none of them racy
+    (`cmflow.cache.RACY_NS`). Only stats, compared as whole lists: nothing is read or
+    built. Every file is stat'ed: a file rewritten in place (by hand, by an editor) changes
+    its own mtime, not its folder's."""
     old = cache.record
     if old is None:
         return False
     base = f"{config.root}/{config.data_dir}/{ledger.RECORD_DIR}"
+    racy = cache.racy
+    names, mtimes, keys, stamps = old.flat()
+    top = _record_top(base)
+    if top != old.top or (top != ABSENT and top >= racy):
+        return False
+    if top == ABSENT:
+        return not names
     try:
-        if os.stat(base).st_mtime_ns != old.top:
-            return False
-        for name, (mtime, listing) in old.dirs.items():
-            folder = f"{base}/{name}"
-            if os.stat(folder).st_mtime_ns != mtime:
-                return False
-            for file in listing:
-                got = old.stamps.get(f"{name}/{file}")
-                st = os.stat(f"{folder}/{file}")
-                if got is None or got != (st.st_size, st.st_mtime_ns):
-                    return False
+        # Paths relative to the record folder, opened once: shorter lookups, no path built.
+        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return False
-    return True
+    try:
+        at = partial(os.stat, dir_fd=fd)
+        folders = [st.st_mtime_ns for st in map(at, names)]
+        if folders != mtimes or (folders and max(folders) >= racy):
+            return False
+        stats = list(map(at, keys))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    got = [st.st_mtime_ns for st in stats]
+    if [(st.st_size, m) for st, m in zip(stats, got, strict=True)] != stamps:
+        return False
+    return not got or max(got) < racy
+
+
+ABSENT = -1  # the mtime kept for a record folder that is not there (or not a folder)
+
+
+def _record_top(base: str | Path) -> int:
+    """The record folder's mtime, or ABSENT."""
+    try:
+        st = os.stat(base)
+    except OSError:
+        return ABSENT
+    return st.st_mtime_ns if stat.S_ISDIR(st.st_mode) else ABSENT
 
 
 def record_scan(config: Config, cache: Cache) -> ledger.Scan:
@@ -630,16 +799,15 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
     reader = ledger.Ledger(config.root, config.data_dir)
     base = reader.dir
     out = ledger.Scan()
-    try:
-        top = os.stat(base).st_mtime_ns
-        if not stat.S_ISDIR(os.stat(base).st_mode):
-            raise NotADirectoryError
-    except OSError:
-        if cache.record is not None:
-            cache.record, cache.dirty = None, True
+    top = _record_top(base)
+    if top == ABSENT:
+        # Kept as a record with no folder: the sent index (empty) stays valid while there
+        # is still none, and an unchanged run needs only that stat.
+        if cache.record is None or cache.record.top != ABSENT or cache.record.dirs:
+            cache.record, cache.dirty = RecordState(ABSENT, {}, {}), True
         return out
     old = cache.record
-    if old is not None and old.top == top:
+    if old is not None and old.top == top and top < cache.racy:
         names = list(old.dirs)
     else:
         names = sorted(e.name for e in os.scandir(base) if e.is_dir())
@@ -655,7 +823,7 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
             changed = True
             continue
         listed = old.dirs.get(name) if old is not None else None
-        if listed is not None and listed[0] == mtime:
+        if listed is not None and listed[0] == mtime and mtime < cache.racy:
             listing = listed[1]
         else:
             changed = True
@@ -671,7 +839,7 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
             except OSError:
                 stamp = None
             got = old.files.get(key) if old is not None else None
-            if stamp is not None and got is not None and got[:2] == stamp:
+            if stamp is not None and got is not None and got[:2] == stamp and stamp[1] < cache.racy:
                 fields = got[2]
                 entry = new(ledger.Entry)
                 *kept, remote_id, url = fields
@@ -701,14 +869,14 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
     return out
 
 
-def _affected(paths: set[str], entries: Mapping[str, Entry]) -> set[str] | None:
+def _affected(paths: set[str], media: Mapping[str, tuple[MediaStamp, ...]]) -> set[str] | None:
     """The post files a change to `paths` can affect: channels.yaml affects every post (None),
-    a media file the posts that use it."""
+    a media file the posts that use it (`media`: each post's)."""
     if CONFIG_NAME in paths:
         return None
-    others = paths - set(entries)
+    others = paths - set(media)
     if others:
-        paths |= {rel for rel, e in entries.items() if any(m[0] in others for m in e.media)}
+        paths |= {rel for rel, used in media.items() if any(m[0] in others for m in used)}
     return paths
 
 

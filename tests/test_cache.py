@@ -58,12 +58,10 @@ def _sentinel(s: Site) -> Path:
 
 def _unpacked(raw: bytes) -> dict[str, Any]:
     data = _unpack(raw)
-    for column in ("marks", "meta"):
-        data["files"][column] = data["files"][column].load()
-    for table in ("rfiles", "fingerprints"):
-        for column, values in (data[table] or {}).items():
-            if not isinstance(values, list):  # cut into values when asked for
-                data[table][column] = values.load()
+    for columns in data.values():
+        for column, values in columns.items() if isinstance(columns, dict) else ():
+            if not isinstance(values, list):  # decoded or cut into values when asked for
+                columns[column] = values.load()
     return data
 
 
@@ -93,6 +91,21 @@ def _plant(s: Site, files: dict[str, bytes], *, track: bool) -> None:
     if track:
         git(s.root, "add", "-f", ".cmflow-cache")
         git(s.root, "commit", "-q", "-m", "a pull request that adds a cache")
+
+
+def _age(root: Path, seconds: int = 60) -> None:
+    """Every file and folder of the work tree (the cache and .git aside) made `seconds`
+    older: a stamp written within two seconds of the cache is "racy" and never trusted, so
+    the runs of a test that is this fast would otherwise never answer from stamps alone."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in (".git", ".cmflow-cache")]
+        for name in [*files, *dirs]:
+            st = os.stat(os.path.join(folder, name))
+            os.utime(
+                os.path.join(folder, name), ns=(st.st_atime_ns, st.st_mtime_ns - seconds * 10**9)
+            )
+    st = os.stat(root)
+    os.utime(root, ns=(st.st_atime_ns, st.st_mtime_ns - seconds * 10**9))
 
 
 def _findings(s: Site, *args: str) -> list[tuple[str, str]]:
@@ -170,6 +183,9 @@ def _malformed(repo: Site) -> list[bytes]:
         ("findings", "file", [-1]),
         ("findings", "rule", [None]),
         ("findings", "line", [1, 2]),  # columns of different lengths
+        ("settled", "rule", [None]),  # the settled rules' findings: checked as the others
+        ("settled", "level", ["fatal"]),
+        ("rdirs", "top", [1, 2]),
     ]
     out: list[bytes] = []
     for table, column, value in changes:
@@ -329,6 +345,7 @@ def test_malformed_record_fields_are_read_again_from_the_record(repo: Site) -> N
     from cmflow.validation import record_unchanged
 
     assert repo.publish().code == 1  # the good post goes out: one record file
+    _age(repo.root)  # written a minute ago: stamps a cache can trust (not racy)
     expected = repo.run("validate", "--format", "json", "--no-cache").stdout
     assert repo.run("validate", "--format", "json").stdout == expected
     cfg = config_mod.load(repo.root, set(BY_ID))
@@ -382,3 +399,81 @@ def test_how_late_a_post_is_does_not_depend_on_the_cache_across_a_dst_change(
     assert runs[0].stdout == runs[1].stdout == runs[2].stdout, runs
     late = [f for f in runs[0].json()["findings"] if f["rule"] == "schedule.past"]
     assert len(late) == 1 and "20 days" in late[0]["message"], late
+
+
+def _answers_from_stamps(s: Site, at: str | None = None) -> bool:
+    """Whether an unchanged run of this repository now answers from the stamps alone (no
+    entry built, no rule run but the clock's)."""
+    from cmflow import config as config_mod
+    from cmflow import content
+    from cmflow.cache import Cache
+    from cmflow.rules import BY_ID
+    from cmflow.timeutil import parse_datetime
+    from cmflow.validation import _unchanged, post_stamps
+
+    cfg = config_mod.load(s.root, set(BY_ID))
+    now = parse_datetime(at or "2026-12-01 00:00", cfg.timezone)
+    cache = Cache.open(s.root, cfg.digest)
+    rels = content.discover(s.root, cfg.content_dir)
+    return _unchanged(cfg, cache, rels, post_stamps(s.root, rels), now) is not None
+
+
+def test_unchanged_runs_answer_from_stamps_and_see_every_change(repo: Site) -> None:
+    """An unchanged run compares stamps and answers with the findings kept in the cache
+    (only the clock's rules run again): the same output as a run without the cache, after
+    the clock moves, a record file is rewritten in place at the same size, or removed."""
+
+    def both(*args: str) -> str:
+        cached = repo.run("validate", "--format", "json", *args)
+        fresh = repo.run("validate", "--format", "json", "--no-cache", *args)
+        assert cached.stdout == fresh.stdout and cached.code == fresh.code, (cached, fresh)
+        return cached.stdout
+
+    assert repo.publish().code == 1  # the good post goes out; the bad one is late
+    _age(repo.root)
+    both()  # writes the cache from aged stamps
+    assert _answers_from_stamps(repo)
+    both()
+    both(BAD)  # only one file's findings reported, from the stamps too
+    both("--at", "2099-01-01 00:00")  # the clock moved: schedule.past computed again
+    both("--at", "2020-01-01 00:00")
+    record = repo.root / "data/record/bon/site.json"
+    entry = json.loads(record.read_text("utf-8"))
+    assert len(entry["content_hash"]) == 32
+    entry["content_hash"] = "0" * 32  # the same size: only the file's own mtime changes
+    folder = record.parent.stat()
+    with record.open("r+", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry))
+        fh.truncate()
+    os.utime(record.parent, ns=(folder.st_atime_ns, folder.st_mtime_ns))
+    assert not _answers_from_stamps(repo)
+    assert "schedule.edited-after-publish" in both()
+    _age(repo.root)
+    both()
+    assert _answers_from_stamps(repo)
+    record.unlink()
+    assert not _answers_from_stamps(repo)
+    assert "schedule.edited-after-publish" not in both()
+
+
+def test_a_same_size_rewrite_in_the_caches_clock_tick_is_seen(repo: Site) -> None:
+    """A post rewritten at the same size and the same mtime as when the cache read it (as
+    happens within one tick of a coarse file-system clock, right as the cache is written)
+    is hashed again, not taken as unchanged from its stamp (git's "racy" entries)."""
+    expected = _expected(repo)
+    assert _findings(repo) == expected  # writes the cache
+    good = repo.root / GOOD
+    before = good.stat()
+    cache = repo.root / ".cmflow-cache/validate.bin"
+    # The cache written in the post's clock tick: 1 ms after its mtime.
+    os.utime(cache, ns=(before.st_mtime_ns, before.st_mtime_ns + 1_000_000))
+    text = good.read_text("utf-8")
+    head, sep, body = text.partition("---\n")[2].partition("---\n")
+    rewritten = f"---\n{head}x: 1\n{sep}{body[5:]}"  # an unknown key, the same size
+    assert len(rewritten.encode()) == len(text.encode())
+    good.write_text(rewritten, "utf-8")
+    os.utime(good, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert good.stat().st_size == before.st_size
+    found = _findings(repo)
+    assert found == _findings(repo, "--no-cache")
+    assert (GOOD, "frontmatter.unknown-field") in found

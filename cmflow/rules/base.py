@@ -144,6 +144,9 @@ class Rule:
     # The queue check reads only posts and channels.yaml (not the time, record or
     # environment): its findings are cached until a post changes.
     stable: bool = False
+    # The queue check reads the posts, channels.yaml, the record and the rendered hashes, not
+    # the time or the environment: its findings are cached until a post or the record changes.
+    settled: bool = False
     # Neither: raised while loading a file (frontmatter.*, content.file)
 
     # For a post check: whether it can find anything at all on a channel, judged from the

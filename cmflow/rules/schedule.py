@@ -403,5 +403,6 @@ RULES = (
         "warning",
         lambda: _("a published post's content changed since publishing"),
         queue=edited_after_publish,
+        settled=True,
     ),
 )
