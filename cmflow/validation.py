@@ -763,7 +763,7 @@ def record_unchanged(config: Config, cache: Cache) -> bool:
     except OSError:
         return False
     try:
-        at = partial(os.stat, dir_fd=fd)
+        at = partial(os.stat, dir_fd=fd, follow_symlinks=False)  # as `record_scan` stamps them
         folders = [st.st_mtime_ns for st in map(at, names)]
         if folders != mtimes or (folders and max(folders) >= racy):
             return False
@@ -784,7 +784,7 @@ ABSENT = -1  # the mtime kept for a record folder that is not there (or not a fo
 def _record_top(base: str | Path) -> int:
     """The record folder's mtime, or ABSENT."""
     try:
-        st = os.stat(base)
+        st = os.stat(base)  # followed, as `Ledger.scan` follows it
     except OSError:
         return ABSENT
     return st.st_mtime_ns if stat.S_ISDIR(st.st_mode) else ABSENT
@@ -810,7 +810,8 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
     if old is not None and old.top == top and top < cache.racy:
         names = list(old.dirs)
     else:
-        names = sorted(e.name for e in os.scandir(base) if e.is_dir())
+        # Not through a link: `Ledger.scan` reads no linked folder, and neither does this.
+        names = sorted(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False))
     dirs: dict[str, tuple[int, list[str]]] = {}
     files: dict[str, tuple[int, int, RecordFields]] = {}
     changed = old is None or old.top != top
@@ -818,7 +819,10 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
     for name in names:
         folder = f"{base}/{name}"
         try:
-            mtime = os.stat(folder).st_mtime_ns
+            st = os.lstat(folder)
+            if not stat.S_ISDIR(st.st_mode):  # made a link since it was listed
+                raise NotADirectoryError(folder)
+            mtime = st.st_mtime_ns
         except OSError:
             changed = True
             continue
@@ -834,7 +838,7 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
         for file in listing:
             key = f"{name}/{file}"
             try:
-                st = os.stat(f"{folder}/{file}")
+                st = os.lstat(f"{folder}/{file}")  # a link's own stamp: it is read as a link
                 stamp = (st.st_size, st.st_mtime_ns)
             except OSError:
                 stamp = None

@@ -418,3 +418,30 @@ def test_the_shortcut_for_records_as_written_builds_what_the_full_check_builds()
             assert type(fast.state) is State
             assert all(type(p) is PartResult for p in fast.parts)
     assert 20 < shortcut < len(cases) - 100  # both ways taken, many times
+
+
+def test_validate_with_its_cache_reads_no_linked_record_either(make_repo: Any) -> None:
+    """`validate` reads the record through its cache (`validation.record_scan`, which stats
+    and re-reads only what changed): a linked post folder or record file counts there as
+    little as in `Ledger.scan`, cold, from the cache, and without it."""
+    from tests.conftest import post, run_main
+
+    posts = {
+        f"{p}.md": post("date: 2026-11-20 09:30\nchannels: [mastodon]\ntitle: T")
+        for p in ("a", "b", "c")
+    }
+    root = make_repo(posts)
+    put(root, "a/mastodon.json", record("a"))
+    elsewhere = root.parent / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "mastodon.json").write_text(json.dumps(record("b")), "utf-8")
+    os.symlink(elsewhere, root / RECORD / "b")  # b's folder: a link
+    put(root, "c/other.json", record("c", "other"))
+    os.symlink(elsewhere / "mastodon.json", root / RECORD / "c/mastodon.json")  # a linked file
+    args = ["validate", "--format", "json", "--at", "2026-11-24 10:00"]
+    without = run_main([*args, "--no-cache"], root)
+    cold, warm = run_main(args, root), run_main(args, root)
+    assert cold.stdout == without.stdout == warm.stdout
+    found = json.loads(without.stdout)["findings"]
+    past = {f["path"] for f in found if f["rule"] == "schedule.past"}
+    assert past == {"content/b.md", "content/c.md"}  # the links made neither published
