@@ -477,3 +477,42 @@ def test_a_same_size_rewrite_in_the_caches_clock_tick_is_seen(repo: Site) -> Non
     found = _findings(repo)
     assert found == _findings(repo, "--no-cache")
     assert (GOOD, "frontmatter.unknown-field") in found
+
+
+def test_a_cache_written_by_other_code_of_the_same_version_is_not_used(
+    repo: Site, tmp_path: Path
+) -> None:
+    """`pip install git+...` or `git pull` under an editable install: the version is the
+    same, the rules may not be. A change to any module of cmflow makes the cache another's."""
+    import shutil
+    import subprocess
+    import sys
+
+    import cmflow
+
+    code = tmp_path / "code"
+    shutil.copytree(Path(cmflow.__file__).parent, code / "cmflow")
+    env = {**os.environ, "PYTHONPATH": str(code)}
+
+    def key() -> str:
+        run = subprocess.run(
+            [sys.executable, "-m", "cmflow", "validate", "--format", "json"],
+            cwd=repo.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert run.returncode == 1, run.stderr
+        assert (BAD, "frontmatter.unknown-field") in [
+            (f["path"], f["rule"]) for f in json.loads(run.stdout)["findings"]
+        ]
+        data = _unpacked((repo.root / ".cmflow-cache/validate.bin").read_bytes())
+        return str(data["key"])
+
+    first = key()
+    assert key() == first  # the same code: the same key
+    module = code / "cmflow/rules/text.py"
+    st = module.stat()
+    os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the module changed
+    assert key() != first
