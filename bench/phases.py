@@ -93,7 +93,12 @@ def main(root: Path, at: str) -> None:
 
     print("unchanged run (CPU time):")
     validation.validate(cfg, now=now)  # fill the cache
-    c = clock("cache load (read, check, decode)", n, lambda: cache.Cache.open(root, cfg.digest), t)
+    c = clock(
+        "cache load (read, check, decode)",
+        n,
+        lambda: cache.Cache.open(root, cfg.digest, cfg.timezone),
+        t,
+    )
     clock(
         "stat of every post and media file",
         n,

@@ -25,11 +25,12 @@ from array import array
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cmflow import __version__, i18n
 from cmflow.model import Finding, KeyPath, Mark, Post, Sent, State
@@ -37,11 +38,12 @@ from cmflow.timeutil import slot_request
 
 CACHE_DIR = ".cmflow-cache"
 FILE_NAME = "validate.bin"
+# 12: a date in the brand's zone is kept as such (`@` after it), not as a bare offset;
 # 11: the findings of the settled queue rules kept (an unchanged run answers without building
 # the posts' entries), content hashes and the sent index's values cut only when read;
 # 10: `slot:` dates (date: next, a day alone); 9: record entries carry their first part (id,
 # URL), the sent index kept
-FORMAT = 11
+FORMAT = 12
 # Stamps (mtime_ns) at most this long before the cache was written are not trusted: a file
 # changed again within the file system's clock tick (up to 2 s on some) after cmflow read it
 # keeps its mtime, and often its size (git's "racy" index entries). Such a file is read
@@ -245,7 +247,8 @@ class Cache:
         self._entries = value
 
     @classmethod
-    def open(cls, root: Path, config_digest: str) -> Cache:
+    def open(cls, root: Path, config_digest: str, zone: tzinfo = UTC) -> Cache:
+        """The cache of `root` for this configuration; `zone`: the brand's time zone."""
         path = root / CACHE_DIR / FILE_NAME
         # Findings are cached as messages: in the language they were written in.
         key = f"{FORMAT}:{__version__}:{code_stamp()}:{i18n.current()}:{config_digest}"
@@ -259,7 +262,7 @@ class Cache:
             # Put there by a commit, not by cmflow: never trusted, never overwritten.
             return cls(path, key, writable=False)
         with _no_gc():  # tens of thousands of objects, no cycle: the collector only costs
-            loaded = _decode(raw, key)
+            loaded = _decode(raw, key, zone)
         if loaded is None:
             return cls(path, key, dirty=True)
         cache = cls(path, key)
@@ -513,6 +516,7 @@ _QUEUE_COLUMNS: dict[str, tuple[type, ...]] = {
 }
 
 
+_ZONED = "@"  # after a date in the brand's zone (see `_date_column`)
 _SLOT = "slot:"  # the date column of a post that takes a queue slot: "slot:next"
 
 
@@ -521,7 +525,13 @@ def _date_column(p: Post) -> str | None:
     depends on the whole queue, the record and git)."""
     if p.slot is not None:
         return _SLOT + p.slot
-    return p.date.isoformat() if p.date is not None else None
+    if p.date is None:
+        return None
+    # A date parsed in the brand's zone (a ZoneInfo: the only zone a post's date gets) comes
+    # back in it: wall-clock arithmetic across a DST change (a gap, a window) differs from
+    # a fixed offset's. One written with an offset keeps it, as parsing gives it.
+    zoned = isinstance(p.date.tzinfo, ZoneInfo)
+    return p.date.isoformat() + _ZONED if zoned else p.date.isoformat()
 
 
 def _encode(cache: Cache) -> dict[str, Any]:
@@ -664,6 +674,8 @@ class Loaded:
     an unchanged run reads the stamps, the findings and the slim posts (`posts`); the
     entries (`entries`) are built only when some file changed."""
 
+    zone: tzinfo = UTC  # the brand's: dates parsed in it come back in it (`_date_column`)
+
     def __init__(self, data: dict[str, Any]) -> None:
         files = _columns(data.get("files"), _FILE_COLUMNS)
         found = _columns(data.get("findings"), _FINDING_COLUMNS)
@@ -734,9 +746,12 @@ class Loaded:
                 if slot != "next" and slot_request(slot) != slot:
                     raise _Bad
             elif date is not None:
-                when = datetime.fromisoformat(date)
+                zoned = date.endswith(_ZONED)
+                when = datetime.fromisoformat(date[:-1] if zoned else date)
                 if when.tzinfo is None:
                     raise _Bad
+                if zoned:
+                    when = when.astimezone(self.zone)
             # Filled directly: calling the dataclass __init__ 10,000 times is measurable.
             p = new(Post)
             p.__dict__.update(
@@ -801,14 +816,17 @@ class Loaded:
         return entries, (marks, meta, by_index), fill_fingerprints
 
 
-def _decode(raw: bytes, key: str) -> Loaded | None:
+def _decode(raw: bytes, key: str, zone: tzinfo = UTC) -> Loaded | None:
     """The tables in `raw`, or None when it is not a cache cmflow wrote for this key (any
-    other content, however crafted, gives None, never an exception)."""
+    other content, however crafted, gives None, never an exception). `zone`: the brand's,
+    which dates parsed in it come back in."""
     try:
         data = _unpack(raw)
         if data.get("format") != FORMAT or data.get("key") != key:
             return None
-        return Loaded(data)
+        loaded = Loaded(data)
+        loaded.zone = zone
+        return loaded
     except (_Bad, ValueError, TypeError, RecursionError, KeyError):
         return None
 

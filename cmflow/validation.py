@@ -369,7 +369,7 @@ def _load(
     if opened is not None:  # the cache, the post files and their stamps, as `validate` found them
         cache, rels, stamps = opened
     else:
-        cache = Cache.open(root, config.digest) if use_cache else None
+        cache = Cache.open(root, config.digest, config.timezone) if use_cache else None
         rels = content.discover(root, config.content_dir)
         stamps = post_stamps(root, rels) if cache is not None else []
     fresh: dict[str, Entry] = {}
@@ -479,7 +479,7 @@ def _validate(
     opened: tuple[Cache, list[str], list[Stamp | None]] | None = None
     cache: Cache | None
     if use_cache and not keep_posts and record is None and scan is None:
-        cache = Cache.open(config.root, config.digest)
+        cache = Cache.open(config.root, config.digest, config.timezone)
         rels = content.discover(config.root, config.content_dir)
         stamps = post_stamps(config.root, rels)
         quick = _unchanged(config, cache, rels, stamps, now)

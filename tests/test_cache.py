@@ -349,7 +349,7 @@ def test_malformed_record_fields_are_read_again_from_the_record(repo: Site) -> N
     expected = repo.run("validate", "--format", "json", "--no-cache").stdout
     assert repo.run("validate", "--format", "json").stdout == expected
     cfg = config_mod.load(repo.root, set(BY_ID))
-    cache = Cache.open(repo.root, cfg.digest)
+    cache = Cache.open(repo.root, cfg.digest, cfg.timezone)
     assert cache.record is not None and record_unchanged(cfg, cache)
     assert cache.record._files is None  # only the stamps were compared
     good = _unpacked((repo.root / ".cmflow-cache/validate.bin").read_bytes())
@@ -413,7 +413,7 @@ def _answers_from_stamps(s: Site, at: str | None = None) -> bool:
 
     cfg = config_mod.load(s.root, set(BY_ID))
     now = parse_datetime(at or "2026-12-01 00:00", cfg.timezone)
-    cache = Cache.open(s.root, cfg.digest)
+    cache = Cache.open(s.root, cfg.digest, cfg.timezone)
     rels = content.discover(s.root, cfg.content_dir)
     return _unchanged(cfg, cache, rels, post_stamps(s.root, rels), now) is not None
 
@@ -516,3 +516,60 @@ def test_a_cache_written_by_other_code_of_the_same_version_is_not_used(
     st = module.stat()
     os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the module changed
     assert key() != first
+
+
+def test_a_cached_date_keeps_its_zone_across_a_dst_change(tmp_path: Path) -> None:
+    """Queue rules count wall-clock time in the brand's zone (min-gap's next free time is
+    4h after 01:30 on the night clocks go forward: 05:30 on the clock). A post read from
+    the cache must give the same answer as one parsed from its file, so its date comes
+    back in the zone it was parsed in, not as a bare offset."""
+    import subprocess
+    import sys
+
+    from tests.conftest import CHANNELS_YAML, write_repo
+    from tests.conftest import post as make_post
+
+    config = CHANNELS_YAML.replace(
+        "    token_env: CMFLOW_MASTODON_TOKEN\n",
+        "    token_env: CMFLOW_MASTODON_TOKEN\n    rules:\n      min_gap: 4h\n",
+    )
+
+    def body(date: str, pillar: str = "education") -> str:
+        return make_post(f"date: {date}\nchannels: [mastodon]\npillar: {pillar}\ntitle: T")
+
+    root = write_repo(
+        tmp_path / "repo",
+        {
+            "avant.md": body("2027-03-28 01:30"),
+            "apres.md": body("2027-03-28 03:30"),
+            "loin.md": body("2027-06-01 10:00"),
+        },
+        config=config,
+    )
+
+    def gap_findings() -> list[str]:
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cmflow",
+                "validate",
+                "--format",
+                "json",
+                "--at",
+                "2027-01-01 00:00",
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        found = json.loads(run.stdout)["findings"]
+        return [f["message"] for f in found if f["rule"] == "schedule.min-gap"]
+
+    cold = gap_findings()
+    assert len(cold) == 1 and "05:30" in cold[0], cold
+    # Another post edited: the queue rules run again, on the cached posts' dates.
+    (root / "content/loin.md").write_text(body("2027-06-01 11:00"), "utf-8")
+    assert gap_findings() == cold
+    assert gap_findings() == cold

@@ -167,6 +167,6 @@ def test_cached_posts_are_rebuilt_with_every_field(make_repo: Callable[..., Path
     root = make_repo({"a.md": post(MASTODON_POST)})
     cfg = config_mod.load(root, set(BY_ID))
     load_entries(cfg)
-    cached = Cache.open(root, cfg.digest).entries["content/a.md"].post
+    cached = Cache.open(root, cfg.digest, cfg.timezone).entries["content/a.md"].post
     assert set(vars(cached)) == {f.name for f in fields(Post)}
     assert cached.mark("date").line == 2
