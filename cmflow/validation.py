@@ -34,11 +34,22 @@ PARALLEL_FROM = 400  # files; below this, starting worker processes costs more t
 class Report:
     findings: list[Finding]
     files: int
-    posts: list[Post]  # slim: what queue rules need (see `slim`), not bodies
+    listed: list[Post]  # slim: what queue rules need (see `slim`), not bodies: see `posts`
     # With `validate(keep_posts=True)`: every post as parsed (bodies, variants), and the
     # fingerprint of what each (post path, channel) receives, for the publisher to reuse.
     full_posts: list[Post] = field(default_factory=list)
     fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Gives the posts of a run answered from the cache their front-matter (pillar, id...),
+    # once, when something reads `posts`: `validate` alone never does, and it costs.
+    fill: Callable[[], list[Post]] | None = None
+
+    @property
+    def posts(self) -> list[Post]:
+        """Every post, slim (see `slim`), its cached front-matter filled in."""
+        if self.fill is not None:
+            fill, self.fill = self.fill, None
+            self.listed = fill()
+        return self.listed
 
     @property
     def errors(self) -> int:
@@ -487,7 +498,9 @@ def _validate(
             findings, posts = quick
             loaded = cache.loaded
             assert loaded is not None
-            return _report(config, findings, only, posts, rels, loaded.media_by_path)
+            report = _report(config, findings, only, posts, rels, loaded.media_by_path)
+            report.fill = partial(_completed, cache)
+            return report
         opened = (cache, rels, stamps)
     given = scan
     scans: list[ledger.Scan | None] = []
@@ -576,6 +589,8 @@ def _validate(
         list(entries),
         lambda: {r: e.media for r, e in entries.items()},
     )
+    if cache is not None:
+        report.fill = partial(_completed, cache)  # cached posts: front-matter when read
     if keep_posts:
         for rel, e in entries.items():
             assert e.full is not None
@@ -583,6 +598,13 @@ def _validate(
             for name, fp in e.fingerprints.items():
                 report.fingerprints[(rel, name)] = fp
     return report
+
+
+def _completed(cache: Cache) -> list[Post]:
+    """The cached posts with their marks and front-matter (as the queue rules read them)."""
+    entries = cache.entries
+    cache.complete()
+    return [e.post for e in entries.values()]
 
 
 def _report(

@@ -7,6 +7,7 @@ even when CMFLOW_LANG sets another language for the messages."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -74,9 +75,16 @@ def test_the_calendar_speaks_french_in_text_markdown_html_and_ics(tmp_path: Path
     assert "<h2>Semaine du 30 nov. 2026</h2>" in html.stdout
     events = ICalendar.from_ical(ics.read_bytes()).walk("VEVENT")
     descriptions = {str(e["DESCRIPTION"]) for e in events}
-    assert "content/2026/12/2026-12-08-semaine2.md — prévu" in descriptions
-    assert "content/2026/11/2026-11-30-lundi.md — en retard" in descriptions
-    assert "content/2026/12/2026-12-04-brouillon.md — brouillon" in descriptions
+    assert "content/2026/12/2026-12-08-semaine2.md — prévu — education" in descriptions
+    assert "content/2026/11/2026-11-30-lundi.md — en retard — education" in descriptions
+    assert "content/2026/12/2026-12-04-brouillon.md — brouillon — education" in descriptions
+    # The same from the validation cache (the runs above wrote it), pillar included.
+    shutil.rmtree(root / ".cmflow-cache")
+    for _ in range(2):
+        again = run_main([*CALENDAR, "--format", "html", "--ics", str(ics)], root)
+        assert again.returncode == 0, again.stderr
+        events = ICalendar.from_ical(ics.read_bytes()).walk("VEVENT")
+        assert {str(e["DESCRIPTION"]) for e in events} == descriptions
 
 
 @pytest.mark.usefixtures("no_cmflow_lang")
