@@ -385,7 +385,14 @@ def _load(
         stamps = post_stamps(root, rels) if cache is not None else []
     fresh: dict[str, Entry] = {}
     todo: list[str] = []
+    known = cache.entries if cache is not None else {}
+    racy = cache.racy if cache is not None else -1
     for rel, stamp in zip(rels, stamps or [None] * len(rels), strict=True):
+        entry = known.get(rel)
+        # Most files of a large queue: the same stamp, not racy, no media file to stat.
+        if entry is not None and stamp == entry.stat and not entry.media and stamp[1] < racy:
+            fresh[rel] = entry
+            continue
         entry = _cached(cache, root, rel, stamp) if cache else None
         if entry is None:
             todo.append(rel)

@@ -573,3 +573,30 @@ def test_a_cached_date_keeps_its_zone_across_a_dst_change(tmp_path: Path) -> Non
     (root / "content/loin.md").write_text(body("2027-06-01 11:00"), "utf-8")
     assert gap_findings() == cold
     assert gap_findings() == cold
+
+
+def test_cached_front_matter_of_another_shape_is_never_used(repo: Site) -> None:
+    """A post's cached marks and meta are read (and checked) only when another post changed
+    and the queue rules run again: any shape but what cmflow writes (meta an object of
+    plain values, marks a list of [key, line, column]) means no cached entry is used."""
+    good = _real_cache(repo)
+    (repo.root / ".cmflow-cache/validate.bin").unlink()
+    i = good["files"]["path"].index(GOOD)
+    changes: list[tuple[str, Any]] = [
+        ("meta", "pillar"),  # text, not an object
+        ("meta", ["pillar"]),  # a list
+        ("meta", None),
+        ("marks", ""),  # text, not a list
+        ("marks", {"date": [2, 1]}),  # an object
+        ("marks", [[["date"], True, 1]]),  # a line that is not a number
+        ("meta", {"pillar": {"a": {"b": [{"c": [1, {"d": None}]}]}}}),
+    ]
+    bad = repo.root / BAD
+    for n, (column, value) in enumerate(changes):
+        data = copy.deepcopy(good)
+        data["files"][column][i] = value
+        _plant(repo, {"validate.bin": _pack(data)}, track=False)
+        bad.write_text(bad.read_text("utf-8") + f"\nEncore {n}.\n", encoding="utf-8")
+        cached = repo.run("validate", "--format", "json")
+        fresh = repo.run("validate", "--format", "json", "--no-cache")
+        assert (cached.stdout, cached.code) == (fresh.stdout, fresh.code), (value, cached)
