@@ -283,6 +283,7 @@ def _relative_posts(cfg: Config, path: Path) -> set[str]:
         "under GitHub Actions, else text."
     ),
 )
+@at_option(_("Preview as of TIME (default: now): which slot a post takes, how late it is."))
 def preview(
     paths: tuple[Path, ...],
     channels: tuple[str, ...],
@@ -290,10 +291,11 @@ def preview(
     changed_since: str | None,
     comment: bool,
     fmt: str | None,
+    at: str | None,
 ) -> None:
     """Show exactly what each channel will receive, with its length against the limit."""
     cfg = load_config(root)
-    now = datetime.now(UTC)
+    now = parse_at(at, cfg)
     if changed_since or comment:
         if paths or not changed_since:
             raise click.UsageError(_("--changed-since REF replaces PATHS (and --comment needs it)"))
@@ -778,6 +780,7 @@ def metrics_collect(
         "Write to this file (Markdown: charts as SVG files beside it). Default: standard output."
     ),
 )
+@at_option(_("Report as of TIME (default: now): where the default --until and trends end."))
 def report(
     root: Path | None,
     since: str | None,
@@ -786,6 +789,7 @@ def report(
     campaigns: tuple[str, ...],
     fmt: str,
     out: Path | None,
+    at: str | None,
 ) -> None:
     """KPIs from data/metrics/ (per channel, pillar, campaign, format, time slot)."""
     from cmflow.report.build import run as build_report
@@ -800,7 +804,7 @@ def report(
         list(campaigns),
         "md" if fmt == "github" else fmt,
         out,
-        datetime.now(UTC),
+        parse_at(at, cfg),
     )
     if fmt == "github" and out is None:
         _append_summary(result)

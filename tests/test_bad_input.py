@@ -597,3 +597,13 @@ def test_every_typo_at_once_through_plan_preview_and_publish(make_repo: MakeRepo
 def line_of(text: str, needle: str) -> str:
     [line] = [ln for ln in text.splitlines() if needle in ln]
     return line
+
+
+def test_preview_at_is_the_clock_its_findings_read(make_repo: MakeRepo) -> None:
+    """`preview --at`: how late a post is, as of that time (as `validate --at`)."""
+    root = make_repo({"a.md": post("date: 2026-11-24 09:30\nchannels: [x]\npillar: education")})
+    before = run_cli(["preview", "content/a.md", "--at", "2026-11-01 00:00"], root)
+    after = run_cli(["preview", "content/a.md", "--at", "2027-06-01 00:00"], root)
+    assert before.exit_code == 0 and after.exit_code == 0, (before.output, after.output)
+    assert "schedule.past" not in before.stdout
+    assert "schedule.past" in after.stdout

@@ -108,3 +108,17 @@ def test_rows_a_merge_left_behind_are_skipped_and_named(tmp_path: Path) -> None:
     assert "data/metrics/posts/2026-11.csv:5: malformed row skipped" in result.stdout
     summary = result.stdout.split("By channel")[0]
     assert " 176 " in summary  # every good row still counted
+
+
+def test_at_sets_the_day_the_default_period_ends(tmp_path: Path) -> None:
+    """`--at` is the run's one clock, as for validate and plan: without --until the report
+    ends that day (a report re-run later for the month that was), never the machine's."""
+    root = build(tmp_path / "repo", "en")
+    at = run_cli(
+        ["report", "--since", "2026-11-01", "--at", "2026-11-30 18:00", "--format", "text"], root
+    )
+    until = run_cli(["report", *PERIOD, "--format", "text"], root)
+    assert at.exit_code == 0, at.output
+    assert at.stdout == until.stdout
+    bad = run_cli(["report", "--at", "demain"], root)
+    assert bad.exit_code != 0 and "--at" in bad.output
