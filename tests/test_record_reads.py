@@ -8,15 +8,11 @@ shortcuts to what `Ledger.read` says of each file, word for word.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import socket
 import stat
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
@@ -24,6 +20,7 @@ import pytest
 from cmflow.ledger import MAX_RECORD_BYTES, Entry, Ledger, RecordProblem
 from cmflow.model import State
 from cmflow.platforms.base import PartResult
+from tests.test_fuzz_validate import deadline  # a pipe read that blocks fails the test
 
 RECORD = "data/record"
 
@@ -39,31 +36,15 @@ def put(root: Path, key: str, data: bytes | dict[str, Any]) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def deadline(seconds: int) -> Iterator[None]:
-    """Fail instead of hanging (a named pipe opened without O_NONBLOCK waits for a writer)."""
-
-    def fail(signum: int, frame: FrameType | None) -> None:
-        raise TimeoutError("blocked reading the record")
-
-    old = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def scanned(root: Path) -> tuple[list[Entry], list[str]]:
-    with deadline(20):
+    with deadline(20, "reading the record"):
         scan = Ledger(root).scan()
     return scan.entries, [str(p) for p in scan.problems]
 
 
 def read_each(root: Path, keys: list[str]) -> list[Entry | str]:
     ledger = Ledger(root)
-    with deadline(20):
+    with deadline(20, "reading the record"):
         got = [ledger.read(root / RECORD / key) for key in keys]
     return [str(g) if isinstance(g, RecordProblem) else g for g in got]
 
