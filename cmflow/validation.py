@@ -249,9 +249,12 @@ class _Shared:
     process reads one byte to take the next range (a pipe read is atomic: no range is
     taken twice) until the pipe is empty. So this process, once its own work is done
     (`meanwhile`), takes its share too, and the slower process simply takes fewer ranges.
-    Each worker sends the entries of each range back pickled over its own pipe (our own
-    objects between our own processes, never anything a repository holds), read here by a
-    thread as they come, so that a worker never waits for this process. A range a worker
+    Each worker sends the entries of each range back pickled over its own pipe, read here by
+    a thread as they come. Pickle is safe there and only there: the bytes are what
+    `pickle.dumps` made of our own dataclasses in a process this one forked, over an
+    anonymous pipe no other process holds (non-inheritable descriptors); no file, cache or
+    anything else a repository can hold is ever unpickled (the cache is checked JSON). Read
+    as they come, they never keep a worker waiting for this process. A range a worker
     took but never sent back (it failed or was killed) is checked here at the end: the
     entries are the same, and an error in them is raised here as a run on one core would
     raise it."""
