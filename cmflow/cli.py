@@ -1371,9 +1371,19 @@ def main() -> None:
     try:
         _main()
     except SystemExit as done:
-        if _QUICK_EXIT and isinstance(done.code, int):
+        if _QUICK_EXIT and isinstance(done.code, int) and not _observed():
             _quick_exit(done.code)
         raise
+
+
+def _observed() -> bool:
+    """Whether a tracer, profiler or coverage tool watches this process: they write what
+    they gathered at exit, which `_quick_exit` would skip."""
+    return (
+        sys.gettrace() is not None
+        or sys.getprofile() is not None
+        or any(m in sys.modules for m in ("coverage", "pyinstrument", "cProfile", "profile"))
+    )
 
 
 def _main() -> None:
