@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -410,13 +410,23 @@ def _lc(mark: Mark) -> tuple[int, int]:
 # json.dumps(keep, sort_keys=True, default=str, ensure_ascii=False), without building an
 # encoder for every post: the same bytes, so every recorded hash stays valid.
 _HASH_JSON = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
+# The C encoder `_HASH_JSON.encode` builds on each call (its settings, in its order), built
+# once. No circular check (markers None): front-matter is a tree, since `yamlload` refuses
+# aliases; a cycle would fail with RecursionError instead of ValueError, never hash.
+_MAKE_C: Any = getattr(json.encoder, "c_make_encoder", None)
+_HASH_C: Callable[[Any, int], Sequence[str]] | None = (
+    _MAKE_C(None, str, json.encoder.encode_basestring, None, ": ", ", ", True, False, True)
+    if _MAKE_C is not None
+    else None
+)
+_NOT_HASHED = frozenset(("date", "status", "id"))
 
 
 def content_hash(meta: Mapping[str, Any], body: str) -> str:
     """What identifies a post's content: body and the fields that change what is sent."""
-    keep = {k: v for k, v in meta.items() if k not in ("date", "status", "id")}
-    blob = _HASH_JSON.encode(keep) + "\n" + body.strip()
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    keep = {k: v for k, v in meta.items() if k not in _NOT_HASHED}
+    text = "".join(_HASH_C(keep, 0)) if _HASH_C is not None else _HASH_JSON.encode(keep)
+    return hashlib.sha256(f"{text}\n{body.strip()}".encode()).hexdigest()
 
 
 def load_all(

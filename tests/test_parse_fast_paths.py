@@ -1,0 +1,92 @@
+"""The shortcuts of a post's parse give what the longer way gives: dates placed in their
+zone, scalars typed, the content hash, on the inputs where a shortcut could go wrong (DST
+gaps and folds, odd zones, values that only look like dates)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cmflow.content import content_hash
+from cmflow.timeutil import DateProblem, parse_datetime, resolve_local
+
+ZONES = [
+    "Europe/Paris",
+    "America/Santiago",  # transitions at midnight
+    "America/Havana",  # at midnight, and 01:00
+    "Australia/Lord_Howe",  # a half-hour shift
+    "Asia/Kathmandu",  # a +05:45 offset
+    "Pacific/Apia",  # skipped a whole day (2011-12-30)
+    "UTC",
+]
+
+
+def _slow(text: str, tz: ZoneInfo) -> tuple[str, object]:
+    """What `parse_datetime` gave before its shortcut: `resolve_local` on the naive time."""
+    try:
+        got = resolve_local(datetime.strptime(text, "%Y-%m-%d %H:%M"), tz)
+    except DateProblem as exc:
+        return "problem", str(exc)
+    return "date", (got, got.utcoffset(), got.fold, got.tzinfo)
+
+
+def _fast(text: str, tz: ZoneInfo) -> tuple[str, object]:
+    try:
+        got = parse_datetime(text, tz)
+    except DateProblem as exc:
+        return "problem", str(exc)
+    return "date", (got, got.utcoffset(), got.fold, got.tzinfo)
+
+
+def _around_transitions(tz: ZoneInfo, years: range) -> list[str]:
+    """Every quarter of an hour of each day on which the zone's offset changes."""
+    out: list[str] = []
+    for year in years:
+        day = datetime(year, 1, 1)
+        while day.year == year:
+            if tz.utcoffset(day) != tz.utcoffset(day + timedelta(days=1, hours=1)):
+                for q in range(0, 3 * 24 * 4):
+                    out.append(f"{day + timedelta(minutes=15 * q - 24 * 60):%Y-%m-%d %H:%M}")
+            day += timedelta(days=1)
+    return out
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_a_date_is_placed_as_resolve_local_places_it(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    texts = _around_transitions(tz, range(2010, 2013)) + _around_transitions(tz, range(2026, 2028))
+    texts += ["2026-06-15 12:00", "2026-01-01 00:00", "2026-12-31 23:59"]
+    if zone not in ("UTC", "Asia/Kathmandu"):  # those two have no change in these years
+        assert len(texts) > 3 * 24 * 4
+    for text in texts:
+        assert _fast(text, tz) == _slow(text, tz), text
+
+
+def _hash_before(meta: dict[str, object], body: str) -> str:
+    """`content.content_hash` as it was written first: json.dumps, then sha256."""
+    keep = {k: v for k, v in meta.items() if k not in ("date", "status", "id")}
+    blob = json.dumps(keep, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256((blob + "\n" + body.strip()).encode("utf-8")).hexdigest()
+
+
+HASHED_META: list[dict[str, object]] = [
+    {},
+    {"date": "2026-11-24 09:30", "status": "draft", "id": "x"},
+    {"title": "C'est l'été ! 🎉\u200b\u202e \"q\" \\ \n\t\x7f", "b": None, "a": True},
+    {"tags": [1, 1.5, float("inf"), float("-inf"), float("nan"), 10**30, -0.0, False]},
+    {"when": datetime(2026, 11, 24, 9, 30), "day": date(2026, 12, 8)},
+    {"at": datetime(2026, 11, 24, 9, 30, tzinfo=ZoneInfo("Europe/Paris"))},
+    {"media": [{"path": "media/a.jpg", "alt": "Une photo"}, "b.png"], "z": {"b": 1, "a": []}},
+    {"variants": {"x": {"body": "Court.", "thread": "auto"}, "1": {"title": "t"}}},
+    {"Z": 1, "a": 2, "é": 3, "_": 4, "10": 5, "9": 6},
+]
+
+
+@pytest.mark.parametrize("meta", HASHED_META)
+@pytest.mark.parametrize("body", ["", "  Corps.\n\n", "\ufeffé\r\n", "x" * 5000])
+def test_the_content_hash_is_the_one_recorded_before(meta: dict[str, object], body: str) -> None:
+    assert content_hash(meta, body) == _hash_before(meta, body)
