@@ -429,6 +429,9 @@ _RESOLVED_FIRST = (
     if None not in _RESOLVERS and not _CONSTRUCTOR.yaml_path_resolvers
     else None
 )
+# A time to the minute (`2026-11-24 09:30`, the `date` of most posts) is text to PyYAML's
+# resolver: a timestamp needs its seconds, a number no `-` or space (tests check).
+_MINUTE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}\Z")
 # The fast path nests no deeper than this (real front-matter: 3 levels); deeper goes to the
 # full parser, which refuses what is deeper than MAX_DEPTH without recursing.
 _SIMPLE_DEPTH = 8
@@ -440,6 +443,19 @@ _EMPTY, _SCALAR, _LIST = 0, 1, 2
 # A line that is blank or only a comment (`# ...`, after spaces); in a whole text, any one.
 _IGNORED_LINE = re.compile(r" *(?:#.*)?\Z")
 _IGNORABLE = re.compile(r"^ *(?:#.*)?$", re.MULTILINE)
+
+
+def _may_have_ignored(text: str) -> bool:
+    """False when no line of `text` (its last \n aside) can be blank or a comment: no `#`,
+    no empty line, no line of spaces (which ends in " \n", or ends the text). Most
+    front-matter, told without the regex scanning every line."""
+    return (
+        "#" in text
+        or "\n\n" in text
+        or " \n" in text
+        or text.endswith(" ")
+        or text[:1] in ("", "\n")
+    )
 
 
 def _ignored(line: str) -> bool:
@@ -463,6 +479,8 @@ def _scalar(text: str, flow: bool) -> tuple[Any] | None:
         return None
     if _RESOLVED_FIRST is not None and text[0] not in _RESOLVED_FIRST:
         return (text,)  # what `resolve` returns, without trying a pattern
+    if _MINUTE.match(text) is not None:
+        return (text,)  # a post's `date`, without its seconds: text to every pattern
     tag = _CONSTRUCTOR.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
     if tag == _STR:
         return (text,)
@@ -527,7 +545,7 @@ def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Ma
     # where they would): they are left out. One with a character YAML refuses (a tab, a
     # control character, another line break) is the full parser's to report.
     nums: Sequence[int] = range(off + 1, off + 1 + len(lines))
-    if _IGNORABLE.search(text[:-1] if text.endswith("\n") else text):
+    if _may_have_ignored(text) and _IGNORABLE.search(text[:-1] if text.endswith("\n") else text):
         kept = [(n, line) for n, line in zip(nums, lines, strict=True) if not _ignored(line)]
         nums, lines = [n for n, _ in kept], [line for _, line in kept]
     if not lines:

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
+from cmflow import yamlload
 from cmflow.content import content_hash
 from cmflow.timeutil import DateProblem, parse_datetime, resolve_local
+from cmflow.yamlload import _CONSTRUCTOR, parse_full
 
 ZONES = [
     "Europe/Paris",
@@ -90,3 +94,35 @@ HASHED_META: list[dict[str, object]] = [
 @pytest.mark.parametrize("body", ["", "  Corps.\n\n", "\ufeffé\r\n", "x" * 5000])
 def test_the_content_hash_is_the_one_recorded_before(meta: dict[str, object], body: str) -> None:
     assert content_hash(meta, body) == _hash_before(meta, body)
+
+
+def test_a_time_to_the_minute_is_text_to_the_resolver() -> None:
+    """`yamlload._MINUTE` skips PyYAML's resolver only where it would answer "text"."""
+    rng = random.Random(12)
+    digits = "0123456789"
+    texts = ["2026-11-24 09:30", "0000-00-00 00:00", "9999-99-99 99:99", "2026-02-30 25:61"]
+    texts += [
+        "".join(rng.choice(digits) if c == "d" else c for c in "dddd-dd-dd dd:dd")
+        for _ in range(500)
+    ]
+    for text in texts:
+        assert yamlload._MINUTE.match(text)
+        assert _CONSTRUCTOR.resolve(yaml.ScalarNode, text, (True, False)) == yamlload._STR, text
+        assert yamlload._scalar(text, False) == (text,)
+        assert yamlload._scalar(text, True) == (text,)
+        assert parse_full(f"date: {text}\n")[0] == {"date": text}
+    for near in ["2026-11-24 09:30:00", "2026-11-24", "2026-11-24 9:30", "2026-11-24T09:30"]:
+        assert not yamlload._MINUTE.match(near)
+
+
+def test_a_text_told_without_ignored_lines_has_none() -> None:
+    """`_may_have_ignored` is False only when the regex finds no blank or comment line."""
+    rng = random.Random(7)
+    texts = ["", "\n", " ", "a", "a\n", "a\n\n", "\na", " \na", "a\n \n", "a\n ", "a # b\n"]
+    texts += [
+        "".join(rng.choice(" \n#a:-") for _ in range(rng.randint(0, 12))) for _ in range(20000)
+    ]
+    for text in texts:
+        found = yamlload._IGNORABLE.search(text[:-1] if text.endswith("\n") else text)
+        if found:
+            assert yamlload._may_have_ignored(text), repr(text)
