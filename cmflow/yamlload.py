@@ -536,6 +536,25 @@ def _entry(text: str) -> tuple[str, int, Any, tuple[int, ...]] | None:
     return key, _LIST, tuple(items), tuple(columns)
 
 
+@lru_cache(maxsize=8192)
+def _top_entry(
+    text: str, line_no: int
+) -> tuple[str, int, Any, tuple[tuple[KeyPath, Mark], ...]] | None:
+    """`_entry(text)` written at column 1 of line `line_no`, with the marks it places (the
+    key's, then its list items'), or None: not simple. Cached: most posts write the same
+    lines on the same lines (`channels: [linkedin, site]` third), and marks are immutable."""
+    entry = _entry(text)
+    if entry is None:
+        return None
+    key, kind, v, columns = entry
+    placed = (((key,), _mark((line_no, 1))),)
+    if kind == _LIST:
+        placed += tuple(
+            ((key, j), _mark((line_no, column + 1))) for j, column in enumerate(columns)
+        )
+    return key, kind, v, placed
+
+
 def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Mark]] | None:
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -556,22 +575,18 @@ def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Ma
     i = 0
     try:
         while i < n:  # the top-level keys: `_block_mapping` at column 0, unrolled
-            entry = _entry(lines[i])  # None for an indented line too
-            if entry is None:
+            top = _top_entry(lines[i], nums[i])  # None for an indented line too
+            if top is None:
                 return None
-            key, kind, v, columns = entry
+            key, kind, v, placed = top
             if key in value:
                 return None  # the full parser says where it was first written
-            line_no = nums[i]
-            sub = (key,)
-            marks[sub] = _mark((line_no, 1))
+            marks.update(placed)
             i += 1
             if kind == _LIST:
                 v = list(v)
-                for j, column in enumerate(columns):
-                    marks[(key, j)] = _mark((line_no, column + 1))
             elif kind == _EMPTY and i < n and lines[i][:1] == " ":
-                v, i = _block_below(lines, i, sub, marks, nums)
+                v, i = _block_below(lines, i, (key,), marks, nums)
             value[key] = v
     except _NotSimple:
         return None
