@@ -547,12 +547,10 @@ def _top_entry(
     if entry is None:
         return None
     key, kind, v, columns = entry
-    placed = (((key,), _mark((line_no, 1))),)
+    placed: list[tuple[KeyPath, Mark]] = [((key,), _mark((line_no, 1)))]
     if kind == _LIST:
-        placed += tuple(
-            ((key, j), _mark((line_no, column + 1))) for j, column in enumerate(columns)
-        )
-    return key, kind, v, placed
+        placed += [((key, j), _mark((line_no, column + 1))) for j, column in enumerate(columns)]
+    return key, kind, v, tuple(placed)
 
 
 def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Mark]] | None:
