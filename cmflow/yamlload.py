@@ -466,21 +466,18 @@ class _NotSimple(Exception):
     """The front-matter leaves the fast path's shapes: the full parser reads it."""
 
 
-@lru_cache(maxsize=4096)
-def _scalar(text: str, flow: bool) -> tuple[Any] | None:
-    """(value,) of one scalar as the full parser would build it, or None: not simple.
-    Cached: channel names, pillars, campaigns and tags repeat from post to post, and the
-    values are immutable (text, numbers, booleans, dates)."""
+def _typed(text: str, flow: bool) -> tuple[Any] | None:
+    """(value,) of one scalar as the full parser would build it, or None: not simple."""
+    if _MINUTE.match(text) is not None:
+        return (text,)  # a post's `date`, without its seconds: text to every pattern
     if not text.isprintable():  # control characters, NUL, other line breaks: full parser
         return None
     if text[:1] in "\"'" and _QUOTED.match(text):
         return (text[1:-1],)
-    if not (_FLOW_ITEM if flow else _PLAIN).match(text):
+    if not _is_plain(text, flow):
         return None
     if _RESOLVED_FIRST is not None and text[0] not in _RESOLVED_FIRST:
         return (text,)  # what `resolve` returns, without trying a pattern
-    if _MINUTE.match(text) is not None:
-        return (text,)  # a post's `date`, without its seconds: text to every pattern
     tag = _CONSTRUCTOR.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
     if tag == _STR:
         return (text,)
@@ -490,6 +487,32 @@ def _scalar(text: str, flow: bool) -> tuple[Any] | None:
         return (_CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, yaml.ScalarNode(tag, text)),)
     except (yaml.YAMLError, ValueError, OverflowError):
         return None
+
+
+# `_typed`, cached: channel names, pillars and tags repeat from post to post (in block
+# lists; a `key: value` line is cached whole by `_entry`), and the values are immutable
+# (text, numbers, booleans, dates).
+_scalar = lru_cache(maxsize=4096)(_typed)
+
+# What `_PLAIN` and `_FLOW_ITEM` look at past the first character (flow: also `,[]{}`).
+_PLAIN_MIDDLE = (":", "#", "\t", "\n")
+_FLOW_MIDDLE = (*_PLAIN_MIDDLE, ",", "[", "]", "{", "}")
+_NOT_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
+
+
+def _is_plain(text: str, flow: bool) -> bool:
+    """Whether `text` matches `_FLOW_ITEM` (flow) or `_PLAIN`: without the regex when the
+    text holds none of the characters its middle tests (most titles), as the pattern then
+    asks only the first character (no indicator, no space) and the last (no space)."""
+    for c in _FLOW_MIDDLE if flow else _PLAIN_MIDDLE:
+        if c in text:
+            return (_FLOW_ITEM if flow else _PLAIN).match(text) is not None
+    return (
+        text != ""
+        and text[0] not in _NOT_FIRST
+        and not text[0].isspace()
+        and not text[-1].isspace()
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -514,7 +537,7 @@ def _entry(text: str) -> tuple[str, int, Any, tuple[int, ...]] | None:
     if not raw:
         return key, _EMPTY, None, ()
     if raw[0] != "[":
-        got = _scalar(raw, False)
+        got = _typed(raw, False)  # this line is cached whole
         return None if got is None else (key, _SCALAR, got[0], ())
     if raw[-1] != "]":
         return None

@@ -16,7 +16,7 @@ import yaml
 from cmflow import yamlload
 from cmflow.content import content_hash
 from cmflow.timeutil import DateProblem, parse_datetime, resolve_local
-from cmflow.yamlload import _CONSTRUCTOR, parse_full
+from cmflow.yamlload import _CONSTRUCTOR, parse, parse_full
 
 ZONES = [
     "Europe/Paris",
@@ -126,3 +126,35 @@ def test_a_text_told_without_ignored_lines_has_none() -> None:
         found = yamlload._IGNORABLE.search(text[:-1] if text.endswith("\n") else text)
         if found:
             assert yamlload._may_have_ignored(text), repr(text)
+
+
+def test_plain_text_is_told_as_the_patterns_tell_it() -> None:
+    """`_is_plain` answers what `_PLAIN` / `_FLOW_ITEM` answer, on texts built from the
+    characters they look at (indicators, spaces of every kind, accents)."""
+    rng = random.Random(3)
+    alphabet = "aé9 -?:,[]{}#&*!|>'\"%@`\t\n\xa0\u2028\x85\x1c\u3000.~_=<"
+    texts = ["", "a", " ", "a ", " a", "Post numéro 9418", "Archive 4286 — communauté", "a:b"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(40000)]
+    for text in texts:
+        for flow, pattern in ((False, yamlload._PLAIN), (True, yamlload._FLOW_ITEM)):
+            assert yamlload._is_plain(text, flow) == (pattern.match(text) is not None), (text, flow)
+
+
+def test_a_line_cached_at_one_place_is_marked_at_another() -> None:
+    """The same lines at other line numbers (a comment or a blank line above, another
+    offset) are marked where they are, as the full parser marks them."""
+    lines = "date: 2026-11-24 09:30\nchannels: [mastodon, site]\ntags: [a, b]\n"
+    for text, offset in [
+        (lines, 1),
+        (lines, 0),
+        ("# c\n" + lines, 1),
+        ("\n\n" + lines, 1),
+        ("title: x\n" + lines, 1),
+        (lines + "media:\n  - path: a.jpg\n" + "pillar: p\n", 1),
+        ("pillar: p\n" + lines, 3),
+        (lines, 1),
+    ]:
+        fast = parse(text, line_offset=offset)
+        full = parse_full(text, line_offset=offset)
+        assert fast[0] == full[0]
+        assert fast[1] == full[1]
