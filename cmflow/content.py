@@ -118,7 +118,7 @@ def parse_post(
     """Parse one post. Load-time problems (frontmatter.*, content.file) land in `post.problems`."""
     stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     post = Post(path=rel, id=stem, meta={}, body="", body_line=1)
-    if b"\x00" in raw[:8192]:
+    if raw.find(b"\x00", 0, 8192) != -1:  # the first 8 KiB, without copying them
         post.problems.append(
             _file_finding(rel, _("is binary, not a Markdown post: move it to media/"))
         )
@@ -246,6 +246,8 @@ def _field_problems(meta: dict[str, Any], marks: Mapping[KeyPath, Mark]) -> list
         for name, value in meta.items():
             if value.__class__ is str and name in _TEXT_FIELDS:
                 continue
+            if value.__class__ is list and name in _TEXT_LISTS and _all_text(value):
+                continue
             key = keys.get(name)
             if key is None or not schema.passes(value, key):
                 break
@@ -263,6 +265,23 @@ _TEXT_FIELDS = frozenset(
     for name, key in schema.FRONTMATTER_KEYS.items()
     if not key.choices and schema.passes("text", key)
 )
+# The fields any list of texts passes (channels, tags): `passes` then looks only at the
+# type of each item.
+_TEXT_LISTS = frozenset(
+    name
+    for name, key in schema.FRONTMATTER_KEYS.items()
+    if key.kind == "list" and key.item is schema.STR and not key.choices
+)
+
+
+def _all_text(items: list[Any]) -> bool:
+    """Whether every item is a text (`isinstance(item, str)`), as `str.join` tells it in C:
+    it takes texts (subclasses too) and raises TypeError at anything else."""
+    try:
+        "".join(items)
+    except TypeError:
+        return False
+    return True
 
 
 def _finish(
@@ -277,7 +296,7 @@ def _finish(
     def problem(rule: str, mark: Mark, message: str) -> None:
         post.problems.append(Finding(rel, mark.line, mark.column, "error", rule, message))
 
-    missing = [k for k in ("date",) if k not in meta]
+    missing = [] if "date" in meta else ["date"]
     if "channels" not in meta and "channel" not in meta:
         missing.append("channels")
     elif meta.get("channels", meta.get("channel")) in ([], "", None):
@@ -424,7 +443,9 @@ _NOT_HASHED = frozenset(("date", "status", "id"))
 
 def content_hash(meta: Mapping[str, Any], body: str) -> str:
     """What identifies a post's content: body and the fields that change what is sent."""
-    keep = {k: v for k, v in meta.items() if k not in _NOT_HASHED}
+    keep = dict(meta)  # a copy, then the fields left out: no Python loop over the fields
+    for k in _NOT_HASHED:
+        keep.pop(k, None)
     text = "".join(_HASH_C(keep, 0)) if _HASH_C is not None else _HASH_JSON.encode(keep)
     return hashlib.sha256(f"{text}\n{body.strip()}".encode()).hexdigest()
 

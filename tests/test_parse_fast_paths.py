@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from cmflow import yamlload
+from cmflow import content, schema, yamlload
 from cmflow.content import content_hash
 from cmflow.timeutil import DateProblem, parse_datetime, resolve_local
 from cmflow.yamlload import _CONSTRUCTOR, parse, parse_full
@@ -107,7 +107,7 @@ def test_a_time_to_the_minute_is_text_to_the_resolver() -> None:
     ]
     for text in texts:
         assert yamlload._MINUTE.match(text)
-        assert _CONSTRUCTOR.resolve(yaml.ScalarNode, text, (True, False)) == yamlload._STR, text
+        assert _CONSTRUCTOR.resolve(yaml.ScalarNode, text, (True, False)) == yamlload._STR, text  # type: ignore[no-untyped-call]
         assert yamlload._scalar(text, False) == (text,)
         assert yamlload._scalar(text, True) == (text,)
         assert parse_full(f"date: {text}\n")[0] == {"date": text}
@@ -158,3 +158,31 @@ def test_a_line_cached_at_one_place_is_marked_at_another() -> None:
         full = parse_full(text, line_offset=offset)
         assert fast[0] == full[0]
         assert fast[1] == full[1]
+
+
+class _Text(str):
+    """A text that is not exactly `str` (`isinstance` still says text)."""
+
+
+def test_a_list_of_texts_is_told_as_the_schema_tells_it() -> None:
+    lists: list[list[object]] = [
+        [],
+        ["a"],
+        ["a", "b", "é 🎉"],
+        [""],
+        [_Text("a")],
+        ["a", 1],
+        [None],
+        ["a", None],
+        [True],
+        [1.5],
+        [["a"]],
+        [{"a": "b"}],
+        [b"a"],
+        ["a", date(2026, 1, 1)],
+    ]
+    assert {"channels", "tags"} <= content._TEXT_LISTS
+    for name in content._TEXT_LISTS:
+        key = schema.FRONTMATTER_KEYS[name]
+        for value in lists:
+            assert content._all_text(value) == schema.passes(value, key), (name, value)
