@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import tzinfo
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -292,9 +293,7 @@ def _finish(
 ) -> None:
     meta = post.meta
     rel = post.path
-
-    def problem(rule: str, mark: Mark, message: str) -> None:
-        post.problems.append(Finding(rel, mark.line, mark.column, "error", rule, message))
+    problem = partial(_problem, post)
 
     missing = [] if "date" in meta else ["date"]
     if "channels" not in meta and "channel" not in meta:
@@ -355,6 +354,15 @@ def _finish(
     names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
     key = "channels" if "channels" in meta else "channel"
     seen: set[str] = set()
+    if names is raw and channels is not None and _all_text(raw):
+        # Most posts: every name a defined channel, none twice. The loop below then keeps
+        # them all, in their order, and reports nothing.
+        seen = set(raw)
+        if len(seen) == len(raw) and seen <= channels.keys():
+            post.channels.extend(raw)
+            names = []
+        else:
+            seen = set()
     for i, name in enumerate(names):
         if not isinstance(name, str) or name in seen:
             continue
@@ -398,6 +406,10 @@ def _finish(
                     )
                 )
     post.content_hash = content_hash(post.meta, post.body)
+
+
+def _problem(post: Post, rule: str, mark: Mark, message: str) -> None:
+    post.problems.append(Finding(post.path, mark.line, mark.column, "error", rule, message))
 
 
 def _example(key: str, channels: Mapping[str, object] | None) -> str:
