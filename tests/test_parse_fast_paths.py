@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -186,3 +187,65 @@ def test_a_list_of_texts_is_told_as_the_schema_tells_it() -> None:
         key = schema.FRONTMATTER_KEYS[name]
         for value in lists:
             assert content._all_text(value) == schema.passes(value, key), (name, value)
+
+
+_LOCAL_BEFORE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+def _date_before(text: str, tz: ZoneInfo) -> tuple[str, object]:
+    """`parse_datetime` of a text as it was written before its shortcuts."""
+    try:
+        m = _LOCAL_BEFORE.match(text)
+        if m:
+            y, mo, d, hh, mm, ss = m.groups()
+            try:
+                naive = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0))
+            except ValueError as exc:
+                return "invalid", str(exc)
+            got = resolve_local(naive, tz)
+        else:
+            try:
+                got = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+            except ValueError:
+                return "not a date", text
+            if got.tzinfo is None:
+                got = resolve_local(got, tz)
+    except DateProblem as exc:
+        return "problem", str(exc)
+    return "date", (got, got.utcoffset(), got.fold, got.tzinfo)
+
+
+def test_odd_texts_of_a_date_s_length_are_read_as_before() -> None:
+    tz = ZoneInfo("Europe/Paris")
+    texts = [
+        "2026-11-24 09:30",
+        "2030-W13-2 15:00",
+        "2030-03-26 15+01",
+        "2030-03-26 1500Z",
+        "2026-02-30 10:00",
+        "2026-13-01 10:00",
+        "2026-01-01 24:00",
+        "2026-01-01 10:60",
+        "\u0662\u0660\u0662\u0666-01-01 10:00",
+        "2026-01-01 1:000",
+        "+026-01-01 10:00",
+        " 026-01-01 10:00",
+        "2026-01-01 10 00",
+        "2026-03-29 02:30",
+        "2026-10-25 02:30",
+        "0001-01-01 00:00",
+        "9999-12-31 23:59",
+        "2026_01-01 10:00",
+    ]
+    for text in texts:
+        assert len(text) == 16
+        want = _date_before(text, tz)
+        try:
+            got = parse_datetime(text, tz)
+        except DateProblem as exc:
+            # Refused: as before (the shortcut steps aside, the same code says why).
+            assert want[0] != "date", (text, str(exc))
+            if want[0] == "problem":
+                assert want[1] == str(exc)
+            continue
+        assert want == ("date", (got, got.utcoffset(), got.fold, got.tzinfo)), text
