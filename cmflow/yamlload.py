@@ -520,12 +520,12 @@ def _text_key(key: str) -> bool:
     return bool(_CONSTRUCTOR.resolve(yaml.ScalarNode, key, (True, False)) == _STR)  # type: ignore[no-untyped-call]
 
 
-@lru_cache(maxsize=8192)
-def _entry(text: str) -> tuple[str, int, Any, tuple[int, ...]] | None:
+def _entry_of(text: str) -> tuple[str, int, Any, tuple[int, ...]] | None:
     """One `key: value` written from the start of `text`: (key, what follows it: _EMPTY,
     _SCALAR or _LIST, the value (a list as a tuple), the columns of a list's items counted
-    from the start of `text`), or None: not simple. Cached: most lines repeat from post to
-    post (`pillar: product`, `channels: [linkedin, site]`), and the values are immutable."""
+    from the start of `text`), or None: not simple. Worth caching (`_entry`, `_top_entry`):
+    most lines repeat from post to post (`pillar: product`, `channels: [linkedin, site]`),
+    and the values are immutable."""
     m = _KEY.match(text)
     if m is None:
         return None
@@ -559,14 +559,20 @@ def _entry(text: str) -> tuple[str, int, Any, tuple[int, ...]] | None:
     return key, _LIST, tuple(items), tuple(columns)
 
 
+# `_entry_of`, cached, for lines in a block mapping (`  alt: Une photo`); a top-level line
+# is cached whole by `_top_entry`, which asks `_entry_of` itself (a line it has not seen is
+# most often one no post repeats: a title, a date).
+_entry = lru_cache(maxsize=8192)(_entry_of)
+
+
 @lru_cache(maxsize=8192)
 def _top_entry(
     text: str, line_no: int
 ) -> tuple[str, int, Any, tuple[tuple[KeyPath, Mark], ...]] | None:
-    """`_entry(text)` written at column 1 of line `line_no`, with the marks it places (the
+    """`_entry_of(text)` written at column 1 of line `line_no`, with the marks it places (the
     key's, then its list items'), or None: not simple. Cached: most posts write the same
     lines on the same lines (`channels: [linkedin, site]` third), and marks are immutable."""
-    entry = _entry(text)
+    entry = _entry_of(text)
     if entry is None:
         return None
     key, kind, v, columns = entry
