@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import tzinfo
 from functools import partial
 from pathlib import Path
@@ -247,8 +247,12 @@ def _field_problems(meta: dict[str, Any], marks: Mapping[KeyPath, Mark]) -> list
         for name, value in meta.items():
             if value.__class__ is str and name in _TEXT_FIELDS:
                 continue
-            if value.__class__ is list and name in _TEXT_LISTS and _all_text(value):
-                continue
+            if value.__class__ is list:
+                if name in _TEXT_LISTS and _all_text(value):
+                    continue
+                shape = _TEXT_MAP_LISTS.get(name)
+                if shape is not None and _all_text_maps(value, *shape):
+                    continue
             key = keys.get(name)
             if key is None or not schema.passes(value, key):
                 break
@@ -275,7 +279,41 @@ _TEXT_LISTS = frozenset(
 )
 
 
-def _all_text(items: list[Any]) -> bool:
+def _text_map_shape(key: schema.Key) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(its keys, the required ones) when `key` is a list of mappings holding only texts
+    (media: `path`, `alt`), with nothing else `passes` would look at; else None."""
+    item = key.item
+    if key.kind != "list" or key.choices or item is None or item.kind != "map":
+        return None
+    if item.open or item.choices or item.item is not None:
+        return None
+    for sub in item.keys.values():
+        if sub.kind != "str" or sub.choices or sub.keys or sub.item is not None:
+            return None
+    return frozenset(item.keys), frozenset(n for n, sub in item.keys.items() if sub.required)
+
+
+# The list fields of mappings of texts (media), by name: see `_all_text_maps`.
+_TEXT_MAP_LISTS = {
+    name: shape
+    for name, key in schema.FRONTMATTER_KEYS.items()
+    if (shape := _text_map_shape(key)) is not None
+}
+
+
+def _all_text_maps(items: list[Any], known: frozenset[str], required: frozenset[str]) -> bool:
+    """Whether each item is a mapping with the `required` keys, no key but the `known`
+    ones, and texts as values: what `schema.passes` accepts for such a list, told without
+    a call per item and per field (False: ask `passes`)."""
+    for item in items:
+        if item.__class__ is not dict or not required <= item.keys() <= known:
+            return False
+        if not _all_text(item.values()):
+            return False
+    return True
+
+
+def _all_text(items: Iterable[Any]) -> bool:
     """Whether every item is a text (`isinstance(item, str)`), as `str.join` tells it in C:
     it takes texts (subclasses too) and raises TypeError at anything else."""
     try:

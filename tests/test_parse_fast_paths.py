@@ -249,3 +249,32 @@ def test_odd_texts_of_a_date_s_length_are_read_as_before() -> None:
                 assert want[1] == str(exc)
             continue
         assert want == ("date", (got, got.utcoffset(), got.fold, got.tzinfo)), text
+
+
+def test_a_list_of_media_is_told_as_the_schema_tells_it() -> None:
+    media: list[list[object]] = [
+        [],
+        [{"path": "a.jpg"}],
+        [{"path": "a.jpg", "alt": "Une photo é"}, {"path": "b.png"}],
+        [{"alt": "x"}],
+        [{"path": "a.jpg", "alte": "x"}],
+        [{"path": None}],
+        [{"path": "a.jpg", "alt": None}],
+        [{"path": "a.jpg", "alt": 1}],
+        [{"path": _Text("a.jpg")}],
+        [{"path": ["a.jpg"]}],
+        [{"path": {"a": "b"}}],
+        [{}],
+        ["a.jpg"],
+        [None],
+        [["a.jpg"]],
+        [{"path": "a.jpg"}, "b.jpg"],
+        [{"path": "a.jpg", 1: "x"}],
+    ]
+    assert "media" in content._TEXT_MAP_LISTS
+    for name, shape in content._TEXT_MAP_LISTS.items():
+        key = schema.FRONTMATTER_KEYS[name]
+        for value in media:
+            # Yes only where `passes` says yes (else a problem would go unreported); and
+            # for these shapes, no only where it says no (else the quick look is useless).
+            assert content._all_text_maps(value, *shape) == schema.passes(value, key), value
