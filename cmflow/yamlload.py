@@ -681,6 +681,13 @@ def _block_mapping(
     return value, i
 
 
+def _keyed(text: str) -> bool:
+    """True when `text` is no scalar `_scalar` would take, told without asking it: not
+    quoted, and a `: ` inside or a `:` at the end, which no plain scalar holds. Most list
+    items written `- path: media/a.jpg` (whose paths no other post repeats)."""
+    return text[0] not in "\"'" and (": " in text or text[-1] == ":")
+
+
 def _block_sequence(
     lines: list[str],
     i: int,
@@ -709,7 +716,7 @@ def _block_sequence(
         column = indent + 2 + len(rest) - len(text)  # where the item starts (0-based)
         sub = (*path, len(items))
         marks[sub] = _mark((nums[i], column + 1))
-        got = _scalar(text, False) if text else None
+        got = _scalar(text, False) if text and not _keyed(text) else None
         if got is not None:
             items.append(got[0])
             i += 1

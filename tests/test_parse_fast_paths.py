@@ -278,3 +278,15 @@ def test_a_list_of_media_is_told_as_the_schema_tells_it() -> None:
             # Yes only where `passes` says yes (else a problem would go unreported); and
             # for these shapes, no only where it says no (else the quick look is useless).
             assert content._all_text_maps(value, *shape) == schema.passes(value, key), value
+
+
+def test_a_keyed_list_item_is_no_scalar() -> None:
+    """`_keyed` says True only for texts `_scalar` would refuse (so asking it is skipped)."""
+    rng = random.Random(5)
+    texts = ["path: a.jpg", "a:", "'a: b'", '"a: b"', "a: b: c", ":", ": a", "a:b", "-: x"]
+    texts += [
+        "".join(rng.choice("a: '\"#-\t") for _ in range(rng.randint(1, 8))) for _ in range(20000)
+    ]
+    for text in texts:
+        if yamlload._keyed(text):
+            assert yamlload._typed(text, False) is None, text
