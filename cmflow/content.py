@@ -12,7 +12,6 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import tzinfo
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -331,20 +330,21 @@ def _finish(
 ) -> None:
     meta = post.meta
     rel = post.path
-    problem = partial(_problem, post)
 
     missing = [] if "date" in meta else ["date"]
     if "channels" not in meta and "channel" not in meta:
         missing.append("channels")
     elif meta.get("channels", meta.get("channel")) in ([], "", None):
         key = "channels" if "channels" in meta else "channel"
-        problem(
+        _problem(
+            post,
             "frontmatter.required",
             post.mark(key),
             _("`{key}` is empty: name at least one channel").format(key=key),
         )
     if missing and had_front_matter:
-        problem(
+        _problem(
+            post,
             "frontmatter.required",
             Mark(1, 1),
             (
@@ -362,7 +362,8 @@ def _finish(
     if "id" in meta and isinstance(meta["id"], str | int) and str(meta["id"]).strip():
         post.id = str(meta["id"]).strip()
         if len(post.id) > MAX_ID:
-            problem(
+            _problem(
+                post,
                 "frontmatter.type",
                 post.mark("id"),
                 _(
@@ -371,7 +372,8 @@ def _finish(
                 ).format(length=len(post.id), limit=MAX_ID),
             )
         elif not SAFE_ID.match(post.id):
-            problem(
+            _problem(
+                post,
                 "frontmatter.type",
                 post.mark("id"),
                 _(
@@ -387,7 +389,7 @@ def _finish(
             post.date = parse_datetime(meta["date"], tz)
         except DateProblem as exc:
             if not any(f.rule == "frontmatter.date" for f in post.problems):
-                problem("frontmatter.date", post.mark("date"), str(exc))
+                _problem(post, "frontmatter.date", post.mark("date"), str(exc))
     raw = meta.get("channels", meta.get("channel"))
     names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
     key = "channels" if "channels" in meta else "channel"
@@ -409,7 +411,8 @@ def _finish(
             hint = schema.channel_hint(name, channels)
             if "," in name:
                 hint = _(": write a list, channels: [{names}]").format(names=name)
-            problem(
+            _problem(
+                post,
                 "frontmatter.unknown-channel",
                 post.mark(key, i) if isinstance(raw, list) else post.mark(key),
                 _("channel {channel} is not defined in channels.yaml{hint}").format(
@@ -423,7 +426,8 @@ def _finish(
         for name in variants:
             if name not in channels:
                 hint = schema.channel_hint(str(name), channels)
-                problem(
+                _problem(
+                    post,
                     "frontmatter.unknown-channel",
                     post.mark("variants", name),
                     _("variant for {channel}, which is not defined in channels.yaml{hint}").format(
