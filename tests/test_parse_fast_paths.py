@@ -9,12 +9,13 @@ import json
 import random
 import re
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
-from cmflow import content, schema, yamlload
+from cmflow import content, schema, timeutil, yamlload
 from cmflow.content import content_hash
 from cmflow.timeutil import DateProblem, parse_datetime, resolve_local
 from cmflow.yamlload import _CONSTRUCTOR, parse, parse_full
@@ -290,3 +291,58 @@ def test_a_keyed_list_item_is_no_scalar() -> None:
     for text in texts:
         if yamlload._keyed(text):
             assert yamlload._typed(text, False) is None, text
+
+
+TRICKY: list[bytes] = [
+    "\ufeff---\r\ndate: 2026-11-24 09:30\r\nchannels: [mastodon, site]\r\ntitle: Été à Noël\r\n"
+    "---\r\nCorps accentué.\r\n".encode(),
+    b"---\ndate: 2026-11-24 09:30:00\nchannels: [site]\n---\nx\n",  # a timestamp
+    b"---\ndate: '2026-11-24 09:30'\nchannels: [site]\n---\nx\n",  # a quoted text
+    b"---\ndate: 2026-11-24T09:30:00+01:00\nchannels: [site]\n---\nx\n",
+    b"---\ndate: 2026-10-25 02:30\nchannels: [site]\n---\nx\n",  # twice in Paris
+    b"---\ndate: 2026-03-29 02:30\nchannels: [site]\n---\nx\n",  # never in Paris
+    b"---\ndate: 2026-02-30 10:00\nchannels: [site]\n---\nx\n",
+    b"---\ndate: 2026-11-24 09:30\nchannels: [site, site, nowhere, 1]\n---\nx\n",
+    b"---\ndate: 2026-11-24 09:30\nchannels: [site]\ntitle: &a x\nsummary: *a\n---\nx\n",
+    b"---\ndate: 2026-11-24 09:30\nchannels: [site]\ntitle: !!python/name:os.system\n---\n",
+    b"---\ndate: 2026-11-24 09:30\nchannels: [site]\ntags: [a]\ntags: [b]\n---\nx\n",
+    b"---\ndate: 2026-11-24 09:30\nchannels: [site]\n tags: [a]\n---\nx\n",  # indented
+    b"---\ndate: 2026-11-24 09:30\nchannels: [site]\nmedia:\n  - path: a.jpg\n   alt: x\n---\n",
+    b"---\ndate: 2026-11-24 09:30\nchannels: [site]\nmedia:\n  - path: a.jpg\n    alt: 1\n---\n",
+    b"---\ndate: 2026-11-24 09:30\nchannels: [site]\nmedia:\n  - 'path: a.jpg'\n---\n",
+    b"---\ndate: 2026-11-24 09:30\nchannels: [site]\nmedia:\n  - path:\n---\n",
+    b"---\ndate: 2026-11-24 09:30\nchannels: [site]\ntags: [a, 1, yes]\n---\nx\n",
+    b"---\ndate: 2026-11-24 09:30\nchannel: site\ntitle: Post num\xc3\xa9ro 1 \n---\nx\n",
+]
+
+
+def _slow_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shortcut of the parse turned off: the full YAML parser, the schema's own
+    check of each field, the channels loop, the date's regex, the resolver."""
+    monkeypatch.setattr(yamlload, "_parse_simple", lambda text, off: None)
+    monkeypatch.setattr(content, "_all_text", lambda items: False)
+    monkeypatch.setattr(content, "_all_text_maps", lambda items, known, required: False)
+    monkeypatch.setattr(timeutil, "_minute", lambda text, tz: None)
+    monkeypatch.setattr(yamlload, "_MINUTE", re.compile(r"(?!)"))
+
+
+def test_a_post_parses_the_same_with_every_shortcut_or_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_content_parse import _config, _rel, inputs, summary
+
+    config = _config(tmp_path)
+    cases = [*inputs(), *((f"tricky #{n}", data) for n, data in enumerate(TRICKY))]
+
+    def parsed() -> list[str]:
+        return [
+            summary(content.parse_post(_rel(label), data, config.timezone, config.channels))
+            for label, data in cases
+        ]
+
+    fast = parsed()
+    with monkeypatch.context() as m:
+        _slow_paths(m)
+        slow = parsed()
+    differ = [(label, f, s) for (label, _d), f, s in zip(cases, fast, slow, strict=True) if f != s]
+    assert not differ, differ[0]
