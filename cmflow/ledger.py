@@ -822,23 +822,80 @@ class Index:
         return old if same_date else None
 
 
+_UNRECORDED: Any = object()  # no first publication recorded for the pair
+
+
+@dataclass
+class SentTable:
+    """What the sent index (`sent_index`) takes from the record alone, before any post is
+    read: validation builds it while other processes check the posts, and matching the
+    posts to it is then a lookup per pair."""
+
+    # First publications by (post id, channel): what went out (None: the pair failed).
+    by_key: dict[tuple[str, str], Sent | None]
+    by_source: dict[tuple[str, str], Entry]  # as `Index.by_source`
+
+    @classmethod
+    def of(cls, entries: Iterable[Entry]) -> SentTable:
+        """As `Index.build` keeps the entries (the last one of a pair, the first one of a
+        source hash), each turned into what the index says of it."""
+        by_key: dict[tuple[str, str], Sent | None] = {}
+        by_source: dict[tuple[str, str], Entry] = {}
+        for e in entries:
+            if e.publication > 1:
+                continue
+            by_key[(e.post, e.channel)] = None if e.state == State.FAILED else _sent(e)
+            if e.source_hash:
+                by_source.setdefault((e.source_hash, e.channel), e)
+        return cls(by_key, by_source)
+
+
+def _sent(e: Entry) -> Sent:
+    """What the sent index says of a pair's entry (not a failed one)."""
+    sent = e.content_hash if e.state == State.PUBLISHED else ""
+    return Sent(sent, parse_time(e.published_at), e.url)
+
+
 def sent_index(
-    root: Path, data_dir: str, posts: Iterable[Post], scan: Scan | None = None
+    root: Path,
+    data_dir: str,
+    posts: Iterable[Post],
+    scan: Scan | None = None,
+    table: SentTable | None = None,
 ) -> dict[tuple[str, str], Sent]:
-    """For the validator: which current (post id, channel) pairs the record already holds."""
+    """For the validator: which current (post id, channel) pairs the record already holds.
+    `table`: `SentTable.of` the scan's entries, when the caller made it already. Each pair
+    as `Index.find` finds its entry (a renamed file's by its content), a failed one left
+    out."""
     posts = list(posts)
     entries = (scan or Ledger(root, data_dir).scan()).entries
     out: dict[tuple[str, str], Sent] = {}
     if not entries:
         return out
-    index = Index.build(entries, (p.id for p in posts))
+    if table is None:
+        table = SentTable.of(entries)
+    by_key, by_source = table.by_key, table.by_source
+    ids: frozenset[str] | None = None  # the current ids, once a renamed file needs them
     for post in posts:
+        post_id = post.id
         for channel in post.channels:
-            e = index.find(post, channel)
-            if e is None or e.state == State.FAILED:
-                continue
-            sent = e.content_hash if e.state == State.PUBLISHED else ""
-            out[(post.id, channel)] = Sent(sent, parse_time(e.published_at), e.url)
+            key = (post_id, channel)
+            sent = by_key.get(key, _UNRECORDED)
+            if sent is _UNRECORDED:
+                if not post.content_hash:
+                    continue
+                old = by_source.get((post.content_hash, channel))
+                if old is None:
+                    continue
+                if ids is None:
+                    ids = frozenset(p.id for p in posts)
+                if old.post in ids or old.state == State.FAILED:
+                    continue  # a copy of a post that still exists is a new post
+                if post.date is None or old.scheduled_for != post.date.isoformat():
+                    continue
+                sent = _sent(old)
+            if sent is not None:
+                out[key] = sent
     return out
 
 

@@ -514,6 +514,7 @@ def _validate(
         opened = (cache, rels, stamps)
     given = scan
     scans: list[ledger.Scan | None] = []
+    tables: list[ledger.SentTable] = []
 
     def read_record(cache: Cache | None) -> None:
         if record is None:
@@ -525,6 +526,8 @@ def _validate(
                 scans.append(None)  # the sent index kept in the cache holds, if posts do
             else:
                 scans.append(record_scan(config, cache))
+        if scans and scans[0] is not None:  # what the sent index takes of it, meanwhile too
+            tables.append(ledger.SentTable.of(scans[0].entries))
 
     entries, cache = _load(
         config, use_cache and not keep_posts, jobs, keep_posts, read_record, opened
@@ -547,7 +550,8 @@ def _validate(
             if scan is None:
                 assert cache is not None
                 scan = record_scan(config, cache)
-            record = ledger.sent_index(config.root, config.data_dir, posts, scan)
+            table = tables[0] if tables and scan is scans[0] else None
+            record = ledger.sent_index(config.root, config.data_dir, posts, scan, table)
             findings.extend(ledger.problem_findings(scan.problems))
             if cache is not None:
                 # Kept only for a record read whole (a file it could not read is read again).
