@@ -497,6 +497,18 @@ class Ledger:
             key = path.relative_to(self.dir).as_posix()
         return self._read(text, f"{self._rel_dir}/{key}", key)
 
+    def read_in(
+        self, folder_fd: int, folder: str, name: str, mode: int = 0
+    ) -> Entry | RecordProblem:
+        """`read` of the file `name` of the post folder `folder`, open as `folder_fd`;
+        `mode`: its `st_mode` when the caller stat'ed it (a device is then never opened,
+        as in `scan`)."""
+        key = f"{folder}/{name}"
+        rel = f"{self._rel_dir}/{key}"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            return _not_a_file(rel, key, mode)
+        return self._read(name, rel, key, folder_fd)
+
     def _read(
         self, name: str, rel: str, key: str, dir_fd: int | None = None
     ) -> Entry | RecordProblem:
