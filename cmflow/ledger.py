@@ -886,8 +886,8 @@ def sent_index(
         return out
     if table is None:
         table = SentTable.of(entries)
-    by_key, by_source = table.by_key, table.by_source
-    ids: frozenset[str] | None = None  # the current ids, once a renamed file needs them
+    by_key = table.by_key
+    renamed: Index | None = None  # finds a pair the record holds under an older id
     for post in posts:
         post_id = post.id
         for channel in post.channels:
@@ -896,14 +896,10 @@ def sent_index(
             if sent is _UNRECORDED:
                 if not post.content_hash:
                     continue
-                old = by_source.get((post.content_hash, channel))
-                if old is None:
-                    continue
-                if ids is None:
-                    ids = frozenset(p.id for p in posts)
-                if old.post in ids or old.state == State.FAILED:
-                    continue  # a copy of a post that still exists is a new post
-                if post.date is None or old.scheduled_for != post.date.isoformat():
+                if renamed is None:  # the pair's own id is not in it: `find`'s next step
+                    renamed = Index({}, table.by_source, frozenset(p.id for p in posts))
+                old = renamed.find(post, channel)
+                if old is None or old.state == State.FAILED:
                     continue
                 sent = _sent(old)
             if sent is not None:
