@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import operator
 import os
 import signal
 import stat
@@ -17,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
-from cmflow import content, ledger
+from cmflow import content, ledger, safefs
 from cmflow import media as media_files
 from cmflow.cache import (
     Cache,
@@ -633,6 +634,7 @@ def _validate(
         same_record = _RecordCheck(config, None, None)
     given = scan
     scans: list[ledger.Scan | None] = []
+    tables: list[ledger.SentTable] = []
 
     def read_record(cache: Cache | None) -> None:
         if record is None:
@@ -644,6 +646,8 @@ def _validate(
                 scans.append(None)  # the sent index kept in the cache holds, if posts do
             else:
                 scans.append(record_scan(config, cache))
+        if scans and scans[0] is not None:  # what the sent index takes of it, meanwhile too
+            tables.append(ledger.SentTable.of(scans[0].entries))
 
     try:
         entries, cache = _load(
@@ -654,7 +658,7 @@ def _validate(
     if cache is not None and len(entries) >= PARALLEL_FROM and _cores(jobs) > 1:
         cache.prepare()  # the entries are final: packed for saving on the other core
     try:
-        return _checked(config, now, only, record, keep_posts, entries, cache, scans, given)
+        return _checked(config, now, only, record, keep_posts, entries, cache, scans, tables, given)
     except BaseException:
         if cache is not None:
             cache.discard()
@@ -670,9 +674,11 @@ def _checked(
     entries: dict[str, Entry],
     cache: Cache | None,
     scans: list[ledger.Scan | None],
+    tables: list[ledger.SentTable],
     given: ledger.Scan | None,
 ) -> Report:
-    """The queue rules and the report, once every post's entry is there."""
+    """The queue rules and the report, once every post's entry is there (`tables`: what
+    the sent index takes of `scans[0]`, made meanwhile)."""
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
     scan = scans[0] if scans else given
@@ -691,7 +697,8 @@ def _checked(
             if scan is None:
                 assert cache is not None
                 scan = record_scan(config, cache)
-            record = ledger.sent_index(config.root, config.data_dir, posts, scan)
+            table = tables[0] if tables and scan is scans[0] else None
+            record = ledger.sent_index(config.root, config.data_dir, posts, scan, table)
             findings.extend(ledger.problem_findings(scan.problems))
             if cache is not None:
                 # Kept only for a record read whole (a file it could not read is read again).
@@ -922,6 +929,9 @@ _RECORD_FIELDS = (
 )
 
 
+_record_fields = operator.attrgetter(*_RECORD_FIELDS)  # an entry's, as one tuple
+
+
 def record_unchanged(config: Config, cache: Cache) -> bool:
     """Whether the record is exactly as the cache last read it: same folders (listed the
     same, by their mtime) and every file with the same size and mtime, none of them racy
@@ -995,65 +1005,108 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
     else:
         # Not through a link: `Ledger.scan` reads no linked folder, and neither does this.
         names = sorted(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False))
-    dirs: dict[str, tuple[int, list[str]]] = {}
-    files: dict[str, tuple[int, int, RecordFields]] = {}
     changed = old is None or old.top != top
-    new = ledger.Entry.__new__
-    for name in names:
-        folder = f"{base}/{name}"
-        try:
-            st = os.lstat(folder)
-            if not stat.S_ISDIR(st.st_mode):  # made a link since it was listed
-                raise NotADirectoryError(folder)
-            mtime = st.st_mtime_ns
-        except OSError:
-            changed = True
-            continue
-        listed = old.dirs.get(name) if old is not None else None
-        if listed is not None and listed[0] == mtime and mtime < cache.racy:
-            listing = listed[1]
-        else:
-            changed = True
-            listing = sorted(
-                n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith(".tmp-")
-            )
-        dirs[name] = (mtime, listing)
-        for file in listing:
-            key = f"{name}/{file}"
-            try:
-                st = os.lstat(f"{folder}/{file}")  # a link's own stamp: it is read as a link
-                stamp = (st.st_size, st.st_mtime_ns)
-            except OSError:
-                stamp = None
-            got = old.files.get(key) if old is not None else None
-            if stamp is not None and got is not None and got[:2] == stamp and stamp[1] < cache.racy:
-                fields = got[2]
-                entry = new(ledger.Entry)
-                *kept, remote_id, url = fields
-                entry.__dict__.update(zip(_RECORD_FIELDS, kept, strict=True))
-                entry.state = State(entry.state)  # checked when the cache was loaded
-                # The first part only (its id and URL): all validation reads of the parts.
-                entry.parts = [PartResult(remote_id, url or None)] if remote_id else []
-                # An evergreen re-post's number is in its file's name (checked when read).
-                entry.publication = ledger.publication_of(file)
-            else:
-                changed = True
-                read = reader.read(base / name / file)
-                if isinstance(read, ledger.RecordProblem):
-                    out.problems.append(read)  # not kept: read again next time
-                    continue
-                entry = read
-                fields = (
-                    *(getattr(entry, f) for f in _RECORD_FIELDS),
-                    entry.remote_id or "",
-                    entry.url or "",
-                )
-            if stamp is not None:
-                files[key] = (*stamp, fields)
-            out.entries.append(entry)
+    reading = _RecordRead(reader, cache, old)
+    try:
+        # Each folder opened from the record folder, each file stat'ed and read from its
+        # folder by name: no path walked again from the root for each of tens of thousands.
+        at = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:  # gone, or made a file, since its stat: as a folder that cannot be read
+        at, names, changed = -1, [], True
+    try:
+        for name in names:
+            changed = reading.folder(at, name) or changed
+    finally:
+        if at != -1:
+            os.close(at)
+    out.entries, out.problems = reading.entries, reading.problems
+    files = reading.files
     if changed or old is None or len(files) != len(old.files):
-        cache.record, cache.dirty = RecordState(top, dirs, files), True
+        cache.record, cache.dirty = RecordState(top, reading.dirs, files), True
     return out
+
+
+class _RecordRead:
+    """The post folders of one `record_scan`: what it read, and the state it keeps."""
+
+    def __init__(self, reader: ledger.Ledger, cache: Cache, old: RecordState | None) -> None:
+        self.reader = reader
+        self.racy = cache.racy
+        self.old = old
+        self.entries: list[ledger.Entry] = []
+        self.problems: list[ledger.RecordProblem] = []
+        self.dirs: dict[str, tuple[int, list[str]]] = {}
+        self.files: dict[str, tuple[int, int, RecordFields]] = {}
+
+    def folder(self, at: int, name: str) -> bool:
+        """Read the post folder `name` of the record folder open as `at`; True when it
+        changed since the cache's state (listed again, or a file read again)."""
+        try:
+            # Never through a link, even one swapped in since the folder was listed.
+            folder = os.open(name, safefs.DIR_FLAGS, dir_fd=at)
+        except OSError:
+            return True
+        try:
+            mtime = os.fstat(folder).st_mtime_ns
+            listed = self.old.dirs.get(name) if self.old is not None else None
+            if listed is not None and listed[0] == mtime and mtime < self.racy:
+                listing, changed = listed[1], False
+            else:
+                listing, changed = _record_listing(folder), True
+            self.dirs[name] = (mtime, listing)
+            for file in listing:
+                changed = self.file(folder, name, file) or changed
+        except OSError:  # its listing: as a folder that cannot be read
+            return True
+        finally:
+            os.close(folder)
+        return changed
+
+    def file(self, folder: int, name: str, file: str) -> bool:
+        """Take the record file `file` of post folder `name` (open as `folder`) from the
+        cache's state if its stamp is unchanged, else read it; True when read."""
+        key = f"{name}/{file}"
+        try:
+            st = os.stat(file, dir_fd=folder, follow_symlinks=False)  # a link's own stamp
+            stamp: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+            mode = st.st_mode
+        except OSError:
+            stamp, mode = None, 0
+        got = self.old.files.get(key) if self.old is not None else None
+        if stamp is not None and got is not None and got[:2] == stamp and stamp[1] < self.racy:
+            self.entries.append(_kept_entry(file, got[2]))
+            self.files[key] = got
+            return False
+        read = self.reader.read_in(folder, name, file, mode)
+        if isinstance(read, ledger.RecordProblem):
+            self.problems.append(read)  # not kept: read again next time
+            return True
+        if stamp is not None:
+            fields = (*_record_fields(read), read.remote_id or "", read.url or "")
+            self.files[key] = (*stamp, fields)
+        self.entries.append(read)
+        return True
+
+
+def _record_listing(folder: int) -> list[str]:
+    """The record files a post folder (open as `folder`) lists, as `Ledger.scan` takes them."""
+    return sorted(
+        n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith(".tmp-")
+    )
+
+
+def _kept_entry(file: str, fields: RecordFields) -> ledger.Entry:
+    """The entry of record file `file` from the fields the cache keeps of it (what
+    validation reads of an entry)."""
+    entry: ledger.Entry = ledger.Entry.__new__(ledger.Entry)
+    *kept, remote_id, url = fields
+    entry.__dict__.update(zip(_RECORD_FIELDS, kept, strict=True))
+    entry.state = State(entry.state)  # checked when the cache was loaded
+    # The first part only (its id and URL): all validation reads of the parts.
+    entry.parts = [PartResult(remote_id, url or None)] if remote_id else []
+    # An evergreen re-post's number is in its file's name (checked when read).
+    entry.publication = ledger.publication_of(file)
+    return entry
 
 
 def _affected(paths: set[str], media: Mapping[str, tuple[MediaStamp, ...]]) -> set[str] | None:
