@@ -311,7 +311,7 @@ class Cache:
         from cmflow.forked import Forked
 
         if self.dirty and self.writable and self._part is None:
-            self._part = Forked(lambda: _entries_part(self))
+            self._part = Forked(lambda: [_entries_part(self)])
 
     def discard(self) -> None:
         """Stop a `prepare` whose result will not be saved."""
@@ -375,10 +375,10 @@ def record_in(file: RawFile) -> tuple[RecordState, int] | None:
         return None
     raw, written = file
     try:
-        data = _unpack(raw, only=("rdirs", "rfiles"))
+        data = _unpack(raw, only={"rdirs": frozenset(_RDIR_COLUMNS), "rfiles": _RFILE_STAMPS})
         if data.get("rdirs") is None:
             return None
-        return _record(data["rdirs"], data.get("rfiles")), written - RACY_NS
+        return _record(data["rdirs"], data.get("rfiles"), fields=False), written - RACY_NS
     except (_Bad, ValueError, TypeError, RecursionError, KeyError):
         return None
 
@@ -966,9 +966,15 @@ def _sent(table: object) -> SentIndex:
     return SentIndex(keys, texts)
 
 
-def _record(rdirs: object, rfiles: object) -> RecordState:
+_RFILE_STAMPS = frozenset({"dir", "name", "size", "mtime"})
+
+
+def _record(rdirs: object, rfiles: object, *, fields: bool = True) -> RecordState:
+    """The record state of the `rdirs` and `rfiles` tables; without its `fields` (their
+    columns not read: only the stamps are compared), `files` is empty."""
     d = _columns(rdirs, _RDIR_COLUMNS)
-    f = _columns(rfiles, _RFILE_COLUMNS)
+    spec = _RFILE_COLUMNS if fields else {k: _RFILE_COLUMNS[k] for k in _RFILE_STAMPS}
+    f = _columns(rfiles, spec)
     tops = set(d["top"])
     if len(tops) != 1:
         raise _Bad
@@ -990,6 +996,8 @@ def _record(rdirs: object, rfiles: object) -> RecordState:
     if len(set(keys)) != len(keys):
         raise _Bad  # a file twice
     stamps = list(zip(f["size"], f["mtime"], strict=True))
+    if not fields:
+        return RecordState(top, None, flat=(names, mtimes, keys, stamps))
     columns = [f[k] for k in _RFILE_FIELDS]
 
     def later() -> list[RecordFields]:
@@ -1181,8 +1189,9 @@ def _split_part(part: bytes) -> tuple[Header, list[bytes]] | None:
         return None
 
 
-def _unpack(raw: bytes, only: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """The tables of a cache file (`only`: those tables alone, the checksum not checked)."""
+def _unpack(raw: bytes, only: Mapping[str, frozenset[str]] | None = None) -> dict[str, Any]:
+    """The tables of a cache file (`only`: those tables' columns alone, the checksum not
+    checked)."""
     if not raw.startswith(MAGIC):
         raise _Bad
     at = len(MAGIC) + CHECKSUM_SIZE
@@ -1212,7 +1221,7 @@ def _unpack(raw: bytes, only: tuple[str, ...] | None = None) -> dict[str, Any]:
             or at + nbytes > len(raw)
         ):
             raise _Bad
-        if only is not None and table not in only:
+        if only is not None and name not in only.get(table, ()):
             at += nbytes
             continue
         chunk = raw[at : at + nbytes]

@@ -458,32 +458,27 @@ class _Survey:
     def __init__(self, config: Config, file: RawFile) -> None:
         from cmflow.forked import Forked
 
-        self._job = Forked(lambda: self._found(config, file))
-        self._data: bytes | None = None
+        # The listing first (wanted as soon as the cache is decoded), then the record.
+        self._job = Forked(lambda: self._found(config, file), parts=2)
 
     @staticmethod
-    def _found(config: Config, file: RawFile) -> bytes:
+    def _found(config: Config, file: RawFile) -> Iterator[bytes]:
         rels = content.discover(config.root, config.content_dir)
         stamps = post_stamps(config.root, rels)
         sizes = array("q", [s[0] if s is not None else -1 for s in stamps])
         mtimes = array("q", [s[1] if s is not None else 0 for s in stamps])
         names = "\0".join(rels).encode("utf-8", "surrogatepass")
+        yield b"".join([len(rels).to_bytes(8, "little"), sizes, mtimes, names])
         kept = record_in(file)
-        same = b"?" if kept is None else b"1" if _record_same(config, *kept) else b"0"
-        return b"".join([same, len(rels).to_bytes(8, "little"), sizes, mtimes, names])
-
-    def _got(self) -> bytes:
-        if self._data is None:
-            self._data = self._job.result() or b""
-        return self._data
+        yield b"?" if kept is None else b"1" if _record_same(config, *kept) else b"0"
 
     def record(self) -> bool | None:
-        data = self._got()
-        return None if data[:1] not in (b"0", b"1") else data[:1] == b"1"
+        same = self._job.part(1)
+        return None if same not in (b"0", b"1") else same == b"1"
 
     def listing(self) -> tuple[list[str], list[Stamp | None]] | None:
-        data = self._got()[1:]
-        if len(data) < 8:
+        data = self._job.part(0)
+        if data is None or len(data) < 8:
             return None
         count = int.from_bytes(data[:8], "little")
         end = 8 + 16 * count

@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -149,14 +150,29 @@ def test_a_helper_process_that_dies_gives_no_answer() -> None:
     def fails() -> bytes:
         raise RuntimeError("boom")
 
+    def first_then_dies() -> Iterator[bytes]:
+        yield b"first"
+        os.kill(os.getpid(), signal.SIGKILL)
+        yield b"never"
+
+    def first_then_waits() -> Iterator[bytes]:
+        yield b"first"
+        time.sleep(30)
+        yield b"late"
+
     assert Forked(killed).result() is None
     assert Forked(fails).result() is None
-    assert Forked(lambda: b"").result() == b""
+    assert Forked(lambda: [b""]).result() == b""
     big = bytes(range(256)) * 40_000  # 10 MB: more than a pipe or a single write holds
-    assert Forked(lambda: big).result() == big
+    assert Forked(lambda: [big]).result() == big
 
-    slow = Forked(lambda: time.sleep(30) or b"late")
+    # A piece is there as soon as it is whole, whatever becomes of the rest.
+    half = Forked(first_then_dies, parts=2)
+    assert half.part(1) is None
+    assert half.part(0) == b"first"
+    early = Forked(first_then_waits, parts=2)
     started = time.monotonic()
-    slow.cancel()
+    assert early.part(0) == b"first"
+    early.cancel()
     assert time.monotonic() - started < 10
-    assert slow.result() is None
+    assert early.part(1) is None
