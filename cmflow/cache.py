@@ -325,14 +325,18 @@ class Cache:
             if part is not None:
                 part.cancel()
             return
-        got = _split_part(part.result() or b"") if part is not None else None
+        self.fingerprints()
         with _no_gc():
+            got = None
+            if part is not None:
+                # This process's share first (the fingerprints and the rest), then the
+                # other's, which is most often ready by then.
+                mine = {**_encode_fingerprints(self), **_encode_rest(self)}
+                header, chunks = _pack_columns(mine, _TABLES[len(FORKED_TABLES) :])
+                got = _split_part(part.result() or b"")
             if got is not None:
-                rest = _encode_rest(self)
-                header, chunks = _pack_columns(rest, _TABLES[len(ENTRY_TABLES) :])
-                pieces = _packed(rest["format"], rest["key"], got[0] + header, got[1] + chunks)
+                pieces = _packed(mine["format"], mine["key"], got[0] + header, got[1] + chunks)
             else:
-                self.fingerprints()
                 data = _encode(self)
                 header, chunks = _pack_columns(data, _TABLES)
                 pieces = _packed(data["format"], data["key"], header, chunks)
@@ -603,11 +607,12 @@ def _date_column(p: Post) -> str | None:
 
 
 def _encode(cache: Cache) -> dict[str, Any]:
-    return {**_encode_entries(cache), **_encode_rest(cache)}
+    return {**_encode_posts(cache), **_encode_fingerprints(cache), **_encode_rest(cache)}
 
 
-def _encode_entries(cache: Cache) -> dict[str, Any]:
-    """The tables of the posts' entries (`ENTRY_TABLES`): most of the file."""
+def _encode_posts(cache: Cache) -> dict[str, Any]:
+    """The tables of the posts' entries but their fingerprints (`FORKED_TABLES`): most of
+    the file."""
     # Column by column, each a comprehension: a saved cache is written after every edit,
     # and a loop appending to fourteen lists per post costs several times more.
     es = list(cache.entries.values())
@@ -656,12 +661,18 @@ def _encode_entries(cache: Cache) -> dict[str, Any]:
         "file": [i for i, e in enumerate(es) for _m in e.media],
         **{k: [m[c] for m in used] for c, k in enumerate(("path", "size", "mtime"))},
     }
+    return {"files": files, "findings": found, "media": media}
+
+
+def _encode_fingerprints(cache: Cache) -> dict[str, Any]:
+    """The table of the entries' fingerprints (filled first: `Cache.fingerprints`)."""
+    es = list(cache.entries.values())
     fps: dict[str, list[Any]] = {
         "file": [i for i, e in enumerate(es) for _c in e.fingerprints],
         "channel": [c for e in es for c in e.fingerprints],
         "hash": [fp for e in es for fp in e.fingerprints.values()],
     }
-    return {"files": files, "findings": found, "media": media, "fingerprints": fps}
+    return {"fingerprints": fps}
 
 
 def _encode_rest(cache: Cache) -> dict[str, Any]:
@@ -1074,9 +1085,10 @@ _KINDS = {(int,): "i", (str,): "s", (str, type(None)): "s", (list,): "j", (_Late
 
 # The entries' tables come first: a forked process packs them while the run goes on (see
 # `Cache.prepare`), and the rest is packed after them.
-ENTRY_TABLES = ("files", "findings", "media", "fingerprints")
+FORKED_TABLES = ("files", "findings", "media")
 _TABLES = (
-    *ENTRY_TABLES,
+    *FORKED_TABLES,
+    "fingerprints",
     "queue",
     "settled",
     "rdirs",
@@ -1157,12 +1169,11 @@ def checksum(pieces: Iterable[bytes | memoryview]) -> bytes:
 
 
 def _entries_part(cache: Cache) -> bytes:
-    """The entries' tables packed (in a forked process: see `Cache.prepare`): the length of
+    """`FORKED_TABLES` packed (in a forked process: see `Cache.prepare`): the length of
     their header (8 bytes), the header (JSON rows), then the columns' bytes."""
-    cache.fingerprints()
     if not cache.complete():
         return b""  # the parent finds the same, and writes nothing
-    header, chunks = _pack_columns(_encode_entries(cache), ENTRY_TABLES)
+    header, chunks = _pack_columns(_encode_posts(cache), FORKED_TABLES)
     head = json.dumps(header).encode()
     return b"".join([len(head).to_bytes(8, "little"), head, *chunks])
 
@@ -1181,7 +1192,7 @@ def _split_part(part: bytes) -> tuple[Header, list[bytes]] | None:
             chunks.append(part[at : at + nbytes])
             at += nbytes
         if at != len(part) or [row[0] for row in header] != sorted(
-            (row[0] for row in header), key=ENTRY_TABLES.index
+            (row[0] for row in header), key=FORKED_TABLES.index
         ):
             return None
         return header, chunks
