@@ -176,3 +176,30 @@ def test_a_helper_process_that_dies_gives_no_answer() -> None:
     early.cancel()
     assert time.monotonic() - started < 10
     assert early.part(1) is None
+
+
+def test_the_fingerprints_table_spliced_from_the_cache_is_the_one_packed_whole(
+    repo: Path,
+) -> None:
+    """After an edit, the fingerprints of the posts read from the cache are copied from its
+    table by runs of rows; the bytes are those of packing every entry's fingerprints."""
+    from cmflow.cache import _encode_fingerprints, _pack_columns, _Packed
+
+    _run(repo, jobs=1)
+    posts = sorted((repo / "content").rglob("*.md"))
+    posts[0].unlink()  # the first row gone: every row after it moves up
+    middle = posts[len(posts) // 2]
+    middle.write_text(middle.read_text("utf-8") + "\nModifié.\n", encoding="utf-8")
+    added = posts[-1].with_name("ajouté-à-la-fin-ça.md")
+    added.write_text(posts[-1].read_text("utf-8").replace("id:", "ancien_id:"), "utf-8")
+    _age(repo)
+    cfg = config_mod.load(repo, set(BY_ID))
+    _entries, cache = validation._load(cfg, True, jobs=1)
+    assert cache is not None and cache.fill is not None  # never filled in: spliced
+    spliced = _encode_fingerprints(cache)
+    assert type(spliced["fingerprints"]["channel"]) is _Packed
+    cache.fingerprints()
+    whole = _encode_fingerprints(cache)
+    assert type(whole["fingerprints"]["channel"]) is list
+    assert len(whole["fingerprints"]["channel"]) > POSTS  # several channels a post
+    assert _pack_columns(spliced, ("fingerprints",)) == _pack_columns(whole, ("fingerprints",))
