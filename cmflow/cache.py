@@ -24,7 +24,7 @@ import tempfile
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, tzinfo
@@ -336,14 +336,18 @@ class Cache:
             if part is not None:
                 # This process's share first (the fingerprints and the rest), then the
                 # other's, which is most often ready by then.
-                mine = {**_encode_fingerprints(self), **_encode_rest(self)}
-                header, chunks = _pack_columns(mine, _TABLES[len(FORKED_TABLES) :])
+                mine = {
+                    **_encode_posts(self, [name for table, name in _MINE if table == "files"]),
+                    **_encode_fingerprints(self),
+                    **_encode_rest(self),
+                }
+                header, chunks = _pack_columns(mine, _MINE)
                 got = _split_part(part.result() or b"")
             if got is not None:
                 pieces = _packed(mine["format"], mine["key"], got[0] + header, got[1] + chunks)
             else:
                 data = _encode(self)
-                header, chunks = _pack_columns(data, _TABLES)
+                header, chunks = _pack_columns(data)
                 pieces = _packed(data["format"], data["key"], header, chunks)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -615,40 +619,55 @@ def _encode(cache: Cache) -> dict[str, Any]:
     return {**_encode_posts(cache), **_encode_fingerprints(cache), **_encode_rest(cache)}
 
 
-def _encode_posts(cache: Cache) -> dict[str, Any]:
-    """The tables of the posts' entries but their fingerprints (`FORKED_TABLES`): most of
-    the file."""
+def _encode_posts(
+    cache: Cache, wanted: Collection[str] = tuple(_FILE_COLUMNS), others: bool = True
+) -> dict[str, Any]:
+    """The columns `wanted` of the posts' table (`files`), and with `others` the findings'
+    and media tables: the entries' tables but their fingerprints."""
     # Column by column, each a comprehension: a saved cache is written after every edit,
     # and a loop appending to fourteen lists per post costs several times more.
     es = list(cache.entries.values())
     ps = [e.post for e in es]
-    marks = [p.mark("date") for p in ps]
-    files: dict[str, list[Any]] = {
-        "path": list(cache.entries),
-        "size": [e.stat[0] for e in es],
-        "mtime": [e.stat[1] for e in es],
-        "sha": [e.sha for e in es],
-        "id": [p.id for p in ps],
-        "date": [
+
+    def dates() -> list[str | None]:
+        return [
             kept[1]
             if (kept := e.date_json) is not None and kept[0] is e.post.date and e.post.slot is None
             else _date_column(e.post)
             for e in es
-        ],
-        "date_line": [m.line for m in marks],
-        "date_column": [m.column for m in marks],
-        "status": [p.status for p in ps],
-        "hash": [p.content_hash for p in ps],
-        "body_line": [p.body_line for p in ps],
-        "channels": [p.channels for p in ps],
-        "marks": [
+        ]
+
+    marks: list[Mark] = []
+
+    def date_marks() -> list[Mark]:
+        if not marks:
+            marks.extend(p.mark("date") for p in ps)
+        return marks
+
+    build: dict[str, Callable[[], list[Any]]] = {
+        "path": lambda: list(cache.entries),
+        "size": lambda: [e.stat[0] for e in es],
+        "mtime": lambda: [e.stat[1] for e in es],
+        "sha": lambda: [e.sha for e in es],
+        "id": lambda: [p.id for p in ps],
+        "date": dates,
+        "date_line": lambda: [m.line for m in date_marks()],
+        "date_column": lambda: [m.column for m in date_marks()],
+        "status": lambda: [p.status for p in ps],
+        "hash": lambda: [p.content_hash for p in ps],
+        "body_line": lambda: [p.body_line for p in ps],
+        "channels": lambda: [p.channels for p in ps],
+        "marks": lambda: [
             e.marks_json
             if e.marks_json is not None
             else [[list(k), m.line, m.column] for k, m in e.post.marks.items()]
             for e in es
         ],
-        "meta": [p.meta for p in ps],
+        "meta": lambda: [p.meta for p in ps],
     }
+    files = {name: build[name]() for name in wanted}
+    if not others:
+        return {"files": files}
     # Rows flattened column by column, with no tuple per row (150,000 fingerprints on a
     # 50,000-post queue).
     rows = [f for e in es for f in e.findings]
@@ -849,6 +868,20 @@ class CachedPost(Post):
     @marks.setter
     def marks(self, value: dict[KeyPath, Mark]) -> None:
         self.__dict__["_marks"] = value
+
+    def mark(self, *key: str | int) -> Mark:
+        d = self.__dict__
+        if d["_marks"] is not None:
+            return super().mark(*key)
+        # As `Post.mark`, in the kept rows (a few a post): saving the cache reads every
+        # post's date mark, and building every post's marks for it was most of the save.
+        k = list(key)
+        while k:
+            for path, line, col in d["_kept"]:
+                if path == k:
+                    return Mark(line, col)
+            k.pop()
+        return Mark(1, 1)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Post):
@@ -1152,11 +1185,10 @@ MAGIC = b"cmflow cache\n"
 _KINDS = {(int,): "i", (str,): "s", (str, type(None)): "s", (list,): "j", (_Later,): "j"}
 
 
-# The entries' tables come first: a forked process packs them while the run goes on (see
-# `Cache.prepare`), and the rest is packed after them.
-FORKED_TABLES = ("files", "findings", "media")
 _TABLES = (
-    *FORKED_TABLES,
+    "files",
+    "findings",
+    "media",
     "fingerprints",
     "queue",
     "settled",
@@ -1180,44 +1212,56 @@ def _spec(table: str) -> dict[str, tuple[type, ...]]:
     }[table]
 
 
+# Every column, in the file's order.
+_ORDER = tuple((table, name) for table in _TABLES for name in _spec(table))
+# The first columns, packed by a forked process while the run goes on (see `Cache.prepare`):
+# the posts' fields but their JSON ones; this process packs the rest, then puts them after.
+FORKED = _ORDER[: _ORDER.index(("files", "channels"))]
+_MINE = _ORDER[len(FORKED) :]
+
+
 def _pack(data: dict[str, Any]) -> bytes:
-    header, chunks = _pack_columns(data, _TABLES)
+    header, chunks = _pack_columns(data)
     return b"".join(_packed(data["format"], data["key"], header, chunks))
 
 
 Header = list[list[Any]]  # per column: table, name, kind, count, size in bytes
+Chunk = bytes | memoryview
 
 
-def _pack_columns(data: dict[str, Any], tables: tuple[str, ...]) -> tuple[Header, list[bytes]]:
-    """The header rows and bytes of the columns of `tables` (those of them in `data`)."""
+def _pack_columns(
+    data: dict[str, Any], order: tuple[tuple[str, str], ...] = _ORDER
+) -> tuple[Header, list[Chunk]]:
+    """The header rows and bytes of the columns in `order` (those whose table is in
+    `data`)."""
     header: Header = []
-    chunks: list[bytes] = []
-    for table in tables:
+    chunks: list[Chunk] = []
+    for table, name in order:
         columns = data.get(table)
         if columns is None:
             continue
-        for name, types in _spec(table).items():
-            values = columns[name]
-            kind = _KINDS[types]
-            if type(values) is _Packed:
-                chunk = values.chunk
-            elif kind == "i":
-                chunk = array("q", values).tobytes()
-            elif kind == "s":
-                if None in values:
-                    lengths = array("q", [-1 if v is None else len(v) for v in values])
-                    text = "".join(v for v in values if v)
-                else:  # most columns: lengths and text made in C
-                    lengths, text = array("q", map(len, values)), "".join(values)
-                chunk = lengths.tobytes() + text.encode("utf-8")
-            else:
-                chunk = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
-            header.append([table, name, kind, len(values), len(chunk)])
-            chunks.append(chunk)
+        types = _spec(table)[name]
+        values = columns[name]
+        kind = _KINDS[types]
+        if type(values) is _Packed:
+            chunk = values.chunk
+        elif kind == "i":
+            chunk = array("q", values).tobytes()
+        elif kind == "s":
+            if None in values:
+                lengths = array("q", [-1 if v is None else len(v) for v in values])
+                text = "".join(v for v in values if v)
+            else:  # most columns: lengths and text made in C
+                lengths, text = array("q", map(len, values)), "".join(values)
+            chunk = lengths.tobytes() + text.encode("utf-8")
+        else:
+            chunk = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
+        header.append([table, name, kind, len(values), len(chunk)])
+        chunks.append(chunk)
     return header, chunks
 
 
-def _packed(format_: object, key: object, header: Header, chunks: list[bytes]) -> list[bytes]:
+def _packed(format_: object, key: object, header: Header, chunks: list[Chunk]) -> list[Chunk]:
     """The file's bytes, in pieces (written as they are: no copy of the whole)."""
     head = json.dumps(
         {"format": format_, "key": key, "order": sys.byteorder, "columns": header}
@@ -1229,7 +1273,7 @@ def _packed(format_: object, key: object, header: Header, chunks: list[bytes]) -
 CHECKSUM_SIZE = 4
 
 
-def checksum(pieces: Iterable[bytes | memoryview]) -> bytes:
+def checksum(pieces: Iterable[Chunk]) -> bytes:
     """The CRC-32 of the pieces, in a row: what tells a damaged file (a disk, a copy, a hand
     edit) from one cmflow wrote. Against a file crafted on purpose no checksum helps (its
     author computes it too): every value's type and bounds are checked when it is read."""
@@ -1240,31 +1284,33 @@ def checksum(pieces: Iterable[bytes | memoryview]) -> bytes:
 
 
 def _entries_part(cache: Cache) -> bytes:
-    """`FORKED_TABLES` packed (in a forked process: see `Cache.prepare`): the length of
+    """The `FORKED` columns packed (in a forked process: see `Cache.prepare`): the length of
     their header (8 bytes), the header (JSON rows), then the columns' bytes."""
     if not cache.complete():
         return b""  # the parent finds the same, and writes nothing
-    header, chunks = _pack_columns(_encode_posts(cache), FORKED_TABLES)
+    header, chunks = _pack_columns(
+        _encode_posts(cache, [name for _table, name in FORKED], others=False), FORKED
+    )
     head = json.dumps(header).encode()
     return b"".join([len(head).to_bytes(8, "little"), head, *chunks])
 
 
-def _split_part(part: bytes) -> tuple[Header, list[bytes]] | None:
-    """`_entries_part`'s header and chunks, or None if they are not whole."""
+def _split_part(part: bytes) -> tuple[Header, list[Chunk]] | None:
+    """`_entries_part`'s header and chunks (views of `part`: no copy), or None if they are
+    not whole."""
+    view = memoryview(part)
     try:
         size = int.from_bytes(part[:8], "little")
         header = json.loads(part[8 : 8 + size])
         at = 8 + size
-        chunks: list[bytes] = []
+        chunks: list[Chunk] = []
         for row in header:
             nbytes = row[4]
             if type(nbytes) is not int or nbytes < 0 or at + nbytes > len(part):
                 return None
-            chunks.append(part[at : at + nbytes])
+            chunks.append(view[at : at + nbytes])
             at += nbytes
-        if at != len(part) or [row[0] for row in header] != sorted(
-            (row[0] for row in header), key=FORKED_TABLES.index
-        ):
+        if at != len(part) or [(row[0], row[1]) for row in header] != list(FORKED):
             return None
         return header, chunks
     except (ValueError, TypeError, IndexError):
