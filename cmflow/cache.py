@@ -336,11 +336,10 @@ class Cache:
             if part is not None:
                 # This process's share first (the fingerprints and the rest), then the
                 # other's, which is most often ready by then.
-                mine = {
-                    **_encode_posts(self, [name for table, name in _MINE if table == "files"]),
-                    **_encode_fingerprints(self),
-                    **_encode_rest(self),
-                }
+                mine = {**_encode_fingerprints(self), **_encode_rest(self)}
+                if any(table in ("files", "findings", "media") for table, _name in _MINE):
+                    files = [name for table, name in _MINE if table == "files"]
+                    mine.update(_encode_posts(self, files))
                 header, chunks = _pack_columns(mine, _MINE)
                 got = _split_part(part.result() or b"")
             if got is not None:
@@ -1215,8 +1214,10 @@ def _spec(table: str) -> dict[str, tuple[type, ...]]:
 # Every column, in the file's order.
 _ORDER = tuple((table, name) for table in _TABLES for name in _spec(table))
 # The first columns, packed by a forked process while the run goes on (see `Cache.prepare`):
-# the posts' fields but their JSON ones; this process packs the rest, then puts them after.
-FORKED = _ORDER[: _ORDER.index(("files", "channels"))]
+# the posts' fields, findings and media files; this process packs the rest (fingerprints,
+# most often spliced from the cache read, and the queue's and record's tables), then puts
+# them after. Any cut of `_ORDER` gives the same file: this one balances the two.
+FORKED = _ORDER[: _ORDER.index(("fingerprints", "file"))]
 _MINE = _ORDER[len(FORKED) :]
 
 
