@@ -20,8 +20,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _NO_VARIANT: dict[str, Any] = {}  # read only
 
 
-def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
-    """Render `post` for `channel`. With `html`, feed-like channels also get `Rendered.html`."""
+def render(post: Post, channel: Channel, *, html: bool = False, measure: bool = True) -> Rendered:
+    """Render `post` for `channel`. With `html`, feed-like channels also get `Rendered.html`.
+
+    Without `measure` (validation), what the channel receives but not its measures: each
+    part's text and media as sent, its `links` left empty and its `length` 0 (the rules
+    count a part only where it may be over the limit: `counting.exceeding`)."""
     spec = channel.spec
     name = channel.name
     meta = post.meta
@@ -65,7 +69,12 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
         ]
         texts = number_parts(texts) if len(texts) > 1 else texts
     parts: list[Part] = []
-    for i, text in enumerate(texts):
+    if not measure:
+        width = spec.shorten_links
+        for i, text in enumerate(texts):
+            shown = shorten_links(text, width)[0] if width else text
+            parts.append(Part(shown, media if i == 0 else []))
+    for i, text in enumerate(texts if measure else ()):
         shown, links = (
             shorten_links(text, spec.shorten_links) if spec.shorten_links else (text, _links(text))
         )

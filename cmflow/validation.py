@@ -104,7 +104,7 @@ class Checker:
             return out, fps
         for name in post.channels:
             channel = config.channels[name]
-            rendered = render(post, channel)
+            rendered = render(post, channel, measure=False)
             fps[name] = fingerprint(rendered)
             ctx = PostContext(post, channel, rendered, config, config.root, self.inspect)
             both = self._checks.get(name) or self._checks_for(channel)

@@ -39,13 +39,19 @@ def _part_mark(ctx: PostContext, index: int) -> Mark:
 
 
 def max_length(ctx: PostContext) -> list[Finding]:
+    from cmflow import counting  # lazy: the `regex` module costs start-up time
+
     out: list[Finding] = []
     r = ctx.rendered
     n = len(r.parts)
     if r.limit is not None:
+        spec = ctx.channel.spec
         for i, part in enumerate(r.parts):
-            if part.length > r.limit:
-                words = [f"{part.length}/{r.limit} {r.counter}"]
+            # Counted here, not read from `part.length`: validation renders without measures,
+            # and most parts are shown to fit without being counted in full.
+            length = counting.exceeding(spec.counter, part.text, spec.url_length, r.limit)
+            if length is not None:
+                words = [f"{length}/{r.limit} {r.counter}"]
                 if n > 1:
                     words.insert(0, _("part {index}/{count}").format(index=i + 1, count=n))
                 if part.media and r.limit == ctx.channel.rules.max_caption_length:
