@@ -92,7 +92,7 @@ class Checker:
     def check(self, post: Post) -> tuple[list[Finding], dict[str, str]]:
         """Per-post rule findings on every channel of `post` (levels not applied yet), and
         the fingerprint of what each channel would receive."""
-        from cmflow.render import fingerprint, render
+        from cmflow.render import fingerprint, render_each
 
         config = self.config
         out: list[Finding] = list(post.problems)
@@ -102,9 +102,11 @@ class Checker:
             out.extend(frule.file(post))
         if not post.meta:
             return out, fps
-        for name in post.channels:
-            channel = config.channels[name]
-            rendered = render(post, channel, measure=False)
+        channels = [config.channels[name] for name in post.channels]
+        for channel, rendered in zip(
+            channels, render_each(post, channels, measure=False), strict=True
+        ):
+            name = channel.name
             fps[name] = fingerprint(rendered)
             ctx = PostContext(post, channel, rendered, config, config.root, self.inspect)
             both = self._checks.get(name) or self._checks_for(channel)
