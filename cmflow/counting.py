@@ -409,9 +409,10 @@ def at_most(name: str, text: str, url_length: int | None = None) -> int:
 
     Each bound holds for every text: grapheme clusters are at least one code point each;
     a URL ("://" marks each one) becomes at most `url_length` characters where it took at
-    least `_SHORTEST_URL`; a remote mention only shrinks; an emoji counted 2 on X weighs at
-    least 2 as code points (two of them, or one outside the light ranges), and counted as
-    its UTF-8 bytes on Threads is as many as its code points take in UTF-8.
+    least `_SHORTEST_URL`; a remote mention only shrinks; X counts the same URLs as
+    `find_urls` finds, 23 each, and an emoji 2, which it weighs at least as code points
+    (two of them, or one outside the light ranges); an emoji counted as its UTF-8 bytes on
+    Threads is as many as its code points take in UTF-8.
     """
     if name == "graphemes":
         return len(text)
@@ -420,8 +421,11 @@ def at_most(name: str, text: str, url_length: int | None = None) -> int:
         return len(text) + max(grow, 0) * text.count("://")
     if name == "x":
         text = unicodedata.normalize("NFC", text)
-        grow = URL_LENGTH - _SHORTEST_URL
-        return _x_code_point_weight(text) + grow * text.count("://")
+        total = _x_code_point_weight(text)
+        if "://" in text:  # each URL counts 23 instead of its code points' weights
+            for _start, _end, url in _find_urls(text):
+                total += URL_LENGTH - _x_code_point_weight(url)
+        return total
     if name == "threads":
         return count_utf8(text)
     return COUNTERS[name](text, url_length)  # exact (`_EXACT`), and as cheap as a bound

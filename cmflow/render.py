@@ -26,13 +26,15 @@ def render(post: Post, channel: Channel, *, html: bool = False, measure: bool = 
     Without `measure` (validation), what the channel receives but not its measures: each
     part's text and media as sent, its `links` left empty and its `length` 0 (the rules
     count a part only where it may be over the limit: `counting.exceeding`)."""
-    return _render(post, channel, _fields_of(post, _variant(post, channel.name)), html, measure)
+    fields = _fields_of(post, _variant(post, channel.name))
+    return _render(post, channel, fields, html, measure, {})
 
 
 def render_each(post: Post, channels: list[Channel], *, measure: bool = True) -> list[Rendered]:
     """`render(post, c, measure=measure)` for each channel: the fields of the post are read
     once for all the channels without a variant (what most posts send everywhere)."""
     shared: _Fields | None = None
+    labels: dict[str, str] = {}  # each counter's, in the language of this call
     out: list[Rendered] = []
     for channel in channels:
         over = _variant(post, channel.name)
@@ -42,7 +44,7 @@ def render_each(post: Post, channels: list[Channel], *, measure: bool = True) ->
             if shared is None:
                 shared = _fields_of(post, over)
             fields = shared
-        out.append(_render(post, channel, fields, False, measure))
+        out.append(_render(post, channel, fields, False, measure, labels))
     return out
 
 
@@ -104,7 +106,9 @@ def _media(raw: Any) -> list[Media]:
     return out
 
 
-def _render(post: Post, channel: Channel, f: _Fields, html: bool, measure: bool) -> Rendered:
+def _render(
+    post: Post, channel: Channel, f: _Fields, html: bool, measure: bool, labels: dict[str, str]
+) -> Rendered:
     spec = channel.spec
     name = channel.name
     body = f.body
@@ -156,7 +160,9 @@ def _render(post: Post, channel: Channel, f: _Fields, html: bool, measure: bool)
         tags=list(f.tags),
         language=str(language) if language else None,
         limit=limit,
-        counter=counting.counter_label(spec.counter),
+        counter=labels.get(spec.counter) or labels.setdefault(
+            spec.counter, counting.counter_label(spec.counter)
+        ),
         series=f.series,
         path=post.path,
     )
@@ -196,19 +202,18 @@ def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
     """Add UTM parameters to links to the tracked domains (existing parameters win)."""
     if not tracking.domains or not tracking.params:
         return text
-    found = counting.find_urls(text)
+    found = _cut_links(text, tracking.domains)
     if not found:
         return text
     templates, items = _utm_key(tracking, params)
-    domains = tracking.domains
     out: list[str] = []
     spans: list[tuple[int, int, str]] = []
     known = True
     last = 0
     pos = 0
-    for start, end, url in found:
+    for start, end, url, cut in found:
         out.append(text[last:start])
-        tagged = _tag(url, _tracked(url, domains), templates, items)
+        tagged = _tag(url, cut, templates, items)
         out.append(tagged)
         pos += start - last
         spans.append((pos, pos + len(tagged), tagged))
@@ -224,6 +229,13 @@ def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
     return result
 
 
+@lru_cache(maxsize=1024)
+def _cut_links(text: str, domains: tuple[str, ...]) -> tuple[tuple[int, int, str, _Cut | None], ...]:
+    """The URLs of `text` (`counting.find_urls`), each with where parameters go (`_tracked`):
+    cached, the channels of a post tag the same text, each with its own parameters."""
+    return tuple([(s, e, url, _tracked(url, domains)) for s, e, url in counting.find_urls(text)])
+
+
 def utm(url: str, tracking: LinkTracking, params: dict[str, str]) -> str:
     return _tag(url, _tracked(url, tracking.domains), *_utm_key(tracking, params))
 
@@ -233,8 +245,23 @@ def _utm_key(
 ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
     """The templates, and the parameters they use (by name, as `_fields` sorts them): what
     `_added` caches on."""
-    templates = tuple(tracking.params.items())
-    return templates, tuple([(k, params.get(k, "")) for k in _fields(templates)])
+    templates, fields = _templates(tracking)
+    return templates, tuple([(k, params.get(k, "")) for k in fields])
+
+
+# id(tracking) -> (tracking, its templates, their fields): a channel's, worked out once. The
+# entry holds the object, so no other object takes its id while it is there.
+_TEMPLATES: dict[int, tuple[LinkTracking, tuple[tuple[str, str], ...], tuple[str, ...]]] = {}
+
+
+def _templates(tracking: LinkTracking) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    got = _TEMPLATES.get(id(tracking))
+    if got is None or got[0] is not tracking:
+        if len(_TEMPLATES) >= 256:
+            _TEMPLATES.clear()
+        templates = tuple(tracking.params.items())
+        got = _TEMPLATES[id(tracking)] = (tracking, templates, _fields(templates))
+    return got[1], got[2]
 
 
 @lru_cache(maxsize=64)

@@ -39,7 +39,8 @@ def _part_mark(ctx: PostContext, index: int) -> Mark:
 
 
 def max_length(ctx: PostContext) -> list[Finding]:
-    from cmflow import counting  # lazy: the `regex` module costs start-up time
+    import cmflow.counting as counting  # lazy (the `regex` module costs start-up time); the
+    # plain form: `from cmflow import` costs a Python call at each run
 
     out: list[Finding] = []
     r = ctx.rendered
