@@ -160,9 +160,8 @@ def _render(
         tags=list(f.tags),
         language=str(language) if language else None,
         limit=limit,
-        counter=labels.get(spec.counter) or labels.setdefault(
-            spec.counter, counting.counter_label(spec.counter)
-        ),
+        counter=labels.get(spec.counter)
+        or labels.setdefault(spec.counter, counting.counter_label(spec.counter)),
         series=f.series,
         path=post.path,
     )
@@ -230,7 +229,9 @@ def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _cut_links(text: str, domains: tuple[str, ...]) -> tuple[tuple[int, int, str, _Cut | None], ...]:
+def _cut_links(
+    text: str, domains: tuple[str, ...]
+) -> tuple[tuple[int, int, str, _Cut | None], ...]:
     """The URLs of `text` (`counting.find_urls`), each with where parameters go (`_tracked`):
     cached, the channels of a post tag the same text, each with its own parameters."""
     return tuple([(s, e, url, _tracked(url, domains)) for s, e, url in counting.find_urls(text)])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import compress, repeat
@@ -154,6 +154,10 @@ class Rule:
     applies: Callable[[Channel], bool] | None = None
     # A post check that finds nothing on a post sending no media to the channel: not run there.
     media_only: bool = False
+    # For a post check: all it reads of a channel but its name (None: more). On a post
+    # without variants, channels for which this gives the same key get the same findings,
+    # each with its own channel's name: `validation.Checker` runs the check once for them.
+    same_on: Callable[[Channel], Hashable] | None = None
 
     @property
     def summary(self) -> str:
