@@ -91,7 +91,10 @@ def max_hashtags(ctx: PostContext) -> list[Finding]:
     limit = rules.max_hashtags
     # Each hashtag takes a "#": with no more "#" than the limit, there are not too many
     # hashtags, and they need not be found (URLs looked for, the text scanned).
-    if limit is not None and sum(p.text.count("#") for p in ctx.rendered.parts) > limit:
+    parts = ctx.rendered.parts
+    if limit is not None and (
+        parts[0].text.count("#") if len(parts) == 1 else sum(p.text.count("#") for p in parts)
+    ) > limit:
         found = [t for part in ctx.rendered.parts for t in hashtags(part.text)]
         if len(found) > limit:
             out.append(
