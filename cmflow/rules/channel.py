@@ -92,9 +92,8 @@ def max_hashtags(ctx: PostContext) -> list[Finding]:
     # Each hashtag takes a "#": with no more "#" than the limit, there are not too many
     # hashtags, and they need not be found (URLs looked for, the text scanned).
     parts = ctx.rendered.parts
-    if limit is not None and (
-        parts[0].text.count("#") if len(parts) == 1 else sum(p.text.count("#") for p in parts)
-    ) > limit:
+    marks = parts[0].text.count("#") if len(parts) == 1 else sum(p.text.count("#") for p in parts)
+    if limit is not None and marks > limit:
         found = [t for part in ctx.rendered.parts for t in hashtags(part.text)]
         if len(found) > limit:
             out.append(
