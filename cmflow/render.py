@@ -204,7 +204,8 @@ def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
     found = _cut_links(text, tracking.domains)
     if not found:
         return text
-    templates, items = _utm_key(tracking, params)
+    templates, fields = _templates(tracking)  # `_utm_key`, and `_tag` below, inline
+    items = tuple([(k, params.get(k, "")) for k in fields])
     out: list[str] = []
     spans: list[tuple[int, int, str]] = []
     known = True
@@ -212,7 +213,12 @@ def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
     pos = 0
     for start, end, url, cut in found:
         out.append(text[last:start])
-        tagged = _tag(url, cut, templates, items)
+        tagged = url
+        if cut is not None:
+            path, query, tail, present = cut
+            added = _added(templates, items, present)
+            if added:
+                tagged = f"{path}?{'&'.join([query, *added] if query else added)}{tail}"
         out.append(tagged)
         pos += start - last
         spans.append((pos, pos + len(tagged), tagged))
