@@ -114,7 +114,11 @@ class Checker:
         ):
             name = channel.name
             fps[name] = fingerprint(rendered)
-            ctx = PostContext(post, channel, rendered, config, config.root, self.inspect)
+            # The first part carries the channel's media (`render`): not worked out again.
+            media = rendered.parts[0].media
+            ctx = PostContext(
+                post, channel, rendered, config, config.root, self.inspect, known_media=media
+            )
             both = self._checks.get(name) or self._checks_for(channel)
             for check, key in both[0] if ctx.media else both[1]:
                 if key is None or not plain:

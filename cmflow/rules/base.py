@@ -34,10 +34,14 @@ class PostContext:
         return media_files.inspect(self.root, rel)
 
     media: list[Media] = field(init=False)  # what this channel receives (variant applied)
+    # `post.media(channel.name)` when the caller has it already (validation.Checker: the
+    # first part's media, as `render` gives them); None: worked out here.
+    known_media: list[Media] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Computed once here: a cached_property costs a lock per access in Python 3.11.
-        self.media = self.post.media(self.channel.name)
+        known = self.known_media
+        self.media = known if known is not None else self.post.media(self.channel.name)
 
     def finding(self, rule: str, mark: Mark, message: str, level: Level = "error") -> Finding:
         return Finding(
