@@ -199,3 +199,18 @@ def test_secret_scan_reads_every_string_in_the_order_it_locates_them(tmp_path: P
     post = parse_post("content/p.md", raw, ZoneInfo("Europe/Paris"), cfg.channels)
     assert security._pieces(post) == security._texts(post)[0]
     assert [f.rule for f in security.secret(post)] == ["security.secret"]
+
+
+def test_raw_matchable_by_pattern_is_the_set_of_the_text() -> None:
+    # `_raw_matchable` skips known characters with a pattern compiled now and then: it must
+    # answer what testing every character of the text does, as the known set grows (CJK,
+    # accents, letters that fold to two, marks).
+    from cmflow.rules import text as text_mod
+
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(0x20, 0x3000) if not 0xD800 <= c < 0xE000]
+    alphabet += [chr(c) for c in range(0x4E00, 0x5200)]
+    for _ in range(3000):
+        sample = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        expected = all(c in text_mod._ONE_FOR_ONE or text_mod._one_for_one(c) for c in sample)
+        assert text_mod._raw_matchable(sample) == expected, repr(sample)

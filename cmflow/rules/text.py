@@ -122,12 +122,15 @@ def _raw_matchable(text: str) -> bool:
 
 # A character not (yet) in `_ONE_FOR_ONE`, and how many it held when compiled: compiled
 # again only once it has grown by a quarter (texts with thousands of distinct characters
-# compile it a few times, not once each).
+# compile it a few times, not once each), and not beyond `_OTHER_MAX` characters (a pattern
+# that knows fewer only hands the set more of the text: the answer is the same).
 _OTHER: list[tuple[re.Pattern[str], int]] = []
+_OTHER_MAX = 2048
 
 
 def _other() -> re.Pattern[str]:
-    if not _OTHER or len(_ONE_FOR_ONE) > _OTHER[0][1] * 5 // 4:
+    size = len(_ONE_FOR_ONE)
+    if not _OTHER or (size > _OTHER[0][1] * 5 // 4 and size <= _OTHER_MAX):
         known = "".join(sorted(map(re.escape, _ONE_FOR_ONE)))
         _OTHER[:] = [(re.compile(f"[^{known}]"), len(_ONE_FOR_ONE))]
     return _OTHER[0][0]
