@@ -70,6 +70,8 @@ def main(root: Path, at: str) -> None:
     results = clock(
         "per-post rules (+ what they render)", n, lambda: [checker.check(p) for p in posts], t
     )
+    # What each (post, channel) renders to, as validation hands it to edited-after-publish.
+    fingerprints = {p.path: fps for p, (_found, fps) in zip(posts, results, strict=True)}
     del results
     slim = [validation.slim(p) for p in posts]
     entries = {p.path: p for p in slim}
@@ -81,7 +83,9 @@ def main(root: Path, at: str) -> None:
     )
 
     def queue() -> list[Any]:
-        ctx = QueueContext(slim, cfg, now, record, lambda p, c: "")
+        ctx = QueueContext(
+            slim, cfg, now, record, lambda p, c: fingerprints[p.path].get(c.name, "")
+        )
         return [f for rule in QUEUE_RULES if rule.queue for f in rule.queue(ctx)]
 
     found = clock("queue rules", n, queue, t)

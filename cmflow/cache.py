@@ -21,29 +21,36 @@ import os
 import subprocess
 import sys
 import tempfile
+import zlib
 from array import array
-from collections.abc import Callable, Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
-from itertools import accumulate, chain, islice
+from itertools import accumulate, chain
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from cmflow import __version__, i18n
-from cmflow.model import Finding, Mark, Post, Sent, State
+from cmflow.model import Finding, KeyPath, Mark, Post, Sent, State
 from cmflow.timeutil import slot_request
+
+if TYPE_CHECKING:
+    from cmflow.forked import Forked
 
 CACHE_DIR = ".cmflow-cache"
 FILE_NAME = "validate.bin"
+CACHE_FILE = f"{CACHE_DIR}/{FILE_NAME}"  # relative to the repository's root
+# 13: a CRC-32 of the file, not its SHA-256 (a third of the time of reading it);
 # 12: a date in the brand's zone is kept as such (`@` after it), not as a bare offset;
 # 11: the findings of the settled queue rules kept (an unchanged run answers without building
 # the posts' entries), content hashes and the sent index's values cut only when read;
 # 10: `slot:` dates (date: next, a day alone); 9: record entries carry their first part (id,
 # URL), the sent index kept
-FORMAT = 12
+FORMAT = 13
 # Stamps (mtime_ns) at most this long before the cache was written are not trusted: a file
 # changed again within the file system's clock tick (up to 2 s on some) after cmflow read it
 # keeps its mtime, and often its size (git's "racy" index entries). Such a file is read
@@ -68,6 +75,9 @@ class Entry:
     # The post's date as the cache held it and its text there: written back as is while the
     # post keeps that date (`_date_column` costs seconds' worth of isoformat on a large queue).
     date_json: tuple[datetime | None, str | None] | None = None
+    # Its row in the cache file it was read from (-1: checked in this run): its fingerprints
+    # are that file's rows until filled in (see `_spliced_fingerprints`).
+    row: int = -1
 
 
 # What validation reads of one publish record file (see `cmflow.validation.record_scan`):
@@ -229,6 +239,8 @@ class Cache:
         # mtimes at or after this are "racy" (see RACY_NS): not trusted to mean unchanged.
         self.racy = -1
         self._entries: dict[str, Entry] = {}
+        self._part: Forked | None = None  # the entries' tables, packed elsewhere (`prepare`)
+        self._kept_fps: dict[str, Any] | None = None  # the fingerprints table as read
 
     @property
     def entries(self) -> dict[str, Entry]:
@@ -237,6 +249,7 @@ class Cache:
             try:
                 with _no_gc():
                     self._entries, self.lazy, self.fill = loaded.entries()
+                self._kept_fps = loaded.fps
             except (_Bad, ValueError, TypeError, RecursionError, KeyError):
                 # Not what cmflow writes after all: nothing in the file is used.
                 self._entries, self.lazy, self.fill = {}, None, None
@@ -250,17 +263,18 @@ class Cache:
         self._entries = value
 
     @classmethod
-    def open(cls, root: Path, config_digest: str, zone: tzinfo = UTC) -> Cache:
-        """The cache of `root` for this configuration; `zone`: the brand's time zone."""
+    def open(
+        cls, root: Path, config_digest: str, zone: tzinfo = UTC, file: RawFile | None = None
+    ) -> Cache:
+        """The cache of `root` for this configuration; `zone`: the brand's time zone.
+        `file`: its bytes as `read_file` gave them (read here when not given)."""
         path = root / CACHE_DIR / FILE_NAME
         # Findings are cached as messages: in the language they were written in.
         key = f"{FORMAT}:{__version__}:{code_stamp()}:{i18n.current()}:{config_digest}"
-        try:
-            with path.open("rb") as fh:
-                written = os.fstat(fh.fileno()).st_mtime_ns
-                raw = fh.read()
-        except OSError:
+        got = file if file is not None else read_file(root)
+        if not got:
             return cls(path, key, dirty=True)
+        raw, written = got
         if tracked(root):
             # Put there by a commit, not by cmflow: never trusted, never overwritten.
             return cls(path, key, writable=False)
@@ -295,12 +309,42 @@ class Cache:
         with _no_gc():
             return _complete(lazy)
 
+    def prepare(self) -> None:
+        """Start packing the entries' tables in a forked process (`cmflow.forked`), for
+        `save` to take: on a large queue, most of saving, done on the other core while this
+        one runs the queue rules. Call it once the entries are final (`validate` does, after
+        loading them); `save` packs them itself if the child fails."""
+        from cmflow.forked import Forked
+
+        if self.dirty and self.writable and self._part is None:
+            self._part = Forked(lambda: [_entries_part(self)])
+
+    def discard(self) -> None:
+        """Stop a `prepare` whose result will not be saved."""
+        part, self._part = self._part, None
+        if part is not None:
+            part.cancel()
+
     def save(self) -> None:
+        part, self._part = self._part, None
         if not self.dirty or not self.writable or not self.complete():
+            if part is not None:
+                part.cancel()
             return
-        self.fingerprints()
         with _no_gc():
-            data = _encode(self)
+            got = None
+            if part is not None:
+                # This process's share first (the fingerprints and the rest), then the
+                # other's, which is most often ready by then.
+                mine = {**_encode_fingerprints(self), **_encode_rest(self)}
+                header, chunks = _pack_columns(mine, _TABLES[len(FORKED_TABLES) :])
+                got = _split_part(part.result() or b"")
+            if got is not None:
+                pieces = _packed(mine["format"], mine["key"], got[0] + header, got[1] + chunks)
+            else:
+                data = _encode(self)
+                header, chunks = _pack_columns(data, _TABLES)
+                pieces = _packed(data["format"], data["key"], header, chunks)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             gitignore = self.path.parent / ".gitignore"
@@ -309,13 +353,43 @@ class Cache:
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".validate-")
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(_pack(data))
+                    fh.writelines(pieces)
                 os.replace(tmp, self.path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         except (OSError, ValueError):
             pass
+
+
+# A cache file's bytes and its mtime_ns when read (see `Cache.racy`); () when unreadable.
+RawFile = tuple[bytes, int] | tuple[()]
+
+
+def read_file(root: Path) -> RawFile:
+    """The bytes of `root`'s cache file and its mtime, or () when there is none to read."""
+    try:
+        with (root / CACHE_DIR / FILE_NAME).open("rb") as fh:
+            written = os.fstat(fh.fileno()).st_mtime_ns
+            return fh.read(), written
+    except OSError:
+        return ()
+
+
+def record_in(file: RawFile) -> tuple[RecordState, int] | None:
+    """The record state kept in a cache file's bytes and the racy bound of its stamps, read
+    alone (the rest of the file is not decoded, nor its checksum checked: for a forked
+    process whose answer counts only if `Cache.open` then finds the same file sound)."""
+    if not file:
+        return None
+    raw, written = file
+    try:
+        data = _unpack(raw, only={"rdirs": frozenset(_RDIR_COLUMNS), "rfiles": _RFILE_STAMPS})
+        if data.get("rdirs") is None:
+            return None
+        return _record(data["rdirs"], data.get("rfiles"), fields=False), written - RACY_NS
+    except (_Bad, ValueError, TypeError, RecursionError, KeyError):
+        return None
 
 
 @contextmanager
@@ -538,6 +612,12 @@ def _date_column(p: Post) -> str | None:
 
 
 def _encode(cache: Cache) -> dict[str, Any]:
+    return {**_encode_posts(cache), **_encode_fingerprints(cache), **_encode_rest(cache)}
+
+
+def _encode_posts(cache: Cache) -> dict[str, Any]:
+    """The tables of the posts' entries but their fingerprints (`FORKED_TABLES`): most of
+    the file."""
     # Column by column, each a comprehension: a saved cache is written after every edit,
     # and a loop appending to fourteen lists per post costs several times more.
     es = list(cache.entries.values())
@@ -569,24 +649,103 @@ def _encode(cache: Cache) -> dict[str, Any]:
         ],
         "meta": [p.meta for p in ps],
     }
-    rows = [(i, f) for i, e in enumerate(es) for f in e.findings]
+    # Rows flattened column by column, with no tuple per row (150,000 fingerprints on a
+    # 50,000-post queue).
+    rows = [f for e in es for f in e.findings]
     found: dict[str, list[Any]] = {
-        "file": [i for i, _f in rows],
-        "line": [f.line for _i, f in rows],
-        "column": [f.column for _i, f in rows],
-        "level": [f.level for _i, f in rows],
-        "rule": [f.rule for _i, f in rows],
-        "message": [f.message for _i, f in rows],
-        "channel": [f.channel for _i, f in rows],
+        "file": [i for i, e in enumerate(es) for _f in e.findings],
+        "line": [f.line for f in rows],
+        "column": [f.column for f in rows],
+        "level": [f.level for f in rows],
+        "rule": [f.rule for f in rows],
+        "message": [f.message for f in rows],
+        "channel": [f.channel for f in rows],
     }
-    used = [(i, *m) for i, e in enumerate(es) for m in e.media]
+    used = [m for e in es for m in e.media]
     media: dict[str, list[Any]] = {
-        k: [row[c] for row in used] for c, k in enumerate(("file", "path", "size", "mtime"))
+        "file": [i for i, e in enumerate(es) for _m in e.media],
+        **{k: [m[c] for m in used] for c, k in enumerate(("path", "size", "mtime"))},
     }
-    hashed = [(i, c, fp) for i, e in enumerate(es) for c, fp in e.fingerprints.items()]
+    return {"files": files, "findings": found, "media": media}
+
+
+def _encode_fingerprints(cache: Cache) -> dict[str, Any]:
+    """The table of the entries' fingerprints: spliced from the one read when the cached
+    entries' were never filled in (`_spliced_fingerprints`), else from every entry's."""
+    es = list(cache.entries.values())
+    if cache.fill is not None and cache._kept_fps is not None:
+        spliced = _spliced_fingerprints(es, cache._kept_fps)
+        if spliced is not None:
+            return {"fingerprints": spliced}
+    cache.fingerprints()
     fps: dict[str, list[Any]] = {
-        k: [row[c] for row in hashed] for c, k in enumerate(("file", "channel", "hash"))
+        "file": [i for i, e in enumerate(es) for _c in e.fingerprints],
+        "channel": [c for e in es for c in e.fingerprints],
+        "hash": [fp for e in es for fp in e.fingerprints.values()],
     }
+    return {"fingerprints": fps}
+
+
+class _Packed:
+    """A column already in its bytes (see `_pack_columns`)."""
+
+    def __init__(self, chunk: bytes, count: int) -> None:
+        self.chunk = chunk
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def _spliced_fingerprints(es: list[Entry], kept: dict[str, Any]) -> dict[str, Any] | None:
+    """The fingerprints table, packed: for the entries read from the cache (`Entry.row`,
+    their fingerprints never filled in), their rows of the table read (`kept`), copied by
+    runs of consecutive rows, not value by value; for the others, their own. The same
+    bytes as packing every entry's (150,000 fingerprints on a 50,000-post queue, most of
+    them unchanged when one post was edited). None when `kept` is not as expected."""
+    files, channels, hashes = kept["file"], kept["channel"], kept["hash"]
+    if type(channels) is not _Texts or type(hashes) is not _Texts or type(files) is not list:
+        return None
+    ch_ends = [0, *accumulate(channels.lengths)]
+    hs_ends = [0, *accumulate(hashes.lengths)]
+    out_files: list[int] = []
+    ch_lengths, hs_lengths = array("q"), array("q")
+    ch_texts: list[str] = []
+    hs_texts: list[str] = []
+    i, n = 0, len(es)
+    while i < n:
+        e = es[i]
+        if e.row < 0 or e.fingerprints:
+            for channel, fp in e.fingerprints.items():
+                out_files.append(i)
+                ch_lengths.append(len(channel))
+                ch_texts.append(channel)
+                hs_lengths.append(len(fp))
+                hs_texts.append(fp)
+            i += 1
+            continue
+        first, k = e.row, i + 1  # a run of entries read from consecutive rows
+        while k < n and es[k].row == first + (k - i) and not es[k].fingerprints:
+            k += 1
+        a = bisect_left(files, first)
+        b = bisect_left(files, first + (k - i), a)
+        shift = i - first
+        out_files.extend([v + shift for v in files[a:b]])
+        ch_lengths.extend(channels.lengths[a:b])
+        hs_lengths.extend(hashes.lengths[a:b])
+        ch_texts.append(channels.text[ch_ends[a] : ch_ends[b]])
+        hs_texts.append(hashes.text[hs_ends[a] : hs_ends[b]])
+        i = k
+    count = len(out_files)
+    return {
+        "file": out_files,
+        "channel": _Packed(ch_lengths.tobytes() + "".join(ch_texts).encode("utf-8"), count),
+        "hash": _Packed(hs_lengths.tobytes() + "".join(hs_texts).encode("utf-8"), count),
+    }
+
+
+def _encode_rest(cache: Cache) -> dict[str, Any]:
+    """Every table but the entries', with the format and the key."""
     queue = _finding_table(cache.queue_findings)
     settled = (
         _finding_table(cache.settled) if queue is not None and cache.sent is not None else None
@@ -626,12 +785,8 @@ def _encode(cache: Cache) -> dict[str, Any]:
         "format": FORMAT,
         "key": cache.key,
         "sent": sent,
-        "files": files,
-        "findings": found,
         "queue": queue,
         "settled": settled,
-        "media": media,
-        "fingerprints": fps,
         "rdirs": rdirs,
         "rfiles": rfiles,
     }
@@ -675,6 +830,33 @@ def _columns(table: object, spec: dict[str, tuple[type, ...]]) -> dict[str, Any]
 def _texts(values: list[Any]) -> None:
     if not set(map(type, values)) <= {str}:
         raise _Bad
+
+
+class CachedPost(Post):
+    """A post answered from the cache: its marks (where each front-matter key is written)
+    are kept as the cache held them, checked, and turned into `Mark`s only when a rule
+    reads them (`Cache.complete`): on a 50,000-post queue with one post changed, the queue
+    rules read a few posts' marks, and building them all was a tenth of the run."""
+
+    @property
+    def marks(self) -> dict[KeyPath, Mark]:
+        d = self.__dict__
+        built: dict[KeyPath, Mark] | None = d["_marks"]
+        if built is None:
+            built = d["_marks"] = {tuple(k): Mark(line, col) for k, line, col in d["_kept"]}
+        return built
+
+    @marks.setter
+    def marks(self, value: dict[KeyPath, Mark]) -> None:
+        self.__dict__["_marks"] = value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Post):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(Post))
+
+    # As Post's: mutable, compared by value, so not hashable.
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Loaded:
@@ -734,7 +916,7 @@ class Loaded:
         (the date's mark only). Raises _Bad for a date that is not what cmflow writes."""
         f = self.files
         out: list[Post] = []
-        new = Post.__new__
+        new = CachedPost.__new__
         rows = zip(
             f["path"],
             f["id"],
@@ -761,14 +943,14 @@ class Loaded:
                 if zoned:
                     when = when.astimezone(self.zone)
             # Filled directly: calling the dataclass __init__ 10,000 times is measurable.
-            p = new(Post)
+            p = new(CachedPost)
             p.__dict__.update(
                 path=rel,
                 id=pid,
                 meta={},
                 body="",
                 body_line=body_line,
-                marks={("date",): Mark(line, col)},
+                _marks={("date",): Mark(line, col)},
                 date=when,
                 slot=slot,
                 slot_note="",
@@ -801,8 +983,8 @@ class Loaded:
         by_index: list[Entry] = []
         dates = self.files["date"]
         rows = zip(posts, self.sizes, self.mtimes, shas, dates, strict=True)
-        for p, size, mtime, sha, date in rows:
-            entry = Entry((size, mtime), sha, p, [], (), {})
+        for row, (p, size, mtime, sha, date) in enumerate(rows):
+            entry = Entry((size, mtime), sha, p, [], (), {}, row=row)
             entry.date_json = (p.date, date)
             entries[p.path] = entry
             by_index.append(entry)
@@ -864,9 +1046,15 @@ def _sent(table: object) -> SentIndex:
     return SentIndex(keys, texts)
 
 
-def _record(rdirs: object, rfiles: object) -> RecordState:
+_RFILE_STAMPS = frozenset({"dir", "name", "size", "mtime"})
+
+
+def _record(rdirs: object, rfiles: object, *, fields: bool = True) -> RecordState:
+    """The record state of the `rdirs` and `rfiles` tables; without its `fields` (their
+    columns not read: only the stamps are compared), `files` is empty."""
     d = _columns(rdirs, _RDIR_COLUMNS)
-    f = _columns(rfiles, _RFILE_COLUMNS)
+    spec = _RFILE_COLUMNS if fields else {k: _RFILE_COLUMNS[k] for k in _RFILE_STAMPS}
+    f = _columns(rfiles, spec)
     tops = set(d["top"])
     if len(tops) != 1:
         raise _Bad
@@ -888,6 +1076,8 @@ def _record(rdirs: object, rfiles: object) -> RecordState:
     if len(set(keys)) != len(keys):
         raise _Bad  # a file twice
     stamps = list(zip(f["size"], f["mtime"], strict=True))
+    if not fields:
+        return RecordState(top, None, flat=(names, mtimes, keys, stamps))
     columns = [f[k] for k in _RFILE_FIELDS]
 
     def later() -> list[RecordFields]:
@@ -942,18 +1132,19 @@ def _complete(lazy: Lazy) -> bool:
         if not set(map(type, chain.from_iterable(keys))) <= {str, int}:
             raise _Bad
         _plain(meta_column)
-        pairs = zip(map(tuple, keys), map(Mark, lines, cols), strict=True)
         for e, marks, meta in zip(by_index, marks_column, meta_column, strict=True):
-            e.post.marks = dict(islice(pairs, len(marks)))
+            post = e.post.__dict__  # a CachedPost's: its marks built when read (see there)
+            post["_marks"], post["_kept"] = None, marks
             e.marks_json = marks  # as read: written back as is
-            e.post.meta = meta
+            post["meta"] = meta
     except (_Bad, ValueError, TypeError, RecursionError):
         return False
     return True
 
 
-# The bytes: MAGIC, the SHA-256 of the rest, the header's length (8 bytes, little-endian), the header (JSON: format,
-# key, and for each column its table, name, kind, count and size), then each column's bytes.
+# The bytes: MAGIC, the checksum of the rest (`checksum`), the header's length (8 bytes,
+# little-endian), the header (JSON: format, key, and for each column its table, name, kind,
+# count and size), then each column's bytes.
 # Kinds: "i" integers (array 'q'), "s" texts (their lengths as array 'q', -1 for None, then
 # the UTF-8 of all of them), "j" JSON (lists of channels; marks and meta, read later).
 
@@ -961,10 +1152,11 @@ MAGIC = b"cmflow cache\n"
 _KINDS = {(int,): "i", (str,): "s", (str, type(None)): "s", (list,): "j", (_Later,): "j"}
 
 
+# The entries' tables come first: a forked process packs them while the run goes on (see
+# `Cache.prepare`), and the rest is packed after them.
+FORKED_TABLES = ("files", "findings", "media")
 _TABLES = (
-    "files",
-    "findings",
-    "media",
+    *FORKED_TABLES,
     "fingerprints",
     "queue",
     "settled",
@@ -989,16 +1181,27 @@ def _spec(table: str) -> dict[str, tuple[type, ...]]:
 
 
 def _pack(data: dict[str, Any]) -> bytes:
-    header: list[list[Any]] = []
+    header, chunks = _pack_columns(data, _TABLES)
+    return b"".join(_packed(data["format"], data["key"], header, chunks))
+
+
+Header = list[list[Any]]  # per column: table, name, kind, count, size in bytes
+
+
+def _pack_columns(data: dict[str, Any], tables: tuple[str, ...]) -> tuple[Header, list[bytes]]:
+    """The header rows and bytes of the columns of `tables` (those of them in `data`)."""
+    header: Header = []
     chunks: list[bytes] = []
-    for table in _TABLES:
-        columns = data[table]
+    for table in tables:
+        columns = data.get(table)
         if columns is None:
             continue
         for name, types in _spec(table).items():
             values = columns[name]
             kind = _KINDS[types]
-            if kind == "i":
+            if type(values) is _Packed:
+                chunk = values.chunk
+            elif kind == "i":
                 chunk = array("q", values).tobytes()
             elif kind == "s":
                 if None in values:
@@ -1011,18 +1214,70 @@ def _pack(data: dict[str, Any]) -> bytes:
                 chunk = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
             header.append([table, name, kind, len(values), len(chunk)])
             chunks.append(chunk)
+    return header, chunks
+
+
+def _packed(format_: object, key: object, header: Header, chunks: list[bytes]) -> list[bytes]:
+    """The file's bytes, in pieces (written as they are: no copy of the whole)."""
     head = json.dumps(
-        {"format": data["format"], "key": data["key"], "order": sys.byteorder, "columns": header}
+        {"format": format_, "key": key, "order": sys.byteorder, "columns": header}
     ).encode()
-    body = b"".join([len(head).to_bytes(8, "little"), head, *chunks])
-    return MAGIC + hashlib.sha256(body).digest() + body
+    body = [len(head).to_bytes(8, "little"), head, *chunks]
+    return [MAGIC, checksum(body), *body]
 
 
-def _unpack(raw: bytes) -> dict[str, Any]:
+CHECKSUM_SIZE = 4
+
+
+def checksum(pieces: Iterable[bytes | memoryview]) -> bytes:
+    """The CRC-32 of the pieces, in a row: what tells a damaged file (a disk, a copy, a hand
+    edit) from one cmflow wrote. Against a file crafted on purpose no checksum helps (its
+    author computes it too): every value's type and bounds are checked when it is read."""
+    crc = 0
+    for piece in pieces:
+        crc = zlib.crc32(piece, crc)
+    return crc.to_bytes(CHECKSUM_SIZE, "little")
+
+
+def _entries_part(cache: Cache) -> bytes:
+    """`FORKED_TABLES` packed (in a forked process: see `Cache.prepare`): the length of
+    their header (8 bytes), the header (JSON rows), then the columns' bytes."""
+    if not cache.complete():
+        return b""  # the parent finds the same, and writes nothing
+    header, chunks = _pack_columns(_encode_posts(cache), FORKED_TABLES)
+    head = json.dumps(header).encode()
+    return b"".join([len(head).to_bytes(8, "little"), head, *chunks])
+
+
+def _split_part(part: bytes) -> tuple[Header, list[bytes]] | None:
+    """`_entries_part`'s header and chunks, or None if they are not whole."""
+    try:
+        size = int.from_bytes(part[:8], "little")
+        header = json.loads(part[8 : 8 + size])
+        at = 8 + size
+        chunks: list[bytes] = []
+        for row in header:
+            nbytes = row[4]
+            if type(nbytes) is not int or nbytes < 0 or at + nbytes > len(part):
+                return None
+            chunks.append(part[at : at + nbytes])
+            at += nbytes
+        if at != len(part) or [row[0] for row in header] != sorted(
+            (row[0] for row in header), key=FORKED_TABLES.index
+        ):
+            return None
+        return header, chunks
+    except (ValueError, TypeError, IndexError):
+        return None
+
+
+def _unpack(raw: bytes, only: Mapping[str, frozenset[str]] | None = None) -> dict[str, Any]:
+    """The tables of a cache file (`only`: those tables' columns alone, the checksum not
+    checked)."""
     if not raw.startswith(MAGIC):
         raise _Bad
-    at = len(MAGIC) + 32
-    if hashlib.sha256(memoryview(raw)[at:]).digest() != raw[len(MAGIC) : at]:
+    at = len(MAGIC) + CHECKSUM_SIZE
+    if only is None and checksum([memoryview(raw)[at:]]) != raw[len(MAGIC) : at]:
         raise _Bad  # damaged (a disk, a copy, a hand edit): written by no cmflow
     size = int.from_bytes(raw[at : at + 8], "little")
     head = json.loads(raw[at + 8 : at + 8 + size])
@@ -1048,6 +1303,9 @@ def _unpack(raw: bytes) -> dict[str, Any]:
             or at + nbytes > len(raw)
         ):
             raise _Bad
+        if only is not None and name not in only.get(table, ()):
+            at += nbytes
+            continue
         chunk = raw[at : at + nbytes]
         at += nbytes
         values: list[Any] | _Later | _Texts

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,7 @@ def parse_post(
     """Parse one post. Load-time problems (frontmatter.*, content.file) land in `post.problems`."""
     stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     post = Post(path=rel, id=stem, meta={}, body="", body_line=1)
-    if b"\x00" in raw[:8192]:
+    if raw.find(b"\x00", 0, 8192) != -1:  # the first 8 KiB, without copying them
         post.problems.append(
             _file_finding(rel, _("is binary, not a Markdown post: move it to media/"))
         )
@@ -246,6 +246,12 @@ def _field_problems(meta: dict[str, Any], marks: Mapping[KeyPath, Mark]) -> list
         for name, value in meta.items():
             if value.__class__ is str and name in _TEXT_FIELDS:
                 continue
+            if value.__class__ is list:
+                if name in _TEXT_LISTS and _all_text(value):
+                    continue
+                shape = _TEXT_MAP_LISTS.get(name)
+                if shape is not None and _all_text_maps(value, *shape):
+                    continue
             key = keys.get(name)
             if key is None or not schema.passes(value, key):
                 break
@@ -263,6 +269,57 @@ _TEXT_FIELDS = frozenset(
     for name, key in schema.FRONTMATTER_KEYS.items()
     if not key.choices and schema.passes("text", key)
 )
+# The fields any list of texts passes (channels, tags): `passes` then looks only at the
+# type of each item.
+_TEXT_LISTS = frozenset(
+    name
+    for name, key in schema.FRONTMATTER_KEYS.items()
+    if key.kind == "list" and key.item is schema.STR and not key.choices
+)
+
+
+def _text_map_shape(key: schema.Key) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(its keys, the required ones) when `key` is a list of mappings holding only texts
+    (media: `path`, `alt`), with nothing else `passes` would look at; else None."""
+    item = key.item
+    if key.kind != "list" or key.choices or item is None or item.kind != "map":
+        return None
+    if item.open or item.choices or item.item is not None:
+        return None
+    for sub in item.keys.values():
+        if sub.kind != "str" or sub.choices or sub.keys or sub.item is not None:
+            return None
+    return frozenset(item.keys), frozenset(n for n, sub in item.keys.items() if sub.required)
+
+
+# The list fields of mappings of texts (media), by name: see `_all_text_maps`.
+_TEXT_MAP_LISTS = {
+    name: shape
+    for name, key in schema.FRONTMATTER_KEYS.items()
+    if (shape := _text_map_shape(key)) is not None
+}
+
+
+def _all_text_maps(items: list[Any], known: frozenset[str], required: frozenset[str]) -> bool:
+    """Whether each item is a mapping with the `required` keys, no key but the `known`
+    ones, and texts as values: what `schema.passes` accepts for such a list, told without
+    a call per item and per field (False: ask `passes`)."""
+    for item in items:
+        if item.__class__ is not dict or not required <= item.keys() <= known:
+            return False
+        if not _all_text(item.values()):
+            return False
+    return True
+
+
+def _all_text(items: Iterable[Any]) -> bool:
+    """Whether every item is a text (`isinstance(item, str)`), as `str.join` tells it in C:
+    it takes texts (subclasses too) and raises TypeError at anything else."""
+    try:
+        "".join(items)
+    except TypeError:
+        return False
+    return True
 
 
 def _finish(
@@ -274,21 +331,20 @@ def _finish(
     meta = post.meta
     rel = post.path
 
-    def problem(rule: str, mark: Mark, message: str) -> None:
-        post.problems.append(Finding(rel, mark.line, mark.column, "error", rule, message))
-
-    missing = [k for k in ("date",) if k not in meta]
+    missing = [] if "date" in meta else ["date"]
     if "channels" not in meta and "channel" not in meta:
         missing.append("channels")
     elif meta.get("channels", meta.get("channel")) in ([], "", None):
         key = "channels" if "channels" in meta else "channel"
-        problem(
+        _problem(
+            post,
             "frontmatter.required",
             post.mark(key),
             _("`{key}` is empty: name at least one channel").format(key=key),
         )
     if missing and had_front_matter:
-        problem(
+        _problem(
+            post,
             "frontmatter.required",
             Mark(1, 1),
             (
@@ -306,7 +362,8 @@ def _finish(
     if "id" in meta and isinstance(meta["id"], str | int) and str(meta["id"]).strip():
         post.id = str(meta["id"]).strip()
         if len(post.id) > MAX_ID:
-            problem(
+            _problem(
+                post,
                 "frontmatter.type",
                 post.mark("id"),
                 _(
@@ -315,7 +372,8 @@ def _finish(
                 ).format(length=len(post.id), limit=MAX_ID),
             )
         elif not SAFE_ID.match(post.id):
-            problem(
+            _problem(
+                post,
                 "frontmatter.type",
                 post.mark("id"),
                 _(
@@ -331,11 +389,20 @@ def _finish(
             post.date = parse_datetime(meta["date"], tz)
         except DateProblem as exc:
             if not any(f.rule == "frontmatter.date" for f in post.problems):
-                problem("frontmatter.date", post.mark("date"), str(exc))
+                _problem(post, "frontmatter.date", post.mark("date"), str(exc))
     raw = meta.get("channels", meta.get("channel"))
     names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
     key = "channels" if "channels" in meta else "channel"
     seen: set[str] = set()
+    if names is raw and channels is not None and _all_text(raw):
+        # Most posts: every name a defined channel, none twice. The loop below then keeps
+        # them all, in their order, and reports nothing.
+        seen = set(raw)
+        if len(seen) == len(raw) and seen <= channels.keys():
+            post.channels.extend(raw)
+            names = []
+        else:
+            seen = set()
     for i, name in enumerate(names):
         if not isinstance(name, str) or name in seen:
             continue
@@ -344,7 +411,8 @@ def _finish(
             hint = schema.channel_hint(name, channels)
             if "," in name:
                 hint = _(": write a list, channels: [{names}]").format(names=name)
-            problem(
+            _problem(
+                post,
                 "frontmatter.unknown-channel",
                 post.mark(key, i) if isinstance(raw, list) else post.mark(key),
                 _("channel {channel} is not defined in channels.yaml{hint}").format(
@@ -358,7 +426,8 @@ def _finish(
         for name in variants:
             if name not in channels:
                 hint = schema.channel_hint(str(name), channels)
-                problem(
+                _problem(
+                    post,
                     "frontmatter.unknown-channel",
                     post.mark("variants", name),
                     _("variant for {channel}, which is not defined in channels.yaml{hint}").format(
@@ -379,6 +448,10 @@ def _finish(
                     )
                 )
     post.content_hash = content_hash(post.meta, post.body)
+
+
+def _problem(post: Post, rule: str, mark: Mark, message: str) -> None:
+    post.problems.append(Finding(post.path, mark.line, mark.column, "error", rule, message))
 
 
 def _example(key: str, channels: Mapping[str, object] | None) -> str:
@@ -410,13 +483,25 @@ def _lc(mark: Mark) -> tuple[int, int]:
 # json.dumps(keep, sort_keys=True, default=str, ensure_ascii=False), without building an
 # encoder for every post: the same bytes, so every recorded hash stays valid.
 _HASH_JSON = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
+# The C encoder `_HASH_JSON.encode` builds on each call (its settings, in its order), built
+# once. No circular check (markers None): front-matter is a tree, since `yamlload` refuses
+# aliases; a cycle would fail with RecursionError instead of ValueError, never hash.
+_MAKE_C: Any = getattr(json.encoder, "c_make_encoder", None)
+_HASH_C: Callable[[Any, int], Sequence[str]] | None = (
+    _MAKE_C(None, str, json.encoder.encode_basestring, None, ": ", ", ", True, False, True)
+    if _MAKE_C is not None
+    else None
+)
+_NOT_HASHED = frozenset(("date", "status", "id"))
 
 
 def content_hash(meta: Mapping[str, Any], body: str) -> str:
     """What identifies a post's content: body and the fields that change what is sent."""
-    keep = {k: v for k, v in meta.items() if k not in ("date", "status", "id")}
-    blob = _HASH_JSON.encode(keep) + "\n" + body.strip()
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    keep = dict(meta)  # a copy, then the fields left out: no Python loop over the fields
+    for k in _NOT_HASHED:
+        keep.pop(k, None)
+    text = "".join(_HASH_C(keep, 0)) if _HASH_C is not None else _HASH_JSON.encode(keep)
+    return hashlib.sha256(f"{text}\n{body.strip()}".encode()).hexdigest()
 
 
 def load_all(

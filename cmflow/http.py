@@ -10,7 +10,6 @@ later than the run can wait).
 
 from __future__ import annotations
 
-import email.utils
 import math
 import os
 import random
@@ -76,6 +75,8 @@ def _date(value: str, now: float) -> float | None:
     if not value:
         return None
     try:
+        import email.utils  # here: `cmflow validate` imports this module, never calls this
+
         return email.utils.parsedate_to_datetime(value).timestamp() - now
     except (ValueError, TypeError, IndexError, OverflowError):
         pass

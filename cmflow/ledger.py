@@ -497,6 +497,18 @@ class Ledger:
             key = path.relative_to(self.dir).as_posix()
         return self._read(text, f"{self._rel_dir}/{key}", key)
 
+    def read_in(
+        self, folder_fd: int, folder: str, name: str, mode: int = 0
+    ) -> Entry | RecordProblem:
+        """`read` of the file `name` of the post folder `folder`, open as `folder_fd`;
+        `mode`: its `st_mode` when the caller stat'ed it (a device is then never opened,
+        as in `scan`)."""
+        key = f"{folder}/{name}"
+        rel = f"{self._rel_dir}/{key}"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            return _not_a_file(rel, key, mode)
+        return self._read(name, rel, key, folder_fd)
+
     def _read(
         self, name: str, rel: str, key: str, dir_fd: int | None = None
     ) -> Entry | RecordProblem:
@@ -822,23 +834,76 @@ class Index:
         return old if same_date else None
 
 
+_UNRECORDED: Any = object()  # no first publication recorded for the pair
+
+
+@dataclass
+class SentTable:
+    """What the sent index (`sent_index`) takes from the record alone, before any post is
+    read: validation builds it while other processes check the posts, and matching the
+    posts to it is then a lookup per pair."""
+
+    # First publications by (post id, channel): what went out (None: the pair failed).
+    by_key: dict[tuple[str, str], Sent | None]
+    by_source: dict[tuple[str, str], Entry]  # as `Index.by_source`
+
+    @classmethod
+    def of(cls, entries: Iterable[Entry]) -> SentTable:
+        """As `Index.build` keeps the entries (the last one of a pair, the first one of a
+        source hash), each turned into what the index says of it."""
+        by_key: dict[tuple[str, str], Sent | None] = {}
+        by_source: dict[tuple[str, str], Entry] = {}
+        for e in entries:
+            if e.publication > 1:
+                continue
+            by_key[(e.post, e.channel)] = None if e.state == State.FAILED else _sent(e)
+            if e.source_hash:
+                by_source.setdefault((e.source_hash, e.channel), e)
+        return cls(by_key, by_source)
+
+
+def _sent(e: Entry) -> Sent:
+    """What the sent index says of a pair's entry (not a failed one)."""
+    sent = e.content_hash if e.state == State.PUBLISHED else ""
+    return Sent(sent, parse_time(e.published_at), e.url)
+
+
 def sent_index(
-    root: Path, data_dir: str, posts: Iterable[Post], scan: Scan | None = None
+    root: Path,
+    data_dir: str,
+    posts: Iterable[Post],
+    scan: Scan | None = None,
+    table: SentTable | None = None,
 ) -> dict[tuple[str, str], Sent]:
-    """For the validator: which current (post id, channel) pairs the record already holds."""
+    """For the validator: which current (post id, channel) pairs the record already holds.
+    `table`: `SentTable.of` the scan's entries, when the caller made it already. Each pair
+    as `Index.find` finds its entry (a renamed file's by its content), a failed one left
+    out."""
     posts = list(posts)
     entries = (scan or Ledger(root, data_dir).scan()).entries
     out: dict[tuple[str, str], Sent] = {}
     if not entries:
         return out
-    index = Index.build(entries, (p.id for p in posts))
+    if table is None:
+        table = SentTable.of(entries)
+    by_key = table.by_key
+    renamed: Index | None = None  # finds a pair the record holds under an older id
     for post in posts:
+        post_id = post.id
         for channel in post.channels:
-            e = index.find(post, channel)
-            if e is None or e.state == State.FAILED:
-                continue
-            sent = e.content_hash if e.state == State.PUBLISHED else ""
-            out[(post.id, channel)] = Sent(sent, parse_time(e.published_at), e.url)
+            key = (post_id, channel)
+            sent = by_key.get(key, _UNRECORDED)
+            if sent is _UNRECORDED:
+                if not post.content_hash:
+                    continue
+                if renamed is None:  # the pair's own id is not in it: `find`'s next step
+                    renamed = Index({}, table.by_source, frozenset(p.id for p in posts))
+                old = renamed.find(post, channel)
+                if old is None or old.state == State.FAILED:
+                    continue
+                sent = _sent(old)
+            if sent is not None:
+                out[key] = sent
     return out
 
 

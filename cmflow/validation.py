@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import operator
 import os
-import pickle
 import signal
 import stat
 import threading
+from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -17,9 +18,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
-from cmflow import content, ledger
+from cmflow import content, ledger, safefs
 from cmflow import media as media_files
-from cmflow.cache import Cache, Entry, MediaStamp, RecordFields, RecordState, media_stamps
+from cmflow.cache import (
+    Cache,
+    Entry,
+    MediaStamp,
+    RawFile,
+    RecordFields,
+    RecordState,
+    media_stamps,
+    read_file,
+    record_in,
+)
 from cmflow.config import CONFIG_NAME, Channel, Config
 from cmflow.media import MediaFile
 from cmflow.model import Finding, KeyPath, Mark, Post, Sent, State
@@ -245,7 +256,7 @@ def _compute_all(
     this process and `jobs - 1` forked ones (default: one process per core). `meanwhile`
     runs in this process before it checks its share (reading the publish record: it needs
     none of the entries), else after."""
-    cores = jobs or os.cpu_count() or 1
+    cores = _cores(jobs)
     if len(rels) < PARALLEL_FROM or cores < 2 or not hasattr(os, "fork"):
         checker = Checker(config)
         out = [_compute(config.root, rel, config, checker, keep) for rel in rels]
@@ -253,6 +264,11 @@ def _compute_all(
             meanwhile()
         return out
     return _Shared(config, rels, keep).run(cores - 1, meanwhile)
+
+
+def _cores(jobs: int | None) -> int:
+    """The processes a run may use: `jobs`, else one per core."""
+    return jobs or os.cpu_count() or 1
 
 
 _LEAST_CHUNK = 8  # posts: a few milliseconds, the most one process may finish after another
@@ -361,6 +377,8 @@ class _Shared:
 
     def work(self, ranges: list[tuple[int, int]], claims: int, sink: int) -> NoReturn:
         """A worker: take ranges until none is left, send each one's entries back."""
+        import pickle  # see the class's docstring: our own objects, over our own pipe
+
         code = 1
         try:
             gc.disable()  # see `_no_gc`
@@ -379,6 +397,8 @@ class _Shared:
 
     def receive(self, source: int) -> None:
         """Entries of the ranges one worker sends back, as they come (a thread)."""
+        import pickle  # see the class's docstring: our own objects, over our own pipe
+
         buf = bytearray()
         try:
             while data := os.read(source, 1 << 20):
@@ -457,6 +477,85 @@ def _load(
 
 Stamp = tuple[int, int]  # a file's (size, mtime_ns)
 
+_LARGE_CACHE = 1 << 20  # bytes: a cache of a few thousand posts, worth a second process
+
+
+class _Survey:
+    """What the files on disk look like, found by a forked process (`cmflow.forked`) while
+    this one decodes the cache: the post files and their stamps (`content.discover`,
+    `post_stamps`), and whether the record is as the cache file holds it (`record_in`,
+    `record_unchanged`). On a years-old repository, tens of thousands of stats.
+
+    `listing` is None when that process failed: the caller then lists the files itself (and
+    meets the same error, if that was one). `record` is None when it could not tell."""
+
+    def __init__(self, config: Config, file: RawFile) -> None:
+        from cmflow.forked import Forked
+
+        # The listing first (wanted as soon as the cache is decoded), then the record.
+        self._job = Forked(lambda: self._found(config, file), parts=2)
+
+    @staticmethod
+    def _found(config: Config, file: RawFile) -> Iterator[bytes]:
+        rels = content.discover(config.root, config.content_dir)
+        stamps = post_stamps(config.root, rels)
+        sizes = array("q", [s[0] if s is not None else -1 for s in stamps])
+        mtimes = array("q", [s[1] if s is not None else 0 for s in stamps])
+        names = "\0".join(rels).encode("utf-8", "surrogatepass")
+        yield b"".join([len(rels).to_bytes(8, "little"), sizes, mtimes, names])
+        kept = record_in(file)
+        yield b"?" if kept is None else b"1" if _record_same(config, *kept) else b"0"
+
+    def record(self) -> bool | None:
+        same = self._job.part(1)
+        return None if same not in (b"0", b"1") else same == b"1"
+
+    def listing(self) -> tuple[list[str], list[Stamp | None]] | None:
+        data = self._job.part(0)
+        if data is None or len(data) < 8:
+            return None
+        count = int.from_bytes(data[:8], "little")
+        end = 8 + 16 * count
+        if len(data) < end:
+            return None
+        sizes = array("q", data[8 : 8 + 8 * count])
+        mtimes = array("q", data[8 + 8 * count : end])
+        text = data[end:].decode("utf-8", "surrogatepass")
+        rels = text.split("\0") if count else []
+        if len(rels) != count:
+            return None
+        pairs = list(zip(sizes, mtimes, strict=True))
+        if -1 not in sizes:
+            return rels, list[Stamp | None](pairs)
+        return rels, [None if size == -1 else (size, mtime) for size, mtime in pairs]
+
+    def cancel(self) -> None:
+        self._job.cancel()
+
+
+class _RecordCheck:
+    """Whether the record is as the cache last read it (`record_unchanged`), answered once:
+    by the survey when there is one (its answer is about `opened`, the record state in the
+    cache file, and holds while the cache keeps that state), else here."""
+
+    def __init__(self, config: Config, survey: _Survey | None, opened: RecordState | None) -> None:
+        self.config = config
+        self._survey = survey
+        self._opened = opened
+        self._answer: tuple[RecordState | None, bool] | None = None
+
+    def __call__(self, cache: Cache) -> bool:
+        if self._answer is None or self._answer[0] is not cache.record:
+            same = self._survey.record() if self._survey is not None else None
+            if same is None or cache.record is not self._opened or self._opened is None:
+                same = record_unchanged(self.config, cache)
+            self._answer = (cache.record, same)
+        return self._answer[1]
+
+    def cancel(self) -> None:
+        if self._survey is not None:
+            self._survey.cancel()
+
 
 def post_stamps(root: Path, rels: list[str]) -> list[Stamp | None]:
     """Each post file's stamp (None: it cannot be stat'ed)."""
@@ -534,10 +633,24 @@ def _validate(
     opened: tuple[Cache, list[str], list[Stamp | None]] | None = None
     cache: Cache | None
     if use_cache and not keep_posts and record is None and scan is None:
-        cache = Cache.open(config.root, config.digest, config.timezone)
-        rels = content.discover(config.root, config.content_dir)
-        stamps = post_stamps(config.root, rels)
-        quick = _unchanged(config, cache, rels, stamps, now)
+        file = read_file(config.root)
+        # On a large queue, a forked process lists and stats the post files and the record
+        # while this one decodes the cache (see `_Survey`).
+        large = len(file[0] if len(file) == 2 else b"") >= _LARGE_CACHE and _cores(jobs) > 1
+        survey = _Survey(config, file) if large else None
+        cache = Cache.open(config.root, config.digest, config.timezone, file)
+        same_record = _RecordCheck(config, survey, cache.record)
+        try:
+            got = survey.listing() if survey is not None else None
+            if got is None:
+                rels = content.discover(config.root, config.content_dir)
+                stamps = post_stamps(config.root, rels)
+            else:
+                rels, stamps = got
+            quick = _unchanged(config, cache, rels, stamps, now, same_record)
+        except BaseException:
+            same_record.cancel()
+            raise
         if quick is not None:
             findings, posts = quick
             loaded = cache.loaded
@@ -546,8 +659,11 @@ def _validate(
             report.fill = partial(_completed, cache)
             return report
         opened = (cache, rels, stamps)
+    else:
+        same_record = _RecordCheck(config, None, None)
     given = scan
     scans: list[ledger.Scan | None] = []
+    tables: list[ledger.SentTable] = []
 
     def read_record(cache: Cache | None) -> None:
         if record is None:
@@ -555,14 +671,43 @@ def _validate(
                 scans.append(given)
             elif cache is None:
                 scans.append(ledger.Ledger(config.root, config.data_dir).scan())
-            elif cache.sent is not None and record_unchanged(config, cache):
+            elif cache.sent is not None and same_record(cache):
                 scans.append(None)  # the sent index kept in the cache holds, if posts do
             else:
                 scans.append(record_scan(config, cache))
+        if scans and scans[0] is not None:  # what the sent index takes of it, meanwhile too
+            tables.append(ledger.SentTable.of(scans[0].entries))
 
-    entries, cache = _load(
-        config, use_cache and not keep_posts, jobs, keep_posts, read_record, opened
-    )
+    try:
+        entries, cache = _load(
+            config, use_cache and not keep_posts, jobs, keep_posts, read_record, opened
+        )
+    finally:
+        same_record.cancel()  # asked by now, if at all
+    if cache is not None and len(entries) >= PARALLEL_FROM and _cores(jobs) > 1:
+        cache.prepare()  # the entries are final: packed for saving on the other core
+    try:
+        return _checked(config, now, only, record, keep_posts, entries, cache, scans, tables, given)
+    except BaseException:
+        if cache is not None:
+            cache.discard()
+        raise
+
+
+def _checked(
+    config: Config,
+    now: datetime,
+    only: Iterable[str] | None,
+    record: Mapping[tuple[str, str], Sent] | None,
+    keep_posts: bool,
+    entries: dict[str, Entry],
+    cache: Cache | None,
+    scans: list[ledger.Scan | None],
+    tables: list[ledger.SentTable],
+    given: ledger.Scan | None,
+) -> Report:
+    """The queue rules and the report, once every post's entry is there (`tables`: what
+    the sent index takes of `scans[0]`, made meanwhile)."""
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
     scan = scans[0] if scans else given
@@ -581,7 +726,8 @@ def _validate(
             if scan is None:
                 assert cache is not None
                 scan = record_scan(config, cache)
-            record = ledger.sent_index(config.root, config.data_dir, posts, scan)
+            table = tables[0] if tables and scan is scans[0] else None
+            record = ledger.sent_index(config.root, config.data_dir, posts, scan, table)
             findings.extend(ledger.problem_findings(scan.problems))
             if cache is not None:
                 # Kept only for a record read whole (a file it could not read is read again).
@@ -669,12 +815,18 @@ def _report(
 
 
 def _unchanged(
-    config: Config, cache: Cache, rels: list[str], stamps: list[Stamp | None], now: datetime
+    config: Config,
+    cache: Cache,
+    rels: list[str],
+    stamps: list[Stamp | None],
+    now: datetime,
+    same_record: Callable[[Cache], bool] | None = None,
 ) -> tuple[list[Finding], list[Post]] | None:
     """The findings (levels not applied yet) and slim posts of a run in which no post file,
     media file or record file changed since the cache was written, else None. Only stats and
     whole-list comparisons: no entry is built, no rule but those that read the time or the
-    environment runs (on the slim posts, as in any run)."""
+    environment runs (on the slim posts, as in any run). `same_record`: whether the record
+    is unchanged (`record_unchanged`, or its answer from another process: asked last)."""
     loaded = cache.loaded
     if (
         loaded is None
@@ -696,8 +848,6 @@ def _unchanged(
             return None
         if max(mtimes) >= racy:
             return None
-    if not record_unchanged(config, cache):
-        return None
     posts = loaded.slim_posts()
     if posts is None or any(p.slot is not None for p in posts):
         return None
@@ -718,6 +868,8 @@ def _unchanged(
         if rule.stable or rule.queue is None:
             continue
         findings.extend(settled.get(rule.id, []) if rule.settled else rule.queue(qctx))
+    if not (same_record or partial(record_unchanged, config))(cache):
+        return None
     return findings, posts
 
 
@@ -806,17 +958,21 @@ _RECORD_FIELDS = (
 )
 
 
+_record_fields = operator.attrgetter(*_RECORD_FIELDS)  # an entry's, as one tuple
+
+
 def record_unchanged(config: Config, cache: Cache) -> bool:
     """Whether the record is exactly as the cache last read it: same folders (listed the
     same, by their mtime) and every file with the same size and mtime, none of them racy
     (`cmflow.cache.RACY_NS`). Only stats, compared as whole lists: nothing is read or
     built. Every file is stat'ed: a file rewritten in place (by hand, by an editor) changes
     its own mtime, not its folder's."""
-    old = cache.record
-    if old is None:
-        return False
+    return cache.record is not None and _record_same(config, cache.record, cache.racy)
+
+
+def _record_same(config: Config, old: RecordState, racy: int) -> bool:
+    """`record_unchanged` for the record state `old`, stamps at or after `racy` not trusted."""
     base = f"{config.root}/{config.data_dir}/{ledger.RECORD_DIR}"
-    racy = cache.racy
     names, mtimes, keys, stamps = old.flat()
     top = _record_top(base)
     if top != old.top or (top != ABSENT and top >= racy):
@@ -878,65 +1034,108 @@ def record_scan(config: Config, cache: Cache) -> ledger.Scan:
     else:
         # Not through a link: `Ledger.scan` reads no linked folder, and neither does this.
         names = sorted(e.name for e in os.scandir(base) if e.is_dir(follow_symlinks=False))
-    dirs: dict[str, tuple[int, list[str]]] = {}
-    files: dict[str, tuple[int, int, RecordFields]] = {}
     changed = old is None or old.top != top
-    new = ledger.Entry.__new__
-    for name in names:
-        folder = f"{base}/{name}"
-        try:
-            st = os.lstat(folder)
-            if not stat.S_ISDIR(st.st_mode):  # made a link since it was listed
-                raise NotADirectoryError(folder)
-            mtime = st.st_mtime_ns
-        except OSError:
-            changed = True
-            continue
-        listed = old.dirs.get(name) if old is not None else None
-        if listed is not None and listed[0] == mtime and mtime < cache.racy:
-            listing = listed[1]
-        else:
-            changed = True
-            listing = sorted(
-                n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith(".tmp-")
-            )
-        dirs[name] = (mtime, listing)
-        for file in listing:
-            key = f"{name}/{file}"
-            try:
-                st = os.lstat(f"{folder}/{file}")  # a link's own stamp: it is read as a link
-                stamp = (st.st_size, st.st_mtime_ns)
-            except OSError:
-                stamp = None
-            got = old.files.get(key) if old is not None else None
-            if stamp is not None and got is not None and got[:2] == stamp and stamp[1] < cache.racy:
-                fields = got[2]
-                entry = new(ledger.Entry)
-                *kept, remote_id, url = fields
-                entry.__dict__.update(zip(_RECORD_FIELDS, kept, strict=True))
-                entry.state = State(entry.state)  # checked when the cache was loaded
-                # The first part only (its id and URL): all validation reads of the parts.
-                entry.parts = [PartResult(remote_id, url or None)] if remote_id else []
-                # An evergreen re-post's number is in its file's name (checked when read).
-                entry.publication = ledger.publication_of(file)
-            else:
-                changed = True
-                read = reader.read(base / name / file)
-                if isinstance(read, ledger.RecordProblem):
-                    out.problems.append(read)  # not kept: read again next time
-                    continue
-                entry = read
-                fields = (
-                    *(getattr(entry, f) for f in _RECORD_FIELDS),
-                    entry.remote_id or "",
-                    entry.url or "",
-                )
-            if stamp is not None:
-                files[key] = (*stamp, fields)
-            out.entries.append(entry)
+    reading = _RecordRead(reader, cache, old)
+    try:
+        # Each folder opened from the record folder, each file stat'ed and read from its
+        # folder by name: no path walked again from the root for each of tens of thousands.
+        at = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:  # gone, or made a file, since its stat: as a folder that cannot be read
+        at, names, changed = -1, [], True
+    try:
+        for name in names:
+            changed = reading.folder(at, name) or changed
+    finally:
+        if at != -1:
+            os.close(at)
+    out.entries, out.problems = reading.entries, reading.problems
+    files = reading.files
     if changed or old is None or len(files) != len(old.files):
-        cache.record, cache.dirty = RecordState(top, dirs, files), True
+        cache.record, cache.dirty = RecordState(top, reading.dirs, files), True
     return out
+
+
+class _RecordRead:
+    """The post folders of one `record_scan`: what it read, and the state it keeps."""
+
+    def __init__(self, reader: ledger.Ledger, cache: Cache, old: RecordState | None) -> None:
+        self.reader = reader
+        self.racy = cache.racy
+        self.old = old
+        self.entries: list[ledger.Entry] = []
+        self.problems: list[ledger.RecordProblem] = []
+        self.dirs: dict[str, tuple[int, list[str]]] = {}
+        self.files: dict[str, tuple[int, int, RecordFields]] = {}
+
+    def folder(self, at: int, name: str) -> bool:
+        """Read the post folder `name` of the record folder open as `at`; True when it
+        changed since the cache's state (listed again, or a file read again)."""
+        try:
+            # Never through a link, even one swapped in since the folder was listed.
+            folder = os.open(name, safefs.DIR_FLAGS, dir_fd=at)
+        except OSError:
+            return True
+        try:
+            mtime = os.fstat(folder).st_mtime_ns
+            listed = self.old.dirs.get(name) if self.old is not None else None
+            if listed is not None and listed[0] == mtime and mtime < self.racy:
+                listing, changed = listed[1], False
+            else:
+                listing, changed = _record_listing(folder), True
+            self.dirs[name] = (mtime, listing)
+            for file in listing:
+                changed = self.file(folder, name, file) or changed
+        except OSError:  # its listing: as a folder that cannot be read
+            return True
+        finally:
+            os.close(folder)
+        return changed
+
+    def file(self, folder: int, name: str, file: str) -> bool:
+        """Take the record file `file` of post folder `name` (open as `folder`) from the
+        cache's state if its stamp is unchanged, else read it; True when read."""
+        key = f"{name}/{file}"
+        try:
+            st = os.stat(file, dir_fd=folder, follow_symlinks=False)  # a link's own stamp
+            stamp: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+            mode = st.st_mode
+        except OSError:
+            stamp, mode = None, 0
+        got = self.old.files.get(key) if self.old is not None else None
+        if stamp is not None and got is not None and got[:2] == stamp and stamp[1] < self.racy:
+            self.entries.append(_kept_entry(file, got[2]))
+            self.files[key] = got
+            return False
+        read = self.reader.read_in(folder, name, file, mode)
+        if isinstance(read, ledger.RecordProblem):
+            self.problems.append(read)  # not kept: read again next time
+            return True
+        if stamp is not None:
+            fields = (*_record_fields(read), read.remote_id or "", read.url or "")
+            self.files[key] = (*stamp, fields)
+        self.entries.append(read)
+        return True
+
+
+def _record_listing(folder: int) -> list[str]:
+    """The record files a post folder (open as `folder`) lists, as `Ledger.scan` takes them."""
+    return sorted(
+        n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith(".tmp-")
+    )
+
+
+def _kept_entry(file: str, fields: RecordFields) -> ledger.Entry:
+    """The entry of record file `file` from the fields the cache keeps of it (what
+    validation reads of an entry)."""
+    entry: ledger.Entry = ledger.Entry.__new__(ledger.Entry)
+    *kept, remote_id, url = fields
+    entry.__dict__.update(zip(_RECORD_FIELDS, kept, strict=True))
+    entry.state = State(entry.state)  # checked when the cache was loaded
+    # The first part only (its id and URL): all validation reads of the parts.
+    entry.parts = [PartResult(remote_id, url or None)] if remote_id else []
+    # An evergreen re-post's number is in its file's name (checked when read).
+    entry.publication = ledger.publication_of(file)
+    return entry
 
 
 def _affected(paths: set[str], media: Mapping[str, tuple[MediaStamp, ...]]) -> set[str] | None:

@@ -429,6 +429,9 @@ _RESOLVED_FIRST = (
     if None not in _RESOLVERS and not _CONSTRUCTOR.yaml_path_resolvers
     else None
 )
+# A time to the minute (`2026-11-24 09:30`, the `date` of most posts) is text to PyYAML's
+# resolver: a timestamp needs its seconds, a number no `-` or space (tests check).
+_MINUTE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}\Z")
 # The fast path nests no deeper than this (real front-matter: 3 levels); deeper goes to the
 # full parser, which refuses what is deeper than MAX_DEPTH without recursing.
 _SIMPLE_DEPTH = 8
@@ -442,6 +445,19 @@ _IGNORED_LINE = re.compile(r" *(?:#.*)?\Z")
 _IGNORABLE = re.compile(r"^ *(?:#.*)?$", re.MULTILINE)
 
 
+def _may_have_ignored(text: str) -> bool:
+    """False when no line of `text` (its last \n aside) can be blank or a comment: no `#`,
+    no empty line, no line of spaces (which ends in " \n", or ends the text). Most
+    front-matter, told without the regex scanning every line."""
+    return (
+        "#" in text
+        or "\n\n" in text
+        or " \n" in text
+        or text.endswith(" ")
+        or text[:1] in ("", "\n")
+    )
+
+
 def _ignored(line: str) -> bool:
     return _IGNORED_LINE.match(line) is not None and line.isprintable()
 
@@ -450,16 +466,15 @@ class _NotSimple(Exception):
     """The front-matter leaves the fast path's shapes: the full parser reads it."""
 
 
-@lru_cache(maxsize=4096)
-def _scalar(text: str, flow: bool) -> tuple[Any] | None:
-    """(value,) of one scalar as the full parser would build it, or None: not simple.
-    Cached: channel names, pillars, campaigns and tags repeat from post to post, and the
-    values are immutable (text, numbers, booleans, dates)."""
+def _typed(text: str, flow: bool) -> tuple[Any] | None:
+    """(value,) of one scalar as the full parser would build it, or None: not simple."""
+    if _MINUTE.match(text) is not None:
+        return (text,)  # a post's `date`, without its seconds: text to every pattern
     if not text.isprintable():  # control characters, NUL, other line breaks: full parser
         return None
     if text[:1] in "\"'" and _QUOTED.match(text):
         return (text[1:-1],)
-    if not (_FLOW_ITEM if flow else _PLAIN).match(text):
+    if not _is_plain(text, flow):
         return None
     if _RESOLVED_FIRST is not None and text[0] not in _RESOLVED_FIRST:
         return (text,)  # what `resolve` returns, without trying a pattern
@@ -474,17 +489,43 @@ def _scalar(text: str, flow: bool) -> tuple[Any] | None:
         return None
 
 
+# `_typed`, cached: channel names, pillars and tags repeat from post to post (in block
+# lists; a `key: value` line is cached whole by `_entry`), and the values are immutable
+# (text, numbers, booleans, dates).
+_scalar = lru_cache(maxsize=4096)(_typed)
+
+# What `_PLAIN` and `_FLOW_ITEM` look at past the first character (flow: also `,[]{}`).
+_PLAIN_MIDDLE = (":", "#", "\t", "\n")
+_FLOW_MIDDLE = (*_PLAIN_MIDDLE, ",", "[", "]", "{", "}")
+_NOT_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
+
+
+def _is_plain(text: str, flow: bool) -> bool:
+    """Whether `text` matches `_FLOW_ITEM` (flow) or `_PLAIN`: without the regex when the
+    text holds none of the characters its middle tests (most titles), as the pattern then
+    asks only the first character (no indicator, no space) and the last (no space)."""
+    for c in _FLOW_MIDDLE if flow else _PLAIN_MIDDLE:
+        if c in text:
+            return (_FLOW_ITEM if flow else _PLAIN).match(text) is not None
+    return (
+        text != ""
+        and text[0] not in _NOT_FIRST
+        and not text[0].isspace()
+        and not text[-1].isspace()
+    )
+
+
 @lru_cache(maxsize=1024)
 def _text_key(key: str) -> bool:
     return bool(_CONSTRUCTOR.resolve(yaml.ScalarNode, key, (True, False)) == _STR)  # type: ignore[no-untyped-call]
 
 
-@lru_cache(maxsize=8192)
-def _entry(text: str) -> tuple[str, int, Any, tuple[int, ...]] | None:
+def _entry_of(text: str) -> tuple[str, int, Any, tuple[int, ...]] | None:
     """One `key: value` written from the start of `text`: (key, what follows it: _EMPTY,
     _SCALAR or _LIST, the value (a list as a tuple), the columns of a list's items counted
-    from the start of `text`), or None: not simple. Cached: most lines repeat from post to
-    post (`pillar: product`, `channels: [linkedin, site]`), and the values are immutable."""
+    from the start of `text`), or None: not simple. Worth caching (`_entry`, `_top_entry`):
+    most lines repeat from post to post (`pillar: product`, `channels: [linkedin, site]`),
+    and the values are immutable."""
     m = _KEY.match(text)
     if m is None:
         return None
@@ -496,7 +537,7 @@ def _entry(text: str) -> tuple[str, int, Any, tuple[int, ...]] | None:
     if not raw:
         return key, _EMPTY, None, ()
     if raw[0] != "[":
-        got = _scalar(raw, False)
+        got = _typed(raw, False)  # this line is cached whole
         return None if got is None else (key, _SCALAR, got[0], ())
     if raw[-1] != "]":
         return None
@@ -518,6 +559,29 @@ def _entry(text: str) -> tuple[str, int, Any, tuple[int, ...]] | None:
     return key, _LIST, tuple(items), tuple(columns)
 
 
+# `_entry_of`, cached, for lines in a block mapping (`  alt: Une photo`); a top-level line
+# is cached whole by `_top_entry`, which asks `_entry_of` itself (a line it has not seen is
+# most often one no post repeats: a title, a date).
+_entry = lru_cache(maxsize=8192)(_entry_of)
+
+
+@lru_cache(maxsize=8192)
+def _top_entry(
+    text: str, line_no: int
+) -> tuple[str, int, Any, tuple[tuple[KeyPath, Mark], ...]] | None:
+    """`_entry_of(text)` written at column 1 of line `line_no`, with the marks it places (the
+    key's, then its list items'), or None: not simple. Cached: most posts write the same
+    lines on the same lines (`channels: [linkedin, site]` third), and marks are immutable."""
+    entry = _entry_of(text)
+    if entry is None:
+        return None
+    key, kind, v, columns = entry
+    placed: list[tuple[KeyPath, Mark]] = [((key,), _mark((line_no, 1)))]
+    if kind == _LIST:
+        placed += [((key, j), _mark((line_no, column + 1))) for j, column in enumerate(columns)]
+    return key, kind, v, tuple(placed)
+
+
 def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Mark]] | None:
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -527,7 +591,7 @@ def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Ma
     # where they would): they are left out. One with a character YAML refuses (a tab, a
     # control character, another line break) is the full parser's to report.
     nums: Sequence[int] = range(off + 1, off + 1 + len(lines))
-    if _IGNORABLE.search(text[:-1] if text.endswith("\n") else text):
+    if _may_have_ignored(text) and _IGNORABLE.search(text[:-1] if text.endswith("\n") else text):
         kept = [(n, line) for n, line in zip(nums, lines, strict=True) if not _ignored(line)]
         nums, lines = [n for n, _ in kept], [line for _, line in kept]
     if not lines:
@@ -538,22 +602,18 @@ def _parse_simple(text: str, off: int) -> tuple[dict[str, Any], dict[KeyPath, Ma
     i = 0
     try:
         while i < n:  # the top-level keys: `_block_mapping` at column 0, unrolled
-            entry = _entry(lines[i])  # None for an indented line too
-            if entry is None:
+            top = _top_entry(lines[i], nums[i])  # None for an indented line too
+            if top is None:
                 return None
-            key, kind, v, columns = entry
+            key, kind, v, placed = top
             if key in value:
                 return None  # the full parser says where it was first written
-            line_no = nums[i]
-            sub = (key,)
-            marks[sub] = _mark((line_no, 1))
+            marks.update(placed)
             i += 1
             if kind == _LIST:
                 v = list(v)
-                for j, column in enumerate(columns):
-                    marks[(key, j)] = _mark((line_no, column + 1))
             elif kind == _EMPTY and i < n and lines[i][:1] == " ":
-                v, i = _block_below(lines, i, sub, marks, nums)
+                v, i = _block_below(lines, i, (key,), marks, nums)
             value[key] = v
     except _NotSimple:
         return None
@@ -621,6 +681,13 @@ def _block_mapping(
     return value, i
 
 
+def _keyed(text: str) -> bool:
+    """True when `text` is no scalar `_scalar` would take, told without asking it: not
+    quoted, and a `: ` inside or a `:` at the end, which no plain scalar holds. Most list
+    items written `- path: media/a.jpg` (whose paths no other post repeats)."""
+    return text[0] not in "\"'" and (": " in text or text[-1] == ":")
+
+
 def _block_sequence(
     lines: list[str],
     i: int,
@@ -649,7 +716,7 @@ def _block_sequence(
         column = indent + 2 + len(rest) - len(text)  # where the item starts (0-based)
         sub = (*path, len(items))
         marks[sub] = _mark((nums[i], column + 1))
-        got = _scalar(text, False) if text else None
+        got = _scalar(text, False) if text and not _keyed(text) else None
         if got is not None:
             items.append(got[0])
             i += 1

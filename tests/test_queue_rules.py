@@ -284,6 +284,53 @@ def test_all_dates_at_one_zone_or_all_at_fixed_offsets_agree_too(base_config: Co
                 assert list(rule(QueueContext(posts, cfg, now))) == expected, (shape, seed)
 
 
+def test_mix_on_one_zone_bisects_wall_clocks_where_windows_start_in_a_clock_change(
+    base_config: Config,
+) -> None:
+    """Dates of one zone object (every file parsed) compare on the wall clock, and a window
+    is subtracted there too: the mix window is bisected over wall-clock seconds, even where
+    it starts in the hour skipped in March or the one repeated in October (which once sent
+    the whole channel through the sliding window). Same findings as the plain definition."""
+    cfg = base_config
+    for name, ch in cfg.channels.items():
+        if ch.rules.mix is not None:
+            rules = dataclasses.replace(
+                ch.rules, mix=dataclasses.replace(ch.rules.mix, window=timedelta(days=14))
+            )
+            channels = {**cfg.channels, name: dataclasses.replace(ch, rules=rules)}
+            cfg = dataclasses.replace(cfg, channels=channels)
+    names = list(cfg.channels)[:2]
+    skipped = datetime(2027, 3, 28, 1, 0, tzinfo=UTC)  # 02:00 to 03:00 in Paris: skipped
+    repeated = datetime(2027, 10, 31, 0, 0, tzinfo=UTC)  # 02:00 to 03:00 in Paris: twice
+    moments = [skipped + timedelta(days=14, minutes=10 * k) for k in range(-12, 12)]
+    moments += [repeated + timedelta(days=14, minutes=10 * k) for k in range(-12, 12)]
+    moments += [repeated + timedelta(days=-10, hours=k) for k in range(0, 240, 7)]
+    posts = [
+        Post(
+            path=f"content/p{i:03d}.md",
+            id=f"p{i}",
+            meta={"pillar": "product" if i % 3 else "education"},
+            body="",
+            body_line=9,
+            marks={("date",): Mark(2, 1), ("pillar",): Mark(4, 1)},
+            date=when.astimezone(PARIS),
+            channels=names[: 1 + i % 2],
+        )
+        for i, when in enumerate(moments)
+    ]
+    now = datetime(2027, 12, 1, tzinfo=UTC)
+    ready = QueueContext(posts, cfg, now).ready()
+    keys, starts = editorial._window_starts(ready, timedelta(days=14))
+    assert keys is not ready.instants and starts is not None  # wall clocks, bisected
+    with pytest.raises(editorial._Irregular):  # as instants, windows that start in a change
+        for p in ready.posts:
+            assert p.date is not None
+            editorial._start(p.date, timedelta(days=14))
+    expected = list(plain_mix(QueueContext(posts, cfg, now)))
+    assert len(expected) > 5
+    assert list(editorial.mix(QueueContext(posts, cfg, now))) == expected
+
+
 # --- At the command line -----------------------------------------------------------------
 
 

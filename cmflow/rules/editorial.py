@@ -8,6 +8,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
+from typing import cast
 
 from cmflow import schema
 from cmflow.i18n import _, percent
@@ -125,7 +126,8 @@ def mix(ctx: QueueContext) -> Iterator[Finding]:
     """For each channel and capped pillar: in every rolling window that ends at a post and
     holds at least 1/max_share posts, the pillar's share must not exceed max_share.
     Only the posts of a capped pillar are looked at one by one (see `_mix_bisect`)."""
-    starts: dict[timedelta, list[float] | None] = {}  # per window (channels share one)
+    # per window (channels share one): what to bisect and where each post's window starts
+    starts: dict[timedelta, tuple[list[float], list[float] | None]] = {}
     candidates: dict[frozenset[str], list[tuple[int, str | None]]] = {}
     for channel in ctx.config.channels.values():
         rules = channel.rules
@@ -142,7 +144,8 @@ def mix(ctx: QueueContext) -> Iterator[Finding]:
                 key = frozenset(capped)
                 if key not in candidates:
                     candidates[key] = _candidates(ready.posts, capped)
-                hits = _mix_bisect(ctx, name, capped, window, starts[window], candidates[key])
+                keys, cuts = starts[window]
+                hits = _mix_bisect(ctx, name, capped, window, keys, cuts, candidates[key])
                 found = [(ready.posts[i], p, c, n, s) for i, p, c, n, s in hits]
             except _Irregular:
                 found = None
@@ -170,25 +173,40 @@ def _pillars(posts: list[Post], channel: str) -> list[str | None]:
     return values
 
 
-def _window_starts(ready: Ready, window: timedelta) -> list[float] | None:
-    """Where the window ending at each post starts (`date - window`, as an instant), when
-    that is `instant - window` for all of them (every date at a fixed offset) or never goes
-    back from one post to the next (zoned dates among fixed ones, as when one file was
-    parsed again among cached posts). None when every date has the same zone object: then
-    each start is computed where needed (`_mix_bisect`), by Python's own arithmetic."""
+def _window_starts(ready: Ready, window: timedelta) -> tuple[list[float], list[float] | None]:
+    """Seconds that order the ready posts as Python compares their dates, and where the
+    window ending at each post starts in the same seconds (`date - window`), when that is
+    simple arithmetic on them:
+
+    - every date at a fixed offset: their instants (Python compares instants across zones);
+    - every date with the same zone object (as read from files): their wall clocks, when
+      those never go back (a repeated hour can make them): Python compares dates of one zone
+      object on the wall clock, and subtracts a window there too, whether or not the time it
+      gives is skipped or repeated in the zone;
+    - zoned dates among fixed ones (one file parsed again among cached posts): their
+      instants, when the starts never go back from one post to the next (else _Irregular).
+
+    Else (one zone whose wall clock goes back) the instants and None: each start is then
+    computed where needed (`_mix_bisect`), by Python's own arithmetic."""
     assert ready.instants is not None and ready.zones is not None
+    instants = ready.instants
     seconds = window // timedelta(seconds=1)
     if all(type(z) is timezone for z in ready.zones):
-        return [t - seconds for t in ready.instants]
+        return instants, [t - seconds for t in instants]
     if len(ready.zones) == 1:
-        return None
+        # Instant plus offset: the date's own fields, exactly (whole seconds, both).
+        zoned = cast("Iterator[timedelta]", map(datetime.utcoffset, map(_date, ready.posts)))
+        walls = list(map(operator.add, instants, map(timedelta.total_seconds, zoned)))
+        if all(map(operator.le, walls, walls[1:])):
+            return walls, [w - seconds for w in walls]
+        return instants, None
     starts = []
-    for p, t in zip(ready.posts, ready.instants, strict=True):
+    for p, t in zip(ready.posts, instants, strict=True):
         assert p.date is not None
         starts.append(t - seconds if type(p.date.tzinfo) is timezone else _start(p.date, window))
     if not all(map(operator.le, starts, starts[1:])):
         raise _Irregular
-    return starts
+    return instants, starts
 
 
 def _start(date: datetime, window: timedelta) -> float:
@@ -205,15 +223,15 @@ def _mix_bisect(
     channel: str,
     capped: Mapping[str, float],
     window: timedelta,
+    keys: list[float],
     starts: list[float] | None,
     candidates: list[tuple[int, str | None]],
 ) -> Iterator[_MixHit]:
     """`_mix_slide`'s window, evaluated only where a post of a capped pillar ends it: where
-    it starts is found by bisection over the instants (the window's start never goes back,
-    see `_window_starts`), how many posts of the pillar it holds from their positions."""
+    it starts is found by bisection over `keys` (the window's start never goes back, see
+    `_window_starts`), how many posts of the pillar it holds from their positions."""
     ready = ctx.ready()
-    posts, instants, chans = ready.posts, ready.instants, ready.channels
-    assert instants is not None
+    posts, chans = ready.posts, ready.channels
     where = ctx.where(channel)
     at: dict[str, list[int]] = defaultdict(list)  # each capped pillar's posts so far
     reported: dict[str, int] = {}
@@ -234,7 +252,7 @@ def _mix_bisect(
             date = posts[i].date
             assert date is not None
             cut = _start(date, window)
-        first = bisect_left(instants, cut, first, i)
+        first = bisect_left(keys, cut, first, i)
         start = bisect_left(where, first, start, end)
         size = end + 1 - start
         count = len(mine) - bisect_left(mine, start)
@@ -257,6 +275,7 @@ def _candidates(posts: list[Post], capped: Mapping[str, float]) -> list[tuple[in
 
 
 _meta = operator.attrgetter("meta")
+_date = operator.attrgetter("date")
 
 
 def _mix_slide(

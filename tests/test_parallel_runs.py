@@ -1,0 +1,205 @@
+"""On a large repository, `cmflow validate` hands work to a forked process: listing and
+stat'ing the post files and the publish record while it decodes the cache (`_Survey`), and
+packing the entries' part of the cache while it runs the queue rules (`Cache.prepare`).
+Whatever the other process does, the answer is the one a single process gives: the same
+findings, the same cache file byte for byte, every change seen, and a helper process that
+dies costs time, not correctness.
+
+The repository is the benchmark's years-old archive (posts by month, a third with a photo, a
+publish record file per (post, channel)), large enough for the cache to pass the size from
+which a second process is used, with accented file names.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from cmflow import config as config_mod
+from cmflow import validation
+from cmflow.cache import CACHE_DIR, FILE_NAME
+from cmflow.forked import Forked
+from cmflow.model import Finding
+from cmflow.rules import BY_ID
+from cmflow.timeutil import parse_datetime
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTS = 1200  # a cache of about 2 MB: past `validation._LARGE_CACHE`
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "validate_bench", ROOT / "bench/validate_bench.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _age(root: Path, seconds: int = 60) -> None:
+    """Every file and folder made older: stamps within two seconds of the cache are racy
+    (never trusted), and these runs are faster than that."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != CACHE_DIR]
+        for name in [*files, *dirs]:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - seconds * 10**9))
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("archive") / "dépôt"
+    root.mkdir()
+    _bench().write_archive(root, POSTS)
+    # French file names, as brands write them (posts and a record folder of one of them).
+    posts = sorted((root / "content").rglob("*.md"))
+    for i, path in enumerate(posts[::97]):
+        path.rename(path.with_name(f"{path.stem}-été-n°{i}-œuvre.md"))
+    return root
+
+
+@pytest.fixture
+def repo(archive: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the archive for each test, every stamp a minute old."""
+    root = tmp_path / "dépôt"
+    shutil.copytree(archive, root, symlinks=True)
+    _age(root)
+    return root
+
+
+def _run(root: Path, jobs: int, at: str = "2027-01-01 00:00") -> tuple[list[Finding], bytes]:
+    cfg = config_mod.load(root, set(BY_ID))
+    now = parse_datetime(at, cfg.timezone)
+    report = validation.validate(cfg, now=now, jobs=jobs)
+    cache = root / CACHE_DIR / FILE_NAME
+    return report.findings, cache.read_bytes() if cache.exists() else b""
+
+
+def _swap_cache(root: Path, data: bytes) -> None:
+    (root / CACHE_DIR / FILE_NAME).write_bytes(data)
+    # Written a minute after everything else (so no stamp is racy), as a real run would be.
+    st = os.stat(root / CACHE_DIR / FILE_NAME)
+    os.utime(root / CACHE_DIR / FILE_NAME, ns=(st.st_atime_ns, time.time_ns()))
+
+
+def test_two_processes_give_one_process_answer_and_cache(repo: Path) -> None:
+    one, cache_one = _run(repo, jobs=1)
+    assert len(cache_one) > validation._LARGE_CACHE  # else nothing below runs in parallel
+    (repo / CACHE_DIR / FILE_NAME).unlink()
+    two, cache_two = _run(repo, jobs=2)
+    assert two == one
+    assert cache_two == cache_one  # the entries packed in the other process, spliced
+
+    # Unchanged: answered from the cache, the files listed and the record checked elsewhere.
+    assert _run(repo, jobs=2)[0] == one
+    assert _run(repo, jobs=2, at="2027-02-01 00:00")[0] == _run(repo, 1, "2027-02-01 00:00")[0]
+
+    # One post edited: the same findings and the same cache, whichever saved it.
+    before = (repo / CACHE_DIR / FILE_NAME).read_bytes()
+    edited = sorted((repo / "content").rglob("*été*.md"))[3]
+    edited.write_text(edited.read_text("utf-8") + "\nUn mot de plus, interdit : gratuit.\n")
+    _age(repo)
+    two, cache_two = _run(repo, jobs=2)
+    _swap_cache(repo, before)
+    one, cache_one = _run(repo, jobs=1)
+    assert two == one
+    assert any(f.path == edited.relative_to(repo).as_posix() for f in one)
+    assert cache_two == cache_one
+
+
+def test_every_change_is_seen_by_the_other_process(repo: Path) -> None:
+    _run(repo, jobs=1)
+    base = _run(repo, jobs=2)[0]
+
+    # A record file rewritten in place (same size, by hand): the record is read again.
+    records = sorted((repo / "data/record").rglob("*.json"))
+    target = records[len(records) // 2]
+    text = target.read_text("utf-8")
+    target.write_text(text.replace('"published"', '"failed___"', 1), encoding="utf-8")
+    assert _run(repo, jobs=2)[0] == _run(repo, jobs=1)[0] != base
+
+    # A post file removed and one added under an accented name: listed by the other process.
+    posts = sorted((repo / "content").rglob("*.md"))
+    posts[5].rename(posts[5].with_name("à-la-une-déplacé.md"))
+    assert _run(repo, jobs=2)[0] == _run(repo, jobs=1)[0]
+
+    # A post that can no longer be stat'ed (a dangling link): the same finding either way.
+    posts = sorted((repo / "content").rglob("*.md"))
+    posts[7].unlink()
+    posts[7].symlink_to(repo / "nulle-part.md")
+    two = _run(repo, jobs=2)[0]
+    assert two == _run(repo, jobs=1)[0]
+    assert any(f.path == posts[7].relative_to(repo).as_posix() for f in two)
+
+
+def test_a_helper_process_that_dies_gives_no_answer() -> None:
+    def killed() -> bytes:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return b"never"
+
+    def fails() -> bytes:
+        raise RuntimeError("boom")
+
+    def first_then_dies() -> Iterator[bytes]:
+        yield b"first"
+        os.kill(os.getpid(), signal.SIGKILL)
+        yield b"never"
+
+    def first_then_waits() -> Iterator[bytes]:
+        yield b"first"
+        time.sleep(30)
+        yield b"late"
+
+    assert Forked(killed).result() is None
+    assert Forked(fails).result() is None
+    assert Forked(lambda: [b""]).result() == b""
+    big = bytes(range(256)) * 40_000  # 10 MB: more than a pipe or a single write holds
+    assert Forked(lambda: [big]).result() == big
+
+    # A piece is there as soon as it is whole, whatever becomes of the rest.
+    half = Forked(first_then_dies, parts=2)
+    assert half.part(1) is None
+    assert half.part(0) == b"first"
+    early = Forked(first_then_waits, parts=2)
+    started = time.monotonic()
+    assert early.part(0) == b"first"
+    early.cancel()
+    assert time.monotonic() - started < 10
+    assert early.part(1) is None
+
+
+def test_the_fingerprints_table_spliced_from_the_cache_is_the_one_packed_whole(
+    repo: Path,
+) -> None:
+    """After an edit, the fingerprints of the posts read from the cache are copied from its
+    table by runs of rows; the bytes are those of packing every entry's fingerprints."""
+    from cmflow.cache import _encode_fingerprints, _pack_columns, _Packed
+
+    _run(repo, jobs=1)
+    posts = sorted((repo / "content").rglob("*.md"))
+    posts[0].unlink()  # the first row gone: every row after it moves up
+    middle = posts[len(posts) // 2]
+    middle.write_text(middle.read_text("utf-8") + "\nModifié.\n", encoding="utf-8")
+    added = posts[-1].with_name("ajouté-à-la-fin-ça.md")
+    added.write_text(posts[-1].read_text("utf-8").replace("id:", "ancien_id:"), "utf-8")
+    _age(repo)
+    cfg = config_mod.load(repo, set(BY_ID))
+    _entries, cache = validation._load(cfg, True, jobs=1)
+    assert cache is not None and cache.fill is not None  # never filled in: spliced
+    spliced = _encode_fingerprints(cache)
+    assert type(spliced["fingerprints"]["channel"]) is _Packed
+    cache.fingerprints()
+    whole = _encode_fingerprints(cache)
+    assert type(whole["fingerprints"]["channel"]) is list
+    assert len(whole["fingerprints"]["channel"]) > POSTS  # several channels a post
+    assert _pack_columns(spliced, ("fingerprints",)) == _pack_columns(whole, ("fingerprints",))
