@@ -41,6 +41,7 @@ __all__ = [
     "count_utf16",
     "count_x",
     "counter_label",
+    "exceeding",
     "find_urls",
     "graphemes",
     "is_emoji_grapheme",
@@ -393,6 +394,55 @@ COUNTER_LABELS: Final[dict[str, Callable[[], str]]] = {
 }
 """Each counter's unit in plain words, for messages such as "312/280 ...": called when the
 message is written, so that it is in the current language (see `counter_label`)."""
+
+
+# --- Over a limit -------------------------------------------------------------------------
+
+# The fewest characters a URL takes: "http://" and the first character of its host (which
+# trimming never removes: a letter, a digit or "["). Every URL holds its own "://".
+_SHORTEST_URL: Final = len("http://a")
+
+
+def at_most(name: str, text: str, url_length: int | None = None) -> int:
+    """A number `COUNTERS[name](text, url_length)` never exceeds, found without segmenting
+    the text into graphemes, finding its URLs or looking for emoji.
+
+    Each bound holds for every text: grapheme clusters are at least one code point each;
+    a URL ("://" marks each one) becomes at most `url_length` characters where it took at
+    least `_SHORTEST_URL`; a remote mention only shrinks; X counts the same URLs as
+    `find_urls` finds, 23 each, and an emoji 2, which it weighs at least as code points
+    (two of them, or one outside the light ranges); an emoji counted as its UTF-8 bytes on
+    Threads is as many as its code points take in UTF-8.
+    """
+    if name == "graphemes":
+        return len(text)
+    if name == "mastodon":
+        grow = (URL_LENGTH if url_length is None else url_length) - _SHORTEST_URL
+        return len(text) + max(grow, 0) * text.count("://")
+    if name == "x":
+        text = unicodedata.normalize("NFC", text)
+        total = _x_code_point_weight(text)
+        if "://" in text:  # each URL counts 23 instead of its code points' weights
+            for _start, _end, url in _find_urls(text):
+                total += URL_LENGTH - _x_code_point_weight(url)
+        return total
+    if name == "threads":
+        return count_utf8(text)
+    return COUNTERS[name](text, url_length)  # exact (`_EXACT`), and as cheap as a bound
+
+
+# The counters `at_most` gives the exact count of.
+_EXACT: Final = frozenset({"chars", "utf16", "utf8"})
+
+
+def exceeding(name: str, text: str, url_length: int | None, limit: int) -> int | None:
+    """`COUNTERS[name](text, url_length)` when it is over `limit`, else None: counted only
+    when a cheap bound (`at_most`) does not already show that the text fits."""
+    bound = at_most(name, text, url_length)
+    if bound <= limit:
+        return None
+    length = bound if name in _EXACT else COUNTERS[name](text, url_length)
+    return length if length > limit else None
 
 
 def counter_label(name: str) -> str:

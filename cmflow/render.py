@@ -8,40 +8,115 @@ import re
 import string
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote_plus
 
 from cmflow import counting, markup
 from cmflow.config import Channel, LinkTracking
-from cmflow.model import Link, Part, Post, Rendered
+from cmflow.model import Link, Media, Part, Post, Rendered
 from cmflow.platforms.spec import Capability
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _NO_VARIANT: dict[str, Any] = {}  # read only
 
 
-def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
-    """Render `post` for `channel`. With `html`, feed-like channels also get `Rendered.html`."""
-    spec = channel.spec
-    name = channel.name
-    meta = post.meta
-    # `post.field(key, name)`, the channel's variant looked up once, not once per field.
-    variants = meta.get("variants")
+def render(post: Post, channel: Channel, *, html: bool = False, measure: bool = True) -> Rendered:
+    """Render `post` for `channel`. With `html`, feed-like channels also get `Rendered.html`.
+
+    Without `measure` (validation), what the channel receives but not its measures: each
+    part's text and media as sent, its `links` left empty and its `length` 0 (the rules
+    count a part only where it may be over the limit: `counting.exceeding`)."""
+    fields = _fields_of(post, _variant(post, channel.name))
+    return _render(post, channel, fields, html, measure, {})
+
+
+def render_each(post: Post, channels: list[Channel], *, measure: bool = True) -> list[Rendered]:
+    """`render(post, c, measure=measure)` for each channel: the fields of the post are read
+    once for all the channels without a variant (what most posts send everywhere)."""
+    shared: _Fields | None = None
+    labels: dict[str, str] = {}  # each counter's, in the language of this call
+    out: list[Rendered] = []
+    for channel in channels:
+        over = _variant(post, channel.name)
+        if over is not _NO_VARIANT:
+            fields = _fields_of(post, over)
+        else:
+            if shared is None:
+                shared = _fields_of(post, over)
+            fields = shared
+        out.append(_render(post, channel, fields, False, measure, labels))
+    return out
+
+
+class _Fields(NamedTuple):
+    """What `render` reads of a post for one channel, its variant applied (`Post.field`)."""
+
+    body: str  # `post.body_for(channel)`
+    campaign: str
+    thread: Any
+    title: str | None
+    tags: list[str]  # copied into each `Rendered`
+    language: Any  # as written: the channel's own language when empty
+    series: str | None
+    media: list[Media]  # copied into each `Rendered`
+
+
+def _variant(post: Post, name: str) -> dict[str, Any]:
+    """The channel's variant, or `_NO_VARIANT` (`post.field(key, name)` looks it up so)."""
+    variants = post.meta.get("variants")
     variant = variants.get(name) if isinstance(variants, dict) else None
-    over: dict[str, Any] = variant if isinstance(variant, dict) else _NO_VARIANT
+    return variant if isinstance(variant, dict) else _NO_VARIANT
+
+
+def _fields_of(post: Post, over: dict[str, Any]) -> _Fields:
+    """The fields for a channel whose variant is `over` (`_NO_VARIANT`: the post's own)."""
+    meta = post.meta
 
     def field(key: str) -> Any:
         return over[key] if key in over else meta.get(key)
 
     body = field("body")
-    if not isinstance(body, str):  # `post.body_for(name)`
-        body = post.body
-    tracking = channel.rules.link_tracking
     campaign = field("campaign")
+    title = field("title")
+    tags = field("tags")
+    series = field("series")
+    media = field("media")
+    return _Fields(
+        body=body if isinstance(body, str) else post.body,
+        campaign=str(campaign) if campaign else "",
+        thread=field("thread"),
+        title=str(title) if title is not None else None,
+        tags=[str(t) for t in tags] if isinstance(tags, list) else [],
+        language=field("language"),
+        series=str(series) if series else None,
+        media=_media(media) if media else [],
+    )
+
+
+def _media(raw: Any) -> list[Media]:
+    """`Post.media` of the field's value."""
+    out: list[Media] = []
+    if isinstance(raw, list):
+        for item in raw:
+            if isinstance(item, str):
+                out.append(Media(item))
+            elif isinstance(item, dict) and isinstance(item.get("path"), str):
+                alt = item.get("alt")
+                out.append(Media(item["path"], alt if isinstance(alt, str) else None))
+    return out
+
+
+def _render(
+    post: Post, channel: Channel, f: _Fields, html: bool, measure: bool, labels: dict[str, str]
+) -> Rendered:
+    spec = channel.spec
+    name = channel.name
+    body = f.body
+    tracking = channel.rules.link_tracking
     params = {
         "channel": name,
         "platform": channel.platform,
-        "campaign": str(campaign) if campaign else "",
+        "campaign": f.campaign,
         "id": post.id,
     }
     if spec.can(Capability.MARKDOWN):
@@ -51,13 +126,13 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
     if tracking is not None:
         texts = [tag_links(t, tracking, params) for t in texts]
     texts = [t for t in texts if t] or [""]
-    media = post.media(name)
+    media = list(f.media)
     limit = channel.rules.max_length
     if media and channel.rules.max_caption_length is not None:
         limit = min(limit or channel.rules.max_caption_length, channel.rules.max_caption_length)
     count = counting.COUNTERS[spec.counter]
     url_length = spec.url_length
-    if spec.threads and field("thread") == "auto" and limit:
+    if spec.threads and f.thread == "auto" and limit:
         texts = [
             p
             for t in texts
@@ -65,26 +140,29 @@ def render(post: Post, channel: Channel, *, html: bool = False) -> Rendered:
         ]
         texts = number_parts(texts) if len(texts) > 1 else texts
     parts: list[Part] = []
-    for i, text in enumerate(texts):
+    if not measure:
+        width = spec.shorten_links
+        for i, text in enumerate(texts):
+            shown = shorten_links(text, width)[0] if width else text
+            parts.append(Part(shown, media if i == 0 else []))
+    for i, text in enumerate(texts if measure else ()):
         shown, links = (
             shorten_links(text, spec.shorten_links) if spec.shorten_links else (text, _links(text))
         )
         parts.append(Part(shown, media if i == 0 else [], links, count(shown, url_length)))
-    title = field("title")
-    tags = field("tags")
-    language = field("language") or channel.language
-    series = field("series")
+    language = f.language or channel.language
     rendered = Rendered(
         post_id=post.id,
         channel=name,
         platform=channel.platform,
         parts=parts,
-        title=str(title) if title is not None else None,
-        tags=[str(t) for t in tags] if isinstance(tags, list) else [],
+        title=f.title,
+        tags=list(f.tags),
         language=str(language) if language else None,
         limit=limit,
-        counter=counting.counter_label(spec.counter),
-        series=str(series) if series else None,
+        counter=labels.get(spec.counter)
+        or labels.setdefault(spec.counter, counting.counter_label(spec.counter)),
+        series=f.series,
         path=post.path,
     )
     if html and spec.html:
@@ -123,19 +201,24 @@ def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
     """Add UTM parameters to links to the tracked domains (existing parameters win)."""
     if not tracking.domains or not tracking.params:
         return text
-    found = counting.find_urls(text)
+    found = _cut_links(text, tracking.domains)
     if not found:
         return text
-    templates, items = _utm_key(tracking, params)
-    domains = tracking.domains
+    templates, fields = _templates(tracking)  # `_utm_key`, and `_tag` below, inline
+    items = tuple([(k, params.get(k, "")) for k in fields])
     out: list[str] = []
     spans: list[tuple[int, int, str]] = []
     known = True
     last = 0
     pos = 0
-    for start, end, url in found:
+    for start, end, url, cut in found:
         out.append(text[last:start])
-        tagged = _tag(url, _tracked(url, domains), templates, items)
+        tagged = url
+        if cut is not None:
+            path, query, tail, present = cut
+            added = _added(templates, items, present)
+            if added:
+                tagged = f"{path}?{'&'.join([query, *added] if query else added)}{tail}"
         out.append(tagged)
         pos += start - last
         spans.append((pos, pos + len(tagged), tagged))
@@ -151,6 +234,15 @@ def tag_links(text: str, tracking: LinkTracking, params: dict[str, str]) -> str:
     return result
 
 
+@lru_cache(maxsize=1024)
+def _cut_links(
+    text: str, domains: tuple[str, ...]
+) -> tuple[tuple[int, int, str, _Cut | None], ...]:
+    """The URLs of `text` (`counting.find_urls`), each with where parameters go (`_tracked`):
+    cached, the channels of a post tag the same text, each with its own parameters."""
+    return tuple([(s, e, url, _tracked(url, domains)) for s, e, url in counting.find_urls(text)])
+
+
 def utm(url: str, tracking: LinkTracking, params: dict[str, str]) -> str:
     return _tag(url, _tracked(url, tracking.domains), *_utm_key(tracking, params))
 
@@ -160,8 +252,23 @@ def _utm_key(
 ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
     """The templates, and the parameters they use (by name, as `_fields` sorts them): what
     `_added` caches on."""
-    templates = tuple(tracking.params.items())
-    return templates, tuple([(k, params.get(k, "")) for k in _fields(templates)])
+    templates, fields = _templates(tracking)
+    return templates, tuple([(k, params.get(k, "")) for k in fields])
+
+
+# id(tracking) -> (tracking, its templates, their fields): a channel's, worked out once. The
+# entry holds the object, so no other object takes its id while it is there.
+_TEMPLATES: dict[int, tuple[LinkTracking, tuple[tuple[str, str], ...], tuple[str, ...]]] = {}
+
+
+def _templates(tracking: LinkTracking) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    got = _TEMPLATES.get(id(tracking))
+    if got is None or got[0] is not tracking:
+        if len(_TEMPLATES) >= 256:
+            _TEMPLATES.clear()
+        templates = tuple(tracking.params.items())
+        got = _TEMPLATES[id(tracking)] = (tracking, templates, _fields(templates))
+    return got[1], got[2]
 
 
 @lru_cache(maxsize=64)

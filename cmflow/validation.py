@@ -10,7 +10,7 @@ import signal
 import stat
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,16 +81,18 @@ class Checker:
         # Per channel, the post checks its settings let fire (in catalogue order), for a
         # post that sends it media and for one that does not: most channels leave several
         # rules nothing to check, and most posts have no media.
-        self._checks: dict[str, tuple[tuple[PostCheck, ...], tuple[PostCheck, ...]]] = {}
+        # Each check comes with the key of the channels it finds the same on (`Rule.same_on`).
+        self._checks: dict[str, tuple[_Checks, _Checks]] = {}
 
-    def _checks_for(self, channel: Channel) -> tuple[tuple[PostCheck, ...], tuple[PostCheck, ...]]:
+    def _checks_for(self, channel: Channel) -> tuple[_Checks, _Checks]:
         rules = [
             r
             for r in POST_RULES
             if r.post is not None and (r.applies is None or r.applies(channel))
         ]
-        with_media = tuple(r.post for r in rules if r.post is not None)
-        without = tuple(r.post for r in rules if r.post is not None and not r.media_only)
+        keyed = [(r, r.same_on(channel) if r.same_on is not None else None) for r in rules]
+        with_media = tuple((r.post, k) for r, k in keyed if r.post is not None)
+        without = tuple((r.post, k) for r, k in keyed if r.post is not None and not r.media_only)
         checks = self._checks[channel.name] = (with_media, without)
         return checks
 
@@ -103,7 +105,7 @@ class Checker:
     def check(self, post: Post) -> tuple[list[Finding], dict[str, str]]:
         """Per-post rule findings on every channel of `post` (levels not applied yet), and
         the fingerprint of what each channel would receive."""
-        from cmflow.render import fingerprint, render
+        from cmflow.render import fingerprint, render_each
 
         config = self.config
         out: list[Finding] = list(post.problems)
@@ -113,15 +115,47 @@ class Checker:
             out.extend(frule.file(post))
         if not post.meta:
             return out, fps
-        for name in post.channels:
-            channel = config.channels[name]
-            rendered = render(post, channel)
+        channels = [config.channels[name] for name in post.channels]
+        # Without variants, what a check found on one channel it finds on every channel with
+        # the same key (`Rule.same_on`), but for the channel's name.
+        plain = "variants" not in post.meta
+        seen: dict[tuple[PostCheck, Hashable], list[Finding]] = {}
+        for channel, rendered in zip(
+            channels, render_each(post, channels, measure=False), strict=True
+        ):
+            name = channel.name
             fps[name] = fingerprint(rendered)
-            ctx = PostContext(post, channel, rendered, config, config.root, self.inspect)
+            # The first part carries the channel's media (`render`): not worked out again.
+            media = rendered.parts[0].media
+            ctx = PostContext(
+                post, channel, rendered, config, config.root, self.inspect, known_media=media
+            )
             both = self._checks.get(name) or self._checks_for(channel)
-            for check in both[0] if ctx.media else both[1]:
-                out.extend(check(ctx))
+            for check, key in both[0] if ctx.media else both[1]:
+                if key is None or not plain:
+                    out.extend(check(ctx))
+                elif (found := seen.get((check, key))) is None:
+                    out.extend(seen.setdefault((check, key), list(check(ctx))))
+                elif found:
+                    out.extend([_on(f, name) for f in found])
         return out, fps
+
+
+# The post checks for a channel, each with its `Rule.same_on` key (None: none).
+_Checks = tuple[tuple[PostCheck, Hashable | None], ...]
+
+
+def _on(finding: Finding, channel: str) -> Finding:
+    """`finding` as found on `channel`."""
+    return Finding(
+        finding.path,
+        finding.line,
+        finding.column,
+        finding.level,
+        finding.rule,
+        finding.message,
+        channel,
+    )
 
 
 def check_post(post: Post, config: Config) -> tuple[list[Finding], dict[str, str]]:

@@ -213,3 +213,40 @@ def test_every_ascii_character_ends_a_url_or_not_as_first_written() -> None:
     for c in map(chr, range(128)):
         text = f"https://a{c}b"
         assert counting._URL.match(text)[0] == _URL_THE_LONG_WAY.match(text)[0], repr(c)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_bound_is_never_below_the_count_and_exceeding_agrees(seed: int) -> None:
+    # `at_most` lets the length rule skip counting a text that fits: it must never be below
+    # the count, whatever the text (URLs, mentions, emoji, combining marks, CR LF, CJK).
+    for text in _texts(200 + seed, 1500):
+        for name, count in counting.COUNTERS.items():
+            for url_length in (None, 0, 5, 23, 40):
+                exact = count(text, url_length)
+                assert counting.at_most(name, text, url_length) >= exact, (name, repr(text))
+                for limit in {0, max(exact - 1, 0), exact, exact + 1, len(text)}:
+                    over = counting.exceeding(name, text, url_length, limit)
+                    assert over == (exact if exact > limit else None), (name, repr(text), limit)
+
+
+def test_bound_holds_for_characters_nfc_composes_or_expands() -> None:
+    # NFC may shorten a text (e + U+0301 -> é) or lengthen it (U+0958 has no composed form
+    # and decomposes): X counts the normalized text, and so does its bound.
+    for text in ["e\u0301" * 150, "\u0958" * 150, "\u2adc" * 100, "a\u0958 https://x.fr " * 20]:
+        exact = counting.count_x(text)
+        assert counting.at_most("x", text) >= exact
+        for limit in (exact - 1, exact, exact + 1):
+            assert counting.exceeding("x", text, None, limit) == (exact if exact > limit else None)
+
+
+def test_no_emoji_presentation_code_point_is_light_on_x() -> None:
+    # The X bound counts an emoji cluster at its code points' weight: a one-code-point emoji
+    # must weigh 2 already (outside the light ranges).
+    light = [
+        *range(0x0000, 0x1100),
+        *range(0x2000, 0x200E),
+        *range(0x2010, 0x2020),
+        *range(0x2032, 0x2038),
+    ]
+    chars = [chr(c) for c in light if not 0xD800 <= c < 0xE000]
+    assert [c for c in chars if counting.is_emoji_grapheme(c)] == []

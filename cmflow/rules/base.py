@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import compress, repeat
@@ -34,10 +34,14 @@ class PostContext:
         return media_files.inspect(self.root, rel)
 
     media: list[Media] = field(init=False)  # what this channel receives (variant applied)
+    # `post.media(channel.name)` when the caller has it already (validation.Checker: the
+    # first part's media, as `render` gives them); None: worked out here.
+    known_media: list[Media] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Computed once here: a cached_property costs a lock per access in Python 3.11.
-        self.media = self.post.media(self.channel.name)
+        known = self.known_media
+        self.media = known if known is not None else self.post.media(self.channel.name)
 
     def finding(self, rule: str, mark: Mark, message: str, level: Level = "error") -> Finding:
         return Finding(
@@ -154,6 +158,10 @@ class Rule:
     applies: Callable[[Channel], bool] | None = None
     # A post check that finds nothing on a post sending no media to the channel: not run there.
     media_only: bool = False
+    # For a post check: all it reads of a channel but its name (None: more). On a post
+    # without variants, channels for which this gives the same key get the same findings,
+    # each with its own channel's name: `validation.Checker` runs the check once for them.
+    same_on: Callable[[Channel], Hashable] | None = None
 
     @property
     def summary(self) -> str:

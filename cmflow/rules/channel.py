@@ -39,13 +39,20 @@ def _part_mark(ctx: PostContext, index: int) -> Mark:
 
 
 def max_length(ctx: PostContext) -> list[Finding]:
+    import cmflow.counting as counting  # lazy (the `regex` module costs start-up time); the
+    # plain form: `from cmflow import` costs a Python call at each run
+
     out: list[Finding] = []
     r = ctx.rendered
     n = len(r.parts)
     if r.limit is not None:
+        spec = ctx.channel.spec
         for i, part in enumerate(r.parts):
-            if part.length > r.limit:
-                words = [f"{part.length}/{r.limit} {r.counter}"]
+            # Counted here, not read from `part.length`: validation renders without measures,
+            # and most parts are shown to fit without being counted in full.
+            length = counting.exceeding(spec.counter, part.text, spec.url_length, r.limit)
+            if length is not None:
+                words = [f"{length}/{r.limit} {r.counter}"]
                 if n > 1:
                     words.insert(0, _("part {index}/{count}").format(index=i + 1, count=n))
                 if part.media and r.limit == ctx.channel.rules.max_caption_length:
@@ -84,7 +91,9 @@ def max_hashtags(ctx: PostContext) -> list[Finding]:
     limit = rules.max_hashtags
     # Each hashtag takes a "#": with no more "#" than the limit, there are not too many
     # hashtags, and they need not be found (URLs looked for, the text scanned).
-    if limit is not None and sum(p.text.count("#") for p in ctx.rendered.parts) > limit:
+    parts = ctx.rendered.parts
+    marks = parts[0].text.count("#") if len(parts) == 1 else sum(p.text.count("#") for p in parts)
+    if limit is not None and marks > limit:
         found = [t for part in ctx.rendered.parts for t in hashtags(part.text)]
         if len(found) > limit:
             out.append(

@@ -38,8 +38,10 @@ def forbidden_term(ctx: PostContext) -> list[Finding]:
     if not terms:
         return out
     post, name = ctx.post, ctx.channel.name
+    meta = post.meta
+    plain = "variants" not in meta  # then each field is the post's own (`Post.field`)
     for field in ("title", "summary"):
-        value = post.field(field, name)
+        value = meta.get(field) if plain else post.field(field, name)
         # term_hits is cached: the channels of a post without variants share its texts.
         if isinstance(value, str) and (hits := term_hits(value, terms)):
             _forbidden(ctx, out, value, hits, post.field_mark(field, name), field)
@@ -332,6 +334,7 @@ RULES = (
         lambda: _("a forbidden term appears (capitals and accents ignored)"),
         post=forbidden_term,
         applies=lambda c: bool(c.rules.forbidden_terms),
+        same_on=lambda c: c.rules.forbidden_terms,
     ),
     Rule(
         "editorial.required-hashtag",
@@ -346,6 +349,7 @@ RULES = (
         lambda: _("pillar missing (when required) or not in the list"),
         post=pillar,
         applies=lambda c: c.rules.require_pillar or bool(c.rules.pillars),
+        same_on=lambda c: (c.rules.require_pillar, c.rules.pillars),
     ),
     Rule(
         "editorial.mix",

@@ -62,6 +62,21 @@ def _texts(post: Post) -> tuple[list[str], list[Where | None]]:
     return texts, wheres
 
 
+def _pieces(post: Post) -> list[str]:
+    """`_texts(post)[0]`, without where each piece is (wanted only for a secret found)."""
+    texts: list[str] = [post.body]
+    _values(post.meta, texts)
+    return texts
+
+
+def _values(value: dict[Any, Any] | list[Any], texts: list[str]) -> None:
+    for v in value.values() if isinstance(value, dict) else value:
+        if isinstance(v, str):
+            texts.append(v)
+        elif isinstance(v, dict | list):
+            _values(v, texts)
+
+
 def _strings(
     value: dict[Any, Any] | list[Any], path: KeyPath, texts: list[str], wheres: list[Where | None]
 ) -> None:
@@ -143,7 +158,7 @@ def _finding(post: Post, at: Mark, what: str) -> Finding:
 def secret(post: Post) -> list[Finding]:
     """Credential shapes anywhere in the post (cached with it: depends on nothing else).
     All its texts are scanned as one, each pattern only if its needle is there."""
-    texts, wheres = _texts(post)
+    texts = _pieces(post)
     joined = "\n".join(texts)
     low = joined.lower()
     present = {n for n in _ALL_NEEDLES if n in low}  # each needle looked for once
@@ -156,6 +171,7 @@ def secret(post: Post) -> list[Finding]:
             hits.extend((m.start(), what) for m in pattern.finditer(joined))
     if not hits:
         return []
+    texts, wheres = _texts(post)
     starts = []
     pos = 0
     for text in texts:

@@ -105,7 +105,12 @@ def _raw_matchable(text: str) -> bool:
     """Whether `raw_pattern` can stand for `term_pattern` over `fold(text)` (see above)."""
     if text.isascii():
         return True
-    chars = set(text)
+    # The characters known to be one for one are skipped by a pattern (a search is several
+    # times faster than a set of the text); from the first other one on, a set decides.
+    m = _other().search(text)
+    if m is None:
+        return True
+    chars = set(text[m.start() :])
     if chars <= _ONE_FOR_ONE:
         return True
     for c in chars - _ONE_FOR_ONE:
@@ -113,6 +118,22 @@ def _raw_matchable(text: str) -> bool:
             return False
         _ONE_FOR_ONE.add(c)
     return True
+
+
+# A character not (yet) in `_ONE_FOR_ONE`, and how many it held when compiled: compiled
+# again only once it has grown by a quarter (texts with thousands of distinct characters
+# compile it a few times, not once each), and not beyond `_OTHER_MAX` characters (a pattern
+# that knows fewer only hands the set more of the text: the answer is the same).
+_OTHER: list[tuple[re.Pattern[str], int]] = []
+_OTHER_MAX = 2048
+
+
+def _other() -> re.Pattern[str]:
+    size = len(_ONE_FOR_ONE)
+    if not _OTHER or (size > _OTHER[0][1] * 5 // 4 and size <= _OTHER_MAX):
+        known = "".join(sorted(map(re.escape, _ONE_FOR_ONE)))
+        _OTHER[:] = [(re.compile(f"[^{known}]"), len(_ONE_FOR_ONE))]
+    return _OTHER[0][0]
 
 
 @lru_cache(maxsize=1024)
