@@ -104,8 +104,14 @@ class RecordState:
         stamps: dict[str, tuple[int, int]] | None = None,
         later: Callable[[], list[RecordFields]] | None = None,
         flat: Flat | None = None,
+        build: Callable[[], Flat] | None = None,
     ) -> None:
-        self.top = top
+        self._top = top
+        # Makes `flat` from the cache's columns, checked, when first asked for: an unchanged
+        # run whose record another process checked never asks. A column that is not what
+        # cmflow writes gives an empty record that matches no folder (`BAD_TOP`): read
+        # again from the record, as any change.
+        self._build = build
         self._dirs = dirs
         self._files = files
         self._later = later
@@ -114,9 +120,29 @@ class RecordState:
         self._stamps = stamps  # "folder/name.json" -> (size, mtime_ns)
         self._flat = flat
 
+    @property
+    def top(self) -> int:
+        """The record folder's mtime_ns (or -1: none; `BAD_TOP`: not to be trusted)."""
+        self._built()
+        return self._top
+
+    def _built(self) -> None:
+        build, self._build = self._build, None
+        if build is not None:
+            try:
+                self._flat = build()
+            except (_Bad, ValueError, TypeError):
+                self._top, self._flat, self._later, self._files = (
+                    BAD_TOP,
+                    ([], [], [], []),
+                    None,
+                    {},
+                )
+
     def flat(self) -> Flat:
         """Folder names, their mtimes, "folder/name.json" of each file and its (size,
         mtime_ns), in the record's order."""
+        self._built()
         if self._flat is None:
             names = list(self.dirs)
             mtimes = [self.dirs[n][0] for n in names]
@@ -127,6 +153,7 @@ class RecordState:
 
     @property
     def dirs(self) -> dict[str, tuple[int, list[str]]]:
+        self._built()
         if self._dirs is None:
             assert self._flat is not None
             names, mtimes, keys, _stamps = self._flat
@@ -141,6 +168,7 @@ class RecordState:
 
     @property
     def stamps(self) -> dict[str, tuple[int, int]]:
+        self._built()
         if self._stamps is None:
             assert self._flat is not None
             self._stamps = dict(zip(self._flat[2], self._flat[3], strict=True))
@@ -150,6 +178,7 @@ class RecordState:
     def files(self) -> dict[str, tuple[int, int, RecordFields]]:
         """ "folder/name.json" -> (size, mtime_ns, fields). Fields that are not what cmflow
         writes give no file at all: each is then read again from the record."""
+        self._built()
         if self._files is None:
             later, self._later = self._later, None
             try:
@@ -166,6 +195,7 @@ class RecordState:
 
 
 Flat = tuple[list[str], list[int], list[str], list[tuple[int, int]]]
+BAD_TOP = -2  # the folder mtime of a kept record that turned out malformed: never matches
 
 
 class SentIndex(Mapping[tuple[str, str], Sent]):
@@ -379,6 +409,24 @@ def read_file(root: Path) -> RawFile:
         return ()
 
 
+def media_in(file: RawFile) -> tuple[list[str], list[int], list[int], int] | None:
+    """The media files kept in a cache file's bytes (paths, sizes, mtimes) and the racy
+    bound of their stamps, read alone (as `record_in`)."""
+    if not file:
+        return None
+    raw, written = file
+    try:
+        data = _unpack(raw, only={"media": frozenset({"path", "size", "mtime"})})
+        media = data.get("media")
+        if type(media) is not dict:
+            return None
+        spec = {k: _MEDIA_COLUMNS[k] for k in ("path", "size", "mtime")}
+        m = _columns(media, spec)
+        return m["path"], m["size"], m["mtime"], written - RACY_NS
+    except (_Bad, ValueError, TypeError, RecursionError, KeyError):
+        return None
+
+
 def record_in(file: RawFile) -> tuple[RecordState, int] | None:
     """The record state kept in a cache file's bytes and the racy bound of its stamps, read
     alone (the rest of the file is not decoded, nor its checksum checked: for a forked
@@ -580,6 +628,7 @@ _RFILE_FIELDS = tuple(k for k in _RFILE_COLUMNS if k not in ("dir", "name", "siz
 # Text columns cut into values only when asked for (see `_Texts`).
 _LAZY_TEXTS = frozenset(
     [("rfiles", k) for k in _RFILE_FIELDS]
+    + [("rdirs", "name"), ("rfiles", "name")]
     + [("fingerprints", "channel"), ("fingerprints", "hash"), ("files", "sha")]
     + [("sent", "hash"), ("sent", "published_at"), ("sent", "url")]
 )
@@ -976,21 +1025,21 @@ class Loaded:
                     when = when.astimezone(self.zone)
             # Filled directly: calling the dataclass __init__ 10,000 times is measurable.
             p = new(CachedPost)
-            p.__dict__.update(
-                path=rel,
-                id=pid,
-                meta={},
-                body="",
-                body_line=body_line,
-                _marks={("date",): Mark(line, col)},
-                date=when,
-                slot=slot,
-                slot_note="",
-                channels=names,
-                status=status,
-                content_hash=chash,
-                problems=[],
-            )
+            p.__dict__ = {
+                "path": rel,
+                "id": pid,
+                "meta": {},
+                "body": "",
+                "body_line": body_line,
+                "_marks": {("date",): Mark(line, col)},
+                "date": when,
+                "slot": slot,
+                "slot_note": "",
+                "channels": names,
+                "status": status,
+                "content_hash": chash,
+                "problems": [],
+            }
             out.append(p)
         return out
 
@@ -1082,8 +1131,9 @@ _RFILE_STAMPS = frozenset({"dir", "name", "size", "mtime"})
 
 
 def _record(rdirs: object, rfiles: object, *, fields: bool = True) -> RecordState:
-    """The record state of the `rdirs` and `rfiles` tables; without its `fields` (their
-    columns not read: only the stamps are compared), `files` is empty."""
+    """The record state of the `rdirs` and `rfiles` tables (their columns' types checked
+    now, the rest when first used: see `RecordState`); without its `fields` (their columns
+    not read: only the stamps are compared), `files` is empty."""
     d = _columns(rdirs, _RDIR_COLUMNS)
     spec = _RFILE_COLUMNS if fields else {k: _RFILE_COLUMNS[k] for k in _RFILE_STAMPS}
     f = _columns(rfiles, spec)
@@ -1091,25 +1141,28 @@ def _record(rdirs: object, rfiles: object, *, fields: bool = True) -> RecordStat
     if len(tops) != 1:
         raise _Bad
     top = tops.pop()
-    names: list[str] = d["name"]
-    mtimes: list[int] = d["mtime"]
-    if names == [""]:
-        names, mtimes = [], []
-    if "" in names or any("/" in name for name in names) or len(set(names)) != len(names):
-        raise _Bad
-    if f["dir"] and (min(f["dir"]) < 0 or max(f["dir"]) >= len(names)):
-        raise _Bad
-    if sorted(f["dir"]) != f["dir"]:
-        raise _Bad  # files by folder, in the folders' order (as written)
-    files: list[str] = f["name"]
-    if any("/" in name or not name.endswith(".json") for name in files):
-        raise _Bad
-    keys = [f"{names[i]}/{name}" for i, name in zip(f["dir"], files, strict=True)]
-    if len(set(keys)) != len(keys):
-        raise _Bad  # a file twice
-    stamps = list(zip(f["size"], f["mtime"], strict=True))
+
+    def build() -> Flat:
+        names: list[str] = _loaded(d["name"])
+        mtimes: list[int] = d["mtime"]
+        if names == [""]:
+            names, mtimes = [], []
+        if "" in names or any("/" in name for name in names) or len(set(names)) != len(names):
+            raise _Bad
+        if f["dir"] and (min(f["dir"]) < 0 or max(f["dir"]) >= len(names)):
+            raise _Bad
+        if sorted(f["dir"]) != f["dir"]:
+            raise _Bad  # files by folder, in the folders' order (as written)
+        files: list[str] = _loaded(f["name"])
+        if any("/" in name or not name.endswith(".json") for name in files):
+            raise _Bad
+        keys = [f"{names[i]}/{name}" for i, name in zip(f["dir"], files, strict=True)]
+        if len(set(keys)) != len(keys):
+            raise _Bad  # a file twice
+        return names, mtimes, keys, list(zip(f["size"], f["mtime"], strict=True))
+
     if not fields:
-        return RecordState(top, None, flat=(names, mtimes, keys, stamps))
+        return RecordState(top, None, build=build)
     columns = [f[k] for k in _RFILE_FIELDS]
 
     def later() -> list[RecordFields]:
@@ -1122,7 +1175,11 @@ def _record(rdirs: object, rfiles: object, *, fields: bool = True) -> RecordStat
             raise _Bad
         return list(zip(*values, strict=True))
 
-    return RecordState(top, None, later=later, flat=(names, mtimes, keys, stamps))
+    return RecordState(top, None, later=later, build=build)
+
+
+def _loaded(column: list[Any] | _Texts) -> list[Any]:
+    return column.load() if type(column) is _Texts else column  # type: ignore[return-value]
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None), list, dict})

@@ -27,6 +27,7 @@ from cmflow.cache import (
     RawFile,
     RecordFields,
     RecordState,
+    media_in,
     media_stamps,
     read_file,
     record_in,
@@ -503,11 +504,22 @@ class _Survey:
         mtimes = array("q", [s[1] if s is not None else 0 for s in stamps])
         names = "\0".join(rels).encode("utf-8", "surrogatepass")
         yield b"".join([len(rels).to_bytes(8, "little"), sizes, mtimes, names])
+        media = media_in(file)
         kept = record_in(file)
-        yield b"?" if kept is None else b"1" if _record_same(config, *kept) else b"0"
+        yield b"".join(
+            [
+                b"?" if media is None else b"1" if media_unchanged(config.root, *media) else b"0",
+                b"?" if kept is None else b"1" if _record_same(config, *kept) else b"0",
+            ]
+        )
+
+    def media(self) -> bool | None:
+        """Whether the media files are as the cache file holds them (None: not known)."""
+        same = (self._job.part(1) or b"??")[:1]
+        return None if same not in (b"0", b"1") else same == b"1"
 
     def record(self) -> bool | None:
-        same = self._job.part(1)
+        same = (self._job.part(1) or b"??")[1:2]
         return None if same not in (b"0", b"1") else same == b"1"
 
     def listing(self) -> tuple[list[str], list[Stamp | None]] | None:
@@ -647,7 +659,7 @@ def _validate(
                 stamps = post_stamps(config.root, rels)
             else:
                 rels, stamps = got
-            quick = _unchanged(config, cache, rels, stamps, now, same_record)
+            quick = _unchanged(config, cache, rels, stamps, now, same_record, survey)
         except BaseException:
             same_record.cancel()
             raise
@@ -821,6 +833,7 @@ def _unchanged(
     stamps: list[Stamp | None],
     now: datetime,
     same_record: Callable[[Cache], bool] | None = None,
+    survey: _Survey | None = None,
 ) -> tuple[list[Finding], list[Post]] | None:
     """The findings (levels not applied yet) and slim posts of a run in which no post file,
     media file or record file changed since the cache was written, else None. Only stats and
@@ -841,13 +854,6 @@ def _unchanged(
         return None  # (a missing file's None equals no stamp)
     if loaded.mtimes and max(loaded.mtimes) >= racy:
         return None
-    paths, sizes, mtimes = loaded.media_rows()
-    if paths:
-        seen = media_stamps(config.root, paths)
-        if [s[1] for s in seen] != sizes or [s[2] for s in seen] != mtimes:
-            return None
-        if max(mtimes) >= racy:
-            return None
     posts = loaded.slim_posts()
     if posts is None or any(p.slot is not None for p in posts):
         return None
@@ -868,9 +874,28 @@ def _unchanged(
         if rule.stable or rule.queue is None:
             continue
         findings.extend(settled.get(rule.id, []) if rule.settled else rule.queue(qctx))
+    # Last, what another process may have answered meanwhile (see `_Survey`).
+    same_media = survey.media() if survey is not None else None
+    if same_media is None:
+        paths, sizes, mtimes = loaded.media_rows()
+        same_media = media_unchanged(config.root, paths, sizes, mtimes, racy)
+    if not same_media:
+        return None
     if not (same_record or partial(record_unchanged, config))(cache):
         return None
     return findings, posts
+
+
+def media_unchanged(
+    root: Path, paths: list[str], sizes: list[int], mtimes: list[int], racy: int
+) -> bool:
+    """Whether every media file has the size and mtime kept (none of them racy)."""
+    if not paths:
+        return True
+    seen = media_stamps(root, paths)
+    if [s[1] for s in seen] != sizes or [s[2] for s in seen] != mtimes:
+        return False
+    return max(mtimes) < racy
 
 
 def place_in_slots(
