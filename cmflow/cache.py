@@ -366,10 +366,7 @@ class Cache:
             if part is not None:
                 # This process's share first (the fingerprints and the rest), then the
                 # other's, which is most often ready by then.
-                mine = {**_encode_fingerprints(self), **_encode_rest(self)}
-                if any(table in ("files", "findings", "media") for table, _name in _MINE):
-                    files = [name for table, name in _MINE if table == "files"]
-                    mine.update(_encode_posts(self, files))
+                mine = _encode_for(self, _MINE)
                 header, chunks = _pack_columns(mine, _MINE)
                 got = _split_part(part.result() or b"")
             if got is not None:
@@ -734,6 +731,21 @@ def _encode_posts(
         **{k: [m[c] for m in used] for c, k in enumerate(("path", "size", "mtime"))},
     }
     return {"files": files, "findings": found, "media": media}
+
+
+def _encode_for(cache: Cache, order: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """What `_pack_columns(…, order)` packs: the tables of those columns (and the format and
+    key, with the queue's and record's)."""
+    tables = {table for table, _name in order}
+    out: dict[str, Any] = {}
+    if tables & {"files", "findings", "media"}:
+        wanted = [name for table, name in order if table == "files"]
+        out.update(_encode_posts(cache, wanted, others=bool(tables & {"findings", "media"})))
+    if "fingerprints" in tables:
+        out.update(_encode_fingerprints(cache))
+    if tables - {"files", "findings", "media", "fingerprints"}:
+        out.update(_encode_rest(cache))
+    return out
 
 
 def _encode_fingerprints(cache: Cache) -> dict[str, Any]:
@@ -1346,9 +1358,7 @@ def _entries_part(cache: Cache) -> bytes:
     their header (8 bytes), the header (JSON rows), then the columns' bytes."""
     if not cache.complete():
         return b""  # the parent finds the same, and writes nothing
-    header, chunks = _pack_columns(
-        _encode_posts(cache, [name for _table, name in FORKED], others=False), FORKED
-    )
+    header, chunks = _pack_columns(_encode_for(cache, FORKED), FORKED)
     head = json.dumps(header).encode()
     return b"".join([len(head).to_bytes(8, "little"), head, *chunks])
 

@@ -203,3 +203,22 @@ def test_the_fingerprints_table_spliced_from_the_cache_is_the_one_packed_whole(
     assert type(whole["fingerprints"]["channel"]) is list
     assert len(whole["fingerprints"]["channel"]) > POSTS  # several channels a post
     assert _pack_columns(spliced) == _pack_columns(whole)
+
+
+def test_the_other_process_packs_its_part_of_the_cache(repo: Path) -> None:
+    """The forked process's part is used, not packed again here (which would give the same
+    file, only later)."""
+    from cmflow.cache import _split_part
+
+    _run(repo, jobs=1)
+    edited = sorted((repo / "content").rglob("*.md"))[10]
+    edited.write_text(edited.read_text("utf-8") + "\nEncore.\n", encoding="utf-8")
+    cfg = config_mod.load(repo, set(BY_ID))
+    _entries, cache = validation._load(cfg, True, jobs=2)
+    assert cache is not None and cache.dirty
+    cache.prepare()
+    part = cache._part
+    assert part is not None
+    got = _split_part(part.part(0) or b"")
+    assert got is not None and len(got[0]) > 10  # every column of the posts' table, and more
+    cache.save()
