@@ -90,16 +90,7 @@ class Post:
         return self.mark(name)
 
     def media(self, channel: str | None = None) -> list[Media]:
-        raw = self.field("media", channel)
-        out: list[Media] = []
-        if isinstance(raw, list):
-            for item in raw:
-                if isinstance(item, str):
-                    out.append(Media(item))
-                elif isinstance(item, dict) and isinstance(item.get("path"), str):
-                    alt = item.get("alt")
-                    out.append(Media(item["path"], alt if isinstance(alt, str) else None))
-        return out
+        return media_of(self.field("media", channel))
 
     def body_for(self, channel: str | None = None) -> str:
         b = self.field("body", channel)
@@ -174,3 +165,17 @@ class State(StrEnum):
     def settled(self) -> bool:
         """Whether cmflow proved the outcome (a human override needs --force)."""
         return self in (State.PUBLISHED, State.FAILED, State.MISSED, State.SKIPPED)
+
+
+def media_of(raw: Any) -> list[Media]:
+    """The media files a `media:` value names (a path, or a mapping with `path` and `alt`);
+    anything else names none."""
+    out: list[Media] = []
+    if isinstance(raw, list):
+        for item in raw:
+            if isinstance(item, str):
+                out.append(Media(item))
+            elif isinstance(item, dict) and isinstance(item.get("path"), str):
+                alt = item.get("alt")
+                out.append(Media(item["path"], alt if isinstance(alt, str) else None))
+    return out

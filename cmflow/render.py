@@ -13,7 +13,7 @@ from urllib.parse import quote_plus
 
 from cmflow import counting, markup
 from cmflow.config import Channel, LinkTracking
-from cmflow.model import Link, Media, Part, Post, Rendered
+from cmflow.model import Link, Media, Part, Post, Rendered, media_of
 from cmflow.platforms.spec import Capability
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
@@ -89,21 +89,8 @@ def _fields_of(post: Post, over: dict[str, Any]) -> _Fields:
         tags=[str(t) for t in tags] if isinstance(tags, list) else [],
         language=field("language"),
         series=str(series) if series else None,
-        media=_media(media) if media else [],
+        media=media_of(media) if media else [],
     )
-
-
-def _media(raw: Any) -> list[Media]:
-    """`Post.media` of the field's value."""
-    out: list[Media] = []
-    if isinstance(raw, list):
-        for item in raw:
-            if isinstance(item, str):
-                out.append(Media(item))
-            elif isinstance(item, dict) and isinstance(item.get("path"), str):
-                alt = item.get("alt")
-                out.append(Media(item["path"], alt if isinstance(alt, str) else None))
-    return out
 
 
 def _render(
