@@ -410,7 +410,7 @@ class _Builder:
                 )
                 return None
             return value.upper()
-        from cmflow.keydates import country_for_timezone
+        from cmflow.timeutil import country_for_timezone
 
         return country_for_timezone(zone)
 

@@ -375,19 +375,3 @@ def between(
         *brand_events(events, start, end),
     ]
     return sorted(set(found))
-
-
-def country_for_timezone(zone: str) -> str | None:
-    """The country of an IANA zone, from the system's zone.tab (None when unknown)."""
-    for path in ("/usr/share/zoneinfo/zone1970.tab", "/usr/share/zoneinfo/zone.tab"):
-        try:
-            with open(path, encoding="utf-8") as fh:
-                for line in fh:
-                    if line.startswith("#"):
-                        continue
-                    cols = line.rstrip("\n").split("\t")
-                    if len(cols) >= 3 and cols[2] == zone:
-                        return cols[0].split(",")[0]
-        except OSError:
-            continue
-    return None

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import secrets
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -616,6 +615,9 @@ class Ledger:
         data = entry.to_json().encode("utf-8")
         # As tempfile.mkstemp makes it (a fresh name, 0600, never an existing file), without
         # its overhead: a run writes hundreds of these, one per step of each pair.
+
+        import secrets  # here: reading (validate) never needs it
+
         tmp = f"{path.parent}/.tmp-{secrets.token_hex(6)}.json"
         try:
             fd = os.open(tmp, _TEMP_FLAGS, 0o600)

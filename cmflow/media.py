@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cmflow import safefs
 from cmflow.i18n import _
-from cmflow.video import VideoInfo, VideoProblem, read_fd
+
+if TYPE_CHECKING:
+    from cmflow.video import VideoInfo
 
 HEAD_BYTES = 512  # enough for an ISO-BMFF `ftyp` box and its compatible brands
 SVG = "image/svg+xml"
@@ -170,6 +173,8 @@ def inspect(root: Path, rel: str) -> MediaFile:
         head = os.pread(fd, HEAD_BYTES, 0)
         mime = sniff(head)
         if mime is not None and mime.startswith("video/"):
+            from cmflow.video import VideoProblem, read_fd  # only for a video: most are not
+
             try:
                 video = read_fd(fd)
             except VideoProblem as exc:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from pathlib import Path, PurePosixPath
 
@@ -355,6 +354,8 @@ def write_atomic(root: Path, rel: PurePosixPath, data: bytes, mode: int = 0o644)
     try:
         if _read_existing(dfd, name, shown) == data:
             return False
+        import secrets  # here: reading (validate) never needs it
+
         tmp = f".{name}.{secrets.token_hex(6)}.tmp"
         try:
             fd = os.open(tmp, _TEMP_FLAGS, mode, dir_fd=dfd)
