@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 CACHE_DIR = ".cmflow-cache"
 FILE_NAME = "validate.bin"
-CACHE_FILE = f"{CACHE_DIR}/{FILE_NAME}"  # relative to the repository's root
 # 13: a CRC-32 of the file, not its SHA-256 (a third of the time of reading it);
 # 12: a date in the brand's zone is kept as such (`@` after it), not as a bare offset;
 # 11: the findings of the settled queue rules kept (an unchanged run answers without building
@@ -661,7 +660,8 @@ def _date_column(p: Post) -> str | None:
 
 
 def _encode(cache: Cache) -> dict[str, Any]:
-    return {**_encode_posts(cache), **_encode_fingerprints(cache), **_encode_rest(cache)}
+    """Every table of the file (packed by this process alone)."""
+    return _encode_for(cache, _ORDER)
 
 
 def _encode_posts(

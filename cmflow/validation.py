@@ -536,10 +536,11 @@ class _Survey:
         rels = text.split("\0") if count else []
         if len(rels) != count:
             return None
-        pairs = list(zip(sizes, mtimes, strict=True))
-        if -1 not in sizes:
-            return rels, list[Stamp | None](pairs)
-        return rels, [None if size == -1 else (size, mtime) for size, mtime in pairs]
+        pairs = zip(sizes, mtimes, strict=True)
+        stamps: list[Stamp | None] = [
+            None if size == -1 else (size, mtime) for size, mtime in pairs
+        ]
+        return rels, stamps
 
     def cancel(self) -> None:
         self._job.cancel()
