@@ -24,7 +24,7 @@ import tempfile
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, tzinfo
@@ -997,32 +997,37 @@ class Loaded:
             )
         ]
 
-    def slim_posts(self) -> list[Post] | None:
-        """`posts`, or None when a date is not what cmflow writes (a bad cache)."""
+    def slim_posts(self, rows: Iterable[int] | None = None) -> list[Post] | None:
+        """`posts(rows)`, or None when a date is not what cmflow writes (a bad cache)."""
         try:
-            return self.posts()
+            return self.posts(rows)
         except (_Bad, ValueError, TypeError):
             return None
 
-    def posts(self) -> list[Post]:
-        """The slim posts, their marks and meta as `Cache.complete` leaves them until called
-        (the date's mark only). Raises _Bad for a date that is not what cmflow writes."""
+    def posts(self, rows: Iterable[int] | None = None) -> list[Post]:
+        """The slim posts (those of `rows` only, in their order, when given), their marks and
+        meta as `Cache.complete` leaves them until called (the date's mark only). Raises
+        _Bad for a date that is not what cmflow writes."""
         f = self.files
         out: list[Post] = []
         new = CachedPost.__new__
-        rows = zip(
-            f["path"],
-            f["id"],
-            f["date"],
-            f["date_line"],
-            f["date_column"],
-            f["status"],
-            f["hash"],
-            f["body_line"],
-            f["channels"],
-            strict=True,
-        )
-        for rel, pid, date, line, col, status, chash, body_line, names in rows:
+        columns = [
+            f[k]
+            for k in (
+                "path",
+                "id",
+                "date",
+                "date_line",
+                "date_column",
+                "status",
+                "hash",
+                "body_line",
+                "channels",
+            )
+        ]
+        everything = zip(*columns, strict=True)
+        chosen = (tuple(c[i] for c in columns) for i in rows) if rows is not None else everything
+        for rel, pid, date, line, col, status, chash, body_line, names in chosen:
             when, slot = None, None
             if date is not None and date.startswith(_SLOT):
                 slot = date[len(_SLOT) :]
@@ -1054,6 +1059,24 @@ class Loaded:
             }
             out.append(p)
         return out
+
+    def slotted(self) -> bool:
+        """Whether a post takes a queue slot (its date column says so)."""
+        return any(d.startswith(_SLOT) for d in self.files["date"] if d is not None)
+
+    def unsent_rows(self, sent: Container[tuple[str, str]]) -> list[int]:
+        """The rows of the ready, dated posts with a channel `sent` does not hold for them
+        (`QueueContext.unsent`), read from the columns: no post is built."""
+        f = self.files
+        rows = zip(f["status"], f["date"], f["id"], f["channels"], strict=True)
+        return [
+            i
+            for i, (status, date, pid, names) in enumerate(rows)
+            if status == "ready"
+            and date is not None
+            and not date.startswith(_SLOT)
+            and any((pid, name) not in sent for name in names)
+        ]
 
     def media_rows(self) -> tuple[list[str], list[int], list[int]]:
         """Every media file a post looked at (a file per post that uses it), its size (-1:

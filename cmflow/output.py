@@ -52,6 +52,15 @@ def text(findings: Sequence[Finding], files: int) -> str:
 
 
 def as_json(findings: Sequence[Finding], files: int) -> str:
+    """`{"findings": [...], "summary": {...}}`, as `json.dumps(..., indent=2)` writes it."""
+    errors = sum(1 for f in findings if f.level == "error")
+    warnings = sum(1 for f in findings if f.level == "warning")
+    fast = _findings_json(findings)
+    if fast is not None:
+        return (
+            f'{{\n  "findings": {fast},\n  "summary": {{\n    "files": {int(files)},\n'
+            f'    "errors": {errors},\n    "warnings": {warnings}\n  }}\n}}'
+        )
     data = {
         "findings": [
             {
@@ -65,13 +74,48 @@ def as_json(findings: Sequence[Finding], files: int) -> str:
             }
             for f in findings
         ],
-        "summary": {
-            "files": files,
-            "errors": sum(1 for f in findings if f.level == "error"),
-            "warnings": sum(1 for f in findings if f.level == "warning"),
-        },
+        "summary": {"files": files, "errors": errors, "warnings": warnings},
     }
     return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def _findings_json(findings: Sequence[Finding]) -> str | None:
+    """The findings' list as `json.dumps(indent=2)` writes it inside the report, each string
+    escaped by json's C encoder: with an indent, `json.dumps` runs its pure-Python encoder,
+    which took a tenth of an unchanged run with a thousand findings. None when a value is not
+    of the type a finding holds (then `json.dumps` writes it)."""
+    if not findings:
+        return "[]"
+    quote = json.encoder.encode_basestring  # the C one where there is one, as json.dumps's
+    items: list[str] = []
+    for f in findings:
+        path, line, column, level, rule, channel, message = (
+            f.path,
+            f.line,
+            f.column,
+            f.level,
+            f.rule,
+            f.channel,
+            f.message,
+        )
+        if not (
+            type(path) is str
+            and type(line) is int
+            and type(column) is int
+            and type(level) is str
+            and type(rule) is str
+            and (channel is None or type(channel) is str)
+            and type(message) is str
+        ):
+            return None
+        items.append(
+            f'    {{\n      "path": {quote(path)},\n      "line": {line},\n'
+            f'      "column": {column},\n      "level": {quote(level)},\n'
+            f'      "rule": {quote(rule)},\n'
+            f'      "channel": {"null" if channel is None else quote(channel)},\n'
+            f'      "message": {quote(message)}\n    }}'
+        )
+    return "[\n" + ",\n".join(items) + "\n  ]"
 
 
 def printable(s: object) -> str:

@@ -10,13 +10,13 @@ import signal
 import stat
 import threading
 from array import array
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, overload
 
 from cmflow import content, ledger, safefs
 from cmflow import media as media_files
@@ -484,8 +484,15 @@ _LARGE_CACHE = 1 << 20  # bytes: a cache of a few thousand posts, worth a second
 class _Survey:
     """What the files on disk look like, found by a forked process (`cmflow.forked`) while
     this one decodes the cache: the post files and their stamps (`content.discover`,
-    `post_stamps`), and whether the record is as the cache file holds it (`record_in`,
-    `record_unchanged`). On a years-old repository, tens of thousands of stats.
+    `post_stamps`), whether the media files are as the cache file holds them, and whether
+    the record is (`record_in`, `record_unchanged`). On a years-old repository, tens of
+    thousands of stats.
+
+    The record's stats, most of them, are cut into `_RECORD_CHUNKS` ranges that both
+    processes take from a pipe holding one byte per range (as `_Shared` hands out posts):
+    this process takes its share once its own work is done, so the last stats are made on
+    both cores. The other process sends one piece per range it took (its number and
+    whether it holds); a range it took but never answered is checked here.
 
     `listing` is None when that process failed: the caller then lists the files itself (and
     meets the same error, if that was one). `record` is None when it could not tell."""
@@ -493,11 +500,25 @@ class _Survey:
     def __init__(self, config: Config, file: RawFile) -> None:
         from cmflow.forked import Forked
 
-        # The listing first (wanted as soon as the cache is decoded), then the record.
-        self._job = Forked(lambda: self._found(config, file), parts=2)
+        self._claims = -1
+        try:
+            claims, feed = os.pipe()
+        except OSError:
+            pass
+        else:
+            try:
+                os.write(feed, bytes(range(_RECORD_CHUNKS)))  # a few bytes: never blocks
+            finally:
+                os.close(feed)  # an empty pipe then reads as the end
+            self._claims = claims
+        # The listing first (wanted as soon as the cache is decoded), then the media files
+        # and the record's top, then a piece per range of the record's stats.
+        self._job = Forked(
+            lambda: self._found(config, file, self._claims), parts=2 + _RECORD_CHUNKS
+        )
 
     @staticmethod
-    def _found(config: Config, file: RawFile) -> Iterator[bytes]:
+    def _found(config: Config, file: RawFile, claims: int) -> Iterator[bytes]:
         rels = content.discover(config.root, config.content_dir)
         stamps = post_stamps(config.root, rels)
         sizes = array("q", [s[0] if s is not None else -1 for s in stamps])
@@ -506,21 +527,50 @@ class _Survey:
         yield b"".join([len(rels).to_bytes(8, "little"), sizes, mtimes, names])
         media = media_in(file)
         kept = record_in(file)
+        stats = _RecordStats.open(config, *kept) if kept is not None else None
         yield b"".join(
             [
                 b"?" if media is None else b"1" if media_unchanged(config.root, *media) else b"0",
-                b"?" if kept is None else b"1" if _record_same(config, *kept) else b"0",
+                b"?" if stats is None else b"1" if stats.top_same else b"0",
             ]
         )
+        if stats is None or not stats.top_same or claims < 0:
+            return
+        with stats:
+            while got := os.read(claims, 1):
+                yield bytes([got[0], stats.holds(got[0])])
 
     def media(self) -> bool | None:
         """Whether the media files are as the cache file holds them (None: not known)."""
         same = (self._job.part(1) or b"??")[:1]
         return None if same not in (b"0", b"1") else same == b"1"
 
-    def record(self) -> bool | None:
-        same = (self._job.part(1) or b"??")[1:2]
-        return None if same not in (b"0", b"1") else same == b"1"
+    def record(self, config: Config, old: RecordState, racy: int) -> bool | None:
+        """Whether the record is as `old` (the cache file's record state) holds it, with
+        the other process; None when it could not tell."""
+        top = (self._job.part(1) or b"??")[1:2]
+        if top == b"0":
+            return False
+        if top != b"1" or self._claims < 0:
+            return None
+        held: dict[int, bool] = {}
+        with _RecordStats.open(config, old, racy) as stats:
+            if not stats.top_same:
+                return False
+            while got := os.read(self._claims, 1):
+                if not stats.holds(got[0]):
+                    return False
+                held[got[0]] = True
+            piece = 2
+            while len(held) < _RECORD_CHUNKS:
+                said = self._job.part(piece)
+                if said is None or len(said) != 2:
+                    break  # that process is gone: what it did not answer is checked here
+                if not said[1]:
+                    return False
+                held[said[0]] = True
+                piece += 1
+            return all(stats.holds(i) for i in range(_RECORD_CHUNKS) if i not in held)
 
     def listing(self) -> tuple[list[str], list[Stamp | None]] | None:
         data = self._job.part(0)
@@ -544,6 +594,12 @@ class _Survey:
 
     def cancel(self) -> None:
         self._job.cancel()
+        if self._claims >= 0:
+            os.close(self._claims)
+            self._claims = -1
+
+
+_RECORD_CHUNKS = 8  # ranges of the record's stats, shared between two processes (`_Survey`)
 
 
 class _RecordCheck:
@@ -559,8 +615,11 @@ class _RecordCheck:
 
     def __call__(self, cache: Cache) -> bool:
         if self._answer is None or self._answer[0] is not cache.record:
-            same = self._survey.record() if self._survey is not None else None
-            if same is None or cache.record is not self._opened or self._opened is None:
+            same = None
+            opened = self._opened
+            if self._survey is not None and opened is not None and cache.record is opened:
+                same = self._survey.record(self.config, opened, cache.racy)
+            if same is None or cache.record is not opened:
                 same = record_unchanged(self.config, cache)
             self._answer = (cache.record, same)
         return self._answer[1]
@@ -665,6 +724,7 @@ def _validate(
             same_record.cancel()
             raise
         if quick is not None:
+            same_record.cancel()  # every answer is in: the other process is let go
             findings, posts = quick
             loaded = cache.loaded
             assert loaded is not None
@@ -855,9 +915,12 @@ def _unchanged(
         return None  # (a missing file's None equals no stamp)
     if loaded.mtimes and max(loaded.mtimes) >= racy:
         return None
-    posts = loaded.slim_posts()
-    if posts is None or any(p.slot is not None for p in posts):
+    if loaded.slotted():
         return None
+    sent = cache.sent
+    unsent = loaded.slim_posts(loaded.unsent_rows(sent))
+    if unsent is None:
+        return None  # a date cmflow does not write: a bad cache
     findings = loaded.findings()
     findings.extend(cache.queue_findings)
     settled: dict[str, list[Finding]] = {}
@@ -870,11 +933,17 @@ def _unchanged(
         entry = cache.entries.get(post.path)
         return entry.fingerprints.get(channel.name, "") if entry is not None else ""
 
-    qctx = QueueContext(posts, config, now, cache.sent, rendered_hash)
-    for rule in QUEUE_RULES:
-        if rule.stable or rule.queue is None:
-            continue
-        findings.extend(settled.get(rule.id, []) if rule.settled else rule.queue(qctx))
+    # Every post is built only if a rule reads them all (`security.secret` when a secret's
+    # value is set): `schedule.past` reads the posts still to send, a few of the queue.
+    posts = _Later(loaded.slim_posts)
+    qctx = QueueContext(posts, config, now, sent, rendered_hash, lambda: unsent)
+    try:
+        for rule in QUEUE_RULES:
+            if rule.stable or rule.queue is None:
+                continue
+            findings.extend(settled.get(rule.id, []) if rule.settled else rule.queue(qctx))
+    except _BadCache:
+        return None
     # Last, what another process may have answered meanwhile (see `_Survey`).
     same_media = survey.media() if survey is not None else None
     if same_media is None:
@@ -884,7 +953,44 @@ def _unchanged(
         return None
     if not (same_record or partial(record_unchanged, config))(cache):
         return None
-    return findings, posts
+    return findings, []
+
+
+class _BadCache(Exception):
+    """A cached post cmflow would not have written: the run checks every post instead."""
+
+
+class _Later(Sequence[Post]):
+    """Posts built the first time they are read (`build` gives None for a bad cache:
+    `_BadCache` is raised then)."""
+
+    def __init__(self, build: Callable[[], list[Post] | None]) -> None:
+        self._build: Callable[[], list[Post] | None] | None = build
+        self._posts: list[Post] = []
+
+    def _all(self) -> list[Post]:
+        if self._build is not None:
+            build, self._build = self._build, None
+            got = build()
+            if got is None:
+                raise _BadCache
+            self._posts = got
+        return self._posts
+
+    @overload
+    def __getitem__(self, i: int) -> Post: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Post]: ...
+
+    def __getitem__(self, i: int | slice) -> Post | Sequence[Post]:
+        return self._all()[i]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[Post]:
+        return iter(self._all())
 
 
 def media_unchanged(
@@ -998,32 +1104,77 @@ def record_unchanged(config: Config, cache: Cache) -> bool:
 
 def _record_same(config: Config, old: RecordState, racy: int) -> bool:
     """`record_unchanged` for the record state `old`, stamps at or after `racy` not trusted."""
-    base = f"{config.root}/{config.data_dir}/{ledger.RECORD_DIR}"
-    names, mtimes, keys, stamps = old.flat()
-    top = _record_top(base)
-    if top != old.top or (top != ABSENT and top >= racy):
-        return False
-    if top == ABSENT:
-        return not names
-    try:
-        # Paths relative to the record folder, opened once: shorter lookups, no path built.
-        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        at = partial(os.stat, dir_fd=fd, follow_symlinks=False)  # as `record_scan` stamps them
-        folders = [st.st_mtime_ns for st in map(at, names)]
-        if folders != mtimes or (folders and max(folders) >= racy):
+    with _RecordStats.open(config, old, racy) as stats:
+        return stats.top_same and all(map(stats.holds, range(_RECORD_CHUNKS)))
+
+
+class _RecordStats:
+    """The stats `record_unchanged` makes, in `_RECORD_CHUNKS` ranges (the record's folders,
+    then its files) that may be checked in any order, by any process: `holds(i)`."""
+
+    def __init__(self, old: RecordState, racy: int, top_same: bool, fd: int) -> None:
+        self.names, self.mtimes, self.keys, self.stamps = old.flat()
+        self.racy = racy
+        self.top_same = top_same  # the record folder as kept (then `fd` is open on it)
+        self.fd = fd
+        total = len(self.names) + len(self.keys)
+        step = -(-total // _RECORD_CHUNKS)
+        self.bounds = [
+            (min(total, i * step), min(total, (i + 1) * step)) for i in range(_RECORD_CHUNKS)
+        ]
+
+    @classmethod
+    def open(cls, config: Config, old: RecordState, racy: int) -> _RecordStats:
+        base = f"{config.root}/{config.data_dir}/{ledger.RECORD_DIR}"
+        top = _record_top(base)
+        fd = -1
+        same = top == old.top and (top == ABSENT or top < racy)
+        if same and top == ABSENT:
+            same = not old.flat()[0]
+        elif same:
+            try:
+                # Paths relative to the record folder, opened once: shorter lookups.
+                fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                same = False
+        return cls(old, racy, same, fd)
+
+    def __enter__(self) -> _RecordStats:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def holds(self, chunk: int) -> bool:
+        """Whether the stats of range `chunk` are as kept (none of them racy)."""
+        if not self.top_same:
             return False
-        stats = list(map(at, keys))
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    got = [st.st_mtime_ns for st in stats]
-    if [(st.st_size, m) for st, m in zip(stats, got, strict=True)] != stamps:
-        return False
-    return not got or max(got) < racy
+        if self.fd < 0:
+            return True  # no record folder, as kept: nothing in it to stat
+        start, end = self.bounds[chunk]
+        n, racy = len(self.names), self.racy
+        at = partial(os.stat, dir_fd=self.fd, follow_symlinks=False)  # as `record_scan` does
+        try:
+            if start < n:
+                top = min(end, n)
+                folders = [st.st_mtime_ns for st in map(at, self.names[start:top])]
+                if folders != self.mtimes[start:top] or (folders and max(folders) >= racy):
+                    return False
+            if end > n:
+                lo, hi = max(start, n) - n, end - n
+                stats = list(map(at, self.keys[lo:hi]))
+                got = [st.st_mtime_ns for st in stats]
+                if [(st.st_size, m) for st, m in zip(stats, got, strict=True)] != self.stamps[
+                    lo:hi
+                ]:
+                    return False
+                if got and max(got) >= racy:
+                    return False
+        except OSError:
+            return False
+        return True
 
 
 ABSENT = -1  # the mtime kept for a record folder that is not there (or not a folder)

@@ -222,3 +222,94 @@ def test_the_other_process_packs_its_part_of_the_cache(repo: Path) -> None:
     got = _split_part(part.part(0) or b"")
     assert got is not None and len(got[0]) > 10  # every column of the posts' table, and more
     cache.save()
+
+
+def _touch_in_place(path: Path) -> None:
+    """A record file rewritten in place by hand: same size, a newer mtime, same folder."""
+    text = path.read_text("utf-8")
+    path.write_text(text.replace('"published"', '"failed___"', 1), encoding="utf-8")
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - 30 * 10**9))  # not racy
+
+
+@pytest.mark.parametrize("where", [0, 1, 2, 3])
+def test_a_record_change_is_seen_whichever_process_stats_it(repo: Path, where: int) -> None:
+    """The record's stats are shared between the two processes, range by range: a change in
+    the first folder, a file in the middle, the last file, or a new file is seen."""
+    _run(repo, jobs=1)
+    base = _run(repo, jobs=2)[0]
+    records = sorted((repo / "data/record").rglob("*.json"))
+    if where == 3:  # a record file added to the last folder: that folder's mtime moves
+        folder = sorted((repo / "data/record").iterdir())[-1]
+        new = folder / "nouveau-réseau.json"
+        new.write_text(records[-1].read_text("utf-8"), encoding="utf-8")
+        _age(repo, 30)
+    else:
+        _touch_in_place(records[[0, len(records) // 2, -1][where]])
+    two = _run(repo, jobs=2)[0]
+    assert two == _run(repo, jobs=1)[0]
+    if where != 3:
+        assert two != base  # the rewritten state is read
+
+
+def test_a_helper_killed_among_the_record_stats_leaves_them_to_this_process(repo: Path) -> None:
+    """The forked process killed once it has said the record's folder is as kept, whatever
+    ranges of its stats it took by then: this process checks what it never answered."""
+    from cmflow.cache import Cache, read_file
+
+    _run(repo, jobs=1)
+    cfg = config_mod.load(repo, set(BY_ID))
+
+    def answer() -> bool | None:
+        file = read_file(cfg.root)
+        survey = validation._Survey(cfg, file)
+        cache = Cache.open(cfg.root, cfg.digest, cfg.timezone, file)
+        assert cache.record is not None
+        assert survey.media() is True  # the piece that says the record's folder holds
+        os.kill(survey._job._pid, signal.SIGKILL)
+        try:
+            return survey.record(cfg, cache.record, cache.racy)
+        finally:
+            survey.cancel()
+
+    assert answer() is True
+    _touch_in_place(sorted((repo / "data/record").rglob("*.json"))[-1])
+    assert answer() is False
+    # Alone, range by range: the change is in the last range only.
+    file = read_file(cfg.root)
+    cache = Cache.open(cfg.root, cfg.digest, cfg.timezone, file)
+    assert cache.record is not None
+    with validation._RecordStats.open(cfg, cache.record, cache.racy) as stats:
+        assert stats.top_same
+        verdicts = [stats.holds(i) for i in range(validation._RECORD_CHUNKS)]
+    assert verdicts == [True] * (validation._RECORD_CHUNKS - 1) + [False]
+
+
+def test_a_secret_set_after_the_cache_was_written_is_found_in_an_unchanged_run(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unchanged run builds the cached posts only when a rule reads them all: with a
+    channel's secret set in the environment, `security.secret` still reads every post file,
+    and finds the value where a post has it."""
+    _run(repo, jobs=1)
+    cfg = config_mod.load(repo, set(BY_ID))
+    name = next(
+        str(v)
+        for ch in cfg.channels.values()
+        for k, v in ch.settings.items()
+        if k in ch.spec.secrets
+    )
+    value = "jeton-très-secret-123"
+    monkeypatch.setenv(name, value)
+    post = sorted((repo / "content").rglob("*.md"))[42]
+    assert _run(repo, jobs=2)[0] == _run(repo, jobs=1)[0]
+    assert not [f for f in _run(repo, jobs=2)[0] if f.rule == "security.secret"]
+    # The value written in a post (the post changed: read again) and a cache kept.
+    post.write_text(post.read_text("utf-8") + f"\n{value}\n", encoding="utf-8")
+    _age(repo)
+    _run(repo, jobs=2)
+    kept = (repo / CACHE_DIR / FILE_NAME).stat().st_mtime_ns
+    got = _run(repo, jobs=2)[0]
+    assert (repo / CACHE_DIR / FILE_NAME).stat().st_mtime_ns == kept  # answered, not saved
+    found = [f for f in got if f.rule == "security.secret"]
+    assert [f.path for f in found] == [post.relative_to(repo).as_posix()] * len(found) != []

@@ -606,3 +606,58 @@ def test_a_site_with_neither_title_nor_brand_is_flagged_where_channels_yaml_defi
         (tmp_path / "channels.yaml").write_text(fixed, encoding="utf-8")
         done = run_main(["validate", "--at", AT], tmp_path)
         assert done.returncode == 0 and "config.site-title" not in done.stdout, done.stdout
+
+
+def test_json_output_is_what_json_dumps_writes_for_any_text() -> None:
+    """`--format json` is written without `json.dumps(indent=2)`'s slow encoder: the bytes
+    are the same for quotes, backslashes, control characters, lone surrogates, emoji and
+    accents in every field, a finding without a channel, and no finding at all."""
+    import random
+
+    from cmflow.model import Finding
+    from cmflow.output import as_json
+
+    def reference(findings: list[Finding], files: int) -> str:
+        rows = [
+            {
+                "path": f.path,
+                "line": f.line,
+                "column": f.column,
+                "level": f.level,
+                "rule": f.rule,
+                "channel": f.channel,
+                "message": f.message,
+            }
+            for f in findings
+        ]
+        summary = {
+            "files": files,
+            "errors": sum(f.level == "error" for f in findings),
+            "warnings": sum(f.level == "warning" for f in findings),
+        }
+        data = {"findings": rows, "summary": summary}
+        return json.dumps(data, ensure_ascii=False, indent=2)
+
+    alphabet = 'aé"\\\n\t\r\x00\x1f\x7f\u2028\ud800😀/<>&ß'
+    rnd = random.Random(12)
+
+    def text() -> str:
+        return "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 10)))
+
+    for count in (0, 1, 3):
+        for _ in range(200):
+            findings = [
+                Finding(
+                    text(),
+                    rnd.randint(0, 10**6),
+                    rnd.randint(0, 500),
+                    rnd.choice(["error", "warning"]),
+                    text(),
+                    rnd.choice([None, text()]),
+                    text(),
+                )
+                for _ in range(count)
+            ]
+            files = rnd.randint(0, 99)
+            assert as_json(findings, files) == reference(findings, files)
+            assert json.loads(as_json(findings, files))["summary"]["files"] == files

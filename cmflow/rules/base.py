@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import compress, repeat
@@ -53,17 +53,38 @@ class PostContext:
 class QueueContext:
     """The whole queue: every post, the record, and the time the check is made for."""
 
-    posts: list[Post]
+    posts: Sequence[Post]
     config: Config
     now: datetime
     record: Mapping[tuple[str, str], Sent] = field(default_factory=dict)
     rendered_hash: Callable[[Post, Channel], str] | None = None
+    # `unsent()` when the caller has it without reading every post (an unchanged run reads
+    # it from the cache's columns); None: worked out from `posts` and `record`.
+    unsent_posts: Callable[[], list[Post]] | None = field(default=None, repr=False)
+    _unsent: list[Post] | None = field(default=None, init=False, repr=False, compare=False)
     # The ready, dated posts in queue order, their instants, and where each channel's are
     # among them: computed once, whichever rules ask (see `ready`).
     _ready: Ready | None = field(default=None, init=False, repr=False, compare=False)
     _where: dict[str, list[int]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+
+    def unsent(self) -> list[Post]:
+        """The ready, dated posts with a channel the record does not hold as sent for them,
+        in the order of `posts`: all a rule about what is still to send reads."""
+        if self._unsent is None:
+            if self.unsent_posts is not None:
+                self._unsent = self.unsent_posts()
+            else:
+                record = self.record
+                self._unsent = [
+                    p
+                    for p in self.posts
+                    if p.status == "ready"
+                    and p.date is not None
+                    and any((p.id, name) not in record for name in p.channels)
+                ]
+        return self._unsent
 
     def ready(self) -> Ready:
         """Every ready, dated post, by date then path: the order the schedule rules and the
@@ -99,7 +120,7 @@ class Ready:
     zones: set[tzinfo] | None = None  # the dates' zone objects (with `instants`)
 
     @classmethod
-    def of(cls, posts: list[Post]) -> Ready:
+    def of(cls, posts: Sequence[Post]) -> Ready:
         ready = [p for p in posts if p.status == "ready" and p.date]
         dates: list[datetime] = list(map(_date, ready))
         if any(map(_microsecond, dates)):
