@@ -270,6 +270,7 @@ class Cache:
         self._entries: dict[str, Entry] = {}
         self._part: Forked | None = None  # the entries' tables, packed elsewhere (`prepare`)
         self._kept_fps: dict[str, Any] | None = None  # the fingerprints table as read
+        self._kept_files: dict[str, Any] | None = None  # the posts' table as read
 
     @property
     def entries(self) -> dict[str, Entry]:
@@ -278,7 +279,7 @@ class Cache:
             try:
                 with _no_gc():
                     self._entries, self.lazy, self.fill = loaded.entries()
-                self._kept_fps = loaded.fps
+                self._kept_fps, self._kept_files = loaded.fps, loaded.files
             except (_Bad, ValueError, TypeError, RecursionError, KeyError):
                 # Not what cmflow writes after all: nothing in the file is used.
                 self._entries, self.lazy, self.fill = {}, None, None
@@ -369,7 +370,8 @@ class Cache:
                 header, chunks = _pack_columns(mine, _MINE)
                 got = _split_part(part.result() or b"")
             if got is not None:
-                pieces = _packed(mine["format"], mine["key"], got[0] + header, got[1] + chunks)
+                header, chunks = _in_order((got[0], got[1]), (header, chunks))
+                pieces = _packed(mine["format"], mine["key"], header, chunks)
             else:
                 data = _encode(self)
                 header, chunks = _pack_columns(data)
@@ -682,12 +684,19 @@ def _encode_posts(
             for e in es
         ]
 
-    marks: list[Mark] = []
+    kept = cache._kept_files or {}
 
-    def date_marks() -> list[Mark]:
-        if not marks:
-            marks.extend(p.mark("date") for p in ps)
-        return marks
+    def date_mark(column: str, at: int) -> list[int]:
+        # A cached post's date mark is its row's, as read (`Entry.row`): copied, not looked
+        # up in its marks, post by post (50,000 of them after one edit).
+        read = kept.get(column)
+        if type(read) is not list:
+            read = []
+        n = len(read)
+        return [
+            read[e.row] if 0 <= e.row < n else (p.mark("date").line, p.mark("date").column)[at]
+            for e, p in zip(es, ps, strict=True)
+        ]
 
     build: dict[str, Callable[[], list[Any]]] = {
         "path": lambda: list(cache.entries),
@@ -696,8 +705,8 @@ def _encode_posts(
         "sha": lambda: [e.sha for e in es],
         "id": lambda: [p.id for p in ps],
         "date": dates,
-        "date_line": lambda: [m.line for m in date_marks()],
-        "date_column": lambda: [m.column for m in date_marks()],
+        "date_line": lambda: date_mark("date_line", 0),
+        "date_column": lambda: date_mark("date_column", 1),
         "status": lambda: [p.status for p in ps],
         "hash": lambda: [p.content_hash for p in ps],
         "body_line": lambda: [p.body_line for p in ps],
@@ -1025,8 +1034,11 @@ class Loaded:
                 "channels",
             )
         ]
-        everything = zip(*columns, strict=True)
-        chosen = (tuple(c[i] for c in columns) for i in rows) if rows is not None else everything
+        chosen: Iterable[tuple[Any, ...]]
+        if rows is not None:
+            chosen = (tuple(c[i] for c in columns) for i in rows)
+        else:
+            chosen = zip(*columns, strict=True)
         for rel, pid, date, line, col, status, chash, body_line, names in chosen:
             when, slot = None, None
             if date is not None and date.startswith(_SLOT):
@@ -1305,12 +1317,25 @@ def _spec(table: str) -> dict[str, tuple[type, ...]]:
 
 # Every column, in the file's order.
 _ORDER = tuple((table, name) for table in _TABLES for name in _spec(table))
-# The first columns, packed by a forked process while the run goes on (see `Cache.prepare`):
-# the posts' fields, findings and media files; this process packs the rest (fingerprints,
-# most often spliced from the cache read, and the queue's and record's tables), then puts
-# them after. Any cut of `_ORDER` gives the same file: this one balances the two.
-FORKED = _ORDER[: _ORDER.index(("fingerprints", "file"))]
-_MINE = _ORDER[len(FORKED) :]
+# The columns packed by a forked process while the run goes on (see `Cache.prepare`): the
+# posts' fields but their channels and meta, findings and media files; this process packs
+# the rest (those two, the fingerprints, most often spliced from the cache read, and the
+# queue's and record's tables), then puts every column in its place (`_in_order`). Any cut
+# gives the same file: this one balances the two processes.
+_KEPT_HERE = {("files", "channels"), ("files", "meta")}
+FORKED = tuple(c for c in _ORDER[: _ORDER.index(("fingerprints", "file"))] if c not in _KEPT_HERE)
+_MINE = tuple(c for c in _ORDER if c not in FORKED)
+
+
+def _in_order(*parts: tuple[Header, list[Chunk]]) -> tuple[Header, list[Chunk]]:
+    """The columns of `parts` (each as `_pack_columns` gives them), in the file's order."""
+    rows = {
+        (row[0], row[1]): (row, chunk)
+        for header, chunks in parts
+        for row, chunk in zip(header, chunks, strict=True)
+    }
+    order = [c for c in _ORDER if c in rows]
+    return [rows[c][0] for c in order], [rows[c][1] for c in order]
 
 
 def _pack(data: dict[str, Any]) -> bytes:

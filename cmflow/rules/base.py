@@ -58,8 +58,9 @@ class QueueContext:
     now: datetime
     record: Mapping[tuple[str, str], Sent] = field(default_factory=dict)
     rendered_hash: Callable[[Post, Channel], str] | None = None
-    # `unsent()` when the caller has it without reading every post (an unchanged run reads
-    # it from the cache's columns); None: worked out from `posts` and `record`.
+    # The ready, dated posts with a channel the record does not hold as sent for them, when
+    # the caller has them without reading every post (an unchanged run reads them from the
+    # cache's columns): see `maybe_unsent`.
     unsent_posts: Callable[[], list[Post]] | None = field(default=None, repr=False)
     _unsent: list[Post] | None = field(default=None, init=False, repr=False, compare=False)
     # The ready, dated posts in queue order, their instants, and where each channel's are
@@ -69,21 +70,15 @@ class QueueContext:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    def unsent(self) -> list[Post]:
-        """The ready, dated posts with a channel the record does not hold as sent for them,
-        in the order of `posts`: all a rule about what is still to send reads."""
+    def maybe_unsent(self) -> Sequence[Post]:
+        """Every post that may be ready, dated and on a channel the record does not hold as
+        sent for it, in the order of `posts`: all of them, or only those when the caller
+        knows them without reading every post (`unsent_posts`). A rule about what is still
+        to send reads these and checks each one itself."""
+        if self.unsent_posts is None:
+            return self.posts
         if self._unsent is None:
-            if self.unsent_posts is not None:
-                self._unsent = self.unsent_posts()
-            else:
-                record = self.record
-                self._unsent = [
-                    p
-                    for p in self.posts
-                    if p.status == "ready"
-                    and p.date is not None
-                    and any((p.id, name) not in record for name in p.channels)
-                ]
+            self._unsent = self.unsent_posts()
         return self._unsent
 
     def ready(self) -> Ready:

@@ -274,9 +274,9 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
     # Per channel, once: whether anything will be sent there, and how late it still may be.
     catch_ups: dict[str, timedelta | None] = {}
     fates: dict[tuple[timedelta, bool], str] = {}  # (catch-up, still sent) -> its words
-    for p in ctx.unsent():
+    for p in ctx.maybe_unsent():
         when = p.date
-        if when is None or when > now:
+        if p.status != "ready" or when is None or when > now:
             continue
         post_id = p.id
         for name in p.channels:
