@@ -114,8 +114,8 @@ class RecordState:
         self._dirs = dirs
         self._files = files
         self._later = later
-        if stamps is None and flat is None:
-            stamps = {k: (v[0], v[1]) for k, v in (files or {}).items()}
+        if stamps is None and files is not None:
+            stamps = {k: (v[0], v[1]) for k, v in files.items()}
         self._stamps = stamps  # "folder/name.json" -> (size, mtime_ns)
         self._flat = flat
 

@@ -313,3 +313,34 @@ def test_a_secret_set_after_the_cache_was_written_is_found_in_an_unchanged_run(
     assert (repo / CACHE_DIR / FILE_NAME).stat().st_mtime_ns == kept  # answered, not saved
     found = [f for f in got if f.rule == "security.secret"]
     assert [f.path for f in found] == [post.relative_to(repo).as_posix()] * len(found) != []
+
+
+def test_after_an_edit_only_changed_record_files_are_read_again(repo: Path) -> None:
+    """The record state read back from the cache file keeps every record file's fields, so
+    that a run after an edit reads again only the record files whose stamp changed (a
+    years-old repository holds tens of thousands). Shown by a record file rewritten at the
+    same size with its old mtime: a stamp that did not change is trusted, as git trusts its
+    index, and the file is not read again."""
+    from cmflow.cache import Cache
+
+    _run(repo, jobs=1)
+    cfg = config_mod.load(repo, set(BY_ID))
+    cache = Cache.open(cfg.root, cfg.digest, cfg.timezone)
+    assert cache.record is not None
+    kept = cache.record.files
+    records = sorted((repo / "data/record").rglob("*.json"))
+    assert len(kept) == len(records) > POSTS  # every file's fields, read back
+
+    target = records[len(records) // 3]
+    st = target.stat()
+    text = target.read_text("utf-8")
+    target.write_text(text.replace('"published"', '"failed___"', 1), encoding="utf-8")
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # the same stamp as before
+    post = sorted((repo / "content").rglob("*.md"))[20]
+    post.write_text(post.read_text("utf-8") + "\nUne ligne de plus.\n", encoding="utf-8")
+    _age(repo)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after_edit = _run(repo, jobs=1)[0]
+    (repo / CACHE_DIR / FILE_NAME).unlink()
+    read_whole = _run(repo, jobs=1)[0]  # no cache: every record file read
+    assert after_edit != read_whole  # the rewritten file was not read after the edit
