@@ -787,8 +787,8 @@ def _checked(
     slotted = any(p.slot is not None for p in posts)
     if slotted:
         # Before anything reads a date: every view then sees the time the slot gives.
-        if scan is None:
-            scan = record_scan(config, cache) if cache is not None else None
+        if scan is None and cache is not None:
+            scan = _scan_again(config, cache, verified=bool(scans) and scans[0] is None)
         if scan is None:
             scan = ledger.Ledger(config.root, config.data_dir).scan()
         findings.extend(place_in_slots(config, entries, scan, now))
@@ -798,7 +798,7 @@ def _checked(
         else:
             if scan is None:
                 assert cache is not None
-                scan = record_scan(config, cache)
+                scan = _scan_again(config, cache, verified=bool(scans) and scans[0] is None)
             table = tables[0] if tables and scan is scans[0] else None
             record = ledger.sent_index(config.root, config.data_dir, posts, scan, table)
             findings.extend(ledger.problem_findings(scan.problems))
@@ -1299,6 +1299,20 @@ def _record_listing(folder: int) -> list[str]:
     return sorted(
         n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith(".tmp-")
     )
+
+
+def _scan_again(config: Config, cache: Cache, verified: bool) -> ledger.Scan:
+    """The record as `record_scan` reads it. When this run found it as the cache keeps it
+    (`verified`: every folder and file stat'ed, `record_unchanged`), the entries are those
+    of the fields the cache keeps, with no stat again, if it keeps every file's."""
+    if verified and cache.record is not None:
+        _names, _mtimes, keys, _stamps = cache.record.flat()
+        files = cache.record.files
+        if all(key in files for key in keys):
+            return ledger.Scan(
+                [_kept_entry(key.rpartition("/")[2], files[key][2]) for key in keys], []
+            )
+    return record_scan(config, cache)
 
 
 def _kept_entry(file: str, fields: RecordFields) -> ledger.Entry:

@@ -344,3 +344,12 @@ def test_after_an_edit_only_changed_record_files_are_read_again(repo: Path) -> N
     (repo / CACHE_DIR / FILE_NAME).unlink()
     read_whole = _run(repo, jobs=1)[0]  # no cache: every record file read
     assert after_edit != read_whole  # the rewritten file was not read after the edit
+
+    # A post edited and a record file rewritten (a new stamp): that file is read again.
+    _run(repo, jobs=1)
+    _touch_in_place(records[len(records) // 4])
+    post.write_text(post.read_text("utf-8") + "\nEncore une.\n", encoding="utf-8")
+    _age(repo, 30)
+    both = _run(repo, jobs=2)[0]
+    (repo / CACHE_DIR / FILE_NAME).unlink()
+    assert both == _run(repo, jobs=1)[0]
