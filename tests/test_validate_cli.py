@@ -618,18 +618,8 @@ def test_json_output_is_what_json_dumps_writes_for_any_text() -> None:
     from cmflow.output import as_json
 
     def reference(findings: list[Finding], files: int) -> str:
-        rows = [
-            {
-                "path": f.path,
-                "line": f.line,
-                "column": f.column,
-                "level": f.level,
-                "rule": f.rule,
-                "channel": f.channel,
-                "message": f.message,
-            }
-            for f in findings
-        ]
+        keys = ("path", "line", "column", "level", "rule", "channel", "message")
+        rows = [{k: getattr(f, k) for k in keys} for f in findings]
         summary = {
             "files": files,
             "errors": sum(f.level == "error" for f in findings),
