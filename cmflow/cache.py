@@ -43,13 +43,14 @@ if TYPE_CHECKING:
 
 CACHE_DIR = ".cmflow-cache"
 FILE_NAME = "validate.bin"
+# 14: a post's marks may be the row number of an earlier post with the same (`_marks_column`);
 # 13: a CRC-32 of the file, not its SHA-256 (a third of the time of reading it);
 # 12: a date in the brand's zone is kept as such (`@` after it), not as a bare offset;
 # 11: the findings of the settled queue rules kept (an unchanged run answers without building
 # the posts' entries), content hashes and the sent index's values cut only when read;
 # 10: `slot:` dates (date: next, a day alone); 9: record entries carry their first part (id,
 # URL), the sent index kept
-FORMAT = 13
+FORMAT = 14
 # Stamps (mtime_ns) at most this long before the cache was written are not trusted: a file
 # changed again within the file system's clock tick (up to 2 s on some) after cmflow read it
 # keeps its mtime, and often its size (git's "racy" index entries). Such a file is read
@@ -711,12 +712,7 @@ def _encode_posts(
         "hash": lambda: [p.content_hash for p in ps],
         "body_line": lambda: [p.body_line for p in ps],
         "channels": lambda: [p.channels for p in ps],
-        "marks": lambda: [
-            e.marks_json
-            if e.marks_json is not None
-            else [[list(k), m.line, m.column] for k, m in e.post.marks.items()]
-            for e in es
-        ],
+        "marks": lambda: _marks_column(es),
         "meta": lambda: [p.meta for p in ps],
     }
     files = {name: build[name]() for name in wanted}
@@ -740,6 +736,33 @@ def _encode_posts(
         **{k: [m[c] for m in used] for c, k in enumerate(("path", "size", "mtime"))},
     }
     return {"files": files, "findings": found, "media": media}
+
+
+_MarksKey = tuple[tuple[tuple[Any, ...], int, int], ...]  # (key path, line, column) each
+
+
+def _marks_column(es: list[Entry]) -> list[list[Any] | int]:
+    """Each post's marks, a list of [key path, line, column], or the row of the first post
+    with the same marks (an int): a brand's posts follow a few templates, so most posts
+    share theirs, and the column is read back in a fraction of the time (`_complete`)."""
+    out: list[list[Any] | int] = []
+    first: dict[_MarksKey, int] = {}  # the marks, as a key -> the row they were written at
+    # Marks read from the cache are shared there by the posts that have the same: each
+    # object's row is worked out once (by its id: the entries hold them all meanwhile).
+    row_of: dict[int, int] = {}
+    for i, e in enumerate(es):
+        kept = e.marks_json
+        if kept is not None:
+            at = row_of.get(id(kept))
+            if at is None:
+                key = tuple([(tuple(k), line, col) for k, line, col in kept])
+                at = row_of[id(kept)] = first.setdefault(key, i)
+            out.append(at if at != i else kept)
+        else:
+            key = tuple([(k, m.line, m.column) for k, m in e.post.marks.items()])
+            at = first.setdefault(key, i)
+            out.append(at if at != i else [[list(k), ln, c] for k, ln, c in key])
+    return out
 
 
 def _encode_for(cache: Cache, order: tuple[tuple[str, str], ...]) -> dict[str, Any]:
@@ -1253,13 +1276,24 @@ def _complete(lazy: Lazy) -> bool:
     changed post in a 50,000-post queue has this run for all of them)."""
     later_marks, later_meta, by_index = lazy
     try:
-        marks_column = later_marks.load()
+        written = later_marks.load()
         meta_column = later_meta.load()
-        if len(marks_column) != len(by_index) or len(meta_column) != len(by_index):
+        if len(written) != len(by_index) or len(meta_column) != len(by_index):
             raise _Bad
-        if not set(map(type, marks_column)) <= {list} or not set(map(type, meta_column)) <= {dict}:
+        if not set(map(type, meta_column)) <= {dict}:
             raise _Bad
-        flat = [m for marks in marks_column for m in marks]
+        # A post's marks, or the row of an earlier post with the same (`_marks_column`):
+        # the rows are shared, never changed (a post builds its own marks from them).
+        marks_column: list[list[Any]] = []
+        for i, value in enumerate(written):
+            if type(value) is int:
+                if not 0 <= value < i:
+                    raise _Bad
+                value = marks_column[value]
+            elif type(value) is not list:
+                raise _Bad
+            marks_column.append(value)
+        flat = [m for marks in written if type(marks) is list for m in marks]
         if not set(map(type, flat)) <= {list} or not set(map(len, flat)) <= {3}:
             raise _Bad
         keys, lines, cols = zip(*flat, strict=True) if flat else ((), (), ())

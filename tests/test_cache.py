@@ -172,6 +172,10 @@ def _malformed(repo: Site) -> list[bytes]:
         ("files", "channels", [{}, {}]),  # not a list
         ("files", "marks", [[[["date"], 2]], []]),  # a short mark
         ("files", "marks", [[[[1.5], 2, 1]], []]),  # a key that is a number
+        ("files", "marks", [[], 1]),  # the marks of a post that is not before it
+        ("files", "marks", [0, []]),
+        ("files", "marks", [[], -1]),
+        ("files", "marks", [True, []]),  # a boolean, not a row
         ("files", "meta", [{"a": {"$py": "x"}}, []]),  # meta a list
         ("files", "path", [GOOD, GOOD]),  # one path twice
         ("files", "id", ["bon"]),  # a short column
@@ -588,6 +592,8 @@ def test_cached_front_matter_of_another_shape_is_never_used(repo: Site) -> None:
         ("marks", ""),  # text, not a list
         ("marks", {"date": [2, 1]}),  # an object
         ("marks", [[["date"], True, 1]]),  # a line that is not a number
+        ("marks", 10**6),  # the marks of a post that is not before it
+        ("marks", 1.0),
         ("meta", {"pillar": {"a": {"b": [{"c": [1, {"d": None}]}]}}}),
     ]
     bad = repo.root / BAD
