@@ -546,7 +546,7 @@ class _Texts:
         if len(chunk) < 8 * count:
             raise _Bad
         self.lengths = array("q", chunk[: 8 * count])
-        self.text = chunk[8 * count :].decode("utf-8")
+        self.text = chunk[8 * count :].decode("utf-8", "surrogatepass")
         low = min(self.lengths, default=0)
         if low < (-1 if nullable else 0):
             raise _Bad
@@ -850,8 +850,8 @@ def _spliced_fingerprints(es: list[Entry], kept: dict[str, Any]) -> dict[str, An
     count = len(out_files)
     return {
         "file": out_files,
-        "channel": _Packed(ch_lengths.tobytes() + "".join(ch_texts).encode("utf-8"), count),
-        "hash": _Packed(hs_lengths.tobytes() + "".join(hs_texts).encode("utf-8"), count),
+        "channel": _Packed(ch_lengths.tobytes() + _utf8("".join(ch_texts)), count),
+        "hash": _Packed(hs_lengths.tobytes() + _utf8("".join(hs_texts)), count),
     }
 
 
@@ -1405,12 +1405,18 @@ def _pack_columns(
                 text = "".join(v for v in values if v)
             else:  # most columns: lengths and text made in C
                 lengths, text = array("q", map(len, values)), "".join(values)
-            chunk = lengths.tobytes() + text.encode("utf-8")
+            chunk = lengths.tobytes() + _utf8(text)
         else:
-            chunk = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
+            chunk = _utf8(json.dumps(values, ensure_ascii=False, separators=(",", ":")))
         header.append([table, name, kind, len(values), len(chunk)])
         chunks.append(chunk)
     return header, chunks
+
+
+def _utf8(text: str) -> bytes:
+    """`text` as UTF-8, file names that are not (a byte of another encoding, kept by Python
+    as a lone surrogate) included: read back with the same handler, they are the same."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _packed(format_: object, key: object, header: Header, chunks: list[Chunk]) -> list[Chunk]:
@@ -1534,7 +1540,7 @@ def _texts_from(chunk: bytes, count: int) -> list[str | None]:
     if len(chunk) < 8 * count:
         raise _Bad
     lengths = array("q", chunk[: 8 * count])
-    text = chunk[8 * count :].decode("utf-8")
+    text = chunk[8 * count :].decode("utf-8", "surrogatepass")
     if not lengths or min(lengths) >= 0:
         # No None: every slice made in C (this runs for 100,000 texts on a large queue).
         ends = list(accumulate(lengths))

@@ -710,7 +710,12 @@ def _validate(
         # while this one decodes the cache (see `_Survey`).
         large = len(file[0] if len(file) == 2 else b"") >= _LARGE_CACHE and _cores(jobs) > 1
         survey = _Survey(config, file) if large else None
-        cache = Cache.open(config.root, config.digest, config.timezone, file)
+        try:
+            cache = Cache.open(config.root, config.digest, config.timezone, file)
+        except BaseException:  # an interrupt, or a bug: the other process is let go
+            if survey is not None:
+                survey.cancel()
+            raise
         same_record = _RecordCheck(config, survey, cache.record)
         try:
             got = survey.listing() if survey is not None else None

@@ -7,8 +7,10 @@ mapping in `cmflow.cli.main` is exercised; output formats are compared whole.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -651,3 +653,29 @@ def test_json_output_is_what_json_dumps_writes_for_any_text() -> None:
             files = rnd.randint(0, 99)
             assert as_json(findings, files) == reference(findings, files)
             assert json.loads(as_json(findings, files))["summary"]["files"] == files
+
+
+def test_a_file_name_that_is_not_utf8_is_cached_like_any_other(tmp_path: Path) -> None:
+    """A post named with a byte of another encoding (a file copied from an old Windows or
+    Mac disk): the cache keeps it (Python holds the byte as a lone surrogate), and the runs
+    with a cache answer as the run without one."""
+    (tmp_path / "channels.yaml").write_text(CHANNELS_YAML, encoding="utf-8")
+    folder = tmp_path / "content" / "2027"
+    folder.mkdir(parents=True)
+    text = post("date: 2026-12-01 10:00\nchannels: [mastodon]\npillar: education", "Un mot.")
+    (folder / "bon.md").write_text(text, encoding="utf-8")
+    with open(os.fsencode(folder) + b"/caf\xe9-\xff.md", "w", encoding="utf-8") as fh:
+        fh.write(text)
+    # Bytes: the output names the file as it is on disk, which is not UTF-8.
+    cmd = [sys.executable, "-m", "cmflow", "validate", "--format", "json"]
+    runs = [
+        subprocess.run([*cmd, *extra], cwd=tmp_path, capture_output=True, check=False)
+        for extra in ([], [], ["--no-cache"])
+    ]
+    assert [r.returncode for r in runs] == [0, 0, 0], runs[0].stderr
+    assert (tmp_path / ".cmflow-cache/validate.bin").is_file()
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+    found = json.loads(runs[2].stdout.decode("utf-8", "surrogateescape"))["findings"]
+    assert sorted(f["path"] for f in found) == sorted(
+        ["content/2027/bon.md", "content/2027/caf\udce9-\udcff.md"]
+    )
