@@ -10,6 +10,7 @@ stat of every file + queue rules that depend on the time + output.
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -33,6 +34,9 @@ def clock(label: str, n: int, fn: Callable[[], T], out: dict[str, float]) -> T:
 
 
 def main(root: Path, at: str) -> None:
+    # Without the cycle collector, as `cmflow validate` runs: else its passes over the
+    # objects of earlier phases land in whichever phase allocates next.
+    gc.disable()
     from cmflow import cache, content, output, validation
     from cmflow import config as config_mod
     from cmflow.render import render
