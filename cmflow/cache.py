@@ -687,7 +687,7 @@ def _encode_posts(
 
     kept = cache._kept_files or {}
 
-    def date_mark(column: str, at: int) -> list[int]:
+    def date_mark(column: str, field: str) -> list[int]:
         # A cached post's date mark is its row's, as read (`Entry.row`): copied, not looked
         # up in its marks, post by post (50,000 of them after one edit).
         read = kept.get(column)
@@ -695,7 +695,7 @@ def _encode_posts(
             read = []
         n = len(read)
         return [
-            read[e.row] if 0 <= e.row < n else (p.mark("date").line, p.mark("date").column)[at]
+            read[e.row] if 0 <= e.row < n else getattr(p.mark("date"), field)
             for e, p in zip(es, ps, strict=True)
         ]
 
@@ -706,8 +706,8 @@ def _encode_posts(
         "sha": lambda: [e.sha for e in es],
         "id": lambda: [p.id for p in ps],
         "date": dates,
-        "date_line": lambda: date_mark("date_line", 0),
-        "date_column": lambda: date_mark("date_column", 1),
+        "date_line": lambda: date_mark("date_line", "line"),
+        "date_column": lambda: date_mark("date_column", "column"),
         "status": lambda: [p.status for p in ps],
         "hash": lambda: [p.content_hash for p in ps],
         "body_line": lambda: [p.body_line for p in ps],
@@ -1101,7 +1101,7 @@ class Loaded:
 
     def unsent_rows(self, sent: Container[tuple[str, str]]) -> list[int]:
         """The rows of the ready, dated posts with a channel `sent` does not hold for them
-        (`QueueContext.unsent`), read from the columns: no post is built."""
+        (`QueueContext.maybe_unsent`), read from the columns: no post is built."""
         f = self.files
         rows = zip(f["status"], f["date"], f["id"], f["channels"], strict=True)
         return [

@@ -325,11 +325,7 @@ class _Shared:
         import fcntl  # only here: Unix, as `os.fork`
 
         ranges = _chunks(len(self.rels), workers + 1)
-        claims, feed = os.pipe()
-        try:
-            os.write(feed, bytes(range(len(ranges))))  # at most 250 bytes: never blocks
-        finally:
-            os.close(feed)  # before forking: an empty pipe then reads as the end
+        claims = _ranges_pipe(len(ranges))
         pids: list[int] = []
         readers: list[int] = []
         threads: list[threading.Thread] = []
@@ -417,6 +413,19 @@ class _Shared:
             os.close(source)
 
 
+def _ranges_pipe(count: int) -> int:
+    """The read end of a pipe holding one byte per range, 0 to `count - 1` (at most 256),
+    its write end closed: processes forked after this take a range by reading one byte (a
+    pipe read is atomic: no range is taken twice) until it reads as the end. Raises
+    OSError when there is no pipe to spare."""
+    claims, feed = os.pipe()
+    try:
+        os.write(feed, bytes(range(count)))  # a few hundred bytes at most: never blocks
+    finally:
+        os.close(feed)
+    return claims
+
+
 def load_entries(config: Config, *, use_cache: bool = True) -> dict[str, Entry]:
     """Every post file under content_dir with its per-post findings, cached when unchanged."""
     entries, cache = _load(config, use_cache)
@@ -500,17 +509,10 @@ class _Survey:
     def __init__(self, config: Config, file: RawFile) -> None:
         from cmflow.forked import Forked
 
-        self._claims = -1
         try:
-            claims, feed = os.pipe()
-        except OSError:
-            pass
-        else:
-            try:
-                os.write(feed, bytes(range(_RECORD_CHUNKS)))  # a few bytes: never blocks
-            finally:
-                os.close(feed)  # an empty pipe then reads as the end
-            self._claims = claims
+            self._claims = _ranges_pipe(_RECORD_CHUNKS)
+        except OSError:  # none to spare: the other process takes no range, this one all
+            self._claims = -1
         # The listing first (wanted as soon as the cache is decoded), then the media files
         # and the record's top, then a piece per range of the record's stats.
         self._job = Forked(
@@ -730,10 +732,10 @@ def _validate(
             raise
         if quick is not None:
             same_record.cancel()  # every answer is in: the other process is let go
-            findings, posts = quick
             loaded = cache.loaded
             assert loaded is not None
-            report = _report(config, findings, only, posts, rels, loaded.media_by_path)
+            # The posts, when read, are the cache's: `fill`.
+            report = _report(config, quick, only, [], rels, loaded.media_by_path)
             report.fill = partial(_completed, cache)
             return report
         opened = (cache, rels, stamps)
@@ -789,11 +791,13 @@ def _checked(
     posts = [e.post for e in entries.values()]
     findings = [f for e in entries.values() for f in e.findings]
     scan = scans[0] if scans else given
+    # The record found as the cache keeps it, early in this run (see `read_record`).
+    verified = bool(scans) and scans[0] is None
     slotted = any(p.slot is not None for p in posts)
     if slotted:
         # Before anything reads a date: every view then sees the time the slot gives.
         if scan is None and cache is not None:
-            scan = _scan_again(config, cache, verified=bool(scans) and scans[0] is None)
+            scan = _scan_again(config, cache, verified)
         if scan is None:
             scan = ledger.Ledger(config.root, config.data_dir).scan()
         findings.extend(place_in_slots(config, entries, scan, now))
@@ -803,7 +807,7 @@ def _checked(
         else:
             if scan is None:
                 assert cache is not None
-                scan = _scan_again(config, cache, verified=bool(scans) and scans[0] is None)
+                scan = _scan_again(config, cache, verified)
             table = tables[0] if tables and scan is scans[0] else None
             record = ledger.sent_index(config.root, config.data_dir, posts, scan, table)
             findings.extend(ledger.problem_findings(scan.problems))
@@ -900,11 +904,11 @@ def _unchanged(
     now: datetime,
     same_record: Callable[[Cache], bool] | None = None,
     survey: _Survey | None = None,
-) -> tuple[list[Finding], list[Post]] | None:
-    """The findings (levels not applied yet) and slim posts of a run in which no post file,
-    media file or record file changed since the cache was written, else None. Only stats and
-    whole-list comparisons: no entry is built, no rule but those that read the time or the
-    environment runs (on the slim posts, as in any run). `same_record`: whether the record
+) -> list[Finding] | None:
+    """The findings (levels not applied yet) of a run in which no post file, media file or
+    record file changed since the cache was written, else None. Only stats and whole-list
+    comparisons: no entry is built, no rule but those that read the time or the environment
+    runs (on the slim posts they need, built from the cache's columns). `same_record`: whether the record
     is unchanged (`record_unchanged`, or its answer from another process: asked last)."""
     loaded = cache.loaded
     if (
@@ -940,8 +944,8 @@ def _unchanged(
 
     # Every post is built only if a rule reads them all (`security.secret` when a secret's
     # value is set): `schedule.past` reads the posts still to send, a few of the queue.
-    posts = _Later(loaded.slim_posts)
-    qctx = QueueContext(posts, config, now, sent, rendered_hash, lambda: unsent)
+    posts = _LazyPosts(loaded.slim_posts)
+    qctx = QueueContext(posts, config, now, sent, rendered_hash, unsent)
     try:
         for rule in QUEUE_RULES:
             if rule.stable or rule.queue is None:
@@ -958,14 +962,14 @@ def _unchanged(
         return None
     if not (same_record or partial(record_unchanged, config))(cache):
         return None
-    return findings, []
+    return findings
 
 
 class _BadCache(Exception):
     """A cached post cmflow would not have written: the run checks every post instead."""
 
 
-class _Later(Sequence[Post]):
+class _LazyPosts(Sequence[Post]):
     """Posts built the first time they are read (`build` gives None for a bad cache:
     `_BadCache` is raised then)."""
 

@@ -210,6 +210,18 @@ class Found:
     message: str
 
 
+def same_with_and_without_cache(root: Path, at: str) -> list[dict[str, Any]]:
+    """`cmflow validate --format json --at AT` three times, the real entry point: without
+    the cache, then filling it, then answered from it. The three outputs are the same;
+    the findings."""
+    args = ["validate", "--format", "json", "--at", at]
+    without = run_main([*args, "--no-cache"], root)
+    cold, warm = run_main(args, root), run_main(args, root)
+    assert cold.stdout == without.stdout == warm.stdout
+    findings: list[dict[str, Any]] = json.loads(without.stdout)["findings"]
+    return findings
+
+
 def validate_json(
     root: Path, *args: str, at: str = BEFORE_ALL
 ) -> tuple[list[Found], dict[str, Any]]:

@@ -405,7 +405,7 @@ def test_validate_with_its_cache_reads_no_linked_record_either(make_repo: Any) -
     """`validate` reads the record through its cache (`validation.record_scan`, which stats
     and re-reads only what changed): a linked post folder or record file counts there as
     little as in `Ledger.scan`, cold, from the cache, and without it."""
-    from tests.conftest import post, run_main
+    from tests.conftest import post, same_with_and_without_cache
 
     posts = {
         f"{p}.md": post("date: 2026-11-20 09:30\nchannels: [mastodon]\ntitle: T")
@@ -419,10 +419,6 @@ def test_validate_with_its_cache_reads_no_linked_record_either(make_repo: Any) -
     os.symlink(elsewhere, root / RECORD / "b")  # b's folder: a link
     put(root, "c/other.json", record("c", "other"))
     os.symlink(elsewhere / "mastodon.json", root / RECORD / "c/mastodon.json")  # a linked file
-    args = ["validate", "--format", "json", "--at", "2026-11-24 10:00"]
-    without = run_main([*args, "--no-cache"], root)
-    cold, warm = run_main(args, root), run_main(args, root)
-    assert cold.stdout == without.stdout == warm.stdout
-    found = json.loads(without.stdout)["findings"]
+    found = same_with_and_without_cache(root, "2026-11-24 10:00")
     past = {f["path"] for f in found if f["rule"] == "schedule.past"}
     assert past == {"content/b.md", "content/c.md"}  # the links made neither published

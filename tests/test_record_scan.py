@@ -6,7 +6,6 @@ cmflow never names so; cold (no state kept), then with the state kept, then afte
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -174,18 +173,14 @@ def test_record_scan_reads_again_what_changed(make_repo: Any, tmp_path: Path) ->
 def test_validate_says_the_same_of_a_hostile_record_cold_or_cached(
     make_repo: Any, tmp_path: Path
 ) -> None:
-    from tests.conftest import post, run_main
+    from tests.conftest import post, same_with_and_without_cache
 
     root, _cfg = repo(make_repo, tmp_path)
     for name in ("a", "b", "c", "n", "s"):
         (root / "content" / f"{name}.md").write_text(
             post("date: 2026-11-20 09:30\nchannels: [mastodon, bluesky]\ntitle: T"), "utf-8"
         )
-    args = ["validate", "--format", "json", "--at", "2026-11-24 10:00"]
-    without = run_main([*args, "--no-cache"], root)
-    cold, warm = run_main(args, root), run_main(args, root)
-    assert cold.stdout == without.stdout == warm.stdout
-    found = json.loads(without.stdout)["findings"]
+    found = same_with_and_without_cache(root, "2026-11-24 10:00")
     unreadable = {f["path"] for f in found if f["rule"] == "record.unreadable"}
     assert f"{RECORD}/c/mastodon.json" in unreadable
     assert f"{RECORD}/été/mastodon.json" in unreadable

@@ -61,8 +61,7 @@ class QueueContext:
     # The ready, dated posts with a channel the record does not hold as sent for them, when
     # the caller has them without reading every post (an unchanged run reads them from the
     # cache's columns): see `maybe_unsent`.
-    unsent_posts: Callable[[], list[Post]] | None = field(default=None, repr=False)
-    _unsent: list[Post] | None = field(default=None, init=False, repr=False, compare=False)
+    unsent: Sequence[Post] | None = field(default=None, repr=False)
     # The ready, dated posts in queue order, their instants, and where each channel's are
     # among them: computed once, whichever rules ask (see `ready`).
     _ready: Ready | None = field(default=None, init=False, repr=False, compare=False)
@@ -73,13 +72,9 @@ class QueueContext:
     def maybe_unsent(self) -> Sequence[Post]:
         """Every post that may be ready, dated and on a channel the record does not hold as
         sent for it, in the order of `posts`: all of them, or only those when the caller
-        knows them without reading every post (`unsent_posts`). A rule about what is still
-        to send reads these and checks each one itself."""
-        if self.unsent_posts is None:
-            return self.posts
-        if self._unsent is None:
-            self._unsent = self.unsent_posts()
-        return self._unsent
+        knows them without reading every post (`unsent`). A rule about what is still to
+        send reads these and checks each one itself."""
+        return self.posts if self.unsent is None else self.unsent
 
     def ready(self) -> Ready:
         """Every ready, dated post, by date then path: the order the schedule rules and the
