@@ -106,7 +106,11 @@ def _children() -> list[int]:
     """This process's child processes (Linux)."""
     out: list[int] = []
     for task in Path("/proc/self/task").iterdir():
-        out += [int(pid) for pid in (task / "children").read_text().split()]
+        try:
+            listed = (task / "children").read_text()
+        except FileNotFoundError:  # a thread that ended since the listing: no child of its
+            continue
+        out += [int(pid) for pid in listed.split()]
     return out
 
 
