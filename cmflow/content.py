@@ -69,20 +69,47 @@ def read_bytes(root: Path, rel: str) -> bytes | Finding:
     """The file's bytes, or a finding saying why it cannot be a post: a link leaving the
     repository or into .git, not a regular file (a FIFO is never opened for a blocking
     read), over the size limit."""
+    return _read_opened(root, rel, None)
+
+
+Stamp = tuple[int, int]  # a file's (size, mtime_ns)
+
+
+def read_stamped(root: Path, rel: str, folders: safefs.Folders) -> tuple[bytes | Finding, Stamp]:
+    """`read_bytes`, many files in a row (`folders`: the repository's), with the file's
+    stamp (size, mtime in ns) as found on the descriptor read: (-1, 0) when it cannot be
+    stat'ed."""
+    got = folders.open(rel)
+    if got is None:  # the long way, which says what is wrong
+        raw = _read_opened(root, rel, None)
+        try:
+            st = os.stat(f"{root}/{rel}")
+        except (OSError, ValueError):
+            return raw, (-1, 0)
+        return raw, (st.st_size, st.st_mtime_ns)
+    fd, st = got
+    return _read_opened(root, rel, fd, st.st_size), (st.st_size, st.st_mtime_ns)
+
+
+def _read_opened(root: Path, rel: str, fd: int | None, size: int = -1) -> bytes | Finding:
+    """`read_bytes` of `rel`, on `fd` when the caller opened it already (`size`: its size
+    by fstat). `fd` is closed."""
+    if fd is None:
+        try:
+            fd = safefs.open_regular(root, rel)
+        except safefs.Outside:
+            return _file_finding(
+                rel,
+                _(
+                    "is a symbolic link leading outside the repository: "
+                    "copy the file into the repository instead"
+                ),
+            )
+        except safefs.UnsafePath as exc:
+            return _file_finding(rel, str(exc))
     try:
-        fd = safefs.open_regular(root, rel)
-    except safefs.Outside:
-        return _file_finding(
-            rel,
-            _(
-                "is a symbolic link leading outside the repository: "
-                "copy the file into the repository instead"
-            ),
-        )
-    except safefs.UnsafePath as exc:
-        return _file_finding(rel, str(exc))
-    try:
-        size = os.fstat(fd).st_size
+        if size < 0:
+            size = os.fstat(fd).st_size
         if size > MAX_BYTES:
             return _file_finding(
                 rel,
@@ -91,7 +118,11 @@ def read_bytes(root: Path, rel: str) -> bytes | Finding:
                     "is it really a post? Move large media to media/"
                 ).format(size=number(size), limit=number(MAX_BYTES)),
             )
-        return safefs.read_fd(fd, MAX_BYTES)
+        # One read when the file holds what the fstat said (the usual case).
+        data = os.read(fd, size + 1)
+        if len(data) != size:  # changed since the fstat, or a short read: on to its end
+            data += safefs.read_fd(fd, MAX_BYTES - len(data))
+        return data
     except OSError as exc:
         return _file_finding(rel, _("cannot be read ({reason})").format(reason=exc.strerror))
     finally:

@@ -157,19 +157,26 @@ def _where(rel: str) -> str | None:
     return None
 
 
-def inspect(root: Path, rel: str) -> MediaFile:
-    """Resolve a media path written in a post and read its type from its first bytes."""
+def inspect(root: Path, rel: str, folders: safefs.Folders | None = None) -> MediaFile:
+    """Resolve a media path written in a post and read its type from its first bytes
+    (`folders`: the repository's, when many are inspected in a row)."""
     problem = _where(rel)
     if problem:
         return MediaFile(rel, None, problem)
-    try:
-        fd = safefs.open_regular(root, rel)
-    except safefs.UnsafePath as exc:
-        return MediaFile(rel, None, str(exc))
+    got = folders.open(rel) if folders is not None else None
+    if got is not None:
+        fd, size = got[0], got[1].st_size
+    else:
+        try:
+            fd = safefs.open_regular(root, rel)
+        except safefs.UnsafePath as exc:
+            return MediaFile(rel, None, str(exc))
+        size = -1
     video: VideoInfo | None = None
     video_problem: str | None = None
     try:
-        size = os.fstat(fd).st_size
+        if size < 0:
+            size = os.fstat(fd).st_size
         head = os.pread(fd, HEAD_BYTES, 0)
         mime = sniff(head)
         if mime is not None and mime.startswith("video/"):
@@ -183,8 +190,11 @@ def inspect(root: Path, rel: str) -> MediaFile:
         return MediaFile(rel, None, _("cannot be read ({reason})").format(reason=exc.strerror))
     finally:
         os.close(fd)
-    _real, parts = safefs.inside_parts(root, rel)
-    real = Path(os.path.realpath(root)).joinpath(*parts)
+    if got is not None and folders is not None:
+        real = folders.real(rel)
+    else:
+        _real, parts = safefs.inside_parts(root, rel)
+        real = Path(os.path.realpath(root)).joinpath(*parts)
     return MediaFile(rel, real, None, mime, size, video, video_problem)
 
 

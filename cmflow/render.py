@@ -30,11 +30,20 @@ def render(post: Post, channel: Channel, *, html: bool = False, measure: bool = 
     return _render(post, channel, fields, html, measure, {})
 
 
-def render_each(post: Post, channels: list[Channel], *, measure: bool = True) -> list[Rendered]:
+def render_each(
+    post: Post,
+    channels: list[Channel],
+    *,
+    measure: bool = True,
+    labels: dict[str, str] | None = None,
+) -> list[Rendered]:
     """`render(post, c, measure=measure)` for each channel: the fields of the post are read
-    once for all the channels without a variant (what most posts send everywhere)."""
+    once for all the channels without a variant (what most posts send everywhere).
+    `labels`: each counter's label as worked out by earlier calls in the same language (a
+    caller rendering many posts keeps one), filled in as needed."""
     shared: _Fields | None = None
-    labels: dict[str, str] = {}  # each counter's, in the language of this call
+    if labels is None:
+        labels = {}
     out: list[Rendered] = []
     for channel in channels:
         over = _variant(post, channel.name)

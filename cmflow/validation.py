@@ -54,6 +54,10 @@ class Report:
     # Gives the posts of a run answered from the cache their front-matter (pillar, id...),
     # once, when something reads `posts`: `validate` alone never does, and it costs.
     fill: Callable[[], list[Post]] | None = None
+    # What the run worked with (entries, the record as read): freed with the report, not
+    # on the way out of `validate`. The command-line run never frees it (it ends the process
+    # at once: see `cli.main`), which saves visiting tens of thousands of objects one by one.
+    held: tuple[object, ...] = ()
 
     @property
     def posts(self) -> list[Post]:
@@ -77,13 +81,20 @@ class Checker:
     at once however many posts and channels use them), never across runs."""
 
     def __init__(self, config: Config) -> None:
+        from cmflow import render  # here, not per post: and before a run forks its workers
+
+        self._render_each = render.render_each
+        self._fingerprint = render.fingerprint
         self.config = config
+        # The post files are read through it (`content.read_stamped`): `close` when done.
+        self.folders = safefs.Folders(config.root)
         self._media: dict[str, MediaFile] = {}
         # Per channel, the post checks its settings let fire (in catalogue order), for a
         # post that sends it media and for one that does not: most channels leave several
         # rules nothing to check, and most posts have no media.
         # Each check comes with the key of the channels it finds the same on (`Rule.same_on`).
         self._checks: dict[str, tuple[_Checks, _Checks]] = {}
+        self._labels: dict[str, str] = {}  # each counter's label (`render_each`)
 
     def _checks_for(self, channel: Channel) -> tuple[_Checks, _Checks]:
         rules = [
@@ -97,17 +108,25 @@ class Checker:
         checks = self._checks[channel.name] = (with_media, without)
         return checks
 
+    def close(self) -> None:
+        self.folders.close()
+
+    def __enter__(self) -> Checker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def inspect(self, rel: str) -> MediaFile:
         info = self._media.get(rel)
         if info is None:
-            info = self._media[rel] = media_files.inspect(self.config.root, rel)
+            info = self._media[rel] = media_files.inspect(self.config.root, rel, self.folders)
         return info
 
     def check(self, post: Post) -> tuple[list[Finding], dict[str, str]]:
         """Per-post rule findings on every channel of `post` (levels not applied yet), and
         the fingerprint of what each channel would receive."""
-        from cmflow.render import fingerprint, render_each
-
+        fingerprint = self._fingerprint
         config = self.config
         out: list[Finding] = list(post.problems)
         fps: dict[str, str] = {}
@@ -122,7 +141,9 @@ class Checker:
         plain = "variants" not in post.meta
         seen: dict[tuple[PostCheck, Hashable], list[Finding]] = {}
         for channel, rendered in zip(
-            channels, render_each(post, channels, measure=False), strict=True
+            channels,
+            self._render_each(post, channels, measure=False, labels=self._labels),
+            strict=True,
         ):
             name = channel.name
             fps[name] = fingerprint(rendered)
@@ -161,7 +182,8 @@ def _on(finding: Finding, channel: str) -> Finding:
 
 def check_post(post: Post, config: Config) -> tuple[list[Finding], dict[str, str]]:
     """`Checker.check` for one post."""
-    return Checker(config).check(post)
+    with Checker(config) as checker:
+        return checker.check(post)
 
 
 _SLIM_KEYS = ("date", "id", "pillar", "channels", "channel")
@@ -207,15 +229,10 @@ def _text(value: object) -> str | None:
 
 
 def _compute(root: Path, rel: str, config: Config, checker: Checker, keep: bool = False) -> Entry:
-    raw = content.read_bytes(root, rel)
-    try:
-        st = os.stat(f"{root}/{rel}")  # a str path: Path objects cost more than the stat
-        stat = (st.st_size, st.st_mtime_ns)
-    except OSError:
-        stat = (-1, 0)
+    raw, stamp = content.read_stamped(root, rel, checker.folders)
     if isinstance(raw, Finding):
         stem = rel.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        entry = Entry(stat, "", Post(path=rel, id=stem, meta={}, body="", body_line=1), [raw])
+        entry = Entry(stamp, "", Post(path=rel, id=stem, meta={}, body="", body_line=1), [raw])
         if keep:  # as content.load_all gives it
             entry.full = Post(path=rel, id=stem, meta={}, body="", body_line=1, problems=[raw])
         return entry
@@ -223,7 +240,7 @@ def _compute(root: Path, rel: str, config: Config, checker: Checker, keep: bool 
     findings, fps = checker.check(post)
     media = sorted({m.path for name in [None, *post.channels] for m in post.media(name)})
     return Entry(
-        stat,
+        stamp,
         hashlib.sha256(raw).hexdigest(),
         slim(post),
         findings,
@@ -259,8 +276,8 @@ def _compute_all(
     none of the entries), else after."""
     cores = _cores(jobs)
     if len(rels) < PARALLEL_FROM or cores < 2 or not hasattr(os, "fork"):
-        checker = Checker(config)
-        out = [_compute(config.root, rel, config, checker, keep) for rel in rels]
+        with Checker(config) as checker:
+            out = [_compute(config.root, rel, config, checker, keep) for rel in rels]
         if meanwhile is not None:
             meanwhile()
         return out
@@ -323,9 +340,12 @@ class _Shared:
 
     def run(self, workers: int, meanwhile: Callable[[], None] | None) -> list[Entry]:
         import fcntl  # only here: Unix, as `os.fork`
+        import pickle  # noqa: F401  (imported once, before the fork: see `work`, `receive`)
 
         ranges = _chunks(len(self.rels), workers + 1)
-        claims = _ranges_pipe(len(ranges))
+        # Made before the workers are forked: each starts with it (what it imports) ready.
+        checker = Checker(self.config)  # no descriptor open yet: nothing to close if...
+        claims = _ranges_pipe(len(ranges))  # ...this raises
         pids: list[int] = []
         readers: list[int] = []
         threads: list[threading.Thread] = []
@@ -342,7 +362,7 @@ class _Shared:
                     os.close(sink)
                     break
                 if pid == 0:
-                    self.work(ranges, claims, sink)  # never returns
+                    self.work(ranges, claims, sink, checker)  # never returns
                 os.close(sink)
                 pids.append(pid)
                 readers.append(source)
@@ -353,7 +373,6 @@ class _Shared:
                 threads.append(thread)
             if meanwhile is not None:
                 meanwhile()
-            checker = Checker(self.config)
             while got := os.read(claims, 1):
                 self.done[got[0]] = self.chunk(ranges, got[0], checker)
             for thread in threads:
@@ -363,6 +382,7 @@ class _Shared:
                     self.done[i] = self.chunk(ranges, i, checker)
             finished = True
         finally:
+            checker.close()
             os.close(claims)
             for pid in pids:
                 if not finished:  # interrupted, or an error here: the workers' work is moot
@@ -372,14 +392,15 @@ class _Shared:
                     os.waitpid(pid, 0)
         return [e for i in range(len(ranges)) for e in self.done[i]]
 
-    def work(self, ranges: list[tuple[int, int]], claims: int, sink: int) -> NoReturn:
+    def work(
+        self, ranges: list[tuple[int, int]], claims: int, sink: int, checker: Checker
+    ) -> NoReturn:
         """A worker: take ranges until none is left, send each one's entries back."""
         import pickle  # see the class's docstring: our own objects, over our own pipe
 
         code = 1
         try:
             gc.disable()  # see `_no_gc`
-            checker = Checker(self.config)
             while got := os.read(claims, 1):
                 entries = self.chunk(ranges, got[0], checker)
                 data = pickle.dumps((got[0], entries), protocol=pickle.HIGHEST_PROTOCOL)
@@ -861,6 +882,7 @@ def _checked(
         list(entries),
         lambda: {r: e.media for r, e in entries.items()},
     )
+    report.held = (entries, scans, tables, record)
     if cache is not None:
         report.fill = partial(_completed, cache)  # cached posts: front-matter when read
     if keep_posts:

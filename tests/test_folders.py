@@ -1,0 +1,183 @@
+"""`safefs.Folders`: the post files of a queue read with each folder opened once.
+
+A run reads thousands of posts; opening every folder from the repository's down again for
+each file was a fifth of reading them. Folders kept open must change nothing of what is
+read or refused: never through a link, never into `.git`, never out of the repository,
+and no descriptor left open after a run, however many folders the queue has.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from cmflow import config as config_mod
+from cmflow import content, media, safefs, validation
+from cmflow.rules import BY_ID
+from tests.media_samples import PNG
+
+NOW = datetime.fromisoformat("2026-03-01T09:00:00+01:00")
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="Linux /proc only")
+
+
+def _read(folders: safefs.Folders, rel: str) -> bytes | None:
+    got = folders.open(rel)
+    if got is None:
+        return None
+    fd, st = got
+    try:
+        data = os.read(fd, st.st_size + 1)
+    finally:
+        os.close(fd)
+    return data
+
+
+def test_plain_paths_are_read_and_every_odd_one_is_left_to_the_long_way(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "content" / "2026" / "03").mkdir(parents=True)
+    (root / "content" / "2026" / "03" / "été.md").write_text("accentué", encoding="utf-8")
+    (root / "content" / "top.md").write_text("haut", encoding="utf-8")
+    (root / ".git").mkdir()
+    (root / ".git" / "config").write_text("token", encoding="utf-8")
+    outside = tmp_path / "dehors"
+    outside.mkdir()
+    (outside / "secret.md").write_text("dehors", encoding="utf-8")
+    (root / "content" / "lien").symlink_to(outside, target_is_directory=True)
+    (root / "content" / "fichier-lien.md").symlink_to(root / "content" / "top.md")
+    os.mkfifo(root / "content" / "tube.md")
+
+    with safefs.Folders(root) as folders:
+        assert _read(folders, "content/2026/03/été.md") == "accentué".encode()
+        assert _read(folders, "content/top.md") == b"haut"
+        # Each of these is None: `open_regular` then resolves it and says what is wrong.
+        for rel in [
+            "content/lien/secret.md",  # a folder that is a link
+            "content/fichier-lien.md",  # a file that is a link
+            "content/tube.md",  # not a regular file: never opened
+            "content/2026",  # a folder
+            ".git/config",
+            ".GIT/config",
+            "content/../.git/config",
+            "content/./top.md",
+            "content//top.md",
+            "/etc/passwd",
+            "content/absent.md",
+            "content/absent/x.md",
+            "content/top.md\x00",
+        ]:
+            assert _read(folders, rel) is None, rel
+
+
+@needs_proc
+def test_a_folder_swapped_for_a_link_after_it_was_opened_is_never_followed(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "repo"
+    (root / "content" / "a").mkdir(parents=True)
+    (root / "content" / "a" / "un.md").write_text("un", encoding="utf-8")
+    (root / "content" / "a" / "deux.md").write_text("deux", encoding="utf-8")
+    outside = tmp_path / "dehors"
+    outside.mkdir()
+    (outside / "deux.md").write_text("DEHORS", encoding="utf-8")
+    with safefs.Folders(root) as folders:
+        assert _read(folders, "content/a/un.md") == b"un"
+        (root / "content" / "a").rename(root / "content" / "b")
+        (root / "content" / "a").symlink_to(outside, target_is_directory=True)
+        # The folder kept open is the real one it opened: never the link's target.
+        assert _read(folders, "content/a/deux.md") == b"deux"
+    with safefs.Folders(root) as fresh:  # opened now, the link is refused
+        assert _read(fresh, "content/a/deux.md") is None
+
+
+@needs_proc
+def test_a_queue_of_many_folders_is_read_whole_and_leaves_no_descriptor_open(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "repo"
+    (root / "media").mkdir(parents=True)
+    (root / "media" / "photo.png").write_bytes(PNG)
+    (root / "channels.yaml").write_text(
+        "brand: Marque\ntimezone: Europe/Paris\nlanguage: fr\n"
+        "channels:\n  site: {platform: feed, output_dir: public, site_url: https://ex.fr}\n",
+        encoding="utf-8",
+    )
+    rels = []
+    # 30 years of 12 months: more folders than are ever kept open at once.
+    for year in range(1990, 2020):
+        for month in range(1, 13):
+            folder = root / "content" / str(year) / f"{month:02d}"
+            folder.mkdir(parents=True)
+            rel = f"content/{year}/{month:02d}/billet-{year}-{month:02d}.md"
+            (root / rel).write_text(
+                f"---\ndate: {year}-{month:02d}-01 10:00\nchannels: [site]\n"
+                f"media: [{{path: media/photo.png, alt: Une photo}}]\n---\n"
+                f"Billet de {month:02d}/{year}.\n",
+                encoding="utf-8",
+            )
+            rels.append(rel)
+    cfg = config_mod.load(root, set(BY_ID))
+    before = _open_fds()
+    for jobs in (1, 2):
+        entries = validation._compute_all(cfg, sorted(rels), jobs=jobs)
+        assert [e.post.path for e in entries] == sorted(rels)
+        # Each post read whole, its stamp that of the file read.
+        for e in entries:
+            st = os.stat(root / e.post.path)
+            assert e.stat == (st.st_size, st.st_mtime_ns)
+            assert not [f for f in e.findings if f.rule == "content.file"]
+        assert _open_fds() == before
+    report = validation.validate(cfg, now=NOW, use_cache=False)
+    assert report.files == len(rels)
+    assert _open_fds() == before
+
+
+def test_media_read_through_folders_resolve_to_the_same_file(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "media" / "2026").mkdir(parents=True)
+    (root / "media" / "2026" / "photo.png").write_bytes(PNG)
+    (root / "média").symlink_to(root / "media", target_is_directory=True)  # inside: allowed
+    with safefs.Folders(root) as folders:
+        for rel in [
+            "media/2026/photo.png",
+            "média/2026/photo.png",
+            "media/../media/2026/photo.png",
+        ]:
+            alone = media.inspect(root, rel)
+            through = media.inspect(root, rel, folders)
+            assert through == alone, rel
+            assert through.path == (root / "media" / "2026" / "photo.png").resolve()
+            assert through.mime == "image/png" and through.size == len(PNG)
+        for rel in ["media/absent.png", "../dehors.png", ".git/config"]:
+            assert media.inspect(root, rel, folders) == media.inspect(root, rel), rel
+
+
+def test_a_post_read_with_its_stamp_is_read_as_read_bytes_reads_it(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "content").mkdir(parents=True)
+    big = root / "content" / "gros.md"
+    big.write_bytes(b"x" * (content.MAX_BYTES + 1))
+    small = root / "content" / "petit.md"
+    small.write_text("---\ndate: 2026-03-01\n---\nCorps.\n", encoding="utf-8")
+    empty = root / "content" / "vide.md"
+    empty.write_bytes(b"")
+    outside = tmp_path / "dehors.md"
+    outside.write_text("dehors", encoding="utf-8")
+    (root / "content" / "lien.md").symlink_to(outside)
+    with safefs.Folders(root) as folders:
+        for path in [big, small, empty, root / "content" / "lien.md"]:
+            rel = path.relative_to(root).as_posix()
+            raw, stamp = content.read_stamped(root, rel, folders)
+            assert raw == content.read_bytes(root, rel), rel
+            st = os.stat(path)
+            assert stamp == (st.st_size, st.st_mtime_ns), rel
+        raw, stamp = content.read_stamped(root, "content/absent.md", folders)
+        assert not isinstance(raw, bytes) and stamp == (-1, 0)
