@@ -24,12 +24,20 @@ import tempfile
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
+from collections.abc import (
+    Callable,
+    Collection,
+    Container,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
-from itertools import accumulate, chain
+from itertools import accumulate, chain, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -228,6 +236,10 @@ class SentIndex(Mapping[tuple[str, str], Sent]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._keys
+
+    def pairs(self) -> KeysView[tuple[str, str]]:
+        """The (post id, channel) pairs sent: `in` them is a dictionary's, with no call."""
+        return self._keys.keys()
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._keys)
@@ -1097,21 +1109,24 @@ class Loaded:
 
     def slotted(self) -> bool:
         """Whether a post takes a queue slot (its date column says so)."""
-        return any(d.startswith(_SLOT) for d in self.files["date"] if d is not None)
+        # `str.startswith` mapped over the dates but None (no Python frame per post).
+        return any(map(str.startswith, filter(None, self.files["date"]), repeat(_SLOT)))
 
     def unsent_rows(self, sent: Container[tuple[str, str]]) -> list[int]:
         """The rows of the ready, dated posts with a channel `sent` does not hold for them
         (`QueueContext.maybe_unsent`), read from the columns: no post is built."""
         f = self.files
+        held = sent.pairs() if isinstance(sent, SentIndex) else sent  # `in` without a call
+        out: list[int] = []
         rows = zip(f["status"], f["date"], f["id"], f["channels"], strict=True)
-        return [
-            i
-            for i, (status, date, pid, names) in enumerate(rows)
-            if status == "ready"
-            and date is not None
-            and not date.startswith(_SLOT)
-            and any((pid, name) not in sent for name in names)
-        ]
+        for i, (status, date, pid, names) in enumerate(rows):
+            if status != "ready" or date is None or date.startswith(_SLOT):
+                continue
+            for name in names:
+                if (pid, name) not in held:
+                    out.append(i)
+                    break
+        return out
 
     def media_rows(self) -> tuple[list[str], list[int], list[int]]:
         """Every media file a post looked at (a file per post that uses it), its size (-1:
