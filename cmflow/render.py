@@ -102,66 +102,116 @@ def _fields_of(post: Post, over: dict[str, Any]) -> _Fields:
     )
 
 
+class _Plan(NamedTuple):
+    """What `_render` reads of a channel, read once per channel (`_plan`): its platform's
+    capabilities and limits, its rules'. Every (post, channel) pair reads it."""
+
+    markdown: bool  # sent as Markdown (else plain text, `_plain_parts`)
+    plain_threads: bool  # plain text split at thread breaks
+    threads: bool
+    html: bool
+    width: int | None  # links shown shortened to (`shorten_links`)
+    counter: str
+    url_length: int | None
+    tracking: LinkTracking | None
+    max_length: int | None
+    max_caption_length: int | None
+
+
+# id(channel) -> (channel, its plan): the entry holds the channel (frozen), so no other
+# object takes its id while it is there.
+_PLANS: dict[int, tuple[Channel, _Plan]] = {}
+
+
+def _plan(channel: Channel) -> _Plan:
+    got = _PLANS.get(id(channel))
+    if got is not None and got[0] is channel:
+        return got[1]
+    if len(_PLANS) >= 256:
+        _PLANS.clear()
+    spec, rules = channel.spec, channel.rules
+    plan = _Plan(
+        markdown=spec.can(Capability.MARKDOWN),
+        plain_threads=spec.threads and not spec.html,
+        threads=spec.threads,
+        html=spec.html,
+        width=spec.shorten_links,
+        counter=spec.counter,
+        url_length=spec.url_length,
+        tracking=rules.link_tracking,
+        max_length=rules.max_length,
+        max_caption_length=rules.max_caption_length,
+    )
+    _PLANS[id(channel)] = (channel, plan)
+    return plan
+
+
+_new_rendered = Rendered.__new__
+
+
 def _render(
     post: Post, channel: Channel, f: _Fields, html: bool, measure: bool, labels: dict[str, str]
 ) -> Rendered:
-    spec = channel.spec
+    plan = _plan(channel)
     name = channel.name
     body = f.body
-    tracking = channel.rules.link_tracking
-    params = {
-        "channel": name,
-        "platform": channel.platform,
-        "campaign": f.campaign,
-        "id": post.id,
-    }
-    if spec.can(Capability.MARKDOWN):
+    tracking = plan.tracking
+    if plan.markdown:
         texts = ["\n\n".join(markup.split_thread(body)).strip()]
     else:
-        texts = list(_plain_parts(body, spec.threads and not spec.html))
+        texts = list(_plain_parts(body, plan.plain_threads))
+    params: dict[str, str] = {}
     if tracking is not None:
+        params = {
+            "channel": name,
+            "platform": channel.platform,
+            "campaign": f.campaign,
+            "id": post.id,
+        }
         texts = [tag_links(t, tracking, params) for t in texts]
     texts = [t for t in texts if t] or [""]
     media = list(f.media)
-    limit = channel.rules.max_length
-    if media and channel.rules.max_caption_length is not None:
-        limit = min(limit or channel.rules.max_caption_length, channel.rules.max_caption_length)
-    count = counting.COUNTERS[spec.counter]
-    url_length = spec.url_length
-    if spec.threads and f.thread == "auto" and limit:
-        texts = [
-            p
-            for t in texts
-            for p in split_auto(t, limit, spec.counter, url_length, spec.shorten_links)
-        ]
+    limit = plan.max_length
+    caption = plan.max_caption_length
+    if media and caption is not None:
+        limit = min(limit or caption, caption)
+    url_length = plan.url_length
+    width = plan.width
+    if plan.threads and f.thread == "auto" and limit:
+        texts = [p for t in texts for p in split_auto(t, limit, plan.counter, url_length, width)]
         texts = number_parts(texts) if len(texts) > 1 else texts
     parts: list[Part] = []
     if not measure:
-        width = spec.shorten_links
         for i, text in enumerate(texts):
             shown = shorten_links(text, width)[0] if width else text
             parts.append(Part(shown, media if i == 0 else []))
-    for i, text in enumerate(texts if measure else ()):
-        shown, links = (
-            shorten_links(text, spec.shorten_links) if spec.shorten_links else (text, _links(text))
-        )
-        parts.append(Part(shown, media if i == 0 else [], links, count(shown, url_length)))
+    else:
+        count = counting.COUNTERS[plan.counter]
+        for i, text in enumerate(texts):
+            shown, links = shorten_links(text, width) if width else (text, _links(text))
+            parts.append(Part(shown, media if i == 0 else [], links, count(shown, url_length)))
     language = f.language or channel.language
-    rendered = Rendered(
+    counter = plan.counter
+    # `Rendered(...)` with every field given, without its generated `__init__` (a pair in
+    # validation makes one): the same object.
+    rendered = _new_rendered(Rendered)
+    rendered.__dict__.update(
         post_id=post.id,
         channel=name,
         platform=channel.platform,
         parts=parts,
         title=f.title,
+        html=None,
         tags=list(f.tags),
         language=str(language) if language else None,
         limit=limit,
-        counter=labels.get(spec.counter)
-        or labels.setdefault(spec.counter, counting.counter_label(spec.counter)),
+        counter=labels.get(counter)
+        or labels.setdefault(counter, counting.counter_label(counter)),
         series=f.series,
+        canonical_url=None,
         path=post.path,
     )
-    if html and spec.html:
+    if html and plan.html:
         source = tag_links(body, tracking, params) if tracking is not None else body
         rendered.html = markup.to_html(source)
     return rendered

@@ -7,6 +7,7 @@ the channel's variant looked up once gives each field as `Post.field` does."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import itertools
 import random
@@ -271,6 +272,12 @@ def test_render_reads_each_field_as_post_field_does(tmp_path: Path) -> None:
             if name == "linkedin":  # no threads: the body as one part
                 assert [p.text for p in r.parts] == [_tag_params(plain, params)]
             assert r.parts[0].media == post.media(name)
+            # Built without `Rendered.__init__`: every field there, as the constructor sets
+            # them (a field added to `Rendered` and not to `_render` fails here).
+            for measure in (True, False):
+                got = render(post, channel, measure=measure)
+                kwargs = {f.name: getattr(got, f.name) for f in dataclasses.fields(Rendered)}
+                assert vars(got) == vars(Rendered(**kwargs))
 
 
 def _tag_params(text: str, params: dict[str, str]) -> str:
