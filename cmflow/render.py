@@ -205,8 +205,7 @@ def _render(
         tags=list(f.tags),
         language=str(language) if language else None,
         limit=limit,
-        counter=labels.get(counter)
-        or labels.setdefault(counter, counting.counter_label(counter)),
+        counter=labels.get(counter) or labels.setdefault(counter, counting.counter_label(counter)),
         series=f.series,
         canonical_url=None,
         path=post.path,
