@@ -110,18 +110,20 @@ def _read_opened(root: Path, rel: str, fd: int | None, size: int = -1) -> bytes 
     try:
         if size < 0:
             size = os.fstat(fd).st_size
-        if size > MAX_BYTES:
+        data = b""
+        if size <= MAX_BYTES:
+            # One read when the file holds what the fstat said (the usual case).
+            data = os.read(fd, size + 1)
+            if len(data) != size:  # changed since the fstat, or a short read: on to its end
+                data += safefs.read_fd(fd, MAX_BYTES - len(data))
+        if size > MAX_BYTES or len(data) > MAX_BYTES:  # over the limit, or grown past it
             return _file_finding(
                 rel,
                 _(
                     "is {size} bytes, over the {limit}-byte limit for a post: "
                     "is it really a post? Move large media to media/"
-                ).format(size=number(size), limit=number(MAX_BYTES)),
+                ).format(size=number(max(size, len(data))), limit=number(MAX_BYTES)),
             )
-        # One read when the file holds what the fstat said (the usual case).
-        data = os.read(fd, size + 1)
-        if len(data) != size:  # changed since the fstat, or a short read: on to its end
-            data += safefs.read_fd(fd, MAX_BYTES - len(data))
         return data
     except OSError as exc:
         return _file_finding(rel, _("cannot be read ({reason})").format(reason=exc.strerror))

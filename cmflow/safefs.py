@@ -167,19 +167,31 @@ def _open_plain(root: Path, rel: str) -> int | None:
 
 class Folders:
     """`open_regular`'s common case for many files of one repository read in a row (a
-    queue's posts): each folder on the way is opened once, `O_NOFOLLOW | O_DIRECTORY` from
-    its parent as `_open_plain` opens it, and kept open for the next file in it, instead of
-    every folder from the repository's down being opened again for each file. The file
+    queue's posts): the folder holding a file is opened once, `O_NOFOLLOW | O_DIRECTORY`
+    from the repository's down as `_open_plain` opens it, and kept open for the next file
+    in it, instead of every folder on the way being opened again for each file. The file
     itself is opened as `_open_plain` opens it. A folder kept open stays the one opened,
-    even if a link is swapped in for it since: nothing is ever read through a link. Close
-    it (or use it in a `with`) when done."""
+    even if a link is swapped in for it since: nothing is ever read through a link. Only
+    the repository's folder and those holding files are kept (a few descriptors: no more
+    than an eighth of what the process may open, at most `_MOST`); the folders between are
+    closed once passed. Close it (or use it in a `with`) when done."""
 
-    _MOST = 64  # folders kept open at once: a queue's year/month folders, a few descriptors
+    _MOST = 64  # folders kept open at once: a queue's year/month folders
 
     def __init__(self, root: Path) -> None:
         self.root = str(root)
-        self._open: dict[str, int] = {}
+        self._root_fd = -1
+        self._open: dict[str, int] = {}  # folder (relative, posix) -> its descriptor
         self._real: str | None = None
+        self._most = self._MOST
+        try:
+            import resource  # Unix, as everything here
+
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            if soft != resource.RLIM_INFINITY:
+                self._most = max(1, min(self._MOST, soft // 8))
+        except (ImportError, OSError, ValueError):
+            pass
 
     def real(self, rel: str) -> Path:
         """The real path of `rel` after `open` opened it: no link on the way, so the
@@ -192,7 +204,7 @@ class Folders:
         """A descriptor on the regular file `rel` and its `fstat`, or None on any failure
         (`open_regular` then resolves the path and says what is wrong)."""
         folder, _sep, name = rel.rpartition("/")
-        if rel[:1] == "/" or name in ("", ".", "..") or "\x00" in name or is_git_name(name):
+        if rel[:1] == "/" or not _plain_name(name):
             return None
         dfd = self._folder(folder)
         if dfd is None:
@@ -212,46 +224,59 @@ class Folders:
         return None
 
     def _folder(self, folder: str) -> int | None:
+        """The descriptor of `folder` ("": the repository's), opened and kept if need be;
+        None when it cannot be (then the caller takes the long way)."""
         fd = self._open.get(folder)
         if fd is not None:
             return fd
-        if folder:
-            parent_name, _sep, name = folder.rpartition("/")
-            if name in ("", ".", "..") or "\x00" in name or is_git_name(name):
-                return None
-            parent = self._folder(parent_name)
-            if parent is None:
-                return None
+        if self._root_fd < 0:
             try:
-                fd = os.open(name, DIR_FLAGS, dir_fd=parent)
+                self._root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except (OSError, ValueError):
                 return None
-        else:
-            try:
-                fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            except (OSError, ValueError):
-                return None
-        if len(self._open) >= self._MOST:
-            self._close_all(keep=folder.split("/"))
-        self._open[folder] = fd
-        return fd
+        if not folder:
+            return self._root_fd
+        names = folder.split("/")
+        if not all(map(_plain_name, names)):
+            return None
+        if len(self._open) >= self._most:
+            self.close(keep_root=True)
+        # Down from the repository's folder, one level at a time (a loop: a path may have
+        # thousands of components), each folder between closed once the next is open.
+        dfd = self._root_fd
+        try:
+            for name in names:
+                nfd = os.open(name, DIR_FLAGS, dir_fd=dfd)
+                if dfd != self._root_fd:
+                    os.close(dfd)
+                dfd = nfd
+        except (OSError, ValueError):
+            if dfd != self._root_fd:
+                os.close(dfd)
+            return None
+        self._open[folder] = dfd
+        return dfd
 
-    def _close_all(self, keep: list[str]) -> None:
-        """Close every folder but those on the way to the one being opened."""
-        ways = {"/".join(keep[:i]) for i in range(len(keep))}
-        for key in [k for k in self._open if k not in ways]:
-            os.close(self._open.pop(key))
-
-    def close(self) -> None:
+    def close(self, keep_root: bool = False) -> None:
+        """Close every folder kept open (but the repository's, with `keep_root`)."""
         for fd in self._open.values():
             os.close(fd)
         self._open.clear()
+        if self._root_fd >= 0 and not keep_root:
+            os.close(self._root_fd)
+            self._root_fd = -1
 
     def __enter__(self) -> Folders:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _plain_name(name: str) -> bool:
+    """A folder or file name `_open_plain` would open: not empty, `.`, `..` or `.git`, no
+    NUL."""
+    return name not in ("", ".", "..") and "\x00" not in name and not is_git_name(name)
 
 
 def read_regular(root: Path, rel: str, limit: int | None = None) -> bytes:

@@ -8,7 +8,10 @@ and no descriptor left open after a run, however many folders the queue has.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -181,3 +184,73 @@ def test_a_post_read_with_its_stamp_is_read_as_read_bytes_reads_it(tmp_path: Pat
             assert stamp == (st.st_size, st.st_mtime_ns), rel
         raw, stamp = content.read_stamped(root, "content/absent.md", folders)
         assert not isinstance(raw, bytes) and stamp == (-1, 0)
+
+
+def test_a_path_thousands_of_folders_deep_is_an_answer_not_a_crash(tmp_path: Path) -> None:
+    """Folders are opened in a loop, not a call per level: a media path of a thousand
+    components (a post can hold one) says the file is missing, as the long way says."""
+    root = tmp_path / "repo"
+    (root / "media").mkdir(parents=True)
+    deep = "media/" + "a/" * 3000 + "x.png"
+    with safefs.Folders(root) as folders:
+        assert folders.open(deep) is None
+        assert media.inspect(root, deep, folders) == media.inspect(root, deep)
+    # A real chain of folders, 200 deep: the post at its bottom is read, and only the
+    # repository's folder and the one holding the file stay open meanwhile.
+    chain = root / "content" / "/".join(["d"] * 200)
+    chain.mkdir(parents=True)
+    (chain / "fond.md").write_text("au fond", encoding="utf-8")
+    rel = (chain / "fond.md").relative_to(root).as_posix()
+    before = _open_fds() if Path("/proc/self/fd").is_dir() else set()
+    with safefs.Folders(root) as folders:
+        assert _read(folders, rel) == b"au fond"
+        if before:
+            assert len(_open_fds() - before) <= 2
+    if before:
+        assert _open_fds() == before
+
+
+def test_a_low_open_file_limit_keeps_fewer_folders_open(tmp_path: Path) -> None:
+    """A runner with few descriptors (`ulimit -n 40`) validates a queue of 200 folders as
+    one with many: the folders kept open are an eighth of the limit at most."""
+    resource = pytest.importorskip("resource")
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "channels.yaml").write_text(
+        "brand: Marque\ntimezone: Europe/Paris\nlanguage: fr\n"
+        "channels:\n  site: {platform: feed, output_dir: public, site_url: https://ex.fr}\n",
+        encoding="utf-8",
+    )
+    for i in range(200):
+        folder = root / "content" / f"dossier-{i:03d}"
+        folder.mkdir(parents=True)
+        (folder / "billet.md").write_text(
+            f"---\ndate: 2026-03-{1 + i % 28:02d} 10:00\nchannels: [site]\n---\nBillet {i}.\n",
+            encoding="utf-8",
+        )
+    command = [sys.executable, "-m", "cmflow", "validate", "--no-cache", "--format", "json"]
+    command += ["--at", "2026-01-01 09:00"]
+
+    def low() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+
+    wide = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
+    narrow = subprocess.run(
+        command, cwd=root, capture_output=True, text=True, timeout=120, preexec_fn=low
+    )
+    assert wide.returncode in (0, 1), wide.stderr
+    assert (narrow.returncode, narrow.stdout) == (wide.returncode, wide.stdout), narrow.stderr
+    assert len(json.loads(wide.stdout)["findings"]) == len(json.loads(narrow.stdout)["findings"])
+
+
+def test_a_post_grown_past_the_limit_since_its_stat_is_refused(tmp_path: Path) -> None:
+    """The size said by the fstat is read, and what follows if the file grew meanwhile: a
+    post grown past the limit between the two is over the limit, as one that was already."""
+    root = tmp_path / "repo"
+    (root / "content").mkdir(parents=True)
+    path = root / "content" / "gonfle.md"
+    path.write_bytes(b"---\ndate: 2026-03-01\n---\n" + b"x" * content.MAX_BYTES)
+    fd = os.open(path, os.O_RDONLY)
+    got = content._read_opened(root, "content/gonfle.md", fd, 100)  # as if 100 bytes then
+    assert not isinstance(got, bytes)
+    assert got.rule == "content.file" and "limit" in got.message
