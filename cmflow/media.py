@@ -163,9 +163,10 @@ def inspect(root: Path, rel: str, folders: safefs.Folders | None = None) -> Medi
     problem = _where(rel)
     if problem:
         return MediaFile(rel, None, problem)
-    got = folders.open(rel) if folders is not None else None
-    if got is not None:
+    real: Path | None = None
+    if folders is not None and (got := folders.open(rel)) is not None:
         fd, size = got[0], got[1].st_size
+        real = folders.real(rel)  # opened through no link: not resolved again
     else:
         try:
             fd = safefs.open_regular(root, rel)
@@ -190,9 +191,7 @@ def inspect(root: Path, rel: str, folders: safefs.Folders | None = None) -> Medi
         return MediaFile(rel, None, _("cannot be read ({reason})").format(reason=exc.strerror))
     finally:
         os.close(fd)
-    if got is not None and folders is not None:
-        real = folders.real(rel)
-    else:
+    if real is None:
         _real, parts = safefs.inside_parts(root, rel)
         real = Path(os.path.realpath(root)).joinpath(*parts)
     return MediaFile(rel, real, None, mime, size, video, video_problem)

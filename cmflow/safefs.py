@@ -134,47 +134,25 @@ def open_regular(root: Path, rel: str) -> int:
 def _open_plain(root: Path, rel: str) -> int | None:
     """The common case of `open_regular`, without resolving anything: `rel` made of plain
     names (no `..`, no `.git`), each folder opened from the repository's with O_NOFOLLOW,
-    the file too, and found regular. None on any failure (a link on the way, a missing or
-    odd file): `open_regular` then resolves the path and says precisely what is wrong.
-    Resolving costs more than reading a post, and a queue has thousands of them."""
-    parts = rel.split("/")
-    for name in parts:
-        if name in ("", ".", "..") or "\x00" in name or is_git_name(name):
-            return None
-    try:
-        dfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except (OSError, ValueError):
-        return None
-    fd = -1
-    try:
-        for name in parts[:-1]:
-            nfd = os.open(name, DIR_FLAGS, dir_fd=dfd)
-            os.close(dfd)
-            dfd = nfd
-        # Never opened unless regular (a device may act on open), and checked again after.
-        if stat.S_ISREG(os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False).st_mode):
-            fd = os.open(parts[-1], READ_FLAGS, dir_fd=dfd)
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                return fd
-    except (OSError, ValueError):
-        pass  # a link, a gone file, a folder: None, and the resolving path says which
-    finally:
-        os.close(dfd)
-    if fd >= 0:  # opened, but not a regular file after all
-        os.close(fd)
-    return None
+    the file too, and found regular (`Folders.open`, for one file). None on any failure (a
+    link on the way, a missing or odd file): `open_regular` then resolves the path and says
+    precisely what is wrong. Resolving costs more than reading a post."""
+    with Folders(root) as folders:
+        got = folders.open(rel)
+    return got[0] if got is not None else None
 
 
 class Folders:
-    """`open_regular`'s common case for many files of one repository read in a row (a
-    queue's posts): the folder holding a file is opened once, `O_NOFOLLOW | O_DIRECTORY`
-    from the repository's down as `_open_plain` opens it, and kept open for the next file
-    in it, instead of every folder on the way being opened again for each file. The file
-    itself is opened as `_open_plain` opens it. A folder kept open stays the one opened,
-    even if a link is swapped in for it since: nothing is ever read through a link. Only
-    the repository's folder and those holding files are kept (a few descriptors: no more
-    than an eighth of what the process may open, at most `_MOST`); the folders between are
-    closed once passed. Close it (or use it in a `with`) when done."""
+    """`open_regular`'s common case for files of one repository: a file is opened only
+    through plain folder names (no `..`, no `.git`), each folder opened from the
+    repository's down with `O_NOFOLLOW | O_DIRECTORY`, and only when it is a regular file.
+    For many files read in a row (a queue's posts), the folder holding a file is kept open
+    for the next file in it, instead of every folder on the way being opened again for each
+    file. A folder kept open stays the one opened, even if a link is swapped in for it
+    since: nothing is ever read through a link. Only the repository's folder and those
+    holding files are kept (no more than an eighth of what the process may open, at most
+    `_MOST`); the folders between are closed once passed. Close it (or use it in a `with`)
+    when done."""
 
     _MOST = 64  # folders kept open at once: a queue's year/month folders
 
@@ -182,16 +160,8 @@ class Folders:
         self.root = str(root)
         self._root_fd = -1
         self._open: dict[str, int] = {}  # folder (relative, posix) -> its descriptor
+        self._most = 0  # worked out when the first folder is kept (`_kept_at_most`)
         self._real: str | None = None
-        self._most = self._MOST
-        try:
-            import resource  # Unix, as everything here
-
-            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-            if soft != resource.RLIM_INFINITY:
-                self._most = max(1, min(self._MOST, soft // 8))
-        except (ImportError, OSError, ValueError):
-            pass
 
     def real(self, rel: str) -> Path:
         """The real path of `rel` after `open` opened it: no link on the way, so the
@@ -207,21 +177,7 @@ class Folders:
         if rel[:1] == "/" or not _plain_name(name):
             return None
         dfd = self._folder(folder)
-        if dfd is None:
-            return None
-        fd = -1
-        try:
-            # Never opened unless regular (a device may act on open), and checked again after.
-            if stat.S_ISREG(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode):
-                fd = os.open(name, READ_FLAGS, dir_fd=dfd)
-                st = os.fstat(fd)
-                if stat.S_ISREG(st.st_mode):
-                    return fd, st
-        except (OSError, ValueError):
-            pass
-        if fd >= 0:
-            os.close(fd)
-        return None
+        return _regular_in(dfd, name) if dfd is not None else None
 
     def _folder(self, folder: str) -> int | None:
         """The descriptor of `folder` ("": the repository's), opened and kept if need be;
@@ -239,6 +195,8 @@ class Folders:
         names = folder.split("/")
         if not all(map(_plain_name, names)):
             return None
+        if not self._most:
+            self._most = _kept_at_most(self._MOST)
         if len(self._open) >= self._most:
             self.close(keep_root=True)
         # Down from the repository's folder, one level at a time (a loop: a path may have
@@ -273,9 +231,37 @@ class Folders:
         self.close()
 
 
+def _regular_in(dfd: int, name: str) -> tuple[int, os.stat_result] | None:
+    """The regular file `name` of the folder open as `dfd`, opened read-only (never
+    through a link), and its `fstat`; None for anything else (a link, a folder, a FIFO, a
+    device, a missing file). Never opened unless regular (a device may act on open), and
+    checked again after (it may have been replaced in between)."""
+    try:
+        if not stat.S_ISREG(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode):
+            return None
+        fd = os.open(name, READ_FLAGS, dir_fd=dfd)
+    except (OSError, ValueError):
+        return None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        return None
+    return fd, st
+
+
+def _kept_at_most(most: int) -> int:
+    """How many folders `Folders` keeps open: `most`, or an eighth of the process's limit
+    on open files when that is lower (a runner with `ulimit -n 50` keeps 6)."""
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return most
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return most if soft == resource.RLIM_INFINITY else max(1, min(most, soft // 8))
+
+
 def _plain_name(name: str) -> bool:
-    """A folder or file name `_open_plain` would open: not empty, `.`, `..` or `.git`, no
-    NUL."""
+    """A folder or file name opened as it is: not empty, `.`, `..` or `.git`, no NUL."""
     return name not in ("", ".", "..") and "\x00" not in name and not is_git_name(name)
 
 
