@@ -20,7 +20,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import zlib
 from array import array
 from bisect import bisect_left
@@ -394,6 +393,8 @@ class Cache:
             gitignore = self.path.parent / ".gitignore"
             if not gitignore.exists():
                 gitignore.write_text("*\n", encoding="utf-8")
+            import tempfile  # here: most runs write no cache, and it costs start-up time
+
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".validate-")
             try:
                 with os.fdopen(fd, "wb") as fh:

@@ -9,8 +9,8 @@ caller's code, its exit handlers or its buffered output). A piece the child did 
 itself, so a fault there costs time, never a different answer.
 
 Only bytes cross, and only our own: what `fn` made in a process this one forked, in files no
-other process can open (`tempfile.TemporaryFile`: unlinked, or never named) and a pipe no
-other process holds. Nothing is unpickled. Where `os.fork` does not exist, nothing runs and
+other process can open (`_anonymous_file`: in memory, or unlinked, never named) and a pipe
+no other process holds. Nothing is unpickled. Where `os.fork` does not exist, nothing runs and
 every part is None.
 """
 
@@ -19,10 +19,8 @@ from __future__ import annotations
 import gc
 import os
 import signal
-import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack, suppress
-from typing import IO
 
 
 class Forked:
@@ -30,7 +28,7 @@ class Forked:
 
     def __init__(self, fn: Callable[[], Iterable[bytes]], parts: int = 1) -> None:
         self._pid = 0
-        self._files: list[IO[bytes]] = []
+        self._files: list[int] = []  # a descriptor per piece
         self._ready = -1  # the pipe's read end, while the child may still say more
         self._done = 0  # pieces the child said are whole
         self._got: dict[int, bytes] = {}
@@ -38,9 +36,10 @@ class Forked:
             return
         with ExitStack() as undo:
             try:
-                files: list[IO[bytes]] = [
-                    undo.enter_context(tempfile.TemporaryFile()) for _ in range(parts)
-                ]
+                files: list[int] = []
+                for _ in range(parts):
+                    files.append(_anonymous_file())
+                    undo.callback(os.close, files[-1])
                 ready, say = os.pipe()
                 undo.callback(os.close, ready)
                 undo.callback(os.close, say)
@@ -48,7 +47,7 @@ class Forked:
             except OSError:  # no file or process to spare: the caller does the work
                 return
             if pid == 0:
-                _child(fn, [f.fileno() for f in files], say)  # never returns
+                _child(fn, files, say)  # never returns
             undo.pop_all()
         os.close(say)
         self._pid, self._files, self._ready = pid, files, ready
@@ -70,7 +69,7 @@ class Forked:
             self._done += len(said)
         if i >= self._done or i >= len(self._files):
             return None
-        self._got[i] = _read_all(self._files[i].fileno())
+        self._got[i] = _read_all(self._files[i])
         if self._done == len(self._files):
             self._end()  # every piece said: the child is done (or about to be)
         return self._got[i]
@@ -102,10 +101,22 @@ class Forked:
             os.close(self._ready)
             self._ready = -1
         files, self._files = self._files, []
-        for i, f in enumerate(files):
+        for i, fd in enumerate(files):
             if i < self._done and i not in self._got:
-                self._got[i] = _read_all(f.fileno())
-            f.close()
+                self._got[i] = _read_all(fd)
+            os.close(fd)
+
+
+def _anonymous_file() -> int:
+    """A descriptor on a new empty file no other process can open: one in memory where the
+    system has them (Linux), else a temporary file already unlinked."""
+    if hasattr(os, "memfd_create"):
+        with suppress(OSError):  # none to spare, or refused: the other kind
+            return os.memfd_create("cmflow-part", os.MFD_CLOEXEC)
+    import tempfile  # only here: its import costs start-up time
+
+    with tempfile.TemporaryFile() as fh:
+        return os.dup(fh.fileno())  # the file lives on with the copy (already unlinked)
 
 
 def _read_all(fd: int) -> bytes:

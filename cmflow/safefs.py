@@ -253,11 +253,10 @@ def _kept_at_most(most: int) -> int:
     """How many folders `Folders` keeps open: `most`, or an eighth of the process's limit
     on open files when that is lower (a runner with `ulimit -n 50` keeps 6)."""
     try:
-        import resource  # Unix only
-    except ImportError:
+        soft = os.sysconf("SC_OPEN_MAX")  # RLIMIT_NOFILE's soft limit; -1: none
+    except (AttributeError, ValueError, OSError):  # no such name here
         return most
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    return most if soft == resource.RLIM_INFINITY else max(1, min(most, soft // 8))
+    return most if soft < 0 else max(1, min(most, soft // 8))
 
 
 def _plain_name(name: str) -> bool:

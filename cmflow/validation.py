@@ -80,7 +80,7 @@ class Checker:
     """Per-post rules for one run. Holds what posts share within the run (media files looked
     at once however many posts and channels use them), never across runs."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, until: datetime | None = None) -> None:
         from cmflow import render  # here, not per post: and before a run forks its workers
 
         self._render_each = render.render_each
@@ -95,6 +95,10 @@ class Checker:
         # Each check comes with the key of the channels it finds the same on (`Rule.same_on`).
         self._checks: dict[str, tuple[_Checks, _Checks]] = {}
         self._labels: dict[str, str] = {}  # each counter's label (`render_each`)
+        # A post dated after `until` is still to publish: no record holds its channels yet
+        # (the publisher sends a post once due), so its fingerprints are left out and worked
+        # out only if a record ever asks for them (`_fingerprints_of`). None: always.
+        self.until = until
 
     def _checks_for(self, channel: Channel) -> tuple[_Checks, _Checks]:
         rules = [
@@ -136,6 +140,8 @@ class Checker:
         if not post.meta:
             return out, fps
         channels = [config.channels[name] for name in post.channels]
+        until, date = self.until, post.date
+        prints = until is None or date is None or date <= until
         # Without variants, what a check found on one channel it finds on every channel with
         # the same key (`Rule.same_on`), but for the channel's name.
         plain = "variants" not in post.meta
@@ -146,7 +152,8 @@ class Checker:
             strict=True,
         ):
             name = channel.name
-            fps[name] = fingerprint(rendered)
+            if prints:
+                fps[name] = fingerprint(rendered)
             # The first part carries the channel's media (`render`): not worked out again.
             media = rendered.parts[0].media
             ctx = PostContext(
@@ -161,6 +168,14 @@ class Checker:
                 elif found:
                     out.extend([_on(f, name) for f in found])
         return out, fps
+
+    def fingerprints(self, post: Post) -> dict[str, str]:
+        """The fingerprint of what each channel of `post` receives, as `check` gives them."""
+        if not post.meta:
+            return {}
+        channels = [self.config.channels[name] for name in post.channels]
+        rendered = self._render_each(post, channels, measure=False, labels=self._labels)
+        return {c.name: self._fingerprint(r) for c, r in zip(channels, rendered, strict=True)}
 
 
 # The post checks for a channel, each with its `Rule.same_on` key (None: none).
@@ -238,7 +253,9 @@ def _compute(root: Path, rel: str, config: Config, checker: Checker, keep: bool 
         return entry
     post = content.parse_post(rel, raw, config.timezone, config.channels)
     findings, fps = checker.check(post)
-    media = sorted({m.path for name in [None, *post.channels] for m in post.media(name)})
+    # Without variants, every channel sends the post's own media.
+    names = [None, *post.channels] if "variants" in post.meta else [None]
+    media = sorted({m.path for name in names for m in post.media(name)})
     return Entry(
         stamp,
         hashlib.sha256(raw).hexdigest(),
@@ -269,19 +286,21 @@ def _compute_all(
     jobs: int | None = None,
     keep: bool = False,
     meanwhile: Callable[[], None] | None = None,
+    until: datetime | None = None,
 ) -> list[Entry]:
     """Parse and check `rels` (entries in their order), on every core when there are many:
     this process and `jobs - 1` forked ones (default: one process per core). `meanwhile`
     runs in this process before it checks its share (reading the publish record: it needs
-    none of the entries), else after."""
+    none of the entries), else after. `until`: the run's time, after which a post's
+    fingerprints are left out (see `Checker`); None: every post's."""
     cores = _cores(jobs)
     if len(rels) < PARALLEL_FROM or cores < 2 or not hasattr(os, "fork"):
-        with Checker(config) as checker:
+        with Checker(config, until) as checker:
             out = [_compute(config.root, rel, config, checker, keep) for rel in rels]
         if meanwhile is not None:
             meanwhile()
         return out
-    return _Shared(config, rels, keep).run(cores - 1, meanwhile)
+    return _Shared(config, rels, keep, until).run(cores - 1, meanwhile)
 
 
 def _cores(jobs: int | None) -> int:
@@ -327,10 +346,13 @@ class _Shared:
     entries are the same, and an error in them is raised here as a run on one core would
     raise it."""
 
-    def __init__(self, config: Config, rels: list[str], keep: bool) -> None:
+    def __init__(
+        self, config: Config, rels: list[str], keep: bool, until: datetime | None = None
+    ) -> None:
         self.config = config
         self.rels = rels
         self.keep = keep
+        self.until = until
         self.done: dict[int, list[Entry]] = {}
 
     def chunk(self, ranges: list[tuple[int, int]], i: int, checker: Checker) -> list[Entry]:
@@ -344,7 +366,7 @@ class _Shared:
 
         ranges = _chunks(len(self.rels), workers + 1)
         # Made before the workers are forked: each starts with it (what it imports) ready.
-        checker = Checker(self.config)  # no descriptor open yet: nothing to close if...
+        checker = Checker(self.config, self.until)  # no descriptor open yet: nothing to close if...
         claims = _ranges_pipe(len(ranges))  # ...this raises
         pids: list[int] = []
         readers: list[int] = []
@@ -462,6 +484,7 @@ def _load(
     keep: bool = False,
     meanwhile: Callable[[Cache | None], None] | None = None,
     opened: tuple[Cache, list[str], list[Stamp | None]] | None = None,
+    until: datetime | None = None,
 ) -> tuple[dict[str, Entry], Cache | None]:
     root = config.root
     cache: Cache | None
@@ -495,7 +518,7 @@ def _load(
         todo, fresh = list(rels), {}
     also = (lambda: meanwhile(cache)) if meanwhile is not None else None
     with _no_gc():
-        for entry in _compute_all(config, todo, jobs, keep, also):
+        for entry in _compute_all(config, todo, jobs, keep, also, until):
             fresh[entry.post.path] = entry
     fresh = {rel: fresh[rel] for rel in rels}
     if cache is not None:
@@ -780,8 +803,10 @@ def _validate(
             tables.append(ledger.SentTable.of(scans[0].entries))
 
     try:
+        # The publisher (`keep_posts`) reuses every fingerprint: none left out for it.
+        until = None if keep_posts else now
         entries, cache = _load(
-            config, use_cache and not keep_posts, jobs, keep_posts, read_record, opened
+            config, use_cache and not keep_posts, jobs, keep_posts, read_record, opened, until
         )
     finally:
         same_record.cancel()  # asked by now, if at all
@@ -839,13 +864,7 @@ def _checked(
                 elif cache.sent is not None:
                     cache.sent = cache.settled = None
                     cache.dirty = True
-    by_path = entries
-
-    def rendered_hash(post: Post, channel: Channel) -> str:
-        if cache is not None and cache.fill is not None:
-            cache.fingerprints()
-        entry = by_path.get(post.path)
-        return entry.fingerprints.get(channel.name, "") if entry is not None else ""
+    rendered_hash = partial(_rendered_hash, config, cache, entries, set())
 
     qctx = QueueContext(posts, config, now, record, rendered_hash)
     # Slot times depend on the record and git, not only on the posts: never cached.
@@ -892,6 +911,41 @@ def _checked(
             for name, fp in e.fingerprints.items():
                 report.fingerprints[(rel, name)] = fp
     return report
+
+
+def _rendered_hash(
+    config: Config,
+    cache: Cache | None,
+    entries: Mapping[str, Entry],
+    tried: set[str],
+    post: Post,
+    channel: Channel,
+) -> str:
+    """The fingerprint of what `channel` receives of `post`, as its entry holds it: worked
+    out now (and kept) for a post checked while it was still to publish (see `Checker`);
+    "" for a post or channel that has none. `tried`: the posts worked out in this run."""
+    if cache is not None and cache.fill is not None:
+        cache.fingerprints()
+    entry = entries.get(post.path)
+    if entry is None:
+        return ""
+    fp = entry.fingerprints.get(channel.name)
+    if fp is None and post.path not in tried:
+        tried.add(post.path)
+        entry.fingerprints.update(_fingerprints_of(config, post.path))
+        if cache is not None:
+            cache.dirty = True
+        fp = entry.fingerprints.get(channel.name)
+    return fp or ""
+
+
+def _fingerprints_of(config: Config, rel: str) -> dict[str, str]:
+    """The fingerprints of post file `rel` as it is now (read, parsed and rendered again)."""
+    raw = content.read_bytes(config.root, rel)
+    if isinstance(raw, Finding):
+        return {}
+    with Checker(config) as checker:
+        return checker.fingerprints(content.parse_post(rel, raw, config.timezone, config.channels))
 
 
 def _completed(cache: Cache) -> list[Post]:
@@ -960,9 +1014,7 @@ def _unchanged(
 
     def rendered_hash(post: Post, channel: Channel) -> str:
         # No rule that runs here reads it today; built from the entries if one ever does.
-        cache.fingerprints()
-        entry = cache.entries.get(post.path)
-        return entry.fingerprints.get(channel.name, "") if entry is not None else ""
+        return _rendered_hash(config, cache, cache.entries, set(), post, channel)
 
     # Every post is built only if a rule reads them all (`security.secret` when a secret's
     # value is set): `schedule.past` reads the posts still to send, a few of the queue.

@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import random
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 from cmflow import __version__
 from cmflow.cache import CHECKSUM_SIZE, FORMAT, MAGIC, _pack, _unpack, checksum
-from tests.publishing import Site, ago, feed_channel, git, post, site
+from tests.publishing import NOW, Site, ago, feed_channel, git, later, post, site
 
 BAD = "content/mauvais.md"  # an error: an unknown front-matter key
 GOOD = "content/bon.md"
@@ -605,3 +606,38 @@ def test_cached_front_matter_of_another_shape_is_never_used(repo: Site) -> None:
         cached = repo.run("validate", "--format", "json")
         fresh = repo.run("validate", "--format", "json", "--no-cache")
         assert (cached.stdout, cached.code) == (fresh.stdout, fresh.code), (value, cached)
+
+
+def test_a_post_checked_before_its_time_is_compared_once_published(tmp_path: Path) -> None:
+    """A post still to publish is checked without the fingerprints of what its channels
+    receive (no record can hold it yet: that work is left out of a run). Once it is
+    published, a run from the cache works them out from the file, keeps them, and finds an
+    edit after publishing exactly as a run without the cache does."""
+    s = site(
+        tmp_path / "repo",
+        {"site": feed_channel()},
+        {"bientot.md": post(["site"], "Un atelier bientot-5e2 à venir.", date=later(hours=2))},
+    )
+    git(s.root, "init", "-q", "-b", "main")
+    git(s.root, "add", "-A")
+    git(s.root, "commit", "-q", "-m", "contenu")
+    cache = s.root / ".cmflow-cache/validate.bin"
+
+    def both(at: datetime) -> str:
+        cached = s.run("validate", "--format", "json", at=at)
+        fresh = s.run("validate", "--format", "json", "--no-cache", at=at)
+        assert cached.stdout == fresh.stdout and cached.code == fresh.code, (cached, fresh)
+        return cached.stdout
+
+    both(NOW)
+    assert _unpacked(cache.read_bytes())["fingerprints"]["hash"] == []  # left out
+    published = later(hours=3)
+    assert s.publish(at=published).code == 0
+    assert "schedule.edited-after-publish" not in both(published)
+    kept = _unpacked(cache.read_bytes())["fingerprints"]["hash"]
+    record = s.root / "data/record/bientot/site.json"
+    entry = json.loads(record.read_text("utf-8"))
+    assert kept == [entry["content_hash"]]  # worked out once, then kept
+    entry["content_hash"] = "0" * 32  # as if the post had changed since
+    record.write_text(json.dumps(entry), "utf-8")
+    assert "schedule.edited-after-publish" in both(published)
