@@ -34,7 +34,7 @@ from cmflow.cache import (
 )
 from cmflow.config import CONFIG_NAME, Channel, Config
 from cmflow.media import MediaFile
-from cmflow.model import Finding, KeyPath, Mark, Post, Sent, State
+from cmflow.model import Finding, KeyPath, Mark, Media, Post, Rendered, Sent, State
 from cmflow.platforms.base import PartResult
 from cmflow.rules import BY_ID, FILE_RULES, POST_RULES, QUEUE_RULES, PostContext, QueueContext
 from cmflow.rules.base import PostCheck
@@ -156,9 +156,7 @@ class Checker:
                 fps[name] = fingerprint(rendered)
             # The first part carries the channel's media (`render`): not worked out again.
             media = rendered.parts[0].media
-            ctx = PostContext(
-                post, channel, rendered, config, config.root, self.inspect, known_media=media
-            )
+            ctx = _context(post, channel, rendered, config, self.inspect, media)
             both = self._checks.get(name) or self._checks_for(channel)
             for check, key in both[0] if ctx.media else both[1]:
                 if key is None or not plain:
@@ -176,6 +174,33 @@ class Checker:
         channels = [self.config.channels[name] for name in post.channels]
         rendered = self._render_each(post, channels, measure=False, labels=self._labels)
         return {c.name: self._fingerprint(r) for c, r in zip(channels, rendered, strict=True)}
+
+
+_new_context = PostContext.__new__
+
+
+def _context(
+    post: Post,
+    channel: Channel,
+    rendered: Rendered,
+    config: Config,
+    inspect: Callable[[str], MediaFile],
+    media: list[Media],
+) -> PostContext:
+    """`PostContext(post, channel, rendered, config, config.root, inspect, known_media=media)`,
+    every field set without the generated `__init__` (a context per post and channel)."""
+    ctx = _new_context(PostContext)
+    ctx.__dict__ = {
+        "post": post,
+        "channel": channel,
+        "rendered": rendered,
+        "config": config,
+        "root": config.root,
+        "inspect_media": inspect,
+        "media": media,
+        "known_media": media,
+    }
+    return ctx
 
 
 # The post checks for a channel, each with its `Rule.same_on` key (None: none).

@@ -332,3 +332,27 @@ def test_fingerprint_hashes_what_it_hashed_piece_by_piece(seed: int) -> None:
             tags=rng.choices(words, k=rng.randint(0, 3)),
         )
         assert fingerprint(rendered) == _fingerprint_the_long_way(rendered)
+
+
+def test_the_context_validation_builds_is_the_one_postcontext_builds(tmp_path: Path) -> None:
+    """Validation makes each (post, channel) context without `PostContext.__init__`: every
+    field there, as the constructor sets them (a field added to `PostContext` and not to
+    `validation._context` fails here)."""
+    from cmflow.rules.base import PostContext
+    from cmflow.validation import Checker, _context
+
+    (tmp_path / "channels.yaml").write_text(CHANNELS, encoding="utf-8")
+    cfg = config_mod.load(tmp_path)
+    raw = b"---\ndate: 2026-12-01 08:00\nchannels: [x, linkedin]\nmedia: [a.png]\n---\nBonjour\n"
+    post = parse_post("content/p.md", raw, ZoneInfo("Europe/Paris"), cfg.channels)
+    with Checker(cfg) as checker:
+        for name in post.channels:
+            channel = cfg.channels[name]
+            rendered = render(post, channel, measure=False)
+            media = rendered.parts[0].media
+            got = _context(post, channel, rendered, cfg, checker.inspect, media)
+            want = PostContext(
+                post, channel, rendered, cfg, cfg.root, checker.inspect, known_media=media
+            )
+            assert vars(got) == vars(want) and got == want
+            assert got.media == post.media(name) == [Media("a.png")]
