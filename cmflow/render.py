@@ -41,7 +41,7 @@ def render_each(
     once for all the channels without a variant (what most posts send everywhere).
     `labels`: each counter's label as worked out by earlier calls in the same language (a
     caller rendering many posts keeps one), filled in as needed."""
-    shared: _Fields | None = None
+    shared: Fields | None = None
     if labels is None:
         labels = {}
     out: list[Rendered] = []
@@ -57,7 +57,124 @@ def render_each(
     return out
 
 
-class _Fields(NamedTuple):
+def channel_fields(post: Post, channel: str) -> Fields:
+    """What `render` reads of `post` for `channel`, its variant applied."""
+    return _fields_of(post, _variant(post, channel))
+
+
+def render_fields(
+    post: Post, channel: Channel, fields: Fields, labels: dict[str, str] | None = None
+) -> Rendered:
+    """`render(post, channel, measure=False)`, the fields read already (`channel_fields`)."""
+    return _render(post, channel, fields, False, False, {} if labels is None else labels)
+
+
+class Outline(NamedTuple):
+    """What the length and hashtag rules ask of what a channel receives, worked out without
+    rendering it (`outline`): the parts' limit, for each part a count its rendered text
+    never exceeds (`counting.at_most`, the channel's counter), how many "#" its parts hold
+    at most, its title and its tags."""
+
+    limit: int | None
+    lengths: tuple[int, ...]
+    hashes: int
+    title: str | None
+    tags: list[str]
+
+
+# The counters whose `counting.at_most` a link shown shortened (`shorten_links`: its scheme
+# dropped, cut with "…") never makes larger: all but X's, where a link counts 23 whatever
+# its length and the shortened one is no link.
+_SHORTENED_FITS = frozenset({"graphemes", "chars", "utf16", "utf8", "threads", "mastodon"})
+
+
+def outline(post: Post, channel: Channel, f: Fields) -> Outline | None:
+    """The `Outline` of what `render_fields(post, channel, f)` gives, from the untagged
+    texts of its parts (shared by the post's channels) and its links as tagged and shown:
+    None when it cannot be bounded so (a thread split to fit, link parameters named with
+    other characters than letters, digits, "_", "." and "-").
+
+    Why each bound holds: tagging a link only adds "?", "&" and `key=value` pairs after
+    it, all printable ASCII (values are percent-encoded), inside the link as found again
+    unless it then ends with punctuation the URL pattern trims (`tag_links`'s "known"). A
+    counter counts such a character at most one, and nothing within a link counted at a
+    fixed length (X); no "#", no "://" and no new link is made. A link shown shortened
+    (`shorten_links`) only shrinks (`_SHORTENED_FITS`), by exactly as many characters as
+    it loses when it is where the tagging left it."""
+    plan = _plan(channel)
+    width = plan.width
+    counter, url_length = plan.counter, plan.url_length
+    if (plan.threads and f.thread == "auto") or (width and counter not in _SHORTENED_FITS):
+        return None
+    texts = [t for t in _untagged(f.body, plan) if t] or [""]
+    tracking = plan.tracking
+    items: tuple[tuple[str, str], ...] | None = None
+    templates: tuple[tuple[str, str], ...] = ()
+    domains: tuple[str, ...] = ()
+    if tracking is not None and tracking.domains and tracking.params:
+        domains = tracking.domains
+        templates, fields = _templates(tracking)
+        if not _plain_keys(templates):
+            return None
+        params = _params(post, channel, f)
+        items = tuple([(k, params.get(k, "")) for k in fields])
+    at_most = counting.at_most
+    lengths: list[int] = []
+    for text in texts:
+        bound = at_most(counter, text, url_length)
+        if (items is not None or width) and "://" in text:
+            grown, shrunk, known = _links_grow(text, domains, templates, items, width)
+            if counter == "x":
+                bound += 0 if known else grown  # a link counts 23, however long
+            elif counter == "graphemes" and known:
+                bound += grown - shrunk  # the length of the text as shown, exactly
+            else:
+                bound += grown
+        lengths.append(bound)
+    limit = plan.max_length
+    caption = plan.max_caption_length
+    if f.media and caption is not None:
+        limit = min(limit or caption, caption)
+    hashes = texts[0].count("#") if len(texts) == 1 else sum(t.count("#") for t in texts)
+    return Outline(limit, tuple(lengths), hashes, f.title, f.tags)
+
+
+def _links_grow(
+    text: str,
+    domains: tuple[str, ...],
+    templates: tuple[tuple[str, str], ...],
+    items: tuple[tuple[str, str], ...] | None,
+    width: int | None,
+) -> tuple[int, int, bool]:
+    """For the links of `text`: the characters tagging them adds (as `tag_links` does with
+    `items`, None: no tracking), those showing them shortened at `width` then removes
+    (`shorten_links`), and whether every tagged link is still found where it was put."""
+    grown = shrunk = 0
+    known = True
+    for _start, _end, url, cut in _cut_links(text, domains):
+        tagged = url
+        if cut is not None and items is not None:
+            added = _added(templates, items, cut[3])
+            if added:
+                path, query, tail, _present = cut
+                tagged = f"{path}?{'&'.join([query, *added] if query else added)}{tail}"
+                known = known and not counting.ends_with_junk(tagged)
+        grown += len(tagged) - len(url)
+        if width:
+            shown = len(tagged) - tagged.index("://") - 3
+            shrunk += len(tagged) - min(shown, width)
+    return grown, shrunk, known
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+@lru_cache(maxsize=64)
+def _plain_keys(templates: tuple[tuple[str, str], ...]) -> bool:
+    return all(_PLAIN_KEY.fullmatch(key) for key, _ in templates)
+
+
+class Fields(NamedTuple):
     """What `render` reads of a post for one channel, its variant applied (`Post.field`)."""
 
     body: str  # `post.body_for(channel)`
@@ -77,7 +194,7 @@ def _variant(post: Post, name: str) -> dict[str, Any]:
     return variant if isinstance(variant, dict) else _NO_VARIANT
 
 
-def _fields_of(post: Post, over: dict[str, Any]) -> _Fields:
+def _fields_of(post: Post, over: dict[str, Any]) -> Fields:
     """The fields for a channel whose variant is `over` (`_NO_VARIANT`: the post's own)."""
     meta = post.meta
 
@@ -90,7 +207,7 @@ def _fields_of(post: Post, over: dict[str, Any]) -> _Fields:
     tags = field("tags")
     series = field("series")
     media = field("media")
-    return _Fields(
+    return Fields(
         body=body if isinstance(body, str) else post.body,
         campaign=str(campaign) if campaign else "",
         thread=field("thread"),
@@ -150,24 +267,16 @@ _new_rendered = Rendered.__new__
 
 
 def _render(
-    post: Post, channel: Channel, f: _Fields, html: bool, measure: bool, labels: dict[str, str]
+    post: Post, channel: Channel, f: Fields, html: bool, measure: bool, labels: dict[str, str]
 ) -> Rendered:
     plan = _plan(channel)
     name = channel.name
     body = f.body
     tracking = plan.tracking
-    if plan.markdown:
-        texts = ["\n\n".join(markup.split_thread(body)).strip()]
-    else:
-        texts = list(_plain_parts(body, plan.plain_threads))
+    texts = _untagged(body, plan)
     params: dict[str, str] = {}
     if tracking is not None:
-        params = {
-            "channel": name,
-            "platform": channel.platform,
-            "campaign": f.campaign,
-            "id": post.id,
-        }
+        params = _params(post, channel, f)
         texts = [tag_links(t, tracking, params) for t in texts]
     texts = [t for t in texts if t] or [""]
     media = list(f.media)
@@ -214,6 +323,23 @@ def _render(
         source = tag_links(body, tracking, params) if tracking is not None else body
         rendered.html = markup.to_html(source)
     return rendered
+
+
+def _untagged(body: str, plan: _Plan) -> list[str]:
+    """The texts of the parts, before links are tagged (and shown shortened)."""
+    if plan.markdown:
+        return ["\n\n".join(markup.split_thread(body)).strip()]
+    return list(_plain_parts(body, plan.plain_threads))
+
+
+def _params(post: Post, channel: Channel, f: Fields) -> dict[str, str]:
+    """What the link tracking templates may use."""
+    return {
+        "channel": channel.name,
+        "platform": channel.platform,
+        "campaign": f.campaign,
+        "id": post.id,
+    }
 
 
 @lru_cache(maxsize=256)

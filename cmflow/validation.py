@@ -85,6 +85,9 @@ class Checker:
 
         self._render_each = render.render_each
         self._fingerprint = render.fingerprint
+        self._fields_of = render.channel_fields
+        self._outline = render.outline
+        self._render_fields = render.render_fields
         self.config = config
         # The post files are read through it (`content.read_stamped`): `close` when done.
         self.folders = safefs.Folders(config.root)
@@ -146,17 +149,11 @@ class Checker:
         # the same key (`Rule.same_on`), but for the channel's name.
         plain = "variants" not in post.meta
         seen: dict[tuple[PostCheck, Hashable], list[Finding]] = {}
-        for channel, rendered in zip(
-            channels,
-            self._render_each(post, channels, measure=False, labels=self._labels),
-            strict=True,
-        ):
+        for ctx in self._contexts(post, channels) if prints else self._sketched(post, channels):
+            channel = ctx.channel
             name = channel.name
             if prints:
-                fps[name] = fingerprint(rendered)
-            # The first part carries the channel's media (`render`): not worked out again.
-            media = rendered.parts[0].media
-            ctx = _context(post, channel, rendered, config, self.inspect, media)
+                fps[name] = fingerprint(ctx.rendered)
             both = self._checks.get(name) or self._checks_for(channel)
             for check, key in both[0] if ctx.media else both[1]:
                 if key is None or not plain:
@@ -166,6 +163,28 @@ class Checker:
                 elif found:
                     out.extend([_on(f, name) for f in found])
         return out, fps
+
+    def _contexts(self, post: Post, channels: list[Channel]) -> Iterator[PostContext]:
+        """A context per channel, its text rendered."""
+        config, inspect = self.config, self.inspect
+        each = self._render_each(post, channels, measure=False, labels=self._labels)
+        for channel, rendered in zip(channels, each, strict=True):
+            # The first part carries the channel's media (`render`): not worked out again.
+            yield _context(post, channel, rendered, config, inspect, rendered.parts[0].media)
+
+    def _sketched(self, post: Post, channels: list[Channel]) -> Iterator[PostContext]:
+        """A context per channel, its text rendered only if a rule reads it: most checks
+        are answered by its outline (`render.outline`)."""
+        config, inspect, labels = self.config, self.inspect, self._labels
+        fields_of, outline, render_fields = self._fields_of, self._outline, self._render_fields
+        shared = None if "variants" in post.meta else fields_of(post, "")
+        for channel in channels:
+            fields = shared if shared is not None else fields_of(post, channel.name)
+            ctx = _context(post, channel, None, config, inspect, list(fields.media))
+            ctx.__class__ = _Unrendered
+            ctx.__dict__["outline"] = outline(post, channel, fields)
+            ctx.__dict__["_render"] = partial(render_fields, post, channel, fields, labels)
+            yield ctx
 
     def fingerprints(self, post: Post) -> dict[str, str]:
         """The fingerprint of what each channel of `post` receives, as `check` gives them."""
@@ -182,7 +201,7 @@ _new_context = PostContext.__new__
 def _context(
     post: Post,
     channel: Channel,
-    rendered: Rendered,
+    rendered: Rendered | None,
     config: Config,
     inspect: Callable[[str], MediaFile],
     media: list[Media],
@@ -199,8 +218,26 @@ def _context(
         "inspect_media": inspect,
         "media": media,
         "known_media": media,
+        "outline": None,
     }
     return ctx
+
+
+class _Unrendered(PostContext):
+    """A context whose channel's text is rendered when a rule first reads `rendered` (with
+    what `_render` holds), not before: made by `Checker._sketched`, never constructed."""
+
+    @property
+    def rendered(self) -> Rendered:
+        kept = self.__dict__
+        got: Rendered | None = kept["rendered"]
+        if got is None:
+            got = kept["rendered"] = kept["_render"]()
+        return got
+
+    @rendered.setter
+    def rendered(self, value: Rendered) -> None:
+        self.__dict__["rendered"] = value
 
 
 # The post checks for a channel, each with its `Rule.same_on` key (None: none).

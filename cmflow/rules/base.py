@@ -8,10 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import compress, repeat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cmflow.config import Channel, Config
 from cmflow.media import MediaFile
 from cmflow.model import Finding, Level, Mark, Media, Post, Rendered, Sent
+
+if TYPE_CHECKING:
+    from cmflow.render import Outline
 
 
 @dataclass
@@ -37,6 +41,10 @@ class PostContext:
     # `post.media(channel.name)` when the caller has it already (validation.Checker: the
     # first part's media, as `render` gives them); None: worked out here.
     known_media: list[Media] | None = field(default=None, repr=False, compare=False)
+    # The length and hashtag rules' answers without rendering (`render.outline`), when the
+    # caller worked it out (validation, for a post still to publish: then `rendered` is
+    # made only if a rule reads it); None: they read `rendered`.
+    outline: Outline | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Computed once here: a cached_property costs a lock per access in Python 3.11.

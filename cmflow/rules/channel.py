@@ -43,6 +43,12 @@ def max_length(ctx: PostContext) -> list[Finding]:
     # plain form: `from cmflow import` costs a Python call at each run
 
     out: list[Finding] = []
+    sketch = ctx.outline
+    if sketch is not None and (
+        sketch.limit is None or all(bound <= sketch.limit for bound in sketch.lengths)
+    ):
+        # Every part fits, shown without rendering the channel's text: the title is left.
+        return _title_length(ctx, sketch.title, out)
     r = ctx.rendered
     n = len(r.parts)
     if r.limit is not None:
@@ -73,13 +79,18 @@ def max_length(ctx: PostContext) -> list[Finding]:
                         f"{' '.join(words)} — {hint}",
                     )
                 )
+    return _title_length(ctx, r.title, out)
+
+
+def _title_length(ctx: PostContext, title: str | None, out: list[Finding]) -> list[Finding]:
+    """`out`, and a finding when the channel's title (`title`) is longer than it takes."""
     limit = ctx.channel.rules.max_title_length
-    if limit is not None and r.title is not None and len(r.title) > limit:
+    if limit is not None and title is not None and len(title) > limit:
         out.append(
             ctx.finding(
                 "channel.max-length",
                 ctx.post.field_mark("title", ctx.channel.name),
-                _("title is {length}/{limit} characters").format(length=len(r.title), limit=limit),
+                _("title is {length}/{limit} characters").format(length=len(title), limit=limit),
             )
         )
     return out
@@ -91,8 +102,14 @@ def max_hashtags(ctx: PostContext) -> list[Finding]:
     limit = rules.max_hashtags
     # Each hashtag takes a "#": with no more "#" than the limit, there are not too many
     # hashtags, and they need not be found (URLs looked for, the text scanned).
-    parts = ctx.rendered.parts
-    marks = parts[0].text.count("#") if len(parts) == 1 else sum(p.text.count("#") for p in parts)
+    sketch = ctx.outline
+    if sketch is not None and (limit is None or sketch.hashes <= limit):
+        marks = sketch.hashes  # at most: the channel's text need not be rendered
+    else:
+        parts = ctx.rendered.parts
+        marks = (
+            parts[0].text.count("#") if len(parts) == 1 else sum(p.text.count("#") for p in parts)
+        )
     if limit is not None and marks > limit:
         found = [t for part in ctx.rendered.parts for t in hashtags(part.text)]
         if len(found) > limit:
@@ -105,13 +122,14 @@ def max_hashtags(ctx: PostContext) -> list[Finding]:
                     ),
                 )
             )
-    if rules.max_tags is not None and len(ctx.rendered.tags) > rules.max_tags:
+    tags = sketch.tags if sketch is not None else ctx.rendered.tags
+    if rules.max_tags is not None and len(tags) > rules.max_tags:
         out.append(
             ctx.finding(
                 "channel.max-hashtags",
                 ctx.post.field_mark("tags", ctx.channel.name),
                 _("{count} tags, {platform} takes at most {limit}").format(
-                    count=len(ctx.rendered.tags),
+                    count=len(tags),
                     platform=ctx.channel.spec.label,
                     limit=rules.max_tags,
                 ),

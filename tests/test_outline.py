@@ -1,0 +1,191 @@
+"""A post still to publish is checked without rendering each channel's text: the length and
+hashtag rules answer from the channel's outline (`render.outline`), and render only when it
+cannot show that the text fits.
+
+Seeded posts are built to sit on the limits, on every counter (X, Mastodon, Bluesky's
+graphemes with shortened links, code points, UTF-16, Threads): tracked and untracked
+links with queries, fragments, trailing punctuation and brackets, campaigns that end with
+punctuation the URL pattern trims, emoji, combining marks, CJK, thread breaks, hashtags.
+Each must give the same findings checked from its outline as rendered, and every bound must
+be at least what the rendered part counts.
+"""
+
+from __future__ import annotations
+
+import random
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cmflow import config as config_mod
+from cmflow import counting
+from cmflow.config import Config
+from cmflow.content import parse_post
+from cmflow.model import Post
+from cmflow.render import channel_fields, outline, render_fields
+from cmflow.timeutil import parse_datetime
+from cmflow.validation import Checker
+
+SEED = 20261203
+POSTS = 1500
+PARIS = ZoneInfo("Europe/Paris")
+
+CHANNELS = """\
+timezone: Europe/Paris
+editorial_line:
+  max_hashtags: 2
+  link_tracking:
+    domains: [exemple.fr, media.exemple.fr]
+    utm_source: "{channel}"
+    utm_content: "{id}"
+    utm_medium: social
+    utm_campaign: "{campaign}"
+channels:
+  x: {platform: x, token_env: T_X, rules: {max_length: 90}}
+  mastodon: {platform: mastodon, base_url: https://piaille.fr, token_env: T_M, rules: {max_length: 100}}
+  bluesky: {platform: bluesky, handle: a.bsky.social, password_env: T_B, rules: {max_length: 80}}
+  linkedin:
+    platform: linkedin
+    author: "urn:li:organization:1"
+    token_env: T_L
+    rules: {max_length: 110, max_title_length: 12}
+  telegram: {platform: telegram, chat_id: "@m", token_env: T_T, rules: {max_length: 100}}
+  threads:
+    platform: threads
+    user_id: "1"
+    token_env: T_TH
+    media_base_url: https://exemple.fr/m
+    rules: {max_length: 100}
+  site: {platform: feed, output_dir: public, site_url: https://exemple.fr/actus, rules: {max_length: 130}}
+"""
+
+URLS = [
+    "https://exemple.fr/a",
+    "https://exemple.fr/article-12?x=1",
+    "https://exemple.fr/p?",
+    "https://exemple.fr/p#haut",
+    "https://exemple.fr/p?utm_source=moi#x",
+    "https://media.exemple.fr/v/1",
+    "http://EXEMPLE.fr/Majuscules",
+    "https://autre.example/chemin/tres/long/pour/depasser/la/largeur",
+    "https://exemple.fr/wiki/Foo_(bar)",
+    "https://exemple.fr/été/à",
+    "https://exemple.fr/a)",
+    "https://exemple.fr/x.",
+]
+WORDS = [
+    "Bonjour",
+    "atelier",
+    "été",
+    "café",
+    "naïve",
+    "日本語",
+    "👩🏽‍💻",
+    "🎉",
+    "e\u0301",
+    "#tag",
+    "#Été",
+]
+AFTER = ["", ".", ",", ")", " !", "…", "»", "\u0301", "🎉", " #fin"]
+CAMPAIGNS = ["", "printemps", "soldes.", "été 2026", "a-b_c~", "x" * 30, "fin."]
+
+
+def _body(rng: random.Random) -> str:
+    pieces: list[str] = []
+    for _ in range(rng.randint(1, 14)):
+        kind = rng.random()
+        if kind < 0.25:
+            pieces.append(rng.choice(URLS) + rng.choice(AFTER))
+        elif kind < 0.3:
+            pieces.append(f"[lien]({rng.choice(URLS)})")
+        elif kind < 0.35:
+            pieces.append("\n\n<!-- thread -->\n\n")
+        else:
+            pieces.append(rng.choice(WORDS))
+    return " ".join(pieces)
+
+
+def _post(rng: random.Random, index: int, channels: list[str]) -> bytes:
+    front = [
+        "date: 2027-06-01 08:00",
+        f"channels: [{', '.join(channels)}]",
+        f"id: post-{index}",
+    ]
+    campaign = rng.choice(CAMPAIGNS)
+    if campaign:
+        front.append(f'campaign: "{campaign}"')
+    if rng.random() < 0.3:
+        front.append(f"title: {'Titre long ' * rng.randint(1, 3)}".rstrip())
+    if rng.random() < 0.3:
+        front.append(f"tags: [{', '.join(['a', 'b', 'c'][: rng.randint(0, 3)])}]")
+    if rng.random() < 0.2:
+        front.append("thread: auto")
+    if rng.random() < 0.2:
+        other = rng.choice(channels)
+        front.append(f'variants:\n  {other}: {{body: "Autre {rng.choice(URLS)} #v"}}')
+    return ("---\n" + "\n".join(front) + f"\n---\n{_body(rng)}\n").encode()
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    root = tmp_path_factory.mktemp("outline")
+    (root / "channels.yaml").write_text(CHANNELS, encoding="utf-8")
+    return config_mod.load(root)
+
+
+def _posts(cfg: Config) -> list[Post]:
+    rng = random.Random(SEED)
+    names = list(cfg.channels)
+    out = []
+    for i in range(POSTS):
+        chosen = rng.sample(names, rng.randint(1, 4))
+        out.append(parse_post(f"content/p{i}.md", _post(rng, i, chosen), PARIS, cfg.channels))
+    return out
+
+
+def test_every_bound_is_at_least_what_the_rendered_part_counts(cfg: Config) -> None:
+    outlined = 0
+    shown = exact = 0  # Bluesky's parts, and those whose bound is their length as shown
+    for post in _posts(cfg):
+        assert not post.problems, post.problems
+        for name in post.channels:
+            channel = cfg.channels[name]
+            fields = channel_fields(post, name)
+            sketch = outline(post, channel, fields)
+            rendered = render_fields(post, channel, fields)
+            if sketch is None:
+                continue
+            outlined += 1
+            spec = channel.spec
+            assert sketch.limit == rendered.limit, (post.path, name)
+            assert len(sketch.lengths) == len(rendered.parts), (post.path, name)
+            for bound, part in zip(sketch.lengths, rendered.parts, strict=True):
+                counted = counting.at_most(spec.counter, part.text, spec.url_length)
+                assert bound >= counted, (post.path, name, part.text)
+                if spec.counter == "graphemes":
+                    shown += 1
+                    exact += bound == len(part.text)
+            hashes = sum(p.text.count("#") for p in rendered.parts)
+            assert sketch.hashes >= hashes, (post.path, name)
+            assert sketch.title == rendered.title and sketch.tags == rendered.tags
+    assert outlined > POSTS  # most pairs are outlined (thread: auto is not)
+    # Links shown shortened are counted as shown: exactly, but where a tagged link ends
+    # with what the URL pattern trims (a campaign ending with "."), counted in full then.
+    assert shown > 200 and exact > shown * 3 // 4, (shown, exact)
+
+
+def test_findings_checked_from_the_outline_are_those_of_the_rendered_text(cfg: Config) -> None:
+    before = parse_datetime("2026-01-01 00:00", cfg.timezone)  # every post still to publish
+    with Checker(cfg, before) as sketched, Checker(cfg) as rendered:
+        found: list[str] = []
+        for post in _posts(cfg):
+            got, fps = sketched.check(post)
+            want, _fps = rendered.check(post)
+            assert got == want, post.path
+            assert fps == {}  # still to publish: no fingerprint worked out
+            found += [f"{f.rule} {f.message.split(' ')[0]}" for f in want]
+    # The posts sit on the limits: many findings of each kind to agree on (parts too long,
+    # titles too long, too many hashtags, too many tags).
+    kinds = {kind.split(" ")[0] for kind in found if found.count(kind) > 20}
+    assert {"channel.max-length", "channel.max-hashtags"} <= kinds, sorted(set(found))[:20]
+    assert any(kind.startswith("channel.max-length title") for kind in found)
