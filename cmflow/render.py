@@ -102,22 +102,15 @@ def outline(post: Post, channel: Channel, f: Fields) -> Outline | None:
     (`shorten_links`) only shrinks (`_SHORTENED_FITS`), by exactly as many characters as
     it loses when it is where the tagging left it."""
     plan = _plan(channel)
-    width = plan.width
-    counter, url_length = plan.counter, plan.url_length
-    if (plan.threads and f.thread == "auto") or (width and counter not in _SHORTENED_FITS):
+    if not plan.outlined or (plan.threads and f.thread == "auto"):
         return None
+    width, counter, url_length = plan.width, plan.counter, plan.url_length
     texts = [t for t in _untagged(f.body, plan) if t] or [""]
-    tracking = plan.tracking
+    templates, domains = plan.templates, plan.domains
     items: tuple[tuple[str, str], ...] | None = None
-    templates: tuple[tuple[str, str], ...] = ()
-    domains: tuple[str, ...] = ()
-    if tracking is not None and tracking.domains and tracking.params:
-        domains = tracking.domains
-        templates, fields = _templates(tracking)
-        if not _plain_keys(templates):
-            return None
+    if templates:
         params = _params(post, channel, f)
-        items = tuple([(k, params.get(k, "")) for k in fields])
+        items = tuple([(k, params.get(k, "")) for k in plan.fields])
     at_most = counting.at_most
     lengths: list[int] = []
     for text in texts:
@@ -166,12 +159,8 @@ def _links_grow(
     return grown, shrunk, known
 
 
+# The link parameter names `outline` takes as what they add (other names: it gives None).
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]+")
-
-
-@lru_cache(maxsize=64)
-def _plain_keys(templates: tuple[tuple[str, str], ...]) -> bool:
-    return all(_PLAIN_KEY.fullmatch(key) for key, _ in templates)
 
 
 class Fields(NamedTuple):
@@ -233,6 +222,12 @@ class _Plan(NamedTuple):
     tracking: LinkTracking | None
     max_length: int | None
     max_caption_length: int | None
+    # Links tagged: the tracked domains, the templates and the fields they use (`_templates`);
+    # (): none tagged (no tracking, or no domain or parameter).
+    domains: tuple[str, ...]
+    templates: tuple[tuple[str, str], ...]
+    fields: tuple[str, ...]
+    outlined: bool  # whether `outline` can bound what the channel receives
 
 
 # id(channel) -> (channel, its plan): the entry holds the channel (frozen), so no other
@@ -247,6 +242,14 @@ def _plan(channel: Channel) -> _Plan:
     if len(_PLANS) >= 256:
         _PLANS.clear()
     spec, rules = channel.spec, channel.rules
+    tracking = rules.link_tracking
+    domains: tuple[str, ...] = ()
+    templates: tuple[tuple[str, str], ...] = ()
+    fields: tuple[str, ...] = ()
+    if tracking is not None and tracking.domains and tracking.params:
+        domains = tracking.domains
+        templates, fields = _templates(tracking)
+    width, counter = spec.shorten_links, spec.counter
     plan = _Plan(
         markdown=spec.can(Capability.MARKDOWN),
         plain_threads=spec.threads and not spec.html,
@@ -255,9 +258,14 @@ def _plan(channel: Channel) -> _Plan:
         width=spec.shorten_links,
         counter=spec.counter,
         url_length=spec.url_length,
-        tracking=rules.link_tracking,
+        tracking=tracking,
         max_length=rules.max_length,
         max_caption_length=rules.max_caption_length,
+        domains=domains,
+        templates=templates,
+        fields=fields,
+        outlined=(not width or counter in _SHORTENED_FITS)
+        and all(_PLAIN_KEY.fullmatch(key) for key, _ in templates),
     )
     _PLANS[id(channel)] = (channel, plan)
     return plan

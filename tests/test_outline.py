@@ -12,6 +12,7 @@ be at least what the rendered part counts.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ import pytest
 
 from cmflow import config as config_mod
 from cmflow import counting
-from cmflow.config import Config
+from cmflow.config import Config, LinkTracking
 from cmflow.content import parse_post
 from cmflow.model import Post
 from cmflow.render import channel_fields, outline, render_fields
@@ -189,3 +190,21 @@ def test_findings_checked_from_the_outline_are_those_of_the_rendered_text(cfg: C
     kinds = {kind.split(" ")[0] for kind in found if found.count(kind) > 20}
     assert {"channel.max-length", "channel.max-hashtags"} <= kinds, sorted(set(found))[:20]
     assert any(kind.startswith("channel.max-length title") for kind in found)
+
+
+def test_a_parameter_name_it_cannot_count_is_not_outlined(cfg: Config) -> None:
+    """A link parameter named with other characters (channels.yaml allows none today) may
+    count more than one each: such a channel is not outlined, its text is rendered."""
+    channel = cfg.channels["linkedin"]
+    tracking = LinkTracking(("exemple.fr",), {"utm_médium": "{channel}"})
+    odd = dataclasses.replace(
+        channel, rules=dataclasses.replace(channel.rules, link_tracking=tracking)
+    )
+    post = parse_post(
+        "content/p.md",
+        b"---\ndate: 2027-06-01 08:00\nchannels: [linkedin]\n---\nhttps://exemple.fr/a\n",
+        PARIS,
+        cfg.channels,
+    )
+    assert outline(post, channel, channel_fields(post, "linkedin")) is not None
+    assert outline(post, odd, channel_fields(post, "linkedin")) is None
