@@ -98,6 +98,7 @@ class Checker:
         # Each check comes with the key of the channels it finds the same on (`Rule.same_on`).
         self._checks: dict[str, tuple[_Checks, _Checks]] = {}
         self._labels: dict[str, str] = {}  # each counter's label (`render_each`)
+        self._read: dict[str, bool] = {}  # per channel: `_reads_text`
         # A post dated after `until` is still to publish: no record holds its channels yet
         # (the publisher sends a post once due), so its fingerprints are left out and worked
         # out only if a record ever asks for them (`_fingerprints_of`). None: always.
@@ -180,11 +181,24 @@ class Checker:
         shared = None if "variants" in post.meta else fields_of(post, "")
         for channel in channels:
             fields = shared if shared is not None else fields_of(post, channel.name)
+            if self._reads_text(channel):  # rendered anyway: not outlined too
+                rendered = render_fields(post, channel, fields, labels)
+                yield _context(post, channel, rendered, config, inspect, rendered.parts[0].media)
+                continue
             ctx = _context(post, channel, None, config, inspect, list(fields.media))
             ctx.__class__ = _Unrendered
             ctx.__dict__["outline"] = outline(post, channel, fields)
             ctx.__dict__["_render"] = partial(render_fields, post, channel, fields, labels)
             yield ctx
+
+    def _reads_text(self, channel: Channel) -> bool:
+        """Whether a check that may fire on `channel` reads its rendered text anyway."""
+        got = self._read.get(channel.name)
+        if got is None:
+            got = self._read[channel.name] = any(
+                r.reads_text for r in POST_RULES if r.applies is None or r.applies(channel)
+            )
+        return got
 
     def fingerprints(self, post: Post) -> dict[str, str]:
         """The fingerprint of what each channel of `post` receives, as `check` gives them."""

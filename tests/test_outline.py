@@ -50,7 +50,11 @@ channels:
     author: "urn:li:organization:1"
     token_env: T_L
     rules: {max_length: 110, max_title_length: 12}
-  telegram: {platform: telegram, chat_id: "@m", token_env: T_T, rules: {max_length: 100}}
+  telegram:
+    platform: telegram
+    chat_id: "@m"
+    token_env: T_T
+    rules: {max_length: 100, required_hashtags: ["#Été"]}
   threads:
     platform: threads
     user_id: "1"

@@ -181,6 +181,10 @@ class Rule:
     # without variants, channels for which this gives the same key get the same findings,
     # each with its own channel's name: `validation.Checker` runs the check once for them.
     same_on: Callable[[Channel], Hashable] | None = None
+    # For a post check: whether it reads the channel's rendered text (`PostContext.rendered`)
+    # whatever `PostContext.outline` says. `validation.Checker` then renders the channel's
+    # text of a post still to publish before its checks run, rather than outline it too.
+    reads_text: bool = False
 
     @property
     def summary(self) -> str:

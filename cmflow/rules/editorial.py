@@ -342,6 +342,7 @@ RULES = (
         lambda: _("a required hashtag is missing"),
         post=required_hashtag,
         applies=lambda c: bool(c.rules.required_hashtags),
+        reads_text=True,
     ),
     Rule(
         "editorial.pillar",
