@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import tzinfo
 from pathlib import Path
@@ -82,13 +83,25 @@ def read_stamped(root: Path, rel: str, folders: safefs.Folders) -> tuple[bytes |
     got = folders.open(rel)
     if got is None:  # the long way, which says what is wrong
         raw = _read_opened(root, rel, None)
-        try:
-            st = os.stat(f"{root}/{rel}")
-        except (OSError, ValueError):
-            return raw, (-1, 0)
-        return raw, (st.st_size, st.st_mtime_ns)
+        return raw, stamp_of(f"{root}/{rel}") or (-1, 0)
     fd, st = got
     return _read_opened(root, rel, fd, st.st_size), (st.st_size, st.st_mtime_ns)
+
+
+def stamp_of(path: str, own: os.stat_result | None = None) -> Stamp | None:
+    """The stamp of the post file at `path` (`own`: its own stat, when the caller has it):
+    its size and mtime; for a link (read through when it stays in the repository), its
+    target's size and the later of the two mtimes, so that the target edited, the link
+    pointed elsewhere or swapped in for a file each shows. None: it cannot be stat'ed."""
+    try:
+        if own is None:
+            own = os.stat(path, follow_symlinks=False)
+        if stat.S_ISLNK(own.st_mode):
+            target = os.stat(path)
+            return (target.st_size, max(target.st_mtime_ns, own.st_mtime_ns))
+    except (OSError, ValueError):
+        return None
+    return (own.st_size, own.st_mtime_ns)
 
 
 def _read_opened(root: Path, rel: str, fd: int | None, size: int = -1) -> bytes | Finding:

@@ -179,6 +179,21 @@ class Folders:
         dfd = self._folder(folder)
         return _regular_in(dfd, name) if dfd is not None else None
 
+    def stat(self, rel: str) -> os.stat_result | None:
+        """The stat of `rel` itself (a link's own, not its target's), reached through plain
+        folders only; None when it cannot be so (a link on the way, a name `open` refuses)
+        or is missing."""
+        folder, _sep, name = rel.rpartition("/")
+        if rel[:1] == "/" or not _plain_name(name):
+            return None
+        dfd = self._folder(folder)
+        if dfd is None:
+            return None
+        try:
+            return os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except (OSError, ValueError):
+            return None
+
     def _folder(self, folder: str) -> int | None:
         """The descriptor of `folder` ("": the repository's), opened and kept if need be;
         None when it cannot be (then the caller takes the long way)."""

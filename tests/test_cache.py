@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import random
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -641,3 +642,48 @@ def test_a_post_checked_before_its_time_is_compared_once_published(tmp_path: Pat
     entry["content_hash"] = "0" * 32  # as if the post had changed since
     record.write_text(json.dumps(entry), "utf-8")
     assert "schedule.edited-after-publish" in both(published)
+
+
+def test_a_post_swapped_for_a_link_with_the_same_stamp_is_read_again(tmp_path: Path) -> None:
+    """A post file replaced by a link to a copy (same size and mtime, as `cp -p` keeps them)
+    is read again: the cached run says what a run without the cache says (a link out of the
+    repository is refused). A link that stays inside is read through, and the link pointed
+    elsewhere or its target edited is seen too."""
+    s = site(
+        tmp_path / "repo",
+        {"site": feed_channel()},
+        {
+            "a.md": post(["site"], "Un texte a-5e2.", date=ago(hours=2)),
+            "b.md": post(["site"], "Un texte b-5e2.", date=ago(hours=1)),
+        },
+    )
+    _age(s.root)
+
+    def both() -> str:
+        cached = s.run("validate", "--format", "json")
+        fresh = s.run("validate", "--format", "json", "--no-cache")
+        assert cached.stdout == fresh.stdout and cached.code == fresh.code, (cached, fresh)
+        return cached.stdout
+
+    both()
+    a = s.root / "content/a.md"
+    outside = tmp_path / "ailleurs.md"
+    shutil.copy2(a, outside)  # its size and mtime kept
+    a.unlink()
+    a.symlink_to(outside)
+    assert "content.file" in both()  # refused, not answered from the cache
+    a.unlink()
+    inside = s.root / "partage.md"
+    shutil.copy2(outside, inside)
+    a.symlink_to(inside)  # inside the repository: read through
+    assert "content.file" not in both()
+    _age(s.root)
+    both()
+    other = s.root / "autre.md"
+    other.write_text(inside.read_text("utf-8").replace("Un texte", "Texte"), "utf-8")
+    _age(s.root)  # the target older than the cache: the link's own stamp tells
+    a.unlink()
+    a.symlink_to(other)  # pointed elsewhere
+    assert "frontmatter" not in both()
+    other.write_text("pas de front-matter\n", "utf-8")  # the target edited
+    assert "frontmatter.required" in both()
