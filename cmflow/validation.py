@@ -99,9 +99,10 @@ class Checker:
         self._checks: dict[str, tuple[_Checks, _Checks]] = {}
         self._labels: dict[str, str] = {}  # each counter's label (`render_each`)
         self._read: dict[str, bool] = {}  # per channel: `_reads_text`
-        # A post dated after `until` is still to publish: no record holds its channels yet
-        # (the publisher sends a post once due), so its fingerprints are left out and worked
-        # out only if a record ever asks for them (`_fingerprints_of`). None: always.
+        # A post dated after `until` is still to publish: a record seldom holds its channels
+        # yet (the publisher sends a post once due, but for `--force`), so its fingerprints
+        # are left out and worked out only if a record asks for them (`_fingerprints_of`).
+        # None: always.
         self.until = until
 
     def _checks_for(self, channel: Channel) -> tuple[_Checks, _Checks]:
