@@ -62,6 +62,15 @@ channels:
     media_base_url: https://exemple.fr/m
     rules: {max_length: 100}
   site: {platform: feed, output_dir: public, site_url: https://exemple.fr/actus, rules: {max_length: 130}}
+  dev: {platform: devto, token_env: T_D, rules: {max_length: 120}}
+  discord: {platform: discord, webhook_env: T_DI, rules: {max_length: 90}}
+  facebook: {platform: facebook, page_id: "1", token_env: T_F, rules: {max_length: 95}}
+  instagram:
+    platform: instagram
+    user_id: "1"
+    token_env: T_I
+    media_base_url: https://exemple.fr/m
+    rules: {max_length: 85, max_caption_length: 60}
 """
 
 URLS = [
@@ -125,6 +134,8 @@ def _post(rng: random.Random, index: int, channels: list[str]) -> bytes:
         front.append(f"tags: [{', '.join(['a', 'b', 'c'][: rng.randint(0, 3)])}]")
     if rng.random() < 0.2:
         front.append("thread: auto")
+    if rng.random() < 0.25:
+        front.append("media: [{path: media/a.png, alt: Une photo}]")  # a caption's limit
     if rng.random() < 0.2:
         other = rng.choice(channels)
         front.append(f'variants:\n  {other}: {{body: "Autre {rng.choice(URLS)} #v"}}')
