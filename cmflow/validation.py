@@ -753,17 +753,21 @@ class _RecordCheck:
 
 
 def post_stamps(root: Path, rels: list[str]) -> list[Stamp | None]:
-    """Each post file's stamp (None: it cannot be stat'ed), stat'ed from its folder, opened
-    once (`safefs.Folders`); a link's as `content.stamp_of` gives it."""
+    """Each post file's stamp (None: it cannot be stat'ed); a link's as `content.stamp_of`
+    gives it."""
     base = str(root)  # str paths: Path objects cost more than the stat
     out: list[Stamp | None] = []
-    with safefs.Folders(root) as folders:
-        for rel in rels:
-            st = folders.stat(rel)
-            if st is None or stat.S_ISLNK(st.st_mode):  # a link on the way or here, or none
-                out.append(content.stamp_of(f"{base}/{rel}", st))
-            else:
-                out.append((st.st_size, st.st_mtime_ns))
+    lstat, is_link = os.lstat, stat.S_ISLNK
+    for rel in rels:
+        path = f"{base}/{rel}"
+        try:
+            st = lstat(path)
+        except (OSError, ValueError):
+            out.append(None)
+            continue
+        out.append(
+            content.stamp_of(path, st) if is_link(st.st_mode) else (st.st_size, st.st_mtime_ns)
+        )
     return out
 
 
