@@ -105,7 +105,7 @@ def outline(post: Post, channel: Channel, f: Fields) -> Outline | None:
     if not plan.outlined or (plan.threads and f.thread == "auto"):
         return None
     width, counter, url_length = plan.width, plan.counter, plan.url_length
-    texts = [t for t in _untagged(f.body, plan) if t] or [""]
+    texts, hashes = _kept(f.body, plan.markdown, plan.plain_threads)
     templates, domains = plan.templates, plan.domains
     items: tuple[tuple[str, str], ...] | None = None
     if templates:
@@ -128,8 +128,16 @@ def outline(post: Post, channel: Channel, f: Fields) -> Outline | None:
     caption = plan.max_caption_length
     if f.media and caption is not None:
         limit = min(limit or caption, caption)
-    hashes = texts[0].count("#") if len(texts) == 1 else sum(t.count("#") for t in texts)
     return Outline(limit, tuple(lengths), hashes, f.title, f.tags)
+
+
+@lru_cache(maxsize=256)
+def _kept(body: str, markdown: bool, plain_threads: bool) -> tuple[tuple[str, ...], int]:
+    """The texts of the parts `_render` keeps (the empty ones left out, but one), before
+    links are tagged, and the "#" they hold: the same for the channels of a post that
+    take its text the same way."""
+    texts = tuple([t for t in _texts_of(body, markdown, plain_threads) if t]) or ("",)
+    return texts, sum(t.count("#") for t in texts)
 
 
 def _links_grow(
@@ -335,9 +343,14 @@ def _render(
 
 def _untagged(body: str, plan: _Plan) -> list[str]:
     """The texts of the parts, before links are tagged (and shown shortened)."""
-    if plan.markdown:
-        return ["\n\n".join(markup.split_thread(body)).strip()]
-    return list(_plain_parts(body, plan.plain_threads))
+    return list(_texts_of(body, plan.markdown, plan.plain_threads))
+
+
+def _texts_of(body: str, markdown: bool, plain_threads: bool) -> tuple[str, ...]:
+    """`_untagged`, from the plan's two flags."""
+    if markdown:
+        return ("\n\n".join(markup.split_thread(body)).strip(),)
+    return _plain_parts(body, plain_threads)
 
 
 def _params(post: Post, channel: Channel, f: Fields) -> dict[str, str]:

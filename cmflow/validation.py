@@ -179,17 +179,32 @@ class Checker:
         are answered by its outline (`render.outline`)."""
         config, inspect, labels = self.config, self.inspect, self._labels
         fields_of, outline, render_fields = self._fields_of, self._outline, self._render_fields
+        read = self._read
         shared = None if "variants" in post.meta else fields_of(post, "")
         for channel in channels:
             fields = shared if shared is not None else fields_of(post, channel.name)
-            if self._reads_text(channel):  # rendered anyway: not outlined too
+            reads = read.get(channel.name)
+            if reads is None:
+                reads = self._reads_text(channel)
+            if reads:  # rendered anyway: not outlined too
                 rendered = render_fields(post, channel, fields, labels)
                 yield _context(post, channel, rendered, config, inspect, rendered.parts[0].media)
                 continue
-            ctx = _context(post, channel, None, config, inspect, list(fields.media))
-            ctx.__class__ = _Unrendered
-            ctx.__dict__["outline"] = outline(post, channel, fields)
-            ctx.__dict__["_render"] = partial(render_fields, post, channel, fields, labels)
+            media = list(fields.media)
+            # As `_context` makes it, its text left to `_Unrendered.rendered`.
+            ctx = _new_context(_Unrendered)
+            ctx.__dict__ = {
+                "post": post,
+                "channel": channel,
+                "rendered": None,
+                "config": config,
+                "root": config.root,
+                "inspect_media": inspect,
+                "media": media,
+                "known_media": media,
+                "outline": outline(post, channel, fields),
+                "_render": (render_fields, fields, labels),
+            }
             yield ctx
 
     def _reads_text(self, channel: Channel) -> bool:
@@ -247,7 +262,8 @@ class _Unrendered(PostContext):
         kept = self.__dict__
         got: Rendered | None = kept["rendered"]
         if got is None:
-            got = kept["rendered"] = kept["_render"]()
+            render_fields, fields, labels = kept["_render"]
+            got = kept["rendered"] = render_fields(kept["post"], kept["channel"], fields, labels)
         return got
 
     @rendered.setter
