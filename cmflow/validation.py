@@ -312,24 +312,32 @@ def slim(post: Post) -> Post:
         }
         if pv:
             meta["variants"] = pv
-    marks: dict[KeyPath, Mark] = {
-        k: m
-        for k, m in post.marks.items()
-        if (k[0] in _SLIM_KEYS and len(k) == 1) or (k[0] == "variants" and k[-1] == "pillar")
+    every = post.marks
+    marks: dict[KeyPath, Mark] = {k: every[k] for k in _SLIM_MARKS if k in every}
+    if variants is not None:  # a mark under `variants` exists only where the key does
+        marks.update((k, m) for k, m in every.items() if k[0] == "variants" and k[-1] == "pillar")
+    # `Post(...)` with every field given, without its generated `__init__` (one per post).
+    slimmed = _new_post(Post)
+    slimmed.__dict__ = {
+        "path": post.path,
+        "id": post.id,
+        "meta": meta,
+        "body": "",
+        "body_line": post.body_line,
+        "marks": marks,
+        "date": post.date,
+        "slot": post.slot,
+        "slot_note": "",
+        "channels": post.channels,
+        "status": post.status,
+        "content_hash": post.content_hash,
+        "problems": [],
     }
-    return Post(
-        path=post.path,
-        id=post.id,
-        meta=meta,
-        body="",
-        body_line=post.body_line,
-        marks=marks,
-        date=post.date,
-        slot=post.slot,
-        channels=post.channels,
-        status=post.status,
-        content_hash=post.content_hash,
-    )
+    return slimmed
+
+
+_SLIM_MARKS: tuple[KeyPath, ...] = tuple((k,) for k in _SLIM_KEYS)
+_new_post = Post.__new__
 
 
 def _text(value: object) -> str | None:

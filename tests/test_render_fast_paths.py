@@ -238,6 +238,7 @@ VARIANTS = [
     "variants:\n  x: {title: Pour X, tags: [a, 2], campaign: hiver, thread: auto}\n"
     "  linkedin: {body: 'Autre https://example.fr/l', series: S}\n",
     "variants: {mastodon: {body: 'Pouet https://example.fr/m', media: [a.png]}}\n",
+    "variants: {x: {pillar: autre}, linkedin: {pillar: 3}}\n",
 ]
 TOP = [
     "",
@@ -356,3 +357,42 @@ def test_the_context_validation_builds_is_the_one_postcontext_builds(tmp_path: P
             )
             assert vars(got) == vars(want) and got == want
             assert got.media == post.media(name) == [Media("a.png")]
+
+
+def test_a_slim_post_is_the_one_post_builds(tmp_path: Path) -> None:
+    """`validation.slim` makes its post without `Post.__init__`: every field there, as the
+    constructor sets them, and only the marks the queue rules read (a field added to `Post`
+    and not to `slim` fails here)."""
+    from cmflow.model import Post
+    from cmflow.validation import slim
+
+    (tmp_path / "channels.yaml").write_text(CHANNELS, encoding="utf-8")
+    cfg = config_mod.load(tmp_path)
+    for i, (variant, top) in enumerate(itertools.product(VARIANTS, TOP)):
+        raw = (
+            "---\ndate: 2026-12-01 08:00\nchannels: [x, mastodon, linkedin]\npillar: p\n"
+            f"id: post-{i}\n{top}{variant}---\nVoir https://example.fr/p\n"
+        ).encode()
+        post = parse_post(f"content/p{i}.md", raw, ZoneInfo("Europe/Paris"), cfg.channels)
+        got = slim(post)
+        marks = {
+            k: m
+            for k, m in post.marks.items()
+            if (len(k) == 1 and k[0] in ("date", "id", "pillar", "channels", "channel"))
+            or (k[0] == "variants" and k[-1] == "pillar")
+        }
+        want = Post(
+            path=post.path,
+            id=post.id,
+            meta=got.meta,
+            body="",
+            body_line=post.body_line,
+            marks=marks,
+            date=post.date,
+            slot=post.slot,
+            channels=post.channels,
+            status=post.status,
+            content_hash=post.content_hash,
+        )
+        assert vars(got) == vars(want) and got == want
+        assert set(vars(got)) == {f.name for f in dataclasses.fields(Post)}
