@@ -98,8 +98,10 @@ _EMOJI_START = regex.compile(
 _EMOJI_HINT = regex.compile(r"[\p{RI}\u20E3\p{Emoji_Presentation}\p{Extended_Pictographic}]")
 # Every hint character is one of these (the first Extended_Pictographic code points are ©
 # and ®, the next one is ‼): the standard `re` finds them many times faster than `regex`
-# tells Unicode properties apart, and French text has few of them.
-_EMOJI_CANDIDATE = re.compile("[\u00a9\u00ae\u203c-\U0010ffff]")
+# tells Unicode properties apart, and French text has few of them. Written as the
+# characters it is not: `re` compiles a class reaching U+10FFFF five times slower (4 ms at
+# every start-up) than its complement.
+_EMOJI_CANDIDATE = re.compile("[^\u0000-\u00a8\u00aa-\u00ad\u00af-\u203b]")
 # Where a stretch around an emoji may end: after an ASCII character other than CR that an
 # ASCII character follows, or at the end of the text (see `_emoji_graphemes`).
 _STRETCH_END = re.compile(r"[\x00-\x0c\x0e-\x7f](?=[\x00-\x7f])")
