@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn, overload
+from typing import TYPE_CHECKING, Any, NoReturn, overload
 
 from cmflow import content, ledger, safefs
 from cmflow import media as media_files
@@ -38,6 +38,9 @@ from cmflow.model import Finding, KeyPath, Mark, Media, Post, Rendered, Sent, St
 from cmflow.platforms.base import PartResult
 from cmflow.rules import BY_ID, FILE_RULES, POST_RULES, QUEUE_RULES, PostContext, QueueContext
 from cmflow.rules.base import PostCheck
+
+if TYPE_CHECKING:
+    from cmflow.render import Outline  # imported when a run checks posts (see `Checker`)
 
 PARALLEL_FROM = 400  # files; below this, starting worker processes costs more than it saves
 
@@ -190,21 +193,10 @@ class Checker:
                 rendered = render_fields(post, channel, fields, labels)
                 yield _context(post, channel, rendered, config, inspect, rendered.parts[0].media)
                 continue
+            sketch = outline(post, channel, fields)
             media = list(fields.media)
-            # As `_context` makes it, its text left to `_Unrendered.rendered`.
-            ctx = _new_context(_Unrendered)
-            ctx.__dict__ = {
-                "post": post,
-                "channel": channel,
-                "rendered": None,
-                "config": config,
-                "root": config.root,
-                "inspect_media": inspect,
-                "media": media,
-                "known_media": media,
-                "outline": outline(post, channel, fields),
-                "_render": (render_fields, fields, labels),
-            }
+            ctx = _context(post, channel, None, config, inspect, media, sketch, _Unrendered)
+            ctx.__dict__["_render"] = (render_fields, fields, labels)  # see `_Unrendered`
             yield ctx
 
     def _reads_text(self, channel: Channel) -> bool:
@@ -235,10 +227,13 @@ def _context(
     config: Config,
     inspect: Callable[[str], MediaFile],
     media: list[Media],
+    outline: Outline | None = None,
+    cls: type[PostContext] = PostContext,
 ) -> PostContext:
-    """`PostContext(post, channel, rendered, config, config.root, inspect, known_media=media)`,
-    every field set without the generated `__init__` (a context per post and channel)."""
-    ctx = _new_context(PostContext)
+    """`PostContext(post, channel, rendered, config, config.root, inspect, known_media=media,
+    outline=outline)`, every field set without the generated `__init__` (a context per post
+    and channel); `cls`: the class it is made of (`_Unrendered`: its text not rendered)."""
+    ctx = _new_context(cls)
     ctx.__dict__ = {
         "post": post,
         "channel": channel,
@@ -248,7 +243,7 @@ def _context(
         "inspect_media": inspect,
         "media": media,
         "known_media": media,
-        "outline": None,
+        "outline": outline,
     }
     return ctx
 

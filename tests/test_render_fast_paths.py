@@ -23,7 +23,7 @@ from cmflow import counting, markup
 from cmflow import render as render_mod
 from cmflow.config import LinkTracking
 from cmflow.content import parse_post
-from cmflow.model import Media, Part, Rendered
+from cmflow.model import Media, Part, Post, Rendered
 from cmflow.render import fingerprint, render, tag_links, utm
 
 PIECES = [
@@ -248,15 +248,23 @@ TOP = [
 ]
 
 
-def test_render_reads_each_field_as_post_field_does(tmp_path: Path) -> None:
+def _shaped(tmp_path: Path, front: str = "") -> tuple[config_mod.Config, list[Post]]:
+    """The configuration, and a post of every shape (`VARIANTS` x `TOP`, with `front`)."""
     (tmp_path / "channels.yaml").write_text(CHANNELS, encoding="utf-8")
     cfg = config_mod.load(tmp_path)
+    posts = []
     for i, (variant, top) in enumerate(itertools.product(VARIANTS, TOP)):
         raw = (
-            "---\ndate: 2026-12-01 08:00\nchannels: [x, mastodon, linkedin]\n"
-            f"{top}{variant}---\nVoir https://example.fr/p 🎉\n"
+            f"---\ndate: 2026-12-01 08:00\nchannels: [x, mastodon, linkedin]\nid: post-{i}\n"
+            f"{front}{top}{variant}---\nVoir https://example.fr/p 🎉\n"
         ).encode()
-        post = parse_post(f"content/p{i}.md", raw, ZoneInfo("Europe/Paris"), cfg.channels)
+        posts.append(parse_post(f"content/p{i}.md", raw, ZoneInfo("Europe/Paris"), cfg.channels))
+    return cfg, posts
+
+
+def test_render_reads_each_field_as_post_field_does(tmp_path: Path) -> None:
+    cfg, posts = _shaped(tmp_path)
+    for post in posts:
         for name, channel in cfg.channels.items():
             r = render(post, channel)
             title = post.field("title", name)
@@ -363,17 +371,10 @@ def test_a_slim_post_is_the_one_post_builds(tmp_path: Path) -> None:
     """`validation.slim` makes its post without `Post.__init__`: every field there, as the
     constructor sets them, and only the marks the queue rules read (a field added to `Post`
     and not to `slim` fails here)."""
-    from cmflow.model import Post
     from cmflow.validation import slim
 
-    (tmp_path / "channels.yaml").write_text(CHANNELS, encoding="utf-8")
-    cfg = config_mod.load(tmp_path)
-    for i, (variant, top) in enumerate(itertools.product(VARIANTS, TOP)):
-        raw = (
-            "---\ndate: 2026-12-01 08:00\nchannels: [x, mastodon, linkedin]\npillar: p\n"
-            f"id: post-{i}\n{top}{variant}---\nVoir https://example.fr/p\n"
-        ).encode()
-        post = parse_post(f"content/p{i}.md", raw, ZoneInfo("Europe/Paris"), cfg.channels)
+    _cfg, posts = _shaped(tmp_path, "pillar: p\n")
+    for post in posts:
         got = slim(post)
         marks = {
             k: m
