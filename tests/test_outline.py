@@ -3,7 +3,7 @@ hashtag rules answer from the channel's outline (`render.outline`), and render o
 cannot show that the text fits.
 
 Seeded posts are built to sit on the limits, on every counter (X, Mastodon, Bluesky's
-graphemes with shortened links, code points, UTF-16, Threads): tracked and untracked
+graphemes with shortened links, code points, UTF-16, UTF-8, Threads): tracked and untracked
 links with queries, fragments, trailing punctuation and brackets, campaigns that end with
 punctuation the URL pattern trims, emoji, combining marks, CJK, thread breaks, hashtags.
 Each must give the same findings checked from its outline as rendered, and every bound must
@@ -63,6 +63,7 @@ channels:
     rules: {max_length: 100}
   site: {platform: feed, output_dir: public, site_url: https://exemple.fr/actus, rules: {max_length: 130}}
   dev: {platform: devto, token_env: T_D, rules: {max_length: 120}}
+  youtube: {platform: youtube, token_env: T_Y, rules: {max_length: 110}}
   discord: {platform: discord, webhook_env: T_DI, rules: {max_length: 90}}
   facebook: {platform: facebook, page_id: "1", token_env: T_F, rules: {max_length: 95}}
   instagram:
