@@ -182,14 +182,10 @@ class Checker:
         are answered by its outline (`render.outline`)."""
         config, inspect, labels = self.config, self.inspect, self._labels
         fields_of, outline, render_fields = self._fields_of, self._outline, self._render_fields
-        read = self._read
         shared = None if "variants" in post.meta else fields_of(post, "")
         for channel in channels:
             fields = shared if shared is not None else fields_of(post, channel.name)
-            reads = read.get(channel.name)
-            if reads is None:
-                reads = self._reads_text(channel)
-            if reads:  # rendered anyway: not outlined too
+            if self._reads_text(channel):  # rendered anyway: not outlined too
                 rendered = render_fields(post, channel, fields, labels)
                 yield _context(post, channel, rendered, config, inspect, rendered.parts[0].media)
                 continue

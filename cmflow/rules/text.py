@@ -120,29 +120,30 @@ def _raw_matchable(text: str) -> bool:
     return True
 
 
-# A character not (yet) in `_ONE_FOR_ONE`, and how many it held when compiled. Compiled again
+# A pattern for a character not (yet) in `_ONE_FOR_ONE`, how many characters that held when it
+# was compiled, and how many times it was compiled (`_other`). Compiled again
 # as soon as it has grown, for the first `_OTHER_EAGER` times (a language's few accented
 # letters and emoji are learned from the first posts: a pattern that knows them skips most
 # texts whole); then only once it has grown by a quarter (texts with thousands of distinct
 # characters compile it a few times, not once each), and not beyond `_OTHER_MAX` characters
 # (a pattern that knows fewer only hands the set more of the text: the answer is the same).
-_OTHER: list[tuple[re.Pattern[str], int]] = []
+_OTHER: list[tuple[re.Pattern[str], int, int]] = []
 _OTHER_MAX = 2048
 _OTHER_EAGER = 32
-_compiled = [0]  # how many times `_other` compiled it
 
 
 def _other() -> re.Pattern[str]:
     size = len(_ONE_FOR_ONE)
-    if _OTHER and size == _OTHER[0][1]:
-        return _OTHER[0][0]
-    grown = not _OTHER or (
-        size <= _OTHER_MAX and (_compiled[0] < _OTHER_EAGER or size > _OTHER[0][1] * 5 // 4)
-    )
-    if grown:
-        known = "".join(sorted(map(re.escape, _ONE_FOR_ONE)))
-        _OTHER[:] = [(re.compile(f"[^{known}]"), size)]
-        _compiled[0] += 1
+    if _OTHER:
+        pattern, known, compiled = _OTHER[0]
+        if size == known or size > _OTHER_MAX:
+            return pattern
+        if compiled >= _OTHER_EAGER and size <= known * 5 // 4:
+            return pattern
+    else:
+        compiled = 0
+    chars = "".join(sorted(map(re.escape, _ONE_FOR_ONE)))
+    _OTHER[:] = [(re.compile(f"[^{chars}]"), size, compiled + 1)]
     return _OTHER[0][0]
 
 
