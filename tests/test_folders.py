@@ -175,13 +175,20 @@ def test_a_post_read_with_its_stamp_is_read_as_read_bytes_reads_it(tmp_path: Pat
     outside = tmp_path / "dehors.md"
     outside.write_text("dehors", encoding="utf-8")
     (root / "content" / "lien.md").symlink_to(outside)
+    link = root / "content" / "lien.md"
+    later = outside.stat().st_mtime_ns + 5 * 10**9  # the link made after its target
+    os.utime(link, ns=(later, later), follow_symlinks=False)
     with safefs.Folders(root) as folders:
-        for path in [big, small, empty, root / "content" / "lien.md"]:
+        for path in [big, small, empty, link]:
             rel = path.relative_to(root).as_posix()
             raw, stamp = content.read_stamped(root, rel, folders)
             assert raw == content.read_bytes(root, rel), rel
-            st = os.stat(path)
-            assert stamp == (st.st_size, st.st_mtime_ns), rel
+            # The stamp an unchanged run compares it with: the same, so the entry is kept.
+            assert stamp == validation.post_stamps(root, [rel])[0], rel
+            st = os.stat(path)  # the target's, for the link
+            own = os.lstat(path)
+            # A link: its target's size, the later of the two mtimes (swapped in, shows).
+            assert stamp == (st.st_size, max(st.st_mtime_ns, own.st_mtime_ns)), rel
         raw, stamp = content.read_stamped(root, "content/absent.md", folders)
         assert not isinstance(raw, bytes) and stamp == (-1, 0)
 
