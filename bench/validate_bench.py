@@ -211,8 +211,12 @@ def write_archive(root: Path, n: int) -> None:
         for name in post.channels:
             ident = str(rng.randrange(10**17, 10**18))
             fp = fingerprint(render(post, cfg.channels[name]))
+            source = post.content_hash
             if rng.random() < 0.01:
-                fp = "0" * 32  # edited since: schedule.edited-after-publish
+                # Edited since: what went out, and the post then, were an earlier version
+                # (schedule.edited-after-publish).
+                fp = "0" * 32
+                source = content.content_hash(post.meta, f"{post.body}\n(avant)")
             when = post.date.astimezone(UTC).isoformat(timespec="seconds")
             ledger.write(
                 Entry(
@@ -222,7 +226,7 @@ def write_archive(root: Path, n: int) -> None:
                     path=rel,
                     state=State.PUBLISHED,
                     content_hash=fp,
-                    source_hash=post.content_hash,
+                    source_hash=source,
                     published_at=when,
                     scheduled_for=post.date.isoformat(),
                     # Where it went out, as the platform answered.

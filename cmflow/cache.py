@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 CACHE_DIR = ".cmflow-cache"
 FILE_NAME = "validate.bin"
+# 15: the sent index keeps each pair's source hash (`Sent.source_hash`);
 # 14: a post's marks may be the row number of an earlier post with the same (`_marks_column`);
 # 13: a CRC-32 of the file, not its SHA-256 (a third of the time of reading it);
 # 12: a date in the brand's zone is kept as such (`@` after it), not as a bare offset;
@@ -57,7 +58,7 @@ FILE_NAME = "validate.bin"
 # the posts' entries), content hashes and the sent index's values cut only when read;
 # 10: `slot:` dates (date: next, a day alone); 9: record entries carry their first part (id,
 # URL), the sent index kept
-FORMAT = 14
+FORMAT = 15
 # Stamps (mtime_ns) at most this long before the cache was written are not trusted: a file
 # changed again within the file system's clock tick (up to 2 s on some) after cmflow read it
 # keeps its mtime, and often its size (git's "racy" index entries). Such a file is read
@@ -211,8 +212,8 @@ class SentIndex(Mapping[tuple[str, str], Sent]):
 
     def __init__(self, keys: dict[tuple[str, str], int], texts: tuple[_Texts, ...]) -> None:
         self._keys = keys
-        # hash, published_at, url: their bytes checked when the cache was loaded (texts,
-        # None only where allowed), cut the first time a value is read.
+        # hash, published_at, url, source: their bytes checked when the cache was loaded
+        # (texts, None only where allowed), cut the first time a value is read.
         self._texts: tuple[_Texts, ...] | None = texts
         self._columns: tuple[list[str | None], ...] = ()
 
@@ -220,7 +221,7 @@ class SentIndex(Mapping[tuple[str, str], Sent]):
         i = self._keys[key]
         if self._texts is not None:
             self._columns, self._texts = tuple(t.load() for t in self._texts), None
-        content_hash, when, url = (column[i] for column in self._columns)
+        content_hash, when, url, source = (column[i] for column in self._columns)
         published = None
         if when is not None:
             try:
@@ -230,7 +231,9 @@ class SentIndex(Mapping[tuple[str, str], Sent]):
                 # cache, whose checksum happens to hold, says no time rather than failing.
                 published = None
         got = Sent.__new__(Sent)  # frozen: filled directly, as `Sent(...)` costs more
-        got.__dict__.update(content_hash=content_hash, published_at=published, url=url)
+        got.__dict__.update(
+            content_hash=content_hash, published_at=published, url=url, source_hash=source
+        )
         return got
 
     def __contains__(self, key: object) -> bool:
@@ -642,7 +645,7 @@ _LAZY_TEXTS = frozenset(
     [("rfiles", k) for k in _RFILE_FIELDS]
     + [("rdirs", "name"), ("rfiles", "name")]
     + [("fingerprints", "channel"), ("fingerprints", "hash"), ("files", "sha")]
-    + [("sent", "hash"), ("sent", "published_at"), ("sent", "url")]
+    + [("sent", "hash"), ("sent", "published_at"), ("sent", "url"), ("sent", "source")]
 )
 _SENT_COLUMNS: dict[str, tuple[type, ...]] = {
     "post": (str,),
@@ -650,6 +653,7 @@ _SENT_COLUMNS: dict[str, tuple[type, ...]] = {
     "hash": (str,),
     "published_at": (str, type(None)),
     "url": (str, type(None)),
+    "source": (str,),
 }
 _QUEUE_COLUMNS: dict[str, tuple[type, ...]] = {
     "path": (str,),
@@ -902,7 +906,7 @@ def _encode_rest(cache: Cache) -> dict[str, Any]:
         sent = {k: [] for k in _SENT_COLUMNS}
         for (post, channel), pair in cache.sent.items():
             when = pair.published_at.isoformat() if pair.published_at is not None else None
-            cells = (post, channel, pair.content_hash, when, pair.url)
+            cells = (post, channel, pair.content_hash, when, pair.url, pair.source_hash)
             for key, value in zip(_SENT_COLUMNS, cells, strict=True):
                 sent[key].append(value)
     return {
@@ -1207,7 +1211,7 @@ def _sent(table: object) -> SentIndex:
     keys = dict(zip(pairs, range(len(t["post"])), strict=True))
     if len(keys) != len(t["post"]):
         raise _Bad  # a pair twice
-    texts = (t["hash"], t["published_at"], t["url"])
+    texts = (t["hash"], t["published_at"], t["url"], t["source"])
     if any(type(column) is not _Texts for column in texts):
         raise _Bad
     return SentIndex(keys, texts)

@@ -867,7 +867,7 @@ class SentTable:
 def _sent(e: Entry) -> Sent:
     """What the sent index says of a pair's entry (not a failed one)."""
     sent = e.content_hash if e.state == State.PUBLISHED else ""
-    return Sent(sent, parse_time(e.published_at), e.url)
+    return Sent(sent, parse_time(e.published_at), e.url, e.source_hash)
 
 
 def sent_index(

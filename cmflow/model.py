@@ -142,6 +142,9 @@ class Sent:
     content_hash: str
     published_at: datetime | None = None
     url: str | None = None  # where it is, for "change it by hand at ..."
+    # The post's content hash when it went out (`Entry.source_hash`), "" when the record
+    # has none: the same now, the post was not edited, whatever its rendering does.
+    source_hash: str = ""
 
 
 class State(StrEnum):

@@ -252,7 +252,8 @@ def test_cached_runs_match_uncached_ones_as_files_and_the_clock_move(repo: Site)
     both("--at", "2099-01-01 00:00")
     record = repo.root / "data/record/bon/site.json"
     entry = json.loads(record.read_text("utf-8"))
-    entry["content_hash"] = "0" * 32  # as if the post had changed since
+    # As if the post had changed since: the record holds an earlier version's hashes.
+    entry["content_hash"], entry["source_hash"] = "0" * 32, "1" * 64
     folder_mtime = record.parent.stat().st_mtime_ns
     with record.open("r+", encoding="utf-8") as fh:
         fh.write(json.dumps(entry))
@@ -362,7 +363,8 @@ def test_malformed_record_fields_are_read_again_from_the_record(repo: Site) -> N
     record = repo.root / "data/record/bon/site.json"
     original, stamp = record.read_bytes(), record.stat()
     entry = json.loads(original)
-    entry["content_hash"] = "0" * 32  # as if the post had changed since it went out
+    # As if the post had changed since it went out: the record holds an earlier version's.
+    entry["content_hash"], entry["source_hash"] = "0" * 32, "1" * 64
     for column, value in (
         ("state", ["sent-for-sure"]),  # not a state
         ("post", [None]),  # not a text
@@ -444,8 +446,9 @@ def test_unchanged_runs_answer_from_stamps_and_see_every_change(repo: Site) -> N
     both("--at", "2020-01-01 00:00")
     record = repo.root / "data/record/bon/site.json"
     entry = json.loads(record.read_text("utf-8"))
-    assert len(entry["content_hash"]) == 32
-    entry["content_hash"] = "0" * 32  # the same size: only the file's own mtime changes
+    assert (len(entry["content_hash"]), len(entry["source_hash"])) == (32, 64)
+    # An earlier version's hashes, of the same size: only the file's own mtime changes.
+    entry["content_hash"], entry["source_hash"] = "0" * 32, "1" * 64
     folder = record.parent.stat()
     with record.open("r+", encoding="utf-8") as fh:
         fh.write(json.dumps(entry))
@@ -612,8 +615,8 @@ def test_cached_front_matter_of_another_shape_is_never_used(repo: Site) -> None:
 def test_a_post_checked_before_its_time_is_compared_once_published(tmp_path: Path) -> None:
     """A post still to publish is checked without the fingerprints of what its channels
     receive (no record can hold it yet: that work is left out of a run). Once it is
-    published, a run from the cache works them out from the file, keeps them, and finds an
-    edit after publishing exactly as a run without the cache does."""
+    published and the record says it changed since, a run from the cache works them out
+    from the file, keeps them, and finds the edit exactly as a run without the cache does."""
     s = site(
         tmp_path / "repo",
         {"site": feed_channel()},
@@ -635,12 +638,17 @@ def test_a_post_checked_before_its_time_is_compared_once_published(tmp_path: Pat
     published = later(hours=3)
     assert s.publish(at=published).code == 0
     assert "schedule.edited-after-publish" not in both(published)
-    kept = _unpacked(cache.read_bytes())["fingerprints"]["hash"]
+    # The post is as the record says it went out: nothing to compare, nothing worked out.
+    assert _unpacked(cache.read_bytes())["fingerprints"]["hash"] == []
     record = s.root / "data/record/bientot/site.json"
     entry = json.loads(record.read_text("utf-8"))
-    assert kept == [entry["content_hash"]]  # worked out once, then kept
-    entry["content_hash"] = "0" * 32  # as if the post had changed since
+    sent = entry["content_hash"]
+    # As if the post had changed since: the record holds an earlier version's hashes.
+    entry["content_hash"], entry["source_hash"] = "0" * 32, "1" * 64
     record.write_text(json.dumps(entry), "utf-8")
+    assert "schedule.edited-after-publish" in both(published)
+    # Worked out from the file when the rule asked, then kept: what the publisher sent.
+    assert _unpacked(cache.read_bytes())["fingerprints"]["hash"] == [sent]
     assert "schedule.edited-after-publish" in both(published)
 
 

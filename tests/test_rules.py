@@ -1102,6 +1102,34 @@ def test_edited_after_publish_silent_right_after_publishing(make_repo: MakeRepo)
     assert found == []
 
 
+def test_edited_after_publish_silent_when_only_the_rendering_changed(make_repo: MakeRepo) -> None:
+    # The post links to a tracked domain; channels.yaml then tags its links otherwise. What
+    # the site would receive differs, but the post is as it went out: the publisher sends no
+    # edit for that (it would rewrite a brand's history unasked), so validation warns of none.
+    body = "Bonjour à tous, [le blog](https://example.fr/blog)."
+    root = make_repo({"a.md": _on("site", "2026-11-24 09:30", "education", body)})
+    result = run_cli(["publish", "--at", "2026-11-24 10:00"], root)
+    assert result.exit_code == 0, result.output
+    config = root / "channels.yaml"
+    text = config.read_text("utf-8")
+    assert "utm_medium: social" in text
+    config.write_text(text.replace("utm_medium: social", "utm_medium: reseaux"), "utf-8")
+    found, _ = validate_json(root, at="2026-11-24 10:05")
+    assert found == []
+    for _ in range(2):  # with the cache: written, then read (the sent index kept in it)
+        cached = run_cli(["validate", "--format", "json", "--at", "2026-11-24 10:05"], root)
+        assert cached.exit_code == 0, cached.output
+        assert json.loads(cached.stdout)["findings"] == []
+    plan = run_cli(["publish", "--dry-run", "--at", "2026-11-24 10:05"], root)
+    assert plan.exit_code == 0, plan.output
+    assert "edited since" not in plan.output and "edit of" not in plan.output
+    # Edited as well: the warning is back, as the publisher would then send the edit.
+    post = root / "content/a.md"
+    post.write_text(post.read_text("utf-8").replace("Bonjour", "Bonsoir"), "utf-8")
+    found, _ = validate_json(root, at="2026-11-24 10:10")
+    assert [(f.rule, f.channel) for f in found] == [("schedule.edited-after-publish", "site")]
+
+
 # --- security.secret ---------------------------------------------------------------------------
 
 # Built by concatenation so that this file does not itself look like it holds credentials.

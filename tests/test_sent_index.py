@@ -30,7 +30,7 @@ def reference(posts: list[Post], entries: list[Entry]) -> dict[tuple[str, str], 
             if e is None or e.state == State.FAILED:
                 continue
             sent = e.content_hash if e.state == State.PUBLISHED else ""
-            out[(post.id, channel)] = Sent(sent, parse_time(e.published_at), e.url)
+            out[(post.id, channel)] = Sent(sent, parse_time(e.published_at), e.url, e.source_hash)
     return out
 
 
@@ -122,7 +122,10 @@ def test_a_renamed_file_is_found_by_its_content_and_date() -> None:
     ]
     got = agree(posts, entries)
     assert got[("new", "mastodon")] == Sent(
-        "fp-old-mastodon", parse_time(entries[0].published_at), "https://m.example/1"
+        "fp-old-mastodon",
+        parse_time(entries[0].published_at),
+        "https://m.example/1",
+        entries[0].source_hash,
     )
     assert ("new2", "mastodon") not in got and ("copy", "mastodon") not in got
     assert ("new5", "mastodon") in got and got[("new5", "mastodon")].content_hash == ""

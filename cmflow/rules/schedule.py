@@ -340,6 +340,10 @@ def edited_after_publish(ctx: QueueContext) -> Iterator[Finding]:
             sent = record.get((post_id, name))
             if sent is None or not sent.content_hash:
                 continue
+            if sent.source_hash and sent.source_hash == p.content_hash:
+                # The post is as it went out; only its rendering may differ (channels.yaml,
+                # a newer cmflow), which the publisher never sends as an edit.
+                continue
             ch = channels.get(name)
             if ch is None:
                 continue
