@@ -72,8 +72,8 @@ def render_fields(
 class Outline(NamedTuple):
     """What the length and hashtag rules ask of what a channel receives, worked out without
     rendering it (`outline`): the parts' limit, for each part a count its rendered text
-    never exceeds (`counting.at_most`, the channel's counter), how many "#" its parts hold
-    at most, its title and its tags."""
+    never exceeds (`counting.at_most`, the channel's counter; none when there is no limit),
+    how many "#" its parts hold at most, its title and its tags."""
 
     limit: int | None
     lengths: tuple[int, ...]
@@ -100,22 +100,39 @@ def outline(post: Post, channel: Channel, f: Fields) -> Outline | None:
     counter counts such a character at most one, and nothing within a link counted at a
     fixed length (X); no "#", no "://" and no new link is made. A link shown shortened
     (`shorten_links`) only shrinks (`_SHORTENED_FITS`), by exactly as many characters as
-    it loses when it is where the tagging left it."""
+    it loses when it is where the tagging left it.
+
+    A part that fits even if each of its links (each holds its own "://") grew by the most
+    tagging adds to one (`_most_added`: a link that holds some keys already gets fewer) is
+    bounded so, without working out each link's growth: most parts of a channel with room
+    to spare. A channel without a length limit is given no lengths: none is compared."""
     plan = _plan(channel)
     if not plan.outlined or (plan.threads and f.thread == "auto"):
         return None
-    width, counter, url_length = plan.width, plan.counter, plan.url_length
     texts, hashes = _kept(f.body, plan.markdown, plan.plain_threads)
+    limit = plan.max_length
+    caption = plan.max_caption_length
+    if f.media and caption is not None:
+        limit = min(limit or caption, caption)
+    if limit is None:  # no length to keep under: none worked out
+        return Outline(None, (), hashes, f.title, f.tags)
+    width, counter, url_length = plan.width, plan.counter, plan.url_length
     templates, domains = plan.templates, plan.domains
     items: tuple[tuple[str, str], ...] | None = None
+    most = 0  # the most tagging adds to one link
     if templates:
         params = _params(post, channel, f)
         items = tuple([(k, params.get(k, "")) for k in plan.fields])
+        most = _most_added(templates, items)
     at_most = counting.at_most
     lengths: list[int] = []
     for text in texts:
         bound = at_most(counter, text, url_length)
         if (items is not None or width) and "://" in text:
+            quick = bound + most * text.count("://")
+            if quick <= limit:  # fits however much each link grows: not worked out
+                lengths.append(quick)
+                continue
             grown, shrunk, known = _links_grow(text, domains, templates, items, width)
             if counter == "x":
                 bound += 0 if known else grown  # a link counts 23, however long
@@ -124,11 +141,15 @@ def outline(post: Post, channel: Channel, f: Fields) -> Outline | None:
             else:
                 bound += grown
         lengths.append(bound)
-    limit = plan.max_length
-    caption = plan.max_caption_length
-    if f.media and caption is not None:
-        limit = min(limit or caption, caption)
     return Outline(limit, tuple(lengths), hashes, f.title, f.tags)
+
+
+@lru_cache(maxsize=1024)
+def _most_added(templates: tuple[tuple[str, str], ...], items: tuple[tuple[str, str], ...]) -> int:
+    """The most tagging adds to one link (`tag_links`): "?" or "&", then every `key=value`
+    pair joined with "&" (a link that holds some of the keys already gets fewer)."""
+    added = _added(templates, items, frozenset())
+    return 1 + len("&".join(added)) if added else 0
 
 
 @lru_cache(maxsize=256)

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
+from collections import Counter
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from cmflow import config as config_mod
-from cmflow import counting
+from cmflow import counting, render
 from cmflow.config import Config, LinkTracking
 from cmflow.content import parse_post
 from cmflow.model import Post
@@ -206,6 +209,56 @@ def test_findings_checked_from_the_outline_are_those_of_the_rendered_text(cfg: C
     kinds = {kind.split(" ")[0] for kind in found if found.count(kind) > 20}
     assert {"channel.max-length", "channel.max-hashtags"} <= kinds, sorted(set(found))[:20]
     assert any(kind.startswith("channel.max-length title") for kind in found)
+
+
+# The same posts under limits three times as wide, and a site with none: most parts then fit
+# with room to spare however much tagging may add to each link, which the outline shows
+# without working out each link's growth; the parts near their limit still work it out.
+ROOMY = re.sub(
+    r"max_length: (\d+)",
+    lambda m: f"max_length: {int(m[1]) * 3}",
+    CHANNELS.replace(", rules: {max_length: 130}}", "}"),
+)
+
+
+def test_parts_with_room_to_spare_are_bounded_without_each_links_growth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "channels.yaml").write_text(ROOMY, encoding="utf-8")
+    roomy = config_mod.load(tmp_path)
+    worked: list[str] = []  # each link growth worked out, watched (the function is unchanged)
+    grow = render._links_grow
+    monkeypatch.setattr(render, "_links_grow", lambda *a: worked.append("") or grow(*a))
+    posts = _posts(roomy)
+    seen: Counter[str] = Counter()
+    for post in posts:
+        for name in post.channels:
+            channel = roomy.channels[name]
+            fields = channel_fields(post, name)
+            before = len(worked)
+            sketch = outline(post, channel, fields)
+            rendered = render_fields(post, channel, fields)
+            if sketch is None:
+                continue
+            assert sketch.limit == rendered.limit, (post.path, name)
+            if sketch.limit is None:
+                assert sketch.lengths == (), (post.path, name)  # nothing to keep under
+                seen["no limit"] += 1
+                continue
+            spec = channel.spec
+            assert len(sketch.lengths) == len(rendered.parts), (post.path, name)
+            for bound, part in zip(sketch.lengths, rendered.parts, strict=True):
+                counted = counting.at_most(spec.counter, part.text, spec.url_length)
+                assert bound >= counted, (post.path, name, part.text)
+            if any("utm_" in part.text for part in rendered.parts):  # a link tagged
+                seen["worked out" if len(worked) > before else "room to spare"] += 1
+    assert seen["no limit"] > 100 and seen["worked out"] > 100, seen
+    assert seen["room to spare"] > 1000, seen
+    # And the findings are those of the rendered text, as under the tight limits.
+    early = parse_datetime("2026-01-01 00:00", roomy.timezone)
+    with Checker(roomy, early) as sketched, Checker(roomy) as full:
+        for post in posts:
+            assert sketched.check(post)[0] == full.check(post)[0], post.path
 
 
 def test_a_parameter_name_it_cannot_count_is_not_outlined(cfg: Config) -> None:
