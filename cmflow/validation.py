@@ -11,7 +11,7 @@ import stat
 import threading
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -83,7 +83,7 @@ class Checker:
     """Per-post rules for one run. Holds what posts share within the run (media files looked
     at once however many posts and channels use them), never across runs."""
 
-    def __init__(self, config: Config, until: datetime | None = None) -> None:
+    def __init__(self, config: Config, prints: bool = True) -> None:
         from cmflow import render  # here, not per post: and before a run forks its workers
 
         self._render_each = render.render_each
@@ -102,11 +102,12 @@ class Checker:
         self._checks: dict[str, tuple[_Checks, _Checks]] = {}
         self._labels: dict[str, str] = {}  # each counter's label (`render_each`)
         self._read: dict[str, bool] = {}  # per channel: `_reads_text`
-        # A post dated after `until` is still to publish: a record seldom holds its channels
-        # yet (the publisher sends a post once due, but for `--force`), so its fingerprints
-        # are left out and worked out only if a record asks for them (`_fingerprints_of`).
-        # None: always.
-        self.until = until
+        # Whether `check` works out the fingerprint of what each channel receives, which
+        # needs its text rendered: the publisher reuses them. Validation compares them only
+        # for a post changed since it went out (`schedule.edited-after-publish`): without
+        # them, most checks answer from an outline, and the few a record asks for are worked
+        # out then (`_Fingerprints`).
+        self.prints = prints
 
     def _checks_for(self, channel: Channel) -> tuple[_Checks, _Checks]:
         rules = [
@@ -137,7 +138,7 @@ class Checker:
 
     def check(self, post: Post) -> tuple[list[Finding], dict[str, str]]:
         """Per-post rule findings on every channel of `post` (levels not applied yet), and
-        the fingerprint of what each channel would receive."""
+        the fingerprint of what each channel would receive (none unless `prints`)."""
         fingerprint = self._fingerprint
         config = self.config
         out: list[Finding] = list(post.problems)
@@ -148,8 +149,7 @@ class Checker:
         if not post.meta:
             return out, fps
         channels = [config.channels[name] for name in post.channels]
-        until, date = self.until, post.date
-        prints = until is None or date is None or date <= until
+        prints = self.prints
         # Without variants, what a check found on one channel it finds on every channel with
         # the same key (`Rule.same_on`), but for the channel's name.
         plain = "variants" not in post.meta
@@ -378,21 +378,21 @@ def _compute_all(
     jobs: int | None = None,
     keep: bool = False,
     meanwhile: Callable[[], None] | None = None,
-    until: datetime | None = None,
+    prints: bool = True,
 ) -> list[Entry]:
     """Parse and check `rels` (entries in their order), on every core when there are many:
     this process and `jobs - 1` forked ones (default: one process per core). `meanwhile`
     runs in this process before it checks its share (reading the publish record: it needs
-    none of the entries), else after. `until`: the run's time, after which a post's
-    fingerprints are left out (see `Checker`); None: every post's."""
+    none of the entries), else after. `prints`: whether each post's fingerprints are
+    worked out (see `Checker`)."""
     cores = _cores(jobs)
     if len(rels) < PARALLEL_FROM or cores < 2 or not hasattr(os, "fork"):
-        with Checker(config, until) as checker:
+        with Checker(config, prints) as checker:
             out = [_compute(config.root, rel, config, checker, keep) for rel in rels]
         if meanwhile is not None:
             meanwhile()
         return out
-    return _Shared(config, rels, keep, until).run(cores - 1, meanwhile)
+    return _Shared(config, rels, keep, prints).run(cores - 1, meanwhile)
 
 
 def _cores(jobs: int | None) -> int:
@@ -438,13 +438,11 @@ class _Shared:
     entries are the same, and an error in them is raised here as a run on one core would
     raise it."""
 
-    def __init__(
-        self, config: Config, rels: list[str], keep: bool, until: datetime | None = None
-    ) -> None:
+    def __init__(self, config: Config, rels: list[str], keep: bool, prints: bool = True) -> None:
         self.config = config
         self.rels = rels
         self.keep = keep
-        self.until = until
+        self.prints = prints
         self.done: dict[int, list[Entry]] = {}
 
     def chunk(self, ranges: list[tuple[int, int]], i: int, checker: Checker) -> list[Entry]:
@@ -458,7 +456,9 @@ class _Shared:
 
         ranges = _chunks(len(self.rels), workers + 1)
         # Made before the workers are forked: each starts with it (what it imports) ready.
-        checker = Checker(self.config, self.until)  # no descriptor open yet: nothing to close if...
+        checker = Checker(
+            self.config, self.prints
+        )  # no descriptor open yet: nothing to close if...
         claims = _ranges_pipe(len(ranges))  # ...this raises
         pids: list[int] = []
         readers: list[int] = []
@@ -576,7 +576,7 @@ def _load(
     keep: bool = False,
     meanwhile: Callable[[Cache | None], None] | None = None,
     opened: tuple[Cache, list[str], list[Stamp | None]] | None = None,
-    until: datetime | None = None,
+    prints: bool = True,
 ) -> tuple[dict[str, Entry], Cache | None]:
     root = config.root
     cache: Cache | None
@@ -610,7 +610,7 @@ def _load(
         todo, fresh = list(rels), {}
     also = (lambda: meanwhile(cache)) if meanwhile is not None else None
     with _no_gc():
-        for entry in _compute_all(config, todo, jobs, keep, also, until):
+        for entry in _compute_all(config, todo, jobs, keep, also, prints):
             fresh[entry.post.path] = entry
     fresh = {rel: fresh[rel] for rel in rels}
     if cache is not None:
@@ -900,10 +900,9 @@ def _validate(
             tables.append(ledger.SentTable.of(scans[0].entries))
 
     try:
-        # The publisher (`keep_posts`) reuses every fingerprint: none left out for it.
-        until = None if keep_posts else now
+        # Only the publisher (`keep_posts`) reuses every fingerprint.
         entries, cache = _load(
-            config, use_cache and not keep_posts, jobs, keep_posts, read_record, opened, until
+            config, use_cache and not keep_posts, jobs, keep_posts, read_record, opened, keep_posts
         )
     finally:
         same_record.cancel()  # asked by now, if at all
@@ -961,14 +960,15 @@ def _checked(
                 elif cache.sent is not None:
                     cache.sent = cache.settled = None
                     cache.dirty = True
-    rendered_hash = partial(_rendered_hash, config, cache, entries, set())
+    rendered_hash = _Fingerprints(config, cache, entries)
 
     qctx = QueueContext(posts, config, now, record, rendered_hash)
     # Slot times depend on the record and git, not only on the posts: never cached.
     stable = cache.queue_findings if cache is not None and not slotted else None
     # Without the cycle collector (see `_no_gc`): the rules make tens of thousands of small
     # objects, and its passes would walk every post just loaded (most of their time).
-    with _no_gc():
+    settled: list[Finding] = []
+    with _no_gc(), closing(rendered_hash):
         if stable is None:
             stable = [
                 f for rule in QUEUE_RULES if rule.stable and rule.queue for f in rule.queue(qctx)
@@ -976,7 +976,6 @@ def _checked(
             if cache is not None and not slotted:
                 cache.queue_findings, cache.dirty = stable, True
         findings.extend(stable)
-        settled: list[Finding] = []
         for rule in QUEUE_RULES:
             if not rule.stable and rule.queue is not None:
                 got = list(rule.queue(qctx))
@@ -1010,39 +1009,57 @@ def _checked(
     return report
 
 
-def _rendered_hash(
-    config: Config,
-    cache: Cache | None,
-    entries: Mapping[str, Entry],
-    tried: set[str],
-    post: Post,
-    channel: Channel,
-) -> str:
-    """The fingerprint of what `channel` receives of `post`, as its entry holds it: worked
-    out now (and kept) for a post checked while it was still to publish (see `Checker`);
-    "" for a post or channel that has none. `tried`: the posts worked out in this run."""
-    if cache is not None and cache.fill is not None:
-        cache.fingerprints()
-    entry = entries.get(post.path)
-    if entry is None:
-        return ""
-    fp = entry.fingerprints.get(channel.name)
-    if fp is None and post.path not in tried:
-        tried.add(post.path)
-        entry.fingerprints.update(_fingerprints_of(config, post.path))
-        if cache is not None:
-            cache.dirty = True
+class _Fingerprints:
+    """`QueueContext.rendered_hash` for one run: the fingerprint of what `channel` receives
+    of `post`, as its entry holds it, else worked out from the post file as it is now (read,
+    parsed and rendered again) the first time a rule asks, and kept in the entry (and so in
+    the cache); "" for a post or channel that has none. Validation checks posts without
+    them (see `Checker`): a rule asks only for a post changed since it went out. Every post
+    worked out shares one checker: `close` when done. `entries`: the run's, None for the
+    cache's (read only if a rule asks: reading them decodes the whole cache)."""
+
+    def __init__(
+        self, config: Config, cache: Cache | None, entries: Mapping[str, Entry] | None
+    ) -> None:
+        self.config = config
+        self.cache = cache
+        self.entries = entries
+        self._tried: set[str] = set()  # the posts worked out in this run
+        self._checker: Checker | None = None
+
+    def __call__(self, post: Post, channel: Channel) -> str:
+        cache = self.cache
+        if cache is not None and cache.fill is not None:
+            cache.fingerprints()
+        entries = self.entries
+        if entries is None:
+            assert cache is not None
+            entries = self.entries = cache.entries
+        entry = entries.get(post.path)
+        if entry is None:
+            return ""
         fp = entry.fingerprints.get(channel.name)
-    return fp or ""
+        if fp is None and post.path not in self._tried:
+            self._tried.add(post.path)
+            entry.fingerprints.update(self._worked_out(post.path))
+            if cache is not None:
+                cache.dirty = True
+            fp = entry.fingerprints.get(channel.name)
+        return fp or ""
 
+    def _worked_out(self, rel: str) -> dict[str, str]:
+        config = self.config
+        raw = content.read_bytes(config.root, rel)
+        if isinstance(raw, Finding):
+            return {}
+        if self._checker is None:
+            self._checker = Checker(config)
+        post = content.parse_post(rel, raw, config.timezone, config.channels)
+        return self._checker.fingerprints(post)
 
-def _fingerprints_of(config: Config, rel: str) -> dict[str, str]:
-    """The fingerprints of post file `rel` as it is now (read, parsed and rendered again)."""
-    raw = content.read_bytes(config.root, rel)
-    if isinstance(raw, Finding):
-        return {}
-    with Checker(config) as checker:
-        return checker.fingerprints(content.parse_post(rel, raw, config.timezone, config.channels))
+    def close(self) -> None:
+        if self._checker is not None:
+            self._checker.close()
 
 
 def _completed(cache: Cache) -> list[Post]:
@@ -1109,19 +1126,18 @@ def _unchanged(
     for f in cache.settled:
         settled.setdefault(f.rule, []).append(f)
 
-    def rendered_hash(post: Post, channel: Channel) -> str:
-        # No rule that runs here reads it today; built from the entries if one ever does.
-        return _rendered_hash(config, cache, cache.entries, set(), post, channel)
-
+    # No rule that runs here reads it today; from the entries if one ever does.
+    rendered_hash = _Fingerprints(config, cache, None)
     # Every post is built only if a rule reads them all (`security.secret` when a secret's
     # value is set): `schedule.past` reads the posts still to send, a few of the queue.
     posts = _LazyPosts(loaded.slim_posts)
     qctx = QueueContext(posts, config, now, sent, rendered_hash, unsent)
     try:
-        for rule in QUEUE_RULES:
-            if rule.stable or rule.queue is None:
-                continue
-            findings.extend(settled.get(rule.id, []) if rule.settled else rule.queue(qctx))
+        with closing(rendered_hash):
+            for rule in QUEUE_RULES:
+                if rule.stable or rule.queue is None:
+                    continue
+                findings.extend(settled.get(rule.id, []) if rule.settled else rule.queue(qctx))
     except _BadCache:
         return None
     # Last, what another process may have answered meanwhile (see `_Survey`).

@@ -613,10 +613,10 @@ def test_cached_front_matter_of_another_shape_is_never_used(repo: Site) -> None:
 
 
 def test_a_post_checked_before_its_time_is_compared_once_published(tmp_path: Path) -> None:
-    """A post still to publish is checked without the fingerprints of what its channels
-    receive (no record can hold it yet: that work is left out of a run). Once it is
-    published and the record says it changed since, a run from the cache works them out
-    from the file, keeps them, and finds the edit exactly as a run without the cache does."""
+    """A post is checked without the fingerprints of what its channels receive, before its
+    time as after (that work is left out of a run). Once it is published and the record
+    says it changed since, a run from the cache works them out from the file, keeps them,
+    and finds the edit exactly as a run without the cache does."""
     s = site(
         tmp_path / "repo",
         {"site": feed_channel()},
