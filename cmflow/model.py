@@ -135,6 +135,14 @@ class Rendered:
     path: str = ""  # the post's file, relative to the repository root (reminders link to it)
 
 
+def as_sent(source_hash: str, post: Post) -> bool:
+    """Whether `post` is as it was when it went out, its content hash then `source_hash`
+    ("" in older records: unknown, False). Then only its rendering can differ (channels.yaml,
+    a newer cmflow): not an edit, which the publisher never sends and validation never
+    flags (`schedule.edited-after-publish`)."""
+    return bool(source_hash) and source_hash == post.content_hash
+
+
 @dataclass(frozen=True)
 class Sent:
     """What the publish record says went out for one (post id, channel)."""

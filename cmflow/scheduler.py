@@ -17,7 +17,7 @@ from cmflow import evergreen, vocabulary
 from cmflow.config import Config
 from cmflow.i18n import _, ngettext
 from cmflow.ledger import Entry, Index, parse_time
-from cmflow.model import Finding, Post, State
+from cmflow.model import Finding, Post, State, as_sent
 from cmflow.timeutil import shown_iso
 
 # How long a claim from a run cmflow cannot check (another machine, an older record) is
@@ -253,7 +253,7 @@ def _edited(
 ) -> Action:
     """A published pair whose post changed since: sent as an edit, or left with a warning."""
     channel = config.channels[name]
-    if entry.source_hash and post.content_hash == entry.source_hash:
+    if as_sent(entry.source_hash, post):
         # The post is as it was; only its rendering changed (channels.yaml, a newer cmflow).
         # Editing every published post for that would rewrite a brand's history unasked.
         return act(Kind.DONE, done)

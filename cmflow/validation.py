@@ -456,10 +456,9 @@ class _Shared:
 
         ranges = _chunks(len(self.rels), workers + 1)
         # Made before the workers are forked: each starts with it (what it imports) ready.
-        checker = Checker(
-            self.config, self.prints
-        )  # no descriptor open yet: nothing to close if...
-        claims = _ranges_pipe(len(ranges))  # ...this raises
+        # No descriptor open yet in the checker: nothing to close if the pipe cannot be made.
+        checker = Checker(self.config, self.prints)
+        claims = _ranges_pipe(len(ranges))
         pids: list[int] = []
         readers: list[int] = []
         threads: list[threading.Thread] = []

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from cmflow import i18n, vocabulary
 from cmflow.config import Channel, Config
 from cmflow.i18n import _
-from cmflow.model import Finding, Level, Post
+from cmflow.model import Finding, Level, Post, as_sent
 from cmflow.platforms import can_publish
 from cmflow.rules.base import PostContext, QueueContext, Rule
 from cmflow.slotdates import slot_label
@@ -340,9 +340,7 @@ def edited_after_publish(ctx: QueueContext) -> Iterator[Finding]:
             sent = record.get((post_id, name))
             if sent is None or not sent.content_hash:
                 continue
-            if sent.source_hash and sent.source_hash == p.content_hash:
-                # The post is as it went out; only its rendering may differ (channels.yaml,
-                # a newer cmflow), which the publisher never sends as an edit.
+            if as_sent(sent.source_hash, p):  # only its rendering may differ: not an edit
                 continue
             ch = channels.get(name)
             if ch is None:
