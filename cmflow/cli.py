@@ -594,7 +594,13 @@ def publish(
             runview.plan_json(report.actions, now, unreadable=why)
             if kind == "json"
             else runview.plan_text(
-                [a for a in report.actions if a.acts], cfg.timezone, now, unreadable=why
+                # As the run would list them: the pairs it sends or holds, the rest counted.
+                report.actions,
+                cfg.timezone,
+                now,
+                show_all=False,
+                unreadable=why,
+                all_hint=False,
             )
         )
     else:

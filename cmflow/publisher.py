@@ -85,10 +85,15 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
+        """Whether the run succeeded; for a dry run, whether the run would, as far as can be
+        told without sending: no post unreadable, none held by its errors or waiting for a
+        person's decision (the run would fail on those)."""
         bad = {State.FAILED, State.UNKNOWN, State.NEEDS_HUMAN, Kind.INVALID, Kind.BLOCKED}
+        held = self.dry_run and any(a.kind in bad for a in self.actions)
         return (
             self.push_error is None
             and not self.unreadable
+            and not held
             and not any(r.state in bad or r.reauth for r in self.results)
         )
 

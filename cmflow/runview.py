@@ -83,6 +83,10 @@ def unreadable_json(unreadable: Unreadable) -> list[dict[str, object]]:
     ]
 
 
+# The pairs a run leaves be (published, not due, skipped): what a run's output does not list.
+QUIET = ("done", "wait", "skip")
+
+
 def plan_text(
     actions: list[Action],
     tz: ZoneInfo,
@@ -91,14 +95,15 @@ def plan_text(
     show_all: bool = True,
     notes: list[str] | None = None,
     unreadable: Unreadable | None = None,
+    all_hint: bool = True,
 ) -> str:
-    """One line per pair that the run acts on (every pair with `show_all`), then the skipped
-    ones grouped by reason, the posts that could not be read, and the counts."""
+    """One line per pair that the run acts on or holds (every pair with `show_all`), then
+    the skipped ones grouped by reason, the posts that could not be read, and the counts.
+    `all_hint`: whether to point at `--all` (the plan's) for the pairs left out."""
     unreadable = unreadable or {}
     lines = [_("Plan at {time}:").format(time=f"{now.astimezone(tz):%Y-%m-%d %H:%M %Z}")]
-    quiet = ("done", "wait", "skip")
     for a in actions:
-        if show_all or a.kind not in quiet:
+        if show_all or a.kind not in QUIET:
             lines.append(
                 f"  {SYMBOLS.get(str(a.kind), ' ')} {a.kind:<9} {_when(a, tz)}  "
                 f"{printable(a.channel):<10} {printable(a.post.path)}  {printable(a.reason)}"
@@ -144,7 +149,7 @@ def plan_text(
                 )
             )
         )
-        if not show_all and any(a.kind in quiet for a in actions):
+        if all_hint and not show_all and any(a.kind in QUIET for a in actions):
             lines.append(_("(--all lists every pair, including done and not yet due)"))
     lines += [_("Note: {note}").format(note=n) for n in notes or ()]
     return "\n".join(lines)
@@ -186,7 +191,7 @@ def plan_json(
 
 def run_text(report: RunReport, tz: ZoneInfo) -> str:
     lines = []
-    acted = [r for r in report.results if r.status not in ("done", "wait", "skip")]
+    acted = [r for r in report.results if r.status not in QUIET]
     for r in acted:
         lines.append(
             f"  {SYMBOLS.get(r.status, ' ')} {r.status:<11} {printable(r.action.channel):<10} "
@@ -273,7 +278,7 @@ def run_summary_markdown(report: RunReport, redact: Callable[[str], str] = str) 
     counts = Counter(r.status for r in report.results)
     lines = ["### cmflow publish — " + _("run {run}").format(run=report.run_id), ""]
     lines.append(", ".join(f"{n} {k}" for k, n in counts.most_common()) or _("nothing to do"))
-    acted = [r for r in report.results if r.status not in ("done", "wait", "skip")]
+    acted = [r for r in report.results if r.status not in QUIET]
     if acted or report.unreadable or report.push_error:
         lines += ["", _table_head(_("state")), "|---|---|---|---|---|"]
         for r in acted:
@@ -313,7 +318,7 @@ def plan_summary_markdown(actions: list[Action], now: datetime, unreadable: Unre
     if unreadable:
         summary.append(f"{len(unreadable)} unreadable")
     lines.append(", ".join(summary) or _("nothing to do"))
-    acting = [a for a in actions if a.kind not in ("done", "wait", "skip")]
+    acting = [a for a in actions if a.kind not in QUIET]
     if acting or unreadable:
         lines += ["", _table_head(_("action")), "|---|---|---|---|---|"]
         for a in acting:

@@ -407,9 +407,16 @@ def _decide(
                 errors=_errors(about_post)
             )
         elif about_pair:
-            scope = _("{errors} on this channel only: the others go").format(
-                errors=_errors(about_pair)
-            )
+            others = [c for c in post.channels if c != name]
+            if not others:
+                scope = _("{errors} on this channel")
+            elif not any(invalid.get((post.path, c)) for c in others):
+                scope = _("{errors} on this channel only: the others go")
+            else:
+                scope = _(
+                    "{errors} on this channel only: the others go unless held by their own errors"
+                )
+            scope = scope.format(errors=_errors(about_pair))
         else:
             scope = _("no valid date")
         what = _("invalid: {scope} (run {command})").format(

@@ -390,7 +390,11 @@ def test_a_finding_about_one_channel_holds_that_pair_only(bakery: Path) -> None:
     for channel, rule in (("linkedin", "schedule.window"), ("instagram", "channel.media-required")):
         action = by[("04-window.md", channel)]
         assert action["action"] == "invalid" and rule in action["reason"]
-        assert "on this channel only" in action["reason"]
+        # Each is held by its own error: the other channels go unless held too.
+        assert (
+            "on this channel only: the others go unless held by their own errors"
+            in (action["reason"])
+        )
     for channel in ("site", "mastodon"):
         action = by[("03-forbidden.md", channel)]
         assert action["action"] == "invalid" and "about the post" in action["reason"]
@@ -398,6 +402,58 @@ def test_a_finding_about_one_channel_holds_that_pair_only(bakery: Path) -> None:
     result = run_main(["publish", "--channel", "site", "--at", at], bakery)
     assert result.returncode == 1  # the held pairs still fail the run until fixed
     assert "Dans le fournil" in (bakery / "public" / "feed.xml").read_text(encoding="utf-8")
+
+
+def test_a_hold_reason_names_only_the_channels_there_are(bakery: Path) -> None:
+    # A post on LinkedIn alone, outside its window: no "other channels" to speak of. One on
+    # LinkedIn and the site: the site goes, the reason says so.
+    for name, channels in (("06-seul", "[linkedin]"), ("07-duo", "[linkedin, site]")):
+        text = WINDOW.replace("[linkedin, site, instagram]", channels)
+        (bakery / "content" / f"{name}.md").write_text(text, encoding="utf-8")
+    at = "2026-11-24 22:00"
+    data = json.loads(run_cli(["plan", "--format", "json", "--at", at], bakery).stdout)
+    by = {(a["path"].split("/")[-1], a["channel"]): a for a in data["actions"]}
+    alone = by[("06-seul.md", "linkedin")]
+    assert alone["action"] == "invalid"
+    assert "1 error (schedule.window) on this channel (run cmflow validate" in alone["reason"]
+    duo = by[("07-duo.md", "linkedin")]
+    assert duo["action"] == "invalid"
+    assert "on this channel only: the others go (run cmflow validate" in duo["reason"]
+    assert by[("07-duo.md", "site")]["action"] == "publish"
+    fr = json.loads(
+        run_cli(["plan", "--format", "json", "--at", at], bakery, {"CMFLOW_LANG": "fr"}).stdout
+    )
+    seul = next(a for a in fr["actions"] if a["path"].endswith("06-seul.md"))
+    assert "sur ce canal (" in seul["reason"] and "autres" not in seul["reason"]
+
+
+def test_a_dry_run_shows_and_fails_on_what_the_run_would_hold(bakery: Path) -> None:
+    # LinkedIn: 04-window is due but outside the posting window (held by its error);
+    # 01-croissant waits for its credential. The run lists the held pair and fails; the dry
+    # run used to say "Nothing to do" and exit 0.
+    (bakery / "content" / "02-typo.md").unlink()  # unreadable: fails every run on its own
+    args = ["publish", "--channel", "linkedin", "--at", "2026-11-24 22:00"]
+    dry = run_main([*args, "--dry-run"], bakery)
+    assert dry.returncode == 1, dry.stdout + dry.stderr
+    assert "Nothing to do" not in dry.stdout
+    held = [line for line in dry.stdout.splitlines() if "04-window.md" in line]
+    assert len(held) == 1 and "invalid" in held[0] and "schedule.window" in held[0]
+    assert "1 invalid" in dry.stdout
+    assert not (bakery / "data").exists()  # a dry run records nothing
+
+    real = run_main(args, bakery)
+    assert real.returncode == dry.returncode
+    shown = [line for line in real.stdout.splitlines() if "04-window.md" in line]
+    assert len(shown) == 1 and "invalid" in shown[0] and "schedule.window" in shown[0]
+
+    # Once nothing is held, the dry run has nothing to report and succeeds.
+    fixed = WINDOW.replace("2026-11-23 20:00", "2026-11-24 09:00")
+    (bakery / "content" / "04-window.md").write_text(fixed, encoding="utf-8")
+    again = run_main([*args, "--dry-run"], bakery)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "04-window.md" not in again.stdout and "Nothing to do" not in again.stdout
+    assert "2 skip" in again.stdout and "2 skipped: " in again.stdout  # no credential
+    assert "CMFLOW_LINKEDIN_TOKEN" in again.stdout and "--all" not in again.stdout
 
 
 # -- correcting after publishing ----------------------------------------------------------------

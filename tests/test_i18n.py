@@ -79,6 +79,21 @@ def test_the_template_lists_exactly_the_messages_of_the_code() -> None:
     )
 
 
+def test_no_translation_is_two_messages_run_together() -> None:
+    """French runs longer than English, never twice as long on a sentence: a translation that
+    is holds another message's too (a bad merge once ended the French help of `preview --at`
+    with that of `collect --at`)."""
+    long = []
+    for mid, msg in catalogue(PO).items():
+        singulars = [mid] if isinstance(mid, str) else list(mid)
+        strings = msg.string if isinstance(msg.string, (list, tuple)) else [msg.string]  # type: ignore[attr-defined]
+        if min(map(len, singulars)) >= 40 and any(
+            len(s) > 2 * max(map(len, singulars)) for s in strings
+        ):
+            long.append(str(mid))
+    assert not long, f"translations holding more than their message: {long}"
+
+
 def test_the_compiled_catalogue_is_compiled_from_the_current_source() -> None:
     with PO.open("rb") as fp:
         cat = read_po(fp)
