@@ -232,6 +232,35 @@ def holds(
     return out
 
 
+_SHARED_ID_RULE = "frontmatter.duplicate-id"
+
+
+def _why_held(post: Post, name: str, invalid: Holds) -> str:
+    """Why the errors found hold the pair (`post`, `name`). A finding about one channel holds
+    that pair only; one about the post (its front-matter, a secret) holds every channel. Say
+    which, so the fix is obvious."""
+    about_post = invalid.get((post.path, None), ())
+    about_pair = invalid.get((post.path, name), ())
+    if about_post:
+        scope = _("{errors} about the post: every channel waits").format(errors=_errors(about_post))
+    elif about_pair:
+        others = [c for c in post.channels if c != name]
+        if not others:
+            scope = _("{errors} on this channel")
+        elif not any(invalid.get((post.path, c)) for c in others):
+            scope = _("{errors} on this channel only: the others go")
+        else:
+            scope = _(
+                "{errors} on this channel only: the others go unless held by their own errors"
+            )
+        scope = scope.format(errors=_errors(about_pair))
+    else:
+        scope = _("no valid date")
+    return _("invalid: {scope} (run {command})").format(
+        scope=scope, command=f"cmflow validate {post.path}"
+    )
+
+
 def _errors(rules: Sequence[str]) -> str:
     n = len(rules)
     return ngettext("{n} error ({rules})", "{n} errors ({rules})", n).format(
@@ -257,6 +286,10 @@ def _edited(
         # The post is as it was; only its rendering changed (channels.yaml, a newer cmflow).
         # Editing every published post for that would rewrite a brand's history unasked.
         return act(Kind.DONE, done)
+    if _SHARED_ID_RULE in invalid.get((post.path, None), ()):
+        # Another post has this id (a copied file keeps the original's `id:`): the entry may
+        # be the other one's, so this is neither an edit of it nor done. Held as any error.
+        return act(Kind.INVALID, _why_held(post, name, invalid))
     refused = entry.handles.get("edit_refused")
     if isinstance(refused, dict) and refused.get("fingerprint") == fp:
         return act(
@@ -397,31 +430,8 @@ def _decide(
             Kind.RECONCILE,
             _("{what}: checking whether it landed before any resend").format(what=what),
         )
-    about_post = invalid.get((post.path, None), ())
-    about_pair = invalid.get((post.path, name), ())
-    if about_post or about_pair or post.date is None:
-        # A finding about one channel holds that pair only; one about the post (its
-        # front-matter, a secret) holds every channel. Say which, so the fix is obvious.
-        if about_post:
-            scope = _("{errors} about the post: every channel waits").format(
-                errors=_errors(about_post)
-            )
-        elif about_pair:
-            others = [c for c in post.channels if c != name]
-            if not others:
-                scope = _("{errors} on this channel")
-            elif not any(invalid.get((post.path, c)) for c in others):
-                scope = _("{errors} on this channel only: the others go")
-            else:
-                scope = _(
-                    "{errors} on this channel only: the others go unless held by their own errors"
-                )
-            scope = scope.format(errors=_errors(about_pair))
-        else:
-            scope = _("no valid date")
-        what = _("invalid: {scope} (run {command})").format(
-            scope=scope, command=f"cmflow validate {post.path}"
-        )
+    if invalid.get((post.path, None)) or invalid.get((post.path, name)) or post.date is None:
+        what = _why_held(post, name, invalid)
         if post.date is not None and post.date > now:
             return act(
                 Kind.SKIP,

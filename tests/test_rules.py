@@ -1130,6 +1130,61 @@ def test_edited_after_publish_silent_when_only_the_rendering_changed(make_repo: 
     assert [(f.rule, f.channel) for f in found] == [("schedule.edited-after-publish", "site")]
 
 
+@pytest.mark.parametrize("on_edit", ["update", "warn"])
+def test_edited_after_publish_says_nothing_of_a_copy_that_kept_the_id(
+    make_repo: MakeRepo, on_edit: str
+) -> None:
+    # A published post with its own `id:`, copied to start next week's: the copy keeps the
+    # id. The record cannot tell which of the two went out under it, so neither is called
+    # an edit of the other (the copy used to be "changed since it was published ... sent as
+    # an edit"); frontmatter.duplicate-id asks for the fix, and the run holds the copy (on a
+    # channel that takes no edits, it used to pass it as done: never sent, the run green).
+    original = post(
+        "date: 2026-11-24 09:30\nchannels: [site]\npillar: education\nid: lancement",
+        "Le lancement de la saison.",
+    )
+    root = make_repo({"a.md": original})
+    config = root / "channels.yaml"
+    text = config.read_text("utf-8")
+    config.write_text(text.replace("    title: Actus", f"    on_edit: {on_edit}\n    title: Actus"))
+    result = run_cli(["publish", "--at", "2026-11-24 10:00"], root)
+    assert result.exit_code == 0, result.output
+    copy = original.replace("2026-11-24 09:30", "2026-11-30 09:30").replace(
+        "Le lancement de la saison.", "La semaine suivante, tout autre chose."
+    )
+    (root / "content/b.md").write_text(copy, "utf-8")
+    at = "2026-12-01 10:05"
+    found, _ = validate_json(root, at=at)
+    assert sorted((f.path, f.rule) for f in found) == [
+        ("content/a.md", "frontmatter.duplicate-id"),
+        ("content/b.md", "frontmatter.duplicate-id"),
+    ]
+    for _ in range(2):  # with the cache: written, then read
+        cached = run_cli(["validate", "--format", "json", "--at", at], root)
+        assert {f["rule"] for f in json.loads(cached.stdout)["findings"]} == {
+            "frontmatter.duplicate-id"
+        }
+    dry = run_cli(["publish", "--dry-run", "--format", "json", "--at", at], root)
+    assert dry.exit_code == 1
+    actions = {a["path"]: a for a in json.loads(dry.stdout)["actions"]}
+    assert {p: a["action"] for p, a in actions.items()} == {
+        "content/a.md": "done",
+        "content/b.md": "invalid",
+    }
+    assert actions["content/b.md"]["reason"].startswith(
+        "invalid: 1 error (frontmatter.duplicate-id) about the post"
+    )
+    real = run_cli(["publish", "--at", at], root)
+    assert real.exit_code == 1 and "content/b.md" in real.output
+    # The copy given its own id: a new post, due, and nothing to say of an edit.
+    (root / "content/b.md").write_text(copy.replace("id: lancement", "id: semaine-2"), "utf-8")
+    found, _ = validate_json(root, at=at)
+    assert [(f.path, f.rule) for f in found] == [("content/b.md", "schedule.past")]
+    again = run_cli(["publish", "--at", at], root)
+    assert again.exit_code == 0, again.output
+    assert (root / "data/record/semaine-2/site.json").is_file()
+
+
 # --- security.secret ---------------------------------------------------------------------------
 
 # Built by concatenation so that this file does not itself look like it holds credentials.
