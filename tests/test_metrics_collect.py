@@ -177,6 +177,28 @@ def test_missing_credential_is_named(tmp_path: Path, servers) -> None:  # type: 
     assert f"needs credentials: set {mr.TOKEN_ENV}" in result.output
 
 
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_missing_or_refused_credentials_fail_the_run_in_either_language(  # type: ignore[no-untyped-def]
+    tmp_path: Path, servers, lang: str
+) -> None:
+    # The daily metrics job must go red when a token is missing or expired, whatever
+    # language the brand reads cmflow in (it once told them apart by the English words).
+    masto, appview = servers
+    root = mr.make(tmp_path / "repo", masto.url, appview.url)
+    missing = run_cli(["metrics", "collect", "--at", mr.iso(NOW)], root, env={"CMFLOW_LANG": lang})
+    assert missing.exit_code == 1, missing.output
+    assert mr.TOKEN_ENV in missing.output
+    # Only the account's followers are due (no post published yet): refused.
+    refused = collect(root, NOW, env={mr.TOKEN_ENV: "expired-token", "CMFLOW_LANG": lang})
+    assert refused.exit_code == 1, refused.output
+    assert mr.TOKEN_ENV in refused.output and "expired-token" not in refused.output
+    assert [r["status"] for r in mr.rows(root, "accounts") if r["platform"] == "mastodon"] == [
+        "refused"
+    ]
+    fine = collect(root, NOW + timedelta(hours=1), env={"CMFLOW_LANG": lang})
+    assert fine.exit_code == 0, fine.output
+
+
 def test_older_mastodon_without_batch_endpoint_and_threads(tmp_path: Path, servers) -> None:  # type: ignore[no-untyped-def]
     masto, appview = servers
     masto.batch_statuses = False

@@ -78,6 +78,7 @@ def collect(
         return
     token = env.get(a.token_env, "").strip()
     if not token:
+        run.missing = [a.token_env]
         run.skipped = _("needs credentials: set {variable} (a GA4 access token)").format(
             variable=a.token_env
         )

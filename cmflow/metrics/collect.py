@@ -42,10 +42,13 @@ class ChannelRun:
     followers: int | None = None
     skipped: str | None = None  # why nothing was asked
     notes: list[str] = field(default_factory=list)
+    # What fails the run, told apart from the words shown (those are in the brand's language).
+    missing: list[str] = field(default_factory=list)  # credential variables not set
+    account_refused: bool = False  # the account's figures were refused (a credential)
 
     @property
     def refused(self) -> bool:
-        return self.counts.get(REFUSED, 0) > 0 or any("refused" in n for n in self.notes)
+        return self.counts.get(REFUSED, 0) > 0 or self.account_refused
 
 
 @dataclass
@@ -59,10 +62,7 @@ class CollectReport:
 
     @property
     def ok(self) -> bool:
-        return not any(
-            r.refused or (r.skipped or "").startswith("needs")
-            for r in (*self.channels, *self.extras)
-        )
+        return not any(r.refused or r.missing for r in (*self.channels, *self.extras))
 
 
 @dataclass
@@ -193,6 +193,7 @@ def collect(
             ]
             missing = [n for n in needed if not env.get(n, "").strip()]
             if missing:
+                run.missing = missing
                 run.skipped = _("needs credentials: set {variables}").format(
                     variables=", ".join(missing)
                 )
@@ -265,6 +266,7 @@ def _channel_job(
             pending.add("posts", [r for r in rows if r["status"] != "deferred"])
             if stats is not None:
                 run.followers = stats.followers
+                run.account_refused = stats.status == REFUSED
                 if stats.status != OK and stats.note:
                     run.notes.append(_("account: {note}").format(note=stats.note))
                 if stats.status != "deferred":

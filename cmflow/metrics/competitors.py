@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from cmflow.i18n import _
 from cmflow.metrics import schedule, store
-from cmflow.metrics.base import OK, AccountStats, as_int
+from cmflow.metrics.base import OK, REFUSED, AccountStats, as_int
 from cmflow.metrics.bluesky import counts as bsky_counts
 from cmflow.metrics.bluesky import profile_stats, xrpc_get
 from cmflow.metrics.gate import Gate
@@ -99,6 +99,7 @@ def collect(
             run.due = len(rows)
             run.counts = {OK: len(rows)} if rows else {}
             run.followers = stats.followers
+            run.account_refused = stats.status == REFUSED
             if stats.status != OK:
                 run.notes.append(stats.note)
             with lock:
