@@ -219,9 +219,11 @@ def _validate(
     from cmflow import output  # after: the workers checking posts need none of it
 
     kind = resolve_format(fmt)
-    click.echo(output.FORMATTERS[kind](report.findings, report.files))
     if kind == "github":
-        output.step_summary(report.findings, report.files)
+        click.echo(output.github(report.findings, report.files, cfg.root))
+        output.step_summary(report.findings, report.files, root=cfg.root)
+    else:
+        click.echo(output.FORMATTERS[kind](report.findings, report.files))
     return ExitCode.FINDINGS if report.errors else ExitCode.OK, report
 
 
@@ -331,8 +333,10 @@ def preview(
             from cmflow import output
 
             outputs.append(preview_mod.as_text(result))
-            outputs.append("\n".join(output.github(result.findings, 1).splitlines()[:-1]))
-            output.step_summary(result.findings, 1, title=f"cmflow preview {output.md_code(rel)}")
+            annotations = output.github(result.findings, 1, cfg.root)
+            outputs.append("\n".join(annotations.splitlines()[:-1]))
+            title = f"cmflow preview {output.md_code(output.repo_prefix(cfg.root) + rel)}"
+            output.step_summary(result.findings, 1, title=title, root=cfg.root)
         elif fmt == "markdown":
             from cmflow import prpreview
 
@@ -368,9 +372,9 @@ def _preview_changes(cfg: Config, ref: str, now: datetime, comment: bool, fmt: s
         from cmflow import output
 
         findings = [f for p in previews for f in p.findings]
-        click.echo(output.github(findings, len(previews)))
+        click.echo(output.github(findings, len(previews), cfg.root))
         if not comment:
-            output.step_summary(findings, len(previews), title="cmflow preview")
+            output.step_summary(findings, len(previews), title="cmflow preview", root=cfg.root)
     errors = any(f.level == "error" for p in previews for f in p.findings)
     if not comment:
         return ExitCode.FINDINGS if errors else ExitCode.OK
@@ -463,17 +467,17 @@ def plan(
         )
     )
     if kind == "github":
-        _annotate_unreadable(prep.why)
+        _annotate_unreadable(prep.why, cfg.root)
         _append_summary(runview.plan_summary_markdown(actions, now, prep.why))
 
 
-def _annotate_unreadable(why: Mapping[str, Sequence[Finding]]) -> None:
+def _annotate_unreadable(why: Mapping[str, Sequence[Finding]], root: Path) -> None:
     """Workflow annotations on the posts that cannot be read (GitHub shows them on the file)."""
     from cmflow import output
 
     findings = [f for fs in why.values() for f in fs]
     if findings:
-        click.echo("\n".join(output.github(findings, len(why)).splitlines()[:-1]))
+        click.echo("\n".join(output.github(findings, len(why), root).splitlines()[:-1]))
 
 
 def _append_summary(markdown: str) -> None:
@@ -608,7 +612,7 @@ def publish(
         _append_summary(redact.text(runview.run_summary_markdown(report, redact.text)))
     click.echo(redact.text(out))
     if kind == "github":
-        _annotate_unreadable(why)
+        _annotate_unreadable(why, cfg.root)
     sys.exit(ExitCode.OK if report.ok else ExitCode.FINDINGS)
 
 

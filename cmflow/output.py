@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from cmflow.i18n import _, ngettext
 from cmflow.model import Finding
@@ -167,8 +168,36 @@ def md_code(s: object) -> str:
     return f"<code>{md_cell(text)}</code>"
 
 
-def github(findings: Sequence[Finding], files: int) -> str:
-    """Workflow commands that GitHub shows as annotations on the pull request's diff."""
+def repo_prefix(root: Path | None) -> str:
+    """What goes before a path relative to the brand's folder `root` for GitHub to find the
+    file in the repository: `root`'s place in the checkout (GITHUB_WORKSPACE in Actions,
+    else the nearest folder holding `.git`), e.g. "brands/cafe/" for one brand of an
+    agency's repository, "" for a brand at the top (or a folder outside any checkout)."""
+    if root is None:
+        return ""
+    real = Path(os.path.realpath(root))
+    top = os.environ.get("GITHUB_WORKSPACE")
+    base = Path(os.path.realpath(top)) if top else _checkout_of(real)
+    if base is None:
+        return ""
+    try:
+        rel = real.relative_to(base).as_posix()
+    except ValueError:
+        return ""
+    return "" if rel == "." else f"{rel}/"
+
+
+def _checkout_of(folder: Path) -> Path | None:
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def github(findings: Sequence[Finding], files: int, root: Path | None = None) -> str:
+    """Workflow commands that GitHub shows as annotations on the pull request's diff (paths
+    from the repository's top: see `repo_prefix`)."""
+    prefix = repo_prefix(root)
     lines = []
     for f in findings:
         title = f"{f.rule} ({f.channel})" if f.channel else f.rule
@@ -176,7 +205,7 @@ def github(findings: Sequence[Finding], files: int) -> str:
             workflow_command(
                 "error" if f.level == "error" else "warning",
                 f.message,
-                file=f.path,
+                file=prefix + f.path,
                 line=f.line,
                 col=f.column,
                 title=title,
@@ -186,11 +215,18 @@ def github(findings: Sequence[Finding], files: int) -> str:
     return "\n".join(lines)
 
 
-def step_summary(findings: Sequence[Finding], files: int, title: str = "cmflow validate") -> None:
-    """Append a Markdown table to the job summary when running in GitHub Actions."""
+def step_summary(
+    findings: Sequence[Finding],
+    files: int,
+    title: str = "cmflow validate",
+    root: Path | None = None,
+) -> None:
+    """Append a Markdown table to the job summary when running in GitHub Actions (paths as
+    the annotations give them: see `repo_prefix`)."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
+    prefix = repo_prefix(root)
     out = [f"### {title} — {summary_line(findings, files)}", ""]
     if findings:
         head = (_("file"), _("rule"), _("channel"), _("message"))
@@ -198,7 +234,7 @@ def step_summary(findings: Sequence[Finding], files: int, title: str = "cmflow v
         for f in findings:
             icon = "❌" if f.level == "error" else "⚠️"
             out.append(
-                f"| {icon} | {md_code(f'{f.path}:{f.line}')} | {md_code(f.rule)} | "
+                f"| {icon} | {md_code(f'{prefix}{f.path}:{f.line}')} | {md_code(f.rule)} | "
                 f"{md_cell(f.channel or '')} | {md_cell(f.message)} |"
             )
     try:

@@ -90,6 +90,7 @@ class Actions:
             # The action put cmflow on PATH: here, the test environment's.
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(self.repo),
             "CI": "true",
             "GITHUB_REPOSITORY": REPOSITORY,
             "GITHUB_API_URL": self.github.url,
@@ -366,6 +367,48 @@ def test_an_agency_publishes_each_brand_apart_with_its_own_secrets(
     assert any(f.startswith("brands/boulangerie-emile/data/record/") for f in files)
     assert any(f.startswith("brands/boulangerie-emile/public/") for f in files)
     assert not any(f.startswith("brands/fleuriste/data/") for f in files)
+
+
+def test_an_agency_pull_request_is_annotated_on_the_brand_s_files(
+    tmp_path: Path, github: FakeGitHub
+) -> None:
+    # Each brand is checked from the repository's top (`--root brands/<brand>`): GitHub
+    # finds an annotation's file from there, so its path must name the brand's folder (it
+    # used to start at the brand's own `content/`, a file the pull request does not have).
+    remote = init_remote(tmp_path / "remote.git")
+    repo = clone(remote, tmp_path / "agence")
+    done = run_main(["init", ".", "--brand", "Boulangerie Émile", "--brand", "Fleuriste"], cwd=repo)
+    assert done.returncode == 0, done.stderr
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "init")
+    git(repo, "push", "-q", "origin", "HEAD:refs/heads/main")
+    git(repo, "checkout", "-q", "-b", "nouveau-post")
+    post = repo / "brands" / "fleuriste" / "content" / "2026" / "01" / "été-fleurs.md"
+    post.parent.mkdir(parents=True, exist_ok=True)
+    post.write_text(POST.format(extra="Cliquez ici !"), encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Nouveau post")
+    git(repo, "fetch", "-q", "origin")
+    changed = git(repo, "diff", "--name-only", "-z", "origin/main").split("\0")
+    assert "brands/fleuriste/content/2026/01/été-fleurs.md" in changed
+
+    runner = Actions(repo, tmp_path / "runner", github, github.write_token, _event(), "main")
+    runner.tmp.mkdir()
+    (listing,) = runner.run_job("validate.yml", "brands")
+    assert listing.returncode == 0, listing.stderr
+    outputs = dict(
+        line.split("=", 1) for line in runner.outputs_file.read_text("utf-8").splitlines()
+    )
+    runner.matrix = {"brand": json.loads(outputs["list"])[1]}
+    validate, _preview = runner.run_job("validate.yml", "validate")
+    assert validate.returncode == 1, validate.stdout + validate.stderr
+    (line,) = [x for x in validate.stdout.splitlines() if x.startswith("::error")]
+    assert line.startswith("::error file=brands/fleuriste/content/2026/01/été-fleurs.md,line=")
+    summary = runner.summary.read_text("utf-8")
+    assert "`brands/fleuriste/content/2026/01/été-fleurs.md:" in summary
+    # Run from the brand's own folder (a person at their terminal): the same path.
+    here = run_main(["validate", "--format", "github"], cwd=repo / "brands" / "fleuriste")
+    assert "::error file=brands/fleuriste/content/2026/01/été-fleurs.md," in here.stdout
 
 
 def _job_step(repo: Path, workflow: str, job: str, name: str) -> dict[str, Any]:
