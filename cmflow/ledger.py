@@ -845,7 +845,8 @@ class SentTable:
     read: validation builds it while other processes check the posts, and matching the
     posts to it is then a lookup per pair."""
 
-    # First publications by (post id, channel): what went out (None: the pair failed).
+    # First publications by (post id, channel): what went out (None: nothing did, nor will
+    # without a change: failed, or missed).
     by_key: dict[tuple[str, str], Sent | None]
     by_source: dict[tuple[str, str], Entry]  # as `Index.by_source`
 
@@ -858,10 +859,16 @@ class SentTable:
         for e in entries:
             if e.publication > 1:
                 continue
-            by_key[(e.post, e.channel)] = None if e.state == State.FAILED else _sent(e)
+            by_key[(e.post, e.channel)] = None if e.state in _NOT_SENT else _sent(e)
             if e.source_hash:
                 by_source.setdefault((e.source_hash, e.channel), e)
         return cls(by_key, by_source)
+
+
+# States in which nothing went out, and nothing will unless the post changes: left out of
+# the sent index, so `validate` says of the pair what `plan` does (`schedule.past`: missed,
+# change its date to send it).
+_NOT_SENT = frozenset((State.FAILED, State.MISSED))
 
 
 def _sent(e: Entry) -> Sent:
@@ -877,10 +884,10 @@ def sent_index(
     scan: Scan | None = None,
     table: SentTable | None = None,
 ) -> dict[tuple[str, str], Sent]:
-    """For the validator: which current (post id, channel) pairs the record already holds.
-    `table`: `SentTable.of` the scan's entries, when the caller made it already. Each pair
-    as `Index.find` finds its entry (a renamed file's by its content), a failed one left
-    out."""
+    """For the validator: which current (post id, channel) pairs the record holds as sent
+    or being sent. `table`: `SentTable.of` the scan's entries, when the caller made it
+    already. Each pair as `Index.find` finds its entry (a renamed file's by its content), a
+    failed or missed one left out."""
     posts = list(posts)
     entries = (scan or Ledger(root, data_dir).scan()).entries
     out: dict[tuple[str, str], Sent] = {}
@@ -901,7 +908,7 @@ def sent_index(
                 if renamed is None:  # the pair's own id is not in it: `find`'s next step
                     renamed = Index({}, table.by_source, frozenset(p.id for p in posts))
                 old = renamed.find(post, channel)
-                if old is None or old.state == State.FAILED:
+                if old is None or old.state in _NOT_SENT:
                     continue
                 sent = _sent(old)
             if sent is not None:

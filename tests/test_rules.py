@@ -999,6 +999,33 @@ def test_past_says_when_the_catch_up_window_is_over(make_repo: MakeRepo) -> None
     )
 
 
+def test_past_still_says_missed_once_a_run_recorded_it(make_repo: MakeRepo) -> None:
+    # A year typo: the post is far beyond the catch-up window. The run records it as missed
+    # (not sent); validation goes on saying so, in the words of the run, until its date is
+    # changed (it used to fall silent once the record held the pair).
+    root = make_repo({"a.md": _on("site", "2025-11-24 09:30", "education")})
+    at = "2026-11-24 10:00"
+    words = (
+        "scheduled 365 days ago and not published: missed: beyond the 2d catch-up window, "
+        "it is not sent (change its date to send it)"
+    )
+    assert [f.message for f in validate_json(root, at=at)[0]] == [words]
+    result = run_cli(["publish", "--at", at], root)
+    assert result.exit_code == 0, result.output
+    assert json.loads((root / "data/record/a/site.json").read_text("utf-8"))["state"] == "missed"
+    assert [f.message for f in validate_json(root, at=at)[0]] == [words]
+    for _ in range(2):  # with the cache: written, then read
+        cached = run_cli(["validate", "--format", "json", "--at", at], root)
+        assert [f["message"] for f in json.loads(cached.stdout)["findings"]] == [words]
+    # Its date corrected: due, and the next run sends it.
+    post_file = root / "content/a.md"
+    post_file.write_text(post_file.read_text("utf-8").replace("2025-11-24", "2026-11-24"), "utf-8")
+    found, _ = validate_json(root, at=at)
+    assert [f.message for f in found] == [
+        "scheduled 30 min ago and not published: the next publish run will still send it"
+    ]
+
+
 def test_past_silent_before_the_date(make_repo: MakeRepo) -> None:
     found = run(
         make_repo, {"a.md": _on("mastodon", "2026-11-24 09:30", "education")}, at="2026-11-24 09:29"
