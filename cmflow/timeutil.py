@@ -153,6 +153,23 @@ def slot_request(value: object) -> str | None:
         return None  # 2026-02-30: parse_datetime says why
 
 
+def _why_invalid(year: int, month: int, day: int, hour: int, minute: int, second: int) -> str:
+    """What is wrong in fields `datetime` refuses, in the brand's language (Python's own
+    words are English)."""
+    if not 1 <= year <= 9999:
+        return _("the year must be between 1 and 9999")
+    if not 1 <= month <= 12:
+        return _("the month is {month}: it runs from 1 to 12").format(month=month)
+    if not 0 <= hour <= 23:
+        return _("the hour is {hour}: it runs from 0 to 23").format(hour=hour)
+    if not 0 <= minute <= 59 or not 0 <= second <= 59:
+        return _("minutes and seconds run from 0 to 59")
+    import calendar
+
+    days = calendar.monthrange(year, month)[1]
+    return _("day {day}: that month has {days} days").format(day=day, days=days)
+
+
 def parse_datetime(value: object, tz: tzinfo) -> datetime:
     """A post date as YAML hands it over (string, date or datetime), made timezone-aware.
 
@@ -176,9 +193,11 @@ def parse_datetime(value: object, tz: tzinfo) -> datetime:
         try:
             fields = (int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0))
             naive = datetime(*fields)
-        except ValueError as exc:
+        except ValueError:
             raise DateProblem(
-                _("{value} is not a valid date: {why}").format(value=repr(text), why=exc)
+                _("{value} is not a valid date: {why}").format(
+                    value=repr(text), why=_why_invalid(*fields)
+                )
             ) from None
         return _local(naive, fields, tz)
     try:

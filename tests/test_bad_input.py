@@ -348,9 +348,19 @@ NO_TAG = (
                 "frontmatter.date",
                 2,
                 1,
-                "'2026-02-30' is not a valid date: day is out of range for month",
+                "'2026-02-30' is not a valid date: day 30: that month has 28 days",
             ),
             id="february-30",
+        ),
+        pytest.param(
+            post("date: 2026-13-01 09:00\nchannels: [mastodon]\npillar: education"),
+            (
+                "frontmatter.date",
+                2,
+                1,
+                "'2026-13-01 09:00' is not a valid date: the month is 13: it runs from 1 to 12",
+            ),
+            id="month-13",
         ),
         pytest.param(
             post("date: 2026-11-24T09:30:00+99:00\nchannels: [mastodon]\npillar: education"),
