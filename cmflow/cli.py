@@ -857,11 +857,16 @@ def rules(root: Path | None, fmt: str | None) -> None:
     from cmflow.rules import RULES
 
     levels: dict[str, str] = {}
+    # Outside any brand's repository: the catalogue with its default levels. Inside one, the
+    # levels its channels.yaml sets, and a broken channels.yaml fails as everywhere else.
+    from cmflow import config as config_mod
+
     try:
-        levels = dict(load_config(root).levels)
+        found = root is not None or bool(config_mod.find_root(Path.cwd()))
     except CmflowError:
-        if root is not None:
-            raise
+        found = False
+    if found:
+        levels = dict(load_config(root).levels)
     rows = [(r.id, levels.get(r.id, r.level), r.summary) for r in RULES]
     fmt = resolve_format(fmt)
     head = "| {} | {} | {} |\n|---|---|---|\n".format(_("id"), _("level"), _("fires when"))

@@ -347,6 +347,23 @@ def test_rules_shows_levels_set_in_channels_yaml(make_repo: MakeRepo) -> None:
     assert levels["channel.max-length"] == "error"
 
 
+def test_rules_fails_on_a_broken_channels_yaml_but_not_outside_a_repository(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    # In a brand's repository, `rules` shows the levels its channels.yaml sets: a broken
+    # one must fail as validate does (it showed the defaults and exited 0).
+    root = make_repo({}, config=_with_levels("{editorial.mix: warn}"))
+    result = run_cli(["rules"], root)
+    assert result.exit_code == 2
+    assert "channels.yaml:" in result.stderr and "editorial.mix" in result.stderr
+    # Elsewhere (no channels.yaml here or above): the catalogue, with its default levels.
+    away = tmp_path / "ailleurs"
+    away.mkdir()
+    listing = run_cli(["rules", "--format", "json"], away)
+    assert listing.exit_code == 0, listing.output
+    assert {r["id"]: r["level"] for r in json.loads(listing.stdout)}["editorial.mix"] == "warning"
+
+
 # --- The cache ----------------------------------------------------------------------------------
 
 INSTAGRAM = post(
