@@ -12,7 +12,9 @@ command line: window boundaries, a clock change, equal dates, full days in a row
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 import random
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -31,7 +33,7 @@ from cmflow.model import Finding, Mark, Post
 from cmflow.rules import BY_ID, QueueContext, editorial, frontmatter, schedule
 from cmflow.slots import local
 from cmflow.timeutil import DateProblem, format_duration, resolve_local
-from tests.conftest import CHANNELS_YAML, only, post, validate_json
+from tests.conftest import CHANNELS_YAML, only, post, run_main, validate_json
 
 MakeRepo = Callable[..., Path]
 PARIS = ZoneInfo("Europe/Paris")
@@ -477,6 +479,42 @@ def test_live_secret_is_found_where_it_is_written(
     hits = [(f.path, f.line, f.column) for f in only(found, "security.secret")]
     assert hits == [("content/a.md", *where)]
     assert all(TOKEN not in f.message for f in found)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_live_secret_reads_posts_as_the_post_reader_does(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    # A pull request can add links (git keeps them) and a checkout can hold a pipe. With a
+    # secret set (the publish job), the search for its value once opened each post file
+    # plainly: a link to /dev/zero was read until memory ran out, a pipe waited forever,
+    # and a file outside the repository was read. They are reported as files, unread.
+    outside = tmp_path / "dehors.md"
+    outside.write_text(
+        post("date: 2026-11-24 08:30\nchannels: [mastodon]\npillar: education", TOKEN), "utf-8"
+    )
+    text = post(
+        "date: 2026-11-24 08:30\nchannels: [mastodon]\npillar: education", f"Voici {TOKEN} !"
+    )
+    root = make_repo({"a.md": text})
+    content = root / "content"
+    (content / "zero.md").symlink_to("/dev/zero")
+    os.mkfifo(content / "tuyau.md")
+    (content / "dehors.md").symlink_to(outside)
+    done = run_main(
+        ["validate", "--format", "json", "--no-cache", "--at", "2026-11-24 08:00"],
+        root,
+        env={"CMFLOW_MASTODON_TOKEN": TOKEN},
+    )
+    assert done.returncode == 1, done.stderr
+    found = json.loads(done.stdout)["findings"]
+    assert sorted((f["path"], f["rule"]) for f in found) == [
+        ("content/a.md", "security.secret"),
+        ("content/dehors.md", "content.file"),
+        ("content/tuyau.md", "content.file"),
+        ("content/zero.md", "content.file"),
+    ]
+    assert all(TOKEN not in f["message"] for f in found)
 
 
 def test_live_secret_with_accents_is_found_too(

@@ -203,12 +203,15 @@ def live_secret(ctx: QueueContext) -> Iterator[Finding]:
     raw = [
         v.encode("ascii") if v.isascii() and "\r" not in v and "\n" not in v else None for v in live
     ]
+    from cmflow.content import read_bytes  # here: a run with no secret set never reads
+
     root = ctx.config.root
     for post in ctx.posts:
-        try:
-            with open(root / post.path, "rb") as fh:
-                data = fh.read()
-        except OSError:
+        # As the post was read: never through a link out of the repository, never a device
+        # or a pipe, never more than a post's size (a link to /dev/zero in a pull request
+        # once had this read until memory ran out). What cannot be read is reported so.
+        data = read_bytes(root, post.path)
+        if not isinstance(data, bytes):
             continue
         if all(b is not None and b not in data for b in raw):
             continue
