@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import string
+import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -135,7 +136,11 @@ def outline(post: Post, channel: Channel, f: Fields) -> Outline | None:
                 continue
             grown, shrunk, known = _links_grow(text, domains, templates, items, width)
             if counter == "x":
-                bound += 0 if known else grown  # a link counts 23, however long
+                # A link counts 23, however long: as X finds it in the text normalised to
+                # NFC, where a combining mark against it may make it no link (each
+                # character tagging adds then counts).
+                fixed = known and unicodedata.is_normalized("NFC", text)
+                bound += 0 if fixed else grown
             elif counter == "graphemes" and known:
                 bound += grown - shrunk  # the length of the text as shown, exactly
             else:

@@ -259,6 +259,30 @@ def test_parts_with_room_to_spare_are_bounded_without_each_links_growth(
             assert sketched.check(post)[0] == full.check(post)[0], post.path
 
 
+@pytest.mark.parametrize("before", ["Cafe\u0301", "e\u0301 ", "a\u0301\u0301", "🎉", "日本", ""])
+@pytest.mark.parametrize("after", ["", "\u0301", " \u0301", ".", "🎉"])
+def test_a_link_against_a_combining_mark_is_bounded_as_x_counts_it(
+    cfg: Config, before: str, after: str
+) -> None:
+    # X counts the text normalised to NFC: "Cafe\u0301https://..." is "Caféhttps://...",
+    # where the link is no link (a letter before it) and each character tagging adds to it
+    # counts. The outline once added nothing on X for a link found again after tagging, and
+    # validate missed the post too long that publishing then refused.
+    for url in ("https://exemple.fr/a", "https://exemple.fr/a?x=1", "https://exemple.fr/été"):
+        body = f"Texte {before}{url}{after} fin"
+        raw = f"---\ndate: 2027-06-01 08:00\nchannels: [x]\ncampaign: noel\n---\n{body}\n"
+        post = parse_post("content/nfc.md", raw.encode(), PARIS, cfg.channels)
+        channel = cfg.channels["x"]
+        fields = channel_fields(post, "x")
+        sketch = outline(post, channel, fields)
+        rendered = render_fields(post, channel, fields)
+        assert sketch is not None
+        for bound, part in zip(sketch.lengths, rendered.parts, strict=True):
+            assert bound >= counting.count_x(part.text), (body, part.text)
+        with Checker(cfg, prints=False) as sketched, Checker(cfg) as full:
+            assert sketched.check(post)[0] == full.check(post)[0], body
+
+
 def test_a_parameter_name_it_cannot_count_is_not_outlined(cfg: Config) -> None:
     """A link parameter named with other characters (channels.yaml allows none today) may
     count more than one each: such a channel is not outlined, its text is rendered."""
