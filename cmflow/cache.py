@@ -344,6 +344,13 @@ class Cache:
         if fill is not None:
             fill()
 
+    def variant_statuses(self) -> bool:
+        """Whether some cached post not completed yet has a variant that sets a status (a
+        channel it makes a draft, which `schedule.past` reads from the meta): told from the
+        meta column's text, unread."""
+        lazy = self.lazy
+        return lazy is not None and type(lazy[1]) is _Later and b'"status"' in lazy[1].text
+
     def complete(self) -> bool:
         """Give every cached post its marks and meta (the queue rules read them). False when
         they are malformed: then no cached entry may be used."""
@@ -1132,6 +1139,28 @@ class Loaded:
                     out.append(i)
                     break
         return out
+
+    def variant_metas(self, rows: list[int]) -> list[dict[str, Any]] | None:
+        """The meta of the posts of `rows` (what `cmflow.validation.slim` keeps), when some
+        post's variant sets a status (a channel it makes a draft): None when none does, as
+        most queues, told from the column's text without reading it. Raises ValueError for
+        a column cmflow would not have written."""
+        meta = self.files["meta"]
+        if type(meta) is _Later:
+            if b'"status"' not in meta.text:
+                return None
+            try:
+                column = meta.load()
+                if not set(map(type, column)) <= {dict}:
+                    raise _Bad
+                _plain(column)
+            except (_Bad, ValueError, RecursionError):
+                raise ValueError("a meta column cmflow would not have written") from None
+        elif type(meta) is list:  # read already (`Cache.complete`)
+            column = meta
+        else:
+            return None
+        return [column[i] for i in rows]
 
     def media_rows(self) -> tuple[list[str], list[int], list[int]]:
         """Every media file a post looked at (a file per post that uses it), its size (-1:

@@ -136,8 +136,8 @@ def build(
                 if f.channel is None or ch in f.channel.split(", ")
             ]
             sent = record.get((post.id, ch))
-            if post.status == "draft":
-                status = DRAFT
+            if post.status == "draft" or post.field("status", ch) == "draft":
+                status = DRAFT  # the post, or its variant for this channel
             elif sent is not None and sent.content_hash:
                 status = PUBLISHED
             elif sent is not None:

@@ -296,17 +296,22 @@ def slim(post: Post) -> Post:
     meta: dict[str, Any] = {k: _text(post.meta[k]) for k in ("id", "pillar") if k in post.meta}
     variants = post.meta.get("variants")
     if isinstance(variants, dict):
+        # A variant's pillar, and its status (one made a draft holds that channel only).
         pv = {
-            c: {"pillar": _text(v["pillar"])}
+            c: {k: _text(v[k]) for k in _SLIM_VARIANT_KEYS if k in v}
             for c, v in variants.items()
-            if isinstance(c, str) and isinstance(v, dict) and "pillar" in v
+            if isinstance(c, str)
+            and isinstance(v, dict)
+            and any(k in v for k in _SLIM_VARIANT_KEYS)
         }
         if pv:
             meta["variants"] = pv
     every = post.marks
     marks: dict[KeyPath, Mark] = {k: every[k] for k in _SLIM_MARKS if k in every}
     if variants is not None:  # a mark under `variants` exists only where the key does
-        marks.update((k, m) for k, m in every.items() if k[0] == "variants" and k[-1] == "pillar")
+        marks.update(
+            (k, m) for k, m in every.items() if k[0] == "variants" and k[-1] in _SLIM_VARIANT_KEYS
+        )
     # `Post(...)` with every field given, without its generated `__init__` (one per post).
     slimmed = _new_post(Post)
     slimmed.__dict__ = {
@@ -328,6 +333,7 @@ def slim(post: Post) -> Post:
 
 
 _SLIM_MARKS: tuple[KeyPath, ...] = tuple((k,) for k in _SLIM_KEYS)
+_SLIM_VARIANT_KEYS = ("pillar", "status")
 _new_post = Post.__new__
 
 
@@ -600,10 +606,16 @@ def _load(
             todo.append(rel)
         else:
             fresh[rel] = entry
-    # When the queue rules run again, they read what the cache keeps of each post in full.
+    # When the queue rules run again, they read what the cache keeps of each post in full;
+    # so does `schedule.past` of a post whose variant makes a channel a draft.
     if (
         cache is not None
-        and (todo or len(fresh) != len(cache.entries) or cache.queue_findings is None)
+        and (
+            todo
+            or len(fresh) != len(cache.entries)
+            or cache.queue_findings is None
+            or cache.variant_statuses()
+        )
         and not cache.complete()
     ):
         todo, fresh = list(rels), {}
@@ -1116,9 +1128,19 @@ def _unchanged(
     if loaded.slotted():
         return None
     sent = cache.sent
-    unsent = loaded.slim_posts(loaded.unsent_rows(sent))
+    rows = loaded.unsent_rows(sent)
+    unsent = loaded.slim_posts(rows)
     if unsent is None:
         return None  # a date cmflow does not write: a bad cache
+    try:
+        # A variant may make a channel a draft (`schedule.past` leaves it out there): the
+        # meta of these posts, read only when some post's variant sets a status.
+        metas = loaded.variant_metas(rows)
+    except ValueError:
+        return None
+    if metas is not None:
+        for p, meta in zip(unsent, metas, strict=True):
+            p.meta = meta
     findings = loaded.findings()
     findings.extend(cache.queue_findings)
     settled: dict[str, list[Finding]] = {}

@@ -33,7 +33,7 @@ from cmflow.model import Finding, Mark, Post
 from cmflow.rules import BY_ID, QueueContext, editorial, frontmatter, schedule
 from cmflow.slots import local
 from cmflow.timeutil import DateProblem, format_duration, resolve_local
-from tests.conftest import CHANNELS_YAML, only, post, run_main, validate_json
+from tests.conftest import CHANNELS_YAML, only, post, run_cli, run_main, validate_json
 
 MakeRepo = Callable[..., Path]
 PARIS = ZoneInfo("Europe/Paris")
@@ -395,6 +395,61 @@ def test_mix_counts_a_variant_pillar_on_its_channel_only(make_repo: MakeRepo) ->
     assert [(f.path, f.channel) for f in only(found, "editorial.mix")] == [
         ("content/m4.md", "mastodon")
     ]
+
+
+def test_a_channel_its_variant_makes_a_draft_is_left_out_there(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a.md waits on LinkedIn (`variants: {linkedin: {status: draft}}`) and goes to Mastodon:
+    # the publisher holds it as a draft on LinkedIn only. Validation did not: it said the
+    # next run would send it there, and counted it in LinkedIn's day (max_per_day: 1), so
+    # b.md, alone that day on LinkedIn, was held by the daily cap.
+    draft = "\nvariants:\n  linkedin:\n    status: draft"
+    root = make_repo(
+        {
+            "a.md": _on("mastodon, linkedin", "2026-11-24 08:30", "education", draft),
+            "b.md": _on("linkedin", "2026-11-24 09:30", "community"),
+        }
+    )
+    at = "2026-11-24 10:00"
+    want = [
+        ("content/a.md", "schedule.past", "mastodon"),
+        ("content/b.md", "schedule.past", "linkedin"),
+    ]
+    found, _ = validate_json(root, at=at)
+    assert [(f.path, f.rule, f.channel) for f in found] == want
+    for _ in range(2):  # the cache keeps what the queue rules read of the variant
+        cached = run_cli(["validate", "--format", "json", "--at", at], root)
+        data = json.loads(cached.stdout)["findings"]
+        assert [(f["path"], f["rule"], f["channel"]) for f in data] == want
+    # Files a minute old: the next runs answer from their stamps alone, the posts built
+    # from the cache's columns (the variant's status read for those still to send).
+    for folder, _dirs, files in os.walk(root / "content"):
+        for name in files:
+            st = os.stat(os.path.join(folder, name))
+            os.utime(os.path.join(folder, name), ns=(st.st_atime_ns, st.st_mtime_ns - 60 * 10**9))
+    from cmflow import validation
+
+    answered: list[bool] = []
+    unchanged = validation._unchanged
+    monkeypatch.setattr(
+        validation,
+        "_unchanged",
+        lambda *a, **k: answered.append((got := unchanged(*a, **k)) is not None) or got,
+    )
+    for _ in range(2):
+        cached = run_cli(["validate", "--format", "json", "--at", at], root)
+        data = json.loads(cached.stdout)["findings"]
+        assert [(f["path"], f["rule"], f["channel"]) for f in data] == want
+    assert answered == [False, True]
+    plan = json.loads(run_cli(["plan", "--format", "json", "--all", "--at", at], root).stdout)
+    kinds = {(a["path"], a["channel"]): a["action"] for a in plan["actions"]}
+    assert kinds[("content/a.md", "linkedin")] == "skip"
+    assert kinds[("content/b.md", "linkedin")] != "invalid"
+    cal = run_cli(["calendar", "--from", "2026-11-23", "--weeks", "1", "--at", at], root)
+    rows = {line.split()[0]: line for line in cal.stdout.splitlines() if line.strip()}
+    assert "08:30 ✎ a" in rows["linkedin"]  # a draft there
+    assert "08:30 !⚠ a" in rows["mastodon"]  # late there, with its warning
 
 
 def _capped(gap: str = "20h") -> str:

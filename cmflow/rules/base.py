@@ -124,7 +124,7 @@ class Ready:
         if any(map(_microsecond, dates)):
             # Rare: float seconds could round two instants together. Compared as dates.
             ready.sort(key=_date_path)
-            return cls(ready, None, list(map(_channels, ready)))
+            return cls(ready, None, _ready_channels(ready))
         # Whole seconds are exact floats, in the order Python compares the dates in (the
         # instants'; dates read from files never fall in a gap or a repeated hour of their
         # zone, where the wall clock and the instant would disagree). Floats compare far
@@ -135,12 +135,24 @@ class Ready:
             order = sorted(zip(stamps, [p.path for p in ready], range(len(ready)), strict=True))
             ready = [ready[i] for _t, _p, i in order]
             stamps = [t for t, _p, _i in order]
-        return cls(ready, stamps, list(map(_channels, ready)), zones)
+        return cls(ready, stamps, _ready_channels(ready), zones)
+
+
+def _ready_channels(posts: list[Post]) -> list[list[str]]:
+    """Each ready post's channels but those its variant makes a draft (`status: draft`
+    under `variants.<channel>`): the publisher holds those, as a draft post."""
+    out = list(map(_channels, posts))
+    for i, meta in enumerate(map(_meta, posts)):
+        if "variants" in meta:
+            post = posts[i]
+            out[i] = [c for c in out[i] if post.field("status", c) != "draft"]
+    return out
 
 
 # Attribute readers that `map` runs without a Python frame per post.
 _date = operator.attrgetter("date")
 _channels = operator.attrgetter("channels")
+_meta = operator.attrgetter("meta")
 _microsecond = operator.attrgetter("microsecond")
 _tzinfo = operator.attrgetter("tzinfo")
 

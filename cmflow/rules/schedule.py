@@ -279,9 +279,12 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
         if p.status != "ready" or when is None or when > now:
             continue
         post_id = p.id
+        drafts = "variants" in p.meta  # a variant may make one channel a draft
         for name in p.channels:
             if (post_id, name) in record:
                 continue
+            if drafts and p.field("status", name) == "draft":
+                continue  # held by the publisher as a draft there
             if name not in catch_ups:
                 catch_ups[name] = _catch_up(config, name)
             catch_up = catch_ups[name]
