@@ -90,18 +90,26 @@ def read_stamped(root: Path, rel: str, folders: safefs.Folders) -> tuple[bytes |
 
 def stamp_of(path: str, own: os.stat_result | None = None) -> Stamp | None:
     """The stamp of the post file at `path` (`own`: its own stat, when the caller has it):
-    its size and mtime; for a link (read through when it stays in the repository), its
-    target's size and the later of the two mtimes, so that the target edited, the link
-    pointed elsewhere or swapped in for a file each shows. None: it cannot be stat'ed."""
+    its size and mtime. For a link (read through when it stays in the repository): the
+    later of the two mtimes (a stamp that recent is never trusted: `cmflow.cache.RACY_NS`)
+    and, for a size, a number below -1 drawn from the target's size and both mtimes (no
+    file's size, nor a missing file's -1), so that the target edited (even given an older
+    mtime, as `cp -p` or `tar x` do), the link pointed elsewhere or swapped in for a file
+    each shows. None: it cannot be stat'ed."""
     try:
         if own is None:
             own = os.stat(path, follow_symlinks=False)
         if stat.S_ISLNK(own.st_mode):
             target = os.stat(path)
-            return (target.st_size, max(target.st_mtime_ns, own.st_mtime_ns))
+            mixed = (target.st_size * _MIX ^ target.st_mtime_ns) * _MIX ^ own.st_mtime_ns
+            return (-2 - mixed % _LINK_SIZES, max(target.st_mtime_ns, own.st_mtime_ns))
     except (OSError, ValueError):
         return None
     return (own.st_size, own.st_mtime_ns)
+
+
+_MIX = 1_000_003  # an odd multiplier: each field stirs all bits of the next
+_LINK_SIZES = 1 << 62  # link stamps' sizes: -2 down to -(2 + 2**62 - 1), a signed 64-bit int
 
 
 def _read_opened(root: Path, rel: str, fd: int | None, size: int = -1) -> bytes | Finding:

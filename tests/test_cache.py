@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import random
+import re
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -695,3 +696,26 @@ def test_a_post_swapped_for_a_link_with_the_same_stamp_is_read_again(tmp_path: P
     assert "frontmatter" not in both()
     other.write_text("pas de front-matter\n", "utf-8")  # the target edited
     assert "frontmatter.required" in both()
+    # The target replaced by a text of the same size given an older mtime (`cp -p` of a
+    # backup, `tar x`), the link itself newer: the later of the two mtimes is the link's
+    # either way, and the cached run once answered with the old text.
+    other.write_text(inside.read_text("utf-8").replace("Un texte", "Texte"), "utf-8")
+    _age(s.root)  # (through the link: its target)
+    link = os.lstat(a)
+    os.utime(a, ns=(link.st_atime_ns, link.st_mtime_ns - 30 * 10**9), follow_symlinks=False)
+    both()
+
+    def late() -> list[str]:
+        return [f["path"] for f in json.loads(both())["findings"] if f["rule"] == "schedule.past"]
+
+    assert "content/a.md" in late()  # dated two hours ago
+    before = other.stat()
+    text = other.read_text("utf-8")
+    year = re.search(r"^date: '?(\d{4})-", text, re.M)
+    assert year is not None, text
+    edited = text.replace(f"{year[1]}-", f"{int(year[1]) + 1}-", 1)  # a year later
+    assert len(edited.encode()) == before.st_size
+    other.write_text(edited, "utf-8")
+    os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns - 10**9))
+    assert os.lstat(a).st_mtime_ns > before.st_mtime_ns  # the link is the newer
+    assert "content/a.md" not in late()
