@@ -240,13 +240,18 @@ def _relative_posts(cfg: Config, path: Path) -> set[str]:
             param_hint="PATHS",
         )
     rel = target.relative_to(root).as_posix()
+    in_content = rel == cfg.content_dir or rel.startswith(cfg.content_dir.rstrip("/") + "/")
     if target.is_file():
+        if in_content and not content.named_as_post(target.name):
+            # Not a post, nor a media file posts use: "ok, 0 files" would be no answer.
+            raise click.BadParameter(
+                _("{path} is not a post (a .md or .markdown file in {folder}/)").format(
+                    path=path, folder=cfg.content_dir
+                ),
+                param_hint="PATHS",
+            )
         return {rel}
-    if (
-        rel not in (".", "")
-        and not rel.startswith(cfg.content_dir.rstrip("/") + "/")
-        and rel != cfg.content_dir
-    ):
+    if rel not in (".", "") and not in_content:
         # A folder of media (or anything else): the posts using those files are reported.
         return {p.relative_to(root).as_posix() for p in target.rglob("*") if p.is_file()}
     return {
@@ -315,15 +320,16 @@ def preview(
     fmt = resolve_format(fmt)
     if not paths:
         raise click.UsageError(_("give a post file (or --changed-since REF)"))
+    from cmflow import content
     from cmflow import preview as preview_mod
 
     status = ExitCode.OK
     outputs: list[str] = []
     for path in paths:
         rel = next(iter(_relative_posts(cfg, path)))
-        if not rel.endswith((".md", ".markdown")):
+        if not content.named_as_post(rel.rsplit("/", 1)[-1]):
             raise click.BadParameter(
-                _("{path} is not a post (a .md file in {folder}/)").format(
+                _("{path} is not a post (a .md or .markdown file in {folder}/)").format(
                     path=path, folder=cfg.content_dir
                 ),
                 param_hint="PATHS",

@@ -42,10 +42,16 @@ def discover(root: Path, content_dir: str) -> list[str]:
     found: list[str] = []
     for folder, dirs, files in os.walk(base):
         rel = Path(folder).relative_to(root).as_posix()
-        found.extend(f"{rel}/{d}" for d in dirs if d.endswith(SUFFIXES) and not d.startswith("."))
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.endswith(SUFFIXES))
-        found.extend(f"{rel}/{f}" for f in files if f.endswith(SUFFIXES) and not f.startswith("."))
+        found.extend(f"{rel}/{d}" for d in dirs if named_as_post(d))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not named_as_post(d))
+        found.extend(f"{rel}/{f}" for f in files if named_as_post(f))
     return sorted(found)
+
+
+def named_as_post(name: str) -> bool:
+    """A post's name (`*.md`, `*.markdown`), or one in other capitals (`Noël.MD`): listed,
+    so that `read_bytes` says to rename it rather than the post being left out unsaid."""
+    return not name.startswith(".") and (name.endswith(SUFFIXES) or name.lower().endswith(SUFFIXES))
 
 
 class MissingContentDir(CmflowError):
@@ -115,6 +121,17 @@ _LINK_SIZES = 1 << 62  # link stamps' sizes: -2 down to -(2 + 2**62 - 1), a sign
 def _read_opened(root: Path, rel: str, fd: int | None, size: int = -1) -> bytes | Finding:
     """`read_bytes` of `rel`, on `fd` when the caller opened it already (`size`: its size
     by fstat). `fd` is closed."""
+    if not rel.endswith(SUFFIXES):  # `Noël.MD`: `discover` lists it for this
+        if fd is not None:
+            os.close(fd)
+        stem, _dot, suffix = rel.rpartition("/")[2].rpartition(".")
+        return _file_finding(
+            rel,
+            _(
+                "is not named as a post (cmflow reads files ending in .md or .markdown, in "
+                "lower case): rename it {name}"
+            ).format(name=f"{stem}.{suffix.lower()}"),
+        )
     if fd is None:
         try:
             fd = safefs.open_regular(root, rel)

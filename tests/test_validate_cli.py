@@ -347,6 +347,30 @@ def test_rules_shows_levels_set_in_channels_yaml(make_repo: MakeRepo) -> None:
     assert levels["channel.max-length"] == "error"
 
 
+def test_a_post_saved_in_other_capitals_is_named_not_left_out(make_repo: MakeRepo) -> None:
+    # `Noël.MD` (an editor's or a phone's choice): it was no post, so every command went on
+    # as if it did not exist ("ok: 0 files"). Now each says to rename it, and the run it
+    # would have gone out in fails until then.
+    text = B.replace("2026-11-24 09:30", "2026-11-25 09:00")
+    root = make_repo({"Noël.MD": text, "ok.md": text})
+    result = run_cli(["validate", "--format", "json", "--at", AT], root)
+    assert result.exit_code == 1
+    (found,) = [f for f in json.loads(result.stdout)["findings"] if f["rule"] == "content.file"]
+    assert found["path"] == "content/Noël.MD"
+    assert found["message"].endswith("rename it Noël.md")
+    only = run_cli(["validate", "content/Noël.MD", "--at", AT], root)
+    assert only.exit_code == 1 and "rename it Noël.md" in only.stdout
+    plan = json.loads(run_cli(["plan", "--format", "json", "--at", AT], root).stdout)
+    assert [u["path"] for u in plan["unreadable"]] == ["content/Noël.MD"]
+    # A file of the content folder that is no post at all: said, not "0 files".
+    (root / "content" / "notes.txt").write_text("des notes", "utf-8")
+    notes = run_cli(["validate", "content/notes.txt", "--at", AT], root)
+    assert notes.exit_code == 2
+    assert "content/notes.txt is not a post (a .md or .markdown file in content/)" in notes.stderr
+    everything = run_cli(["validate", "--format", "json", "--at", AT], root)
+    assert "notes.txt" not in everything.stdout  # not a post: never listed as one
+
+
 def test_rules_fails_on_a_broken_channels_yaml_but_not_outside_a_repository(
     make_repo: MakeRepo, tmp_path: Path
 ) -> None:
