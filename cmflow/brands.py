@@ -4,9 +4,10 @@ repository (channels.yaml, content/, media/, data/), published and measured apar
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+
+from cmflow.asciifold import fold
 
 BRANDS_DIR = "brands"
 
@@ -23,7 +24,7 @@ class Brand:
 
 def secrets_prefix(name: str) -> str:
     """`Boulangerie Émile` -> `BOULANGERIE_EMILE`: the names GitHub accepts for secrets."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    ascii_name = fold(name)
     prefix = re.sub(r"[^A-Za-z0-9]+", "_", ascii_name).strip("_").upper()
     if not prefix or prefix[0].isdigit():
         prefix = f"BRAND_{prefix}"

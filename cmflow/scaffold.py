@@ -71,9 +71,9 @@ Add a brand: `cmflow init brands/<brand> --brand "Name"`.
 
 def slug(name: str) -> str:
     """A folder name for a brand: `Boulangerie Émile` -> `boulangerie-emile`."""
-    import unicodedata
+    from cmflow.asciifold import fold
 
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    ascii_name = fold(name)
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "marque"
 
 

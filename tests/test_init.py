@@ -249,15 +249,18 @@ def test_brands_lists_an_agency_and_fails_where_there_is_none(tmp_path: Path) ->
     done = run_main(["brands"], cwd=tmp_path)
     assert done.returncode == 2 and "brands/<name>/channels.yaml" in done.stderr
     agency = tmp_path / "agence"
-    assert _init(agency, "--brand", "Café Ümit", "--brand", "Fleuriste").returncode == 0
+    made = _init(agency, "--brand", "Café Ümit", "--brand", "Fleuriste", "--brand", "L'Œuf & Cie")
+    assert made.returncode == 0, made.stderr
     done = run_main(["brands", "--format", "json"], cwd=agency)
     assert json.loads(done.stdout) == [
         {"name": "cafe-umit", "root": "brands/cafe-umit", "secrets_prefix": "CAFE_UMIT"},
         {"name": "fleuriste", "root": "brands/fleuriste", "secrets_prefix": "FLEURISTE"},
+        # Œ has no accent to drop: spelt OE (it was left out: `l-uf-cie`).
+        {"name": "l-oeuf-cie", "root": "brands/l-oeuf-cie", "secrets_prefix": "L_OEUF_CIE"},
     ]
     # Adding a brand to the agency writes that brand's files only.
     done = _init(agency / "brands" / "troisieme", "--brand", "Troisième")
     assert done.returncode == 0, done.stderr
     assert not (agency / "brands" / "troisieme" / ".github").exists()
     assert (agency / "brands" / "troisieme" / "channels.yaml").is_file()
-    assert len(json.loads(run_main(["brands", "--format", "json"], cwd=agency).stdout)) == 3
+    assert len(json.loads(run_main(["brands", "--format", "json"], cwd=agency).stdout)) == 4
