@@ -447,6 +447,11 @@ def exceeding(name: str, text: str, url_length: int | None, limit: int) -> int |
     return length if length > limit else None
 
 
-def counter_label(name: str) -> str:
-    """What counter `name` counts, in the current language."""
+def counter_label(name: str, width: int | None = None) -> str:
+    """What counter `name` counts, in the current language (`width`: where the channel
+    shows links cut to that many characters, as Bluesky does, and counts them so)."""
+    if width and name == "graphemes":
+        return _("characters (an emoji counts 1, a link as shown: cut to {width})").format(
+            width=width
+        )
     return COUNTER_LABELS[name]()

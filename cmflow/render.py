@@ -356,7 +356,8 @@ def _render(
         tags=list(f.tags),
         language=str(language) if language else None,
         limit=limit,
-        counter=labels.get(counter) or labels.setdefault(counter, counting.counter_label(counter)),
+        counter=labels.get(key := f"{counter}@{width}" if width else counter)
+        or labels.setdefault(key, counting.counter_label(counter, width)),
         series=f.series,
         canonical_url=None,
         path=post.path,

@@ -360,7 +360,7 @@ def test_channel_rule_override_is_what_validate_applies(make_repo: MakeRepo) -> 
     result = run_cli(["validate", "--at", BEFORE_ALL], root)
     assert result.exit_code == 1
     assert result.stdout.startswith(
-        "content/a.md:6:1: error channel.max-length  bluesky: 281/280 characters (an emoji counts 1, links in full)"
+        "content/a.md:6:1: error channel.max-length  bluesky: 281/280 characters (an emoji counts 1, a link as shown: cut to 27)"
     )
 
 

@@ -378,7 +378,7 @@ def _one_channel(channel: str, body: str, extra: str = "") -> str:
         (
             "bluesky",
             "a" * 272 + " " + PARTY + URL_120,
-            "301/300 characters (an emoji counts 1, links in full)",
+            "301/300 characters (an emoji counts 1, a link as shown: cut to 27)",
         ),
         # Threads: an emoji counts its UTF-8 bytes, 18 for the family: 483 + 18 = 501.
         (
@@ -488,7 +488,9 @@ def test_max_length_in_a_variant_points_at_the_variant_body(make_repo: MakeRepo)
     )
     f = one(run(make_repo, {"a.md": text}), "channel.max-length")
     assert (f.line, f.column, f.channel) == (7, 5, "bluesky")
-    assert f.message.startswith("301/300 characters (an emoji counts 1, links in full)")
+    assert f.message.startswith(
+        "301/300 characters (an emoji counts 1, a link as shown: cut to 27)"
+    )
 
 
 # --- channel.max-hashtags -------------------------------------------------------------------

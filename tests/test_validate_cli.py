@@ -555,7 +555,7 @@ def test_preview_shows_each_channel_with_its_count_and_thread_parts(make_repo: M
         "[2/2] 40/500\n"
         "Second message 🎉 https://exemple.fr/programme\n"
         "\n"
-        "── bluesky (bluesky) · 28/300 characters (an emoji counts 1, links in full)  ✓\n"
+        "── bluesky (bluesky) · 28/300 characters (an emoji counts 1, a link as shown: cut to 27)  ✓\n"
         "Version courte pour Bluesky.\n"
         "\n"
         # X: the emoji weighs 2: 14 + 1 + 2 + 1 + 23 = 41.
