@@ -108,7 +108,7 @@ def as_text(p: Preview) -> str:
         else:
             head += "  ✓"
         out += ["", head]
-        if r.title and _titled(r.platform):
+        if r.title and titled(r.platform):
             out.append(_("title: {title}").format(title=r.title))
         for i, part in enumerate(r.parts, 1):
             if n > 1:
@@ -186,6 +186,6 @@ def _video_json(root: Path | None, rel: str) -> dict[str, object] | None:
     }
 
 
-def _titled(platform: str) -> bool:
+def titled(platform: str) -> bool:
     spec = platforms.spec(platform)
     return spec is not None and spec.titles

@@ -21,6 +21,7 @@ from cmflow.config import Config
 from cmflow.i18n import _, ngettext
 from cmflow.model import Finding, Post, Rendered
 from cmflow.output import count_errors, count_warnings
+from cmflow.preview import titled
 from cmflow.slotdates import slot_label
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
@@ -153,7 +154,7 @@ def _post_section(p: PostPreview, config: Config) -> list[str]:
         thread = " · " + _("thread of {n}").format(n=n) if n > 1 else ""
         summary = f"{mark} <b>{text(r.channel)}</b> ({text(r.platform)}) · {text(count)}{thread}"
         lines += ["", f"<details{' open' if mine else ''}><summary>{summary}</summary>", ""]
-        if r.title:
+        if r.title and titled(r.platform):  # as `preview` shows it: where one is sent
             lines.append("**{}** {}".format(_("Title:"), text(r.title)))
         for i, part in enumerate(r.parts, 1):
             if n > 1:

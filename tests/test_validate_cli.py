@@ -567,6 +567,22 @@ def test_preview_shows_each_channel_with_its_count_and_thread_parts(make_repo: M
     )
 
 
+def test_the_pull_request_comment_shows_a_title_where_one_is_sent(make_repo: MakeRepo) -> None:
+    # The site takes a title, Mastodon does not: the comment reviewers read showed it under
+    # every channel, as if Mastodon's post would start with it.
+    text = PREVIEWED.replace("channels: [mastodon, bluesky, x]", "channels: [mastodon, site]")
+    root = make_repo(
+        {"a.md": text.replace("pillar: education", "pillar: education\ntitle: Atelier")}
+    )
+    md = run_cli(["preview", "--format", "markdown", "content/a.md"], root).stdout
+    sections = {s.split("</b>")[0]: s for s in md.split("<summary>")[1:]}
+    assert set(sections) == {"✓ <b>mastodon", "✓ <b>site"}
+    assert "**Title:** Atelier" in sections["✓ <b>site"]
+    assert "Title:" not in sections["✓ <b>mastodon"]
+    text_view = run_cli(["preview", "content/a.md"], root).stdout
+    assert text_view.count("Atelier") == 1  # the text preview agrees
+
+
 def test_preview_one_channel_and_its_findings(make_repo: MakeRepo) -> None:
     root = make_repo({"a.md": PREVIEWED.replace("pillar: education", "pillar: educaton")})
     result = run_cli(["preview", "content/a.md", "--channel", "bluesky"], root)
