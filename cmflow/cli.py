@@ -1335,6 +1335,8 @@ def new(
     found = validate(cfg, now=now, only={rel})
     if found.findings:
         click.echo(output.text(found.findings, found.files))
+    if found.errors:  # written, but not publishable as it is: said by the exit code too
+        sys.exit(ExitCode.FINDINGS)
 
 
 def _write_atomic(path: Path, text: str, newline: str | None = None) -> None:

@@ -352,6 +352,16 @@ def test_new_for_a_key_date_prefills_title_date_and_campaign(repo: Path) -> None
     assert bad.returncode == 2 and "did you mean" in bad.stderr
 
 
+def test_new_fails_when_the_post_it_wrote_has_errors(repo: Path) -> None:
+    # Without --pillar, where the editorial line requires one (and no terminal to ask on):
+    # the file is written and its errors printed; the exit code says so too (it was 0).
+    args = ["new", "--title", "Sans pilier", "--channel", "mastodon", "--date", "2026-12-20 10:00"]
+    done = run_main(args, cwd=repo, env={"CMFLOW_LANG": "en"})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "created content/2026/12/2026-12-20-sans-pilier.md" in done.stdout
+    assert "editorial.pillar" in done.stdout
+
+
 def test_new_without_a_title_or_slots_says_what_to_give(repo: Path) -> None:
     done = run_main(["new", "--channel", "mastodon"], cwd=repo)
     assert done.returncode == 2 and "--title" in done.stderr
