@@ -26,7 +26,6 @@ from bisect import bisect_left
 from collections.abc import (
     Callable,
     Collection,
-    Container,
     Iterable,
     Iterator,
     KeysView,
@@ -50,6 +49,7 @@ if TYPE_CHECKING:
 
 CACHE_DIR = ".cmflow-cache"
 FILE_NAME = "validate.bin"
+# 16: the sent index keeps failed pairs, with the reason (`Sent.failed`);
 # 15: the sent index keeps each pair's source hash (`Sent.source_hash`);
 # 14: a post's marks may be the row number of an earlier post with the same (`_marks_column`);
 # 13: a CRC-32 of the file, not its SHA-256 (a third of the time of reading it);
@@ -58,7 +58,7 @@ FILE_NAME = "validate.bin"
 # the posts' entries), content hashes and the sent index's values cut only when read;
 # 10: `slot:` dates (date: next, a day alone); 9: record entries carry their first part (id,
 # URL), the sent index kept
-FORMAT = 15
+FORMAT = 16
 # Stamps (mtime_ns) at most this long before the cache was written are not trusted: a file
 # changed again within the file system's clock tick (up to 2 s on some) after cmflow read it
 # keeps its mtime, and often its size (git's "racy" index entries). Such a file is read
@@ -212,16 +212,19 @@ class SentIndex(Mapping[tuple[str, str], Sent]):
 
     def __init__(self, keys: dict[tuple[str, str], int], texts: tuple[_Texts, ...]) -> None:
         self._keys = keys
-        # hash, published_at, url, source: their bytes checked when the cache was loaded
-        # (texts, None only where allowed), cut the first time a value is read.
+        # hash, published_at, url, source, failed: their bytes checked when the cache was
+        # loaded (texts, None only where allowed), cut the first time a value is read.
         self._texts: tuple[_Texts, ...] | None = texts
         self._columns: tuple[list[str | None], ...] = ()
 
-    def __getitem__(self, key: tuple[str, str]) -> Sent:
-        i = self._keys[key]
+    def _cut(self) -> tuple[list[str | None], ...]:
         if self._texts is not None:
             self._columns, self._texts = tuple(t.load() for t in self._texts), None
-        content_hash, when, url, source = (column[i] for column in self._columns)
+        return self._columns
+
+    def __getitem__(self, key: tuple[str, str]) -> Sent:
+        i = self._keys[key]
+        content_hash, when, url, source, failed = (column[i] for column in self._cut())
         published = None
         if when is not None:
             try:
@@ -232,16 +235,25 @@ class SentIndex(Mapping[tuple[str, str], Sent]):
                 published = None
         got = Sent.__new__(Sent)  # frozen: filled directly, as `Sent(...)` costs more
         got.__dict__.update(
-            content_hash=content_hash, published_at=published, url=url, source_hash=source
+            content_hash=content_hash,
+            published_at=published,
+            url=url,
+            source_hash=source,
+            failed=failed,
         )
         return got
 
     def __contains__(self, key: object) -> bool:
         return key in self._keys
 
-    def pairs(self) -> KeysView[tuple[str, str]]:
-        """The (post id, channel) pairs sent: `in` them is a dictionary's, with no call."""
-        return self._keys.keys()
+    def pairs(self) -> KeysView[tuple[str, str]] | set[tuple[str, str]]:
+        """The (post id, channel) pairs sent or being sent, the failed ones left out (the
+        clock's rules look at those): `in` them is a dictionary's, with no call."""
+        failed = self._texts[-1] if self._texts is not None else None
+        if failed is not None and failed.all_none():
+            return self._keys.keys()  # the usual case: told without cutting any column
+        column = self._cut()[-1]
+        return {k for k, i in self._keys.items() if column[i] is None}
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._keys)
@@ -581,6 +593,10 @@ class _Texts:
     def __len__(self) -> int:
         return self.count
 
+    def all_none(self) -> bool:
+        """Whether every value is None, told without cutting the column."""
+        return not self.text and self.lengths.count(-1) == self.count
+
     def load(self) -> list[str | None]:
         out: list[str | None] = []
         pos = 0
@@ -653,6 +669,7 @@ _LAZY_TEXTS = frozenset(
     + [("rdirs", "name"), ("rfiles", "name")]
     + [("fingerprints", "channel"), ("fingerprints", "hash"), ("files", "sha")]
     + [("sent", "hash"), ("sent", "published_at"), ("sent", "url"), ("sent", "source")]
+    + [("sent", "failed")]
 )
 _SENT_COLUMNS: dict[str, tuple[type, ...]] = {
     "post": (str,),
@@ -661,6 +678,7 @@ _SENT_COLUMNS: dict[str, tuple[type, ...]] = {
     "published_at": (str, type(None)),
     "url": (str, type(None)),
     "source": (str,),
+    "failed": (str, type(None)),
 }
 _QUEUE_COLUMNS: dict[str, tuple[type, ...]] = {
     "path": (str,),
@@ -913,7 +931,15 @@ def _encode_rest(cache: Cache) -> dict[str, Any]:
         sent = {k: [] for k in _SENT_COLUMNS}
         for (post, channel), pair in cache.sent.items():
             when = pair.published_at.isoformat() if pair.published_at is not None else None
-            cells = (post, channel, pair.content_hash, when, pair.url, pair.source_hash)
+            cells = (
+                post,
+                channel,
+                pair.content_hash,
+                when,
+                pair.url,
+                pair.source_hash,
+                pair.failed,
+            )
             for key, value in zip(_SENT_COLUMNS, cells, strict=True):
                 sent[key].append(value)
     return {
@@ -1124,11 +1150,16 @@ class Loaded:
         # `str.startswith` mapped over the dates but None (no Python frame per post).
         return any(map(str.startswith, filter(None, self.files["date"]), repeat(_SLOT)))
 
-    def unsent_rows(self, sent: Container[tuple[str, str]]) -> list[int]:
+    def unsent_rows(self, sent: Mapping[tuple[str, str], Sent]) -> list[int]:
         """The rows of the ready, dated posts with a channel `sent` does not hold for them
         (`QueueContext.maybe_unsent`), read from the columns: no post is built."""
         f = self.files
-        held = sent.pairs() if isinstance(sent, SentIndex) else sent  # `in` without a call
+        # `in` without a call; the failed pairs left out (the clock's rules look at those).
+        held = (
+            sent.pairs()
+            if isinstance(sent, SentIndex)
+            else {k for k, v in sent.items() if v.failed is None}
+        )
         out: list[int] = []
         rows = zip(f["status"], f["date"], f["id"], f["channels"], strict=True)
         for i, (status, date, pid, names) in enumerate(rows):
@@ -1240,7 +1271,7 @@ def _sent(table: object) -> SentIndex:
     keys = dict(zip(pairs, range(len(t["post"])), strict=True))
     if len(keys) != len(t["post"]):
         raise _Bad  # a pair twice
-    texts = (t["hash"], t["published_at"], t["url"], t["source"])
+    texts = (t["hash"], t["published_at"], t["url"], t["source"], t["failed"])
     if any(type(column) is not _Texts for column in texts):
         raise _Bad
     return SentIndex(keys, texts)

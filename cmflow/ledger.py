@@ -845,8 +845,8 @@ class SentTable:
     read: validation builds it while other processes check the posts, and matching the
     posts to it is then a lookup per pair."""
 
-    # First publications by (post id, channel): what went out (None: nothing did, nor will
-    # without a change: failed, or missed).
+    # First publications by (post id, channel): what went out, or why it failed (None:
+    # missed, nothing went out nor will without a new date).
     by_key: dict[tuple[str, str], Sent | None]
     by_source: dict[tuple[str, str], Entry]  # as `Index.by_source`
 
@@ -865,16 +865,18 @@ class SentTable:
         return cls(by_key, by_source)
 
 
-# States in which nothing went out, and nothing will unless the post changes: left out of
-# the sent index, so `validate` says of the pair what `plan` does (`schedule.past`: missed,
+# Missed: nothing went out, and nothing will unless the post's date changes. Left out of the
+# sent index, so `validate` says of the pair what `plan` does (`schedule.past`: missed,
 # change its date to send it).
-_NOT_SENT = frozenset((State.FAILED, State.MISSED))
+_NOT_SENT = frozenset((State.MISSED,))
 
 
 def _sent(e: Entry) -> Sent:
-    """What the sent index says of a pair's entry (not a failed one)."""
+    """What the sent index says of a pair's entry (not a missed one): a failed one with its
+    reason (`Sent.failed`)."""
     sent = e.content_hash if e.state == State.PUBLISHED else ""
-    return Sent(sent, parse_time(e.published_at), e.url, e.source_hash)
+    failed = (e.reason or "") if e.state == State.FAILED else None
+    return Sent(sent, parse_time(e.published_at), e.url, e.source_hash, failed)
 
 
 def sent_index(
@@ -884,10 +886,10 @@ def sent_index(
     scan: Scan | None = None,
     table: SentTable | None = None,
 ) -> dict[tuple[str, str], Sent]:
-    """For the validator: which current (post id, channel) pairs the record holds as sent
-    or being sent. `table`: `SentTable.of` the scan's entries, when the caller made it
-    already. Each pair as `Index.find` finds its entry (a renamed file's by its content), a
-    failed or missed one left out."""
+    """For the validator: which current (post id, channel) pairs the record holds as sent,
+    being sent, or failed (`Sent.failed`). `table`: `SentTable.of` the scan's entries, when
+    the caller made it already. Each pair as `Index.find` finds its entry (a renamed file's
+    by its content), a missed one left out."""
     posts = list(posts)
     entries = (scan or Ledger(root, data_dir).scan()).entries
     out: dict[tuple[str, str], Sent] = {}

@@ -153,6 +153,9 @@ class Sent:
     # The post's content hash when it went out (`Entry.source_hash`), "" when the record
     # has none: the same now, the post was not edited, whatever its rendering does.
     source_hash: str = ""
+    # Not sent: the platform refused it, for this reason (the record's). The pair goes
+    # again once the post changes (or `cmflow resolve ... --absent --force`).
+    failed: str | None = None
 
 
 class State(StrEnum):

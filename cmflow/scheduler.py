@@ -455,12 +455,7 @@ def _decide(
             ),
         )
     if entry is not None and entry.state == State.FAILED and (not fp or fp == entry.content_hash):
-        return act(
-            Kind.SKIP,
-            _("failed: {reason} — fix the post and it goes again").format(
-                reason=entry.reason or _("refused by the platform")
-            ),
-        )
+        return act(Kind.SKIP, vocabulary.failed(entry.reason or "", post.id, name))
     if (
         entry is not None
         and entry.state == State.MISSED

@@ -31,6 +31,19 @@ def missed(catch_up: timedelta) -> str:
     ).format(window=format_duration(catch_up))
 
 
+def failed(reason: str, post_id: str, channel: str) -> str:
+    """Why a pair the platform refused is not sent again as it is: it goes again once the
+    post changes, or when a person says so (after fixing what was wrong elsewhere, such as
+    channels.yaml or the account)."""
+    return _(
+        "failed: {reason}; it goes again once the post changes, or run {command} to send it "
+        "as it is"
+    ).format(
+        reason=reason or _("refused by the platform"),
+        command=f"`cmflow resolve {post_id} {channel} --absent --force`",
+    )
+
+
 def due(late: timedelta) -> str:
     """Why a due pair within its catch-up window is `publish`."""
     if late >= timedelta(minutes=1):

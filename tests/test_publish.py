@@ -521,8 +521,23 @@ def test_refused_third_part_keeps_parts_one_and_two_and_waits_for_a_fix(
     sent = len(picky.requests_to("POST", STATUSES))
     again = s.publish(at=later(minutes=5))
     assert len(picky.requests_to("POST", STATUSES)) == sent
-    assert "fix the post" in again.stdout
+    command = "`cmflow resolve fil mastodon --absent --force`"
+    assert "it goes again once the post changes, or run " + command in again.stdout
     assert picky.created == 2
+    # validate says so too (it said the next run would send it).
+    found = s.run("validate", "--format", "json", at=later(minutes=6))
+    (late,) = [f for f in found.json()["findings"] if f["rule"] == "schedule.past"]
+    assert late["message"].startswith("failed: part 3 of 3") and command in late["message"]
+    # What was wrong was elsewhere (the account, the instance): sent as it is when asked,
+    # from the part that failed (the first two are out already).
+    resolved = s.run("resolve", "fil", "mastodon", "--absent", "--force")
+    assert resolved.code == 0, resolved
+    done = s.publish(at=later(minutes=7))
+    assert done.code == 0, done
+    assert picky.created == 3
+    entry = s.record("fil", "mastodon")
+    assert entry is not None and entry["state"] == "published"
+    assert [p["id"] for p in entry["parts"]][:2] == ids
 
 
 def test_fixed_thread_resumes_at_the_failed_part_replying_to_the_last_recorded_one(

@@ -27,10 +27,12 @@ def reference(posts: list[Post], entries: list[Entry]) -> dict[tuple[str, str], 
     for post in posts:
         for channel in post.channels:
             e = index.find(post, channel)
-            if e is None or e.state in (State.FAILED, State.MISSED):  # nothing went out
+            if e is None or e.state == State.MISSED:  # nothing went out, nor will as it is
                 continue
             sent = e.content_hash if e.state == State.PUBLISHED else ""
-            out[(post.id, channel)] = Sent(sent, parse_time(e.published_at), e.url, e.source_hash)
+            failed = (e.reason or "") if e.state == State.FAILED else None  # and why
+            when = parse_time(e.published_at)
+            out[(post.id, channel)] = Sent(sent, when, e.url, e.source_hash, failed)
     return out
 
 
@@ -87,8 +89,11 @@ def test_every_state_of_a_pair() -> None:
     posts = [post(f"p{i}", "mastodon", "bluesky", "x") for i in range(len(State) + 2)]
     got = agree(posts, entries)
     assert ("p0", "mastodon") in got and ("p0", "x") not in got
-    unsent = [i for i, s in enumerate(State) if s in (State.FAILED, State.MISSED)]
-    assert len(unsent) == 2 and all((f"p{i}", "mastodon") not in got for i in unsent)
+    (missed,) = [i for i, s in enumerate(State) if s == State.MISSED]
+    assert (f"p{missed}", "mastodon") not in got
+    (failed,) = [i for i, s in enumerate(State) if s == State.FAILED]
+    assert got[(f"p{failed}", "mastodon")].failed is not None
+    assert all(v.failed is None for k, v in got.items() if k != (f"p{failed}", "mastodon"))
 
 
 def test_a_renamed_file_is_found_by_its_content_and_date() -> None:
@@ -130,7 +135,9 @@ def test_a_renamed_file_is_found_by_its_content_and_date() -> None:
     assert ("new2", "mastodon") not in got and ("copy", "mastodon") not in got
     assert ("new5", "mastodon") in got and got[("new5", "mastodon")].content_hash == ""
     assert got[("new7", "mastodon")].content_hash == "fp-first-mastodon"
-    assert ("mine", "mastodon") not in got  # its own failed entry: not another's
+    # Its own entry, failed (not another's): said so.
+    assert got[("mine", "mastodon")].failed is not None
+    assert got[("new4", "mastodon")].failed is not None  # renamed, found, failed
 
 
 def test_the_last_entry_of_a_pair_counts_and_reposts_never() -> None:
@@ -138,7 +145,8 @@ def test_the_last_entry_of_a_pair_counts_and_reposts_never() -> None:
     entries = [entry("a"), dup, entry("b", publication=3), entry("b", state=State.CLAIMED)]
     entries.append(entry("c", publication=2))
     got = agree([post("a"), post("b"), post("c")], entries)
-    assert list(got) == [("b", "mastodon")]
+    assert list(got) == [("a", "mastodon"), ("b", "mastodon")]
+    assert got[("a", "mastodon")].failed is not None  # the last entry of a: failed
 
 
 def test_many_combinations_agree() -> None:

@@ -282,7 +282,19 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
         drafts = "variants" in p.meta  # a variant may make one channel a draft
         for name in p.channels:
             if (post_id, name) in record:
-                continue
+                sent = record[(post_id, name)]
+                if sent.failed is None:
+                    continue
+                if as_sent(sent.source_hash, p):  # refused as it is: not sent again so
+                    yield _finding(
+                        p,
+                        "schedule.past",
+                        name,
+                        vocabulary.failed(sent.failed, post_id, name),
+                        "warning",
+                    )
+                    continue
+                # Changed since it was refused: due again, as any post.
             if drafts and p.field("status", name) == "draft":
                 continue  # held by the publisher as a draft there
             if name not in catch_ups:
@@ -294,12 +306,12 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
             # the date carries the zone (read from the file) or an offset (from the cache).
             late = now_utc - when.astimezone(UTC)
             # The same words as `cmflow plan` for the same state.
-            sent = late <= catch_up
-            fate = fates.get((catch_up, sent))
+            goes = late <= catch_up
+            fate = fates.get((catch_up, goes))
             if fate is None:
-                fate = fates[(catch_up, sent)] = (
+                fate = fates[(catch_up, goes)] = (
                     _("the next publish run will still send it")
-                    if sent
+                    if goes
                     else _("missed: {why}").format(why=vocabulary.missed(catch_up))
                 )
             yield _finding(
