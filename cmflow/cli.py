@@ -20,7 +20,8 @@ from cmflow.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from cmflow.config import Config
-    from cmflow.model import Finding
+    from cmflow.ledger import Ledger
+    from cmflow.model import Finding, Post
     from cmflow.validation import Report
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -675,6 +676,7 @@ def resolve(
 ) -> None:
     """Settle a pair whose outcome cmflow could not prove, or one posted by hand."""
     from cmflow import ledger
+    from cmflow.model import State
 
     if undo:
         if url or absent or skipped:
@@ -683,7 +685,12 @@ def resolve(
         book = ledger.Ledger(cfg.root, cfg.data_dir)
         entry = book.get(post_id, channel, publication)
         if entry is None:
-            raise CmflowError(_no_record(post_id, channel))
+            _no_record(cfg, book, post_id, channel)  # raises if there is no such pair
+            raise CmflowError(
+                _("{post} on {channel} has no record: nothing to undo").format(
+                    post=repr(post_id), channel=repr(channel)
+                )
+            )
         state = ledger.undo_resolve(entry, book.clock.stamp())
         path = book.write(entry)
         click.echo(
@@ -705,16 +712,65 @@ def resolve(
         entry = ledger.replacement(exc.problem, post_id, channel, cfg.channels[channel].platform)
         entry.publication = publication
     if entry is None:
-        raise CmflowError(_no_record(post_id, channel))
+        # No run tried to send it (its channel's credential missing, say): a person posted
+        # it by hand, or chose not to. Recorded so; --absent is what holds already.
+        post = _no_record(cfg, book, post_id, channel)
+        if absent or publication > 1:
+            raise CmflowError(
+                _(
+                    "{post} on {channel} has no record: the next publish run sends it when "
+                    "it is due, nothing to settle"
+                ).format(post=repr(post_id), channel=repr(channel))
+                if absent
+                else _("{post} on {channel} has no re-post {n} recorded").format(
+                    post=repr(post_id), channel=repr(channel), n=publication
+                )
+            )
+        entry = ledger.Entry(
+            post.id, channel, cfg.channels[channel].platform, post.path, State.UNKNOWN
+        )
+        entry.scheduled_for = post.date.isoformat() if post.date is not None else None
+        entry.source_hash = post.content_hash
     ledger.resolve(entry, url, book.clock.stamp(), force=force, skipped=skipped)
     path = book.write(entry)
     click.echo(f"{path.relative_to(cfg.root)}: {entry.state}")
 
 
-def _no_record(post_id: str, channel: str) -> str:
-    return _("no record for post {post} on {channel} (see data/record/)").format(
-        post=repr(post_id), channel=repr(channel)
-    )
+def _no_record(cfg: Config, book: Ledger, post_id: str, channel: str) -> Post:
+    """The post `post_id` that goes to `channel` and has no record there yet (no run tried
+    to send it: a channel without its credential, say); raises when there is no such
+    channel, post, or post on that channel, with the nearest names."""
+    from cmflow.schema import channel_hint, did_you_mean
+    from cmflow.validation import validate
+
+    if channel not in cfg.channels:
+        raise click.BadParameter(
+            _("unknown channel {name}{hint}").format(
+                name=repr(channel), hint=channel_hint(channel, cfg.channels)
+            ),
+            param_hint="CHANNEL",
+        )
+    posts = {p.id: p for p in validate(cfg, now=book.clock.schedule_now).posts}
+    post = posts.get(post_id)
+    if post is None:
+        raise CmflowError(
+            _(
+                "no record for post {post} on {channel} in {record}, and no post has this id"
+                "{hint} (a post's id is its `id:`, else its file name without .md)"
+            ).format(
+                post=repr(post_id),
+                channel=repr(channel),
+                record=f"{cfg.data_dir}/record/",
+                hint=did_you_mean(post_id, sorted(posts)),
+            )
+        )
+    if channel not in post.channels:
+        raise CmflowError(
+            _("{path} does not go to {channel} (its channels: {channels})").format(
+                path=post.path, channel=channel, channels=", ".join(post.channels)
+            )
+        )
+    return post
 
 
 @cli.group(help=_("Engagement metrics, kept in data/metrics/ (see `cmflow report`)."))

@@ -466,6 +466,43 @@ def _record(root: Path, post_id: str, channel: str) -> dict[str, object]:
     return data
 
 
+def test_resolve_records_a_post_put_out_by_hand_where_no_run_could(bakery: Path) -> None:
+    # Mastodon's token is not set: runs skip the pair, so there is no record of it. The
+    # community manager posts it by hand, then says so; it used to answer "no record".
+    at = "2026-11-24 09:30"
+    plan = json.loads(run_cli(["plan", "--format", "json", "--at", at], bakery).stdout)
+    (pair,) = [
+        a for a in plan["actions"] if a["post"] == "01-croissant" and a["channel"] == "mastodon"
+    ]
+    assert pair["action"] == "skip" and "CMFLOW_MASTODON_TOKEN" in pair["reason"]
+    url = "https://mastodon.example/@boulangerie/1101"
+    done = run_main(["resolve", "01-croissant", "mastodon", "--published", url], bakery)
+    assert done.returncode == 0, done.stderr
+    entry = _record(bakery, "01-croissant", "mastodon")
+    assert entry["state"] == "published" and entry["parts"][0]["url"] == url
+    plan = json.loads(run_cli(["plan", "--format", "json", "--at", at], bakery).stdout)
+    (pair,) = [
+        a for a in plan["actions"] if a["post"] == "01-croissant" and a["channel"] == "mastodon"
+    ]
+    assert pair["action"] == "done" and url in pair["reason"]
+    found = json.loads(run_cli(["validate", "--format", "json", "--at", at], bakery).stdout)
+    assert not [
+        f
+        for f in found["findings"]
+        if f["path"].endswith("01-croissant.md") and f["channel"] == "mastodon"
+    ]
+    # What cannot be settled says why, with the nearest names.
+    typo = run_main(["resolve", "01-croisant", "site", "--published", url], bakery)
+    assert typo.returncode == 2 and "did you mean '01-croissant'" in typo.stderr, typo.stderr
+    channel = run_main(["resolve", "01-croissant", "sit", "--published", url], bakery)
+    assert channel.returncode == 2 and "did you mean 'site'" in channel.stderr
+    elsewhere = run_main(["resolve", "05-later", "instagram", "--published", url], bakery)
+    assert elsewhere.returncode == 2 and "does not go to instagram" in elsewhere.stderr
+    absent = run_main(["resolve", "05-later", "mastodon", "--absent"], bakery)
+    assert absent.returncode == 2 and "nothing to settle" in absent.stderr
+    assert not (bakery / "data/record/05-later").exists()
+
+
 def test_resolve_undo_restores_the_state_before_a_mistaken_absent(bakery: Path) -> None:
     at = "2026-11-24 09:30"
     assert run_main(["publish", "--channel", "site", "--at", at], bakery).returncode in (0, 1)
