@@ -788,6 +788,8 @@ class Index:
     problems: dict[str, RecordProblem] = field(default_factory=dict)  # by record_key
     # Evergreen re-posts: (post id, channel) -> publication number -> entry.
     reposts: dict[tuple[str, str], dict[int, Entry]] = field(default_factory=dict)
+    # First publications by (date they were scheduled for, channel): `renamed_from`.
+    by_date: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -807,7 +809,9 @@ class Index:
             if e.source_hash:
                 by_source.setdefault((e.source_hash, e.channel), e)
         bad = {p.key: p for p in problems}
-        return cls(by_key, by_source, frozenset(current_ids), bad, reposts)
+        return cls(
+            by_key, by_source, frozenset(current_ids), bad, reposts, _by_date(by_key.values())
+        )
 
     def problem(self, post: Post, channel: str, publication: int = 1) -> RecordProblem | None:
         """The pair's record file, when it is there but cannot be read."""
@@ -835,6 +839,28 @@ class Index:
         same_date = post.date is not None and old.scheduled_for == post.date.isoformat()
         return old if same_date else None
 
+    def renamed_from(self, post: Post, channel: str) -> Entry | None:
+        """For a pair `find` finds no entry for: the published entry of a post file gone
+        since, scheduled for the same moment on the channel, when it is the only one (a
+        file renamed and edited in one go: its content no longer tells). None when the post
+        names itself (`id:`): a post given its own id is a post of its own."""
+        if post.date is None or "id" in post.meta:
+            return None
+        found = [
+            e
+            for e in self.by_date.get((post.date.isoformat(), channel), ())
+            if e.post not in self.current_ids and e.state == State.PUBLISHED
+        ]
+        return found[0] if len(found) == 1 else None
+
+
+def _by_date(entries: Iterable[Entry]) -> dict[tuple[str, str], list[Entry]]:
+    out: dict[tuple[str, str], list[Entry]] = {}
+    for e in entries:
+        if e.scheduled_for:
+            out.setdefault((e.scheduled_for, e.channel), []).append(e)
+    return out
+
 
 _UNRECORDED: Any = object()  # no first publication recorded for the pair
 
@@ -849,6 +875,7 @@ class SentTable:
     # missed, nothing went out nor will without a new date).
     by_key: dict[tuple[str, str], Sent | None]
     by_source: dict[tuple[str, str], Entry]  # as `Index.by_source`
+    by_date: dict[tuple[str, str], list[Entry]]  # as `Index.by_date`
 
     @classmethod
     def of(cls, entries: Iterable[Entry]) -> SentTable:
@@ -856,13 +883,15 @@ class SentTable:
         source hash), each turned into what the index says of it."""
         by_key: dict[tuple[str, str], Sent | None] = {}
         by_source: dict[tuple[str, str], Entry] = {}
+        last: dict[tuple[str, str], Entry] = {}
         for e in entries:
             if e.publication > 1:
                 continue
             by_key[(e.post, e.channel)] = None if e.state in _NOT_SENT else _sent(e)
+            last[(e.post, e.channel)] = e
             if e.source_hash:
                 by_source.setdefault((e.source_hash, e.channel), e)
-        return cls(by_key, by_source)
+        return cls(by_key, by_source, _by_date(last.values()))
 
 
 # Missed: nothing went out, and nothing will unless the post's date changes. Left out of the
@@ -908,9 +937,16 @@ def sent_index(
                 if not post.content_hash:
                     continue
                 if renamed is None:  # the pair's own id is not in it: `find`'s next step
-                    renamed = Index({}, table.by_source, frozenset(p.id for p in posts))
+                    ids = frozenset(p.id for p in posts)
+                    renamed = Index({}, table.by_source, ids, by_date=table.by_date)
                 old = renamed.find(post, channel)
-                if old is None or old.state in _NOT_SENT:
+                if old is None:
+                    if renamed.renamed_from(post, channel) is not None:
+                        # Renamed and edited, the publisher holds it (`Index.renamed_from`):
+                        # not "still to send", nor an edit until a person says which.
+                        out[key] = Sent("")
+                    continue
+                if old.state in _NOT_SENT:
                     continue
                 sent = _sent(old)
             if sent is not None:

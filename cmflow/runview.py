@@ -221,7 +221,8 @@ def run_text(report: RunReport, tz: ZoneInfo) -> str:
     if not acted:
         head += " — " + _("nothing new to publish")
     out = [head, *lines]
-    skipped = Counter(r.message for r in report.results if r.status in ("skip", "blocked"))
+    # Blocked pairs are listed above, each with what to do: only the skipped are grouped.
+    skipped = Counter(r.message for r in report.results if r.status == "skip")
     for message, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
         if message != _("draft"):
             out.append("  - " + _skipped(n, printable(message)))

@@ -360,6 +360,22 @@ def _decide(
                 "`... --absent` (it rewrites the file)"
             ).format(problem=problem, command=_resolve(post, name)),
         )
+    if entry is None and (old := index.renamed_from(post, name)) is not None:
+        # Sent as a new post, it would go out twice; sent as an edit, a new post dated as
+        # a deleted one would replace it. A person says which.
+        return act(
+            Kind.BLOCKED,
+            _(
+                "looks like {path}, published {at} {where}, renamed and edited: add `id: "
+                "{id}` to its front-matter to keep it the same post (the change then goes "
+                "out as an edit), or an `id:` of its own to publish it as a new post"
+            ).format(
+                path=old.path or old.post,
+                at=shown_iso(old.published_at, config.timezone),
+                where=old.url or old.remote_id or "",
+                id=old.post,
+            ),
+        )
     if entry is not None and entry.state == State.PUBLISHED:
         where = entry.url or entry.remote_id or ""
         at = shown_iso(entry.published_at, config.timezone)

@@ -249,6 +249,48 @@ def test_renamed_post_is_not_published_again(tmp_path: Path, fakes: Fakes, keep_
     s.assert_no_secret()
 
 
+def test_a_post_renamed_and_edited_at_once_is_held_not_published_twice(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    # Renamed (a typo in the file name) and edited (one in the text) in one commit: its
+    # content no longer tells it is the published post, and it went out a second time on
+    # every channel. Now the run holds it and says how to settle it; validate does not call
+    # it still to send.
+    s = site(
+        tmp_path / "repo",
+        fakes.channels("mastodon", "telegram"),
+        {"fete-noel.md": post(["mastodon", "telegram"], "Renommé puis corrigé renedit-3f1")},
+        env=fakes.env(),
+        secrets=fakes.secrets(),
+    )
+    assert s.publish().code == 0
+    assert fakes.mastodon.created == fakes.telegram.created == 1
+    text = (s.root / "content/fete-noel.md").read_text("utf-8")
+    (s.root / "content/fete-noel.md").unlink()
+    s.write_post("fete-de-noel.md", text.replace("corrigé", "corrigé, enfin"))
+    held = s.publish(at=later(minutes=10))
+    assert held.code == 1, held
+    assert fakes.mastodon.created == fakes.telegram.created == 1  # not sent twice
+    assert "looks like content/fete-noel.md" in held.stdout and "`id: fete-noel`" in held.stdout
+    assert set(s.actions(at=later(minutes=10)).values()) == {"blocked"}
+    found = s.run("validate", "--format", "json", at=later(minutes=10))
+    assert not [f for f in found.json()["findings"] if f["rule"] == "schedule.past"]
+    # The same post: its old id given back, it is the published post, edited (these
+    # channels take no edits: done, and said so).
+    s.write_post(
+        "fete-de-noel.md", "---\nid: fete-noel\n" + text.replace("corrigé", "corrigé, enfin")[4:]
+    )
+    plan = s.run("plan", "--format", "json", at=later(minutes=11)).json()["actions"]
+    assert {a["action"] for a in plan} == {"done"}
+    assert all("edited since" in a["reason"] for a in plan), plan
+    # Or a new post: an id of its own.
+    s.write_post(
+        "fete-de-noel.md", "---\nid: fete-bis\n" + text.replace("corrigé", "corrigé, enfin")[4:]
+    )
+    assert set(s.actions(at=later(minutes=12)).values()) == {"publish"}
+    s.assert_no_secret()
+
+
 # -- T9: edited after publishing -------------------------------------------------------------------
 
 
