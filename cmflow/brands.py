@@ -4,10 +4,9 @@ repository (channels.yaml, content/, media/, data/), published and measured apar
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-
-from cmflow.asciifold import fold
 
 BRANDS_DIR = "brands"
 
@@ -24,7 +23,10 @@ class Brand:
 
 def secrets_prefix(name: str) -> str:
     """`Boulangerie Émile` -> `BOULANGERIE_EMILE`: the names GitHub accepts for secrets."""
-    ascii_name = fold(name)
+    # Accents dropped, other letters left out, as ever: a folder named by hand (`straße`)
+    # keeps the prefix its secrets were created under. (`cmflow init` names folders in
+    # ASCII already, spelling those letters out: `scaffold.slug`.)
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     prefix = re.sub(r"[^A-Za-z0-9]+", "_", ascii_name).strip("_").upper()
     if not prefix or prefix[0].isdigit():
         prefix = f"BRAND_{prefix}"

@@ -89,9 +89,10 @@ class Entry:
 
 
 # What validation reads of one publish record file (see `cmflow.validation.record_scan`):
-# post, channel, state, content_hash, source_hash, published_at, scheduled_for, and the first
-# part's id and URL ("" when none: "change it by hand at <url>" in validate's messages).
-RecordFields = tuple[str, str, str, str, str, str | None, str | None, str, str]
+# post, channel, state, content_hash, source_hash, published_at, scheduled_for, reason (why it
+# failed, said by validate), and the first part's id and URL ("" when none: "change it by hand
+# at <url>" in validate's messages).
+RecordFields = tuple[str, str, str, str, str, str | None, str | None, str | None, str, str]
 
 
 class RecordState:
@@ -224,7 +225,7 @@ class SentIndex(Mapping[tuple[str, str], Sent]):
 
     def __getitem__(self, key: tuple[str, str]) -> Sent:
         i = self._keys[key]
-        content_hash, when, url, source, failed = (column[i] for column in self._cut())
+        content_hash, when, url, source, failed, renamed = (column[i] for column in self._cut())
         published = None
         if when is not None:
             try:
@@ -240,6 +241,7 @@ class SentIndex(Mapping[tuple[str, str], Sent]):
             url=url,
             source_hash=source,
             failed=failed,
+            renamed=renamed,
         )
         return got
 
@@ -247,13 +249,13 @@ class SentIndex(Mapping[tuple[str, str], Sent]):
         return key in self._keys
 
     def pairs(self) -> KeysView[tuple[str, str]] | set[tuple[str, str]]:
-        """The (post id, channel) pairs sent or being sent, the failed ones left out (the
-        clock's rules look at those): `in` them is a dictionary's, with no call."""
-        failed = self._texts[-1] if self._texts is not None else None
-        if failed is not None and failed.all_none():
+        """The (post id, channel) pairs sent or being sent, the failed and held ones left
+        out (the clock's rules look at those): `in` them is a dictionary's, with no call."""
+        texts = self._texts
+        if texts is not None and texts[-2].all_none() and texts[-1].all_none():
             return self._keys.keys()  # the usual case: told without cutting any column
-        column = self._cut()[-1]
-        return {k for k, i in self._keys.items() if column[i] is None}
+        failed, renamed = self._cut()[-2:]
+        return {k for k, i in self._keys.items() if failed[i] is None and renamed[i] is None}
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._keys)
@@ -658,6 +660,7 @@ _RFILE_COLUMNS: dict[str, tuple[type, ...]] = {
     "source_hash": (str,),
     "published_at": (str, type(None)),
     "scheduled_for": (str, type(None)),
+    "reason": (str, type(None)),
     "remote_id": (str,),
     "url": (str,),
 }
@@ -669,7 +672,7 @@ _LAZY_TEXTS = frozenset(
     + [("rdirs", "name"), ("rfiles", "name")]
     + [("fingerprints", "channel"), ("fingerprints", "hash"), ("files", "sha")]
     + [("sent", "hash"), ("sent", "published_at"), ("sent", "url"), ("sent", "source")]
-    + [("sent", "failed")]
+    + [("sent", "failed"), ("sent", "renamed")]
 )
 _SENT_COLUMNS: dict[str, tuple[type, ...]] = {
     "post": (str,),
@@ -679,6 +682,7 @@ _SENT_COLUMNS: dict[str, tuple[type, ...]] = {
     "url": (str, type(None)),
     "source": (str,),
     "failed": (str, type(None)),
+    "renamed": (str, type(None)),
 }
 _QUEUE_COLUMNS: dict[str, tuple[type, ...]] = {
     "path": (str,),
@@ -939,6 +943,7 @@ def _encode_rest(cache: Cache) -> dict[str, Any]:
                 pair.url,
                 pair.source_hash,
                 pair.failed,
+                pair.renamed,
             )
             for key, value in zip(_SENT_COLUMNS, cells, strict=True):
                 sent[key].append(value)
@@ -1158,7 +1163,7 @@ class Loaded:
         held = (
             sent.pairs()
             if isinstance(sent, SentIndex)
-            else {k for k, v in sent.items() if v.failed is None}
+            else {k for k, v in sent.items() if v.failed is None and v.renamed is None}
         )
         out: list[int] = []
         rows = zip(f["status"], f["date"], f["id"], f["channels"], strict=True)
@@ -1271,7 +1276,7 @@ def _sent(table: object) -> SentIndex:
     keys = dict(zip(pairs, range(len(t["post"])), strict=True))
     if len(keys) != len(t["post"]):
         raise _Bad  # a pair twice
-    texts = (t["hash"], t["published_at"], t["url"], t["source"], t["failed"])
+    texts = (t["hash"], t["published_at"], t["url"], t["source"], t["failed"], t["renamed"])
     if any(type(column) is not _Texts for column in texts):
         raise _Bad
     return SentIndex(keys, texts)

@@ -140,7 +140,7 @@ def build(
                 status = DRAFT  # the post, or its variant for this channel
             elif sent is not None and sent.content_hash:
                 status = PUBLISHED
-            elif sent is not None and sent.failed is None:
+            elif sent is not None and sent.failed is None and sent.renamed is None:
                 status = IN_PROGRESS
             elif post.date <= now:
                 status = LATE

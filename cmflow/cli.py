@@ -217,6 +217,14 @@ def _validate(
         changed = gitops.changed_files(cfg.root, changed_since)
         only = changed if only is None else only & changed
     report = run(cfg, now=now, only=only, use_cache=not no_cache)
+    if paths and not report.files:
+        # Neither a post nor a media file a post uses: "ok, 0 files" would be no answer.
+        raise click.BadParameter(
+            _(
+                "{paths}: no post there, nor a post using it (posts are .md or .markdown files in {folder}/)"
+            ).format(paths=", ".join(str(p) for p in paths), folder=cfg.content_dir),
+            param_hint="PATHS",
+        )
     from cmflow import output  # after: the workers checking posts need none of it
 
     kind = resolve_format(fmt)
@@ -243,14 +251,6 @@ def _relative_posts(cfg: Config, path: Path) -> set[str]:
     rel = target.relative_to(root).as_posix()
     in_content = rel == cfg.content_dir or rel.startswith(cfg.content_dir.rstrip("/") + "/")
     if target.is_file():
-        if in_content and not content.named_as_post(target.name):
-            # Not a post, nor a media file posts use: "ok, 0 files" would be no answer.
-            raise click.BadParameter(
-                _("{path} is not a post (a .md or .markdown file in {folder}/)").format(
-                    path=path, folder=cfg.content_dir
-                ),
-                param_hint="PATHS",
-            )
         return {rel}
     if rel not in (".", "") and not in_content:
         # A folder of media (or anything else): the posts using those files are reported.
@@ -731,6 +731,15 @@ def resolve(
         )
         entry.scheduled_for = post.date.isoformat() if post.date is not None else None
         entry.source_hash = post.content_hash
+        # What the channel would have received, as a run records it: an edit made later
+        # is then told apart (`schedule.edited-after-publish`), and the pair shows as out.
+        from cmflow import content
+        from cmflow.render import fingerprint, render
+
+        raw = content.read_bytes(cfg.root, post.path)
+        if isinstance(raw, bytes):
+            full = content.parse_post(post.path, raw, cfg.timezone, cfg.channels)
+            entry.content_hash = fingerprint(render(full, cfg.channels[channel]))
     ledger.resolve(entry, url, book.clock.stamp(), force=force, skipped=skipped)
     path = book.write(entry)
     click.echo(f"{path.relative_to(cfg.root)}: {entry.state}")

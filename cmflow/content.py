@@ -42,8 +42,8 @@ def discover(root: Path, content_dir: str) -> list[str]:
     found: list[str] = []
     for folder, dirs, files in os.walk(base):
         rel = Path(folder).relative_to(root).as_posix()
-        found.extend(f"{rel}/{d}" for d in dirs if named_as_post(d))
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not named_as_post(d))
+        found.extend(f"{rel}/{d}" for d in dirs if d.endswith(SUFFIXES) and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.endswith(SUFFIXES))
         found.extend(f"{rel}/{f}" for f in files if named_as_post(f))
     return sorted(found)
 

@@ -941,10 +941,12 @@ def sent_index(
                     renamed = Index({}, table.by_source, ids, by_date=table.by_date)
                 old = renamed.find(post, channel)
                 if old is None:
-                    if renamed.renamed_from(post, channel) is not None:
+                    gone = renamed.renamed_from(post, channel)
+                    if gone is not None:
                         # Renamed and edited, the publisher holds it (`Index.renamed_from`):
                         # not "still to send", nor an edit until a person says which.
-                        out[key] = Sent("")
+                        when = parse_time(gone.published_at)
+                        out[key] = Sent("", when, gone.url, "", None, gone.post)
                     continue
                 if old.state in _NOT_SENT:
                     continue

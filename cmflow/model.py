@@ -156,6 +156,10 @@ class Sent:
     # Not sent: the platform refused it, for this reason (the record's). The pair goes
     # again once the post changes (or `cmflow resolve ... --absent --force`).
     failed: str | None = None
+    # Not this post's entry: that of a published post whose file is gone, scheduled for the
+    # same moment (the id it was published under); this one looks like it renamed and
+    # edited, and is held until a person says which it is (`Index.renamed_from`).
+    renamed: str | None = None
 
 
 class State(StrEnum):

@@ -287,6 +287,8 @@ def _edited(
         # Editing every published post for that would rewrite a brand's history unasked.
         return act(Kind.DONE, done)
     if _SHARED_ID_RULE in invalid.get((post.path, None), ()):
+        if post.status == "draft" or post.field("status", name) == "draft":
+            return act(Kind.SKIP, _("draft"))  # a draft copy is never sent, nor held
         # Another post has this id (a copied file keeps the original's `id:`): the entry may
         # be the other one's, so this is neither an edit of it nor done. Held as any error.
         return act(Kind.INVALID, _why_held(post, name, invalid))
@@ -363,19 +365,9 @@ def _decide(
     if entry is None and (old := index.renamed_from(post, name)) is not None:
         # Sent as a new post, it would go out twice; sent as an edit, a new post dated as
         # a deleted one would replace it. A person says which.
-        return act(
-            Kind.BLOCKED,
-            _(
-                "looks like {path}, published {at} {where}, renamed and edited: add `id: "
-                "{id}` to its front-matter to keep it the same post (the change then goes "
-                "out as an edit), or an `id:` of its own to publish it as a new post"
-            ).format(
-                path=old.path or old.post,
-                at=shown_iso(old.published_at, config.timezone),
-                where=old.url or old.remote_id or "",
-                id=old.post,
-            ),
-        )
+        at = shown_iso(old.published_at, config.timezone)
+        where = old.url or old.remote_id or ""
+        return act(Kind.BLOCKED, vocabulary.renamed(old.post, at, where))
     if entry is not None and entry.state == State.PUBLISHED:
         where = entry.url or entry.remote_id or ""
         at = shown_iso(entry.published_at, config.timezone)
@@ -471,7 +463,8 @@ def _decide(
             ),
         )
     if entry is not None and entry.state == State.FAILED and (not fp or fp == entry.content_hash):
-        return act(Kind.SKIP, vocabulary.failed(entry.reason or "", post.id, name))
+        # The record's own id in the command: a renamed file's entry is under its old one.
+        return act(Kind.SKIP, vocabulary.failed(entry.reason or "", entry.post, name))
     if (
         entry is not None
         and entry.state == State.MISSED

@@ -1304,6 +1304,7 @@ _RECORD_FIELDS = (
     "source_hash",
     "published_at",
     "scheduled_for",
+    "reason",
 )
 
 

@@ -44,6 +44,15 @@ def failed(reason: str, post_id: str, channel: str) -> str:
     )
 
 
+def renamed(old_id: str, at: str, where: str) -> str:
+    """Why a post that looks like a published one renamed and edited is held."""
+    return _(
+        "looks like the post published {at} {where} as {id}, renamed and edited: add `id: "
+        "{id}` to its front-matter to keep it the same post (the change then goes out as an "
+        "edit), or an `id:` of its own to publish it as a new post"
+    ).format(id=old_id, at=at, where=where)
+
+
 def due(late: timedelta) -> str:
     """Why a due pair within its catch-up window is `publish`."""
     if late >= timedelta(minutes=1):

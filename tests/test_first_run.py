@@ -480,6 +480,7 @@ def test_resolve_records_a_post_put_out_by_hand_where_no_run_could(bakery: Path)
     assert done.returncode == 0, done.stderr
     entry = _record(bakery, "01-croissant", "mastodon")
     assert entry["state"] == "published" and entry["parts"][0]["url"] == url
+    assert entry["content_hash"]  # what it would have sent: a later edit shows
     plan = json.loads(run_cli(["plan", "--format", "json", "--at", at], bakery).stdout)
     (pair,) = [
         a for a in plan["actions"] if a["post"] == "01-croissant" and a["channel"] == "mastodon"
@@ -491,6 +492,11 @@ def test_resolve_records_a_post_put_out_by_hand_where_no_run_could(bakery: Path)
         for f in found["findings"]
         if f["path"].endswith("01-croissant.md") and f["channel"] == "mastodon"
     ]
+    post_file = bakery / "content" / "01-croissant.md"
+    post_file.write_text(post_file.read_text("utf-8").replace("7 h", "6 h 30"), "utf-8")
+    found = json.loads(run_cli(["validate", "--format", "json", "--at", at], bakery).stdout)
+    edited = [f for f in found["findings"] if f["rule"] == "schedule.edited-after-publish"]
+    assert [f["channel"] for f in edited] == ["mastodon"], edited
     # What cannot be settled says why, with the nearest names.
     typo = run_main(["resolve", "01-croisant", "site", "--published", url], bakery)
     assert typo.returncode == 2 and "did you mean '01-croissant'" in typo.stderr, typo.stderr

@@ -357,6 +357,26 @@ def _one_channel(channel: str, body: str, extra: str = "") -> str:
     return post(f"date: 2026-11-24 09:30\nchannels: [{channel}]\npillar: education{extra}", body)
 
 
+def test_empty_fires_where_there_is_nothing_to_send(make_repo: MakeRepo) -> None:
+    # Mastodon refuses a status with neither text nor media: said in the pull request,
+    # not by a failed run. A comment is never sent; media alone, or the site's title, is.
+    media = "\nmedia:\n  - path: media/photo.jpg\n    alt: Une photo"
+    found = run(
+        make_repo,
+        {
+            "vide.md": _one_channel("mastodon", "<!-- à écrire -->\n"),
+            "blanc.md": _one_channel("mastodon", "\n"),
+            "photo.md": _one_channel("mastodon", "", media),
+            "site.md": _one_channel("site", ""),
+            "texte.md": _one_channel("mastodon", "Bonjour #Marque"),
+        },
+        media=PHOTO,
+    )
+    hits = sorted((f.path, f.line, f.channel) for f in only(found, "channel.empty"))
+    assert hits == [("content/blanc.md", 6, "mastodon"), ("content/vide.md", 6, "mastodon")]
+    assert all(f.message.startswith("nothing to send") for f in only(found, "channel.empty"))
+
+
 @pytest.mark.parametrize(
     ("channel", "body", "measured"),
     [

@@ -366,7 +366,19 @@ def test_a_post_saved_in_other_capitals_is_named_not_left_out(make_repo: MakeRep
     (root / "content" / "notes.txt").write_text("des notes", "utf-8")
     notes = run_cli(["validate", "content/notes.txt", "--at", AT], root)
     assert notes.exit_code == 2
-    assert "content/notes.txt is not a post (a .md or .markdown file in content/)" in notes.stderr
+    assert "content/notes.txt: no post there, nor a post using it" in notes.stderr
+    # A media file kept beside the posts: the posts using it are checked, as for media/.
+    (root / "content" / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0")
+    (root / "content" / "photo.md").write_text(
+        text.replace(
+            "pillar: education",
+            "pillar: education\nmedia: [{path: content/photo.jpg, alt: Une photo}]",
+        ),
+        "utf-8",
+    )
+    used = run_cli(["validate", "content/photo.jpg", "--format", "json", "--at", AT], root)
+    assert used.exit_code in (0, 1), used.output
+    assert json.loads(used.stdout)["summary"]["files"] == 1
     everything = run_cli(["validate", "--format", "json", "--at", AT], root)
     assert "notes.txt" not in everything.stdout  # not a post: never listed as one
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from cmflow import media as media_files
@@ -36,6 +37,29 @@ def _part_mark(ctx: PostContext, index: int) -> Mark:
 
 # The per-post checks return lists, not generators: they run on every (post, channel) and
 # mostly find nothing, which a list says for less.
+
+
+_COMMENTS = re.compile(r"<!--.*?-->", re.S)  # never sent (thread breaks, notes to reviewers)
+
+
+def empty(ctx: PostContext) -> list[Finding]:
+    """Nothing to send: no text (blank, or comments only) and no media, on a channel whose
+    posts have no title of their own (the networks refuse such a post)."""
+    name = ctx.channel.name
+    body = ctx.post.body_for(name)
+    if body.strip() and ("<!--" not in body or _COMMENTS.sub("", body).strip()):
+        return []
+    if ctx.channel.spec.titles:  # a title alone is a post there
+        return []
+    if ctx.media:
+        return []
+    return [
+        ctx.finding(
+            "channel.empty",
+            body_mark(ctx.post, name, 0),
+            _("nothing to send: the post has no text (and no media): write it"),
+        )
+    ]
 
 
 def max_length(ctx: PostContext) -> list[Finding]:
@@ -399,6 +423,14 @@ def video_problems(ctx: PostContext, info: media_files.MediaFile) -> Iterator[tu
 
 
 RULES = (
+    Rule(
+        "channel.empty",
+        "error",
+        lambda: _("nothing to send: no text and no media, where a post has no title"),
+        post=empty,
+        applies=lambda c: not c.spec.titles,
+        same_on=lambda c: 0,
+    ),
     Rule(
         "channel.max-length",
         "error",

@@ -283,6 +283,16 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
         for name in p.channels:
             if (post_id, name) in record:
                 sent = record[(post_id, name)]
+                if sent.renamed is not None:  # held as the publisher holds it
+                    at = shown(sent.published_at, config.timezone) if sent.published_at else ""
+                    yield _finding(
+                        p,
+                        "schedule.past",
+                        name,
+                        vocabulary.renamed(sent.renamed, at, sent.url or ""),
+                        "warning",
+                    )
+                    continue
                 if sent.failed is None:
                     continue
                 if as_sent(sent.source_hash, p):  # refused as it is: not sent again so
