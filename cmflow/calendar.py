@@ -138,7 +138,7 @@ def build(
             sent = record.get((post.id, ch))
             if post.status == "draft" or post.field("status", ch) == "draft":
                 status = DRAFT  # the post, or its variant for this channel
-            elif sent is not None and sent.content_hash:
+            elif sent is not None and sent.content_hash and sent.failed is None:
                 status = PUBLISHED
             elif sent is not None and sent.failed is None and sent.renamed is None:
                 status = IN_PROGRESS

@@ -903,7 +903,9 @@ _NOT_SENT = frozenset((State.MISSED,))
 def _sent(e: Entry) -> Sent:
     """What the sent index says of a pair's entry (not a missed one): a failed one with its
     reason (`Sent.failed`)."""
-    sent = e.content_hash if e.state == State.PUBLISHED else ""
+    # A failed pair keeps what was refused (`Sent.content_hash`): it goes again once what
+    # the channel would receive differs, as the publisher decides.
+    sent = e.content_hash if e.state in (State.PUBLISHED, State.FAILED) else ""
     failed = (e.reason or "") if e.state == State.FAILED else None
     return Sent(sent, parse_time(e.published_at), e.url, e.source_hash, failed)
 

@@ -147,7 +147,7 @@ def as_sent(source_hash: str, post: Post) -> bool:
 class Sent:
     """What the publish record says went out for one (post id, channel)."""
 
-    content_hash: str
+    content_hash: str  # the fingerprint of what went out (of what was refused, if `failed`)
     published_at: datetime | None = None
     url: str | None = None  # where it is, for "change it by hand at ..."
     # The post's content hash when it went out (`Entry.source_hash`), "" when the record

@@ -36,8 +36,8 @@ def failed(reason: str, post_id: str, channel: str) -> str:
     post changes, or when a person says so (after fixing what was wrong elsewhere, such as
     channels.yaml or the account)."""
     return _(
-        "failed: {reason}; it goes again once the post changes, or run {command} to send it "
-        "as it is"
+        "failed: {reason}; it goes again once what this channel would receive changes, or "
+        "run {command} to send it as it is"
     ).format(
         reason=reason or _("refused by the platform"),
         command=f"`cmflow resolve {post_id} {channel} --absent --force`",

@@ -568,12 +568,22 @@ def test_refused_third_part_keeps_parts_one_and_two_and_waits_for_a_fix(
     again = s.publish(at=later(minutes=5))
     assert len(picky.requests_to("POST", STATUSES)) == sent
     command = "`cmflow resolve fil mastodon --absent --force`"
-    assert "it goes again once the post changes, or run " + command in again.stdout
+    assert (
+        "it goes again once what this channel would receive changes, or run " + command
+        in again.stdout
+    )
     assert picky.created == 2
-    # validate says so too (it said the next run would send it).
+    # validate says so too (it said the next run would send it), also once the post
+    # changes in what Mastodon does not receive: the run would not send it again either.
     found = s.run("validate", "--format", "json", at=later(minutes=6))
     (late,) = [f for f in found.json()["findings"] if f["rule"] == "schedule.past"]
     assert late["message"].startswith("failed: part 3 of 3") and command in late["message"]
+    text = (s.root / "content/fil.md").read_text("utf-8")
+    s.write_post("fil.md", text.replace("---\n", "---\nsummary: Un résumé pour le site\n", 1))
+    found = s.run("validate", "--format", "json", at=later(minutes=6))
+    (late,) = [f for f in found.json()["findings"] if f["rule"] == "schedule.past"]
+    assert late["message"].startswith("failed: part 3 of 3")
+    assert set(s.actions(at=later(minutes=6)).values()) == {"skip"}
     # What was wrong was elsewhere (the account, the instance): sent as it is when asked,
     # from the part that failed (the first two are out already).
     resolved = s.run("resolve", "fil", "mastodon", "--absent", "--force")

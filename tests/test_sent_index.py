@@ -29,7 +29,8 @@ def reference(posts: list[Post], entries: list[Entry]) -> dict[tuple[str, str], 
             e = index.find(post, channel)
             if e is None or e.state == State.MISSED:  # nothing went out, nor will as it is
                 continue
-            sent = e.content_hash if e.state == State.PUBLISHED else ""
+            # What went out, or what was refused (it goes again once that differs).
+            sent = e.content_hash if e.state in (State.PUBLISHED, State.FAILED) else ""
             failed = (e.reason or "") if e.state == State.FAILED else None  # and why
             when = parse_time(e.published_at)
             out[(post.id, channel)] = Sent(sent, when, e.url, e.source_hash, failed)

@@ -295,7 +295,16 @@ def past(ctx: QueueContext) -> Iterator[Finding]:
                     continue
                 if sent.failed is None:
                     continue
-                if as_sent(sent.source_hash, p):  # refused as it is: not sent again so
+                # Refused as it is: not sent again so, unless what the channel would receive
+                # differs (the post, channels.yaml), as the publisher decides it.
+                ch = config.channels.get(name)
+                prints = ctx.rendered_hash
+                if (
+                    ch is not None
+                    and prints is not None
+                    and sent.content_hash
+                    and prints(p, ch) == sent.content_hash
+                ):
                     yield _finding(
                         p,
                         "schedule.past",
@@ -364,7 +373,7 @@ def edited_after_publish(ctx: QueueContext) -> Iterator[Finding]:
         post_id = p.id
         for name in p.channels:
             sent = record.get((post_id, name))
-            if sent is None or not sent.content_hash:
+            if sent is None or not sent.content_hash or sent.failed is not None:
                 continue
             if as_sent(sent.source_hash, p):  # only its rendering may differ: not an edit
                 continue
