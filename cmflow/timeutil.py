@@ -14,6 +14,11 @@ _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FRENCH_DAYS = {"lun": 0, "mar": 1, "mer": 2, "jeu": 3, "ven": 4, "sam": 5, "dim": 6}
 _LOCAL = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+# The same with an offset or Z after it (`2026-11-24T09:30:00+01:00`): its fields, to say
+# which one is out of range when the date does not exist.
+_ZONED = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})$"
+)
 
 
 MAX_DURATION = timedelta(days=3650)  # ten years: anything longer is a typo
@@ -167,6 +172,8 @@ def _why_invalid(year: int, month: int, day: int, hour: int, minute: int, second
     import calendar
 
     days = calendar.monthrange(year, month)[1]
+    if day < 1:
+        return _("day {day}: days run from 1").format(day=day)
     return _("day {day}: that month has {days} days").format(day=day, days=days)
 
 
@@ -203,6 +210,17 @@ def parse_datetime(value: object, tz: tzinfo) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
+        zoned = _ZONED.match(text)
+        if zoned:
+            y, mo, d, hh, mm, ss = (int(g or 0) for g in zoned.groups())
+            try:
+                datetime(y, mo, d, hh, mm, ss)
+            except ValueError:
+                raise DateProblem(
+                    _("{value} is not a valid date: {why}").format(
+                        value=repr(text), why=_why_invalid(y, mo, d, hh, mm, ss)
+                    )
+                ) from None
         raise DateProblem(
             _(
                 "{value} is not a date: write 2026-11-24 09:30 (in the brand's timezone) "

@@ -363,6 +363,16 @@ NO_TAG = (
             id="month-13",
         ),
         pytest.param(
+            post("date: 2027-02-30T10:00:00+01:00\nchannels: [mastodon]\npillar: education"),
+            (
+                "frontmatter.date",
+                2,
+                1,
+                "'2027-02-30T10:00:00+01:00' is not a valid date: day 30: that month has 28 days",
+            ),
+            id="february-30-with-an-offset",
+        ),
+        pytest.param(
             post("date: 2026-11-24T09:30:00+99:00\nchannels: [mastodon]\npillar: education"),
             (
                 "frontmatter.date",
