@@ -125,12 +125,21 @@ def _read_opened(root: Path, rel: str, fd: int | None, size: int = -1) -> bytes 
         if fd is not None:
             os.close(fd)
         stem, _dot, suffix = rel.rpartition("/")[2].rpartition(".")
+        name = f"{stem}.{suffix.lower()}"
+        if os.path.lexists(os.path.join(root, rel.rpartition("/")[0], name)):
+            return _file_finding(
+                rel,
+                _(
+                    "is not named as a post (cmflow reads files ending in .md or .markdown, "
+                    "in lower case), and {name} beside it is: merge the two, then remove this one"
+                ).format(name=name),
+            )
         return _file_finding(
             rel,
             _(
                 "is not named as a post (cmflow reads files ending in .md or .markdown, in "
                 "lower case): rename it {name}"
-            ).format(name=f"{stem}.{suffix.lower()}"),
+            ).format(name=name),
         )
     if fd is None:
         try:

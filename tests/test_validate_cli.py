@@ -362,6 +362,13 @@ def test_a_post_saved_in_other_capitals_is_named_not_left_out(make_repo: MakeRep
     assert only.exit_code == 1 and "rename it Noël.md" in only.stdout
     plan = json.loads(run_cli(["plan", "--format", "json", "--at", AT], root).stdout)
     assert [u["path"] for u in plan["unreadable"]] == ["content/Noël.MD"]
+    # Beside a `Noël.md`: said to merge them, and it holds no id (the other post goes).
+    (root / "content" / "Noël.md").write_text(text, "utf-8")
+    both = json.loads(run_cli(["validate", "--format", "json", "--at", AT], root).stdout)
+    mine = [(f["path"], f["rule"]) for f in both["findings"] if "Noël" in f["path"]]
+    assert mine == [("content/Noël.MD", "content.file")], mine
+    assert "Noël.md beside it is: merge the two" in both["findings"][0]["message"]
+    (root / "content" / "Noël.md").unlink()
     # A file of the content folder that is no post at all: said, not "0 files".
     (root / "content" / "notes.txt").write_text("des notes", "utf-8")
     notes = run_cli(["validate", "content/notes.txt", "--at", AT], root)

@@ -18,7 +18,9 @@ def duplicate_id(ctx: QueueContext) -> Iterator[Finding]:
     shared = {i for i, n in Counter(ids).items() if n > 1}
     by_id: dict[str, list[Post]] = defaultdict(list)
     for post_id, post in zip(ids, ctx.posts, strict=True):
-        if post_id in shared:
+        # A file that goes nowhere (no channel read: unreadable, `Noël.MD` beside `Noël.md`)
+        # holds no id: its own error says what to do, and the other post goes.
+        if post_id in shared and post.channels:
             by_id[post_id].append(post)
     for post_id, posts in by_id.items():
         if len(posts) < 2:
