@@ -9,7 +9,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -320,19 +320,30 @@ def test_post_content_cannot_inject_markup_into_the_comment(tmp_path: Path) -> N
     assert block[0] == "````text" and block[-1] == "````"
 
 
-def test_an_agency_publishes_each_brand_apart_with_its_own_secrets(
-    tmp_path: Path, github: FakeGitHub
-) -> None:
+def _agency(tmp_path: Path, change: Callable[[Path], None] | None = None) -> tuple[Path, Path]:
+    """An agency's repository of two brands (`change`d first), pushed to its remote."""
     remote = init_remote(tmp_path / "remote.git")
     repo = clone(remote, tmp_path / "agence")
     done = run_main(["init", ".", "--brand", "Boulangerie Émile", "--brand", "Fleuriste"], cwd=repo)
     assert done.returncode == 0, done.stderr
-    # One brand's configuration is broken: its job fails, the other's publishes.
-    broken = repo / "brands" / "fleuriste" / "channels.yaml"
-    broken.write_text(broken.read_text("utf-8").replace("timezone:", "timzone:"), "utf-8")
+    if change is not None:
+        change(repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "init")
     git(repo, "push", "-q", "origin", "HEAD:refs/heads/main")
+    return remote, repo
+
+
+def _break_fleuriste(repo: Path) -> None:
+    broken = repo / "brands" / "fleuriste" / "channels.yaml"
+    broken.write_text(broken.read_text("utf-8").replace("timezone:", "timzone:"), "utf-8")
+
+
+def test_an_agency_publishes_each_brand_apart_with_its_own_secrets(
+    tmp_path: Path, github: FakeGitHub
+) -> None:
+    # One brand's configuration is broken: its job fails, the other's publishes.
+    remote, repo = _agency(tmp_path, _break_fleuriste)
 
     runner = Actions(repo, tmp_path / "runner", github, "", {"schedule": "x"})
     runner.tmp.mkdir()
@@ -375,13 +386,7 @@ def test_an_agency_pull_request_is_annotated_on_the_brand_s_files(
     # Each brand is checked from the repository's top (`--root brands/<brand>`): GitHub
     # finds an annotation's file from there, so its path must name the brand's folder (it
     # used to start at the brand's own `content/`, a file the pull request does not have).
-    remote = init_remote(tmp_path / "remote.git")
-    repo = clone(remote, tmp_path / "agence")
-    done = run_main(["init", ".", "--brand", "Boulangerie Émile", "--brand", "Fleuriste"], cwd=repo)
-    assert done.returncode == 0, done.stderr
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "init")
-    git(repo, "push", "-q", "origin", "HEAD:refs/heads/main")
+    _remote, repo = _agency(tmp_path)
     git(repo, "checkout", "-q", "-b", "nouveau-post")
     post = repo / "brands" / "fleuriste" / "content" / "2026" / "01" / "été-fleurs.md"
     post.parent.mkdir(parents=True, exist_ok=True)
