@@ -168,9 +168,9 @@ def build(
         state = r.entry.state if r.entry is not None else None
         if state == State.PUBLISHED:
             status = PUBLISHED
-        elif state is not None:
+        elif state is not None and state not in (State.FAILED, State.MISSED):
             status = IN_PROGRESS
-        else:
+        else:  # not sent (refused, or too late): as a first publication that is not
             status = LATE if r.when <= now else PLANNED
         pillar = r.post.meta.get("pillar")
         item = Item(

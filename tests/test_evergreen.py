@@ -365,6 +365,10 @@ def test_a_repost_entry_never_stands_for_the_first_publication(
     for _ in range(2):  # the second run reads the record from the cache
         code, out = _validate(s)
         assert code == 0 and "schedule.past" not in out, out
+    # The calendar shows the refused re-post as late, not in progress (◐).
+    cal = s.run("calendar", "--from", "2026-12-21", "--weeks", "1", at="2026-12-25 12:00")
+    (row,) = [line for line in cal.stdout.splitlines() if line.startswith("mastodon")]
+    assert "↻1/2" in row and "!" in row and "◐" not in row, cal.stdout
 
 
 def test_metrics_follow_first_publications_only(tmp_path: Path, fakes: Fakes) -> None:
